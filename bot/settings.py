@@ -1,0 +1,111 @@
+"""All configuration in one pydantic-settings object (environment variables and ``.env``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Nation(StrEnum):
+    """Whose bank holidays count as non-working days."""
+
+    ENGLAND_AND_WALES = "england-and-wales"
+    SCOTLAND = "scotland"
+    NORTHERN_IRELAND = "northern-ireland"
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting, explained in one line."""
+
+
+class Settings(BaseSettings):
+    """The bot's settings. Every field can be set as ``AUDITBOT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUDITBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    #: Only for the local workspace and tests: where the Web API lives.
+    slack_api_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+    local_workspace_port: int = Field(3001, ge=0, le=65535)
+
+    nation: Nation = Nation.ENGLAND_AND_WALES
+    timezone: str = "Europe/London"
+
+    # Programme rules (defaults from the seed documents; see shared/domain.md).
+    max_audits_per_year: int = Field(10, ge=1, description="Hull A.2")
+    exclude_own_team: bool = Field(True, description="Hull 4.8, Bradford §2")
+    exclude_line_reports: bool = True
+    resample_months: int = Field(12, ge=0, description="a case audited this recently is not re-sampled")
+    auditor_pairs: bool = Field(False, description="Stockton 1.4")
+    control_sample_size: int = Field(40, ge=0, description="Hull App. D")
+    thematic_sample_size: int = Field(20, ge=0, description="Hull App. D")
+
+    # Delivery.
+    outbox_batch_size: int = Field(50, ge=1)
+    outbox_max_attempts: int = Field(8, ge=1)
+    outbox_lease_seconds: int = Field(300, ge=10)
+    slack_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_pairs(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'auditbot.db').as_posix()}"
+        tokens = {
+            "AUDITBOT_SLACK_BOT_TOKEN": self.slack_bot_token,
+            "AUDITBOT_SLACK_SIGNING_SECRET": self.slack_signing_secret,
+        }
+        given = [k for k, v in tokens.items() if v is not None]
+        if given and len(given) != len(tokens) and self.slack_app_token is None:
+            missing = sorted(set(tokens) - set(given))
+            raise ValueError(f"{', '.join(given)} is set but {', '.join(missing)} is not")
+        if self.slack_bot_token is not None and not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            raise ValueError("AUDITBOT_SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ValueError("AUDITBOT_SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no Slack credentials are configured: run against the local workspace."""
+        return self.slack_bot_token is None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The council's local time zone."""
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "_".join(str(p) for p in err["loc"])
+            name = f"AUDITBOT_{loc.upper()}" if loc else "settings"
+            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("; ".join(problems)) from None

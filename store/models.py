@@ -1,0 +1,344 @@
+"""Typed SQLAlchemy models for the audit programme.
+
+The store deliberately has no column for a child's name, date of birth or case narrative:
+cases are known only by the case management system's reference (shared/domain.md, Data
+protection). Times are stored in UTC; calendar dates (months, deadlines) as dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a shared naming convention (SQLite and PostgreSQL migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=32)
+
+
+class Role(StrEnum):
+    """What a person does in the programme (shared/domain.md, People and roles)."""
+
+    AUDITOR = "auditor"
+    SOCIAL_WORKER = "social_worker"
+    TEAM_MANAGER = "team_manager"
+    SERVICE_MANAGER = "service_manager"
+    HEAD_OF_SERVICE = "head_of_service"
+    ASSISTANT_DIRECTOR = "assistant_director"
+    STRATEGIC_LEAD = "strategic_lead"
+    QA_COORDINATOR = "qa_coordinator"
+    IRO = "iro"
+
+
+class CaseType(StrEnum):
+    """The kind of case, as the case management system calls it."""
+
+    CIN = "CIN"
+    CP = "CP"
+    CLA = "CLA"
+    CARE_LEAVER = "care_leaver"
+    EARLY_HELP = "early_help"
+    FOSTERING = "fostering"
+    ADOPTION = "adoption"
+
+
+class AuditType(StrEnum):
+    """The audit types of Hull App. D."""
+
+    CONTROL = "control"
+    THEMATIC = "thematic"
+    DIP = "dip"
+    RE_AUDIT = "re_audit"
+
+
+class AllocationState(StrEnum):
+    """Where an allocation is in its life."""
+
+    ALLOCATED = "allocated"
+    COMPLETED = "completed"
+    EXEMPTED = "exempted"
+    CANCELLED = "cancelled"
+
+
+class BreakState(StrEnum):
+    """An auditor's month off (Hull A.2-3)."""
+
+    APPROVED = "approved"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+class NotificationState(StrEnum):
+    """Outbox row states: pending -> sending -> sent | failed (pending again on retry)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Priority:
+    """Outbox lanes: lower sends first. Urgent alerts have a sender of their own."""
+
+    URGENT = 0
+    NORMAL = 10
+    BULK = 20
+
+
+class Service(Base):
+    """A service area (e.g. Children in Care) containing teams."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    teams: Mapped[list[Team]] = relationship(back_populates="service")
+
+
+class Team(Base):
+    """A team that holds cases."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
+
+    service: Mapped[Service | None] = relationship(back_populates="teams")
+
+
+class Person(Base):
+    """A member of staff. Slack identity is resolved lazily from the email and cached here."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    job_title: Mapped[str] = mapped_column(String(200), default="")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
+    line_manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    slack_dm_channel: Mapped[str | None] = mapped_column(String(32))
+    #: Set when users.lookupByEmail found nobody; cleared on a later successful lookup.
+    slack_missing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
+    service: Mapped[Service | None] = relationship(foreign_keys=[service_id])
+    line_manager: Mapped[Person | None] = relationship(remote_side=[id], foreign_keys=[line_manager_id])
+    role_rows: Mapped[list[PersonRole]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """The person's roles."""
+        return frozenset(r.role for r in self.role_rows)
+
+    def has_role(self, role: Role) -> bool:
+        """True if the person holds ``role``."""
+        return any(r.role == role for r in self.role_rows)
+
+
+class PersonRole(Base):
+    """One role held by one person."""
+
+    __tablename__ = "person_roles"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True, index=True)
+
+    person: Mapped[Person] = relationship(back_populates="role_rows")
+
+
+class Case(Base):
+    """A child's case, known only by its reference in the case management system."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    case_type: Mapped[CaseType] = mapped_column(_enum(CaseType, "case_type"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    allocated_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    previous_worker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    worker_changed_on: Mapped[dt.date | None] = mapped_column(Date)
+    team_manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    iro_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    team: Mapped[Team] = relationship()
+    allocated_worker: Mapped[Person | None] = relationship(foreign_keys=[allocated_worker_id])
+    previous_worker: Mapped[Person | None] = relationship(foreign_keys=[previous_worker_id])
+    team_manager: Mapped[Person | None] = relationship(foreign_keys=[team_manager_id])
+    iro: Mapped[Person | None] = relationship(foreign_keys=[iro_id])
+
+
+class AuditMonth(Base):
+    """A month of the programme: its theme and whether the programme is paused."""
+
+    __tablename__ = "audit_months"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: First day of the month.
+    month: Mapped[dt.date] = mapped_column(Date, unique=True)
+    theme: Mapped[str | None] = mapped_column(String(200))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Allocation(Base):
+    """One case allocated to an auditor (or a pair) for one month."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        UniqueConstraint("month_id", "case_id", name="uq_allocations_month_case"),
+        Index("ix_allocations_state_due", "state", "due_date"),
+        Index("ix_allocations_auditor_month", "auditor_id", "month_start"),
+        Index("ix_allocations_second_auditor_month", "second_auditor_id", "month_start"),
+        Index("ix_allocations_case_month", "case_id", "month_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("audit_months.id"))
+    #: Denormalised first day of the month, for rolling-year queries without a join.
+    month_start: Mapped[dt.date] = mapped_column(Date)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    auditor_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    second_auditor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    audit_type: Mapped[AuditType] = mapped_column(_enum(AuditType, "audit_type"))
+    theme: Mapped[str | None] = mapped_column(String(200))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    state: Mapped[AllocationState] = mapped_column(
+        _enum(AllocationState, "allocation_state"), default=AllocationState.ALLOCATED
+    )
+    #: Why this auditor: the rules satisfied and the load at the time (shown to the auditor).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    month: Mapped[AuditMonth] = relationship()
+    case: Mapped[Case] = relationship()
+    auditor: Mapped[Person] = relationship(foreign_keys=[auditor_id])
+    second_auditor: Mapped[Person | None] = relationship(foreign_keys=[second_auditor_id])
+
+
+class AuditBreak(Base):
+    """An auditor's month without audits."""
+
+    __tablename__ = "audit_breaks"
+    __table_args__ = (UniqueConstraint("person_id", "month", name="uq_audit_breaks_person_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    month: Mapped[dt.date] = mapped_column(Date, index=True)
+    state: Mapped[BreakState] = mapped_column(_enum(BreakState, "break_state"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    person: Mapped[Person] = relationship()
+
+
+class Notification(Base):
+    """The outbox: one row per message to send, written in the same transaction as its cause."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_due", "state", "priority", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    #: A person to DM (resolved to a Slack user at send time) ...
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    #: ... or a channel id to post to.
+    channel: Mapped[str | None] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(100))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL)
+    state: Mapped[NotificationState] = mapped_column(
+        _enum(NotificationState, "notification_state"), default=NotificationState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    slack_channel: Mapped[str | None] = mapped_column(String(32))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    recipient: Mapped[Person | None] = relationship()
+
+
+class AuditLog(Base):
+    """Append-only record of every decision and refusal. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True, server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    #: Who acted when they are not (yet) a person in the store: a Slack user id, "cli", "scheduler".
+    actor_ref: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    subject_type: Mapped[str] = mapped_column(String(32), default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,63 @@
+"""Writing to the notification outbox. Services call ``enqueue`` inside their transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.models import Notification, NotificationState, Priority
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    template: str,
+    context: dict[str, Any],
+    now: dt.datetime,
+    recipient_id: int | None = None,
+    channel: str | None = None,
+    priority: int = Priority.NORMAL,
+    not_before: dt.datetime | None = None,
+) -> bool:
+    """Add a notification unless one with the same idempotency key exists.
+
+    Returns True if a row was written. Exactly one of ``recipient_id`` (a DM) or ``channel``.
+    ``context`` must be JSON-serialisable and self-contained; people inside it are written as
+    ``{"id": person_id, "name": display_name}`` so the sender can mention them.
+    """
+    if (recipient_id is None) == (channel is None):
+        raise ValueError("a notification goes to exactly one recipient or channel")
+    values = dict(
+        idempotency_key=key,
+        recipient_id=recipient_id,
+        channel=channel,
+        template=str(template),
+        context=context,
+        priority=priority,
+        state=NotificationState.PENDING,
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+    )
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = pg_insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(Notification).values(**values)
+    result = session.execute(stmt)
+    return bool(result.rowcount)
+
+
+def person_ref(person: Any) -> dict[str, Any] | None:
+    """How a person appears inside a notification context."""
+    if person is None:
+        return None
+    return {"id": person.id, "name": person.display_name}
