@@ -1,0 +1,368 @@
+"""``LocalWorkspace``: a Slack-compatible Web API server on 127.0.0.1 (standard library only).
+
+``slack_sdk.WebClient(token=..., base_url=ws.base_url)`` talks to it like to Slack. It keeps
+users, DMs, channels, messages and views in memory, applies Slack's rate limits and Block Kit
+checks, can inject faults, and (through ``bot.workspace.actor``) acts as a user towards the
+bot's HTTP endpoint. A small read API under ``/_local/`` serves other processes (the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from bot.workspace.actor import Actor, BotTimeoutError, BotUnreachableError
+from bot.workspace.api import WebApi
+from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
+from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
+
+log = logging.getLogger(__name__)
+
+
+class LocalWorkspace:
+    """A local stand-in for a Slack workspace: Web API, read API and user actor."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        bot_endpoint: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        channel_rate_per_sec: float | None = 1.0,
+        channel_burst: int = 5,
+        workspace_rate_per_sec: float | None = None,
+        workspace_burst: int = 50,
+        fault_rate: float = 0.0,
+        fault_seed: int = 0,
+        team_id: str = "TLOCAL",
+        team_name: str = "Local council",
+        timeout_hold_seconds: float = 2.0,
+        ack_timeout_seconds: float = 3.0,
+    ) -> None:
+        self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
+        self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
+        self.state = WorkspaceState(team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock)
+        limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst)
+        faults = FaultPlan(fault_rate, "500", fault_seed)
+        self.api = WebApi(self.state, bot_token=bot_token, limits=limits, faults=faults)
+        self.actor = Actor(self)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._release = threading.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns ``base_url``."""
+        if self._server is not None:
+            raise RuntimeError("the local workspace is already running")
+        self._release = threading.Event()
+        server = _Server((host, port), _Handler)
+        server.workspace = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-workspace", daemon=True
+        )
+        self._thread.start()
+        log.info("local Slack workspace listening on %s", self.base_url)
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving (held timeout responses are released first)."""
+        self._release.set()
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> LocalWorkspace:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT/`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the local workspace is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+    @property
+    def base_url(self) -> str:
+        """The Web API base URL for ``slack_sdk.WebClient(base_url=...)`` (ends with ``/api/``)."""
+        return self.root_url + "api/"
+
+    @property
+    def calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every API call received, as (method, params), oldest first (a copy)."""
+        with self.state.lock:
+            return list(self.state.calls)
+
+    # --- people and channels -------------------------------------------------------------------
+
+    @property
+    def team_id(self) -> str:
+        """The workspace's team id."""
+        return self.state.team_id
+
+    @property
+    def bot_user_id(self) -> str:
+        """The bot's own user id (the sender of every message it posts)."""
+        return self.state.bot_user.id
+
+    def add_user(self, email: str, name: str, *, is_bot: bool = False) -> str:
+        """Add a member (idempotent); returns the user id, deterministic from the email."""
+        with self.state.lock:
+            return self.state.add_user(email, name, is_bot=is_bot).id
+
+    def remove_user(self, email: str) -> None:
+        """Deactivate a member: lookups fail, ``users.info`` shows ``deleted: true``."""
+        with self.state.lock:
+            self._user(email).deleted = True
+
+    def user_id(self, email: str) -> str:
+        """The id of an existing member."""
+        with self.state.lock:
+            return self._user(email).id
+
+    def dm_channel(self, email: str) -> str:
+        """The id of the bot's DM channel with a member."""
+        with self.state.lock:
+            return self._user(email).im_channel
+
+    def add_channel(self, name: str) -> str:
+        """Create (or find) a public channel; returns its C… id."""
+        with self.state.lock:
+            return self.state.add_channel(name).id
+
+    def issue_trigger(self, user_email: str) -> str:
+        """A fresh trigger_id for ``user_email`` (as if they had just clicked something)."""
+        with self.state.lock:
+            return self.state.issue_trigger(self._user(user_email).id)
+
+    def _user(self, email: str) -> User:
+        user = self.state.user_by_email(email)
+        if user is None:
+            raise KeyError(f"no user with email {email!r} in the local workspace")
+        return user
+
+    # --- what people see -----------------------------------------------------------------------
+
+    def messages(self, *, user_email: str | None = None, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages by ts: a user's DMs plus ephemerals shown to them, and/or one channel's.
+
+        ``channel`` may be a C…/D… id, a user id (their DM) or a ``#name``. Unknown users and
+        channels raise ``KeyError``.
+        """
+        with self.state.lock:
+            user_id = self._user(user_email).id if user_email is not None else None
+            channel_id = None
+            if channel is not None:
+                found_channel = self.state.resolve_channel(channel)
+                if found_channel is None:
+                    raise KeyError(f"no channel {channel!r} in the local workspace")
+                channel_id = found_channel.id
+            found = self.state.visible_messages(user_id=user_id, channel_id=channel_id)
+            return [m.public() for m in found]
+
+    def views(self, user_email: str) -> list[dict[str, Any]]:
+        """Views opened, pushed or published for a user (latest state each), oldest first."""
+        with self.state.lock:
+            user_id = self._user(user_email).id
+            return [self.api.api_view(v) for v in self.state.views.values() if v.user_id == user_id]
+
+    def view_stack(self, user_email: str) -> list[dict[str, Any]]:
+        """The user's open modals, bottom first (empty when none is open)."""
+        with self.state.lock:
+            stack = self.state.stack(self._user(user_email).id)
+            return [self.api.api_view(self.state.views[vid]) for vid in stack]
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every member (and the bot) as {id, email, name, is_bot, deleted}."""
+        with self.state.lock:
+            return [u.summary() for u in self.state.users.values()]
+
+    # --- faults and limits ---------------------------------------------------------------------
+
+    def inject_faults(self, rate: float, kind: str = "500") -> None:
+        """Fail a seeded-random fraction ``rate`` of API calls with ``kind``.
+
+        Kinds: ``500``/``503`` (nothing stored), ``timeout`` (held past the client's timeout,
+        nothing stored) and ``timeout_after_store`` (the call takes effect, the answer is held).
+        """
+        with self.state.lock:
+            self.api.faults.set(rate, kind)
+
+    def fail_next(self, n: int, kind: str = "500") -> None:
+        """Make the next ``n`` API calls fail with ``kind``."""
+        with self.state.lock:
+            self.api.faults.fail_next(n, kind)
+
+    def set_rate_limits(
+        self,
+        *,
+        channel_rate_per_sec: float | None = 1.0,
+        channel_burst: int = 5,
+        workspace_rate_per_sec: float | None = None,
+        workspace_burst: int = 50,
+    ) -> None:
+        """Replace the rate limits (None disables one); all buckets start full."""
+        self.api.set_limits(RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst))
+
+    # --- acting as a user (see bot.workspace.actor.Actor) ---------------------------------------
+
+    def slash_command(
+        self, user_email: str, command: str, text: str = "", channel_id: str | None = None
+    ) -> dict[str, Any]:
+        """Run a slash command as ``user_email``; see ``Actor.slash_command``."""
+        return self.actor.slash_command(user_email, command, text, channel_id=channel_id)
+
+    def click(self, user_email: str, message: dict[str, Any], action_id: str, value: str | None = None,
+              selected_option: dict[str, Any] | str | None = None) -> dict[str, Any]:
+        """Click an element of a stored message; see ``Actor.click``."""
+        return self.actor.click(user_email, message, action_id, value=value, selected_option=selected_option)
+
+    def submit_view(self, user_email: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Submit an open modal; see ``Actor.submit_view``."""
+        return self.actor.submit_view(user_email, view, values)
+
+    def send_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POST raw bytes to the bot endpoint; see ``Actor.send_raw``."""
+        return self.actor.send_raw(body, headers)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    workspace: LocalWorkspace
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "LocalSlack/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        log.debug("local workspace: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        ws = self.server.workspace
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        raw = self._body()
+        if url.path.startswith("/api/"):
+            result = self._web_api(ws, url.path.removeprefix("/api/"), query, raw)
+        elif url.path.startswith("/_local/response/") and self.command == "POST":
+            result = self._response_url(ws, unquote(url.path.removeprefix("/_local/response/")), raw)
+        elif url.path.startswith("/_local/") and self.command == "GET":
+            self._send_json(*self._read_api(ws, url.path.removeprefix("/_local/"), query))
+            return
+        elif url.path == "/_local/act/command" and self.command == "POST":
+            self._send_json(*self._act_command(ws, raw))
+            return
+        else:
+            result = error("not_found", status=404)
+        if result.hold:
+            ws._release.wait(ws.timeout_hold_seconds)
+        self._send_json(result.status, result.body, result.headers)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _web_api(self, ws: LocalWorkspace, method: str, query: dict[str, str], raw: bytes) -> ApiResult:
+        try:
+            params: dict[str, Any] = {**query, **self._parse_body(raw)}
+        except InvalidPayloadError as exc:
+            return exc.result
+        auth = self.headers.get("Authorization") or ""
+        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else None
+        form_token = params.pop("token", None)
+        return ws.api.call(method, params, token or (str(form_token) if form_token else None))
+
+    def _parse_body(self, raw: bytes) -> dict[str, Any]:
+        if not raw:
+            return {}
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise InvalidPayloadError(error("invalid_json")) from None
+            if not isinstance(body, dict):
+                raise InvalidPayloadError(error("invalid_json"))
+            return body
+        if ctype in {"application/x-www-form-urlencoded", ""}:
+            form = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+            return {k: v[-1] for k, v in form.items()}
+        raise InvalidPayloadError(error("invalid_form_data", messages=[f"unsupported Content-Type {ctype}"]))
+
+    def _response_url(self, ws: LocalWorkspace, token: str, raw: bytes) -> ApiResult:
+        try:
+            body = json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return error("invalid_payload", status=400)
+        return ws.api.respond(token, body)
+
+    def _act_command(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Run a slash command as a user, for ``auditbot workspace command`` in another process."""
+        try:
+            body = json.loads(raw or b"null")
+            email, command, text = str(body["user"]), str(body["command"]), str(body.get("text", ""))
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            return 400, {"ok": False, "error": "invalid_payload", "expected": "JSON with user (email), command and text"}, {}
+        try:
+            result = ws.slash_command(email, command, text)
+        except KeyError:
+            return 404, {"ok": False, "error": "users_not_found"}, {}
+        except (BotTimeoutError, BotUnreachableError) as exc:
+            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
+        return 200, {"ok": True, "status": result["status"], "body": result["body"]}, {}
+
+    def _read_api(self, ws: LocalWorkspace, route: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if route == "healthz":
+            return 200, {"ok": True}, {}
+        if route == "users":
+            return 200, ws.users(), {}
+        try:
+            if route == "messages":
+                return 200, ws.messages(user_email=query.get("user"), channel=query.get("channel")), {}
+            if route == "views" and "user" in query:
+                return 200, ws.views(query["user"]), {}
+        except KeyError:
+            return 404, {"ok": False, "error": "users_not_found" if "user" in query else "channel_not_found"}, {}
+        return 404, {"ok": False, "error": "not_found"}, {}
+
+    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("local workspace: client went away before the answer (%s)", self.path)
