@@ -1,0 +1,433 @@
+"""Planning a month's allocations from the store, without writing (see bot.services.allocation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.services.allocation_rules import (
+    CONTROL_CASE_TYPES,
+    AuditorFacts,
+    CaseFacts,
+    Exclusions,
+    Load,
+    RequestError,
+    Rule,
+    RuleSettings,
+    ThematicFilter,
+    add_months,
+    at_yearly_limit,
+    choice_reason,
+    last_day,
+    month_label,
+    no_auditor_reason,
+    static_exclusion,
+)
+from bot.services.allocation_types import AllocationPlan, AllocationRequest, PlannedAllocation, Unallocated
+from bot.settings import Settings
+from store.models import (
+    Allocation,
+    AllocationState,
+    AuditBreak,
+    AuditMonth,
+    AuditType,
+    BreakState,
+    Case,
+    Person,
+    PersonRole,
+    Role,
+    Service,
+    Team,
+)
+
+#: Allocations in these states did not use up an audit (they do not count towards load or re-sampling).
+_NOT_COUNTED = (AllocationState.CANCELLED, AllocationState.EXEMPTED)
+
+
+def rule_settings(settings: Settings) -> RuleSettings:
+    """The rule settings out of the bot's settings."""
+    return RuleSettings(
+        exclude_own_team=settings.exclude_own_team,
+        exclude_line_reports=settings.exclude_line_reports,
+        max_audits_per_year=settings.max_audits_per_year,
+    )
+
+
+# --- reading the store ----------------------------------------------------------------------
+
+
+def _case_facts(session: Session, stmt: Select[Any]) -> list[CaseFacts]:
+    rows: list[Case] = list(
+        session.scalars(
+            stmt.options(joinedload(Case.team), joinedload(Case.allocated_worker)).order_by(Case.reference)
+        ).unique()
+    )
+    return [
+        CaseFacts(
+            case_id=c.id,
+            reference=c.reference,
+            case_type=c.case_type,
+            team_id=c.team_id,
+            team_name=c.team.name,
+            service_id=c.team.service_id,
+            worker_id=c.allocated_worker_id,
+            previous_worker_id=c.previous_worker_id,
+            team_manager_id=c.team_manager_id,
+            iro_id=c.iro_id,
+            worker_line_manager_id=c.allocated_worker.line_manager_id if c.allocated_worker else None,
+            active=c.active,
+        )
+        for c in rows
+    ]
+
+
+def _auditors(session: Session) -> list[AuditorFacts]:
+    people = session.scalars(
+        select(Person)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.active.is_(True), PersonRole.role == Role.AUDITOR)
+        .order_by(Person.id)
+    ).all()
+    return [
+        AuditorFacts(
+            person_id=p.id,
+            name=p.display_name,
+            team_id=p.team_id,
+            service_id=p.service_id,
+            manages_service=bool(p.roles & {Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
+        )
+        for p in people
+    ]
+
+
+@dataclass
+class _Loads:
+    month: Counter[int] = field(default_factory=Counter)
+    year: Counter[int] = field(default_factory=Counter)
+
+
+def _loads(session: Session, month: dt.date) -> _Loads:
+    """Audits per auditor this month and in the 12 months ending with it (Hull A.2)."""
+    loads = _Loads()
+    rows = session.execute(
+        select(Allocation.auditor_id, Allocation.second_auditor_id, Allocation.month_start).where(
+            Allocation.month_start >= add_months(month, -11),
+            Allocation.month_start <= month,
+            Allocation.state.not_in(_NOT_COUNTED),
+        )
+    )
+    for first, second, start in rows:
+        for person_id in (first, second):
+            if person_id is None:
+                continue
+            loads.year[person_id] += 1
+            if start == month:
+                loads.month[person_id] += 1
+    return loads
+
+
+def _recently_audited(session: Session, month: dt.date, resample_months: int) -> dict[int, dt.date]:
+    """Case id -> latest month it was allocated within ``resample_months`` before (or in) ``month``."""
+    rows = session.execute(
+        select(Allocation.case_id, func.max(Allocation.month_start))
+        .where(
+            Allocation.month_start >= add_months(month, -resample_months),
+            Allocation.month_start <= month,
+            Allocation.state != AllocationState.CANCELLED,
+        )
+        .group_by(Allocation.case_id)
+    )
+    return {case_id: latest for case_id, latest in rows}
+
+
+def _check_filter_names(session: Session, thematic: ThematicFilter) -> None:
+    for label, model, names in (("team", Team, thematic.teams), ("service", Service, thematic.services)):
+        if not names:
+            continue
+        lowered = [n.lower() for n in names]
+        known = {n.casefold() for n in session.scalars(select(model.name).where(func.lower(model.name).in_(lowered)))}
+        unknown = sorted(n for n in names if n.casefold() not in known)
+        if unknown:
+            raise RequestError(f"the thematic filter names no {label} called {unknown[0]!r}")
+
+
+def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[CaseFacts]:
+    stmt = select(Case).join(Team, Case.team_id == Team.id).outerjoin(Service, Team.service_id == Service.id)
+    stmt = stmt.where(Case.active.is_(True))
+    if thematic.case_types:
+        stmt = stmt.where(Case.case_type.in_(sorted(thematic.case_types)))
+    if thematic.teams:
+        stmt = stmt.where(func.lower(Team.name).in_([t.lower() for t in thematic.teams]))
+    if thematic.services:
+        stmt = stmt.where(func.lower(Service.name).in_([s.lower() for s in thematic.services]))
+    return _case_facts(session, stmt)
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Slot:
+    case: CaseFacts
+    audit_type: AuditType
+    theme: str | None
+
+
+@dataclass
+class _Sample:
+    """The outcome of drawing one sample, for the notes."""
+
+    wanted: int
+    pool: int
+    recent: int
+    taken: int
+    drawn: list[CaseFacts]
+
+
+def _draw(
+    candidates: list[CaseFacts],
+    wanted: int,
+    *,
+    claimed: set[int],
+    recent: dict[int, dt.date],
+    allow_recent: bool,
+    rng: random.Random,
+) -> _Sample:
+    taken = [c for c in candidates if c.case_id in claimed]
+    free = [c for c in candidates if c.case_id not in claimed]
+    fresh = free if allow_recent else [c for c in free if c.case_id not in recent]
+    fresh.sort(key=lambda c: c.reference)
+    drawn = fresh if wanted >= len(fresh) else rng.sample(fresh, wanted)
+    claimed.update(c.case_id for c in drawn)
+    return _Sample(wanted, len(fresh), len(free) - len(fresh), len(taken), drawn)
+
+
+def _shortfall_note(kind: str, sample: _Sample, resample_months: int) -> str | None:
+    if sample.pool >= sample.wanted:
+        return None
+    why = []
+    if sample.taken:
+        why.append(f"{sample.taken} already allocated this month")
+    if sample.recent:
+        why.append(f"{sample.recent} audited in the last {resample_months} months")
+    tail = f" ({', '.join(why)})" if why else ""
+    return f"only {sample.pool} cases {kind}{tail}"
+
+
+def _explicit_cases(
+    session: Session,
+    request: AllocationRequest,
+    plan: AllocationPlan,
+    *,
+    month_cases: set[int],
+    recent: dict[int, dt.date],
+    resample_months: int,
+) -> list[_Slot]:
+    """Resolve the named cases: unknown, closed, already allocated or recently audited ones drop out."""
+    refs = list(dict.fromkeys(r.strip() for r in request.cases if r.strip()))
+    found = {c.reference: c for c in _case_facts(session, select(Case).where(Case.reference.in_(refs)))}
+    slots: list[_Slot] = []
+    already = 0
+    for ref in refs:
+        case = found.get(ref)
+        kind = request.cases_type
+        if case is None:
+            plan.unallocated.append(Unallocated(ref, "no such case", audit_type=kind))
+        elif case.case_id in month_cases:
+            already += 1
+            plan.notes.append(f"{ref} is already allocated for {month_label(plan.month)}")
+        elif not case.active:
+            plan.unallocated.append(Unallocated(ref, "case is closed", case.case_id, kind))
+        elif kind == AuditType.DIP and not request.allow_recent and case.case_id in recent:
+            when = month_label(recent[case.case_id])
+            reason = f"audited in {when}, within the last {resample_months} months (allow-recent to include it)"
+            plan.unallocated.append(Unallocated(ref, reason, case.case_id, kind))
+        else:
+            month_cases.add(case.case_id)
+            slots.append(_Slot(case, kind, None))
+    plan.already_allocated[request.cases_type.value] = already
+    return slots
+
+
+def _assign(
+    plan: AllocationPlan,
+    slots: list[_Slot],
+    auditors: list[AuditorFacts],
+    on_break: set[int],
+    loads: _Loads,
+    rules: RuleSettings,
+    *,
+    pairs: bool,
+) -> None:
+    """Give each slot the least-loaded eligible auditor(s), most constrained case first."""
+    names = {a.person_id: a.name for a in auditors}
+    ranks = sorted(names)
+    random.Random(f"{plan.seed}:auditors").shuffle(ranks)
+    rank = {person_id: i for i, person_id in enumerate(ranks)}
+    eligible: dict[int, frozenset[int]] = {}
+    excluded: dict[int, list[Rule]] = {}
+    for slot in slots:
+        verdicts = {a.person_id: static_exclusion(slot.case, a, rules, on_break=a.person_id in on_break) for a in auditors}
+        eligible[slot.case.case_id] = frozenset(p for p, rule in verdicts.items() if rule is None)
+        excluded[slot.case.case_id] = [rule for rule in verdicts.values() if rule is not None]
+    capped = {p for p in names if at_yearly_limit(loads.year[p], rules)}
+    needed = 2 if pairs else 1
+    pending = {slot.case.case_id: slot for slot in slots}
+    while pending:
+        slot = min(pending.values(), key=lambda s: (len(eligible[s.case.case_id] - capped), s.case.reference))
+        case = slot.case
+        del pending[case.case_id]
+        candidates = set(eligible[case.case_id] - capped)
+        if len(candidates) < needed:
+            limited = len(eligible[case.case_id] & capped)
+            exclusions = Exclusions.of(excluded[case.case_id] + [Rule.YEARLY_LIMIT] * limited)
+            reason = no_auditor_reason(exclusions, rules, eligible=len(candidates), needed=needed)
+            plan.unallocated.append(Unallocated(case.reference, reason, case.case_id, slot.audit_type, dict(exclusions.counts)))
+            continue
+        chosen: list[int] = []
+        for _ in range(needed):
+            best = min(candidates, key=lambda p: (loads.month[p], loads.year[p], rank[p]))
+            candidates.discard(best)
+            chosen.append(best)
+        before = [Load(names[p], loads.month[p], loads.year[p]) for p in chosen]
+        for p in chosen:
+            loads.month[p] += 1
+            loads.year[p] += 1
+            if at_yearly_limit(loads.year[p], rules):
+                capped.add(p)
+        second = chosen[1] if pairs else None
+        plan.items.append(
+            PlannedAllocation(
+                reference=case.reference,
+                case_id=case.case_id,
+                case_type=case.case_type,
+                team=case.team_name,
+                audit_type=slot.audit_type,
+                theme=slot.theme,
+                auditor_id=chosen[0],
+                auditor_name=names[chosen[0]],
+                second_auditor_id=second,
+                second_auditor_name=names[second] if second is not None else None,
+                due_date=plan.due_date,
+                reason=choice_reason(case, rules, before),
+            )
+        )
+
+
+_KIND_ORDER = {AuditType.DIP: 0, AuditType.RE_AUDIT: 0, AuditType.THEMATIC: 1, AuditType.CONTROL: 2}
+
+
+def _count_note(plan: AllocationPlan, label: str, kind: AuditType, requested: int, existing: int) -> str:
+    planned = sum(1 for i in plan.items if i.audit_type == kind)
+    failed = sum(1 for u in plan.unallocated if u.audit_type == kind)
+    note = f"{label}: {requested} requested, {existing} already allocated, {planned} planned"
+    return note + (f", {failed} could not be allocated" if failed else "")
+
+
+def _thematic_sample(
+    session: Session,
+    plan: AllocationPlan,
+    thematic: ThematicFilter,
+    month_row: AuditMonth | None,
+    slots: list[_Slot],
+    claimed: set[int],
+    live: list[tuple[AuditType, str | None]],
+    recent: dict[int, dt.date],
+    settings: Settings,
+) -> tuple[str, AuditType, int, int, str | None]:
+    """Draw the thematic sample towards its target; returns what the notes need."""
+    theme, target = plan.theme, plan.thematic_target or 0
+    existing = sum(1 for kind, th in live if kind == AuditType.THEMATIC and th == theme)
+    plan.already_allocated[AuditType.THEMATIC.value] = existing
+    if month_row is not None and month_row.theme and month_row.theme != theme:
+        plan.notes.append(f"{month_label(plan.month)}'s theme is {month_row.theme!r}; this thematic sample is for {theme!r}")
+    candidates = _thematic_cases(session, thematic)
+    rng = random.Random(f"{plan.seed}:thematic")
+    wanted = max(target - existing, 0)
+    sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=plan.request.allow_recent, rng=rng)
+    slots += [_Slot(c, AuditType.THEMATIC, theme) for c in sample.drawn]
+    kind = "match the thematic filter" if sample.pool == len(candidates) else "matching the thematic filter can be sampled"
+    label = f"thematic sample {theme!r} ({thematic.describe()})"
+    return label, AuditType.THEMATIC, target, existing, _shortfall_note(kind, sample, settings.resample_months)
+
+
+def plan_allocation(session: Session, request: AllocationRequest, settings: Settings, *, now: dt.datetime) -> AllocationPlan:
+    """Plan the month's allocations from the store without writing anything."""
+    month = request.month
+    month_row = session.scalar(select(AuditMonth).where(AuditMonth.month == month))
+    theme = request.theme or (month_row.theme if month_row is not None else None)
+    if request.thematic_filter is not None and not theme:
+        raise RequestError(f"a thematic sample needs a theme and {month_label(month)} has none set")
+    if request.thematic_filter is not None:
+        _check_filter_names(session, request.thematic_filter)
+    thematic_target = None
+    if request.thematic_filter is not None:
+        thematic_target = request.thematic_count if request.thematic_count is not None else settings.thematic_sample_size
+    plan = AllocationPlan(
+        request=request,
+        month=month,
+        due_date=last_day(month),
+        seed=request.effective_seed,
+        theme=theme if request.thematic_filter is not None else None,
+        thematic_target=thematic_target,
+        paused=bool(month_row is not None and month_row.paused),
+    )
+    if plan.paused:
+        plan.notes.append(f"the programme is paused for {month_label(month)}: this plan cannot be committed")
+    if plan.due_date < now.date():
+        plan.notes.append(f"the deadline for {month_label(month)} ({plan.due_date.isoformat()}) has already passed")
+    month_rows = session.execute(
+        select(Allocation.case_id, Allocation.audit_type, Allocation.theme, Allocation.state).where(
+            Allocation.month_start == month
+        )
+    ).all()
+    claimed = {case_id for case_id, *_ in month_rows}
+    live = [(kind, th) for _, kind, th, state in month_rows if state != AllocationState.CANCELLED]
+    recent = _recently_audited(session, month, settings.resample_months)
+
+    slots: list[_Slot] = []
+    if request.cases:
+        slots += _explicit_cases(
+            session, request, plan, month_cases=claimed, recent=recent, resample_months=settings.resample_months
+        )
+    samples: list[tuple[str, AuditType, int, int, str | None]] = []
+    if request.thematic_filter is not None and thematic_target is not None:
+        samples.append(
+            _thematic_sample(session, plan, request.thematic_filter, month_row, slots, claimed, live, recent, settings)
+        )
+    if request.control is not None:
+        existing = sum(1 for kind, _ in live if kind == AuditType.CONTROL)
+        plan.already_allocated[AuditType.CONTROL.value] = existing
+        control_types = sorted(CONTROL_CASE_TYPES)
+        candidates = _case_facts(
+            session, select(Case).where(Case.active.is_(True), Case.case_type.in_(control_types))
+        )
+        rng = random.Random(f"{plan.seed}:control")
+        wanted = max(request.control - existing, 0)
+        sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=request.allow_recent, rng=rng)
+        slots += [_Slot(c, AuditType.CONTROL, None) for c in sample.drawn]
+        shortfall = _shortfall_note("of type CIN, CP or CLA can be sampled", sample, settings.resample_months)
+        samples.append(("control sample", AuditType.CONTROL, request.control, existing, shortfall))
+
+    on_break = set(
+        session.scalars(select(AuditBreak.person_id).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED))
+    )
+    auditors = _auditors(session)
+    _assign(plan, slots, auditors, on_break, _loads(session, month), rule_settings(settings), pairs=settings.auditor_pairs)
+    plan.items.sort(key=lambda i: (_KIND_ORDER[i.audit_type], i.reference))
+    plan.unallocated.sort(key=lambda u: (_KIND_ORDER[u.audit_type] if u.audit_type else 0, u.reference))
+    if request.cases:
+        kind = request.cases_type
+        requested = len(set(request.cases))
+        plan.notes.insert(0, _count_note(plan, f"{kind.value} cases", kind, requested, plan.already_allocated[kind.value]))
+    for label, kind, requested, existing, shortfall in samples:
+        plan.notes.append(_count_note(plan, label, kind, requested, existing))
+        if shortfall:
+            plan.notes.append(shortfall)
+    return plan
