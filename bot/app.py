@@ -1,0 +1,38 @@
+"""The application factory. Nothing is created at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.handlers import commands, deps, errors
+from bot.handlers.deps import Deps
+
+log = logging.getLogger(__name__)
+
+HANDLER_MODULES = (commands, errors)
+
+
+def create_app(deps_: Deps, *, client: WebClient) -> App:
+    """Build the Bolt app: verified requests, injected dependencies, every handler registered.
+
+    ``client`` carries the bot token and, for the local workspace, its ``base_url``.
+    Listeners run before the HTTP response is returned (``process_before_response``) so that
+    every reply is in the acknowledgement or the outbox, never in a background thread.
+    """
+    settings = deps_.settings
+    secret = settings.slack_signing_secret
+    app = App(
+        client=client,
+        signing_secret=secret.get_secret_value() if secret is not None else None,
+        process_before_response=True,
+        request_verification_enabled=True,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bot.bolt"),
+    )
+    deps.install(app, deps_)
+    for module in HANDLER_MODULES:
+        module.register(app)
+    return app

@@ -1,0 +1,23 @@
+"""``auditbot db ...``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import Context, pass_context
+from store.db import upgrade
+
+
+def register(group: click.Group) -> None:
+    """Add the ``db`` commands."""
+
+    @group.group("db")
+    def db() -> None:
+        """Database schema commands."""
+
+    @db.command("upgrade")
+    @pass_context
+    def db_upgrade(ctx: Context) -> None:
+        """Create or upgrade the database schema to the latest migration."""
+        upgrade(ctx.engine)
+        click.echo(f"database at {ctx.engine.url.render_as_string(hide_password=True)} is up to date")

@@ -1,0 +1,51 @@
+"""``auditbot run``: the bot, against Slack or (with no credentials) the local workspace."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+
+from bot.cli import Context, pass_context
+from bot.runtime import start_runtime
+from store.db import NotMigrated
+
+
+def register(group: click.Group) -> None:
+    """Add the ``run`` command."""
+
+    @group.command("run")
+    @click.option("--log-level", default="INFO", show_default=True)
+    @pass_context
+    def run(ctx: Context, log_level: str) -> None:
+        """Run the bot until interrupted."""
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = ctx.settings
+        if settings.local_mode:
+            from bot.local import prepare_local_store
+
+            prepare_local_store(ctx.engine, settings, now=ctx.now(), echo=click.echo)
+        try:
+            runtime = start_runtime(settings, engine=ctx.engine)
+        except NotMigrated as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"could not start: {exc}") from None
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        assert runtime.server is not None
+        if runtime.workspace is not None:
+            from bot.local import describe_local
+
+            click.echo(describe_local(runtime))
+        else:
+            mode = "Socket Mode" if runtime.socket_handler is not None else f"HTTP on {runtime.server.url}/slack/events"
+            click.echo(f"auditbot connected to Slack ({mode}); health check at {runtime.server.url}/healthz")
+        try:
+            stop.wait()
+        finally:
+            click.echo("stopping…")
+            runtime.stop()

@@ -1,0 +1,312 @@
+"""The outbox sender: claims due notifications, calls Slack outside any transaction, settles them.
+
+The only code in the product that posts messages. Guarantees, with the claim rules in
+``claims.py``: a row is sent by one sender at a time; a row whose sender crashed is taken over
+after a lease; a retry of a row that might already have reached Slack (a timeout, a crash
+after posting) first looks for the message by its idempotency key in the channel's metadata,
+so a notification is delivered once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import socket
+import urllib.error
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.blockkit import BlockKitError
+from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
+from bot.ids import Template
+from bot.render import render
+from store.models import Notification, Person, Priority, Role
+from store.outbox import enqueue, person_ref
+
+log = logging.getLogger(__name__)
+
+URGENT_LANE = Lane("urgent", Priority.URGENT, Priority.URGENT)
+BULK_LANE = Lane("normal", Priority.URGENT + 1, 1_000)
+
+METADATA_EVENT = "auditbot_notification"
+
+#: Slack errors that mean "try again later" rather than "this message can never be sent".
+TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+#: Errors that say the bot itself is misconfigured: stop sending, keep every row pending.
+HALTING_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope", "no_permission"}
+)
+
+
+class DeliveryHalted(Exception):
+    """The bot cannot send at all (bad token, missing scope); rows stay pending."""
+
+
+@dataclass
+class SendOutcome:
+    """What one ``send_due`` pass did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    #: Set after a 429: the lane should not send again before this time.
+    pause_until: dt.datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class _Retry(Exception):
+    def __init__(self, error: str, *, after: float | None = None, counts: bool = True) -> None:
+        super().__init__(error)
+        self.error, self.after, self.counts = error, after, counts
+
+
+class _Permanent(Exception):
+    pass
+
+
+def _person_ids(value: Any) -> Iterable[int]:
+    if isinstance(value, dict):
+        if set(value) == {"id", "name"} and isinstance(value["id"], int):
+            yield value["id"]
+        for v in value.values():
+            yield from _person_ids(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _person_ids(v)
+
+
+class OutboxSender:
+    """Sends due outbox rows of one lane through a Slack ``WebClient``."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        client: WebClient,
+        *,
+        worker_id: str,
+        lane: Lane = BULK_LANE,
+        batch_size: int = 50,
+        max_attempts: int = 8,
+        lease: dt.timedelta = dt.timedelta(minutes=5),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.client = client
+        self.worker_id = worker_id
+        self.lane = lane
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.rng = rng or random.Random()
+
+    # -- the loop body ----------------------------------------------------------------------
+
+    def send_due(self, now: dt.datetime) -> SendOutcome:
+        """Claim and send one batch of due rows. Safe to call from several processes at once."""
+        outcome = SendOutcome()
+        with self.sessions() as session, session.begin():
+            ids = claim_due(
+                session, now=now, lane=self.lane, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
+            )
+        outcome.claimed = len(ids)
+        for index, notification_id in enumerate(ids):
+            try:
+                self._deliver(notification_id, now)
+                outcome.sent += 1
+            except _Retry as retry:
+                self._retry(notification_id, now, retry, outcome)
+                if retry.after is not None:  # rate limited: hand back the rest of the batch untouched
+                    outcome.pause_until = now + dt.timedelta(seconds=retry.after)
+                    self._release_untouched(ids[index + 1 :], outcome.pause_until)
+                    break
+            except _Permanent as exc:
+                self._fail(notification_id, str(exc), outcome)
+            except DeliveryHalted:
+                self._release_untouched(ids[index:], now)
+                raise
+        return outcome
+
+    def drain(self, now: dt.datetime, *, max_batches: int = 10_000) -> SendOutcome:
+        """Send batches until nothing is due at ``now`` (for tests and operator commands)."""
+        total = SendOutcome()
+        for _ in range(max_batches):
+            one = self.send_due(now)
+            for name in ("claimed", "sent", "retried", "failed"):
+                setattr(total, name, getattr(total, name) + getattr(one, name))
+            total.errors.extend(one.errors)
+            if one.pause_until is not None:
+                total.pause_until = one.pause_until
+                break
+            if one.claimed == 0:
+                break
+        return total
+
+    # -- one notification ---------------------------------------------------------------------
+
+    def _deliver(self, notification_id: int, now: dt.datetime) -> None:
+        with self.sessions() as session:
+            row = session.get(Notification, notification_id)
+            assert row is not None
+            key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
+            recipient_id, channel = row.recipient_id, row.channel
+            ids = set(_person_ids(context))
+            slack_ids = {
+                pid: uid
+                for pid, uid in session.execute(
+                    select(Person.id, Person.slack_user_id).where(Person.id.in_(ids), Person.slack_user_id.is_not(None))
+                )
+            }
+        if recipient_id is not None:
+            channel = self._dm_channel(recipient_id, key, now)
+        assert channel is not None
+        try:
+            payload = render(Template(template), context, slack_ids=slack_ids)
+        except (BlockKitError, TemplateError, ValueError) as exc:
+            raise _Permanent(f"render failed: {exc}") from exc
+        if attempts > 1:
+            found = self._find_existing(channel, key)
+            if found is not None:
+                log.info("notification %s was already delivered (ts %s); not sending again", key, found)
+                self._settle_sent(notification_id, now, channel, found)
+                return
+        response = self._call(
+            "chat_postMessage",
+            channel=channel,
+            text=payload["text"],
+            blocks=payload.get("blocks"),
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+
+    def _settle_sent(self, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
+        with self.sessions() as session, session.begin():
+            if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
+                log.warning("notification %s was taken over by another sender after it was posted", notification_id)
+
+    def _dm_channel(self, person_id: int, key: str, now: dt.datetime) -> str:
+        """The person's DM channel, resolving and caching their Slack identity on first use."""
+        with self.sessions() as session:
+            person = session.get(Person, person_id)
+            assert person is not None
+            email, user_id, dm = person.email, person.slack_user_id, person.slack_dm_channel
+        if dm:
+            return dm
+        if user_id is None:
+            try:
+                user_id = str(self._call("users_lookupByEmail", email=email)["user"]["id"])
+            except _Permanent as exc:
+                if "users_not_found" in str(exc):
+                    self._no_slack_account(person_id, key, now)
+                    raise _Permanent(f"no Slack account uses {email}") from exc
+                raise
+        dm = str(self._call("conversations_open", users=user_id)["channel"]["id"])
+        with self.sessions() as session, session.begin():
+            person = session.get(Person, person_id)
+            assert person is not None
+            person.slack_user_id, person.slack_dm_channel, person.slack_missing_since = user_id, dm, None
+        return dm
+
+    def _no_slack_account(self, person_id: int, key: str, now: dt.datetime) -> None:
+        """Record the gap and tell the QA coordinators once per person (never silently skip)."""
+        with self.sessions() as session, session.begin():
+            person = session.get(Person, person_id)
+            assert person is not None
+            if person.slack_missing_since is None:
+                person.slack_missing_since = now
+            held = session.scalars(
+                select(Notification.id).where(Notification.recipient_id == person_id, Notification.state != "sent")
+            ).all()
+            coordinators = session.scalars(
+                select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR))
+            ).all()
+            for qa in coordinators:
+                if qa.id == person_id:
+                    continue
+                enqueue(
+                    session,
+                    key=f"noslack:{person_id}:{qa.id}",
+                    template=Template.NO_SLACK_ACCOUNT,
+                    context={
+                        "person": person_ref(person),
+                        "email": person.email,
+                        "about": key.split(":", 1)[0],
+                        "undelivered": len(held),
+                    },
+                    now=now,
+                    recipient_id=qa.id,
+                    priority=Priority.NORMAL,
+                )
+
+    def _find_existing(self, channel: str, key: str) -> str | None:
+        """The ts of a message already posted for ``key``, if an earlier attempt got through."""
+        history = self._call("conversations_history", channel=channel, limit=100, include_all_metadata=True)
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
+                return str(message["ts"])
+        return None
+
+    # -- Slack calls and their failures -------------------------------------------------------
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+            if status == 429:
+                after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
+                raise _Retry(f"{method}: rate limited", after=max(after, 1.0), counts=False) from exc
+            if status >= 500 or error in TRANSIENT_ERRORS:
+                raise _Retry(f"{method}: HTTP {status} {error}".strip()) from exc
+            if error in HALTING_ERRORS:
+                raise DeliveryHalted(f"{method}: {error} — check the bot token and scopes") from exc
+            raise _Permanent(f"{method}: {error or f'HTTP {status}'}") from exc
+        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+            raise _Retry(f"{method}: {type(exc).__name__}: {exc}") from exc
+
+    def _retry(self, notification_id: int, now: dt.datetime, retry: _Retry, outcome: SendOutcome) -> None:
+        with self.sessions() as session, session.begin():
+            row = session.get(Notification, notification_id)
+            attempts = row.attempts if row is not None else 0
+        if retry.counts and attempts >= self.max_attempts:
+            self._fail(notification_id, f"gave up after {attempts} attempts: {retry.error}", outcome)
+            return
+        if retry.after is not None:
+            delay = retry.after
+        else:  # exponential backoff with jitter, capped at an hour
+            delay = min(3600.0, 2.0 ** min(attempts, 12)) * (0.5 + self.rng.random() / 2)
+        with self.sessions() as session, session.begin():
+            release(
+                session,
+                notification_id,
+                worker_id=self.worker_id,
+                retry_at=now + dt.timedelta(seconds=delay),
+                error=retry.error,
+                count_attempt=retry.counts,
+            )
+        outcome.retried += 1
+        outcome.errors.append(retry.error)
+
+    def _fail(self, notification_id: int, error: str, outcome: SendOutcome) -> None:
+        log.error("notification %s failed permanently: %s", notification_id, error)
+        with self.sessions() as session, session.begin():
+            mark_failed(session, notification_id, worker_id=self.worker_id, error=error)
+        outcome.failed += 1
+        outcome.errors.append(error)
+
+    def _release_untouched(self, ids: list[int], retry_at: dt.datetime) -> None:
+        with self.sessions() as session, session.begin():
+            for notification_id in ids:
+                release(session, notification_id, worker_id=self.worker_id, retry_at=retry_at, error=None, count_attempt=False)

@@ -1,0 +1,44 @@
+"""What handlers need from the running bot, injected into every request's context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import Settings
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Deps:
+    """The store, the settings, the clock, and a way to wake the outbox sender."""
+
+    sessions: sessionmaker[Session]
+    settings: Settings
+    clock: Callable[[], dt.datetime] = _utcnow
+    wake_outbox: Callable[[], None] = field(default=lambda: None)
+
+
+def install(app: App, deps: Deps) -> None:
+    """Make ``deps`` available to listeners as ``context["deps"]``."""
+
+    @app.middleware
+    def _inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+        context["deps"] = deps
+        return next()
+
+
+def deps_of(context: BoltContext) -> Deps:
+    """The injected dependencies."""
+    deps = context.get("deps")
+    assert isinstance(deps, Deps), "bot.handlers.deps.install() was not called"
+    return deps

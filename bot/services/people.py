@@ -1,0 +1,68 @@
+"""Finding people and what they are involved in. Slack-free."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from store.models import Allocation, AllocationState, Case, Person
+
+
+def find_person(session: Session, *, slack_user_id: str, email: str | None) -> Person | None:
+    """The person behind a Slack user: by cached user id, else by email (then cache the id)."""
+    person = session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+    if person is not None or not email:
+        return person
+    person = session.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
+    if person is not None and person.slack_user_id is None:
+        person.slack_user_id = slack_user_id
+        person.slack_missing_since = None
+    return person
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One allocation as seen by someone involved in it."""
+
+    reference: str
+    team: str
+    audit_type: str
+    due_date: dt.date
+    state: str
+    my_part: str  # "auditor", "social worker", "team manager"
+    auditor: str
+
+
+def my_audits(session: Session, person: Person, *, today: dt.date) -> list[AuditLine]:
+    """Open allocations (and those closed in the last 60 days) the person audits or works on."""
+    since = today - dt.timedelta(days=60)
+    rows = session.scalars(
+        select(Allocation)
+        .join(Allocation.case)
+        .options(joinedload(Allocation.case).joinedload(Case.team), joinedload(Allocation.auditor))
+        .where(
+            or_(
+                Allocation.auditor_id == person.id,
+                Allocation.second_auditor_id == person.id,
+                Case.allocated_worker_id == person.id,
+                Case.team_manager_id == person.id,
+            ),
+            or_(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= since),
+        )
+        .order_by(Allocation.due_date, Case.reference)
+    ).all()
+    lines = []
+    for a in rows:
+        if person.id in (a.auditor_id, a.second_auditor_id):
+            part = "auditor"
+        elif a.case.allocated_worker_id == person.id:
+            part = "social_worker"
+        else:
+            part = "team_manager"
+        lines.append(
+            AuditLine(a.case.reference, a.case.team.name, a.audit_type.value, a.due_date, a.state.value, part, a.auditor.display_name)
+        )
+    return lines

@@ -1,0 +1,299 @@
+"""Outbox delivery against the local workspace: once, in order, through 429s, 500s and crashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.cli import Context, cli
+from bot.cli import outbox as outbox_cli
+from bot.delivery.claims import claim_due
+from bot.delivery.sender import BULK_LANE, URGENT_LANE, DeliveryHalted, OutboxSender
+from bot.ids import Template
+from bot.runtime import sender_client
+from bot.settings import load_settings
+from bot.workspace import LocalWorkspace
+from store.db import make_engine, make_sessionmaker
+from store.models import Notification, NotificationState, Person, Priority
+from store.outbox import enqueue
+from tests.support import TOKEN, FakeClock, people_council, running_workspace
+
+LEASE = dt.timedelta(minutes=5)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def workspace(clock: FakeClock) -> Iterator[LocalWorkspace]:
+    with running_workspace(clock=clock, channel_burst=100, channel_rate_per_sec=1.0) as ws:
+        yield ws
+
+
+@pytest.fixture
+def council(session_factory: sessionmaker[Session], workspace: LocalWorkspace) -> list[int]:
+    ids = people_council(session_factory, count=3)
+    with session_factory() as session:
+        for person in session.scalars(select(Person)):
+            workspace.add_user(person.email, person.display_name)
+    return ids
+
+
+def make_sender(sessions: sessionmaker[Session], workspace: LocalWorkspace, **kwargs: object) -> OutboxSender:
+    settings = load_settings(slack_timeout_seconds=kwargs.pop("timeout", 5))
+    client = sender_client(settings, TOKEN, workspace.base_url)
+    return OutboxSender(sessions, client, worker_id=str(kwargs.pop("worker_id", "w1")), lease=LEASE, **kwargs)  # type: ignore[arg-type]
+
+
+def queue(sessions: sessionmaker[Session], now: dt.datetime, recipient: int, key: str, priority: int = Priority.BULK) -> None:
+    with sessions() as session, session.begin():
+        enqueue(
+            session,
+            key=key,
+            template=Template.ERROR,
+            context={"message": f"message {key}", "reference": None},
+            now=now,
+            recipient_id=recipient,
+            priority=priority,
+        )
+
+
+def received(workspace: LocalWorkspace, email: str) -> list[str]:
+    return [m["text"] for m in workspace.messages(user_email=email)]
+
+
+def states(sessions: sessionmaker[Session]) -> dict[str, str]:
+    with sessions() as session:
+        return {n.idempotency_key: n.state.value for n in session.scalars(select(Notification))}
+
+
+def test_each_notification_is_delivered_once_with_its_ts(session_factory, workspace, council, now) -> None:
+    _, p0, p1, _ = council
+    queue(session_factory, now, p0, "k:a")
+    queue(session_factory, now, p0, "k:b")
+    queue(session_factory, now, p1, "k:c")
+    queue(session_factory, now, p1, "k:c")  # same key: not queued twice
+    sender = make_sender(session_factory, workspace)
+
+    outcome = sender.drain(now)
+
+    assert (outcome.sent, outcome.failed) == (3, 0)
+    assert received(workspace, "person0@council.example") == ["message k:a", "message k:b"]
+    assert received(workspace, "person1@council.example") == ["message k:c"]
+    with session_factory() as session:
+        rows = session.scalars(select(Notification).order_by(Notification.id)).all()
+        assert all(r.state == NotificationState.SENT and r.slack_ts and r.sent_at == now for r in rows)
+        person0 = session.get(Person, p0)
+        assert person0 is not None
+        assert person0.slack_user_id == workspace.user_id("person0@council.example")
+        assert person0.slack_dm_channel == workspace.dm_channel("person0@council.example")
+    lookups = [params for method, params in workspace.calls if method == "users.lookupByEmail"]
+    assert len(lookups) == 2, "the Slack user id is cached on the person after the first lookup"
+    assert sender.drain(now).claimed == 0
+
+
+def test_person_without_slack_is_reported_to_the_qa_coordinator_once(session_factory, workspace, council, now) -> None:
+    _, p0, _, p2 = council
+    workspace.remove_user("person2@council.example")
+    queue(session_factory, now, p2, "k:x")
+    queue(session_factory, now, p2, "k:y")
+    queue(session_factory, now, p0, "k:z")
+
+    make_sender(session_factory, workspace).drain(now)
+
+    assert states(session_factory) == {"k:x": "failed", "k:y": "failed", "k:z": "sent", f"noslack:{p2}:{council[0]}": "sent"}
+    qa_messages = received(workspace, "quinn.qa@council.example")
+    assert len(qa_messages) == 1
+    assert "Could not reach Person 2 in Slack: no Slack account uses person2@council.example" in qa_messages[0]
+    with session_factory() as session:
+        failed = session.scalar(select(Notification).where(Notification.idempotency_key == "k:x"))
+        assert failed is not None and failed.last_error == "no Slack account uses person2@council.example"
+
+
+def test_rate_limited_sends_wait_for_retry_after_and_lose_nothing(session_factory, workspace, council, clock, now) -> None:
+    _, p0, p1, _ = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=2)
+    for n in range(4):
+        queue(session_factory, now, p0, f"k:{n}")
+    queue(session_factory, now, p1, "k:other")
+    sender = make_sender(session_factory, workspace)
+
+    first = sender.send_due(now)
+
+    assert first.sent == 2 and first.pause_until is not None and first.pause_until >= now + dt.timedelta(seconds=1)
+    with session_factory() as session:
+        waiting = session.scalars(select(Notification).where(Notification.state == NotificationState.PENDING)).all()
+        assert {n.idempotency_key for n in waiting} == {"k:2", "k:3", "k:other"}
+        assert all(n.attempts == 0 for n in waiting), "a 429 does not use up an attempt"
+        limited = next(n for n in waiting if n.idempotency_key == "k:2")
+        assert limited.next_attempt_at == first.pause_until
+    clock.advance(10)
+    later = first.pause_until + dt.timedelta(seconds=10)
+    sender.drain(later)
+    assert received(workspace, "person0@council.example") == [f"message k:{n}" for n in range(4)]
+    assert received(workspace, "person1@council.example") == ["message k:other"]
+
+
+def test_server_errors_back_off_with_the_next_attempt_stored(session_factory, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    queue(session_factory, now, p0, "k:1")
+    sender = make_sender(session_factory, workspace)
+    workspace.fail_next(2, kind="500")
+
+    first = sender.send_due(now)
+
+    assert (first.sent, first.retried) == (0, 1)
+    with session_factory() as session:
+        row = session.scalars(select(Notification)).one()
+        assert row.state == NotificationState.PENDING and row.attempts == 1
+        assert row.last_error is not None and "HTTP 500" in row.last_error
+        assert row.next_attempt_at > now
+        retry_at = row.next_attempt_at
+    assert sender.send_due(now).claimed == 0, "not retried before its stored time"
+    sender.drain(retry_at)
+    sender.drain(retry_at + dt.timedelta(hours=1))
+    assert received(workspace, "person0@council.example") == ["message k:1"]
+    assert states(session_factory) == {"k:1": "sent"}
+
+
+def test_persistent_errors_end_in_a_visible_failure(session_factory, engine, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    queue(session_factory, now, p0, "k:1")
+    sender = make_sender(session_factory, workspace, max_attempts=3)
+    workspace.inject_faults(1.0, kind="503")
+    at = now
+    for _ in range(5):
+        sender.drain(at)
+        at += dt.timedelta(hours=2)
+
+    assert states(session_factory) == {"k:1": "failed"}
+    ctx = Context(load_settings(database_url=engine.url.render_as_string(hide_password=False)), _engine=engine)
+    group = type(cli)(name="auditbot")
+    outbox_cli.register(group)
+    result = CliRunner().invoke(group, ["outbox", "--failed"], obj=ctx)
+    assert result.exit_code == 0, result.output
+    assert "failed: 1" in result.output
+    assert "k:1  to person0@council.example  after 3 attempt(s): gave up after 3 attempts: users_lookupByEmail: HTTP 503 internal_error" in result.output
+
+    workspace.inject_faults(0.0)
+    result = CliRunner().invoke(group, ["outbox", "--retry", "1"], obj=ctx)
+    assert "1 failed message(s) queued again" in result.output
+    sender.drain(at)
+    assert received(workspace, "person0@council.example") == ["message k:1"]
+
+
+def test_a_sender_that_crashed_after_claiming_is_taken_over_after_the_lease(session_factory, workspace, council, now) -> None:
+    _, p0, p1, _ = council
+    queue(session_factory, now, p0, "k:1")
+    queue(session_factory, now, p1, "k:2")
+    with session_factory() as session, session.begin():  # "crashed" worker: claims, never sends
+        assert len(claim_due(session, now=now, lane=BULK_LANE, worker_id="dead", limit=10, lease=LEASE)) == 2
+
+    survivor = make_sender(session_factory, workspace, worker_id="alive")
+    assert survivor.send_due(now + dt.timedelta(minutes=1)).claimed == 0, "the claim is respected within its lease"
+    survivor.drain(now + LEASE + dt.timedelta(seconds=1))
+
+    assert received(workspace, "person0@council.example") == ["message k:1"]
+    assert received(workspace, "person1@council.example") == ["message k:2"]
+    assert states(session_factory) == {"k:1": "sent", "k:2": "sent"}
+
+
+def test_a_timeout_after_slack_accepted_the_message_does_not_send_it_twice(session_factory, clock, council, now) -> None:
+    _, p0, _, _ = council
+    with running_workspace(clock=clock, timeout_hold_seconds=1.0) as workspace:
+        workspace.add_user("person0@council.example", "Person 0")
+        queue(session_factory, now, p0, "k:1")
+        sender = make_sender(session_factory, workspace, timeout=0.3)
+        sender.client.users_lookupByEmail(email="person0@council.example")  # warm the connection
+        sender.drain(now)  # resolves the DM first (succeeds) ...
+        assert states(session_factory) == {"k:1": "sent"}
+        queue(session_factory, now, p0, "k:2")
+        workspace.fail_next(1, kind="timeout_after_store")  # ... the post lands but the answer never comes
+
+        first = sender.send_due(now)
+        assert first.retried == 1 and received(workspace, "person0@council.example") == ["message k:1", "message k:2"]
+        sender.drain(now + dt.timedelta(hours=1))
+
+        assert received(workspace, "person0@council.example") == ["message k:1", "message k:2"]
+        assert states(session_factory) == {"k:1": "sent", "k:2": "sent"}
+        posts = [p for m, p in workspace.calls if m == "chat.postMessage"]
+        assert len(posts) == 2
+
+
+def test_urgent_alerts_do_not_wait_behind_a_bulk_fan_out(session_factory, workspace, council, now) -> None:
+    _, p0, p1, p2 = council
+    for n in range(120):
+        queue(session_factory, now, (p0, p1)[n % 2], f"bulk:{n}")
+    queue(session_factory, now + dt.timedelta(seconds=1), p2, "alert:1", priority=Priority.URGENT)
+    bulk = make_sender(session_factory, workspace, worker_id="bulk", batch_size=20)
+    urgent = make_sender(session_factory, workspace, worker_id="urgent", lane=URGENT_LANE)
+
+    bulk.send_due(now + dt.timedelta(seconds=1))  # a fan-out is under way
+    assert urgent.send_due(now + dt.timedelta(seconds=1)).sent == 1
+
+    assert received(workspace, "person2@council.example") == ["message alert:1"]
+    with session_factory() as session:
+        pending = session.scalar(select(func.count()).where(Notification.state == NotificationState.PENDING))
+    assert pending == 100, "the alert went out while 100 bulk messages were still queued"
+
+
+def test_a_bad_token_halts_delivery_and_keeps_every_row(session_factory, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    queue(session_factory, now, p0, "k:1")
+    sender = make_sender(session_factory, workspace)
+    sender.client.token = "xoxb-wrong"
+    with pytest.raises(DeliveryHalted, match="invalid_auth"):
+        sender.send_due(now)
+    with session_factory() as session:
+        row = session.scalars(select(Notification)).one()
+        assert (row.state, row.attempts) == (NotificationState.PENDING, 0)
+
+
+def test_two_senders_on_one_database_never_double_send(engine: Engine, session_factory, workspace, council, now) -> None:
+    _, p0, p1, p2 = council
+    recipients = (p0, p1, p2)
+    for n in range(90):
+        queue(session_factory, now, recipients[n % 3], f"k:{n:03d}")
+    second_engine = make_engine(engine.url.render_as_string(hide_password=False), **_same_schema(engine))
+    senders = [
+        make_sender(session_factory, workspace, worker_id="one", batch_size=7),
+        make_sender(make_sessionmaker(second_engine), workspace, worker_id="two", batch_size=7),
+    ]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(sender: OutboxSender) -> None:
+        try:
+            start.wait()
+            sender.drain(now)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    second_engine.dispose()
+
+    assert errors == []
+    texts = [m["text"] for r in range(3) for m in workspace.messages(user_email=f"person{r}@council.example")]
+    assert sorted(texts) == sorted(f"message k:{n:03d}" for n in range(90))
+    assert set(states(session_factory).values()) == {"sent"}
+
+
+def _same_schema(engine: Engine) -> dict[str, object]:
+    """Connection arguments that put a second engine on the same PostgreSQL test schema."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as conn:
+        schema = conn.exec_driver_sql("show search_path").scalar()
+    return {"connect_args": {"options": f"-csearch_path={schema}"}}

@@ -1,0 +1,132 @@
+"""The renderer: escaping, strictness, mentions, and Block Kit limits for every template."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
+
+from bot.blockkit import BlockKitError, validate_message
+from bot.ids import Template
+from bot.render import render, slack_escape
+
+SAM = {"id": 1, "name": "Sam Patel"}
+ALEX = {"id": 2, "name": "Alex O'Neill"}
+JO = {"id": 3, "name": "Jo Smith"}
+KIM = {"id": 4, "name": "Kim Lee"}
+
+
+def allocation_context(**overrides: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "allocation_id": 7,
+        "reallocated": False,
+        "case": {"reference": "CMS-104233", "type": "CP", "team": "Assessment Team North"},
+        "audit": {"type": "thematic", "theme": "Neglect", "month": "2026-12-01", "due_date": "2026-12-31"},
+        "auditor": SAM,
+        "co_auditor": None,
+        "worker": ALEX,
+        "previous_worker": None,
+        "worker_changed_on": None,
+        "team_manager": JO,
+        "iro": KIM,
+        "reason": "not in Assessment Team North or its management line; 3 of 10 audits in the last 12 months",
+    }
+    context.update(overrides)
+    return context
+
+
+#: One realistic context per template; a new template without an entry fails test_every_template_renders.
+CONTEXTS: dict[Template, dict[str, Any]] = {
+    Template.ALLOCATION_AUDITOR: allocation_context(),
+    Template.ALLOCATION_WORKER: allocation_context(),
+    Template.ALLOCATION_TEAM_MANAGER: allocation_context(),
+    Template.NO_SLACK_ACCOUNT: {"person": ALEX, "email": "alex.oneill@council.example", "about": "alloc", "undelivered": 2},
+    Template.HELP: {"unknown": None},
+    Template.MY_AUDITS: {
+        "name": "Sam Patel",
+        "lines": [
+            {
+                "reference": f"CMS-{n}",
+                "team": "Assessment Team North",
+                "audit_type": "control",
+                "due_date": "2026-12-31",
+                "state": "allocated",
+                "my_part": "auditor",
+                "auditor": "Sam Patel",
+            }
+            for n in range(40)
+        ],
+        "more": 3,
+    },
+    Template.ERROR: {"message": "Sorry, something went wrong.", "reference": "ab12cd34"},
+    Template.REFUSAL: {"code": "unknown_person"},
+}
+
+
+def all_text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_every_template_renders_within_block_kit_limits(template: Template) -> None:
+    payload = render(template, CONTEXTS[template])
+    assert validate_message(payload) == []
+    assert payload["text"].strip(), "every message needs a plain-text fallback"
+
+
+def test_allocation_message_to_the_auditor_shows_what_they_need() -> None:
+    payload = render(Template.ALLOCATION_AUDITOR, allocation_context(), slack_ids={2: "UALEX", 3: "UJO"})
+    text = all_text(payload)
+    assert payload["blocks"][0]["text"]["text"] == "You have a case file audit for December 2026"
+    for expected in ("CMS-104233", "Assessment Team North", "Child protection (CP)", "Thematic audit — theme: Neglect",
+                     "Thursday 31 December 2026", "<@UALEX>", "<@UJO>", "Kim Lee", "3 of 10 audits"):
+        assert expected in text
+    assert payload["text"] == (
+        "You have a case file audit for December 2026: case CMS-104233, Assessment Team North, due Thursday 31 December 2026."
+    )
+
+
+def test_previous_worker_is_named_when_the_case_changed_hands() -> None:
+    payload = render(
+        Template.ALLOCATION_AUDITOR, allocation_context(previous_worker=JO, worker_changed_on="2026-11-20")
+    )
+    assert "Previous social worker: Jo Smith (the case changed worker on Friday 20 November 2026: please meet both workers)" in all_text(payload)
+
+
+def test_values_are_slack_escaped_and_cannot_inject_markup() -> None:
+    payload = render(
+        Template.ALLOCATION_WORKER,
+        allocation_context(case={"reference": "CMS-1", "type": "CIN", "team": "<!channel> & <@U999>"}),
+    )
+    text = all_text(payload)
+    assert "&lt;!channel&gt; &amp; &lt;@U999&gt;" in text
+    assert "<!channel>" not in text and "<@U999>" not in text
+
+
+def test_a_missing_value_is_an_error_not_a_blank() -> None:
+    context = allocation_context()
+    del context["iro"]
+    with pytest.raises(UndefinedError):
+        render(Template.ALLOCATION_AUDITOR, context)
+
+
+def test_the_template_sandbox_blocks_attribute_escapes(tmp_path, monkeypatch) -> None:
+    from bot import render as render_module
+
+    env = render_module._environment()
+    with pytest.raises(SecurityError):
+        env.from_string("{{ x.__class__.__mro__[1].__subclasses__() }}").render(x="")
+
+
+def test_a_payload_over_the_limits_is_refused_at_render_time() -> None:
+    context = dict(CONTEXTS[Template.MY_AUDITS])
+    context["lines"] = context["lines"] * 2  # 80 sections + header: over Slack's 50 blocks
+    with pytest.raises(BlockKitError, match="50"):
+        render(Template.MY_AUDITS, context)
+
+
+def test_escape_function() -> None:
+    assert slack_escape("a & b < c > d") == "a &amp; b &lt; c &gt; d"
