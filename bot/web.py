@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from waitress.server import create_server
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+
+log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 
@@ -36,7 +39,14 @@ def make_wsgi(app: App | None, sessions: sessionmaker[Session]) -> Callable[[dic
             start_response(status, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
         if slack is not None and path == SLACK_PATH:
-            return slack(environ, start_response)
+            try:
+                return slack(environ, start_response)
+            except (ValueError, KeyError, TypeError):
+                # Bolt parses the body before checking the signature; unparseable input is
+                # the sender's fault, answered 400 without a traceback.
+                log.info("malformed request to %s rejected", SLACK_PATH)
+                start_response("400 Bad Request", [("Content-Type", "application/json")])
+                return [b'{"ok": false, "error": "malformed_request"}']
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 

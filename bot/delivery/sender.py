@@ -158,15 +158,14 @@ class OutboxSender:
             assert row is not None
             key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
             recipient_id, channel = row.recipient_id, row.channel
-            ids = set(_person_ids(context))
-            slack_ids = {
-                pid: uid
-                for pid, uid in session.execute(
-                    select(Person.id, Person.slack_user_id).where(Person.id.in_(ids), Person.slack_user_id.is_not(None))
+            named = session.execute(
+                select(Person.id, Person.email, Person.slack_user_id, Person.slack_missing_since).where(
+                    Person.id.in_(set(_person_ids(context)))
                 )
-            }
+            ).all()
         if recipient_id is not None:
             channel = self._dm_channel(recipient_id, key, now)
+        slack_ids = self._mentionable(named, now)
         assert channel is not None
         try:
             payload = render(Template(template), context, slack_ids=slack_ids)
@@ -216,6 +215,29 @@ class OutboxSender:
             assert person is not None
             person.slack_user_id, person.slack_dm_channel, person.slack_missing_since = user_id, dm, None
         return dm
+
+    def _mentionable(self, named: Iterable[Any], now: dt.datetime) -> dict[int, str]:
+        """Slack user ids for the people a message names, looking up (and caching) new ones.
+
+        Someone with no Slack account is named in plain text; we ask again after a day.
+        """
+        found: dict[int, str] = {}
+        for person_id, email, user_id, missing_since in named:
+            if user_id is None and (missing_since is None or now - missing_since > dt.timedelta(days=1)):
+                try:
+                    user_id = str(self._call("users_lookupByEmail", email=email)["user"]["id"])
+                except _Permanent:
+                    user_id = None
+                with self.sessions() as session, session.begin():
+                    person = session.get(Person, person_id)
+                    assert person is not None
+                    if user_id is not None:
+                        person.slack_user_id, person.slack_missing_since = user_id, None
+                    elif person.slack_missing_since is None:
+                        person.slack_missing_since = now
+            if user_id is not None:
+                found[person_id] = user_id
+        return found
 
     def _no_slack_account(self, person_id: int, key: str, now: dt.datetime) -> None:
         """Record the gap and tell the QA coordinators once per person (never silently skip)."""
