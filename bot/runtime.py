@@ -98,7 +98,9 @@ def start_runtime(
         token = f"xoxb-local-{secrets.token_hex(8)}"
         secret = secrets.token_hex(16)
         if workspace is None:
-            workspace = LocalWorkspace(bot_token=token, signing_secret=secret)
+            workspace = LocalWorkspace(
+                bot_token=token, signing_secret=secret, state_file=settings.data_dir / "local-workspace.jsonl"
+            )
             workspace.start(port=settings.local_workspace_port)
             stoppers.append(workspace.stop)
         else:

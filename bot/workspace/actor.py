@@ -284,6 +284,7 @@ class Actor:
                 elif action == "update":
                     view.body = checked_view((body or {}).get("view"), kind="modal")
                     view.hash = self.ws.state.new_hash()
+                    self.ws.state.changed("view", view)
                 elif action == "push":
                     result = self.ws.api.push_view(view.user_id, checked_view((body or {}).get("view"), kind="modal"))
                     if not result.body["ok"]:

@@ -258,6 +258,7 @@ class WebApi:
             return error("message_not_found")
         message.text, message.blocks, message.metadata = message_content(params, current=message)
         message.edited = True
+        self.state.changed("message", message)
         return ok(channel=channel.id, ts=message.ts, text=message.text, message=self._api_message(message))
 
     def chat_post_ephemeral(self, params: Params) -> ApiResult:
@@ -283,6 +284,7 @@ class WebApi:
         if message is None:
             return error("message_not_found")
         self.state.messages.remove(message)
+        self.state.changed("deleted", message)
         return ok(channel=channel.id, ts=message.ts)
 
     # --- views ---------------------------------------------------------------------------------
@@ -322,6 +324,7 @@ class WebApi:
         if params.get("hash") and params["hash"] != view.hash:
             return error("hash_conflict")
         view.body, view.hash = body, self.state.new_hash()
+        self.state.changed("view", view)
         return ok(view=self.api_view(view))
 
     def views_publish(self, params: Params) -> ApiResult:
@@ -335,6 +338,7 @@ class WebApi:
             if params.get("hash") and params["hash"] != existing.hash:
                 return error("hash_conflict")
             existing.body, existing.hash = body, self.state.new_hash()
+            self.state.changed("view", existing)
             return ok(view=self.api_view(existing))
         view = self.state.new_view(user.id, body, root=None, previous=None)
         self.state.home_views[user.id] = view.id
@@ -372,10 +376,12 @@ class WebApi:
             if source is None:
                 return error("message_not_found", status=404)
             self.state.messages.remove(source)
+            self.state.changed("deleted", source)
             return ok()
         if truthy(body.get("replace_original")) and source is not None:
             source.text, source.blocks, _ = message_content({k: v for k, v in body.items() if k != "metadata"})
             source.edited = True
+            self.state.changed("message", source)
             return ok()
         text, blocks, _ = message_content({k: v for k, v in body.items() if k != "metadata"})
         in_channel = body.get("response_type") == "in_channel"

@@ -1,9 +1,11 @@
 """``LocalWorkspace``: a Slack-compatible Web API server on 127.0.0.1 (standard library only).
 
 ``slack_sdk.WebClient(token=..., base_url=ws.base_url)`` talks to it like to Slack. It keeps
-users, DMs, channels, messages and views in memory, applies Slack's rate limits and Block Kit
-checks, can inject faults, and (through ``bot.workspace.actor``) acts as a user towards the
-bot's HTTP endpoint. A small read API under ``/_local/`` serves other processes (the CLI).
+users, DMs, channels, messages and views in memory (and, given ``state_file``, in an
+append-only log that the next start replays: ``bot.workspace.persist``), applies Slack's rate
+limits and Block Kit checks, can inject faults, and (through ``bot.workspace.actor``) acts as a
+user towards the bot's HTTP endpoint. A small read API under ``/_local/`` serves other
+processes (the CLI).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -21,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bot.workspace.actor import Actor, BotTimeoutError, BotUnreachableError
 from bot.workspace.api import WebApi
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
+from bot.workspace.persist import StateLog
 from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,9 @@ class LocalWorkspace:
         team_name: str = "Local council",
         timeout_hold_seconds: float = 2.0,
         ack_timeout_seconds: float = 3.0,
+        state_file: Path | None = None,
     ) -> None:
+        """``state_file``: keep users, channels, messages, views and the ts counter across runs."""
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
         self.state = WorkspaceState(team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock)
@@ -55,6 +61,10 @@ class LocalWorkspace:
         faults = FaultPlan(fault_rate, "500", fault_seed)
         self.api = WebApi(self.state, bot_token=bot_token, limits=limits, faults=faults)
         self.actor = Actor(self)
+        self.state_file = state_file
+        self._log = StateLog(state_file) if state_file is not None else None
+        if self._log is not None:
+            self.state.changes = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._release = threading.Event()
@@ -62,11 +72,21 @@ class LocalWorkspace:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns ``base_url``."""
+        """Serve on ``host:port`` (0 = any free port) in a daemon thread; returns ``base_url``.
+
+        With a ``state_file``, the first start loads it (``StateFileError`` when it cannot).
+        """
         if self._server is not None:
             raise RuntimeError("the local workspace is already running")
+        if self._log is not None:
+            self._log.open(self.state)
         self._release = threading.Event()
-        server = _Server((host, port), _Handler)
+        try:
+            server = _Server((host, port), _Handler)
+        except OSError:
+            if self._log is not None:
+                self._log.close()
+            raise
         server.workspace = self
         self._server = server
         self._thread = threading.Thread(
@@ -86,6 +106,15 @@ class LocalWorkspace:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+        if self._log is not None:
+            with self.state.lock:
+                self._log.flush(self.state)
+                self._log.close()
+
+    def persist(self) -> None:
+        """Append pending changes to the state file (a no-op without one or when stopped)."""
+        if self._log is not None:
+            self._log.flush(self.state)
 
     def __enter__(self) -> LocalWorkspace:
         if self._server is None:
@@ -129,12 +158,17 @@ class LocalWorkspace:
     def add_user(self, email: str, name: str, *, is_bot: bool = False) -> str:
         """Add a member (idempotent); returns the user id, deterministic from the email."""
         with self.state.lock:
-            return self.state.add_user(email, name, is_bot=is_bot).id
+            uid = self.state.add_user(email, name, is_bot=is_bot).id
+            self.persist()
+            return uid
 
     def remove_user(self, email: str) -> None:
         """Deactivate a member: lookups fail, ``users.info`` shows ``deleted: true``."""
         with self.state.lock:
-            self._user(email).deleted = True
+            user = self._user(email)
+            user.deleted = True
+            self.state.changed("user", user)
+            self.persist()
 
     def user_id(self, email: str) -> str:
         """The id of an existing member."""
@@ -149,7 +183,9 @@ class LocalWorkspace:
     def add_channel(self, name: str) -> str:
         """Create (or find) a public channel; returns its C… id."""
         with self.state.lock:
-            return self.state.add_channel(name).id
+            cid = self.state.add_channel(name).id
+            self.persist()
+            return cid
 
     def issue_trigger(self, user_email: str) -> str:
         """A fresh trigger_id for ``user_email`` (as if they had just clicked something)."""
@@ -231,16 +267,25 @@ class LocalWorkspace:
         self, user_email: str, command: str, text: str = "", channel_id: str | None = None
     ) -> dict[str, Any]:
         """Run a slash command as ``user_email``; see ``Actor.slash_command``."""
-        return self.actor.slash_command(user_email, command, text, channel_id=channel_id)
+        try:
+            return self.actor.slash_command(user_email, command, text, channel_id=channel_id)
+        finally:
+            self.persist()
 
     def click(self, user_email: str, message: dict[str, Any], action_id: str, value: str | None = None,
               selected_option: dict[str, Any] | str | None = None) -> dict[str, Any]:
         """Click an element of a stored message; see ``Actor.click``."""
-        return self.actor.click(user_email, message, action_id, value=value, selected_option=selected_option)
+        try:
+            return self.actor.click(user_email, message, action_id, value=value, selected_option=selected_option)
+        finally:
+            self.persist()
 
     def submit_view(self, user_email: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Submit an open modal; see ``Actor.submit_view``."""
-        return self.actor.submit_view(user_email, view, values)
+        try:
+            return self.actor.submit_view(user_email, view, values)
+        finally:
+            self.persist()
 
     def send_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """POST raw bytes to the bot endpoint; see ``Actor.send_raw``."""
@@ -283,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         else:
             result = error("not_found", status=404)
+        ws.persist()  # before a held answer, so timeout_after_store changes are kept too
         if result.hold:
             ws._release.wait(ws.timeout_hold_seconds)
         self._send_json(result.status, result.body, result.headers)

@@ -1,7 +1,8 @@
 """In-memory state of the local workspace: users, channels, messages, views, triggers and limits.
 
 Nothing here does I/O. ``WorkspaceState`` is guarded by one re-entrant lock (``state.lock``)
-that the HTTP handlers hold while they read or change it.
+that the HTTP handlers hold while they read or change it. When persistence is on
+(``bot.workspace.persist``), ``state.changes`` collects what changed until it is written.
 """
 
 from __future__ import annotations
@@ -299,9 +300,16 @@ class WorkspaceState:
         self.triggers: dict[str, Trigger] = {}
         self.responses: dict[str, ResponseTarget] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: Changes not yet persisted, as (kind, object), oldest first; None = not tracked.
+        self.changes: list[tuple[str, Any]] | None = None
         self._last_ts_micros = 0
         self._counter = 0
         self.bot_user = self.add_user(f"auditbot@{self.team_domain}.invalid", "auditbot", is_bot=True)
+
+    def changed(self, kind: str, obj: Any) -> None:
+        """Note a change for persistence: kind ``user``/``channel``/``message``/``view``/``deleted``."""
+        if self.changes is not None:
+            self.changes.append((kind, obj))
 
     # --- ids ------------------------------------------------------------------------------
 
@@ -314,6 +322,15 @@ class WorkspaceState:
         micros = max(int(self.wall_clock() * 1_000_000), self._last_ts_micros + 1)
         self._last_ts_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def counters(self) -> tuple[int, int]:
+        """The last ts (in microseconds) and the id counter, for persistence."""
+        return self._last_ts_micros, self._counter
+
+    def restore_counters(self, ts_micros: int, counter: int) -> None:
+        """Move the counters forward (never back) to persisted values."""
+        self._last_ts_micros = max(self._last_ts_micros, ts_micros)
+        self._counter = max(self._counter, counter)
 
     def new_hash(self) -> str:
         """A fresh view hash."""
@@ -342,7 +359,9 @@ class WorkspaceState:
         existing = self.users_by_email.get(key)
         if existing is not None:
             user = self.users[existing]
-            user.deleted = False
+            if user.deleted:
+                user.deleted = False
+                self.changed("user", user)
             return user
         uid = user_id_for(key)
         im = Channel(id=slack_id("D", f"im:{uid}"), name=uid, im_user=uid)
@@ -350,6 +369,8 @@ class WorkspaceState:
         self.users[uid] = user
         self.users_by_email[key] = uid
         self.channels[im.id] = im
+        self.changed("channel", im)
+        self.changed("user", user)
         return user
 
     def user_by_email(self, email: str) -> User | None:
@@ -361,7 +382,10 @@ class WorkspaceState:
         """Add (or return the existing) public channel called ``name``."""
         name = name.lstrip("#")
         cid = slack_id("C", f"channel:{name}")
-        return self.channels.setdefault(cid, Channel(id=cid, name=name))
+        if cid not in self.channels:
+            self.channels[cid] = Channel(id=cid, name=name)
+            self.changed("channel", self.channels[cid])
+        return self.channels[cid]
 
     def resolve_channel(self, ref: str) -> Channel | None:
         """A channel from a C…/D… id, a user id (their DM) or a ``#name``."""
@@ -377,6 +401,7 @@ class WorkspaceState:
     def store(self, message: Message) -> Message:
         """Keep ``message`` (its ts already assigned)."""
         self.messages.append(message)
+        self.changed("message", message)
         return message
 
     def find_message(self, channel_id: str, ts: str, *, ephemeral: bool | None = False) -> Message | None:
@@ -409,6 +434,7 @@ class WorkspaceState:
         view = View(id=vid, user_id=user_id, body=body, hash=self.new_hash(), root_view_id=root or vid,
                     previous_view_id=previous)
         self.views[vid] = view
+        self.changed("view", view)
         return view
 
     def find_view(self, *, view_id: str | None = None, external_id: str | None = None) -> View | None:
@@ -430,10 +456,12 @@ class WorkspaceState:
         if view_id in stack:
             for vid in stack[stack.index(view_id):]:
                 self.views[vid].open = False
+                self.changed("view", self.views[vid])
             del stack[stack.index(view_id):]
 
     def clear_views(self, user_id: str) -> None:
         """Close every modal on the user's stack."""
         for vid in self.stack(user_id):
             self.views[vid].open = False
+            self.changed("view", self.views[vid])
         self.stack(user_id).clear()
