@@ -31,3 +31,23 @@ def test_unmigrated_database_is_refused_with_the_command_to_run(backend: str, tm
             from tests.conftest import _drop_schema
 
             _drop_schema(schema)
+
+
+def test_the_audit_log_refuses_updates_and_deletes(session_factory) -> None:
+    import datetime as dt
+
+    from sqlalchemy import delete, select, update
+    from sqlalchemy.exc import DBAPIError
+
+    from store.audit import record
+    from store.models import AuditLog
+
+    now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    with session_factory() as session, session.begin():
+        record(session, now=now, action="allocation.commit", actor_ref="cli")
+    for statement in (update(AuditLog).values(outcome="changed"), delete(AuditLog)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with session_factory() as session, session.begin():
+                session.execute(statement)
+    with session_factory() as session:
+        assert [(e.action, e.outcome) for e in session.scalars(select(AuditLog))] == [("allocation.commit", "ok")]
