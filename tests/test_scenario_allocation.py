@@ -190,3 +190,26 @@ def test_health_endpoint_reports_the_database(bot: Runtime) -> None:
     assert bot.server is not None
     with urllib.request.urlopen(f"{bot.server.url}/healthz", timeout=5) as response:
         assert response.status == 200 and json.loads(response.read()) == {"ok": True}
+
+
+def test_an_unexpected_failure_answers_the_person_with_a_reference(
+    bot: Runtime, workspace: LocalWorkspace, session_factory: sessionmaker[Session], monkeypatch, caplog
+) -> None:
+    from bot.handlers import commands
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(commands, "my_audits", broken)
+    with session_factory() as session:
+        email = session.scalars(select(Case).options(joinedload(Case.allocated_worker))).first().allocated_worker.email
+
+    result = workspace.slash_command(email, "/audit", "mine")
+
+    assert result["status"] == 200
+    answer = workspace.messages(user_email=email)[-1]
+    assert answer["ephemeral"]
+    assert answer["text"].startswith("Sorry, something went wrong and nothing was changed.")
+    reference = answer["blocks"][0]["text"]["text"].rsplit("Reference: ", 1)[1].strip("_")
+    assert "database on fire" not in json.dumps(answer)
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)

@@ -17,6 +17,10 @@ def _get(url: str) -> Any:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - local workspace only
             return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", f"HTTP {exc.code}")
+        what = {"users_not_found": "nobody with that email is in the local workspace"}.get(error, error)
+        raise click.ClickException(what) from None
     except urllib.error.URLError as exc:
         raise click.ClickException(
             f"no local workspace answers at {url.split('/_local')[0]} ({exc.reason}); is `auditbot run` running?"

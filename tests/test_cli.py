@@ -1,0 +1,101 @@
+"""Start-up and operator commands as a person would meet them: clear one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import _register_all, cli
+from bot.settings import SettingsError, load_settings
+from tests.support import running_workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module", autouse=True)
+def commands() -> None:
+    if "run" not in cli.commands:
+        _register_all()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AUDITBOT_NATION": "wales"}, "AUDITBOT_NATION: Input should be 'england-and-wales', 'scotland' or 'northern-ireland'"),
+        ({"AUDITBOT_TIMEZONE": "Europe/Londn"}, "AUDITBOT_TIMEZONE: unknown time zone 'Europe/Londn'"),
+        ({"AUDITBOT_SLACK_BOT_TOKEN": "xoxb-1"}, "AUDITBOT_SLACK_BOT_TOKEN is set but AUDITBOT_SLACK_SIGNING_SECRET is not"),
+        ({"AUDITBOT_SLACK_BOT_TOKEN": "xoxp-1", "AUDITBOT_SLACK_SIGNING_SECRET": "s"}, "must be a bot token starting with xoxb-"),
+        ({"AUDITBOT_MAX_AUDITS_PER_YEAR": "ten"}, "AUDITBOT_MAX_AUDITS_PER_YEAR: Input should be a valid integer"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_one_line(env: dict[str, str], expected: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert result.output.startswith("Error: configuration problem: ") and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_secrets_never_appear_in_settings_output() -> None:
+    settings = load_settings(slack_bot_token="xoxb-very-secret", slack_signing_secret="shh")
+    assert "very-secret" not in repr(settings) and "shh" not in str(settings.model_dump())
+    with pytest.raises(SettingsError):
+        load_settings(port=70000)
+
+
+def test_the_bot_refuses_an_unmigrated_database_and_names_the_command(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"AUDITBOT_SLACK_BOT_TOKEN": "xoxb-1", "AUDITBOT_SLACK_SIGNING_SECRET": "s", "AUDITBOT_PORT": "0"}
+    result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 1
+    assert result.output == "Error: the database has no tables yet: run `auditbot db upgrade` first\n"
+
+    upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
+    assert upgraded.exit_code == 0 and "is up to date" in upgraded.output
+    assert CliRunner().invoke(cli, ["outbox"], env=env).output == "pending: 0  sending: 0  sent: 0  failed: 0\n"
+
+
+def test_workspace_messages_shows_what_a_person_received() -> None:
+    from slack_sdk import WebClient
+
+    with running_workspace() as ws:
+        ws.add_user("sam.patel@council.example", "Sam Patel")
+        client = WebClient(token="xoxb-local-test", base_url=ws.base_url, retry_handlers=[])
+        channel = client.conversations_open(users=ws.user_id("sam.patel@council.example"))["channel"]["id"]
+        client.chat_postMessage(
+            channel=channel,
+            text="fallback",
+            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "*Case reference*\nCMS-1"}}],
+        )
+        url = ws.root_url
+        result = CliRunner().invoke(cli, ["workspace", "--url", url, "messages", "--user", "sam.patel@council.example"])
+        nobody = CliRunner().invoke(cli, ["workspace", "--url", url, "messages", "--user", "nobody@council.example"])
+    assert result.exit_code == 0
+    assert "*Case reference*\n  CMS-1" in result.output
+    assert (nobody.exit_code, nobody.output) == (1, "Error: nobody with that email is in the local workspace\n")
+    gone = CliRunner().invoke(cli, ["workspace", "--url", url, "users"])
+    assert gone.exit_code == 1 and "is `auditbot run` running?" in gone.output
+
+
+def test_manifest_scopes_are_exactly_those_the_code_uses() -> None:
+    method_scopes = {
+        "chat_postMessage": "chat:write",
+        "chat_update": "chat:write",
+        "chat_postEphemeral": "chat:write",
+        "conversations_open": "im:write",
+        "conversations_history": "im:history",
+        "users_info": "users:read",
+        "users_lookupByEmail": "users:read.email",
+    }
+    source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py") if "workspace" not in p.parts)
+    used = {scope for method, scope in method_scopes.items() if re.search(rf"\b{method}\b", source)}
+    if "users:read.email" in used:
+        used.add("users:read")  # Slack requires users:read alongside users:read.email
+    used.add("commands")  # the /audit slash command
+    manifest = (ROOT / "app_manifest.yml").read_text()
+    declared = set(re.findall(r"^\s+- ([a-z.:]+)\s", manifest.split("bot:", 1)[1].split("settings:", 1)[0], re.M))
+    assert declared == used
