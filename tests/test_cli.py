@@ -75,7 +75,7 @@ def test_workspace_messages_shows_what_a_person_received() -> None:
         result = CliRunner().invoke(cli, ["workspace", "--url", url, "messages", "--user", "sam.patel@council.example"])
         nobody = CliRunner().invoke(cli, ["workspace", "--url", url, "messages", "--user", "nobody@council.example"])
     assert result.exit_code == 0
-    assert "*Case reference*\n  CMS-1" in result.output
+    assert "*Case reference*\n  CMS-1" in result.output and " in D" in result.output
     assert (nobody.exit_code, nobody.output) == (1, "Error: nobody with that email is in the local workspace\n")
     gone = CliRunner().invoke(cli, ["workspace", "--url", url, "users"])
     assert gone.exit_code == 1 and "is `auditbot run` running?" in gone.output
@@ -99,3 +99,11 @@ def test_manifest_scopes_are_exactly_those_the_code_uses() -> None:
     manifest = (ROOT / "app_manifest.yml").read_text()
     declared = set(re.findall(r"^\s+- ([a-z.:]+)\s", manifest.split("bot:", 1)[1].split("settings:", 1)[0], re.M))
     assert declared == used
+
+
+def test_the_reader_shows_mentions_as_names_and_undoes_slack_escapes() -> None:
+    from bot.cli.workspace import readable
+
+    assert readable("• Social worker: <@UABC123> &amp; team &lt;North&gt;", {"UABC123": "Sam Patel"}) == (
+        "• Social worker: @Sam Patel & team <North>"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +29,12 @@ def _get(url: str) -> Any:
         ) from None
 
 
+def readable(text: str, names: dict[str, str]) -> str:
+    """Mentions as ``@Name`` and Slack's escapes undone, as the Slack client shows them."""
+    text = re.sub(r"<@(U[A-Z0-9]+)>", lambda m: "@" + names.get(m.group(1), m.group(1)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def block_lines(blocks: list[dict[str, Any]]) -> list[str]:
     """A plain-text reading of Block Kit blocks, as a person would see them."""
     lines: list[str] = []
@@ -41,6 +49,12 @@ def block_lines(blocks: list[dict[str, Any]]) -> list[str]:
         if kind == "actions":
             lines.append("  ".join(f"[{e.get('text', {}).get('text', '')}]" for e in block.get("elements", [])))
     return lines
+
+
+def ctx_settings(click_ctx: click.Context) -> Any:
+    """The settings of the running command."""
+    ctx: Context = click_ctx.find_root().obj
+    return ctx.settings
 
 
 def register(group: click.Group) -> None:
@@ -67,11 +81,14 @@ def register(group: click.Group) -> None:
             return
         if not found:
             click.echo(f"{email} has no messages")
+        names = {u["id"]: u["name"] for u in _get(f"{base}/_local/users")}
+        tz = ctx_settings(click_ctx).tz
         for message in found:
             tag = " (only visible to them)" if message.get("ephemeral") else ""
-            click.echo(click.style(f"— {message['ts']} in {message['channel']}{tag}", bold=True))
+            when = dt.datetime.fromtimestamp(float(message["ts"]), tz).strftime("%a %d %b %Y %H:%M")
+            click.echo(click.style(f"— {when} in {message['channel']}{tag}", bold=True))
             for line in block_lines(message.get("blocks") or []) or [message.get("text", "")]:
-                click.echo(f"  {line}")
+                click.echo(f"  {readable(line, names)}")
 
     @workspace.command("command")
     @click.option("--user", "email", required=True, help="Who types the command (their email).")
