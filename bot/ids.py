@@ -16,6 +16,15 @@ class Template(StrEnum):
     MY_AUDITS = "my_audits"
     ERROR = "error"
     REFUSAL = "refusal"
+    ALLOCATION_PREVIEW = "allocation_preview"
+    REMINDER_AUDITOR = "reminder_auditor"
+    REMINDER_MANAGER = "reminder_manager"
+    OVERDUE_AUDITOR = "overdue_auditor"
+    OVERDUE_MANAGER = "overdue_manager"
+    OVERDUE_QA = "overdue_qa"
+    AUDIT_COMPLETED = "audit_completed"
+    BREAK_DECISION = "break_decision"
+    BREAKS_LIST = "breaks_list"
 
     @property
     def filename(self) -> str:
@@ -26,6 +35,19 @@ class Template(StrEnum):
     def is_view(self) -> bool:
         """True for modal and App Home views (different Block Kit limits)."""
         return self.value.startswith("view_")
+
+
+class ActionId(StrEnum):
+    """``action_id`` of interactive elements; the handler for each is registered by its area."""
+
+    MARK_COMPLETE = "audit_mark_complete"
+    REQUEST_BREAK = "audit_request_break"
+
+
+class BlockId(StrEnum):
+    """``block_id`` of blocks that carry interactive elements."""
+
+    AUDIT_ACTIONS = "audit_actions"
 
 
 class Command(StrEnum):

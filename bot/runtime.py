@@ -20,7 +20,11 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from bot.app import create_app
+from bot.calendar import WorkingCalendar
+from bot.scheduler.timer import make_timer
 from bot.delivery.runner import DeliveryRunner, utcnow
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps
@@ -46,6 +50,7 @@ class Runtime:
     server: RunningServer | None
     workspace: LocalWorkspace | None = None
     runner: DeliveryRunner | None = None
+    timer: BackgroundScheduler | None = None
     socket_handler: Any = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -71,6 +76,40 @@ def sync_workspace_users(workspace: LocalWorkspace, sessions: sessionmaker[Sessi
     for email, name in people:
         workspace.add_user(email, name)
     return len(people)
+
+
+def make_senders(
+    settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None
+) -> dict[str, OutboxSender]:
+    """One outbox sender per lane (urgent alerts never queue behind bulk sends)."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    lanes: tuple[Lane, ...] = (URGENT_LANE, BULK_LANE)
+    return {
+        lane.name: OutboxSender(
+            sessions,
+            sender_client(settings, token, base_url),
+            worker_id=f"{worker}:{lane.name}",
+            lane=lane,
+            batch_size=settings.outbox_batch_size,
+            max_attempts=settings.outbox_max_attempts,
+            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
+        )
+        for lane in lanes
+    }
+
+
+def start_background(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    senders: dict[str, OutboxSender],
+    clock: Callable[[], dt.datetime],
+) -> tuple[DeliveryRunner, BackgroundScheduler]:
+    """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
+    runner = DeliveryRunner(list(senders.values()), clock=clock)
+    runner.start()
+    timer = make_timer(sessions, settings, WorkingCalendar.from_settings(settings), clock=clock, after_tick=runner.wake)
+    timer.start()
+    return runner, timer
 
 
 def start_runtime(
@@ -113,25 +152,12 @@ def start_runtime(
         token = settings.slack_bot_token.get_secret_value()
 
     bolt_client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
+    senders = make_senders(settings, sessions, token, base_url)
     runner: DeliveryRunner | None = None
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    lanes: tuple[Lane, ...] = (URGENT_LANE, BULK_LANE)
-    senders = {
-        lane.name: OutboxSender(
-            sessions,
-            sender_client(settings, token, base_url),
-            worker_id=f"{worker}:{lane.name}",
-            lane=lane,
-            batch_size=settings.outbox_batch_size,
-            max_attempts=settings.outbox_max_attempts,
-            lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
-        )
-        for lane in lanes
-    }
+    timer: BackgroundScheduler | None = None
     if background:
-        runner = DeliveryRunner(list(senders.values()), clock=clock)
-        runner.start()
-        stoppers.append(runner.stop)
+        runner, timer = start_background(settings, sessions, senders, clock)
+        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
 
     deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=runner.wake if runner else lambda: None)
     app = create_app(deps, client=bolt_client)
@@ -161,6 +187,7 @@ def start_runtime(
         server=server,
         workspace=workspace,
         runner=runner,
+        timer=timer,
         socket_handler=socket_handler,
         _stoppers=stoppers,
     )

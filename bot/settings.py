@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
 
     nation: Nation = Nation.ENGLAND_AND_WALES
     timezone: str = "Europe/London"
+    #: Extra bank holidays in the GOV.UK bank-holidays JSON format (see examples/).
+    holidays_override_file: Path | None = None
+    #: Local (``timezone``) working hours: reminders and chases go out in [start, end).
+    working_hours_start: dt.time = dt.time(8, 30)
+    working_hours_end: dt.time = dt.time(17, 30)
 
     # Programme rules (defaults from the seed documents; see shared/domain.md).
     max_audits_per_year: int = Field(10, ge=1, description="Hull A.2")
@@ -54,11 +60,25 @@ class Settings(BaseSettings):
     control_sample_size: int = Field(40, ge=0, description="Hull App. D")
     thematic_sample_size: int = Field(20, ge=0, description="Hull App. D")
 
+    # The monthly cycle (shared/domain.md steps 1, 3, 4).
+    tick_interval_seconds: int = Field(60, ge=5, description="how often the scheduler looks for due work")
+    preview_working_days_before: int = Field(3, ge=0, description="allocation preview to the QA team")
+    allocation_catch_up_working_days: int = Field(5, ge=0, description="late scheduled allocation after downtime")
+    reminder_days_before: int = Field(7, ge=0, description="Bradford §2: a week before the deadline")
+    overdue_repeat_days: int = Field(7, ge=1, description="overdue notices repeat weekly (Hull 30)")
+    max_breaks_per_year: int = Field(2, ge=0, description="Hull A.2: 10 audits a year, two months off")
+    max_break_share: float = Field(0.2, ge=0, le=1, description="Hull A.3: at most 20% of auditors on a break")
+
     # Delivery.
     outbox_batch_size: int = Field(50, ge=1)
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("holidays_override_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod

@@ -240,7 +240,15 @@ class AuditMonth(Base):
     #: First day of the month.
     month: Mapped[dt.date] = mapped_column(Date, unique=True)
     theme: Mapped[str | None] = mapped_column(String(200))
+    #: Standing thematic filter for the month's theme (``type=CP,CIN;team=...``).
+    thematic_filter: Mapped[str | None] = mapped_column(String(500))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: An allocation request prepared in advance (``auditbot allocate --prepare``), as JSON.
+    prepared_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prepared_by: Mapped[str | None] = mapped_column(String(320))
+    prepared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When the scheduler committed the month's allocation (once per month).
+    auto_allocated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Allocation(Base):

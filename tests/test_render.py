@@ -10,7 +10,7 @@ from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
 from bot.blockkit import BlockKitError, validate_message
-from bot.ids import Template
+from bot.ids import ActionId, BlockId, Template
 from bot.render import render, slack_escape
 
 SAM = {"id": 1, "name": "Sam Patel"}
@@ -63,6 +63,35 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },
     Template.ERROR: {"message": "Sorry, something went wrong.", "reference": "ab12cd34"},
     Template.REFUSAL: {"code": "unknown_person"},
+    Template.ALLOCATION_PREVIEW: {
+        "month": "2026-12-01",
+        "first_working_day": "2026-12-01",
+        "source": "prepared",
+        "prepared_by": "quinn.qa@council.example",
+        "theme": "Neglect",
+        "counts": {"control": 40, "thematic": 20},
+        "total": 60,
+        "auditors": 31,
+        "max_load": 2,
+        "unallocated": [{"reference": f"CMS-{n}", "reason": "no eligible auditor: 12 in the case's team"} for n in range(10)],
+        "unallocated_more": 4,
+        "notes": ["control sample: 40 requested, 0 already allocated, 40 planned"],
+    },
+    Template.REMINDER_AUDITOR: allocation_context(days_left=7, next_month="2027-01-01", today="2026-12-24"),
+    Template.REMINDER_MANAGER: allocation_context(days_left=1, next_month="2027-01-01", today="2026-12-30"),
+    Template.OVERDUE_AUDITOR: allocation_context(days_left=-4, days_late=4, next_month="2027-01-01", today="2027-01-04"),
+    Template.OVERDUE_MANAGER: allocation_context(days_left=-4, days_late=4, next_month="2027-01-01", today="2027-01-04"),
+    Template.OVERDUE_QA: {
+        "today": "2027-01-04",
+        "overdue": [
+            {"reference": f"CMS-{n}", "team": "Assessment Team North", "auditor": SAM, "due_date": "2026-12-31", "days_late": 4}
+            for n in range(40)
+        ],
+        "more": 5,
+    },
+    Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
+    Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
+    Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
 }
 
 
@@ -126,6 +155,19 @@ def test_a_payload_over_the_limits_is_refused_at_render_time() -> None:
     context["lines"] = context["lines"] * 2  # 80 sections + header: over Slack's 50 blocks
     with pytest.raises(BlockKitError, match="50"):
         render(Template.MY_AUDITS, context)
+
+
+def test_reminder_carries_the_complete_and_break_buttons_with_ids() -> None:
+    payload = render(Template.REMINDER_AUDITOR, CONTEXTS[Template.REMINDER_AUDITOR])
+    actions = next(b for b in payload["blocks"] if b["type"] == "actions")
+    assert actions["block_id"] == BlockId.AUDIT_ACTIONS
+    complete, rest = actions["elements"]
+    assert (complete["action_id"], complete["value"]) == (ActionId.MARK_COMPLETE, "7")
+    assert complete["confirm"]["confirm"]["text"] == "Mark complete"
+    assert (rest["action_id"], rest["value"], rest["text"]["text"]) == (
+        ActionId.REQUEST_BREAK, "2027-01-01", "Ask for a break in January 2027"
+    )
+    assert payload["blocks"][0]["text"]["text"] == "Reminder: audit due in 7 days"
 
 
 def test_escape_function() -> None:

@@ -19,6 +19,7 @@ from bot.services.allocation import (
     parse_thematic_filter,
 )
 from bot.services.allocation_rules import month_label
+from bot.services.programme import prepare_allocation
 from store.models import AuditType
 
 
@@ -134,6 +135,9 @@ def register(group: click.Group) -> None:
     @click.option("--allow-recent", is_flag=True, help="Allow cases audited within the re-sampling window.")
     @click.option("--seed", type=int, help="Random seed (default: the month as YYYYMM).")
     @click.option("--preview", is_flag=True, help="Show the plan without allocating anything.")
+    @click.option(
+        "--prepare", is_flag=True, help="Keep this request for the month's first working day (and show its plan now)."
+    )
     @pass_context
     def allocate_command(
         ctx: Context,
@@ -147,6 +151,7 @@ def register(group: click.Group) -> None:
         allow_recent: bool,
         seed: int | None,
         preview: bool,
+        prepare: bool,
     ) -> None:
         """Allocate a month's cases to auditors (sizes are targets for the whole month)."""
         settings = ctx.settings
@@ -172,7 +177,11 @@ def register(group: click.Group) -> None:
                 allow_recent=allow_recent,
                 seed=seed,
             )
-            plan, result = allocate(ctx.sessions, request, settings, now=ctx.now(), preview=preview)
+            if prepare:
+                with ctx.sessions() as session, session.begin():
+                    prepare_allocation(session, request, now=ctx.now(), actor_ref="cli")
+                click.echo(f"prepared: this request will be allocated on the first working day of {month:%B %Y}")
+            plan, result = allocate(ctx.sessions, request, settings, now=ctx.now(), preview=preview or prepare)
         except RequestError as exc:
             raise InputError(str(exc)) from None
         except MonthPaused as exc:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blockkit import BlockKitError
+from bot.delivery.mentions import person_ids
 from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
 from bot.ids import Template
 from bot.render import render
@@ -71,17 +72,6 @@ class _Retry(Exception):
 
 class _Permanent(Exception):
     pass
-
-
-def _person_ids(value: Any) -> Iterable[int]:
-    if isinstance(value, dict):
-        if set(value) == {"id", "name"} and isinstance(value["id"], int):
-            yield value["id"]
-        for v in value.values():
-            yield from _person_ids(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _person_ids(v)
 
 
 class OutboxSender:
@@ -160,7 +150,7 @@ class OutboxSender:
             recipient_id, channel = row.recipient_id, row.channel
             named = session.execute(
                 select(Person.id, Person.email, Person.slack_user_id, Person.slack_missing_since).where(
-                    Person.id.in_(set(_person_ids(context)))
+                    Person.id.in_(set(person_ids(context)))
                 )
             ).all()
         if recipient_id is not None:

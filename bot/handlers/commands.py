@@ -1,53 +1,22 @@
-"""The ``/audit`` slash command: parse, identify, authorise, call one service, reply."""
+"""The ``/audit`` slash command: parse, route to the workflow area, reply only to the asker."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from bot.handlers.deps import deps_of
+from bot.handlers import breaks
+from bot.handlers.deps import Deps, deps_of
+from bot.handlers.identity import email_if_unknown
+from bot.handlers.payloads import SlashCommand
 from bot.ids import Command, Template
 from bot.render import render
 from bot.services.authz import Permission, check
 from bot.services.people import find_person, my_audits
-
-log = logging.getLogger(__name__)
-
-SUBCOMMANDS = ("help", "mine")
-
-
-@dataclass(frozen=True)
-class SlashCommand:
-    """A parsed ``/audit`` invocation."""
-
-    user_id: str
-    channel_id: str
-    sub: str
-    args: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, body: dict[str, Any]) -> SlashCommand:
-        """Parse Slack's slash-command body; unknown or empty text means ``help``."""
-        words = str(body.get("text") or "").split()
-        sub = words[0].lower() if words else "help"
-        return cls(str(body["user_id"]), str(body.get("channel_id", "")), sub, tuple(words[1:]))
-
-
-def slack_email(client: WebClient, user_id: str) -> str | None:
-    """The email on a Slack profile (``users:read.email``), or None if Slack won't say."""
-    try:
-        profile = client.users_info(user=user_id)["user"].get("profile", {})
-    except SlackApiError as exc:
-        log.warning("users.info for %s failed: %s", user_id, exc.response.get("error"))
-        return None
-    email = profile.get("email")
-    return str(email) if email else None
 
 
 def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
@@ -55,20 +24,10 @@ def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
     ack(text=payload["text"], blocks=payload.get("blocks"), response_type="ephemeral")
 
 
-def handle_audit(ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Route ``/audit <sub>`` to its service."""
-    deps = deps_of(context)
-    request = SlashCommand.parse(command)
-    if request.sub not in SUBCOMMANDS or request.sub == "help":
-        unknown = request.sub if request.sub not in SUBCOMMANDS else None
-        _reply(ack, Template.HELP, {"unknown": unknown})
-        return
+def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit mine``: the audits the person does, and audits of cases they work on or manage."""
     now = deps.clock()
-    email = None
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=request.user_id, email=None)
-    if person is None:
-        email = slack_email(client, request.user_id)
+    email = email_if_unknown(client, deps, request.user_id)
     with deps.sessions() as session, session.begin():
         person = find_person(session, slack_user_id=request.user_id, email=email)
         decision = check(session, person, Permission.VIEW_OWN_AUDITS, now=now, actor_ref=request.user_id)
@@ -98,6 +57,27 @@ def handle_audit(ack: Ack, command: dict[str, Any], client: WebClient, context: 
             "more": max(0, len(lines) - 40),
         },
     )
+
+
+def help_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit help`` (and anything unknown)."""
+    _reply(ack, Template.HELP, {"unknown": request.sub if request.sub not in ROUTES else None})
+
+
+Route = Callable[[Ack, SlashCommand, WebClient, Deps], None]
+
+ROUTES: dict[str, Route] = {
+    "help": help_command,
+    "mine": mine_command,
+    "break": breaks.break_command,
+    "breaks": breaks.breaks_command,
+}
+
+
+def handle_audit(ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Route ``/audit <sub>`` to the handler of its workflow area."""
+    request = SlashCommand.parse(command)
+    ROUTES.get(request.sub, help_command)(ack, request, client, deps_of(context))
 
 
 def register(app: App) -> None:

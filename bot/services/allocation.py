@@ -13,8 +13,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.allocation_plan import plan_allocation, rule_settings
@@ -30,6 +28,7 @@ from bot.services.allocation_types import (
 from bot.services.notices import notify_allocation
 from bot.settings import Settings
 from store.audit import record
+from store.months import month_row
 from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, Person
 
 __all__ = [
@@ -55,18 +54,8 @@ __all__ = [
 
 
 def lock_month(session: Session, month: dt.date) -> AuditMonth:
-    """Get or create the month's row and lock it against concurrent commits; refuse if paused.
-
-    PostgreSQL: ``INSERT ... ON CONFLICT DO NOTHING`` then ``SELECT ... FOR UPDATE``. SQLite
-    transactions already hold the database write lock (``BEGIN IMMEDIATE``, store/db.py).
-    """
-    values = {"month": month, "paused": False}
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(AuditMonth).values(**values).on_conflict_do_nothing(index_elements=["month"]))
-    row = session.scalars(
-        select(AuditMonth).where(AuditMonth.month == month).with_for_update().execution_options(populate_existing=True)
-    ).one()
+    """Get or create the month's row and lock it against concurrent commits; refuse if paused."""
+    row = month_row(session, month)
     if row.paused:
         raise MonthPaused(month)
     return row

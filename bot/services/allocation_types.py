@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.services.allocation_rules import RequestError, Rule, ThematicFilter, month_label
+from bot.services.allocation_rules import RequestError, Rule, ThematicFilter, month_label, parse_thematic_filter
 from store.models import AuditType, CaseType
 
 
@@ -109,3 +109,38 @@ class CommitResult:
     messages: int
     allocation_ids: tuple[int, ...]
     already_allocated: int
+
+
+def request_to_json(request: AllocationRequest) -> dict[str, object]:
+    """The request as JSON, to keep a prepared allocation in the store."""
+    return {
+        "month": request.month.isoformat(),
+        "control": request.control,
+        "thematic_filter": request.thematic_filter.describe() if request.thematic_filter else None,
+        "theme": request.theme,
+        "thematic_count": request.thematic_count,
+        "cases": list(request.cases),
+        "cases_type": request.cases_type.value,
+        "allow_recent": request.allow_recent,
+        "seed": request.seed,
+    }
+
+
+def request_from_json(data: dict[str, object]) -> AllocationRequest:
+    """Rebuild a request written by ``request_to_json``."""
+    raw_filter = data.get("thematic_filter")
+    return AllocationRequest(
+        month=dt.date.fromisoformat(str(data["month"])),
+        control=_opt_int(data.get("control")),
+        thematic_filter=parse_thematic_filter(str(raw_filter)) if raw_filter else None,
+        theme=str(data["theme"]) if data.get("theme") else None,
+        thematic_count=_opt_int(data.get("thematic_count")),
+        cases=tuple(str(c) for c in data.get("cases") or ()),  # type: ignore[union-attr]
+        cases_type=AuditType(str(data.get("cases_type") or AuditType.DIP.value)),
+        allow_recent=bool(data.get("allow_recent")),
+        seed=_opt_int(data.get("seed")),
+    )
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(str(value))

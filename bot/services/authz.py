@@ -13,13 +13,16 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from store.audit import record
-from store.models import Person
+from store.models import Allocation, Person, Role
 
 
 class Permission(StrEnum):
     """Actions that need a decision about the person asking."""
 
     VIEW_OWN_AUDITS = "view_own_audits"
+    COMPLETE_AUDIT = "complete_audit"
+    REQUEST_BREAK = "request_break"
+    VIEW_BREAKS = "view_breaks"
 
 
 class RefusalCode(StrEnum):
@@ -27,6 +30,10 @@ class RefusalCode(StrEnum):
 
     UNKNOWN_PERSON = "unknown_person"
     INACTIVE_PERSON = "inactive_person"
+    NOT_YOUR_AUDIT = "not_your_audit"
+    NOT_AN_AUDITOR = "not_an_auditor"
+    QA_ONLY = "qa_only"
+    AUDIT_CLOSED = "audit_closed"
 
 
 @dataclass(frozen=True)
@@ -37,15 +44,28 @@ class Decision:
     code: RefusalCode | None = None
 
 
-def decide(person: Person | None, permission: Permission) -> Decision:
+def _allowed(condition: bool, code: RefusalCode) -> Decision:
+    return Decision(True) if condition else Decision(False, code)
+
+
+def decide(person: Person | None, permission: Permission, *, allocation: Allocation | None = None) -> Decision:
     """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given)."""
     if person is None:
         return Decision(False, RefusalCode.UNKNOWN_PERSON)
     if not person.active:
         return Decision(False, RefusalCode.INACTIVE_PERSON)
+    qa = person.has_role(Role.QA_COORDINATOR)
     match permission:
         case Permission.VIEW_OWN_AUDITS:
             return Decision(True)
+        case Permission.COMPLETE_AUDIT:
+            assert allocation is not None
+            mine = person.id in (allocation.auditor_id, allocation.second_auditor_id)
+            return _allowed(mine or qa, RefusalCode.NOT_YOUR_AUDIT)
+        case Permission.REQUEST_BREAK:
+            return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
+        case Permission.VIEW_BREAKS:
+            return _allowed(qa, RefusalCode.QA_ONLY)
 
 
 def check(
@@ -57,9 +77,10 @@ def check(
     actor_ref: str,
     subject_type: str = "",
     subject_id: int | None = None,
+    allocation: Allocation | None = None,
 ) -> Decision:
     """Decide, and audit-log a refusal in the caller's transaction (which must then commit)."""
-    decision = decide(person, permission)
+    decision = decide(person, permission, allocation=allocation)
     if not decision.allowed:
         assert decision.code is not None
         record(

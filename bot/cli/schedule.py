@@ -1,0 +1,121 @@
+"""``auditbot tick``, ``auditbot worker`` and ``auditbot month``: the cycle without the chat."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+
+import click
+
+from bot.calendar import CalendarError, WorkingCalendar
+from bot.cli import Context, pass_context
+from bot.scheduler.tick import tick
+from bot.services.allocation_rules import RequestError, parse_month
+from bot.services.programme import UNSET, month_status, set_month
+
+
+def _calendar(ctx: Context) -> WorkingCalendar:
+    try:
+        return WorkingCalendar.from_settings(ctx.settings)
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return parse_month(text)
+    except RequestError as exc:
+        raise click.BadParameter(str(exc), param_hint="MONTH") from None
+
+
+def register(group: click.Group) -> None:
+    """Add ``tick``, ``worker`` and ``month``."""
+
+    @group.command("tick")
+    @click.option("--at", "at_text", metavar='"YYYY-MM-DD HH:MM"', help="Local time to tick at (default: now).")
+    @pass_context
+    def tick_command(ctx: Context, at_text: str | None) -> None:
+        """Plan what is due once, as the scheduler would (messages go to the outbox)."""
+        calendar = _calendar(ctx)
+        now = ctx.now()
+        if at_text:
+            try:
+                local = dt.datetime.fromisoformat(at_text)
+            except ValueError:
+                raise click.BadParameter(f"{at_text!r} is not a time like 2026-12-01 08:30", param_hint="--at") from None
+            now = calendar.utc(local.date(), local.time())
+        report = tick(ctx.sessions, ctx.settings, calendar, now)
+        click.echo(report.summary())
+        if report.errors:
+            raise SystemExit(1)
+
+    @group.command("worker")
+    @click.option("--log-level", default="INFO", show_default=True)
+    @pass_context
+    def worker(ctx: Context, log_level: str) -> None:
+        """Run only the scheduler and the outbox senders (no HTTP), e.g. beside web processes."""
+        from bot.runtime import make_senders, start_background
+
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = ctx.settings
+        if settings.local_mode or settings.slack_bot_token is None:
+            raise click.ClickException("auditbot worker needs Slack credentials; locally, `auditbot run` already runs the scheduler")
+        _calendar(ctx)
+        senders = make_senders(settings, ctx.sessions, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        runner, timer = start_background(settings, ctx.sessions, senders, ctx.now)
+        click.echo(f"auditbot worker ticking every {settings.tick_interval_seconds}s; Ctrl+C to stop")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        timer.shutdown(wait=False)
+        runner.stop()
+
+    @group.group("month")
+    def month() -> None:
+        """A month of the programme: its figures, theme and pause."""
+
+    @month.command("show")
+    @click.argument("month_text", metavar="YYYY-MM")
+    @pass_context
+    def show(ctx: Context, month_text: str) -> None:
+        """Completion figures, non-completions and audit breaks for a month."""
+        wanted = _month(month_text)
+        today = _calendar(ctx).local_date(ctx.now())
+        with ctx.sessions() as session:
+            status = month_status(session, wanted, today=today, tz=ctx.settings.tz)
+        click.echo(f"{wanted:%B %Y}" + (" (paused)" if status.paused else "") + (f" — theme: {status.theme}" if status.theme else ""))
+        rate = f"{100 * status.completed / status.allocated:.0f}%" if status.allocated else "n/a"
+        click.echo(
+            f"allocated {status.allocated}, completed {status.completed} ({rate}; {status.completed_late} late), "
+            f"open {status.open}, overdue {status.overdue}, exempted {status.exempted}"
+        )
+        click.echo(f"non-completions: {status.non_completions}")
+        names = ", ".join(name for name, _ in status.breaks) or "none"
+        click.echo(f"audit breaks ({len(status.breaks)}): {names}")
+
+    @month.command("set")
+    @click.argument("month_text", metavar="YYYY-MM")
+    @click.option("--theme", help="The month's theme ('' to clear).")
+    @click.option("--thematic", "thematic_filter", metavar="FILTER", help="Standing thematic filter, e.g. type=CP,CIN ('' to clear).")
+    @click.option("--pause/--resume", "paused", default=None, help="Pause the programme for the month, or resume it.")
+    @pass_context
+    def set_command(ctx: Context, month_text: str, theme: str | None, thematic_filter: str | None, paused: bool | None) -> None:
+        """Set a month's theme, standing thematic filter, or pause."""
+        wanted = _month(month_text)
+        try:
+            with ctx.sessions() as session, session.begin():
+                row = set_month(
+                    session, wanted, now=ctx.now(), actor_ref="cli",
+                    theme=UNSET if theme is None else (theme or None),
+                    thematic_filter=UNSET if thematic_filter is None else (thematic_filter or None),
+                    paused=paused,
+                )  # fmt: skip
+                line = f"{wanted:%B %Y}: theme {row.theme or 'none'}, thematic filter {row.thematic_filter or 'none'}, " + (
+                    "PAUSED: nothing is allocated or chased" if row.paused else "running"
+                )
+        except RequestError as exc:
+            raise click.BadParameter(str(exc), param_hint="--thematic") from None
+        click.echo(line)

@@ -1,0 +1,101 @@
+"""``tick(now)``: plan everything that is due at ``now``. Pure with respect to time.
+
+APScheduler only calls this; tests call it with chosen times. Every planner writes outbox rows
+with idempotency keys, so a repeated tick, a restart or a second process plans nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.calendar import WorkingCalendar
+from bot.services.chasing import plan_overdue, plan_reminders
+from bot.services.schedule import plan_preview, run_scheduled_allocation
+from bot.settings import Settings
+from store.months import is_paused
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    """What one tick planned."""
+
+    at: dt.datetime
+    local: dt.datetime
+    working_hours: bool
+    paused: bool = False
+    previews: int = 0
+    allocated: int = 0
+    allocation_messages: int = 0
+    reminders: int = 0
+    overdue: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def planned(self) -> int:
+        """Notifications planned by this tick."""
+        return self.previews + self.allocation_messages + self.reminders + self.overdue
+
+    def summary(self) -> str:
+        """One line for operators."""
+        if not self.working_hours:
+            return f"{self.local:%a %d %b %Y %H:%M} is outside working hours: nothing planned"
+        if self.paused:
+            return f"{self.local:%a %d %b %Y %H:%M}: the programme is paused this month: nothing allocated or chased"
+        parts = [
+            f"{self.previews} preview message(s)",
+            f"{self.allocated} allocation(s) with {self.allocation_messages} message(s)",
+            f"{self.reminders} reminder(s)",
+            f"{self.overdue} overdue notice(s)",
+        ]
+        errors = f"; {len(self.errors)} planner(s) failed: {'; '.join(self.errors)}" if self.errors else ""
+        return f"{self.local:%a %d %b %Y %H:%M}: planned " + ", ".join(parts) + errors
+
+
+def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingCalendar, now: dt.datetime) -> TickReport:
+    """Plan what is due at ``now`` (aware UTC). Each planner is its own short transaction."""
+    local = calendar.local(now)
+    report = TickReport(now, local, calendar.in_working_hours(now))
+    if not report.working_hours:
+        return report
+    today = local.date()
+
+    def run(name: str, planner: Callable[[Session], None]) -> None:
+        try:
+            with sessions() as session, session.begin():
+                planner(session)
+        except SQLAlchemyError as exc:  # one failing planner must not stop the others
+            log.exception("tick planner %s failed at %s", name, now.isoformat())
+            report.errors.append(f"{name}: {type(exc).__name__}")
+
+    def preview(session: Session) -> None:
+        report.previews += plan_preview(session, settings, calendar, now=now)
+
+    run("preview", preview)
+    with sessions() as session:
+        report.paused = is_paused(session, today.replace(day=1))
+    if report.paused:
+        return report
+
+    def allocation(session: Session) -> None:
+        result = run_scheduled_allocation(session, settings, calendar, now=now)
+        if result is not None:
+            report.allocated, report.allocation_messages = result.created, result.messages
+
+    def reminders(session: Session) -> None:
+        report.reminders += plan_reminders(session, settings, today=today, now=now)
+
+    def overdue(session: Session) -> None:
+        report.overdue += plan_overdue(session, settings, today=today, now=now)
+
+    run("allocation", allocation)
+    run("reminders", reminders)
+    run("overdue", overdue)
+    return report

@@ -1,0 +1,58 @@
+"""APScheduler as a timer only: one in-memory interval job that calls ``tick(now)``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.calendar import WorkingCalendar
+from bot.scheduler.tick import tick
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_timer(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    calendar: WorkingCalendar,
+    *,
+    clock: Callable[[], dt.datetime],
+    after_tick: Callable[[], None] = lambda: None,
+) -> BackgroundScheduler:
+    """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
+
+    A missed run is never skipped (``misfire_grace_time=None``), missed runs collapse into one
+    (``coalesce``), and ticks never overlap (``max_instances=1``). Nothing is stored in the job
+    store: what is due is always worked out from the database.
+    """
+
+    def job() -> None:
+        report = tick(sessions, settings, calendar, clock())
+        if report.planned or report.errors:
+            log.info("tick: %s", report.summary())
+        if report.planned:
+            after_tick()
+
+    scheduler = BackgroundScheduler(
+        jobstores={"default": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(1)},
+        timezone=dt.UTC,
+    )
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=settings.tick_interval_seconds,
+        id="tick",
+        misfire_grace_time=None,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=clock(),
+    )
+    return scheduler

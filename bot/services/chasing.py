@@ -1,0 +1,135 @@
+"""Chasing: the reminder a week before the deadline and the weekly overdue notices.
+
+Planned by the scheduler's tick; every notification key names the allocation, its due date
+and the recipient, so a second tick, a restart or a second process plans nothing twice, and a
+moved deadline (an extension) gets reminders of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.ids import Template
+from bot.services.allocation_rules import add_months
+from bot.services.notices import allocation_context
+from bot.settings import Settings
+from store.models import Allocation, AllocationState, AuditMonth, Case, Person, Priority, Role
+from store.outbox import enqueue, person_ref
+
+
+def _open_allocations(session: Session, *, due_from: dt.date | None, due_to: dt.date) -> list[Allocation]:
+    """Allocations still owed, in months that are not paused, due in [due_from, due_to]."""
+    query = (
+        select(Allocation)
+        .join(AuditMonth, AuditMonth.id == Allocation.month_id)
+        .options(
+            joinedload(Allocation.case).joinedload(Case.team),
+            joinedload(Allocation.case).joinedload(Case.allocated_worker),
+            joinedload(Allocation.case).joinedload(Case.team_manager),
+            joinedload(Allocation.case).joinedload(Case.iro),
+            joinedload(Allocation.case).joinedload(Case.previous_worker),
+            joinedload(Allocation.auditor).joinedload(Person.line_manager),
+            joinedload(Allocation.second_auditor).joinedload(Person.line_manager),
+        )
+        .where(Allocation.state == AllocationState.ALLOCATED, AuditMonth.paused.is_(False), Allocation.due_date <= due_to)
+        .order_by(Allocation.due_date, Allocation.id)
+    )
+    if due_from is not None:
+        query = query.where(Allocation.due_date >= due_from)
+    return list(session.scalars(query).unique())
+
+
+def _auditors(allocation: Allocation) -> Iterable[tuple[Person, Person | None]]:
+    """Each active auditor of the allocation with their co-auditor."""
+    pairs = [(allocation.auditor, allocation.second_auditor), (allocation.second_auditor, allocation.auditor)]
+    return [(p, co) for p, co in pairs if p is not None and p.active]
+
+
+def _context(allocation: Allocation, auditor: Person, co: Person | None, today: dt.date) -> dict[str, object]:
+    context = allocation_context(allocation, co_auditor=co, reallocated=False)
+    context["auditor"] = person_ref(auditor)
+    context["days_left"] = (allocation.due_date - today).days
+    context["next_month"] = add_months(allocation.month_start, 1).isoformat()
+    context["today"] = today.isoformat()
+    return context
+
+
+def plan_reminders(session: Session, settings: Settings, *, today: dt.date, now: dt.datetime) -> int:
+    """Remind auditors whose audit is due within ``reminder_days_before`` days; copy their managers."""
+    written = 0
+    horizon = today + dt.timedelta(days=settings.reminder_days_before)
+    for allocation in _open_allocations(session, due_from=today, due_to=horizon):
+        due = allocation.due_date.isoformat()
+        for auditor, co in _auditors(allocation):
+            context = _context(allocation, auditor, co, today)
+            written += enqueue(
+                session, key=f"remind:{allocation.id}:{due}:auditor:{auditor.id}", template=Template.REMINDER_AUDITOR,
+                context=context, now=now, recipient_id=auditor.id,
+            )  # fmt: skip
+            manager = auditor.line_manager
+            if manager is not None and manager.active and manager.id != auditor.id:
+                written += enqueue(
+                    session, key=f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}",
+                    template=Template.REMINDER_MANAGER, context=context, now=now, recipient_id=manager.id,
+                )  # fmt: skip
+    return written
+
+
+def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: dt.datetime) -> int:
+    """Tell auditors, their managers and the QA team about audits past their deadline, weekly."""
+    written = 0
+    newly_overdue: list[dict[str, object]] = []
+    for allocation in _open_allocations(session, due_from=None, due_to=today - dt.timedelta(days=1)):
+        due = allocation.due_date.isoformat()
+        days_late = (today - allocation.due_date).days
+        week = (days_late - 1) // settings.overdue_repeat_days
+        told = False
+        for auditor, co in _auditors(allocation):
+            context = _context(allocation, auditor, co, today)
+            context["days_late"] = days_late
+            if enqueue(
+                session, key=f"overdue:{allocation.id}:{due}:{week}:auditor:{auditor.id}",
+                template=Template.OVERDUE_AUDITOR, context=context, now=now, recipient_id=auditor.id,
+            ):  # fmt: skip
+                written += 1
+                told = True
+            manager = auditor.line_manager
+            if manager is not None and manager.active and manager.id != auditor.id:
+                written += enqueue(
+                    session, key=f"overdue:{allocation.id}:{due}:{week}:manager:{manager.id}:{auditor.id}",
+                    template=Template.OVERDUE_MANAGER, context=context, now=now, recipient_id=manager.id,
+                )  # fmt: skip
+        if told:
+            newly_overdue.append(
+                {
+                    "reference": allocation.case.reference,
+                    "team": allocation.case.team.name,
+                    "auditor": person_ref(allocation.auditor),
+                    "due_date": due,
+                    "days_late": days_late,
+                }
+            )
+    if newly_overdue:
+        written += _qa_digest(session, newly_overdue, today=today, now=now)
+    return written
+
+
+def _qa_digest(session: Session, overdue: list[dict[str, object]], *, today: dt.date, now: dt.datetime) -> int:
+    """One message per QA coordinator listing the audits that became (or stay) overdue today."""
+    fingerprint = hashlib.sha256(",".join(sorted(str(o["reference"]) for o in overdue)).encode()).hexdigest()[:12]
+    coordinators = session.scalars(
+        select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
+    ).all()
+    written = 0
+    for qa in coordinators:
+        written += enqueue(
+            session, key=f"overdue_qa:{today.isoformat()}:{qa.id}:{fingerprint}", template=Template.OVERDUE_QA,
+            context={"today": today.isoformat(), "overdue": overdue[:40], "more": max(0, len(overdue) - 40)},
+            now=now, recipient_id=qa.id, priority=Priority.NORMAL,
+        )  # fmt: skip
+    return written

@@ -1,0 +1,74 @@
+"""Recording that an audit is complete (until the grading workflow records it itself)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.notices import allocation_context
+from store.audit import record
+from store.models import Allocation, AllocationState, Case, Person
+from store.outbox import person_ref
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome: refused (with a code), newly completed, or already complete."""
+
+    decision: Decision
+    already: bool = False
+    context: dict[str, object] | None = None
+
+
+def complete_allocation(
+    session: Session, allocation_id: int, person: Person | None, *, now: dt.datetime, tz: ZoneInfo, actor_ref: str
+) -> Completion:
+    """Mark the allocation complete, once; a second click reports who already did it."""
+    allocation = session.scalars(
+        select(Allocation)
+        .options(
+            joinedload(Allocation.case).joinedload(Case.team),
+            joinedload(Allocation.case).joinedload(Case.allocated_worker),
+            joinedload(Allocation.case).joinedload(Case.previous_worker),
+            joinedload(Allocation.case).joinedload(Case.team_manager),
+            joinedload(Allocation.case).joinedload(Case.iro),
+        )
+        .where(Allocation.id == allocation_id)
+        .with_for_update(of=Allocation)
+    ).first()
+    if allocation is None:
+        return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
+    decision = check(
+        session, person, Permission.COMPLETE_AUDIT, now=now, actor_ref=actor_ref,
+        subject_type="allocation", subject_id=allocation.id, allocation=allocation,
+    )  # fmt: skip
+    if not decision.allowed:
+        return Completion(decision)
+    assert person is not None
+    already = allocation.state == AllocationState.COMPLETED
+    if allocation.state not in (AllocationState.ALLOCATED, AllocationState.COMPLETED):
+        return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
+    if not already:
+        allocation.state = AllocationState.COMPLETED
+        allocation.completed_at = now
+        allocation.completed_by_id = person.id
+        record(
+            session, now=now, action="allocation.complete", actor=person, actor_ref=actor_ref,
+            subject_type="allocation", subject_id=allocation.id,
+            detail={"case": allocation.case.reference, "due_date": allocation.due_date.isoformat()},
+        )  # fmt: skip
+    completer = session.get(Person, allocation.completed_by_id) if allocation.completed_by_id else person
+    context = allocation_context(allocation, co_auditor=None, reallocated=False)
+    completed_on = (allocation.completed_at or now).astimezone(tz).date()
+    context.update(
+        completed_by=person_ref(completer),
+        completed_on=completed_on.isoformat(),
+        days_late=max(0, (completed_on - allocation.due_date).days),
+        already=already,
+    )
+    return Completion(decision, already=already, context=context)

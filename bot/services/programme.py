@@ -1,0 +1,131 @@
+"""The programme's months: prepared allocations, themes, pauses and how each month is going."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.services.allocation_rules import parse_thematic_filter
+from bot.services.allocation_types import AllocationRequest, request_from_json, request_to_json
+from bot.settings import Settings
+from store.audit import record
+from store.models import Allocation, AllocationState, AuditBreak, AuditMonth, BreakState, Person
+from store.months import month_row
+
+UNSET = object()
+
+
+def prepare_allocation(session: Session, request: AllocationRequest, *, now: dt.datetime, actor_ref: str) -> AuditMonth:
+    """Keep ``request`` as the month's allocation, to be committed on its first working day."""
+    row = month_row(session, request.month)
+    row.prepared_request = request_to_json(request)
+    row.prepared_by = actor_ref
+    row.prepared_at = now
+    record(
+        session, now=now, action="allocation.prepare", actor_ref=actor_ref, subject_type="audit_month",
+        subject_id=row.id, detail=row.prepared_request,
+    )  # fmt: skip
+    return row
+
+
+def set_month(
+    session: Session,
+    month: dt.date,
+    *,
+    now: dt.datetime,
+    actor_ref: str,
+    theme: str | None | object = UNSET,
+    thematic_filter: str | None | object = UNSET,
+    paused: bool | None = None,
+) -> AuditMonth:
+    """Change a month's theme, standing thematic filter or pause (each only if given)."""
+    row = month_row(session, month)
+    changes: dict[str, object] = {}
+    if theme is not UNSET:
+        row.theme = changes["theme"] = theme  # type: ignore[assignment]
+    if thematic_filter is not UNSET:
+        if thematic_filter is not None:
+            parse_thematic_filter(str(thematic_filter))  # RequestError names the bad part
+        row.thematic_filter = changes["thematic_filter"] = thematic_filter  # type: ignore[assignment]
+    if paused is not None:
+        row.paused = changes["paused"] = paused
+    record(
+        session, now=now, action="month.set", actor_ref=actor_ref, subject_type="audit_month", subject_id=row.id,
+        detail={"month": month.isoformat(), **{k: v for k, v in changes.items()}},
+    )  # fmt: skip
+    return row
+
+
+def month_request(row: AuditMonth, settings: Settings) -> tuple[AllocationRequest, str]:
+    """What the scheduler allocates for a month: the prepared request, else the standing rules.
+
+    Standing rules: a control sample of ``control_sample_size``, plus a thematic sample of
+    ``thematic_sample_size`` when the month has a theme and a thematic filter.
+    """
+    if row.prepared_request:
+        return request_from_json(row.prepared_request), "prepared"
+    thematic = parse_thematic_filter(row.thematic_filter) if row.theme and row.thematic_filter else None
+    request = AllocationRequest(
+        month=row.month,
+        control=settings.control_sample_size,
+        thematic_filter=thematic,
+        theme=row.theme if thematic else None,
+        thematic_count=settings.thematic_sample_size if thematic else None,
+    )
+    return request, "standing"
+
+
+@dataclass
+class MonthStatus:
+    """How a month is going: the compliance figures and who is on a break."""
+
+    month: dt.date
+    paused: bool
+    theme: str | None
+    allocated: int = 0
+    completed: int = 0
+    completed_late: int = 0
+    open: int = 0
+    overdue: int = 0
+    exempted: int = 0
+    breaks: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def non_completions(self) -> int:
+        """Audits not done by their deadline and still owed (Hull 30)."""
+        return self.overdue
+
+
+def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneInfo) -> MonthStatus:
+    """Counts for ``month`` as of ``today`` (a local date)."""
+    row = session.scalar(select(AuditMonth).where(AuditMonth.month == month))
+    status = MonthStatus(month, bool(row and row.paused), row.theme if row else None)
+    allocations = session.scalars(
+        select(Allocation).where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED)
+    ).all()
+    for a in allocations:
+        status.allocated += 1
+        if a.state == AllocationState.COMPLETED:
+            status.completed += 1
+            if a.completed_at is not None and a.completed_at.astimezone(tz).date() > a.due_date:
+                status.completed_late += 1
+        elif a.state == AllocationState.EXEMPTED:
+            status.exempted += 1
+        elif a.due_date < today:
+            status.overdue += 1
+        else:
+            status.open += 1
+    status.breaks = [
+        (name, email)
+        for name, email in session.execute(
+            select(Person.display_name, Person.email)
+            .join(AuditBreak, AuditBreak.person_id == Person.id)
+            .where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED)
+            .order_by(func.lower(Person.display_name))
+        )
+    ]
+    return status
