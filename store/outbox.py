@@ -52,8 +52,8 @@ def enqueue(
         stmt = sqlite_insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         stmt = insert(Notification).values(**values)
-    result = session.execute(stmt)
-    return bool(result.rowcount)
+    # RETURNING says exactly whether a row was written (rowcount is -1 here on PostgreSQL).
+    return session.execute(stmt.returning(Notification.id)).first() is not None
 
 
 def person_ref(person: Any) -> dict[str, Any] | None:

@@ -1,0 +1,154 @@
+"""Driving the bot through simulated weeks: tick, deliver, and note who received what when."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.calendar import WorkingCalendar
+from bot.runtime import Runtime
+from bot.scheduler.tick import TickReport, tick
+from bot.workspace import LocalWorkspace
+from tests.allocation_fixtures import Council
+from tests.support import FakeTime
+from store.models import CaseType, Role
+
+#: The first words of each message's plain-text fallback, and what a person calls it.
+LABELS = (
+    ("You have a case file audit for", "allocated"),
+    ("Case reallocated to you", "allocated"),
+    ("One of your cases will be audited", "case audited"),
+    ("A case in your team will be audited", "team case audited"),
+    ("Reminder: audit due in", "reminder"),
+    ("Copy: ", "reminder copy"),
+    ("Overdue: audit of", "overdue"),
+    ("Overdue: ", "overdue copy"),
+    ("Allocation preview for", "preview"),
+)
+
+
+def label(text: str) -> str:
+    """What kind of message this is, from its plain-text fallback."""
+    for prefix, name in LABELS:
+        if text.startswith(prefix):
+            return name
+    if "overdue today" in text:
+        return "overdue digest"
+    return text
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as the recipient saw it: when (local date) and what."""
+
+    email: str
+    day: dt.date
+    kind: str
+    reference: str  # the case reference ("" for previews and digests)
+
+
+def _reference(text: str) -> str:
+    for word in text.replace(",", " ").replace(":", " ").split():
+        if word.startswith("CMS-"):
+            return word.rstrip(".'s")
+    return ""
+
+
+@dataclass
+class Simulation:
+    """A running bot whose time the test controls."""
+
+    runtime: Runtime
+    workspace: LocalWorkspace
+    calendar: WorkingCalendar
+    clock: FakeTime
+    received: list[Received] = field(default_factory=list)
+    reports: list[TickReport] = field(default_factory=list)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    def at(self, day: dt.date, hour: int = 9, minute: int = 0) -> dt.datetime:
+        """A local wall time as UTC, and move the bot's clock there."""
+        self.clock.now = self.calendar.utc(day, dt.time(hour, minute))
+        return self.clock.now
+
+    def step(self, now: dt.datetime) -> TickReport:
+        """One tick at ``now`` and delivery of whatever it planned."""
+        self.clock.now = now
+        report = tick(self.sessions, self.runtime.settings, self.calendar, now)
+        self.reports.append(report)
+        sent = sum(sender.drain(now).sent for sender in self.runtime.senders.values())
+        if sent:
+            self.collect(now)
+        return report
+
+    def collect(self, now: dt.datetime) -> None:
+        """Note every message delivered since the last look, stamped with the local date."""
+        day = self.calendar.local_date(now)
+        for user in self.workspace.users():
+            for message in self.workspace.messages(user_email=user["email"]):
+                key = (message["channel"], message["ts"])
+                if message["ephemeral"] or key in self._seen:
+                    continue
+                self._seen.add(key)
+                text = message["text"]
+                kind = label(text)
+                self.received.append(Received(user["email"], day, kind, _reference(text)))
+
+    def run(
+        self,
+        start: dt.date,
+        end: dt.date,
+        *,
+        every: dt.timedelta = dt.timedelta(hours=1),
+        hooks: dict[dt.date, Callable[[], None]] | None = None,
+    ) -> None:
+        """Tick from ``start`` 00:00 to ``end`` 00:00 local, calling a day's hook at its 12:00 tick."""
+        now = self.calendar.utc(start, dt.time(0, 0))
+        stop = self.calendar.utc(end, dt.time(0, 0))
+        hooks = dict(hooks or {})
+        while now < stop:
+            self.step(now)
+            local = self.calendar.local(now)
+            if local.hour == 12 and local.date() in hooks:
+                hooks.pop(local.date())()
+                self.collect(now)
+            now += every
+
+    def inbox(self, email: str) -> list[tuple[dt.date, str, str]]:
+        """What one person received, in order."""
+        return [(r.day, r.kind, r.reference) for r in self.received if r.email == email]
+
+
+def small_council(sessions: sessionmaker[Session]) -> dict[str, str]:
+    """Two services, two teams, four auditors with line managers, a QA coordinator, eight cases.
+
+    Returns names → emails for the people tests talk about.
+    """
+    with sessions() as session, session.begin():
+        c = Council(session)
+        ai = c.service("Assessment and Intervention")
+        cic = c.service("Children in Care")
+        team_a = c.team("Assessment Team North", ai)
+        team_b = c.team("Children in Care Team 1", cic)
+        head = c.auditor("Hana Head", Role.HEAD_OF_SERVICE)
+        sm_a = c.auditor("Sid Manager", Role.SERVICE_MANAGER, service=ai, line_manager=head)
+        sm_b = c.auditor("Sue Manager", Role.SERVICE_MANAGER, service=cic, line_manager=head)
+        tm_a = c.auditor("Tara Teamlead", Role.TEAM_MANAGER, team=team_a, line_manager=sm_a)
+        tm_b = c.auditor("Ben Teamlead", Role.TEAM_MANAGER, team=team_b, line_manager=sm_b)
+        c.person("Quinn Qa", Role.QA_COORDINATOR, line_manager=head)
+        workers_a = [c.person(f"Wendy A{n}", Role.SOCIAL_WORKER, team=team_a, line_manager=tm_a) for n in (1, 2)]
+        workers_b = [c.person(f"Will B{n}", Role.SOCIAL_WORKER, team=team_b, line_manager=tm_b) for n in (1, 2)]
+        for n in range(4):
+            c.case(f"CMS-10{n}", team_a, CaseType.CP, worker=workers_a[n % 2], team_manager=tm_a)
+            c.case(f"CMS-20{n}", team_b, CaseType.CLA, worker=workers_b[n % 2], team_manager=tm_b)
+        people = [head, sm_a, sm_b, tm_a, tm_b, *workers_a, *workers_b]
+        emails = {p.display_name: p.email for p in people}
+        emails["Quinn Qa"] = "quinn.qa@council.example"
+        return emails
