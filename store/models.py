@@ -131,11 +131,15 @@ class NotificationState(StrEnum):
 
 
 class Priority:
-    """Outbox lanes: lower sends first. Urgent alerts have a sender of their own."""
+    """Outbox priorities: lower sends first. Urgent alerts have a sender of their own.
+
+    Everything about the normal course of an audit is NORMAL, so one person's messages keep
+    the order they were decided in (allocation before reminder before overdue notice).
+    """
 
     URGENT = 0
     NORMAL = 10
-    BULK = 20
+    BULK = 20  # for sends nobody is waiting on (none yet)
 
 
 class Service(Base):

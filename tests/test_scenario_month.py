@@ -279,3 +279,12 @@ def _same_schema(engine: Engine) -> dict[str, object]:
     with engine.connect() as conn:
         schema = conn.exec_driver_sql("show search_path").scalar()
     return {"connect_args": {"options": f"-csearch_path={schema}"}}
+
+
+def test_messages_about_one_audit_arrive_in_the_order_they_were_decided(sim: Simulation) -> None:
+    tick(sim.sessions, sim.runtime.settings, sim.calendar, sim.at(D(2026, 12, 1), 9))  # allocation: not sent yet
+    sim.step(sim.at(D(2026, 12, 24), 9))  # reminders planned; everything goes out now
+
+    first = allocations(sim.sessions, D(2026, 12, 1))[0]
+    kinds = [kind for _, kind, ref in sim.inbox(first.auditor.email) if ref == first.case.reference]
+    assert kinds == ["allocated", "reminder"]

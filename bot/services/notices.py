@@ -75,6 +75,6 @@ def notify_allocation(session: Session, allocation: Allocation, *, now: dt.datet
             context=context,
             now=now,
             recipient_id=person.id,
-            priority=Priority.BULK,
+            priority=Priority.NORMAL,
         )
     return written
