@@ -177,11 +177,11 @@ def register(group: click.Group) -> None:
                 allow_recent=allow_recent,
                 seed=seed,
             )
-            if prepare:
+            plan, result = allocate(ctx.sessions, request, settings, now=ctx.now(), preview=preview or prepare)
+            if prepare:  # kept only once it plans: a bad request must not wait for the first working day
                 with ctx.sessions() as session, session.begin():
                     prepare_allocation(session, request, now=ctx.now(), actor_ref="cli")
                 click.echo(f"prepared: this request will be allocated on the first working day of {month:%B %Y}")
-            plan, result = allocate(ctx.sessions, request, settings, now=ctx.now(), preview=preview or prepare)
         except RequestError as exc:
             raise InputError(str(exc)) from None
         except MonthPaused as exc:

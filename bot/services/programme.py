@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.services.allocation_plan import _check_filter_names
 from bot.services.allocation_rules import parse_thematic_filter
 from bot.services.allocation_types import AllocationRequest, request_from_json, request_to_json
 from bot.settings import Settings
@@ -49,7 +50,8 @@ def set_month(
         row.theme = changes["theme"] = theme  # type: ignore[assignment]
     if thematic_filter is not UNSET:
         if thematic_filter is not None:
-            parse_thematic_filter(str(thematic_filter))  # RequestError names the bad part
+            # RequestError names the bad part; an unknown team or service would fail every tick later
+            _check_filter_names(session, parse_thematic_filter(str(thematic_filter)))
         row.thematic_filter = changes["thematic_filter"] = thematic_filter  # type: ignore[assignment]
     if paused is not None:
         row.paused = changes["paused"] = paused
