@@ -288,3 +288,16 @@ def test_messages_about_one_audit_arrive_in_the_order_they_were_decided(sim: Sim
     first = allocations(sim.sessions, D(2026, 12, 1))[0]
     kinds = [kind for _, kind, ref in sim.inbox(first.auditor.email) if ref == first.case.reference]
     assert kinds == ["allocated", "reminder"]
+
+
+def test_an_unplannable_prepared_request_does_not_stop_reminders(sim: Simulation, emails: dict[str, str]) -> None:
+    tick(sim.sessions, sim.runtime.settings, sim.calendar, sim.at(D(2026, 12, 1), 9))
+    with sim.sessions() as session, session.begin():  # January prepared with a thematic sample but no theme
+        month_row(session, D(2027, 1, 1)).prepared_request = {
+            "month": "2027-01-01", "control": None, "thematic_filter": "type=CP", "theme": None,
+            "thematic_count": 2, "cases": [], "cases_type": "dip", "allow_recent": False, "seed": None,
+        }  # fmt: skip
+    report = sim.step(sim.at(D(2026, 12, 29), 9))  # the January preview is due, and so are the reminders
+
+    assert report.errors == ["preview: RequestError"]
+    assert report.reminders > 0

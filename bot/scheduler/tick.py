@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
+from bot.services.allocation_rules import RequestError
 from bot.services.chasing import plan_overdue, plan_reminders
 from bot.services.schedule import plan_preview, run_scheduled_allocation
 from bot.settings import Settings
@@ -71,7 +72,7 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
         try:
             with sessions() as session, session.begin():
                 planner(session)
-        except SQLAlchemyError as exc:  # one failing planner must not stop the others
+        except (SQLAlchemyError, RequestError) as exc:  # one failing planner must not stop the others
             log.exception("tick planner %s failed at %s", name, now.isoformat())
             report.errors.append(f"{name}: {type(exc).__name__}")
 
