@@ -25,6 +25,16 @@ class Template(StrEnum):
     AUDIT_COMPLETED = "audit_completed"
     BREAK_DECISION = "break_decision"
     BREAKS_LIST = "breaks_list"
+    EXEMPTION_ASK = "exemption_ask"
+    EXEMPTION_DECIDED = "exemption_decided"
+    EXEMPTION_SUBMITTED = "exemption_submitted"
+    EXEMPTION_OUTCOME = "exemption_outcome"
+    EXEMPTION_QA = "exemption_qa"
+    NO_APPROVER = "no_approver"
+    DELEGATION_RESULT = "delegation_result"
+    DELEGATION_NOTICE = "delegation_notice"
+    VIEW_EXEMPTION_REQUEST = "view_exemption_request"
+    VIEW_DECLINE = "view_decline"
 
     @property
     def filename(self) -> str:
@@ -42,12 +52,38 @@ class ActionId(StrEnum):
 
     MARK_COMPLETE = "audit_mark_complete"
     REQUEST_BREAK = "audit_request_break"
+    REQUEST_EXEMPTION = "audit_request_exemption"
+    APPROVE_EXEMPTION = "exemption_approve"
+    DECLINE_EXEMPTION = "exemption_decline"
+    CHOOSE_AUDITOR = "exemption_choose_auditor"
+    KIND = "kind"
+    NEW_DATE = "new_date"
+    REASON = "reason"
+    COMMENT = "comment"
+
+
+class FormBlock(StrEnum):
+    """``block_id`` of modal inputs (field errors are keyed by these)."""
+
+    KIND = "kind"
+    NEW_DATE = "new_date"
+    REASON = "reason"
+    COMMENT = "comment"
+
+
+class CallbackId(StrEnum):
+    """``callback_id`` of modals."""
+
+    EXEMPTION_REQUEST = "exemption_request"
+    DECLINE = "exemption_decline"
 
 
 class BlockId(StrEnum):
     """``block_id`` of blocks that carry interactive elements."""
 
     AUDIT_ACTIONS = "audit_actions"
+    DECISION_ACTIONS = "decision_actions"
+    CHOOSE_AUDITOR = "choose_auditor"
 
 
 class Command(StrEnum):

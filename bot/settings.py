@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from store.models import Role
+
 
 class Nation(StrEnum):
     """Whose bank holidays count as non-working days."""
@@ -68,6 +70,14 @@ class Settings(BaseSettings):
     overdue_repeat_days: int = Field(7, ge=1, description="overdue notices repeat weekly (Hull 30)")
     max_breaks_per_year: int = Field(2, ge=0, description="Hull A.2: 10 audits a year, two months off")
     max_break_share: float = Field(0.2, ge=0, le=1, description="Hull A.3: at most 20% of auditors on a break")
+
+    # Exemptions and extensions (shared/domain.md step 5; Hull A.4-5).
+    exemption_approver_role: Role = Field(Role.ASSISTANT_DIRECTOR, description="decides for children's social care auditors")
+    qa_exemption_approver_role: Role = Field(Role.STRATEGIC_LEAD, description="decides for QA-team auditors")
+    qa_team_names: list[str] = Field(default_factory=lambda: ["Quality Assurance Team"])
+    max_extension_working_days: int = Field(10, ge=1, description="how far past the deadline an extension may go")
+    exemption_resend_working_days: int = Field(2, ge=1, description="re-send an undecided request after this")
+    exemption_escalate_working_days: int = Field(2, ge=1, description="then escalate to the approver's manager")
 
     # Delivery.
     outbox_batch_size: int = Field(50, ge=1)

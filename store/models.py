@@ -121,6 +121,21 @@ class BreakState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RequestKind(StrEnum):
+    """What an auditor asks for (shared/domain.md step 5)."""
+
+    EXEMPTION = "exemption"
+    EXTENSION = "extension"
+
+
+class RequestState(StrEnum):
+    """An exemption or extension request's life: decided once."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
 class NotificationState(StrEnum):
     """Outbox row states: pending -> sending -> sent | failed (pending again on retry)."""
 
@@ -320,6 +335,8 @@ class Notification(Base):
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     #: ... or a channel id to post to.
     channel: Mapped[str | None] = mapped_column(String(32))
+    #: Set for an edit: the sender updates the message sent for this key (chat.update) in place.
+    replaces_key: Mapped[str | None] = mapped_column(String(200))
     template: Mapped[str] = mapped_column(String(100))
     context: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority: Mapped[int] = mapped_column(Integer, default=Priority.NORMAL)
@@ -337,6 +354,57 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     recipient: Mapped[Person | None] = relationship()
+
+
+class ExemptionRequest(Base):
+    """An auditor's request to be exempted from an audit or to have more time (Hull A.4-5)."""
+
+    __tablename__ = "exemption_requests"
+    __table_args__ = (Index("ix_exemption_requests_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    auditor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    kind: Mapped[RequestKind] = mapped_column(_enum(RequestKind, "request_kind"))
+    #: Free text typed by the auditor: shown only to the case's circle and the deciders.
+    reason: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    new_due_date: Mapped[dt.date | None] = mapped_column(Date)
+    state: Mapped[RequestState] = mapped_column(_enum(RequestState, "request_state"), default=RequestState.PENDING)
+    #: Who the rules name as the decider, and who the request went to (their delegate, if any).
+    approver_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    routed_to_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    reallocated_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+
+    allocation: Mapped[Allocation] = relationship()
+    auditor: Mapped[Person] = relationship(foreign_keys=[auditor_id])
+    approver: Mapped[Person] = relationship(foreign_keys=[approver_id])
+    routed_to: Mapped[Person] = relationship(foreign_keys=[routed_to_id])
+    escalated_to: Mapped[Person | None] = relationship(foreign_keys=[escalated_to_id])
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class Delegation(Base):
+    """An approver's delegate for a date range (inclusive, local dates)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_principal_dates", "principal_id", "starts_on", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    principal: Mapped[Person] = relationship(foreign_keys=[principal_id])
+    delegate: Mapped[Person] = relationship(foreign_keys=[delegate_id])
 
 
 class AuditLog(Base):

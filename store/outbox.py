@@ -24,12 +24,15 @@ def enqueue(
     channel: str | None = None,
     priority: int = Priority.NORMAL,
     not_before: dt.datetime | None = None,
+    replaces_key: str | None = None,
 ) -> bool:
     """Add a notification unless one with the same idempotency key exists.
 
     Returns True if a row was written. Exactly one of ``recipient_id`` (a DM) or ``channel``.
     ``context`` must be JSON-serialisable and self-contained; people inside it are written as
     ``{"id": person_id, "name": display_name}`` so the sender can mention them.
+    With ``replaces_key`` the row is an edit: the message sent for that key is updated in place
+    (or, if it could never be sent, this one is posted instead).
     """
     if (recipient_id is None) == (channel is None):
         raise ValueError("a notification goes to exactly one recipient or channel")
@@ -37,6 +40,7 @@ def enqueue(
         idempotency_key=key,
         recipient_id=recipient_id,
         channel=channel,
+        replaces_key=replaces_key,
         template=str(template),
         context=context,
         priority=priority,

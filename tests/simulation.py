@@ -6,14 +6,20 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
-from bot.runtime import Runtime
+from bot.runtime import Runtime, start_runtime
+from bot.settings import Settings, load_settings
 from bot.scheduler.tick import TickReport, tick
 from bot.workspace import LocalWorkspace
 from tests.allocation_fixtures import Council
-from tests.support import FakeTime
+from tests.support import FakeClock, FakeTime, running_workspace
 from store.models import CaseType, Role
 
 #: The first words of each message's plain-text fallback, and what a person calls it.
@@ -137,7 +143,10 @@ def small_council(sessions: sessionmaker[Session]) -> dict[str, str]:
         cic = c.service("Children in Care")
         team_a = c.team("Assessment Team North", ai)
         team_b = c.team("Children in Care Team 1", cic)
-        head = c.auditor("Hana Head", Role.HEAD_OF_SERVICE)
+        director = c.person("Dan Director")
+        ad = c.person("Amy Director", Role.ASSISTANT_DIRECTOR, line_manager=director)
+        deputy = c.person("Dee Deputy", Role.HEAD_OF_SERVICE, line_manager=ad)
+        head = c.auditor("Hana Head", Role.HEAD_OF_SERVICE, line_manager=ad)
         sm_a = c.auditor("Sid Manager", Role.SERVICE_MANAGER, service=ai, line_manager=head)
         sm_b = c.auditor("Sue Manager", Role.SERVICE_MANAGER, service=cic, line_manager=head)
         tm_a = c.auditor("Tara Teamlead", Role.TEAM_MANAGER, team=team_a, line_manager=sm_a)
@@ -148,7 +157,37 @@ def small_council(sessions: sessionmaker[Session]) -> dict[str, str]:
         for n in range(4):
             c.case(f"CMS-10{n}", team_a, CaseType.CP, worker=workers_a[n % 2], team_manager=tm_a)
             c.case(f"CMS-20{n}", team_b, CaseType.CLA, worker=workers_b[n % 2], team_manager=tm_b)
-        people = [head, sm_a, sm_b, tm_a, tm_b, *workers_a, *workers_b]
+        people = [director, ad, deputy, head, sm_a, sm_b, tm_a, tm_b, *workers_a, *workers_b]
         emails = {p.display_name: p.email for p in people}
         emails["Quinn Qa"] = "quinn.qa@council.example"
         return emails
+
+
+# --- fixtures shared by the scenario tests (import them into the test module) ---------------
+
+
+@pytest.fixture
+def emails(session_factory: sessionmaker[Session]) -> dict[str, str]:
+    return small_council(session_factory)
+
+
+@pytest.fixture
+def settings(engine: Engine, tmp_path: Path) -> Settings:
+    return load_settings(
+        data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4
+    )
+
+
+@pytest.fixture
+def workspace() -> Iterator[LocalWorkspace]:
+    with running_workspace(clock=FakeClock(), channel_burst=1000) as ws:
+        yield ws
+
+
+@pytest.fixture
+def sim(engine: Engine, settings: Settings, emails: dict[str, str], workspace: LocalWorkspace) -> Iterator[Simulation]:
+    clock = FakeTime(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    runtime = start_runtime(settings, engine=engine, clock=clock, background=False, workspace=workspace, http_port=0)
+    yield Simulation(runtime, workspace, WorkingCalendar.from_settings(settings), clock)
+    assert runtime.server is not None
+    runtime.server.stop()

@@ -382,7 +382,7 @@ def test_tick_on_the_first_working_day_allocates_the_standing_control_sample(
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Tue 01 Dec 2026 09:00: planned 0 preview message(s), 3 allocation(s) with 3 message(s), "
-        "0 reminder(s), 0 overdue notice(s)\n"
+        "0 reminder(s), 0 overdue notice(s), 0 exemption reminder(s)/escalation(s)\n"
     )
     with session_factory() as s:
         allocations = s.scalars(select(Allocation)).all()
@@ -400,7 +400,7 @@ def test_tick_on_the_first_working_day_allocates_the_standing_control_sample(
     again = run(engine, ["tick", "--at", "2026-12-01 09:01"], control_sample_size=3)
     assert again.output == (
         "Tue 01 Dec 2026 09:01: planned 0 preview message(s), 0 allocation(s) with 0 message(s), "
-        "0 reminder(s), 0 overdue notice(s)\n"
+        "0 reminder(s), 0 overdue notice(s), 0 exemption reminder(s)/escalation(s)\n"
     )
     assert count(session_factory, Allocation) == 3
 

@@ -9,7 +9,7 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from bot.blockkit import BlockKitError, validate_message
+from bot.blockkit import BlockKitError, validate_message, validate_view
 from bot.ids import ActionId, BlockId, Template
 from bot.render import render, slack_escape
 
@@ -34,6 +34,17 @@ def allocation_context(**overrides: Any) -> dict[str, Any]:
         "iro": KIM,
         "reason": "not in Assessment Team North or its management line; 3 of 10 audits in the last 12 months",
     }
+    context.update(overrides)
+    return context
+
+
+def request_context(**overrides: Any) -> dict[str, Any]:
+    context = allocation_context(
+        request_id=3, stage="ask", kind="exemption", reason="I managed this family's case until May.",
+        new_due_date=None, original_due_date="2026-12-31", requester=SAM, approver=JO, routed_to=KIM,
+        escalated_to=ALEX, asked_on="2026-12-02T10:00:00+00:00", exemptions_this_year=1, state="pending",
+        decided_by=JO, decided_at="2026-12-04T10:00:00+00:00", comment=None, reallocated_to=None,
+    )  # fmt: skip
     context.update(overrides)
     return context
 
@@ -92,6 +103,20 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
+    Template.EXEMPTION_ASK: request_context(stage="escalate"),
+    Template.EXEMPTION_DECIDED: request_context(state="declined", comment="We need this one done by you."),
+    Template.EXEMPTION_SUBMITTED: request_context(),
+    Template.EXEMPTION_OUTCOME: request_context(state="approved", reallocated_to=KIM),
+    Template.EXEMPTION_QA: request_context(
+        state="approved", choices=[{"id": n, "name": f"Auditor {n}", "reason": "r"} for n in range(100)]
+    ),
+    Template.NO_APPROVER: {"person": ALEX, "email": "alex.oneill@council.example"},
+    Template.DELEGATION_RESULT: {"problem": None, "delegate": JO, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
+    Template.DELEGATION_NOTICE: {"principal": SAM, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
+    Template.VIEW_EXEMPTION_REQUEST: {
+        "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,
+    },
+    Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
 }
 
 
@@ -102,8 +127,12 @@ def all_text(payload: dict[str, Any]) -> str:
 @pytest.mark.parametrize("template", list(Template))
 def test_every_template_renders_within_block_kit_limits(template: Template) -> None:
     payload = render(template, CONTEXTS[template])
-    assert validate_message(payload) == []
-    assert payload["text"].strip(), "every message needs a plain-text fallback"
+    if template.is_view:
+        assert validate_view(payload) == []
+        assert json.loads(payload["private_metadata"])
+    else:
+        assert validate_message(payload) == []
+        assert payload["text"].strip(), "every message needs a plain-text fallback"
 
 
 def test_allocation_message_to_the_auditor_shows_what_they_need() -> None:
@@ -161,7 +190,8 @@ def test_reminder_carries_the_complete_and_break_buttons_with_ids() -> None:
     payload = render(Template.REMINDER_AUDITOR, CONTEXTS[Template.REMINDER_AUDITOR])
     actions = next(b for b in payload["blocks"] if b["type"] == "actions")
     assert actions["block_id"] == BlockId.AUDIT_ACTIONS
-    complete, rest = actions["elements"]
+    complete, exempt, rest = actions["elements"]
+    assert (exempt["action_id"], exempt["value"]) == (ActionId.REQUEST_EXEMPTION, "7")
     assert (complete["action_id"], complete["value"]) == (ActionId.MARK_COMPLETE, "7")
     assert complete["confirm"]["confirm"]["text"] == "Mark complete"
     assert (rest["action_id"], rest["value"], rest["text"]["text"]) == (

@@ -25,37 +25,10 @@ from bot.workspace import LocalWorkspace
 from store.db import make_engine, make_sessionmaker
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Case, Person
 from store.months import month_row
-from tests.simulation import Received, Simulation, small_council
+from tests.simulation import Received, Simulation, emails, settings, sim, small_council, workspace  # noqa: F401
 from tests.support import FakeClock, FakeTime, running_workspace
 
 D = dt.date
-
-
-@pytest.fixture
-def emails(session_factory: sessionmaker[Session]) -> dict[str, str]:
-    return small_council(session_factory)
-
-
-@pytest.fixture
-def settings(engine: Engine, tmp_path: Path) -> Settings:
-    return load_settings(
-        data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4
-    )
-
-
-@pytest.fixture
-def workspace() -> Iterator[LocalWorkspace]:
-    with running_workspace(clock=FakeClock(), channel_burst=1000) as ws:
-        yield ws
-
-
-@pytest.fixture
-def sim(engine: Engine, settings: Settings, emails: dict[str, str], workspace: LocalWorkspace) -> Iterator[Simulation]:
-    clock = FakeTime(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    runtime = start_runtime(settings, engine=engine, clock=clock, background=False, workspace=workspace, http_port=0)
-    yield Simulation(runtime, workspace, WorkingCalendar.from_settings(settings), clock)
-    assert runtime.server is not None
-    runtime.server.stop()
 
 
 def allocations(sessions: sessionmaker[Session], month: dt.date) -> list[Allocation]:

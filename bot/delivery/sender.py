@@ -29,7 +29,7 @@ from bot.delivery.mentions import person_ids
 from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
 from bot.ids import Template
 from bot.render import render
-from store.models import Notification, Person, Priority, Role
+from store.models import Notification, NotificationState, Person, Priority, Role
 from store.outbox import enqueue, person_ref
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,14 @@ class _Retry(Exception):
 
 class _Permanent(Exception):
     pass
+
+
+class _NotYet(Exception):
+    """The row depends on another not sent yet (an edit of a message still queued)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"waiting {seconds:.0f}s for the message it edits")
+        self.seconds = seconds
 
 
 class OutboxSender:
@@ -120,6 +128,13 @@ class OutboxSender:
                     break
             except _Permanent as exc:
                 self._fail(notification_id, str(exc), outcome)
+            except _NotYet as wait:
+                with self.sessions() as session, session.begin():
+                    release(
+                        session, notification_id, worker_id=self.worker_id,
+                        retry_at=now + dt.timedelta(seconds=wait.seconds), error=str(wait), count_attempt=False,
+                    )  # fmt: skip
+                outcome.retried += 1
             except DeliveryHalted:
                 self._release_untouched(ids[index:], now)
                 raise
@@ -147,20 +162,26 @@ class OutboxSender:
             row = session.get(Notification, notification_id)
             assert row is not None
             key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
-            recipient_id, channel = row.recipient_id, row.channel
+            recipient_id, channel, replaces = row.recipient_id, row.channel, row.replaces_key
+            target = self._edit_target(session, replaces) if replaces else None
             named = session.execute(
                 select(Person.id, Person.email, Person.slack_user_id, Person.slack_missing_since).where(
                     Person.id.in_(set(person_ids(context)))
                 )
             ).all()
-        if recipient_id is not None:
+        if target is None and recipient_id is not None:
             channel = self._dm_channel(recipient_id, key, now)
         slack_ids = self._mentionable(named, now)
-        assert channel is not None
         try:
             payload = render(Template(template), context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
+        if target is not None:
+            edit_channel, edit_ts = target
+            self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
+            self._settle_sent(notification_id, now, edit_channel, edit_ts)
+            return
+        assert channel is not None
         if attempts > 1:
             found = self._find_existing(channel, key)
             if found is not None:
@@ -177,6 +198,16 @@ class OutboxSender:
             unfurl_media=False,
         )
         self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+
+    @staticmethod
+    def _edit_target(session: Session, replaces: str) -> tuple[str, str] | None:
+        """Where the message to edit is; None to post afresh (it was never sent); wait if queued."""
+        original = session.scalar(select(Notification).where(Notification.idempotency_key == replaces))
+        if original is None or original.state == NotificationState.FAILED:
+            return None
+        if original.state != NotificationState.SENT or not original.slack_channel or not original.slack_ts:
+            raise _NotYet(30)
+        return original.slack_channel, original.slack_ts
 
     def _settle_sent(self, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
         with self.sessions() as session, session.begin():

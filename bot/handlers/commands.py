@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.handlers import breaks
+from bot.handlers import breaks, exemptions
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import email_if_unknown
 from bot.handlers.payloads import SlashCommand
@@ -71,6 +71,8 @@ ROUTES: dict[str, Route] = {
     "mine": mine_command,
     "break": breaks.break_command,
     "breaks": breaks.breaks_command,
+    "exempt": exemptions.exempt_command,
+    "delegate": exemptions.delegate_command,
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +21,16 @@ class SlashCommand:
     channel_id: str
     sub: str
     args: tuple[str, ...]
+    trigger_id: str = ""
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> SlashCommand:
         """Parse Slack's slash-command body; empty text means ``help``."""
         words = str(body.get("text") or "").split()
         sub = words[0].lower() if words else "help"
-        return cls(str(body["user_id"]), str(body.get("channel_id", "")), sub, tuple(words[1:]))
+        return cls(
+            str(body["user_id"]), str(body.get("channel_id", "")), sub, tuple(words[1:]), str(body.get("trigger_id", ""))
+        )
 
 
 @dataclass(frozen=True)
@@ -35,14 +40,16 @@ class ButtonClick:
     user_id: str
     action_id: str
     value: str
+    trigger_id: str = ""
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> ButtonClick:
-        """Parse a ``block_actions`` body with exactly one action."""
+        """Parse a ``block_actions`` body with one button click or menu choice."""
         try:
             action = body["actions"][0]
-            return cls(str(body["user"]["id"]), str(action["action_id"]), str(action.get("value", "")))
-        except (KeyError, IndexError, TypeError) as exc:
+            value = action.get("value") or (action.get("selected_option") or {}).get("value", "")
+            return cls(str(body["user"]["id"]), str(action["action_id"]), str(value), str(body.get("trigger_id", "")))
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise PayloadError(f"not a button click: {exc}") from None
 
     def int_value(self) -> int:
@@ -61,3 +68,68 @@ def parse_month_arg(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text).replace(day=1)
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class ViewSubmission:
+    """A submitted modal: who, its typed ``private_metadata``, and the input values by block."""
+
+    user_id: str
+    callback_id: str
+    metadata: dict[str, Any]
+    values: dict[str, Any]
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> ViewSubmission:
+        """Parse a ``view_submission`` body; the metadata must be the JSON object the bot wrote."""
+        try:
+            view = body["view"]
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            if not isinstance(metadata, dict):
+                raise PayloadError("private_metadata is not an object")
+            values: dict[str, Any] = {}
+            for block_id, actions in (view.get("state", {}).get("values") or {}).items():
+                for element in actions.values():
+                    values[block_id] = (
+                        element.get("value")
+                        or element.get("selected_date")
+                        or (element.get("selected_option") or {}).get("value")
+                    )
+            return cls(str(body["user"]["id"]), str(view.get("callback_id", "")), metadata, values)
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            raise PayloadError(f"not a view submission: {exc}") from None
+
+    def int_meta(self, key: str) -> int:
+        """An id kept in the view's metadata."""
+        try:
+            return int(self.metadata[key])
+        except (KeyError, TypeError, ValueError):
+            raise PayloadError(f"view metadata has no {key}") from None
+
+    def text(self, block_id: str) -> str:
+        """A text input's value ('' when empty)."""
+        return str(self.values.get(block_id) or "")
+
+    def date(self, block_id: str) -> dt.date | None:
+        """A datepicker's value."""
+        raw = self.values.get(block_id)
+        try:
+            return dt.date.fromisoformat(str(raw)) if raw else None
+        except ValueError:
+            return None
+
+
+def parse_mention(text: str) -> str | None:
+    """The user id in an escaped mention ``<@U123|name>`` (or a bare ``U123``)."""
+    match = re.fullmatch(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|([UW][A-Z0-9]{5,})", text.strip())
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def parse_day(text: str) -> dt.date | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY``."""
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None

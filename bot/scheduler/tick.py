@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.calendar import WorkingCalendar
 from bot.services.allocation_rules import RequestError
 from bot.services.chasing import plan_overdue, plan_reminders
+from bot.services.exemptions import plan_exemption_chasers
 from bot.services.schedule import plan_preview, run_scheduled_allocation
 from bot.settings import Settings
 from store.months import is_paused
@@ -37,12 +38,13 @@ class TickReport:
     allocation_messages: int = 0
     reminders: int = 0
     overdue: int = 0
+    exemption_chasers: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def planned(self) -> int:
         """Notifications planned by this tick."""
-        return self.previews + self.allocation_messages + self.reminders + self.overdue
+        return self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
 
     def summary(self) -> str:
         """One line for operators."""
@@ -55,6 +57,7 @@ class TickReport:
             f"{self.allocated} allocation(s) with {self.allocation_messages} message(s)",
             f"{self.reminders} reminder(s)",
             f"{self.overdue} overdue notice(s)",
+            f"{self.exemption_chasers} exemption reminder(s)/escalation(s)",
         ]
         errors = f"; {len(self.errors)} planner(s) failed: {'; '.join(self.errors)}" if self.errors else ""
         return f"{self.local:%a %d %b %Y %H:%M}: planned " + ", ".join(parts) + errors
@@ -96,7 +99,11 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
     def overdue(session: Session) -> None:
         report.overdue += plan_overdue(session, settings, today=today, now=now)
 
+    def exemptions(session: Session) -> None:
+        report.exemption_chasers += plan_exemption_chasers(session, settings, calendar, now=now)
+
     run("allocation", allocation)
     run("reminders", reminders)
     run("overdue", overdue)
+    run("exemptions", exemptions)
     return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,20 @@ def _loads(session: Session, month: dt.date) -> _Loads:
             if start == month:
                 loads.month[person_id] += 1
     return loads
+
+
+def _on_break(session: Session, month: dt.date) -> set[int]:
+    """People with an approved audit break for ``month``."""
+    return set(
+        session.scalars(select(AuditBreak.person_id).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED))
+    )
+
+
+def _ranks(seed: str, person_ids: Iterable[int]) -> dict[int, int]:
+    """Person id -> seeded tiebreak rank (lower first), the same for the same seed and people."""
+    ranks = sorted(person_ids)
+    random.Random(seed).shuffle(ranks)
+    return {person_id: i for i, person_id in enumerate(ranks)}
 
 
 def _recently_audited(session: Session, month: dt.date, resample_months: int) -> dict[int, dt.date]:
@@ -267,9 +282,7 @@ def _assign(
 ) -> None:
     """Give each slot the least-loaded eligible auditor(s), most constrained case first."""
     names = {a.person_id: a.name for a in auditors}
-    ranks = sorted(names)
-    random.Random(f"{plan.seed}:auditors").shuffle(ranks)
-    rank = {person_id: i for i, person_id in enumerate(ranks)}
+    rank = _ranks(f"{plan.seed}:auditors", names)
     eligible: dict[int, frozenset[int]] = {}
     excluded: dict[int, list[Rule]] = {}
     for slot in slots:
@@ -415,10 +428,7 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         shortfall = _shortfall_note("of type CIN, CP or CLA can be sampled", sample, settings.resample_months)
         samples.append(("control sample", AuditType.CONTROL, request.control, existing, shortfall))
 
-    on_break = set(
-        session.scalars(select(AuditBreak.person_id).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED))
-    )
-    auditors = _auditors(session)
+    auditors, on_break = _auditors(session), _on_break(session, month)
     _assign(plan, slots, auditors, on_break, _loads(session, month), rule_settings(settings), pairs=settings.auditor_pairs)
     plan.items.sort(key=lambda i: (_KIND_ORDER[i.audit_type], i.reference))
     plan.unallocated.sort(key=lambda u: (_KIND_ORDER[u.audit_type] if u.audit_type else 0, u.reference))

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from store.audit import record
-from store.models import Allocation, Person, Role
+from store.models import Allocation, ExemptionRequest, Person, Role
 
 
 class Permission(StrEnum):
@@ -23,6 +23,10 @@ class Permission(StrEnum):
     COMPLETE_AUDIT = "complete_audit"
     REQUEST_BREAK = "request_break"
     VIEW_BREAKS = "view_breaks"
+    REQUEST_EXEMPTION = "request_exemption"
+    DECIDE_EXEMPTION = "decide_exemption"
+    DELEGATE = "delegate"
+    CHOOSE_AUDITOR = "choose_auditor"
 
 
 class RefusalCode(StrEnum):
@@ -34,6 +38,12 @@ class RefusalCode(StrEnum):
     NOT_AN_AUDITOR = "not_an_auditor"
     QA_ONLY = "qa_only"
     AUDIT_CLOSED = "audit_closed"
+    NOT_YOUR_REQUEST = "not_your_request"
+    NOT_THE_APPROVER = "not_the_approver"
+    NOT_AN_APPROVER = "not_an_approver"
+    REQUEST_PENDING = "request_pending"
+    NO_APPROVER = "no_approver"
+    UNKNOWN_CASE = "unknown_case"
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,21 @@ def _allowed(condition: bool, code: RefusalCode) -> Decision:
     return Decision(True) if condition else Decision(False, code)
 
 
-def decide(person: Person | None, permission: Permission, *, allocation: Allocation | None = None) -> Decision:
-    """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given)."""
+APPROVER_ROLES = frozenset({Role.ASSISTANT_DIRECTOR, Role.STRATEGIC_LEAD})
+
+
+def decide(
+    person: Person | None,
+    permission: Permission,
+    *,
+    allocation: Allocation | None = None,
+    request: ExemptionRequest | None = None,
+    delegate_id: int | None = None,
+) -> Decision:
+    """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given).
+
+    ``delegate_id`` is the request approver's active delegate today, looked up by the caller.
+    """
     if person is None:
         return Decision(False, RefusalCode.UNKNOWN_PERSON)
     if not person.active:
@@ -64,8 +87,17 @@ def decide(person: Person | None, permission: Permission, *, allocation: Allocat
             return _allowed(mine or qa, RefusalCode.NOT_YOUR_AUDIT)
         case Permission.REQUEST_BREAK:
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
-        case Permission.VIEW_BREAKS:
+        case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR:
             return _allowed(qa, RefusalCode.QA_ONLY)
+        case Permission.REQUEST_EXEMPTION:
+            assert allocation is not None
+            return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_REQUEST)
+        case Permission.DECIDE_EXEMPTION:
+            assert request is not None
+            deciders = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id}
+            return _allowed(person.id in deciders, RefusalCode.NOT_THE_APPROVER)
+        case Permission.DELEGATE:
+            return _allowed(any(person.has_role(r) for r in APPROVER_ROLES), RefusalCode.NOT_AN_APPROVER)
 
 
 def check(
@@ -78,9 +110,11 @@ def check(
     subject_type: str = "",
     subject_id: int | None = None,
     allocation: Allocation | None = None,
+    request: ExemptionRequest | None = None,
+    delegate_id: int | None = None,
 ) -> Decision:
     """Decide, and audit-log a refusal in the caller's transaction (which must then commit)."""
-    decision = decide(person, permission, allocation=allocation)
+    decision = decide(person, permission, allocation=allocation, request=request, delegate_id=delegate_id)
     if not decision.allowed:
         assert decision.code is not None
         record(

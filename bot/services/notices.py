@@ -48,12 +48,22 @@ def _recent_change(allocation: Allocation) -> bool:
     return (allocation.month_start - case.worker_changed_on).days <= 31
 
 
-def notify_allocation(session: Session, allocation: Allocation, *, now: dt.datetime, reallocated: bool = False) -> int:
+def notify_allocation(
+    session: Session,
+    allocation: Allocation,
+    *,
+    now: dt.datetime,
+    reallocated: bool = False,
+    key_prefix: str | None = None,
+    auditors: set[int] | None = None,
+) -> int:
     """Queue the auditor(s), social worker and team manager messages for one allocation.
 
-    Keys are ``alloc:<allocation id>:<role>:<person id>`` so re-running plans nothing twice.
-    Returns how many rows were newly written.
+    Keys are ``alloc:<allocation id>:<role>:<person id>`` (a reallocation passes its own prefix)
+    so re-running plans nothing twice. ``auditors`` limits which auditors are told (after a
+    reallocation only the new one). Returns how many rows were newly written.
     """
+    prefix = key_prefix or f"alloc:{allocation.id}"
     first, second = allocation.auditor, allocation.second_auditor
     planned: list[tuple[str, Person | None, Template, Person | None]] = [
         ("auditor", first, Template.ALLOCATION_AUDITOR, second),
@@ -65,12 +75,14 @@ def notify_allocation(session: Session, allocation: Allocation, *, now: dt.datet
     for role, person, template, co in planned:
         if person is None or not person.active:
             continue
+        if role == "auditor" and auditors is not None and person.id not in auditors:
+            continue
         context = allocation_context(allocation, co_auditor=co, reallocated=reallocated)
         if role == "auditor":
             context["auditor"] = person_ref(person)
         written += enqueue(
             session,
-            key=f"alloc:{allocation.id}:{role}:{person.id}",
+            key=f"{prefix}:{role}:{person.id}",
             template=template,
             context=context,
             now=now,

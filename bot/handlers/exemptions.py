@@ -1,0 +1,243 @@
+"""Exemptions and extensions in chat: the request modal, Approve / Decline, the QA choice,
+and ``/audit exempt`` / ``/audit delegate``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.context import BoltContext
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+
+from bot.calendar import WorkingCalendar
+from bot.delivery.mentions import known_slack_ids
+from bot.handlers.deps import Deps, deps_of
+from bot.handlers.identity import email_if_unknown, slack_email
+from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission, parse_day, parse_mention
+from bot.ids import ActionId, CallbackId, FormBlock, Template
+from bot.render import render
+from bot.services.approvers import delegate
+from bot.services.authz import Decision
+from bot.services.exemptions import (
+    RequestForm,
+    load_allocation,
+    may_decide,
+    choose_replacement,
+    decide_request,
+    open_allocation_for,
+    request_context,
+    start_request,
+    submit_request,
+)
+from bot.services.people import find_person
+from store.models import RequestKind, RequestState
+from store.outbox import person_ref
+
+
+def _calendar(deps: Deps) -> WorkingCalendar:
+    return WorkingCalendar.from_settings(deps.settings)
+
+
+def _refusal(decision: Decision) -> dict[str, Any]:
+    assert decision.code is not None
+    return render(Template.REFUSAL, {"code": decision.code.value})
+
+
+def _say(respond: Respond, payload: dict[str, Any]) -> None:
+    respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
+
+
+def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str | None) -> dict[str, Any] | None:
+    """Open the request modal; return a refusal payload instead when the person may not ask."""
+    email = email_if_unknown(client, deps, user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=user_id, email=email)
+        if allocation_id is not None:
+            allocation = load_allocation(session, allocation_id)
+        else:
+            allocation = open_allocation_for(session, person, reference or "")
+        decision, context = start_request(
+            session, allocation, person, deps.settings, _calendar(deps), now=deps.clock(), actor_ref=user_id
+        )
+    if not decision.allowed:
+        return _refusal(decision)
+    client.views_open(trigger_id=trigger_id, view=render(Template.VIEW_EXEMPTION_REQUEST, context))
+    return None
+
+
+def handle_request_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """"Ask for an exemption or extension" on an allocation, reminder or overdue message."""
+    ack()
+    click = ButtonClick.parse(body)
+    refusal = _open_form(deps_of(context), client, click.user_id, click.trigger_id, allocation_id=click.int_value(), reference=None)
+    if refusal is not None:
+        _say(respond, refusal)
+
+
+def exempt_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit exempt CASE-REF``."""
+    reference = command.args[0] if command.args else ""
+    refusal = _open_form(deps, client, command.user_id, command.trigger_id, allocation_id=None, reference=reference)
+    if refusal is not None:
+        ack(text=refusal["text"], blocks=refusal["blocks"], response_type="ephemeral")
+    else:
+        ack()
+
+
+def handle_request_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The request modal was submitted: field errors in the modal, or the request is sent."""
+    deps = deps_of(context)
+    view = ViewSubmission.parse(body)
+    kind = view.text(FormBlock.KIND)
+    form = RequestForm(
+        kind=RequestKind(kind) if kind in {k.value for k in RequestKind} else None,
+        new_due_date=view.date(FormBlock.NEW_DATE),
+        reason=view.text(FormBlock.REASON),
+    )
+    email = email_if_unknown(client, deps, view.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=view.user_id, email=email)
+        outcome = submit_request(
+            session, view.int_meta("allocation_id"), person, form, deps.settings, _calendar(deps),
+            now=deps.clock(), actor_ref=view.user_id,
+        )  # fmt: skip
+    if not outcome.decision.allowed:
+        ack(response_action="errors", errors={FormBlock.KIND: _refusal(outcome.decision)["text"]})
+    elif outcome.errors:
+        ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
+    else:
+        ack()
+        deps.wake_outbox()
+
+
+def _decide(deps: Deps, client: WebClient, user_id: str, request_id: int, *, approve: bool, comment: str | None) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Decide; return (an ephemeral answer for the person, or None) and any field errors."""
+    email = email_if_unknown(client, deps, user_id)
+    now = deps.clock()
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=user_id, email=email)
+        outcome = decide_request(
+            session, request_id, person, approve=approve, comment=comment, settings=deps.settings,
+            calendar=_calendar(deps), now=now, actor_ref=user_id,
+        )  # fmt: skip
+        answer = None
+        if not outcome.decision.allowed:
+            answer = _refusal(outcome.decision)
+        elif outcome.already and outcome.request is not None:
+            ctx = request_context(session, outcome.request, stage="decided", now=now)
+            answer = render(Template.EXEMPTION_DECIDED, ctx, slack_ids=known_slack_ids(session, ctx))
+    if answer is None and not outcome.errors:
+        deps.wake_outbox()
+    return answer, {str(k): v for k, v in outcome.errors.items()}
+
+
+def handle_approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """Approve: decided once; the approver's message is then edited through the outbox."""
+    ack()
+    click = ButtonClick.parse(body)
+    answer, _ = _decide(deps_of(context), client, click.user_id, click.int_value(), approve=True, comment=None)
+    if answer is not None:
+        _say(respond, answer)
+
+
+def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """Decline needs a comment: open a modal (or say why not)."""
+    ack()
+    deps = deps_of(context)
+    click = ButtonClick.parse(body)
+    email = email_if_unknown(client, deps, click.user_id)
+    now = deps.clock()
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=click.user_id, email=email)
+        decision, request = may_decide(session, click.int_value(), person, _calendar(deps), now=now, actor_ref=click.user_id)
+        view = None
+        if not decision.allowed or request is None:
+            answer: dict[str, Any] | None = _refusal(decision)
+        elif request.state != RequestState.PENDING:
+            ctx = request_context(session, request, stage="decided", now=now)
+            answer = render(Template.EXEMPTION_DECIDED, ctx, slack_ids=known_slack_ids(session, ctx))
+        else:
+            answer = None
+            view = render(
+                Template.VIEW_DECLINE,
+                {"request_id": request.id, "requester": request.auditor.display_name, "kind": request.kind.value,
+                 "reference": request.allocation.case.reference},
+            )  # fmt: skip
+    if answer is not None:
+        _say(respond, answer)
+    elif view is not None:
+        client.views_open(trigger_id=click.trigger_id, view=view)
+
+
+def handle_decline_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The decline modal was submitted with its comment."""
+    deps = deps_of(context)
+    view = ViewSubmission.parse(body)
+    answer, errors = _decide(deps, client, view.user_id, view.int_meta("request_id"), approve=False, comment=view.text(FormBlock.COMMENT))
+    if errors:
+        ack(response_action="errors", errors=errors)
+    elif answer is not None:
+        ack(response_action="errors", errors={FormBlock.COMMENT: answer["text"]})
+    else:
+        ack()
+
+
+def handle_choose_auditor(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """A QA coordinator picked the new auditor from the menu."""
+    ack()
+    deps = deps_of(context)
+    click = ButtonClick.parse(body)
+    request_id, _, auditor_id = click.value.partition(":")
+    email = email_if_unknown(client, deps, click.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=click.user_id, email=email)
+        outcome = choose_replacement(
+            session, int(request_id), person, int(auditor_id), deps.settings, now=deps.clock(), actor_ref=click.user_id
+        )
+    if not outcome.decision.allowed:
+        _say(respond, _refusal(outcome.decision))
+    elif outcome.errors:
+        _say(respond, render(Template.ERROR, {"message": next(iter(outcome.errors.values())), "reference": None}))
+    else:
+        deps.wake_outbox()
+
+
+def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit delegate @person FROM TO`` (dates YYYY-MM-DD, inclusive)."""
+    args = list(command.args) + ["", "", ""]
+    delegate_id = parse_mention(args[0])
+    starts_on, ends_on = parse_day(args[1]), parse_day(args[2])
+    now = deps.clock()
+    email = email_if_unknown(client, deps, command.user_id)
+    delegate_email = slack_email(client, delegate_id) if delegate_id else None
+    with deps.sessions() as session, session.begin():
+        principal = find_person(session, slack_user_id=command.user_id, email=email)
+        chosen = find_person(session, slack_user_id=delegate_id, email=delegate_email) if delegate_id else None
+        outcome = delegate(
+            session, principal, chosen, starts_on, ends_on, today=_calendar(deps).local_date(now), now=now,
+            actor_ref=command.user_id,
+        )  # fmt: skip
+        context = {
+            "problem": outcome.problem.value if outcome.problem else None,
+            "delegate": person_ref(chosen),
+            "starts_on": (starts_on or now.date()).isoformat(),
+            "ends_on": (ends_on or now.date()).isoformat(),
+        }
+        slack_ids = known_slack_ids(session, context)
+    if not outcome.decision.allowed:
+        payload = _refusal(outcome.decision)
+    else:
+        payload = render(Template.DELEGATION_RESULT, context, slack_ids=slack_ids)
+        deps.wake_outbox()
+    ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
+
+
+def register(app: App) -> None:
+    """Register the exemption buttons, menus and modals (slash subcommands go via ``commands``)."""
+    app.action(ActionId.REQUEST_EXEMPTION.value)(handle_request_button)
+    app.action(ActionId.APPROVE_EXEMPTION.value)(handle_approve)
+    app.action(ActionId.DECLINE_EXEMPTION.value)(handle_decline_button)
+    app.action(ActionId.CHOOSE_AUDITOR.value)(handle_choose_auditor)
+    app.view(CallbackId.EXEMPTION_REQUEST.value)(handle_request_submission)
+    app.view(CallbackId.DECLINE.value)(handle_decline_submission)

@@ -1,0 +1,144 @@
+"""Who decides an auditor's exemption or extension, and their delegates (Hull A.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.services.authz import Decision, Permission, check
+from bot.settings import Settings
+from bot.ids import Template
+from store.audit import record
+from store.outbox import enqueue, person_ref
+from store.models import Delegation, Person, Role
+
+
+def approver_role(auditor: Person, settings: Settings) -> Role:
+    """QA-team auditors go to the Strategic Lead; everyone else to their Assistant Director."""
+    qa_teams = {name.casefold() for name in settings.qa_team_names}
+    if auditor.team is not None and auditor.team.name.casefold() in qa_teams:
+        return settings.qa_exemption_approver_role
+    return settings.exemption_approver_role
+
+
+def _up_the_line(auditor: Person, role: Role) -> Person | None:
+    seen = {auditor.id}
+    person = auditor.line_manager
+    while person is not None and person.id not in seen:
+        if person.active and person.has_role(role):
+            return person
+        seen.add(person.id)
+        person = person.line_manager
+    return None
+
+
+def find_approver(session: Session, auditor: Person, settings: Settings) -> Person | None:
+    """The approver the rules name: first up the auditor's line-management chain, else the one
+    holding the role in the auditor's service, else the only holder of the role. Never the
+    auditor themselves."""
+    roles = [approver_role(auditor, settings), settings.exemption_approver_role]
+    for role in dict.fromkeys(roles):
+        found = _up_the_line(auditor, role)
+        if found is not None:
+            return found
+        holders = [
+            p
+            for p in session.scalars(
+                select(Person).where(Person.active.is_(True), Person.role_rows.any(role=role)).order_by(Person.id)
+            )
+            if p.id != auditor.id
+        ]
+        same_service = [p for p in holders if auditor.service_id is not None and p.service_id == auditor.service_id]
+        if same_service:
+            return same_service[0]
+        if len(holders) == 1:
+            return holders[0]
+    return None
+
+
+def active_delegate(session: Session, principal_id: int, day: dt.date) -> Person | None:
+    """The principal's delegate on ``day`` (the newest delegation covering it), if active."""
+    delegation = session.scalars(
+        select(Delegation)
+        .where(
+            Delegation.principal_id == principal_id,
+            Delegation.revoked.is_(False),
+            Delegation.starts_on <= day,
+            Delegation.ends_on >= day,
+        )
+        .order_by(Delegation.created_at.desc(), Delegation.id.desc())
+    ).first()
+    if delegation is None or not delegation.delegate.active:
+        return None
+    return delegation.delegate
+
+
+class DelegationProblem(StrEnum):
+    """Why a delegation was not recorded (wording in messages/delegation_result.json.j2)."""
+
+    BAD_INPUT = "bad_input"
+    UNKNOWN_DELEGATE = "unknown_delegate"
+    SELF = "self"
+    DATES = "dates"
+    PAST = "past"
+
+
+@dataclass(frozen=True)
+class DelegationOutcome:
+    """The answer to ``/audit delegate``."""
+
+    decision: Decision
+    problem: DelegationProblem | None = None
+    delegation: Delegation | None = None
+
+
+def delegate(
+    session: Session,
+    principal: Person | None,
+    delegate_person: Person | None,
+    starts_on: dt.date | None,
+    ends_on: dt.date | None,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    actor_ref: str,
+) -> DelegationOutcome:
+    """Record that ``delegate_person`` decides for ``principal`` from ``starts_on`` to ``ends_on``."""
+    decision = check(session, principal, Permission.DELEGATE, now=now, actor_ref=actor_ref, subject_type="delegation")
+    if not decision.allowed:
+        return DelegationOutcome(decision)
+    assert principal is not None
+    problem: DelegationProblem | None = None
+    if starts_on is None or ends_on is None:
+        problem = DelegationProblem.BAD_INPUT
+    elif delegate_person is None or not delegate_person.active:
+        problem = DelegationProblem.UNKNOWN_DELEGATE
+    elif delegate_person.id == principal.id:
+        problem = DelegationProblem.SELF
+    elif ends_on < starts_on:
+        problem = DelegationProblem.DATES
+    elif ends_on < today:
+        problem = DelegationProblem.PAST
+    if problem is not None:
+        return DelegationOutcome(decision, problem)
+    assert delegate_person is not None and starts_on is not None and ends_on is not None
+    row = Delegation(
+        principal_id=principal.id, delegate_id=delegate_person.id, starts_on=starts_on, ends_on=ends_on, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session, now=now, action="delegation.create", actor=principal, actor_ref=actor_ref, subject_type="delegation",
+        subject_id=row.id,
+        detail={"delegate": delegate_person.email, "from": starts_on.isoformat(), "to": ends_on.isoformat()},
+    )  # fmt: skip
+    enqueue(
+        session, key=f"delegation:{row.id}:{delegate_person.id}", template=Template.DELEGATION_NOTICE,
+        context={"principal": person_ref(principal), "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()},
+        now=now, recipient_id=delegate_person.id,
+    )  # fmt: skip
+    return DelegationOutcome(decision, delegation=row)

@@ -1,0 +1,419 @@
+"""Exemptions and extensions: asked by the auditor, routed to the approver, decided once.
+
+(shared/domain.md step 5; Hull A.4-5, 30.) Slack-free: every message is an outbox row, and
+the approver's message is edited in place through the outbox when the request is decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.calendar import WorkingCalendar
+from bot.ids import FormBlock, Template
+from bot.services.approvers import active_delegate, find_approver
+from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.notices import allocation_context, notify_allocation
+from bot.services.reallocation import AuditorChoice, choose_auditor, eligible_auditors
+from bot.settings import Settings
+from store.audit import record
+from store.models import (
+    Allocation,
+    AllocationState,
+    Case,
+    ExemptionRequest,
+    Notification,
+    Person,
+    RequestKind,
+    RequestState,
+    Role,
+)
+from store.outbox import enqueue, person_ref
+
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """What the auditor typed into the request modal."""
+
+    kind: RequestKind | None
+    new_due_date: dt.date | None
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """A service answer: a refusal, field errors for a modal, or what happened."""
+
+    decision: Decision
+    errors: dict[str, str] = field(default_factory=dict)
+    request: ExemptionRequest | None = None
+    already: bool = False
+
+
+def load_allocation(session: Session, allocation_id: int) -> Allocation | None:
+    return session.scalars(
+        select(Allocation)
+        .options(
+            joinedload(Allocation.case).joinedload(Case.team),
+            joinedload(Allocation.case).joinedload(Case.allocated_worker),
+            joinedload(Allocation.case).joinedload(Case.previous_worker),
+            joinedload(Allocation.case).joinedload(Case.team_manager),
+            joinedload(Allocation.case).joinedload(Case.iro),
+            joinedload(Allocation.auditor),
+            joinedload(Allocation.second_auditor),
+        )
+        .where(Allocation.id == allocation_id)
+    ).first()
+
+
+def open_allocation_for(session: Session, person: Person | None, reference: str) -> Allocation | None:
+    """The person's open allocation of the case with ``reference`` (for ``/audit exempt REF``)."""
+    if person is None:
+        return None
+    allocation_id = session.scalar(
+        select(Allocation.id)
+        .join(Case, Case.id == Allocation.case_id)
+        .where(
+            func.upper(Case.reference) == reference.strip().upper(),
+            Allocation.state == AllocationState.ALLOCATED,
+            (Allocation.auditor_id == person.id) | (Allocation.second_auditor_id == person.id),
+        )
+        .order_by(Allocation.due_date.desc())
+    )
+    return load_allocation(session, allocation_id) if allocation_id else None
+
+
+def latest_extension_date(allocation: Allocation, calendar: WorkingCalendar, settings: Settings) -> dt.date:
+    """The furthest new deadline an extension may ask for."""
+    return calendar.add_working_days(allocation.due_date, settings.max_extension_working_days)
+
+
+def start_request(
+    session: Session, allocation: Allocation | None, person: Person | None, settings: Settings, calendar: WorkingCalendar,
+    *, now: dt.datetime, actor_ref: str,
+) -> tuple[Decision, dict[str, object]]:  # fmt: skip
+    """May ``person`` ask about ``allocation``? If so, the request modal's context."""
+    if allocation is None:
+        return Decision(False, RefusalCode.UNKNOWN_CASE), {}
+    decision = check(
+        session, person, Permission.REQUEST_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="allocation",
+        subject_id=allocation.id, allocation=allocation,
+    )  # fmt: skip
+    if not decision.allowed:
+        return decision, {}
+    if allocation.state != AllocationState.ALLOCATED:
+        return Decision(False, RefusalCode.AUDIT_CLOSED), {}
+    if _pending(session, allocation.id) is not None:
+        return Decision(False, RefusalCode.REQUEST_PENDING), {}
+    return decision, {
+        "allocation_id": allocation.id,
+        "reference": allocation.case.reference,
+        "due_date": allocation.due_date.isoformat(),
+        "latest": latest_extension_date(allocation, calendar, settings).isoformat(),
+        "max_days": settings.max_extension_working_days,
+    }
+
+
+def _pending(session: Session, allocation_id: int) -> ExemptionRequest | None:
+    return session.scalar(
+        select(ExemptionRequest).where(
+            ExemptionRequest.allocation_id == allocation_id, ExemptionRequest.state == RequestState.PENDING
+        )
+    )
+
+
+def validate(form: RequestForm, allocation: Allocation, settings: Settings, calendar: WorkingCalendar, today: dt.date) -> dict[str, str]:
+    """Field errors for the request modal, keyed by block id (empty when the form is fine)."""
+    errors: dict[str, str] = {}
+    if form.kind is None:
+        errors[FormBlock.KIND] = "Choose an exemption or an extension."
+    if not form.reason.strip():
+        errors[FormBlock.REASON] = "Say briefly why (not the child's name or case details)."
+    elif len(form.reason) > MAX_TEXT:
+        errors[FormBlock.REASON] = f"Please keep it under {MAX_TEXT} characters."
+    if form.kind == RequestKind.EXTENSION:
+        latest = latest_extension_date(allocation, calendar, settings)
+        if form.new_due_date is None:
+            errors[FormBlock.NEW_DATE] = "Choose the new deadline you need."
+        elif form.new_due_date < today:
+            errors[FormBlock.NEW_DATE] = "That date is in the past."
+        elif form.new_due_date <= allocation.due_date:
+            errors[FormBlock.NEW_DATE] = f"Choose a date after the current deadline ({allocation.due_date:%d/%m/%Y})."
+        elif form.new_due_date > latest:
+            errors[FormBlock.NEW_DATE] = (
+                f"An extension can be at most {settings.max_extension_working_days} working days: "
+                f"{latest:%d/%m/%Y} at the latest."
+            )
+    return errors
+
+
+def exemptions_this_year(session: Session, auditor_id: int, now: dt.datetime) -> int:
+    """Approved exemptions the auditor had in the last 12 months."""
+    return session.scalar(
+        select(func.count()).select_from(ExemptionRequest).where(
+            ExemptionRequest.auditor_id == auditor_id,
+            ExemptionRequest.kind == RequestKind.EXEMPTION,
+            ExemptionRequest.state == RequestState.APPROVED,
+            ExemptionRequest.created_at >= now - dt.timedelta(days=365),
+        )
+    ) or 0
+
+
+def request_context(session: Session, request: ExemptionRequest, *, stage: str, now: dt.datetime) -> dict[str, object]:
+    """What the approver's, auditor's and QA messages about a request show."""
+    allocation = load_allocation(session, request.allocation_id)
+    assert allocation is not None
+    context = allocation_context(allocation, co_auditor=None, reallocated=False)
+    context.update(
+        request_id=request.id,
+        stage=stage,
+        kind=request.kind.value,
+        reason=request.reason,
+        new_due_date=request.new_due_date.isoformat() if request.new_due_date else None,
+        original_due_date=request.due_date.isoformat(),
+        requester=person_ref(request.auditor),
+        approver=person_ref(request.approver),
+        routed_to=person_ref(request.routed_to),
+        escalated_to=person_ref(request.escalated_to),
+        asked_on=request.created_at.isoformat(),
+        exemptions_this_year=exemptions_this_year(session, request.auditor_id, now),
+        state=request.state.value,
+        decided_by=person_ref(request.decided_by),
+        decided_at=request.decided_at.isoformat() if request.decided_at else None,
+        comment=request.decision_comment,
+        reallocated_to=person_ref(session.get(Person, request.reallocated_to_id)) if request.reallocated_to_id else None,
+    )
+    return context
+
+
+def submit_request(
+    session: Session, allocation_id: int, person: Person | None, form: RequestForm, settings: Settings,
+    calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
+) -> Outcome:  # fmt: skip
+    """Check the form, route the request to its approver (or their delegate), tell them."""
+    allocation = load_allocation(session, allocation_id)
+    decision, _ = start_request(session, allocation, person, settings, calendar, now=now, actor_ref=actor_ref)
+    if not decision.allowed:
+        return Outcome(decision)
+    assert allocation is not None and person is not None
+    today = calendar.local_date(now)
+    errors = validate(form, allocation, settings, calendar, today)
+    if errors:
+        return Outcome(decision, errors=errors)
+    approver = find_approver(session, person, settings)
+    if approver is None:
+        _tell_qa_no_approver(session, person, now=now)
+        return Outcome(Decision(False, RefusalCode.NO_APPROVER))
+    delegate = active_delegate(session, approver.id, today)
+    assert form.kind is not None
+    request = ExemptionRequest(
+        allocation_id=allocation.id, auditor_id=person.id, kind=form.kind, reason=form.reason.strip(),
+        due_date=allocation.due_date, new_due_date=form.new_due_date if form.kind == RequestKind.EXTENSION else None,
+        state=RequestState.PENDING, approver_id=approver.id, routed_to_id=(delegate or approver).id, created_at=now,
+    )  # fmt: skip
+    session.add(request)
+    session.flush()
+    record(
+        session, now=now, action=f"{form.kind.value}.request", actor=person, actor_ref=actor_ref,
+        subject_type="exemption_request", subject_id=request.id,
+        detail={"case": allocation.case.reference, "approver": approver.email, "routed_to": (delegate or approver).email},
+    )  # fmt: skip
+    context = request_context(session, request, stage="ask", now=now)
+    enqueue(session, key=f"exempt:{request.id}:ask:{request.routed_to_id}", template=Template.EXEMPTION_ASK,
+            context=context, now=now, recipient_id=request.routed_to_id)  # fmt: skip
+    enqueue(session, key=f"exempt:{request.id}:submitted:{person.id}", template=Template.EXEMPTION_SUBMITTED,
+            context=context, now=now, recipient_id=person.id)  # fmt: skip
+    return Outcome(decision, request=request)
+
+
+def _tell_qa_no_approver(session: Session, person: Person, *, now: dt.datetime) -> None:
+    for qa in _coordinators(session):
+        enqueue(session, key=f"noapprover:{person.id}:{qa.id}", template=Template.NO_APPROVER,
+                context={"person": person_ref(person), "email": person.email}, now=now, recipient_id=qa.id)  # fmt: skip
+
+
+def _coordinators(session: Session) -> list[Person]:
+    return list(
+        session.scalars(
+            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
+        )
+    )
+
+
+def may_decide(
+    session: Session, request_id: int, person: Person | None, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str
+) -> tuple[Decision, ExemptionRequest | None]:
+    """Whether ``person`` may decide the request (logging a refusal), before asking for a comment."""
+    request = session.get(ExemptionRequest, request_id)
+    if request is None:
+        return Decision(False, RefusalCode.AUDIT_CLOSED), None
+    delegate = active_delegate(session, request.approver_id, calendar.local_date(now))
+    decision = check(
+        session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
+        subject_id=request.id, request=request, delegate_id=delegate.id if delegate else None,
+    )  # fmt: skip
+    return decision, request
+
+
+def decide_request(
+    session: Session, request_id: int, person: Person | None, *, approve: bool, comment: str | None,
+    settings: Settings, calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
+) -> Outcome:  # fmt: skip
+    """Approve or decline, once. A second decision (double click, a racing approver) changes
+    nothing and reports the first."""
+    request = session.scalars(
+        select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()
+    ).first()
+    if request is None:
+        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED))
+    today = calendar.local_date(now)
+    delegate = active_delegate(session, request.approver_id, today)
+    decision = check(
+        session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
+        subject_id=request.id, request=request, delegate_id=delegate.id if delegate else None,
+    )  # fmt: skip
+    if not decision.allowed:
+        return Outcome(decision, request=request)
+    if request.state != RequestState.PENDING:
+        return Outcome(decision, request=request, already=True)
+    assert person is not None
+    if not approve and not (comment or "").strip():
+        return Outcome(decision, errors={FormBlock.COMMENT: "Please say why, so the auditor knows."}, request=request)
+    request.state = RequestState.APPROVED if approve else RequestState.DECLINED
+    request.decided_at, request.decided_by_id = now, person.id
+    request.decision_comment = (comment or "").strip()[:MAX_TEXT] or None
+    allocation = load_allocation(session, request.allocation_id)
+    assert allocation is not None
+    if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None:
+        allocation.due_date = request.new_due_date
+    elif approve and request.kind == RequestKind.EXEMPTION:
+        _reallocate(session, request, allocation, settings, now=now)
+    session.flush()
+    session.refresh(request)
+    record(
+        session, now=now, action=f"{request.kind.value}.{request.state.value}", actor=person, actor_ref=actor_ref,
+        subject_type="exemption_request", subject_id=request.id,
+        detail={"case": allocation.case.reference, "reallocated_to": request.reallocated_to_id},
+    )  # fmt: skip
+    _announce(session, request, settings, now=now)
+    return Outcome(decision, request=request)
+
+
+def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocation, settings: Settings, *, now: dt.datetime) -> None:
+    choice = choose_auditor(session, allocation.id, settings, exclude=frozenset({request.auditor_id}))
+    if isinstance(choice, AuditorChoice):
+        _hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
+    else:
+        allocation.state = AllocationState.EXEMPTED
+
+
+def _hand_over(
+    session: Session, request: ExemptionRequest, allocation: Allocation, auditor_id: int, reason: str, *, now: dt.datetime
+) -> None:
+    if allocation.auditor_id == request.auditor_id:
+        allocation.auditor_id = auditor_id
+    else:
+        allocation.second_auditor_id = auditor_id
+    allocation.state, allocation.reason = AllocationState.ALLOCATED, reason
+    request.reallocated_to_id = auditor_id
+    session.flush()
+    session.expire(allocation)
+    fresh = load_allocation(session, allocation.id)
+    assert fresh is not None
+    notify_allocation(session, fresh, now=now, reallocated=True, key_prefix=f"realloc:{request.id}", auditors={auditor_id})
+
+
+def _announce(session: Session, request: ExemptionRequest, settings: Settings, *, now: dt.datetime) -> None:
+    """Edit every message that asked for the decision; tell the auditor and the QA team."""
+    context = request_context(session, request, stage="decided", now=now)
+    asked = session.scalars(
+        select(Notification).where(
+            Notification.idempotency_key.like(f"exempt:{request.id}:%"),
+            Notification.template == Template.EXEMPTION_ASK.value,
+        )
+    ).all()
+    for row in asked:
+        enqueue(session, key=f"{row.idempotency_key}:decided", template=Template.EXEMPTION_DECIDED, context=context,
+                now=now, recipient_id=row.recipient_id, replaces_key=row.idempotency_key)  # fmt: skip
+    enqueue(session, key=f"exempt:{request.id}:outcome:{request.auditor_id}", template=Template.EXEMPTION_OUTCOME,
+            context=context, now=now, recipient_id=request.auditor_id)  # fmt: skip
+    qa_context = {k: v for k, v in context.items() if k not in ("reason", "comment")}  # free text stays in the circle
+    if request.state == RequestState.APPROVED and request.kind == RequestKind.EXEMPTION and request.reallocated_to_id is None:
+        allocation = load_allocation(session, request.allocation_id)
+        assert allocation is not None
+        qa_context["choices"] = [
+            {"id": c.auditor_id, "name": c.name, "reason": c.reason}
+            for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)[:100]
+        ]
+    for qa in _coordinators(session):
+        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
+                now=now, recipient_id=qa.id)  # fmt: skip
+
+
+
+def choose_replacement(
+    session: Session, request_id: int, person: Person | None, auditor_id: int, settings: Settings,
+    *, now: dt.datetime, actor_ref: str,
+) -> Outcome:  # fmt: skip
+    """A QA coordinator picks the new auditor when no one was eligible automatically."""
+    request = session.scalars(select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()).first()
+    decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
+                     subject_type="exemption_request", subject_id=request_id)  # fmt: skip
+    if not decision.allowed or request is None:
+        return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
+    allocation = load_allocation(session, request.allocation_id)
+    assert allocation is not None
+    if request.reallocated_to_id is not None or allocation.state != AllocationState.EXEMPTED:
+        return Outcome(decision, request=request, already=True)
+    choices = {
+        c.auditor_id: c
+        for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)
+    }
+    if auditor_id not in choices:
+        return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
+    _hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", now=now)
+    record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
+           subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
+    context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
+    for qa in _coordinators(session):
+        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
+                now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
+    return Outcome(decision, request=request)
+
+
+def plan_exemption_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Re-send an undecided request to its approver, then escalate to the approver's manager."""
+    today = calendar.local_date(now)
+    written = 0
+    pending = session.scalars(
+        select(ExemptionRequest)
+        .options(joinedload(ExemptionRequest.approver).joinedload(Person.line_manager))
+        .where(ExemptionRequest.state == RequestState.PENDING)
+        .order_by(ExemptionRequest.id)
+    ).all()
+    for request in pending:
+        waited = calendar.working_days_between(calendar.local_date(request.created_at), today)
+        if waited >= settings.exemption_resend_working_days:
+            context = request_context(session, request, stage="resend", now=now)
+            written += enqueue(session, key=f"exempt:{request.id}:resend:{request.routed_to_id}",
+                               template=Template.EXEMPTION_ASK, context=context, now=now,
+                               recipient_id=request.routed_to_id)  # fmt: skip
+        manager = request.approver.line_manager
+        if waited >= settings.exemption_resend_working_days + settings.exemption_escalate_working_days and manager:
+            if request.escalated_to_id is None and manager.active:
+                request.escalated_to_id = manager.id
+                session.flush()
+                session.refresh(request)
+                record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
+                       subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
+            if request.escalated_to_id is not None:
+                context = request_context(session, request, stage="escalate", now=now)
+                written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
+                                   template=Template.EXEMPTION_ASK, context=context, now=now,
+                                   recipient_id=request.escalated_to_id)  # fmt: skip
+    return written
