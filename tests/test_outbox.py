@@ -297,3 +297,37 @@ def _same_schema(engine: Engine) -> dict[str, object]:
     with engine.connect() as conn:
         schema = conn.exec_driver_sql("show search_path").scalar()
     return {"connect_args": {"options": f"-csearch_path={schema}"}}
+
+
+def test_an_edit_updates_the_sent_message_in_place(session_factory, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    queue(session_factory, now, p0, "k:1", priority=Priority.NORMAL)
+    sender = make_sender(session_factory, workspace)
+    with session_factory() as session, session.begin():
+        enqueue(session, key="k:1:edit", template=Template.ERROR, context={"message": "edited", "reference": None},
+                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+        enqueue(session, key="gone:edit", template=Template.ERROR, context={"message": "posted anew", "reference": None},
+                now=now, recipient_id=p0, replaces_key="never-sent")  # fmt: skip
+
+    sender.drain(now)
+
+    messages = workspace.messages(user_email="person0@council.example")
+    assert [(m["text"], m["edited"]) for m in messages] == [("edited", True), ("posted anew", False)]
+    with session_factory() as session:
+        rows = {n.idempotency_key: n for n in session.scalars(select(Notification))}
+        assert rows["k:1:edit"].slack_ts == rows["k:1"].slack_ts and rows["k:1:edit"].state == NotificationState.SENT
+
+
+def test_an_edit_waits_for_the_message_it_edits(session_factory, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    with session_factory() as session, session.begin():
+        enqueue(session, key="k:1", template=Template.ERROR, context={"message": "first", "reference": None},
+                now=now, recipient_id=p0, not_before=now + dt.timedelta(minutes=5))  # fmt: skip
+        enqueue(session, key="k:1:edit", template=Template.ERROR, context={"message": "edited", "reference": None},
+                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+    sender = make_sender(session_factory, workspace)
+
+    assert sender.send_due(now).sent == 0
+    assert states(session_factory) == {"k:1": "pending", "k:1:edit": "pending"}
+    sender.drain(now + dt.timedelta(minutes=10))
+    assert [(m["text"], m["edited"]) for m in workspace.messages(user_email="person0@council.example")] == [("edited", True)]

@@ -318,3 +318,49 @@ def test_slash_command_opens_the_form_only_for_the_allocated_auditor(sim: Simula
     assert [m["text"] for m in sim.workspace.messages(user_email=someone) if m["ephemeral"]] == [
         "I can't find an open audit of that case allocated to you. Check the case reference (e.g. /audit exempt CMS-104233)."
     ]
+
+
+def test_when_nobody_is_eligible_the_qa_team_chooses_from_a_menu(sim: Simulation) -> None:
+    from store.models import Person, Team
+    from tests.allocation_fixtures import Council
+
+    rows = allocate_december(sim)
+    with sim.sessions() as session:
+        target = next(a for a in (session.get(Allocation, r.id) for r in rows) if a is not None and a.case.reference.startswith("CMS-1"))
+        exempted = target.auditor_id
+        others = [
+            p for p in session.scalars(select(Person).where(Person.display_name.in_(["Ben Teamlead", "Sue Manager", "Hana Head"])))
+            if p.id != exempted
+        ]
+        names = sorted(p.display_name for p in others)
+    with sim.sessions() as session, session.begin():  # everyone else has done 10 audits this year
+        council = Council(session)
+        old_team = session.scalars(select(Team).where(Team.name == "Children in Care Team 1")).one()
+        for person in others:
+            council.history(session.get(Person, person.id), [D(2026, m, 1) for m in range(1, 11)], old_team)
+
+    ask(sim, target, "exemption", "Conflict of interest")
+    deliver(sim)
+    sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
+    deliver(sim)
+
+    with sim.sessions() as session:
+        row = session.get(Allocation, target.id)
+        assert row is not None and row.state == AllocationState.EXEMPTED
+    qa_message = sim.workspace.messages(user_email=QUINN)[-1]
+    assert qa_message["text"].endswith("Please choose a new auditor.")
+    menu = qa_message["blocks"][0]["accessory"]
+    assert menu["action_id"] == ActionId.CHOOSE_AUDITOR
+    assert sorted(o["text"]["text"] for o in menu["options"]) == names, "only auditors the hard rules allow"
+    choice = menu["options"][0]
+    sim.workspace.click(QUINN, qa_message, ActionId.CHOOSE_AUDITOR, selected_option=choice)
+    deliver(sim)
+
+    with sim.sessions() as session:
+        row = session.get(Allocation, target.id)
+        assert row is not None and row.state == AllocationState.ALLOCATED
+        chosen = row.auditor
+        assert chosen.display_name == choice["text"]["text"] and row.reason.endswith("(chosen by the QA team)")
+    assert [t for t in texts(sim, chosen.email) if t.startswith("Case reallocated to you")]
+    edited = next(m for m in sim.workspace.messages(user_email=QUINN) if m["ts"] == qa_message["ts"])
+    assert edited["edited"] and f"Reallocated to <@{sim.workspace.user_id(chosen.email)}>" in json.dumps(edited["blocks"])
