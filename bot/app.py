@@ -7,12 +7,12 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import audits, breaks, commands, deps, errors, exemptions
+from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions
 from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, breaks, exemptions, errors)
+HANDLER_MODULES = (commands, audits, breaks, exemptions, alerts, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

@@ -35,6 +35,12 @@ class Template(StrEnum):
     DELEGATION_NOTICE = "delegation_notice"
     VIEW_EXEMPTION_REQUEST = "view_exemption_request"
     VIEW_DECLINE = "view_decline"
+    ALERT_RECIPIENT = "alert_recipient"
+    ALERT_STATUS = "alert_status"
+    ALERT_CHANNEL = "alert_channel"
+    ALERT_MISSING = "alert_missing"
+    VIEW_ALERT = "view_alert"
+    VIEW_CORRECTIVE = "view_corrective"
 
     @property
     def filename(self) -> str:
@@ -56,10 +62,9 @@ class ActionId(StrEnum):
     APPROVE_EXEMPTION = "exemption_approve"
     DECLINE_EXEMPTION = "exemption_decline"
     CHOOSE_AUDITOR = "exemption_choose_auditor"
-    KIND = "kind"
-    NEW_DATE = "new_date"
-    REASON = "reason"
-    COMMENT = "comment"
+    RAISE_CONCERN = "alert_raise"
+    ACKNOWLEDGE_ALERT = "alert_acknowledge"
+    CORRECTIVE_ACTION = "alert_corrective_action"
 
 
 class FormBlock(StrEnum):
@@ -69,6 +74,9 @@ class FormBlock(StrEnum):
     NEW_DATE = "new_date"
     REASON = "reason"
     COMMENT = "comment"
+    CASE = "case"
+    URGENCY = "urgency"
+    NOTE = "note"
 
 
 class CallbackId(StrEnum):
@@ -76,6 +84,8 @@ class CallbackId(StrEnum):
 
     EXEMPTION_REQUEST = "exemption_request"
     DECLINE = "exemption_decline"
+    ALERT = "alert_raise"
+    CORRECTIVE = "alert_corrective_action"
 
 
 class BlockId(StrEnum):

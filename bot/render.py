@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
@@ -14,6 +15,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot.blockkit import check_message, check_view
 from bot.ids import Template
 from messages import TEMPLATE_DIR
+
+#: Times in messages are shown in the councils' local time (shared/domain.md).
+DISPLAY_TZ = ZoneInfo("Europe/London")
 
 
 def slack_escape(text: str) -> str:
@@ -36,6 +40,13 @@ def _long_date(value: str | dt.date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
+def _when(value: str | dt.datetime) -> str:
+    """A stored UTC time as people read it: ``14:05 on Tuesday 1 December 2026`` (London time)."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(DISPLAY_TZ)
+    return f"{local:%H:%M} on {_long_date(local.date())}"
+
+
 def _month_label(value: str | dt.date) -> str:
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
     return f"{day:%B %Y}"
@@ -53,6 +64,7 @@ def _environment() -> SandboxedEnvironment:
     )
     env.filters["longdate"] = _long_date
     env.filters["monthlabel"] = _month_label
+    env.filters["when"] = _when
     return env
 
 

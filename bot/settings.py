@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     exemption_resend_working_days: int = Field(2, ge=1, description="re-send an undecided request after this")
     exemption_escalate_working_days: int = Field(2, ge=1, description="then escalate to the approver's manager")
 
+    # Immediate safeguarding concerns (shared/domain.md step 6).
+    safeguarding_channel: str | None = Field(None, description="channel id told of each alert (never its note)")
+    alert_escalation_minutes: int = Field(30, ge=1, description="unacknowledged by the team manager: escalate")
+
     # Delivery.
     outbox_batch_size: int = Field(50, ge=1)
     outbox_max_attempts: int = Field(8, ge=1)

@@ -136,6 +136,13 @@ class RequestState(StrEnum):
     DECLINED = "declined"
 
 
+class AlertUrgency(StrEnum):
+    """How soon a safeguarding concern must be acted on."""
+
+    IMMEDIATE = "immediate"
+    SAME_DAY = "same_day"
+
+
 class NotificationState(StrEnum):
     """Outbox row states: pending -> sending -> sent | failed (pending again on retry)."""
 
@@ -405,6 +412,56 @@ class Delegation(Base):
 
     principal: Mapped[Person] = relationship(foreign_keys=[principal_id])
     delegate: Mapped[Person] = relationship(foreign_keys=[delegate_id])
+
+
+class SafeguardingAlert(Base):
+    """An immediate safeguarding concern about a case (Bradford §3, Hull 14)."""
+
+    __tablename__ = "safeguarding_alerts"
+    __table_args__ = (Index("ix_safeguarding_alerts_open", "lead_acknowledged_at", "raised_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    urgency: Mapped[AlertUrgency] = mapped_column(_enum(AlertUrgency, "alert_urgency"))
+    #: Free text: shown only to the case's circle, the raiser and the QA team; never to channels.
+    note: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: Who acts as the team manager for this alert (the case's, or the next in the chain).
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    lead_acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    corrective_action_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    corrective_action_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    corrective_note: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship()
+    raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
+    lead: Mapped[Person | None] = relationship(foreign_keys=[lead_id])
+    corrective_action_by: Mapped[Person | None] = relationship(foreign_keys=[corrective_action_by_id])
+    recipients: Mapped[list[AlertRecipient]] = relationship(
+        back_populates="alert", order_by="AlertRecipient.id", cascade="all, delete-orphan"
+    )
+
+
+class AlertRecipient(Base):
+    """One person told about an alert, why, and when they acknowledged it."""
+
+    __tablename__ = "alert_recipients"
+    __table_args__ = (UniqueConstraint("alert_id", "person_id", name="uq_alert_recipients_alert_person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("safeguarding_alerts.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    #: worker, team_manager, service_manager, head_of_service
+    role: Mapped[str] = mapped_column(String(32))
+    #: recipient, substitute, escalation
+    why: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    alert: Mapped[SafeguardingAlert] = relationship(back_populates="recipients")
+    person: Mapped[Person] = relationship()
 
 
 class AuditLog(Base):

@@ -49,6 +49,22 @@ def request_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def alert_context(**overrides: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"}, "urgency": "immediate",
+        "note": "Home visit today; check who is living at the address.", "raised_by": SAM,
+        "raised_at": "2026-12-02T09:41:00+00:00", "lead": JO, "lead_acknowledged_at": None, "escalation_level": 1,
+        "recipients": [
+            {"person": ALEX, "role": "worker", "why": "recipient", "acknowledged_at": "2026-12-02T09:50:00+00:00"},
+            {"person": JO, "role": "team_manager", "why": "recipient", "acknowledged_at": None},
+            {"person": KIM, "role": "service_manager", "why": "escalation", "acknowledged_at": None},
+        ],
+        "corrective": {"by": JO, "at": "2026-12-02T11:00:00+00:00", "note": "Recorded as management oversight."},
+    }  # fmt: skip
+    context.update(overrides)
+    return context
+
+
 #: One realistic context per template; a new template without an entry fails test_every_template_renders.
 CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.ALLOCATION_AUDITOR: allocation_context(),
@@ -117,6 +133,13 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,
     },
     Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
+    Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00"),
+    Template.ALERT_STATUS: alert_context(),
+    Template.ALERT_CHANNEL: {"alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"},
+                             "urgency": "immediate", "raised_by": SAM, "raised_at": "2026-12-02T09:41:00+00:00"},
+    Template.ALERT_MISSING: {"alert_id": 5, "case": {"reference": "CMS-104233"}, "role": "team_manager", "missing": JO, "substitute": KIM},
+    Template.VIEW_ALERT: {"reference": "CMS-104233"},
+    Template.VIEW_CORRECTIVE: {"alert_id": 5, "reference": "CMS-104233"},
 }
 
 
@@ -129,7 +152,7 @@ def test_every_template_renders_within_block_kit_limits(template: Template) -> N
     payload = render(template, CONTEXTS[template])
     if template.is_view:
         assert validate_view(payload) == []
-        assert json.loads(payload["private_metadata"])
+        assert isinstance(json.loads(payload["private_metadata"]), dict)
     else:
         assert validate_message(payload) == []
         assert payload["text"].strip(), "every message needs a plain-text fallback"
@@ -190,8 +213,11 @@ def test_reminder_carries_the_complete_and_break_buttons_with_ids() -> None:
     payload = render(Template.REMINDER_AUDITOR, CONTEXTS[Template.REMINDER_AUDITOR])
     actions = next(b for b in payload["blocks"] if b["type"] == "actions")
     assert actions["block_id"] == BlockId.AUDIT_ACTIONS
-    complete, exempt, rest = actions["elements"]
+    complete, exempt, concern, rest = actions["elements"]
     assert (exempt["action_id"], exempt["value"]) == (ActionId.REQUEST_EXEMPTION, "7")
+    assert (concern["action_id"], concern["value"], concern["text"]["text"]) == (
+        ActionId.RAISE_CONCERN, "CMS-104233", "Raise a safeguarding concern"
+    )
     assert (complete["action_id"], complete["value"]) == (ActionId.MARK_COMPLETE, "7")
     assert complete["confirm"]["confirm"]["text"] == "Mark complete"
     assert (rest["action_id"], rest["value"], rest["text"]["text"]) == (

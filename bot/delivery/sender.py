@@ -14,7 +14,7 @@ import logging
 import random
 import socket
 import urllib.error
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,7 @@ class OutboxSender:
         max_attempts: int = 8,
         lease: dt.timedelta = dt.timedelta(minutes=5),
         rng: random.Random | None = None,
+        on_failure: Callable[[Session, Notification, dt.datetime], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.client = client
@@ -105,6 +106,8 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.lease = lease
         self.rng = rng or random.Random()
+        #: Called in the same transaction that marks a row failed (alerts move down the chain).
+        self.on_failure = on_failure
 
     # -- the loop body ----------------------------------------------------------------------
 
@@ -127,7 +130,7 @@ class OutboxSender:
                     self._release_untouched(ids[index + 1 :], outcome.pause_until)
                     break
             except _Permanent as exc:
-                self._fail(notification_id, str(exc), outcome)
+                self._fail(notification_id, str(exc), outcome, now)
             except _NotYet as wait:
                 with self.sessions() as session, session.begin():
                     release(
@@ -324,7 +327,7 @@ class OutboxSender:
             row = session.get(Notification, notification_id)
             attempts = row.attempts if row is not None else 0
         if retry.counts and attempts >= self.max_attempts:
-            self._fail(notification_id, f"gave up after {attempts} attempts: {retry.error}", outcome)
+            self._fail(notification_id, f"gave up after {attempts} attempts: {retry.error}", outcome, now)
             return
         if retry.after is not None:
             delay = retry.after
@@ -342,10 +345,13 @@ class OutboxSender:
         outcome.retried += 1
         outcome.errors.append(retry.error)
 
-    def _fail(self, notification_id: int, error: str, outcome: SendOutcome) -> None:
+    def _fail(self, notification_id: int, error: str, outcome: SendOutcome, now: dt.datetime) -> None:
         log.error("notification %s failed permanently: %s", notification_id, error)
         with self.sessions() as session, session.begin():
-            mark_failed(session, notification_id, worker_id=self.worker_id, error=error)
+            if mark_failed(session, notification_id, worker_id=self.worker_id, error=error) and self.on_failure:
+                row = session.get(Notification, notification_id)
+                assert row is not None
+                self.on_failure(session, row, now)
         outcome.failed += 1
         outcome.errors.append(error)
 

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.handlers import breaks, exemptions
+from bot.handlers import alerts, breaks, exemptions
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import email_if_unknown
 from bot.handlers.payloads import SlashCommand
@@ -73,6 +73,7 @@ ROUTES: dict[str, Route] = {
     "breaks": breaks.breaks_command,
     "exempt": exemptions.exempt_command,
     "delegate": exemptions.delegate_command,
+    "concern": alerts.concern_command,
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
 from bot.services.allocation_rules import RequestError
+from bot.services.alerts import plan_alert_escalations
 from bot.services.chasing import plan_overdue, plan_reminders
 from bot.services.exemptions import plan_exemption_chasers
 from bot.services.schedule import plan_preview, run_scheduled_allocation
@@ -39,17 +40,22 @@ class TickReport:
     reminders: int = 0
     overdue: int = 0
     exemption_chasers: int = 0
+    alert_escalations: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def planned(self) -> int:
         """Notifications planned by this tick."""
-        return self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
+        return (
+            self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
+            + self.alert_escalations
+        )  # fmt: skip
 
     def summary(self) -> str:
         """One line for operators."""
         if not self.working_hours:
-            return f"{self.local:%a %d %b %Y %H:%M} is outside working hours: nothing planned"
+            alerts = f"; {self.alert_escalations} safeguarding escalation(s)" if self.alert_escalations else ""
+            return f"{self.local:%a %d %b %Y %H:%M} is outside working hours: nothing planned{alerts}"
         if self.paused:
             return f"{self.local:%a %d %b %Y %H:%M}: the programme is paused this month: nothing allocated or chased"
         parts = [
@@ -67,8 +73,6 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
     """Plan what is due at ``now`` (aware UTC). Each planner is its own short transaction."""
     local = calendar.local(now)
     report = TickReport(now, local, calendar.in_working_hours(now))
-    if not report.working_hours:
-        return report
     today = local.date()
 
     def run(name: str, planner: Callable[[Session], None]) -> None:
@@ -78,6 +82,13 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
         except (SQLAlchemyError, RequestError) as exc:  # one failing planner must not stop the others
             log.exception("tick planner %s failed at %s", name, now.isoformat())
             report.errors.append(f"{name}: {type(exc).__name__}")
+
+    def alert_escalations(session: Session) -> None:
+        report.alert_escalations += plan_alert_escalations(session, settings, now=now)
+
+    run("alerts", alert_escalations)  # safeguarding: any day, any hour, even when paused
+    if not report.working_hours:
+        return report
 
     def preview(session: Session) -> None:
         report.previews += plan_preview(session, settings, calendar, now=now)

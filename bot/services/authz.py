@@ -27,6 +27,9 @@ class Permission(StrEnum):
     DECIDE_EXEMPTION = "decide_exemption"
     DELEGATE = "delegate"
     CHOOSE_AUDITOR = "choose_auditor"
+    RAISE_ALERT = "raise_alert"
+    ACT_ON_ALERT = "act_on_alert"
+    RECORD_CORRECTIVE_ACTION = "record_corrective_action"
 
 
 class RefusalCode(StrEnum):
@@ -44,6 +47,8 @@ class RefusalCode(StrEnum):
     REQUEST_PENDING = "request_pending"
     NO_APPROVER = "no_approver"
     UNKNOWN_CASE = "unknown_case"
+    NOT_IN_CIRCLE = "not_in_circle"
+    NOT_THE_LEAD = "not_the_lead"
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,13 @@ def decide(
     allocation: Allocation | None = None,
     request: ExemptionRequest | None = None,
     delegate_id: int | None = None,
+    circle: set[int] | None = None,
+    lead_id: int | None = None,
 ) -> Decision:
     """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given).
 
-    ``delegate_id`` is the request approver's active delegate today, looked up by the caller.
+    ``delegate_id`` is the request approver's active delegate today; ``circle`` the ids of the
+    case's circle; ``lead_id`` who acts as team manager for an alert — looked up by the caller.
     """
     if person is None:
         return Decision(False, RefusalCode.UNKNOWN_PERSON)
@@ -96,6 +104,11 @@ def decide(
             assert request is not None
             deciders = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id}
             return _allowed(person.id in deciders, RefusalCode.NOT_THE_APPROVER)
+        case Permission.RAISE_ALERT | Permission.ACT_ON_ALERT:
+            assert circle is not None
+            return _allowed(person.id in circle or qa, RefusalCode.NOT_IN_CIRCLE)
+        case Permission.RECORD_CORRECTIVE_ACTION:
+            return _allowed(person.id == lead_id or person.id in (circle or set()), RefusalCode.NOT_THE_LEAD)
         case Permission.DELEGATE:
             return _allowed(any(person.has_role(r) for r in APPROVER_ROLES), RefusalCode.NOT_AN_APPROVER)
 
@@ -112,9 +125,13 @@ def check(
     allocation: Allocation | None = None,
     request: ExemptionRequest | None = None,
     delegate_id: int | None = None,
+    circle: set[int] | None = None,
+    lead_id: int | None = None,
 ) -> Decision:
     """Decide, and audit-log a refusal in the caller's transaction (which must then commit)."""
-    decision = decide(person, permission, allocation=allocation, request=request, delegate_id=delegate_id)
+    decision = decide(
+        person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle, lead_id=lead_id
+    )
     if not decision.allowed:
         assert decision.code is not None
         record(

@@ -1,0 +1,130 @@
+"""Safeguarding concerns in chat: raise (button or ``/audit concern``), acknowledge, confirm
+the corrective action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_bolt.context import BoltContext
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+
+from bot.delivery.mentions import known_slack_ids
+from bot.handlers.deps import Deps, deps_of
+from bot.handlers.identity import email_if_unknown
+from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
+from bot.ids import ActionId, CallbackId, FormBlock, Template
+from bot.render import render
+from bot.services.alerts import acknowledge, may_see, raise_alert, record_corrective_action, recipient_view
+from bot.services.authz import Decision
+from bot.services.people import find_person
+from store.models import AlertUrgency
+
+
+def _refusal(decision: Decision) -> dict[str, Any]:
+    assert decision.code is not None
+    return render(Template.REFUSAL, {"code": decision.code.value})
+
+
+def _say(respond: Respond, payload: dict[str, Any]) -> None:
+    respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
+
+
+def handle_raise_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """"Raise a safeguarding concern" on an allocation or reminder: the modal, prefilled."""
+    ack()
+    click = ButtonClick.parse(body)
+    client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_ALERT, {"reference": click.value}))
+
+
+def concern_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit concern CASE-REF``: the modal (an unknown reference is a field error there)."""
+    ack()
+    reference = command.args[0] if command.args else ""
+    client.views_open(trigger_id=command.trigger_id, view=render(Template.VIEW_ALERT, {"reference": reference}))
+
+
+def handle_raise_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Tell the worker, team manager and service manager now (or show what to fix)."""
+    deps = deps_of(context)
+    view = ViewSubmission.parse(body)
+    urgency_text = view.text(FormBlock.URGENCY)
+    urgency = AlertUrgency(urgency_text) if urgency_text in {u.value for u in AlertUrgency} else None
+    email = email_if_unknown(client, deps, view.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=view.user_id, email=email)
+        outcome = raise_alert(
+            session, person, view.text(FormBlock.CASE), urgency, view.text(FormBlock.NOTE), deps.settings,
+            now=deps.clock(), actor_ref=view.user_id,
+        )  # fmt: skip
+    if outcome.errors:
+        ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
+    elif not outcome.decision.allowed:
+        ack(response_action="errors", errors={FormBlock.CASE: _refusal(outcome.decision)["text"]})
+    else:
+        ack()
+        deps.wake_outbox()
+
+
+def handle_acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """Acknowledge: the raiser's status updates; the button gives way to a note of when."""
+    ack()
+    deps = deps_of(context)
+    click = ButtonClick.parse(body)
+    email = email_if_unknown(client, deps, click.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=click.user_id, email=email)
+        outcome = acknowledge(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
+        if outcome.decision.allowed and outcome.alert is not None and person is not None:
+            view = recipient_view(session, outcome.alert, person)
+            payload = render(Template.ALERT_RECIPIENT, view, slack_ids=known_slack_ids(session, view))
+    if not outcome.decision.allowed:
+        _say(respond, _refusal(outcome.decision))
+        return
+    respond(text=payload["text"], blocks=payload["blocks"], replace_original=True)
+    deps.wake_outbox()
+
+
+def handle_corrective_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+    """Open the corrective-action confirmation (only people who may see the alert)."""
+    ack()
+    deps = deps_of(context)
+    click = ButtonClick.parse(body)
+    email = email_if_unknown(client, deps, click.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=click.user_id, email=email)
+        decision, alert = may_see(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
+        reference = alert.case.reference if alert is not None else ""
+    if not decision.allowed:
+        _say(respond, _refusal(decision))
+        return
+    client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CORRECTIVE, {"alert_id": click.int_value(), "reference": reference}))
+
+
+def handle_corrective_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The team manager confirms the management-oversight entry was made."""
+    deps = deps_of(context)
+    view = ViewSubmission.parse(body)
+    email = email_if_unknown(client, deps, view.user_id)
+    with deps.sessions() as session, session.begin():
+        person = find_person(session, slack_user_id=view.user_id, email=email)
+        outcome = record_corrective_action(
+            session, view.int_meta("alert_id"), person, view.text(FormBlock.NOTE), now=deps.clock(), actor_ref=view.user_id
+        )
+    if outcome.errors:
+        ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
+    elif not outcome.decision.allowed:
+        ack(response_action="errors", errors={FormBlock.NOTE: _refusal(outcome.decision)["text"]})
+    else:
+        ack()
+        deps.wake_outbox()
+
+
+def register(app: App) -> None:
+    """Register the safeguarding buttons and modals (``/audit concern`` goes via ``commands``)."""
+    app.action(ActionId.RAISE_CONCERN.value)(handle_raise_button)
+    app.action(ActionId.ACKNOWLEDGE_ALERT.value)(handle_acknowledge)
+    app.action(ActionId.CORRECTIVE_ACTION.value)(handle_corrective_button)
+    app.view(CallbackId.ALERT.value)(handle_raise_submission)
+    app.view(CallbackId.CORRECTIVE.value)(handle_corrective_submission)

@@ -1,0 +1,422 @@
+"""Immediate safeguarding concerns: told at once, acknowledged, escalated when nobody answers.
+
+(shared/domain.md step 6; Bradford §3, Hull 14.) Alerts go out on the urgent outbox lane, at
+any hour. The raiser's status message is edited in place as people acknowledge. The note is
+free text: it is shown only to the case's circle, the raiser and the QA team, never to a channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.ids import FormBlock, Template
+from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.settings import Settings
+from store.audit import record
+from store.models import (
+    AlertRecipient,
+    AlertUrgency,
+    Allocation,
+    Case,
+    Notification,
+    Person,
+    Priority,
+    Role,
+    SafeguardingAlert,
+    Team,
+)
+from store.outbox import enqueue, person_ref
+
+MAX_NOTE = 1000
+#: The order in which people are told, and who stands in when someone can't be reached.
+CHAIN = ("worker", "team_manager", "service_manager", "head_of_service")
+FIRST_TOLD = CHAIN[:3]
+
+
+@dataclass
+class AlertOutcome:
+    """A service answer: refused, field errors for the modal, or the alert acted on."""
+
+    decision: Decision
+    errors: dict[str, str] = field(default_factory=dict)
+    alert: SafeguardingAlert | None = None
+    already: bool = False
+
+
+def _reachable(person: Person | None) -> bool:
+    return person is not None and person.active and person.slack_missing_since is None
+
+
+def _holder(session: Session, role: Role, service_id: int | None) -> Person | None:
+    if service_id is None:
+        return None
+    return session.scalars(
+        select(Person)
+        .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(role=role))
+        .order_by(Person.id)
+    ).first()
+
+
+def chain_for(session: Session, case: Case) -> list[tuple[str, Person | None]]:
+    """The case's worker, team manager, service manager and head of service, in order."""
+    team = session.get(Team, case.team_id)
+    service_id = team.service_id if team else None
+    return [
+        ("worker", case.allocated_worker),
+        ("team_manager", case.team_manager),
+        ("service_manager", _holder(session, Role.SERVICE_MANAGER, service_id)),
+        ("head_of_service", _holder(session, Role.HEAD_OF_SERVICE, service_id)),
+    ]
+
+
+def circle_ids(session: Session, case: Case) -> set[int]:
+    """Everyone in the case's circle: its people, its auditors, its service's managers."""
+    ids = {p.id for _, p in chain_for(session, case) if p is not None}
+    ids |= {p for p in (case.previous_worker_id, case.iro_id) if p is not None}
+    for first, second in session.execute(
+        select(Allocation.auditor_id, Allocation.second_auditor_id).where(Allocation.case_id == case.id)
+    ):
+        ids |= {p for p in (first, second) if p is not None}
+    return ids
+
+
+def find_case(session: Session, reference: str) -> Case | None:
+    """A case by its reference (ignoring case and spaces)."""
+    return session.scalars(
+        select(Case)
+        .options(joinedload(Case.allocated_worker), joinedload(Case.team_manager), joinedload(Case.team))
+        .where(func.upper(Case.reference) == reference.strip().upper())
+    ).first()
+
+
+def _lock(session: Session, alert_id: int) -> SafeguardingAlert | None:
+    return session.scalars(
+        select(SafeguardingAlert).where(SafeguardingAlert.id == alert_id).with_for_update().execution_options(populate_existing=True)
+    ).first()
+
+
+def alert_context(session: Session, alert: SafeguardingAlert) -> dict[str, object]:
+    """Everything the alert messages show (the note only goes to people allowed to see it)."""
+    session.flush()
+    recipients = session.scalars(
+        select(AlertRecipient).options(joinedload(AlertRecipient.person)).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
+    ).all()
+    case = session.get(Case, alert.case_id)
+    assert case is not None
+    return {
+        "alert_id": alert.id,
+        "case": {"reference": case.reference, "team": case.team.name},
+        "urgency": alert.urgency.value,
+        "note": alert.note,
+        "raised_by": person_ref(alert.raised_by),
+        "raised_at": alert.raised_at.isoformat(),
+        "lead": person_ref(alert.lead),
+        "lead_acknowledged_at": alert.lead_acknowledged_at.isoformat() if alert.lead_acknowledged_at else None,
+        "escalation_level": alert.escalation_level,
+        "recipients": [
+            {
+                "person": person_ref(r.person),
+                "role": r.role,
+                "why": r.why,
+                "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
+            }
+            for r in recipients
+        ],
+        "corrective": {
+            "by": person_ref(alert.corrective_action_by),
+            "at": alert.corrective_action_at.isoformat(),
+            "note": alert.corrective_note,
+        }
+        if alert.corrective_action_at
+        else None,
+    }
+
+
+def _tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str) -> None:
+    """Add ``person`` as a recipient (once) and queue their urgent message."""
+    existing = session.scalar(
+        select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id)
+    )
+    if existing is None:
+        session.add(AlertRecipient(alert_id=alert.id, person_id=person.id, role=role, why=why, added_at=now))
+        session.flush()
+    context = alert_context(session, alert)
+    context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role, acknowledged_at=None)
+    enqueue(session, key=f"alert:{alert.id}:{stage}:{person.id}", template=Template.ALERT_RECIPIENT, context=context,
+            now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+    record(session, now=now, action=f"alert.{stage}", actor_ref="bot", subject_type="safeguarding_alert",
+           subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})  # fmt: skip
+
+
+def _status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime) -> None:
+    """Edit the raiser's status message (the first one is posted by ``raise_alert``)."""
+    context = alert_context(session, alert)
+    enqueue(session, key=f"alert:{alert.id}:status:{event}", template=Template.ALERT_STATUS, context=context, now=now,
+            recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")  # fmt: skip
+
+
+def _tell_qa(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
+    for qa in session.scalars(
+        select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
+    ):
+        enqueue(
+            session, key=f"alert:{alert.id}:qa-missing:{role}:{qa.id}", template=Template.ALERT_MISSING,
+            context={"alert_id": alert.id, "case": {"reference": alert.case.reference}, "role": role,
+                     "missing": person_ref(missing), "substitute": person_ref(substitute)},
+            now=now, recipient_id=qa.id, priority=Priority.URGENT,
+        )  # fmt: skip
+
+
+def _next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set[int]) -> tuple[str, Person] | None:
+    roles = [r for r, _ in chain]
+    for role, person in chain[roles.index(after) + 1 :]:
+        if _reachable(person) and person is not None and person.id not in taken:
+            return role, person
+    return None
+
+
+def raise_alert(
+    session: Session, person: Person | None, reference: str, urgency: AlertUrgency | None, note: str,
+    settings: Settings, *, now: dt.datetime, actor_ref: str,
+) -> AlertOutcome:  # fmt: skip
+    """Check the form, then tell the worker, team manager and service manager at once."""
+    case = find_case(session, reference) if reference.strip() else None
+    errors: dict[str, str] = {}
+    if case is None:
+        errors[FormBlock.CASE] = f"There is no case {reference.strip()!r}. Check the reference in the case record." if reference.strip() else "Give the case reference."
+    if urgency is None:
+        errors[FormBlock.URGENCY] = "Choose how urgent this is."
+    if not note.strip():
+        errors[FormBlock.NOTE] = "Say briefly what needs to happen (no names or case details)."
+    elif len(note) > MAX_NOTE:
+        errors[FormBlock.NOTE] = f"Please keep it under {MAX_NOTE} characters; the detail belongs in the case record."
+    if case is None:
+        return AlertOutcome(Decision(True), errors=errors)
+    decision = check(session, person, Permission.RAISE_ALERT, now=now, actor_ref=actor_ref, subject_type="case",
+                     subject_id=case.id, circle=circle_ids(session, case))  # fmt: skip
+    if not decision.allowed or errors:
+        return AlertOutcome(decision, errors=errors)
+    assert person is not None and urgency is not None
+    alert = SafeguardingAlert(case_id=case.id, raised_by_id=person.id, urgency=urgency, note=note.strip(), raised_at=now)
+    session.add(alert)
+    session.flush()
+    record(session, now=now, action="alert.raise", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
+           subject_id=alert.id, detail={"case": case.reference, "urgency": urgency.value})  # fmt: skip
+    chain = chain_for(session, case)
+    chosen: list[tuple[str, Person, str]] = []
+    taken: set[int] = set()
+    for role, who in chain:
+        if role not in FIRST_TOLD:
+            continue
+        if _reachable(who) and who is not None and who.id not in taken:
+            chosen.append((role, who, "recipient"))
+            taken.add(who.id)
+            continue
+        stand_in = _next_in_chain(chain, role, taken)
+        if stand_in is not None:
+            chosen.append((stand_in[0], stand_in[1], "substitute"))
+            taken.add(stand_in[1].id)
+        _tell_qa(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
+    lead = next((p for r, p, _ in chosen if r == "team_manager"), None) or next(
+        (p for r, p, why in chosen if why == "substitute" and r in ("service_manager", "head_of_service")), None
+    )
+    alert.lead_id = lead.id if lead else None
+    session.flush()
+    session.refresh(alert)
+    for role, who, why in chosen:
+        _tell(session, alert, who, role, why, now=now, stage="to")
+    enqueue(session, key=f"alert:{alert.id}:status", template=Template.ALERT_STATUS, context=alert_context(session, alert),
+            now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+    if settings.safeguarding_channel:
+        enqueue(session, key=f"alert:{alert.id}:channel", template=Template.ALERT_CHANNEL, now=now,
+                context={"alert_id": alert.id, "case": {"reference": case.reference, "team": case.team.name},
+                         "urgency": urgency.value, "raised_by": person_ref(person), "raised_at": now.isoformat()},
+                channel=settings.safeguarding_channel, priority=Priority.URGENT)  # fmt: skip
+    return AlertOutcome(decision, alert=alert)
+
+
+def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> AlertOutcome:
+    """Record that ``person`` has seen the alert; the lead's acknowledgement stops escalation."""
+    alert = _lock(session, alert_id)
+    if alert is None:
+        return AlertOutcome(Decision(False, RefusalCode.NOT_IN_CIRCLE))
+    decision = _may_act(session, alert, person, now=now, actor_ref=actor_ref)
+    if not decision.allowed:
+        return AlertOutcome(decision)
+    assert person is not None
+    row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
+    if row is not None and row.acknowledged_at is not None:
+        return AlertOutcome(decision, alert=alert, already=True)
+    if row is None:
+        row = AlertRecipient(alert_id=alert.id, person_id=person.id, role="circle", why="acknowledged", added_at=now)
+        session.add(row)
+    row.acknowledged_at = now
+    if person.id == alert.lead_id and alert.lead_acknowledged_at is None:
+        alert.lead_acknowledged_at = now
+    record(session, now=now, action="alert.acknowledge", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
+           subject_id=alert.id, detail={"after_seconds": int((now - alert.raised_at).total_seconds())})  # fmt: skip
+    _status(session, alert, f"ack:{person.id}", now=now)
+    return AlertOutcome(decision, alert=alert)
+
+
+def record_corrective_action(
+    session: Session, alert_id: int, person: Person | None, note: str, *, now: dt.datetime, actor_ref: str
+) -> AlertOutcome:
+    """The team manager confirms the management-oversight entry was made (Hull 14)."""
+    alert = _lock(session, alert_id)
+    if alert is None:
+        return AlertOutcome(Decision(False, RefusalCode.NOT_IN_CIRCLE))
+    decision = check(session, person, Permission.RECORD_CORRECTIVE_ACTION, now=now, actor_ref=actor_ref,
+                     subject_type="safeguarding_alert", subject_id=alert.id, lead_id=alert.lead_id,
+                     circle={alert.case.team_manager_id} - {None})  # fmt: skip
+    if not decision.allowed:
+        return AlertOutcome(decision)
+    assert person is not None
+    if len(note) > MAX_NOTE:
+        return AlertOutcome(decision, errors={FormBlock.NOTE: f"Please keep it under {MAX_NOTE} characters."})
+    if alert.corrective_action_at is not None:
+        return AlertOutcome(decision, alert=alert, already=True)
+    alert.corrective_action_at, alert.corrective_action_by_id = now, person.id
+    alert.corrective_note = note.strip() or None
+    row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
+    if row is not None and row.acknowledged_at is None:
+        row.acknowledged_at = now
+    if person.id == alert.lead_id and alert.lead_acknowledged_at is None:
+        alert.lead_acknowledged_at = now
+    session.flush()
+    session.refresh(alert)
+    record(session, now=now, action="alert.corrective_action", actor=person, actor_ref=actor_ref,
+           subject_type="safeguarding_alert", subject_id=alert.id)  # fmt: skip
+    _status(session, alert, "corrective", now=now)
+    return AlertOutcome(decision, alert=alert)
+
+
+def _may_act(session: Session, alert: SafeguardingAlert, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:
+    circle = circle_ids(session, alert.case) | {alert.raised_by_id}
+    circle |= set(session.scalars(select(AlertRecipient.person_id).where(AlertRecipient.alert_id == alert.id)))
+    return check(session, person, Permission.ACT_ON_ALERT, now=now, actor_ref=actor_ref,
+                 subject_type="safeguarding_alert", subject_id=alert.id, circle=circle)  # fmt: skip
+
+
+def may_see(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> tuple[Decision, SafeguardingAlert | None]:
+    """Whether ``person`` may see or act on the alert (refusals logged)."""
+    alert = session.get(SafeguardingAlert, alert_id)
+    if alert is None:
+        return Decision(False, RefusalCode.NOT_IN_CIRCLE), None
+    return _may_act(session, alert, person, now=now, actor_ref=actor_ref), alert
+
+
+def recipient_view(session: Session, alert: SafeguardingAlert, person: Person, *, stage: str = "to") -> dict[str, object]:
+    """The alert message as ``person`` should now see it (after they acted on it)."""
+    row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
+    context = alert_context(session, alert)
+    context.update(
+        stage=stage,
+        is_lead=person.id == alert.lead_id,
+        role=row.role if row is not None else "circle",
+        acknowledged_at=row.acknowledged_at.isoformat() if row is not None and row.acknowledged_at else None,
+    )
+    return context
+
+
+def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.datetime) -> int:
+    """Unacknowledged by the lead after N minutes: remind them and tell the service manager;
+    after 2N, the head of service. Any day, any hour. Stops once the lead acknowledges."""
+    step = dt.timedelta(minutes=settings.alert_escalation_minutes)
+    written = 0
+    open_alerts = session.scalars(
+        select(SafeguardingAlert).where(
+            SafeguardingAlert.lead_acknowledged_at.is_(None),
+            SafeguardingAlert.escalation_level < 2,
+            SafeguardingAlert.raised_at <= now - step,
+        )
+    ).all()
+    for candidate in open_alerts:
+        alert = _lock(session, candidate.id)
+        if alert is None or alert.lead_acknowledged_at is not None:
+            continue
+        due_level = min(2, int((now - alert.raised_at) / step))
+        chain = chain_for(session, alert.case)
+        lead_role = next((r for r, p in chain if p is not None and p.id == alert.lead_id), "team_manager")
+        above = [(r, p) for r, p in chain[CHAIN.index(lead_role) + 1 :] if _reachable(p)]
+        while alert.escalation_level < due_level:
+            alert.escalation_level += 1
+            level = alert.escalation_level
+            if level == 1 and alert.lead is not None:
+                _tell(session, alert, alert.lead, lead_role, "reminder", now=now, stage="resend")
+                written += 1
+            if level - 1 < len(above):
+                role, who = above[level - 1]
+                assert who is not None
+                _tell(session, alert, who, role, "escalation", now=now, stage="escalate")
+                written += 1
+            record(session, now=now, action="alert.escalate", actor_ref="scheduler", subject_type="safeguarding_alert",
+                   subject_id=alert.id, detail={"level": level})  # fmt: skip
+            _status(session, alert, f"escalate:{level}", now=now)
+    return written
+
+
+def on_delivery_failed(session: Session, notification: Notification, now: dt.datetime) -> None:
+    """An alert could not reach someone (no Slack account): the next in the chain is told now."""
+    parts = notification.idempotency_key.split(":")
+    if len(parts) != 4 or parts[0] != "alert" or parts[2] != "to" or notification.recipient_id is None:
+        return
+    alert = _lock(session, int(parts[1]))
+    if alert is None:
+        return
+    chain = chain_for(session, alert.case)
+    row = session.scalar(
+        select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == notification.recipient_id)
+    )
+    role = row.role if row is not None else "worker"
+    taken = set(session.scalars(select(AlertRecipient.person_id).where(AlertRecipient.alert_id == alert.id)))
+    stand_in = _next_in_chain(chain, role, taken)
+    missing = session.get(Person, notification.recipient_id)
+    if stand_in is not None:
+        if notification.recipient_id == alert.lead_id:
+            alert.lead_id = stand_in[1].id
+            session.flush()
+            session.refresh(alert)
+        _tell(session, alert, stand_in[1], stand_in[0], "substitute", now=now, stage="to")
+        _status(session, alert, f"sub:{stand_in[1].id}", now=now)
+    _tell_qa(session, alert, role, missing, stand_in[1] if stand_in else None, now=now)
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert in the monthly list."""
+
+    raised_at: dt.datetime
+    reference: str
+    urgency: str
+    raised_by: str
+    lead: str
+    acknowledged_after: dt.timedelta | None
+    escalation_level: int
+    corrective_action: bool
+
+
+def alerts_in_month(session: Session, month: dt.date, tz: ZoneInfo) -> list[AlertLine]:
+    """Alerts raised in ``month`` (local), with time-to-acknowledge by the lead."""
+    start = dt.datetime.combine(month, dt.time(), tz)
+    end = dt.datetime.combine((month + dt.timedelta(days=32)).replace(day=1), dt.time(), tz)
+    rows = session.scalars(
+        select(SafeguardingAlert)
+        .options(joinedload(SafeguardingAlert.case), joinedload(SafeguardingAlert.raised_by), joinedload(SafeguardingAlert.lead))
+        .where(SafeguardingAlert.raised_at >= start, SafeguardingAlert.raised_at < end)
+        .order_by(SafeguardingAlert.raised_at)
+    ).all()
+    return [
+        AlertLine(
+            a.raised_at, a.case.reference, a.urgency.value, a.raised_by.display_name,
+            a.lead.display_name if a.lead else "nobody reachable",
+            (a.lead_acknowledged_at - a.raised_at) if a.lead_acknowledged_at else None,
+            a.escalation_level, a.corrective_action_at is not None,
+        )  # fmt: skip
+        for a in rows
+    ]
