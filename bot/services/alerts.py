@@ -355,7 +355,7 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
                 assert who is not None
                 _tell(session, alert, who, role, "escalation", now=now, stage="escalate")
                 written += 1
-            record(session, now=now, action="alert.escalate", actor_ref="scheduler", subject_type="safeguarding_alert",
+            record(session, now=now, action="alert.escalation", actor_ref="scheduler", subject_type="safeguarding_alert",
                    subject_id=alert.id, detail={"level": level})  # fmt: skip
             _status(session, alert, f"escalate:{level}", now=now)
     return written
