@@ -94,3 +94,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def now() -> dt.datetime:
     """A fixed 'now': Monday 30 November 2026, 09:00 UTC."""
     return dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+
+
+# Scenario fixtures (a small council, the local workspace, a running bot with a fake clock),
+# shared by the scenario test modules; a module may override any of them.
+from tests.simulation import emails, settings, sim, workspace  # noqa: E402, F401

@@ -19,7 +19,7 @@ from bot.settings import Settings, load_settings
 from bot.workspace import LocalWorkspace
 from store.models import AlertRecipient, AuditLog, Case, Notification, NotificationState, Person, Priority, SafeguardingAlert, Service
 from store.outbox import enqueue
-from tests.simulation import Simulation, emails, sim, workspace  # noqa: F401
+from tests.simulation import Simulation
 from tests.support import TOKEN
 
 D = dt.date

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from store.models import Allocation, AllocationState, AuditLog, ExemptionRequest, RequestState
-from tests.simulation import Simulation, emails, settings, sim, workspace  # noqa: F401
+from tests.simulation import Simulation
 from tests.support import TOKEN
 
 D = dt.date

@@ -9,10 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
@@ -20,13 +17,13 @@ from bot.calendar import WorkingCalendar
 from bot.ids import ActionId
 from bot.runtime import make_senders, start_runtime
 from bot.scheduler.tick import tick
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.workspace import LocalWorkspace
 from store.db import make_engine, make_sessionmaker
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Case, Person
 from store.months import month_row
-from tests.simulation import Received, Simulation, emails, settings, sim, small_council, workspace  # noqa: F401
-from tests.support import FakeClock, FakeTime, running_workspace
+from tests.simulation import Received, Simulation
+from tests.support import FakeTime
 
 D = dt.date
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli import Context, pass_context
-from bot.services.alerts import alerts_in_month
+from bot.services.alert_report import alerts_in_month
 from bot.services.allocation_rules import RequestError, parse_month
 
 

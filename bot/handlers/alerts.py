@@ -12,13 +12,12 @@ from slack_sdk import WebClient
 
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import Deps, deps_of
-from bot.handlers.identity import email_if_unknown
+from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.alerts import acknowledge, may_see, raise_alert, record_corrective_action, recipient_view
 from bot.services.authz import Decision
-from bot.services.people import find_person
 from store.models import AlertUrgency
 
 
@@ -51,9 +50,7 @@ def handle_raise_submission(ack: Ack, body: dict[str, Any], client: WebClient, c
     view = ViewSubmission.parse(body)
     urgency_text = view.text(FormBlock.URGENCY)
     urgency = AlertUrgency(urgency_text) if urgency_text in {u.value for u in AlertUrgency} else None
-    email = email_if_unknown(client, deps, view.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=view.user_id, email=email)
+    with acting_as(deps, client, view.user_id) as (session, person):
         outcome = raise_alert(
             session, person, view.text(FormBlock.CASE), urgency, view.text(FormBlock.NOTE), deps.settings,
             now=deps.clock(), actor_ref=view.user_id,
@@ -72,9 +69,7 @@ def handle_acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, contex
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)
-    email = email_if_unknown(client, deps, click.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=click.user_id, email=email)
+    with acting_as(deps, client, click.user_id) as (session, person):
         outcome = acknowledge(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
         if outcome.decision.allowed and outcome.alert is not None and person is not None:
             view = recipient_view(session, outcome.alert, person)
@@ -91,9 +86,7 @@ def handle_corrective_button(ack: Ack, body: dict[str, Any], client: WebClient, 
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)
-    email = email_if_unknown(client, deps, click.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=click.user_id, email=email)
+    with acting_as(deps, client, click.user_id) as (session, person):
         decision, alert = may_see(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
         reference = alert.case.reference if alert is not None else ""
     if not decision.allowed:
@@ -106,9 +99,7 @@ def handle_corrective_submission(ack: Ack, body: dict[str, Any], client: WebClie
     """The team manager confirms the management-oversight entry was made."""
     deps = deps_of(context)
     view = ViewSubmission.parse(body)
-    email = email_if_unknown(client, deps, view.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=view.user_id, email=email)
+    with acting_as(deps, client, view.user_id) as (session, person):
         outcome = record_corrective_action(
             session, view.int_meta("alert_id"), person, view.text(FormBlock.NOTE), now=deps.clock(), actor_ref=view.user_id
         )

@@ -11,12 +11,11 @@ from slack_sdk import WebClient
 
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import deps_of
-from bot.handlers.identity import email_if_unknown
+from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick
 from bot.ids import ActionId, Template
 from bot.render import render
 from bot.services.completion import complete_allocation
-from bot.services.people import find_person
 
 
 def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -24,10 +23,8 @@ def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, cont
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)
-    email = email_if_unknown(client, deps, click.user_id)
     now = deps.clock()
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=click.user_id, email=email)
+    with acting_as(deps, client, click.user_id) as (session, person):
         outcome = complete_allocation(
             session, click.int_value(), person, now=now, tz=deps.settings.tz, actor_ref=click.user_id
         )

@@ -13,12 +13,11 @@ from slack_sdk import WebClient
 from bot.calendar import WorkingCalendar
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import Deps, deps_of
-from bot.handlers.identity import email_if_unknown
+from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, parse_month_arg
 from bot.ids import ActionId, Template
 from bot.render import render
 from bot.services.breaks import month_breaks, request_break
-from bot.services.people import find_person
 
 Reply = Callable[[Template, dict[str, Any]], None]
 
@@ -28,11 +27,9 @@ def _book(deps: Deps, client: WebClient, user_id: str, month_text: str, reply: R
     if month is None:
         reply(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month", "month": "2000-01-01", "limit": 0, "share": 0})
         return
-    email = email_if_unknown(client, deps, user_id)
     now = deps.clock()
     today = WorkingCalendar.from_settings(deps.settings).local_date(now)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=user_id, email=email)
+    with acting_as(deps, client, user_id) as (session, person):
         outcome = request_break(session, person, month, deps.settings, today=today, now=now, actor_ref=user_id)
     if outcome.decision.code is not None:
         reply(Template.REFUSAL, {"code": outcome.decision.code.value})
@@ -57,9 +54,7 @@ def breaks_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Dep
         payload = render(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month", "month": "2000-01-01", "limit": 0, "share": 0})
         ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
         return
-    email = email_if_unknown(client, deps, command.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=command.user_id, email=email)
+    with acting_as(deps, client, command.user_id) as (session, person):
         decision, context = month_breaks(session, person, month, deps.settings, now=deps.clock(), actor_ref=command.user_id)
         slack_ids = known_slack_ids(session, context)
     if decision.code is not None:

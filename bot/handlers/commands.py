@@ -11,12 +11,12 @@ from slack_sdk import WebClient
 
 from bot.handlers import alerts, breaks, exemptions
 from bot.handlers.deps import Deps, deps_of
-from bot.handlers.identity import email_if_unknown
+from bot.handlers.identity import acting_as
 from bot.handlers.payloads import SlashCommand
 from bot.ids import Command, Template
 from bot.render import render
 from bot.services.authz import Permission, check
-from bot.services.people import find_person, my_audits
+from bot.services.people import my_audits
 
 
 def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
@@ -27,9 +27,7 @@ def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
 def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
     """``/audit mine``: the audits the person does, and audits of cases they work on or manage."""
     now = deps.clock()
-    email = email_if_unknown(client, deps, request.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=request.user_id, email=email)
+    with acting_as(deps, client, request.user_id) as (session, person):
         decision = check(session, person, Permission.VIEW_OWN_AUDITS, now=now, actor_ref=request.user_id)
         if decision.allowed and person is not None:
             lines = my_audits(session, person, today=now.astimezone(deps.settings.tz).date())

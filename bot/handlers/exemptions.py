@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot.calendar import WorkingCalendar
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import Deps, deps_of
-from bot.handlers.identity import email_if_unknown, slack_email
+from bot.handlers.identity import acting_as, slack_email
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission, parse_day, parse_mention
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
@@ -21,17 +21,17 @@ from bot.services.approvers import delegate
 from bot.services.authz import Decision
 from bot.services.exemptions import (
     RequestForm,
-    load_allocation,
     may_decide,
-    choose_replacement,
     decide_request,
     open_allocation_for,
     request_context,
     start_request,
     submit_request,
 )
+from bot.services.exemption_followups import choose_replacement
 from bot.services.people import find_person
 from store.models import RequestKind, RequestState
+from store.queries import load_allocation
 from store.outbox import person_ref
 
 
@@ -50,9 +50,7 @@ def _say(respond: Respond, payload: dict[str, Any]) -> None:
 
 def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str | None) -> dict[str, Any] | None:
     """Open the request modal; return a refusal payload instead when the person may not ask."""
-    email = email_if_unknown(client, deps, user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=user_id, email=email)
+    with acting_as(deps, client, user_id) as (session, person):
         if allocation_id is not None:
             allocation = load_allocation(session, allocation_id)
         else:
@@ -95,9 +93,7 @@ def handle_request_submission(ack: Ack, body: dict[str, Any], client: WebClient,
         new_due_date=view.date(FormBlock.NEW_DATE),
         reason=view.text(FormBlock.REASON),
     )
-    email = email_if_unknown(client, deps, view.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=view.user_id, email=email)
+    with acting_as(deps, client, view.user_id) as (session, person):
         outcome = submit_request(
             session, view.int_meta("allocation_id"), person, form, deps.settings, _calendar(deps),
             now=deps.clock(), actor_ref=view.user_id,
@@ -113,10 +109,8 @@ def handle_request_submission(ack: Ack, body: dict[str, Any], client: WebClient,
 
 def _decide(deps: Deps, client: WebClient, user_id: str, request_id: int, *, approve: bool, comment: str | None) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """Decide; return (an ephemeral answer for the person, or None) and any field errors."""
-    email = email_if_unknown(client, deps, user_id)
     now = deps.clock()
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=user_id, email=email)
+    with acting_as(deps, client, user_id) as (session, person):
         outcome = decide_request(
             session, request_id, person, approve=approve, comment=comment, settings=deps.settings,
             calendar=_calendar(deps), now=now, actor_ref=user_id,
@@ -146,10 +140,8 @@ def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, con
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)
-    email = email_if_unknown(client, deps, click.user_id)
     now = deps.clock()
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=click.user_id, email=email)
+    with acting_as(deps, client, click.user_id) as (session, person):
         decision, request = may_decide(session, click.int_value(), person, _calendar(deps), now=now, actor_ref=click.user_id)
         view = None
         if not decision.allowed or request is None:
@@ -189,9 +181,7 @@ def handle_choose_auditor(ack: Ack, body: dict[str, Any], client: WebClient, con
     deps = deps_of(context)
     click = ButtonClick.parse(body)
     request_id, _, auditor_id = click.value.partition(":")
-    email = email_if_unknown(client, deps, click.user_id)
-    with deps.sessions() as session, session.begin():
-        person = find_person(session, slack_user_id=click.user_id, email=email)
+    with acting_as(deps, client, click.user_id) as (session, person):
         outcome = choose_replacement(
             session, int(request_id), person, int(auditor_id), deps.settings, now=deps.clock(), actor_ref=click.user_id
         )
@@ -209,10 +199,8 @@ def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: D
     delegate_id = parse_mention(args[0])
     starts_on, ends_on = parse_day(args[1]), parse_day(args[2])
     now = deps.clock()
-    email = email_if_unknown(client, deps, command.user_id)
     delegate_email = slack_email(client, delegate_id) if delegate_id else None
-    with deps.sessions() as session, session.begin():
-        principal = find_person(session, slack_user_id=command.user_id, email=email)
+    with acting_as(deps, client, command.user_id) as (session, principal):
         chosen = find_person(session, slack_user_id=delegate_id, email=delegate_email) if delegate_id else None
         outcome = delegate(
             session, principal, chosen, starts_on, ends_on, today=_calendar(deps).local_date(now), now=now,

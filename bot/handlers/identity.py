@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.handlers.deps import Deps
+from bot.services.people import find_person
 from store.models import Person
 
 log = logging.getLogger(__name__)
@@ -30,3 +34,11 @@ def email_if_unknown(client: WebClient, deps: Deps, user_id: str) -> str | None:
     with deps.sessions() as session:
         known = session.scalar(select(Person.id).where(Person.slack_user_id == user_id))
     return None if known is not None else slack_email(client, user_id)
+
+
+@contextmanager
+def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Session, Person | None]]:
+    """One unit of work on behalf of Slack user ``user_id``: the session and their person (or None)."""
+    email = email_if_unknown(client, deps, user_id)
+    with deps.sessions() as session, session.begin():
+        yield session, find_person(session, slack_user_id=user_id, email=email)

@@ -18,7 +18,7 @@ from bot.calendar import WorkingCalendar
 from bot.services.allocation_rules import RequestError
 from bot.services.alerts import plan_alert_escalations
 from bot.services.chasing import plan_overdue, plan_reminders
-from bot.services.exemptions import plan_exemption_chasers
+from bot.services.exemption_followups import plan_exemption_chasers
 from bot.services.schedule import plan_preview, run_scheduled_allocation
 from bot.settings import Settings
 from store.months import is_paused

@@ -6,14 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, RefusalCode, check
 from bot.services.notices import allocation_context
 from store.audit import record
-from store.models import Allocation, AllocationState, Case, Person
+from store.models import AllocationState, Person
 from store.outbox import person_ref
+from store.queries import load_allocation
 
 
 @dataclass(frozen=True)
@@ -29,18 +29,7 @@ def complete_allocation(
     session: Session, allocation_id: int, person: Person | None, *, now: dt.datetime, tz: ZoneInfo, actor_ref: str
 ) -> Completion:
     """Mark the allocation complete, once; a second click reports who already did it."""
-    allocation = session.scalars(
-        select(Allocation)
-        .options(
-            joinedload(Allocation.case).joinedload(Case.team),
-            joinedload(Allocation.case).joinedload(Case.allocated_worker),
-            joinedload(Allocation.case).joinedload(Case.previous_worker),
-            joinedload(Allocation.case).joinedload(Case.team_manager),
-            joinedload(Allocation.case).joinedload(Case.iro),
-        )
-        .where(Allocation.id == allocation_id)
-        .with_for_update(of=Allocation)
-    ).first()
+    allocation = load_allocation(session, allocation_id, lock=True)
     if allocation is None:
         return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
     decision = check(

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
@@ -32,6 +32,7 @@ from store.models import (
     Role,
 )
 from store.outbox import enqueue, person_ref
+from store.queries import load_allocation
 
 MAX_TEXT = 1000
 
@@ -53,22 +54,6 @@ class Outcome:
     errors: dict[str, str] = field(default_factory=dict)
     request: ExemptionRequest | None = None
     already: bool = False
-
-
-def load_allocation(session: Session, allocation_id: int) -> Allocation | None:
-    return session.scalars(
-        select(Allocation)
-        .options(
-            joinedload(Allocation.case).joinedload(Case.team),
-            joinedload(Allocation.case).joinedload(Case.allocated_worker),
-            joinedload(Allocation.case).joinedload(Case.previous_worker),
-            joinedload(Allocation.case).joinedload(Case.team_manager),
-            joinedload(Allocation.case).joinedload(Case.iro),
-            joinedload(Allocation.auditor),
-            joinedload(Allocation.second_auditor),
-        )
-        .where(Allocation.id == allocation_id)
-    ).first()
 
 
 def open_allocation_for(session: Session, person: Person | None, reference: str) -> Allocation | None:
@@ -232,12 +217,12 @@ def submit_request(
 
 
 def _tell_qa_no_approver(session: Session, person: Person, *, now: dt.datetime) -> None:
-    for qa in _coordinators(session):
+    for qa in coordinators(session):
         enqueue(session, key=f"noapprover:{person.id}:{qa.id}", template=Template.NO_APPROVER,
                 context={"person": person_ref(person), "email": person.email}, now=now, recipient_id=qa.id)  # fmt: skip
 
 
-def _coordinators(session: Session) -> list[Person]:
+def coordinators(session: Session) -> list[Person]:
     return list(
         session.scalars(
             select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
@@ -307,12 +292,12 @@ def decide_request(
 def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocation, settings: Settings, *, now: dt.datetime) -> None:
     choice = choose_auditor(session, allocation.id, settings, exclude=frozenset({request.auditor_id}))
     if isinstance(choice, AuditorChoice):
-        _hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
+        hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
     else:
         allocation.state = AllocationState.EXEMPTED
 
 
-def _hand_over(
+def hand_over(
     session: Session, request: ExemptionRequest, allocation: Allocation, auditor_id: int, reason: str, *, now: dt.datetime
 ) -> None:
     if allocation.auditor_id == request.auditor_id:
@@ -350,70 +335,6 @@ def _announce(session: Session, request: ExemptionRequest, settings: Settings, *
             {"id": c.auditor_id, "name": c.name, "reason": c.reason}
             for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)[:100]
         ]
-    for qa in _coordinators(session):
+    for qa in coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
                 now=now, recipient_id=qa.id)  # fmt: skip
-
-
-
-def choose_replacement(
-    session: Session, request_id: int, person: Person | None, auditor_id: int, settings: Settings,
-    *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
-    """A QA coordinator picks the new auditor when no one was eligible automatically."""
-    request = session.scalars(select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()).first()
-    decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
-                     subject_type="exemption_request", subject_id=request_id)  # fmt: skip
-    if not decision.allowed or request is None:
-        return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
-    allocation = load_allocation(session, request.allocation_id)
-    assert allocation is not None
-    if request.reallocated_to_id is not None or allocation.state != AllocationState.EXEMPTED:
-        return Outcome(decision, request=request, already=True)
-    choices = {
-        c.auditor_id: c
-        for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)
-    }
-    if auditor_id not in choices:
-        return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
-    _hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", now=now)
-    record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
-           subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
-    context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
-    for qa in _coordinators(session):
-        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
-                now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
-    return Outcome(decision, request=request)
-
-
-def plan_exemption_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
-    """Re-send an undecided request to its approver, then escalate to the approver's manager."""
-    today = calendar.local_date(now)
-    written = 0
-    pending = session.scalars(
-        select(ExemptionRequest)
-        .options(joinedload(ExemptionRequest.approver).joinedload(Person.line_manager))
-        .where(ExemptionRequest.state == RequestState.PENDING)
-        .order_by(ExemptionRequest.id)
-    ).all()
-    for request in pending:
-        waited = calendar.working_days_between(calendar.local_date(request.created_at), today)
-        if waited >= settings.exemption_resend_working_days:
-            context = request_context(session, request, stage="resend", now=now)
-            written += enqueue(session, key=f"exempt:{request.id}:resend:{request.routed_to_id}",
-                               template=Template.EXEMPTION_ASK, context=context, now=now,
-                               recipient_id=request.routed_to_id)  # fmt: skip
-        manager = request.approver.line_manager
-        if waited >= settings.exemption_resend_working_days + settings.exemption_escalate_working_days and manager:
-            if request.escalated_to_id is None and manager.active:
-                request.escalated_to_id = manager.id
-                session.flush()
-                session.refresh(request)
-                record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
-                       subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
-            if request.escalated_to_id is not None:
-                context = request_context(session, request, stage="escalate", now=now)
-                written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
-                                   template=Template.EXEMPTION_ASK, context=context, now=now,
-                                   recipient_id=request.escalated_to_id)  # fmt: skip
-    return written

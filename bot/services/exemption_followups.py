@@ -1,0 +1,83 @@
+"""After an exemption or extension request: the QA team's choice of auditor, and chasing an
+approver who has not answered (re-send, then escalate to their manager)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from bot.calendar import WorkingCalendar
+from bot.ids import Template
+from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.exemptions import Outcome, coordinators, hand_over, request_context
+from bot.services.reallocation import eligible_auditors
+from bot.settings import Settings
+from store.audit import record
+from store.models import AllocationState, ExemptionRequest, Person, RequestState
+from store.outbox import enqueue
+from store.queries import load_allocation
+
+
+def choose_replacement(
+    session: Session, request_id: int, person: Person | None, auditor_id: int, settings: Settings,
+    *, now: dt.datetime, actor_ref: str,
+) -> Outcome:  # fmt: skip
+    """A QA coordinator picks the new auditor when no one was eligible automatically."""
+    request = session.scalars(select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()).first()
+    decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
+                     subject_type="exemption_request", subject_id=request_id)  # fmt: skip
+    if not decision.allowed or request is None:
+        return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
+    allocation = load_allocation(session, request.allocation_id)
+    assert allocation is not None
+    if request.reallocated_to_id is not None or allocation.state != AllocationState.EXEMPTED:
+        return Outcome(decision, request=request, already=True)
+    choices = {
+        c.auditor_id: c
+        for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)
+    }
+    if auditor_id not in choices:
+        return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
+    hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", now=now)
+    record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
+           subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
+    context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
+    for qa in coordinators(session):
+        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
+                now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
+    return Outcome(decision, request=request)
+
+
+def plan_exemption_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Re-send an undecided request to its approver, then escalate to the approver's manager."""
+    today = calendar.local_date(now)
+    written = 0
+    pending = session.scalars(
+        select(ExemptionRequest)
+        .options(joinedload(ExemptionRequest.approver).joinedload(Person.line_manager))
+        .where(ExemptionRequest.state == RequestState.PENDING)
+        .order_by(ExemptionRequest.id)
+    ).all()
+    for request in pending:
+        waited = calendar.working_days_between(calendar.local_date(request.created_at), today)
+        if waited >= settings.exemption_resend_working_days:
+            context = request_context(session, request, stage="resend", now=now)
+            written += enqueue(session, key=f"exempt:{request.id}:resend:{request.routed_to_id}",
+                               template=Template.EXEMPTION_ASK, context=context, now=now,
+                               recipient_id=request.routed_to_id)  # fmt: skip
+        manager = request.approver.line_manager
+        if waited >= settings.exemption_resend_working_days + settings.exemption_escalate_working_days and manager:
+            if request.escalated_to_id is None and manager.active:
+                request.escalated_to_id = manager.id
+                session.flush()
+                session.refresh(request)
+                record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
+                       subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
+            if request.escalated_to_id is not None:
+                context = request_context(session, request, stage="escalate", now=now)
+                written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
+                                   template=Template.EXEMPTION_ASK, context=context, now=now,
+                                   recipient_id=request.escalated_to_id)  # fmt: skip
+    return written

@@ -1,0 +1,28 @@
+"""Shared loading queries."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from store.models import Allocation, Case
+
+
+def load_allocation(session: Session, allocation_id: int, *, lock: bool = False) -> Allocation | None:
+    """An allocation with its case, the case's people and its auditors (optionally row-locked)."""
+    query = (
+        select(Allocation)
+        .options(
+            joinedload(Allocation.case).joinedload(Case.team),
+            joinedload(Allocation.case).joinedload(Case.allocated_worker),
+            joinedload(Allocation.case).joinedload(Case.previous_worker),
+            joinedload(Allocation.case).joinedload(Case.team_manager),
+            joinedload(Allocation.case).joinedload(Case.iro),
+            joinedload(Allocation.auditor),
+            joinedload(Allocation.second_auditor),
+        )
+        .where(Allocation.id == allocation_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Allocation)
+    return session.scalars(query).first()
