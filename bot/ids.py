@@ -41,6 +41,7 @@ class Template(StrEnum):
     ALERT_MISSING = "alert_missing"
     VIEW_ALERT = "view_alert"
     VIEW_CORRECTIVE = "view_corrective"
+    VIEW_ERROR = "view_error"
 
     @property
     def filename(self) -> str:

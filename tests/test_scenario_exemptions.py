@@ -364,3 +364,20 @@ def test_when_nobody_is_eligible_the_qa_team_chooses_from_a_menu(sim: Simulation
     assert [t for t in texts(sim, chosen.email) if t.startswith("Case reallocated to you")]
     edited = next(m for m in sim.workspace.messages(user_email=QUINN) if m["ts"] == qa_message["ts"])
     assert edited["edited"] and f"Reallocated to <@{sim.workspace.user_id(chosen.email)}>" in json.dumps(edited["blocks"])
+
+
+def test_a_failure_inside_a_modal_is_answered_in_the_modal(sim: Simulation, monkeypatch) -> None:
+    from bot.handlers import exemptions as handlers
+
+    first = allocate_december(sim)[0]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(handlers, "submit_request", broken)
+    answer = ask(sim, first, "exemption", "Conflict of interest")
+
+    assert answer["status"] == 200
+    assert answer["body"]["response_action"] == "update"
+    assert answer["body"]["view"]["title"]["text"] == "Something went wrong"
+    assert "database on fire" not in json.dumps(answer["body"])

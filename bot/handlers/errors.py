@@ -21,10 +21,14 @@ def handle_error(error: Exception, body: dict[str, Any], respond: Respond | None
     """Log ``error`` with a short reference and tell the person something went wrong."""
     reference = uuid.uuid4().hex[:8]
     log.exception("unhandled error %s while handling %s", reference, body.get("type") or body.get("command"), exc_info=error)
-    payload = render(
-        Template.ERROR,
-        {"message": "Sorry, something went wrong and nothing was changed. Please try again; if it keeps happening, tell the QA team.", "reference": reference},
-    )
+    words = {
+        "message": "Sorry, something went wrong and nothing was changed. Please try again; if it keeps happening, tell the QA team.",
+        "reference": reference,
+    }
+    if body.get("type") == "view_submission":
+        # The modal stays open and says so, rather than Slack's "trouble connecting".
+        return BoltResponse(status=200, body={"response_action": "update", "view": render(Template.VIEW_ERROR, words)})
+    payload = render(Template.ERROR, words)
     if body.get("command") and not body.get("type"):
         # A slash command not yet acknowledged: answer in the acknowledgement itself.
         return BoltResponse(status=200, body={"response_type": "ephemeral", **payload})
