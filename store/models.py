@@ -134,6 +134,8 @@ class RequestState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     DECLINED = "declined"
+    #: The audit was completed or closed before anyone decided.
+    WITHDRAWN = "withdrawn"
 
 
 class AlertUrgency(StrEnum):

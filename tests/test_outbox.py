@@ -331,3 +331,21 @@ def test_an_edit_waits_for_the_message_it_edits(session_factory, workspace, coun
     assert states(session_factory) == {"k:1": "pending", "k:1:edit": "pending"}
     sender.drain(now + dt.timedelta(minutes=10))
     assert [(m["text"], m["edited"]) for m in workspace.messages(user_email="person0@council.example")] == [("edited", True)]
+
+
+def test_an_older_edit_never_overwrites_a_newer_one(session_factory, workspace, council, now) -> None:
+    _, p0, _, _ = council
+    queue(session_factory, now, p0, "k:1", priority=Priority.NORMAL)
+    sender = make_sender(session_factory, workspace)
+    sender.drain(now)
+    with session_factory() as session, session.begin():  # edit A is held back (say, a retry); edit B is due
+        enqueue(session, key="k:1:a", template=Template.ERROR, context={"message": "older", "reference": None},
+                now=now, recipient_id=p0, replaces_key="k:1", not_before=now + dt.timedelta(minutes=5))  # fmt: skip
+        enqueue(session, key="k:1:b", template=Template.ERROR, context={"message": "newer", "reference": None},
+                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+    sender.drain(now)
+    sender.drain(now + dt.timedelta(minutes=10))
+
+    assert [m["text"] for m in workspace.messages(user_email="person0@council.example")] == ["newer"]
+    assert states(session_factory) == {"k:1": "sent", "k:1:a": "sent", "k:1:b": "sent"}
+    assert len([c for c in workspace.calls if c[0] == "chat.update"]) == 1

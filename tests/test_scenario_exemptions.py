@@ -381,3 +381,58 @@ def test_a_failure_inside_a_modal_is_answered_in_the_modal(sim: Simulation, monk
     assert answer["body"]["response_action"] == "update"
     assert answer["body"]["view"]["title"]["text"] == "Something went wrong"
     assert "database on fire" not in json.dumps(answer["body"])
+
+
+def test_nobody_decides_their_own_request(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    x = email_of(sim, first.auditor_id)
+    sim.at(D(2026, 12, 1), 15)
+    sim.workspace.slash_command(AMY, "/audit", f"delegate <@{sim.workspace.user_id(x)}|x> 2026-12-01 2026-12-31")
+    ask(sim, first, "exemption", "Conflict of interest")
+    deliver(sim)
+    with sim.sessions() as session:
+        request = session.scalars(select(ExemptionRequest)).one()
+        assert request.routed_to.email == AMY, "the auditor is Amy's delegate, but not for their own request"
+    assert not [m for m in sim.workspace.messages(user_email=x) if "Exemption request" in m["text"]]
+
+
+def test_completing_the_audit_withdraws_a_pending_request(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    ask(sim, first, "exemption", "Conflict of interest")
+    deliver(sim)
+    sim.step(sim.at(D(2026, 12, 24), 9))
+    x = email_of(sim, first.auditor_id)
+    sim.workspace.click(x, with_button(sim, x, ActionId.MARK_COMPLETE, _ref(sim, first)), ActionId.MARK_COMPLETE)
+    sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
+
+    refusal = [m for m in sim.workspace.messages(user_email=AMY) if m["ephemeral"]][-1]
+    assert refusal["text"].startswith("This audit is no longer open")
+    with sim.sessions() as session:
+        request = session.scalars(select(ExemptionRequest)).one()
+        allocation = session.get(Allocation, first.id)
+        assert request.state == RequestState.WITHDRAWN and allocation is not None
+        assert (allocation.state, allocation.auditor_id) == (AllocationState.COMPLETED, first.auditor_id)
+
+
+def test_one_of_a_pair_exempted_with_nobody_free_leaves_the_other_auditing(sim: Simulation) -> None:
+    from store.models import Person, Role
+
+    first = allocate_december(sim)[0]
+    with sim.sessions() as session, session.begin():
+        row = session.get(Allocation, first.id)
+        assert row is not None
+        partner = session.scalars(select(Person).where(Person.display_name == "Hana Head")).one()
+        if partner.id == row.auditor_id:
+            partner = session.scalars(select(Person).where(Person.display_name == "Sue Manager")).one()
+        row.second_auditor_id = partner.id
+        partner_id = partner.id
+        for p in session.scalars(select(Person)):  # nobody else can take it
+            if p.id not in (row.auditor_id, partner_id) and p.has_role(Role.AUDITOR):
+                p.active = False
+    ask(sim, first, "exemption", "Conflict of interest")
+    deliver(sim)
+    sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
+    with sim.sessions() as session:
+        row = session.get(Allocation, first.id)
+        assert row is not None
+        assert (row.state, row.auditor_id, row.second_auditor_id) == (AllocationState.ALLOCATED, partner_id, None)

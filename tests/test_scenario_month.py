@@ -271,3 +271,19 @@ def test_an_unplannable_prepared_request_does_not_stop_reminders(sim: Simulation
 
     assert report.errors == ["preview: RequestError"]
     assert report.reminders > 0
+
+
+def test_an_overdue_audit_whose_auditor_has_left_goes_to_the_qa_team(sim: Simulation, emails: dict[str, str]) -> None:
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    first = allocations(sim.sessions, D(2026, 12, 1))[0]
+    with sim.sessions() as session, session.begin():
+        leaver = session.get(Person, first.auditor_id)
+        assert leaver is not None
+        leaver.active = False
+    sim.run(D(2027, 1, 4), D(2027, 1, 9))
+
+    mine = [(day, kind) for day, kind, ref in sim.inbox(emails["Quinn Qa"]) if kind == "overdue digest"]
+    assert (D(2027, 1, 4), "overdue digest") in mine
+    texts = [m["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"])]
+    assert any(t == "1 audit(s) overdue today." for t in texts), "a notice just for the audit nobody is doing"
+    assert len([r for r in sim.received if r.email == first.auditor.email and r.kind == "overdue"]) == 0

@@ -68,6 +68,9 @@ class DeliveryRunner:
             except DeliveryHalted as exc:
                 log.critical("outbox %s halted: %s", sender.lane.name, exc)
                 wait = self.halted_seconds
+            except Exception:  # noqa: BLE001 - a supervisor loop: log, back off, keep the lane alive
+                log.exception("outbox %s: unexpected error; retrying shortly", sender.lane.name)
+                wait = self.idle_seconds * 5
             if wait:
                 wake.wait(wait)
                 wake.clear()

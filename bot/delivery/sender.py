@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import random
 import socket
+import time
 import urllib.error
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,7 +120,12 @@ class OutboxSender:
                 session, now=now, lane=self.lane, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
             )
         outcome.claimed = len(ids)
+        started = time.monotonic()
         for index, notification_id in enumerate(ids):
+            if time.monotonic() - started > self.lease.total_seconds() / 2:
+                # A slow Slack: hand the rest back long before another sender may take them over.
+                self._release_untouched(ids[index:], now)
+                break
             try:
                 self._deliver(notification_id, now)
                 outcome.sent += 1
@@ -166,12 +172,16 @@ class OutboxSender:
             assert row is not None
             key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
             recipient_id, channel, replaces = row.recipient_id, row.channel, row.replaces_key
-            target = self._edit_target(session, replaces) if replaces else None
+            superseded = bool(replaces) and self._superseded(session, row)
+            target = self._edit_target(session, replaces) if replaces and not superseded else None
             named = session.execute(
                 select(Person.id, Person.email, Person.slack_user_id, Person.slack_missing_since).where(
                     Person.id.in_(set(person_ids(context)))
                 )
             ).all()
+        if superseded:  # a newer edit of the same message already went out
+            self._settle_sent(notification_id, now, "", "")
+            return
         if target is None and recipient_id is not None:
             channel = self._dm_channel(recipient_id, key, now)
         slack_ids = self._mentionable(named, now)
@@ -201,6 +211,20 @@ class OutboxSender:
             unfurl_media=False,
         )
         self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+
+    @staticmethod
+    def _superseded(session: Session, row: Notification) -> bool:
+        """True if a later edit of the same message has already been sent."""
+        return (
+            session.scalar(
+                select(Notification.id).where(
+                    Notification.replaces_key == row.replaces_key,
+                    Notification.id > row.id,
+                    Notification.state == NotificationState.SENT,
+                )
+            )
+            is not None
+        )
 
     @staticmethod
     def _edit_target(session: Session, replaces: str) -> tuple[str, str] | None:

@@ -212,7 +212,9 @@ def raise_alert(
     for role, who in chain:
         if role not in FIRST_TOLD:
             continue
-        if _reachable(who) and who is not None and who.id not in taken:
+        if who is not None and who.id in taken:
+            continue  # already told, standing in for someone earlier in the chain
+        if _reachable(who) and who is not None:
             chosen.append((role, who, "recipient"))
             taken.add(who.id)
             continue
@@ -363,7 +365,9 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
 def on_delivery_failed(session: Session, notification: Notification, now: dt.datetime) -> None:
     """An alert could not reach someone (no Slack account): the next in the chain is told now."""
     parts = notification.idempotency_key.split(":")
-    if len(parts) != 4 or parts[0] != "alert" or parts[2] != "to" or notification.recipient_id is None:
+    if len(parts) != 4 or parts[0] != "alert" or parts[2] not in ("to", "resend", "escalate"):
+        return
+    if notification.recipient_id is None:
         return
     alert = _lock(session, int(parts[1]))
     if alert is None:

@@ -102,7 +102,9 @@ def decide(
             return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_REQUEST)
         case Permission.DECIDE_EXEMPTION:
             assert request is not None
-            deciders = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id}
+            # The approver, their delegate while the delegation lasts, or whoever it was escalated
+            # to -- never the person who asked.
+            deciders = {request.approver_id, request.escalated_to_id, delegate_id} - {request.auditor_id}
             return _allowed(person.id in deciders, RefusalCode.NOT_THE_APPROVER)
         case Permission.RAISE_ALERT | Permission.ACT_ON_ALERT:
             assert circle is not None

@@ -104,6 +104,8 @@ def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: d
                     session, key=f"overdue:{allocation.id}:{due}:{week}:manager:{manager.id}:{auditor.id}",
                     template=Template.OVERDUE_MANAGER, context=context, now=now, recipient_id=manager.id,
                 )  # fmt: skip
+        if not _auditors(allocation):  # everyone auditing it has left: only the QA team can act
+            written += _orphan_notice(session, allocation, week=week, today=today, now=now)
         if told:
             newly_overdue.append(
                 {
@@ -119,14 +121,38 @@ def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: d
     return written
 
 
+def _orphan_notice(session: Session, allocation: Allocation, *, week: int, today: dt.date, now: dt.datetime) -> int:
+    """An overdue audit whose auditors have all left goes to the QA team, weekly."""
+    item = {
+        "reference": allocation.case.reference,
+        "team": allocation.case.team.name,
+        "auditor": person_ref(allocation.auditor),
+        "due_date": allocation.due_date.isoformat(),
+        "days_late": (today - allocation.due_date).days,
+    }
+    written = 0
+    for qa in _coordinators(session):
+        written += enqueue(
+            session, key=f"overdue:{allocation.id}:{allocation.due_date.isoformat()}:{week}:no-auditor:{qa.id}",
+            template=Template.OVERDUE_QA, context={"today": today.isoformat(), "overdue": [item], "more": 0},
+            now=now, recipient_id=qa.id,
+        )  # fmt: skip
+    return written
+
+
+def _coordinators(session: Session) -> list[Person]:
+    return list(
+        session.scalars(
+            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
+        )
+    )
+
+
 def _qa_digest(session: Session, overdue: list[dict[str, object]], *, today: dt.date, now: dt.datetime) -> int:
     """One message per QA coordinator listing the audits that became (or stay) overdue today."""
     fingerprint = hashlib.sha256(",".join(sorted(str(o["reference"]) for o in overdue)).encode()).hexdigest()[:12]
-    coordinators = session.scalars(
-        select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
-    ).all()
     written = 0
-    for qa in coordinators:
+    for qa in _coordinators(session):
         written += enqueue(
             session, key=f"overdue_qa:{today.isoformat()}:{qa.id}:{fingerprint}", template=Template.OVERDUE_QA,
             context={"today": today.isoformat(), "overdue": overdue[:40], "more": max(0, len(overdue) - 40)},

@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, RefusalCode, check
 from bot.services.notices import allocation_context
 from store.audit import record
-from store.models import AllocationState, Person
+from store.models import AllocationState, ExemptionRequest, Person, RequestState
 from store.outbox import person_ref
 from store.queries import load_allocation
 
@@ -43,6 +44,12 @@ def complete_allocation(
     if allocation.state not in (AllocationState.ALLOCATED, AllocationState.COMPLETED):
         return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
     if not already:
+        session.execute(  # a request about an audit that is done no longer needs a decision
+            update(ExemptionRequest)
+            .where(ExemptionRequest.allocation_id == allocation.id, ExemptionRequest.state == RequestState.PENDING)
+            .values(state=RequestState.WITHDRAWN)
+            .execution_options(synchronize_session=False)
+        )
         allocation.state = AllocationState.COMPLETED
         allocation.completed_at = now
         allocation.completed_by_id = person.id

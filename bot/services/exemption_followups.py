@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
+from bot.services.approvers import active_delegate
 from bot.services.authz import Decision, Permission, RefusalCode, check
 from bot.services.exemptions import Outcome, coordinators, hand_over, request_context
 from bot.services.reallocation import eligible_auditors
@@ -32,7 +33,7 @@ def choose_replacement(
         return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
     allocation = load_allocation(session, request.allocation_id)
     assert allocation is not None
-    if request.reallocated_to_id is not None or allocation.state != AllocationState.EXEMPTED:
+    if request.reallocated_to_id is not None or allocation.state == AllocationState.COMPLETED:
         return Outcome(decision, request=request, already=True)
     choices = {
         c.auditor_id: c
@@ -62,12 +63,19 @@ def plan_exemption_chasers(session: Session, settings: Settings, calendar: Worki
     ).all()
     for request in pending:
         waited = calendar.working_days_between(calendar.local_date(request.created_at), today)
+        allocation = load_allocation(session, request.allocation_id)
+        if allocation is None or allocation.state != AllocationState.ALLOCATED:
+            continue  # the audit was completed or closed meanwhile: nothing to chase
         if waited >= settings.exemption_resend_working_days:
+            delegate = active_delegate(session, request.approver_id, today)
+            target = delegate.id if delegate is not None and delegate.id != request.auditor_id else request.approver_id
             context = request_context(session, request, stage="resend", now=now)
-            written += enqueue(session, key=f"exempt:{request.id}:resend:{request.routed_to_id}",
+            written += enqueue(session, key=f"exempt:{request.id}:resend:{target}",
                                template=Template.EXEMPTION_ASK, context=context, now=now,
-                               recipient_id=request.routed_to_id)  # fmt: skip
+                               recipient_id=target)  # fmt: skip
         manager = request.approver.line_manager
+        if manager is not None and manager.id == request.auditor_id:
+            manager = manager.line_manager  # never escalate a request to the person who made it
         if waited >= settings.exemption_resend_working_days + settings.exemption_escalate_working_days and manager:
             if request.escalated_to_id is None and manager.active:
                 request.escalated_to_id = manager.id

@@ -195,6 +195,8 @@ def submit_request(
         _tell_qa_no_approver(session, person, now=now)
         return Outcome(Decision(False, RefusalCode.NO_APPROVER))
     delegate = active_delegate(session, approver.id, today)
+    if delegate is not None and delegate.id == person.id:
+        delegate = None  # nobody decides their own request
     assert form.kind is not None
     request = ExemptionRequest(
         allocation_id=allocation.id, auditor_id=person.id, kind=form.kind, reason=form.reason.strip(),
@@ -264,16 +266,23 @@ def decide_request(
     )  # fmt: skip
     if not decision.allowed:
         return Outcome(decision, request=request)
+    if request.state == RequestState.WITHDRAWN:
+        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED), request=request)
     if request.state != RequestState.PENDING:
         return Outcome(decision, request=request, already=True)
     assert person is not None
     if not approve and not (comment or "").strip():
         return Outcome(decision, errors={FormBlock.COMMENT: "Please say why, so the auditor knows."}, request=request)
+    allocation = load_allocation(session, request.allocation_id)
+    assert allocation is not None
+    if allocation.state != AllocationState.ALLOCATED:
+        request.state = RequestState.WITHDRAWN
+        record(session, now=now, action=f"{request.kind.value}.withdrawn", actor_ref="bot",
+               subject_type="exemption_request", subject_id=request.id, detail={"allocation_state": allocation.state.value})  # fmt: skip
+        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED), request=request)
     request.state = RequestState.APPROVED if approve else RequestState.DECLINED
     request.decided_at, request.decided_by_id = now, person.id
     request.decision_comment = (comment or "").strip()[:MAX_TEXT] or None
-    allocation = load_allocation(session, request.allocation_id)
-    assert allocation is not None
     if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None:
         allocation.due_date = request.new_due_date
     elif approve and request.kind == RequestKind.EXEMPTION:
@@ -293,6 +302,11 @@ def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocat
     choice = choose_auditor(session, allocation.id, settings, exclude=frozenset({request.auditor_id}))
     if isinstance(choice, AuditorChoice):
         hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
+    elif allocation.second_auditor_id is not None:
+        # One of a pair: the other auditor carries on alone until the QA team names a partner.
+        if allocation.auditor_id == request.auditor_id:
+            allocation.auditor_id = allocation.second_auditor_id
+        allocation.second_auditor_id = None
     else:
         allocation.state = AllocationState.EXEMPTED
 
