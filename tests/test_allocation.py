@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -652,8 +651,8 @@ def test_concurrent_commit_waits_for_the_month_lock(session_factory: sessionmake
         assert commit_allocation(s, plan, now=now).created == 5
         thread = threading.Thread(target=second_run)
         thread.start()
-        time.sleep(0.5)
-        assert thread.is_alive()  # blocked on the month lock until this transaction ends
+        thread.join(timeout=0.5)  # it cannot finish: it is blocked on the month lock until we commit
+        assert thread.is_alive()
     thread.join(timeout=30)
     assert outcome == {"created": 0}
     with session_factory() as s:
