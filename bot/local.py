@@ -68,5 +68,7 @@ def describe_local(runtime: Runtime) -> str:
         if sample.case.allocated_worker is not None:
             lines.append(f"  {prog} workspace messages --user {sample.case.allocated_worker.email}     # the social worker")
         lines.append(f"  {prog} workspace command --user {sample.auditor.email} /audit mine")
+        lines.append(f'  {prog} workspace click --user {sample.auditor.email} "Raise a safeguarding concern"'
+                     "     # then: workspace submit --user EMAIL field=value ...")
     lines += [f"  {prog} workspace users          # everyone in the workspace", "Press Ctrl+C to stop."]
     return "\n".join(lines)

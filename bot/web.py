@@ -30,6 +30,7 @@ def make_wsgi(app: App | None, sessions: sessionmaker[Session]) -> Callable[[dic
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
+            body: dict[str, bool | str]
             try:
                 with sessions() as session:
                     session.execute(text("select 1"))

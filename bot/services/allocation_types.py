@@ -129,13 +129,16 @@ def request_to_json(request: AllocationRequest) -> dict[str, object]:
 def request_from_json(data: dict[str, object]) -> AllocationRequest:
     """Rebuild a request written by ``request_to_json``."""
     raw_filter = data.get("thematic_filter")
+    raw_cases = data.get("cases") or ()
+    if not isinstance(raw_cases, list | tuple):
+        raise ValueError(f"a prepared request's cases must be a list, not {type(raw_cases).__name__}")
     return AllocationRequest(
         month=dt.date.fromisoformat(str(data["month"])),
         control=_opt_int(data.get("control")),
         thematic_filter=parse_thematic_filter(str(raw_filter)) if raw_filter else None,
         theme=str(data["theme"]) if data.get("theme") else None,
         thematic_count=_opt_int(data.get("thematic_count")),
-        cases=tuple(str(c) for c in data.get("cases") or ()),  # type: ignore[union-attr]
+        cases=tuple(str(c) for c in raw_cases),
         cases_type=AuditType(str(data.get("cases_type") or AuditType.DIP.value)),
         allow_recent=bool(data.get("allow_recent")),
         seed=_opt_int(data.get("seed")),

@@ -192,7 +192,7 @@ def generate_demo(
             row["child_name"] = f"{fake.choice(CHILD_FIRST)} Fakesurname{index:04d}"
             row["date_of_birth"] = (reference_date - dt.timedelta(days=age_days)).strftime("%d/%m/%Y")
         case_rows.append(row)
-    case_header = CASE_COLUMNS_OUT
+    case_header: tuple[str, ...] = CASE_COLUMNS_OUT
     if with_case_system_extras:
         case_header = ("case_reference", "child_name", "date_of_birth", *CASE_COLUMNS_OUT[1:])
     staff_path, cases_path = out_dir / "staff.csv", out_dir / "cases.csv"

@@ -48,6 +48,21 @@ EMPTY_INPUT_STATE: dict[str, tuple[str, Any]] = {
     "multi_channels_select": ("selected_channels", []),
 }
 
+#: Where an element keeps the initial value Slack reports for an untouched input, by state key.
+INITIAL_KEY: dict[str, str] = {
+    "value": "initial_value",
+    "selected_option": "initial_option",
+    "selected_options": "initial_options",
+    "selected_user": "initial_user",
+    "selected_users": "initial_users",
+    "selected_conversation": "initial_conversation",
+    "selected_conversations": "initial_conversations",
+    "selected_channel": "initial_channel",
+    "selected_channels": "initial_channels",
+    "selected_date": "initial_date",
+    "selected_time": "initial_time",
+}
+
 #: How a click on each element type reports its choice: ``option`` or the key for ``value``.
 CLICK_SELECTION: dict[str, str] = {
     "static_select": "option",
@@ -382,8 +397,9 @@ def _state_values(view: View, values: dict[str, dict[str, Any]]) -> dict[str, di
             raise KeyError(f"input block {block_id!r} has action_id {action_id!r}, not {sorted(given)}")
         if action_id in given:
             entry = {"type": kind, **given[action_id]}
-        else:
+        else:  # untouched: Slack reports the element's initial value, if it has one
             key, empty = EMPTY_INPUT_STATE.get(kind, ("value", None))
-            entry = {"type": kind, key: list(empty) if isinstance(empty, list) else empty}
+            initial = element.get(INITIAL_KEY.get(key, ""))
+            entry = {"type": kind, key: initial if initial is not None else (list(empty) if isinstance(empty, list) else empty)}
         result[block_id] = {action_id: entry}
     return result

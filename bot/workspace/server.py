@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.workspace.actor import Actor, BotTimeoutError, BotUnreachableError
 from bot.workspace.api import WebApi
+from bot.workspace.forms import FormInputError, find_clickable, input_values
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
 from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
@@ -229,6 +230,12 @@ class LocalWorkspace:
             stack = self.state.stack(self._user(user_email).id)
             return [self.api.api_view(self.state.views[vid]) for vid in stack]
 
+    def member_id(self, email: str) -> str | None:
+        """The user id of the active member with ``email``, or None."""
+        with self.state.lock:
+            user = self.state.user_by_email(email)
+            return user.id if user is not None and not user.deleted else None
+
     def users(self) -> list[dict[str, Any]]:
         """Every member (and the bot) as {id, email, name, is_bot, deleted}."""
         with self.state.lock:
@@ -302,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "LocalSlack/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("local workspace: " + format, *args)
 
     def do_GET(self) -> None:
@@ -325,6 +332,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         elif url.path == "/_local/act/command" and self.command == "POST":
             self._send_json(*self._act_command(ws, raw))
+            return
+        elif url.path == "/_local/act/click" and self.command == "POST":
+            self._send_json(*self._act_click(ws, raw))
+            return
+        elif url.path == "/_local/act/submit" and self.command == "POST":
+            self._send_json(*self._act_submit(ws, raw))
             return
         else:
             result = error("not_found", status=404)
@@ -379,12 +392,74 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
             return 400, {"ok": False, "error": "invalid_payload", "expected": "JSON with user (email), command and text"}, {}
         try:
+            before = ws.messages(user_email=email)
             result = ws.slash_command(email, command, text)
         except KeyError:
             return 404, {"ok": False, "error": "users_not_found"}, {}
         except (BotTimeoutError, BotUnreachableError) as exc:
             return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
-        return 200, {"ok": True, "status": result["status"], "body": result["body"]}, {}
+        return 200, {"ok": True, "status": result["status"], "body": result["body"],
+                     **self._after(ws, email, before)}, {}
+
+    def _act_click(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Click a button (by its words) in a user's messages, for ``auditbot workspace click``."""
+        try:
+            body = json.loads(raw or b"null")
+            email, button = str(body["user"]), str(body["button"])
+            number = int(body["message"]) if body.get("message") is not None else None
+            option = str(body["option"]) if body.get("option") is not None else None
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+            return 400, {"ok": False, "error": "invalid_payload",
+                         "expected": "JSON with user (email), button, and optionally message (number) and option"}, {}
+        try:
+            before = ws.messages(user_email=email)
+            target = find_clickable(before, button, number=number, option=option)
+            result = ws.click(email, target.message, target.action_id,
+                              selected_option=target.option)
+        except KeyError:
+            return 404, {"ok": False, "error": "users_not_found"}, {}
+        except FormInputError as exc:
+            return 404, {"ok": False, "error": "button_not_found", "detail": str(exc)}, {}
+        except (BotTimeoutError, BotUnreachableError) as exc:
+            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
+        return 200, {"ok": True, "clicked": target.label, "message": target.number, "confirmed": target.confirm,
+                     "status": result["status"],
+                     "body": result["body"], **self._after(ws, email, before)}, {}
+
+    def _act_submit(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        """Submit a user's open modal from ``field=text`` pairs, for ``auditbot workspace submit``."""
+        try:
+            body = json.loads(raw or b"null")
+            email, typed = str(body["user"]), body.get("fields") or {}
+            if not isinstance(typed, dict):
+                raise TypeError
+            typed = {str(k): str(v) for k, v in typed.items()}
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            return 400, {"ok": False, "error": "invalid_payload", "expected": "JSON with user (email) and fields"}, {}
+        try:
+            before = ws.messages(user_email=email)
+            stack = ws.view_stack(email)
+            if not stack:
+                return 404, {"ok": False, "error": "no_open_modal", "detail": f"{email} has no modal open"}, {}
+            values = input_values(stack[-1], typed, ws.member_id)
+            result = ws.submit_view(email, stack[-1], values)
+        except KeyError:
+            return 404, {"ok": False, "error": "users_not_found"}, {}
+        except FormInputError as exc:
+            return 400, {"ok": False, "error": "invalid_input", "detail": str(exc)}, {}
+        except (BotTimeoutError, BotUnreachableError) as exc:
+            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
+        return 200, {"ok": True, "status": result["status"], "body": result["body"],
+                     **self._after(ws, email, before)}, {}
+
+    @staticmethod
+    def _after(ws: LocalWorkspace, email: str, before: list[dict[str, Any]]) -> dict[str, Any]:
+        """What the user sees once the bot answered: the modal on top, messages changed and new."""
+        stack = ws.view_stack(email)
+        now = ws.messages(user_email=email)
+        changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before), 1) if m != was]
+        fresh = [{"number": n, **m} for n, m in enumerate(now[len(before):], len(before) + 1)]
+        return {"modal": stack[-1] if stack else None, "changed_messages": changed, "new_messages": fresh}
 
     def _read_api(self, ws: LocalWorkspace, route: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         if route == "healthz":
@@ -396,6 +471,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, ws.messages(user_email=query.get("user"), channel=query.get("channel")), {}
             if route == "views" and "user" in query:
                 return 200, ws.views(query["user"]), {}
+            if route == "modal" and "user" in query:
+                stack = ws.view_stack(query["user"])
+                return 200, stack[-1] if stack else None, {}
         except KeyError:
             return 404, {"ok": False, "error": "users_not_found" if "user" in query else "channel_not_found"}, {}
         return 404, {"ok": False, "error": "not_found"}, {}
