@@ -93,6 +93,8 @@ class BlockId(StrEnum):
     """``block_id`` of blocks that carry interactive elements."""
 
     AUDIT_ACTIONS = "audit_actions"
+    CASE_ACTIONS = "case_actions"
+    ALERT_ACTIONS = "alert_actions"
     DECISION_ACTIONS = "decision_actions"
     CHOOSE_AUDITOR = "choose_auditor"
 

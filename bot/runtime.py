@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.scheduler.timer import make_timer
-from bot.services.alerts import on_delivery_failed
+from bot.services.alerts import on_delivered, on_delivery_failed
 from bot.delivery.runner import DeliveryRunner, utcnow
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps
@@ -95,6 +95,7 @@ def make_senders(
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             on_failure=on_delivery_failed,
+            on_sent=on_delivered,
         )
         for lane in lanes
     }

@@ -118,7 +118,7 @@ def test_person_without_slack_is_reported_to_the_qa_coordinator_once(session_fac
         assert failed is not None and failed.last_error == "no Slack account uses person2@council.example"
 
 
-def test_rate_limited_sends_wait_for_retry_after_and_lose_nothing(session_factory, workspace, council, clock, now) -> None:
+def test_a_rate_limited_channel_waits_while_other_channels_go_on(session_factory, workspace, council, clock, now) -> None:
     _, p0, p1, _ = council
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=2)
     for n in range(4):
@@ -128,18 +128,40 @@ def test_rate_limited_sends_wait_for_retry_after_and_lose_nothing(session_factor
 
     first = sender.send_due(now)
 
+    assert first.sent == 3 and first.pause_until is None, "person1's message is not held back by person0's channel"
+    assert received(workspace, "person1@council.example") == ["message k:other"]
+    with session_factory() as session:
+        waiting = session.scalars(select(Notification).where(Notification.state == NotificationState.PENDING)).all()
+        assert {n.idempotency_key for n in waiting} == {"k:2", "k:3"}
+        assert all(n.attempts == 0 for n in waiting), "a 429 does not use up an attempt"
+        assert all(n.next_attempt_at >= now + dt.timedelta(seconds=1) for n in waiting)
+    assert sender.send_due(now).claimed == 0, "nothing is retried before Retry-After"
+    clock.advance(10)
+    sender.drain(now + dt.timedelta(seconds=10))
+    assert received(workspace, "person0@council.example") == [f"message k:{n}" for n in range(4)]
+
+
+def test_a_workspace_wide_limit_pauses_the_lane_and_loses_nothing(session_factory, workspace, council, clock, now) -> None:
+    _, p0, p1, p2 = council
+    workspace.set_rate_limits(channel_rate_per_sec=None, workspace_rate_per_sec=1.0, workspace_burst=2)
+    for n, person in enumerate((p0, p0, p1, p2, p2)):
+        queue(session_factory, now, person, f"k:{n}")
+    sender = make_sender(session_factory, workspace)
+
+    first = sender.send_due(now)
+
     assert first.sent == 2 and first.pause_until is not None and first.pause_until >= now + dt.timedelta(seconds=1)
     with session_factory() as session:
         waiting = session.scalars(select(Notification).where(Notification.state == NotificationState.PENDING)).all()
-        assert {n.idempotency_key for n in waiting} == {"k:2", "k:3", "k:other"}
-        assert all(n.attempts == 0 for n in waiting), "a 429 does not use up an attempt"
-        limited = next(n for n in waiting if n.idempotency_key == "k:2")
-        assert limited.next_attempt_at == first.pause_until
-    clock.advance(10)
-    later = first.pause_until + dt.timedelta(seconds=10)
-    sender.drain(later)
-    assert received(workspace, "person0@council.example") == [f"message k:{n}" for n in range(4)]
-    assert received(workspace, "person1@council.example") == ["message k:other"]
+        assert {n.idempotency_key for n in waiting} == {"k:2", "k:3", "k:4"}
+        assert all(n.attempts == 0 for n in waiting)
+    later = first.pause_until
+    for _ in range(3):  # the workspace lets two through per burst: keep going after each pause
+        clock.advance(10)
+        later += dt.timedelta(seconds=10)
+        sender.drain(later)
+    assert received(workspace, "person1@council.example") == ["message k:2"]
+    assert received(workspace, "person2@council.example") == ["message k:3", "message k:4"]
 
 
 def test_server_errors_back_off_with_the_next_attempt_stored(session_factory, workspace, council, now) -> None:

@@ -10,7 +10,7 @@ from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
 from bot.blockkit import BlockKitError, validate_message, validate_view
-from bot.ids import ActionId, BlockId, Template
+from bot.ids import ActionId, BlockId, FormBlock, Template
 from bot.render import render, slack_escape
 
 SAM = {"id": 1, "name": "Sam Patel"}
@@ -157,6 +157,21 @@ def test_every_template_renders_within_block_kit_limits(template: Template) -> N
     else:
         assert validate_message(payload) == []
         assert payload["text"].strip(), "every message needs a plain-text fallback"
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_interactive_ids_are_enum_members(template: Template) -> None:
+    """Every button, menu and input in every template uses ids the handlers know."""
+    for block in render(template, CONTEXTS[template]).get("blocks", []):
+        elements = list(block.get("elements") or []) if block["type"] == "actions" else []
+        elements += [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
+        interactive = [e for e in elements if "action_id" in e]
+        for element in interactive:
+            assert element["action_id"] in {a.value for a in ActionId} | {f.value for f in FormBlock}, element
+        if block["type"] == "actions":
+            assert block["block_id"] in {b.value for b in BlockId}, block["block_id"]
+        if block["type"] == "input":
+            assert block["block_id"] in {f.value for f in FormBlock}, block["block_id"]
 
 
 def test_allocation_message_to_the_auditor_shows_what_they_need() -> None:

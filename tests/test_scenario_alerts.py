@@ -63,7 +63,7 @@ def urgent(sim: Simulation) -> int:
 
 def alert_message(sim: Simulation, email: str) -> dict[str, Any]:
     """The newest alert sent to ``email`` as a recipient (not their own status message)."""
-    kinds = ("Safeguarding concern:", "Please acknowledge:", "Escalated:")
+    kinds = ("Safeguarding concern:", "Please acknowledge:", "Escalated:", "You now lead on")
     return next(m for m in reversed(sim.workspace.messages(user_email=email)) if m["text"].startswith(kinds))
 
 
@@ -103,7 +103,7 @@ def test_acknowledging_updates_the_raisers_status_and_is_harmless_twice(sim: Sim
     raise_concern(sim, SID)
     urgent(sim)
     status = next(m for m in sim.workspace.messages(user_email=SID) if m["text"].startswith("Your safeguarding concern"))
-    assert status["text"] == f"Your safeguarding concern about {REF}: 3 told, 0 acknowledged."
+    assert status["text"] == f"Your safeguarding concern about {REF}: 3 told, 1 acknowledged.", "Sid raised it: he knows"
 
     sim.at(D(2026, 12, 2), 10, 7)
     original = alert_message(sim, WENDY)
@@ -118,7 +118,7 @@ def test_acknowledging_updates_the_raisers_status_and_is_harmless_twice(sim: Sim
     urgent(sim)
 
     updated = next(m for m in sim.workspace.messages(user_email=SID) if m["ts"] == status["ts"])
-    assert updated["edited"] and updated["text"] == f"Your safeguarding concern about {REF}: 3 told, 1 acknowledged."
+    assert updated["edited"] and updated["text"] == f"Your safeguarding concern about {REF}: 3 told, 2 acknowledged."
     assert "acknowledged at 10:07 on Wednesday 2 December 2026" in json.dumps(updated["blocks"])
     mine = next(m for m in sim.workspace.messages(user_email=WENDY) if m["ts"] == original["ts"])
     assert all(b["type"] != "actions" for b in mine["blocks"]), "the Acknowledge button gives way to a note"
@@ -185,13 +185,25 @@ def test_a_team_manager_without_slack_is_replaced_at_once(sim: Simulation, hana_
     sim.workspace.remove_user(TARA)
     raise_concern(sim, WENDY)
     urgent(sim)
-    urgent(sim)  # the stand-in's message, queued when Tara's failed
+    urgent(sim)  # what Tara's failed delivery queued
 
     with sim.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
-        assert alert.lead.email == HANA, "the service manager was already told; the head of service stands in"
-    assert alert_message(sim, HANA)["text"].startswith(f"Safeguarding concern: {REF}")
-    assert any("the team manager could not be told, Hana Head was told instead" in m["text"] for m in sim.workspace.messages(user_email=QUINN))
+        assert alert.lead.email == SID, "the next rung, already told, now leads (as when Tara is missing at raise time)"
+        tara = next(r for r in alert.recipients if r.person.email == TARA)
+        assert tara.why == "unreachable"
+        logged = [(e.action, e.detail.get("to")) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))
+                  if e.action in ("alert.undelivered", "alert.missing")]  # fmt: skip
+        assert logged == [("alert.undelivered", TARA), ("alert.missing", None)]
+    lead = alert_message(sim, SID)
+    assert lead["text"].startswith(f"You now lead on safeguarding concern {REF}")
+    assert "Corrective action recorded" in json.dumps(lead["blocks"])
+    assert [m for m in sim.workspace.messages(user_email=HANA) if "afeguarding" in m["text"]] == []
+    assert any("the team manager could not be told, Sid Manager was told instead" in m["text"]
+               for m in sim.workspace.messages(user_email=QUINN))  # fmt: skip
+    status = [m for m in sim.workspace.messages(user_email=WENDY) if m["text"].startswith("Your safeguarding concern")]
+    assert [m["text"] for m in status] == [f"Your safeguarding concern about {REF}: 2 told, 1 acknowledged."]
+    assert "Tara Teamlead (team manager): could not be reached (no Slack account)" in json.dumps(status[0]["blocks"])
 
 
 def test_only_the_circle_can_act_and_unknown_cases_are_field_errors(sim: Simulation, emails: dict[str, str]) -> None:
@@ -218,7 +230,8 @@ def test_only_the_circle_can_act_and_unknown_cases_are_field_errors(sim: Simulat
     with sim.sessions() as session:
         refused = [(e.action, e.outcome) for e in session.scalars(select(AuditLog).where(AuditLog.outcome == "refused"))]
         assert refused == [("raise_alert", "refused"), ("act_on_alert", "refused")]
-        assert session.scalars(select(AlertRecipient).where(AlertRecipient.acknowledged_at.is_not(None))).all() == []
+        acknowledged = session.scalars(select(AlertRecipient).where(AlertRecipient.acknowledged_at.is_not(None))).all()
+        assert [r.person.email for r in acknowledged] == [WENDY], "only the raiser's own copy, never the stranger"
 
 
 def test_corrective_action_and_the_monthly_list(sim: Simulation, engine: Engine, settings: Settings, tmp_path: Path) -> None:

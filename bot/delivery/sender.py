@@ -43,6 +43,8 @@ METADATA_EVENT = "auditbot_notification"
 #: Slack errors that mean "try again later" rather than "this message can never be sent".
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 #: Errors that say the bot itself is misconfigured: stop sending, keep every row pending.
+#: Methods Slack rate limits per channel: a 429 from them holds back only that channel.
+PER_CHANNEL_METHODS = frozenset({"chat_postMessage", "chat_update"})
 HALTING_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope", "no_permission"}
 )
@@ -66,9 +68,11 @@ class SendOutcome:
 
 
 class _Retry(Exception):
-    def __init__(self, error: str, *, after: float | None = None, counts: bool = True) -> None:
+    def __init__(self, error: str, *, after: float | None = None, counts: bool = True, channel: str | None = None) -> None:
         super().__init__(error)
         self.error, self.after, self.counts = error, after, counts
+        #: For a 429 on a per-channel method (posting, editing): the channel that is limited.
+        self.channel = channel
 
 
 class _Permanent(Exception):
@@ -98,6 +102,7 @@ class OutboxSender:
         lease: dt.timedelta = dt.timedelta(minutes=5),
         rng: random.Random | None = None,
         on_failure: Callable[[Session, Notification, dt.datetime], None] | None = None,
+        on_sent: Callable[[Session, Notification, dt.datetime], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.client = client
@@ -109,6 +114,11 @@ class OutboxSender:
         self.rng = rng or random.Random()
         #: Called in the same transaction that marks a row failed (alerts move down the chain).
         self.on_failure = on_failure
+        #: Called in the same transaction that marks a row sent (alerts log each delivery).
+        self.on_sent = on_sent
+        #: Channels Slack rate limited (chat.postMessage allows about one message a second per
+        #: channel): rows for them wait, rows for other channels go on.
+        self._channel_pause: dict[str, dt.datetime] = {}
 
     # -- the loop body ----------------------------------------------------------------------
 
@@ -121,6 +131,7 @@ class OutboxSender:
             )
         outcome.claimed = len(ids)
         started = time.monotonic()
+        limited_channels: set[str] = set()
         for index, notification_id in enumerate(ids):
             if time.monotonic() - started > self.lease.total_seconds() / 2:
                 # A slow Slack: hand the rest back long before another sender may take them over.
@@ -131,7 +142,11 @@ class OutboxSender:
                 outcome.sent += 1
             except _Retry as retry:
                 self._retry(notification_id, now, retry, outcome)
-                if retry.after is not None:  # rate limited: hand back the rest of the batch untouched
+                if retry.after is not None and retry.channel is not None and not limited_channels:
+                    # One channel is limited: its rows wait, everyone else's messages go on.
+                    limited_channels.add(retry.channel)
+                    self._channel_pause[retry.channel] = now + dt.timedelta(seconds=retry.after)
+                elif retry.after is not None:  # a second channel too, or a workspace-wide limit  # rate limited everywhere: hand back the rest untouched
                     outcome.pause_until = now + dt.timedelta(seconds=retry.after)
                     self._release_untouched(ids[index + 1 :], outcome.pause_until)
                     break
@@ -189,6 +204,7 @@ class OutboxSender:
             payload = render(Template(template), context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
+        self._wait_for_channel(target[0] if target is not None else channel, now)
         if target is not None:
             edit_channel, edit_ts = target
             self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
@@ -211,6 +227,16 @@ class OutboxSender:
             unfurl_media=False,
         )
         self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+
+    def _wait_for_channel(self, channel: str | None, now: dt.datetime) -> None:
+        """Defer a row whose channel Slack asked us to leave alone for a while."""
+        until = self._channel_pause.get(channel) if channel else None
+        if until is None:
+            return
+        if until <= now:
+            del self._channel_pause[channel]  # type: ignore[arg-type]
+            return
+        raise _NotYet((until - now).total_seconds())
 
     @staticmethod
     def _superseded(session: Session, row: Notification) -> bool:
@@ -240,6 +266,10 @@ class OutboxSender:
         with self.sessions() as session, session.begin():
             if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
                 log.warning("notification %s was taken over by another sender after it was posted", notification_id)
+            elif self.on_sent is not None:
+                row = session.get(Notification, notification_id)
+                assert row is not None
+                self.on_sent(session, row, now)
 
     def _dm_channel(self, person_id: int, key: str, now: dt.datetime) -> str:
         """The person's DM channel, resolving and caching their Slack identity on first use."""
@@ -337,7 +367,8 @@ class OutboxSender:
             error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
             if status == 429:
                 after = float(exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1)))
-                raise _Retry(f"{method}: rate limited", after=max(after, 1.0), counts=False) from exc
+                per_channel = str(kwargs["channel"]) if method in PER_CHANNEL_METHODS and kwargs.get("channel") else None
+                raise _Retry(f"{method}: rate limited", after=max(after, 1.0), counts=False, channel=per_channel) from exc
             if status >= 500 or error in TRANSIENT_ERRORS:
                 raise _Retry(f"{method}: HTTP {status} {error}".strip()) from exc
             if error in HALTING_ERRORS:

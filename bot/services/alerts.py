@@ -22,7 +22,9 @@ from store.models import (
     AlertUrgency,
     Allocation,
     Case,
+    ExemptionRequest,
     Notification,
+    NotificationState,
     Person,
     Priority,
     Role,
@@ -48,7 +50,10 @@ class AlertOutcome:
 
 
 def _reachable(person: Person | None) -> bool:
-    return person is not None and person.active and person.slack_missing_since is None
+    """Someone the store can name. Whether they have a Slack account is found out by sending:
+    a failed delivery moves the alert down the chain at once (``on_delivery_failed``), and a
+    person who has since joined Slack is not skipped because of an old lookup."""
+    return person is not None and person.active
 
 
 def _holder(session: Session, role: Role, service_id: int | None) -> Person | None:
@@ -81,6 +86,14 @@ def circle_ids(session: Session, case: Case) -> set[int]:
         select(Allocation.auditor_id, Allocation.second_auditor_id).where(Allocation.case_id == case.id)
     ):
         ids |= {p for p in (first, second) if p is not None}
+    # An auditor exempted from the audit has still read the file: they may raise a concern.
+    ids |= set(
+        session.scalars(
+            select(ExemptionRequest.auditor_id)
+            .join(Allocation, Allocation.id == ExemptionRequest.allocation_id)
+            .where(Allocation.case_id == case.id)
+        )
+    )
     return ids
 
 
@@ -142,10 +155,14 @@ def _tell(session: Session, alert: SafeguardingAlert, person: Person, role: str,
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id)
     )
     if existing is None:
-        session.add(AlertRecipient(alert_id=alert.id, person_id=person.id, role=role, why=why, added_at=now))
+        # The raiser knows already: their own copy needs no acknowledgement.
+        existing = AlertRecipient(alert_id=alert.id, person_id=person.id, role=role, why=why, added_at=now,
+                                  acknowledged_at=now if person.id == alert.raised_by_id else None)  # fmt: skip
+        session.add(existing)
         session.flush()
     context = alert_context(session, alert)
-    context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role, acknowledged_at=None)
+    context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role,
+                   acknowledged_at=existing.acknowledged_at.isoformat() if existing.acknowledged_at else None)  # fmt: skip
     enqueue(session, key=f"alert:{alert.id}:{stage}:{person.id}", template=Template.ALERT_RECIPIENT, context=context,
             now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
     record(session, now=now, action=f"alert.{stage}", actor_ref="bot", subject_type="safeguarding_alert",
@@ -160,6 +177,10 @@ def _status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.d
 
 
 def _tell_qa(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
+    """Tell the QA coordinators that someone in the chain could not be told (and who was instead)."""
+    record(session, now=now, action="alert.missing", actor_ref="bot", subject_type="safeguarding_alert", subject_id=alert.id,
+           detail={"role": role, "missing": missing.email if missing else None,
+                   "instead": substitute.email if substitute else None})  # fmt: skip
     for qa in session.scalars(
         select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
     ):
@@ -227,6 +248,8 @@ def raise_alert(
         (p for r, p, why in chosen if why == "substitute" and r in ("service_manager", "head_of_service")), None
     )
     alert.lead_id = lead.id if lead else None
+    if lead is not None and lead.id == person.id:
+        alert.lead_acknowledged_at = now  # the team manager raised it: nobody need chase them
     session.flush()
     session.refresh(alert)
     for role, who, why in chosen:
@@ -245,7 +268,7 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
     """Record that ``person`` has seen the alert; the lead's acknowledgement stops escalation."""
     alert = _lock(session, alert_id)
     if alert is None:
-        return AlertOutcome(Decision(False, RefusalCode.NOT_IN_CIRCLE))
+        return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = _may_act(session, alert, person, now=now, actor_ref=actor_ref)
     if not decision.allowed:
         return AlertOutcome(decision)
@@ -271,7 +294,7 @@ def record_corrective_action(
     """The team manager confirms the management-oversight entry was made (Hull 14)."""
     alert = _lock(session, alert_id)
     if alert is None:
-        return AlertOutcome(Decision(False, RefusalCode.NOT_IN_CIRCLE))
+        return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = check(session, person, Permission.RECORD_CORRECTIVE_ACTION, now=now, actor_ref=actor_ref,
                      subject_type="safeguarding_alert", subject_id=alert.id, lead_id=alert.lead_id,
                      circle={alert.case.team_manager_id} - {None})  # fmt: skip
@@ -297,6 +320,13 @@ def record_corrective_action(
     return AlertOutcome(decision, alert=alert)
 
 
+def _unknown(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:
+    """A click on an alert the store does not hold: refused like a stranger's, and logged."""
+    check(session, person, Permission.ACT_ON_ALERT, now=now, actor_ref=actor_ref, subject_type="safeguarding_alert",
+          subject_id=alert_id, circle=set())  # fmt: skip
+    return Decision(False, RefusalCode.NOT_IN_CIRCLE)
+
+
 def _may_act(session: Session, alert: SafeguardingAlert, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:
     circle = circle_ids(session, alert.case) | {alert.raised_by_id}
     circle |= set(session.scalars(select(AlertRecipient.person_id).where(AlertRecipient.alert_id == alert.id)))
@@ -308,7 +338,7 @@ def may_see(session: Session, alert_id: int, person: Person | None, *, now: dt.d
     """Whether ``person`` may see or act on the alert (refusals logged)."""
     alert = session.get(SafeguardingAlert, alert_id)
     if alert is None:
-        return Decision(False, RefusalCode.NOT_IN_CIRCLE), None
+        return _unknown(session, alert_id, person, now=now, actor_ref=actor_ref), None
     return _may_act(session, alert, person, now=now, actor_ref=actor_ref), alert
 
 
@@ -341,21 +371,26 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
         alert = _lock(session, candidate.id)
         if alert is None or alert.lead_acknowledged_at is not None:
             continue
-        due_level = min(2, int((now - alert.raised_at) / step))
         chain = chain_for(session, alert.case)
         lead_role = next((r for r, p in chain if p is not None and p.id == alert.lead_id), "team_manager")
-        above = [(r, p) for r, p in chain[CHAIN.index(lead_role) + 1 :] if _reachable(p)]
+        above = chain[CHAIN.index(lead_role) + 1 :]  # who is told at each level: the chain's next rungs
+        due_level = min(2, len(above), int((now - alert.raised_at) / step))
         while alert.escalation_level < due_level:
             alert.escalation_level += 1
             level = alert.escalation_level
             if level == 1 and alert.lead is not None:
                 _tell(session, alert, alert.lead, lead_role, "reminder", now=now, stage="resend")
                 written += 1
-            if level - 1 < len(above):
-                role, who = above[level - 1]
-                assert who is not None
+            role, who = above[level - 1]
+            if _reachable(who) and who is not None:
                 _tell(session, alert, who, role, "escalation", now=now, stage="escalate")
                 written += 1
+            else:  # nobody at this rung: the QA team must make sure someone acts
+                stand_in = _next_in_chain(chain, role, set())
+                if stand_in is not None:
+                    _tell(session, alert, stand_in[1], stand_in[0], "escalation", now=now, stage="escalate")
+                    written += 1
+                _tell_qa(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
             record(session, now=now, action="alert.escalation", actor_ref="scheduler", subject_type="safeguarding_alert",
                    subject_id=alert.id, detail={"level": level})  # fmt: skip
             _status(session, alert, f"escalate:{level}", now=now)
@@ -363,9 +398,14 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
 
 
 def on_delivery_failed(session: Session, notification: Notification, now: dt.datetime) -> None:
-    """An alert could not reach someone (no Slack account): the next in the chain is told now."""
+    """An alert could not reach someone (no Slack account): the next in the chain is told now.
+
+    The next person is the one after the failed rung, as when someone is missing at raise
+    time: if they were told already they now lead (and get the lead's message); the QA
+    coordinators are told either way, and the raiser's status shows who was not reached.
+    """
     parts = notification.idempotency_key.split(":")
-    if len(parts) != 4 or parts[0] != "alert" or parts[2] not in ("to", "resend", "escalate"):
+    if len(parts) != 4 or parts[0] != "alert" or parts[2] not in ("to", "resend", "escalate", "lead"):
         return
     if notification.recipient_id is None:
         return
@@ -377,14 +417,48 @@ def on_delivery_failed(session: Session, notification: Notification, now: dt.dat
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == notification.recipient_id)
     )
     role = row.role if row is not None else "worker"
-    taken = set(session.scalars(select(AlertRecipient.person_id).where(AlertRecipient.alert_id == alert.id)))
-    stand_in = _next_in_chain(chain, role, taken)
     missing = session.get(Person, notification.recipient_id)
+    record(session, now=now, action="alert.undelivered", actor_ref="bot", subject_type="safeguarding_alert",
+           subject_id=alert.id, detail={"to": missing.email if missing else None, "role": role,
+                                        "error": (notification.last_error or "")[:200]})  # fmt: skip
+    if row is not None and row.acknowledged_at is None:
+        row.why = "unreachable"
+    unreachable = set(
+        session.scalars(
+            select(Notification.recipient_id).where(
+                Notification.idempotency_key.like(f"alert:{alert.id}:%"),
+                Notification.state == NotificationState.FAILED,
+                Notification.recipient_id.is_not(None),
+            )
+        )
+    ) | {notification.recipient_id}
+    stand_in = _next_in_chain(chain, role, unreachable)
     if stand_in is not None:
-        if notification.recipient_id == alert.lead_id:
-            alert.lead_id = stand_in[1].id
+        new_role, substitute = stand_in
+        told = session.scalar(
+            select(AlertRecipient.id).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == substitute.id)
+        )
+        became_lead = notification.recipient_id == alert.lead_id
+        if became_lead:
+            alert.lead_id = substitute.id
             session.flush()
             session.refresh(alert)
-        _tell(session, alert, stand_in[1], stand_in[0], "substitute", now=now, stage="to")
-        _status(session, alert, f"sub:{stand_in[1].id}", now=now)
+        if told is None:
+            _tell(session, alert, substitute, new_role, "substitute", now=now, stage="to")
+        elif became_lead:
+            _tell(session, alert, substitute, new_role, "substitute", now=now, stage="lead")
+        _status(session, alert, f"sub:{notification.recipient_id}", now=now)
+    else:
+        _status(session, alert, f"unreached:{notification.recipient_id}", now=now)
     _tell_qa(session, alert, role, missing, stand_in[1] if stand_in else None, now=now)
+
+
+def on_delivered(session: Session, notification: Notification, now: dt.datetime) -> None:
+    """Record in the audit log that an alert message reached someone (or the channel)."""
+    parts = notification.idempotency_key.split(":")
+    if parts[0] != "alert" or len(parts) < 3 or parts[2] not in ("to", "resend", "escalate", "lead", "channel"):
+        return
+    person = session.get(Person, notification.recipient_id) if notification.recipient_id else None
+    record(session, now=now, action="alert.delivered", actor_ref="bot", subject_type="safeguarding_alert",
+           subject_id=int(parts[1]), detail={"stage": parts[2], "to": person.email if person else notification.channel,
+                                             "ts": notification.slack_ts})  # fmt: skip
