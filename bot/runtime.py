@@ -106,11 +106,13 @@ def start_background(
     sessions: sessionmaker[Session],
     senders: dict[str, OutboxSender],
     clock: Callable[[], dt.datetime],
+    calendar: WorkingCalendar | None = None,
 ) -> tuple[DeliveryRunner, BackgroundScheduler]:
     """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
+    calendar = calendar or WorkingCalendar.from_settings(settings)  # a bad calendar fails before anything starts
     runner = DeliveryRunner(list(senders.values()), clock=clock)
     runner.start()
-    timer = make_timer(sessions, settings, WorkingCalendar.from_settings(settings), clock=clock, after_tick=runner.wake)
+    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake)
     timer.start()
     return runner, timer
 
@@ -128,8 +130,10 @@ def start_runtime(
 
     With no Slack credentials, ``workspace`` (or a new local workspace on
     ``settings.local_workspace_port``) stands in for Slack and gets the signing secret and
-    the bot's request URL. The database must already be migrated.
+    the bot's request URL. The database must already be migrated. Bad calendar settings raise
+    CalendarError before anything is started.
     """
+    calendar = WorkingCalendar.from_settings(settings)
     engine = engine or make_engine(settings.database_url)
     check_migrated(engine)
     sessions = make_sessionmaker(engine)
@@ -159,7 +163,7 @@ def start_runtime(
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
     if background:
-        runner, timer = start_background(settings, sessions, senders, clock)
+        runner, timer = start_background(settings, sessions, senders, clock, calendar)
         stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
 
     deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=runner.wake if runner else lambda: None)

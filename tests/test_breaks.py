@@ -72,7 +72,7 @@ def test_break_asked_before_the_month_is_approved_and_logged(session_factory: se
 
     assert (outcome.decision.allowed, outcome.approved, outcome.already, outcome.reason) == (True, True, False, None)
     assert outcome.context() == {
-        "approved": True, "already": False, "reason": None, "month": "2026-12-01", "limit": 2, "share": 20,
+        "approved": True, "already": False, "reason": None, "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
     }  # fmt: skip
     assert breaks(session_factory) == [(alex, DEC, BreakState.APPROVED, "")]
     with session_factory() as s:
@@ -197,7 +197,7 @@ def test_at_most_twenty_percent_of_auditors_in_one_month(session_factory: sessio
 
     assert (full.approved, full.reason, full.limit, full.share_percent) == (False, BreakRefusal.MONTH_FULL, 2, 20)
     assert full.context() == {
-        "approved": False, "already": False, "reason": "month_full", "month": "2026-12-01", "limit": 2, "share": 20,
+        "approved": False, "already": False, "reason": "month_full", "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
     }  # fmt: skip
     assert breaks(session_factory) == [
         (first, DEC, BreakState.APPROVED, ""),
@@ -386,3 +386,45 @@ def test_two_requests_racing_for_the_last_place_give_it_to_one(
         assert approved == 2
         refused = s.scalars(select(AuditBreak).where(AuditBreak.state == BreakState.REFUSED)).all()
         assert [(b.person_id in racers, b.reason) for b in refused] == [(True, "month_full")]
+
+
+# --- audits already held in the month ---------------------------------------------------------
+
+
+def test_a_break_is_refused_while_the_auditor_holds_audits_that_month(session_factory: sessionmaker[Session]) -> None:
+    """A break does not take away audits already allocated (by hand, early): ask for an exemption."""
+    from bot.ids import Template
+    from bot.render import render
+    from store.models import AllocationState
+
+    with session_factory() as s, s.begin():
+        c, team, people = staff(s, 10)
+        alex, sam, kim = people[0], people[1], people[2]
+        other = c.team("Assessment Team North")
+        c.allocation(c.case("CMS-1", other), alex, DEC)
+        c.allocation(c.case("CMS-2", other), sam, DEC, second=alex)  # as the second auditor of a pair
+        c.allocation(c.case("CMS-3", other), kim, DEC, state=AllocationState.EXEMPTED)  # given up: not held
+        c.allocation(c.case("CMS-4", other), kim, DEC, state=AllocationState.CANCELLED)
+        c.allocation(c.case("CMS-5", other), sam, dt.date(2027, 1, 1))  # another month
+        ids_ = (alex.id, sam.id, kim.id)
+
+    refused = ask(session_factory, ids_[0])
+    one = ask(session_factory, ids_[1])
+    free = ask(session_factory, ids_[2])
+
+    assert (refused.approved, refused.reason, refused.held) == (False, BreakRefusal.HAS_AUDITS, 2)
+    assert (one.approved, one.reason, one.held) == (False, BreakRefusal.HAS_AUDITS, 1)
+    assert (free.approved, free.reason) == (True, None)
+    assert breaks(session_factory) == [
+        (ids_[0], DEC, BreakState.REFUSED, "has_audits"),
+        (ids_[1], DEC, BreakState.REFUSED, "has_audits"),
+        (ids_[2], DEC, BreakState.APPROVED, ""),
+    ]
+    assert render(Template.BREAK_DECISION, refused.context())["text"] == (
+        "Your audit break was not booked. You already hold 2 audits allocated in December 2026, and a break does not "
+        "take audits away. If you cannot do them, ask for an exemption instead (\"Ask for an exemption or extension\" "
+        "on the allocation message, or /audit exempt CASE-REF)."
+    )
+    assert "You already hold 1 audit allocated in December 2026" in render(Template.BREAK_DECISION, one.context())["text"]
+    refusals = [entry[-1] for entry in log(session_factory) if entry[1] == "refused"]
+    assert refusals == [{"month": "2026-12-01", "reason": "has_audits"}] * 2

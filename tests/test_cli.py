@@ -40,6 +40,55 @@ def test_a_bad_setting_stops_start_up_with_one_line(env: dict[str, str], expecte
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"AUDITBOT_HOLIDAYS_OVERRIDE_FILE": "missing.json"},
+            "AUDITBOT_HOLIDAYS_OVERRIDE_FILE: holidays override file missing.json: file not found",
+        ),
+        (
+            {"AUDITBOT_WORKING_HOURS_START": "18:00"},
+            "AUDITBOT_WORKING_HOURS_START (18:00) must be before AUDITBOT_WORKING_HOURS_END (17:30)",
+        ),
+        (
+            {"AUDITBOT_DATABASE_URL": "nonsense"},
+            "AUDITBOT_DATABASE_URL: not a database URL (e.g. postgresql+psycopg://auditbot@db/auditbot or sqlite:///data/auditbot.db)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [["run"], ["db", "upgrade"], ["tick", "--at", "2026-12-01 09:00"]])
+def test_a_bad_calendar_or_database_setting_is_one_line_for_every_command(
+    env: dict[str, str], expected: str, command: list[str], tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 1
+    assert result.output == f"Error: configuration problem: {expected}\n"
+    assert not (tmp_path / "data").exists(), "nothing was started or created"
+
+
+def test_a_database_url_naming_no_installed_driver_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["db", "upgrade"], env={"AUDITBOT_DATABASE_URL": "nosuchdb://user:pw@host/db"})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: configuration problem: AUDITBOT_DATABASE_URL: cannot open it (NoSuchModuleError")
+    assert result.output.count("\n") == 1 and "pw" not in result.output
+
+
+def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "postgresql+psycopg://auditbot:secret@127.0.0.1:1/auditbot?connect_timeout=2"
+    result = CliRunner().invoke(cli, ["db", "upgrade"], env={"AUDITBOT_DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: AUDITBOT_DATABASE_URL: cannot use the database at postgresql+psycopg://auditbot:***@127.0.0.1:1/auditbot"
+    )
+    assert result.output.count("\n") == 1 and "secret" not in result.output
+    outbox = CliRunner().invoke(cli, ["outbox"], env={"AUDITBOT_DATABASE_URL": url})
+    assert outbox.exit_code == 1 and outbox.output.startswith("Error: AUDITBOT_DATABASE_URL: cannot use the database")
+
+
 def test_secrets_never_appear_in_settings_output() -> None:
     settings = load_settings(slack_bot_token="xoxb-very-secret", slack_signing_secret="shh")
     assert "very-secret" not in repr(settings) and "shh" not in str(settings.model_dump())

@@ -322,15 +322,15 @@ def test_month_show_prints_the_figures(engine: Engine, session_factory: sessionm
     assert result.output.splitlines() == [
         "December 2026 — theme: Neglect",
         "allocated 4, completed 2 (50%; 1 late), open 0, overdue 1, exempted 1",
-        "non-completions: 1",
+        "non-completions: 2",  # the overdue one and the one completed late (Hull 30: it stays a non-completion)
         "audit breaks (2): Bea Brown, zoe Adams",
     ]
 
-    # Before the deadline the open audit is not yet overdue.
+    # Before the deadline the open audit is not yet overdue; only the late completion counts.
     during = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.UTC))
     assert during.output.splitlines()[1:3] == [
         "allocated 4, completed 2 (50%; 1 late), open 1, overdue 0, exempted 1",
-        "non-completions: 0",
+        "non-completions: 1",
     ]
 
 
@@ -435,3 +435,146 @@ def test_tick_with_a_bad_time_exits_2(engine: Engine, session_factory: sessionma
     assert result.exit_code == 2
     assert f"Invalid value for --at: {at!r} is not a time like 2026-12-01 08:30" in result.output
     assert count(session_factory, Allocation) == 0
+
+
+# --- a month allocated by hand before its first working day ----------------------------------
+
+
+def test_tick_adds_nothing_to_a_month_allocated_by_hand(
+    engine: Engine, session_factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`allocate --control 1` early, then the first working day: the standing 3 are not topped up."""
+    council(session_factory, cases=4)
+    with session_factory() as s, s.begin():
+        from store.models import Role
+
+        Council(s).person("Quinn QA", Role.QA_COORDINATOR)
+    by_hand = run(engine, ["allocate", "--month", "2026-12", "--control", "1"])
+    assert by_hand.exit_code == 0, by_hand.output
+    assert by_hand.output.startswith("1 allocations created, 1 messages queued")
+    messages = count(session_factory, Notification)
+
+    preview = run(engine, ["tick", "--at", "2026-11-26 09:00"], control_sample_size=3)  # the preview's day
+    assert preview.exit_code == 0, preview.output
+    assert "planned 0 preview message(s)" in preview.output, "no preview of a top-up that will not happen"
+
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=3)
+
+    assert result.exit_code == 0, result.output
+    assert "0 allocation(s) with 0 message(s)" in result.output
+    assert count(session_factory, Allocation) == 1
+    assert count(session_factory, Notification) == messages
+    row = month_row(session_factory)
+    assert row is not None and row.auto_allocated_at == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)  # not retried
+    assert log(session_factory, "allocation.scheduled") == [
+        ("skipped", "scheduler", "audit_month", row.id,
+         {"month": "2026-12-01", "reason": "allocated_by_hand", "existing": 1}),
+    ]  # fmt: skip
+    assert [c[-1]["created"] for c in log(session_factory, "allocation.commit")] == [1]  # only the one by hand
+    assert "December 2026 already has 1 allocation(s) committed by hand" in caplog.text
+
+    later = run(engine, ["tick", "--at", "2026-12-02 09:00"], control_sample_size=3)  # a catch-up day
+    assert "0 allocation(s) with 0 message(s)" in later.output
+    assert count(session_factory, Allocation) == 1
+    assert len(log(session_factory, "allocation.scheduled")) == 1
+
+
+def test_a_prepared_request_is_committed_on_top_of_allocations_by_hand(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """A prepared request wins: its sizes are targets for the whole month, so it only tops up to them."""
+    council(session_factory, cases=4)
+    assert run(engine, ["allocate", "--month", "2026-12", "--control", "1"]).exit_code == 0
+    prepared = run(engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"])
+    assert prepared.exit_code == 0, prepared.output
+
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=40)
+
+    assert "2 allocation(s) with 2 message(s)" in result.output
+    with session_factory() as s:
+        cases = s.scalars(select(Allocation.case_id)).all()
+    assert len(cases) == 3 and len(set(cases)) == 3
+    assert [(actor, c["created"]) for _, actor, _, _, c in log(session_factory, "allocation.commit")] == [
+        ("cli", 1), ("scheduler (prepared allocation)", 2)
+    ]  # fmt: skip
+    row = month_row(session_factory)
+    assert row is not None
+    assert log(session_factory, "allocation.scheduled") == [
+        ("topped_up", "scheduler", "audit_month", row.id,
+         {"month": "2026-12-01", "reason": "allocated_by_hand", "existing": 1, "created": 2}),
+    ]  # fmt: skip
+
+
+# --- --prepare when the scheduler will never use it ------------------------------------------
+
+
+def test_prepare_is_refused_once_the_scheduler_has_allocated_the_month(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    council(session_factory, cases=4)
+    assert run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=2).exit_code == 0
+
+    result = run(engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the scheduled allocation of December 2026 already ran (Tue 01 Dec 2026), so a prepared request "
+        "would never be used: commit it directly (the same command without --prepare)\n"
+    )
+    row = month_row(session_factory)
+    assert row is not None and row.prepared_request is None
+    assert log(session_factory, "allocation.prepare") == []
+
+
+def test_prepare_is_refused_after_the_first_working_day(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    council(session_factory, cases=4)
+    on_the_day = run(
+        engine, ["allocate", "--month", "2026-12", "--control", "1", "--prepare"],
+        clock=dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
+    assert on_the_day.exit_code == 0, on_the_day.output  # before the day's scheduled run: still used
+
+    result = run(
+        engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"],
+        clock=dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the first working day of December 2026 (Tue 01 Dec 2026) has passed, so a prepared request would "
+        "never be used: commit it directly (the same command without --prepare)\n"
+    )
+    row = month_row(session_factory)
+    assert row is not None and row.prepared_request is not None and row.prepared_request["control"] == 1
+    assert len(log(session_factory, "allocation.prepare")) == 1
+    assert count(session_factory, Allocation) == 0
+
+
+# --- non-completions --------------------------------------------------------------------------
+
+
+def test_an_audit_completed_late_stays_a_non_completion(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    """Hull 30: not done by the deadline is a non-completion for the month, even once it is done."""
+    with session_factory() as s, s.begin():
+        c = Council(s)
+        team_a = c.team("Assessment Team North", c.service("Children in Need"))
+        sam = c.auditor("Sam Patel", team=c.team("Leaving Care Team North"))
+        late = c.allocation(c.case("CMS-200", team_a), sam, DEC)
+        late.due_date = dt.date(2026, 12, 31)
+        late_id = late.id
+    jan_10 = dt.datetime(2027, 1, 10, 12, 0, tzinfo=dt.UTC)
+
+    before = run(engine, ["month", "show", "2026-12"], clock=jan_10)
+    with session_factory() as s, s.begin():
+        done = s.get_one(Allocation, late_id)
+        done.state, done.completed_at = AllocationState.COMPLETED, dt.datetime(2027, 1, 8, 10, 0, tzinfo=dt.UTC)
+    after = run(engine, ["month", "show", "2026-12"], clock=jan_10)
+
+    assert before.output.splitlines()[1:3] == [
+        "allocated 1, completed 0 (0%; 0 late), open 0, overdue 1, exempted 0",
+        "non-completions: 1",
+    ]
+    assert after.output.splitlines()[1:3] == [
+        "allocated 1, completed 1 (100%; 1 late), open 0, overdue 0, exempted 0",
+        "non-completions: 1",
+    ]

@@ -65,7 +65,8 @@ def chasing(rows: list[Allocation], day: dt.date, kind: str) -> Counter[Received
 
 def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulation, emails: dict[str, str]) -> None:
     """Dec 2026: allocated Tue 1 Dec; reminders Thu 24 Dec; due Thu 31 Dec; 1 Jan is a bank
-    holiday so the first overdue notices go on Mon 4 Jan, and again a week after 1 Jan (Fri 8 Jan)."""
+    holiday so the first overdue notices go on Mon 4 Jan, and again a week after that first notice
+    (Mon 11 Jan) -- not a week after the deadline (Fri 8 Jan, only four days after the first)."""
     clicks: dict[str, str] = {}
 
     def on_christmas_eve() -> None:
@@ -101,14 +102,14 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
             Received(quinn, D(2026, 11, 26), "preview", ""): 1,  # 3 working days before Tue 1 Dec
             Received(quinn, D(2026, 12, 29), "preview", ""): 1,  # 3 working days before Mon 4 Jan
             Received(quinn, D(2027, 1, 4), "overdue digest", ""): 1,
-            Received(quinn, D(2027, 1, 8), "overdue digest", ""): 1,
+            Received(quinn, D(2027, 1, 11), "overdue digest", ""): 1,
         }
     )
     expected += allocation_messages(december, D(2026, 12, 1))
     expected += chasing(december, D(2026, 12, 24), "reminder")
     expected += allocation_messages(january, D(2027, 1, 4))
     expected += chasing(owed, D(2027, 1, 4), "overdue")
-    expected += chasing(owed, D(2027, 1, 8), "overdue")
+    expected += chasing(owed, D(2027, 1, 11), "overdue")
     assert Counter(sim.received) == expected
 
     # The clicked reminder now says who completed it, without buttons; the break was confirmed.
@@ -286,4 +287,9 @@ def test_an_overdue_audit_whose_auditor_has_left_goes_to_the_qa_team(sim: Simula
     assert (D(2027, 1, 4), "overdue digest") in mine
     texts = [m["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"])]
     assert any(t == "1 audit(s) overdue today." for t in texts), "a notice just for the audit nobody is doing"
+    summaries = [
+        b["text"]["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"]) if m["text"] == "1 audit(s) overdue today."
+        for b in m["blocks"] if b.get("block_id") == "summary"
+    ]  # fmt: skip
+    assert summaries and all("Everyone auditing it has left, so nobody else has been told" in t for t in summaries)
     assert len([r for r in sim.received if r.email == first.auditor.email and r.kind == "overdue"]) == 0

@@ -6,6 +6,7 @@ from typing import IO, Any
 
 import click
 
+from bot.calendar import WorkingCalendar
 from bot.cli import Context, pass_context
 from bot.services.allocation import (
     AllocationPlan,
@@ -19,7 +20,7 @@ from bot.services.allocation import (
     parse_thematic_filter,
 )
 from bot.services.allocation_rules import month_label
-from bot.services.programme import prepare_allocation
+from bot.services.programme import TooLateToPrepare, prepare_allocation
 from store.models import AuditType
 
 
@@ -179,12 +180,13 @@ def register(group: click.Group) -> None:
             )
             plan, result = allocate(ctx.sessions, request, settings, now=ctx.now(), preview=preview or prepare)
             if prepare:  # kept only once it plans: a bad request must not wait for the first working day
+                calendar = WorkingCalendar.from_settings(settings)
                 with ctx.sessions() as session, session.begin():
-                    prepare_allocation(session, request, now=ctx.now(), actor_ref="cli")
+                    prepare_allocation(session, request, calendar, now=ctx.now(), actor_ref="cli")
                 click.echo(f"prepared: this request will be allocated on the first working day of {month:%B %Y}")
         except RequestError as exc:
             raise InputError(str(exc)) from None
-        except MonthPaused as exc:
+        except (MonthPaused, TooLateToPrepare) as exc:
             raise click.ClickException(str(exc)) from None
         if result is None:
             print_plan(plan)

@@ -7,8 +7,10 @@ import signal
 import threading
 
 import click
+from sqlalchemy.exc import DBAPIError
 
-from bot.cli import Context, pass_context
+from bot.calendar import CalendarError
+from bot.cli import Context, database_unreachable, pass_context
 from bot.runtime import start_runtime
 from store.db import NotMigrated
 
@@ -23,14 +25,18 @@ def register(group: click.Group) -> None:
         """Run the bot until interrupted."""
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         settings = ctx.settings
-        if settings.local_mode:
-            from bot.local import prepare_local_store
-
-            prepare_local_store(ctx.engine, settings, now=ctx.now(), echo=click.echo)
         try:
+            if settings.local_mode:
+                from bot.local import prepare_local_store
+
+                prepare_local_store(ctx.engine, settings, now=ctx.now(), echo=click.echo)
             runtime = start_runtime(settings, engine=ctx.engine)
         except NotMigrated as exc:
             raise click.ClickException(str(exc)) from None
+        except CalendarError as exc:  # normally caught with the other settings before any command runs
+            raise click.ClickException(f"configuration problem: {exc}") from None
+        except DBAPIError as exc:
+            raise database_unreachable(ctx.engine, exc) from None
         except OSError as exc:
             raise click.ClickException(f"could not start: {exc}") from None
         stop = threading.Event()

@@ -7,15 +7,15 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.services.allocation_rules import add_months
 from bot.services.authz import Decision, Permission, check
 from bot.settings import Settings
 from store.audit import record
-from store.models import AuditBreak, BreakState, Person, Role
-from store.months import month_row
+from store.models import Allocation, AllocationState, AuditBreak, BreakState, Person, Role
+from store.months import is_paused, month_row
 from store.outbox import person_ref
 
 
@@ -26,6 +26,7 @@ class BreakRefusal(StrEnum):
     YEARLY_LIMIT = "yearly_limit"
     MONTH_FULL = "month_full"
     PAUSED = "paused"
+    HAS_AUDITS = "has_audits"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class BreakOutcome:
     reason: BreakRefusal | None = None
     limit: int = 0
     share_percent: int = 0
+    held: int = 0
 
     def context(self) -> dict[str, object]:
         """What ``break_decision.json.j2`` needs."""
@@ -49,7 +51,15 @@ class BreakOutcome:
             "month": self.month.isoformat(),
             "limit": self.limit,
             "share": self.share_percent,
+            "held": self.held,
         }
+
+
+@dataclass(frozen=True)
+class _RuleCheck:
+    reason: BreakRefusal | None = None
+    limit: int = 0
+    held: int = 0
 
 
 def _active_auditors(session: Session) -> int:
@@ -61,6 +71,63 @@ def _active_auditors(session: Session) -> int:
 def month_limit(session: Session, settings: Settings) -> int:
     """How many auditors may be on a break in one month."""
     return math.floor(_active_auditors(session) * settings.max_break_share + 1e-9)
+
+
+def audits_held(session: Session, person: Person, month: dt.date) -> int:
+    """How many audits ``person`` already holds in ``month`` (allocated or done, as either auditor)."""
+    return session.scalar(
+        select(func.count()).select_from(Allocation).where(
+            Allocation.month_start == month,
+            Allocation.state.in_([AllocationState.ALLOCATED, AllocationState.COMPLETED]),
+            or_(Allocation.auditor_id == person.id, Allocation.second_auditor_id == person.id),
+        )
+    ) or 0
+
+
+def _check_rules(
+    session: Session, person: Person, month: dt.date, settings: Settings, *, today: dt.date, paused: bool
+) -> _RuleCheck:
+    """Whether the rules grant ``person`` a break in ``month`` now (nothing is written)."""
+    if today >= month:
+        return _RuleCheck(BreakRefusal.TOO_LATE)
+    if paused:
+        return _RuleCheck(BreakRefusal.PAUSED)
+    held = audits_held(session, person, month)
+    if held:  # a break would not take them off; an exemption would
+        return _RuleCheck(BreakRefusal.HAS_AUDITS, held=held)
+    mine = set(
+        session.scalars(
+            select(AuditBreak.month).where(AuditBreak.person_id == person.id, AuditBreak.state == BreakState.APPROVED)
+        )
+    )
+    for start in (add_months(month, k - 11) for k in range(12)):  # every 12-month window containing month
+        window = {add_months(start, i) for i in range(12)}
+        if len(mine & window) + 1 > settings.max_breaks_per_year:
+            return _RuleCheck(BreakRefusal.YEARLY_LIMIT, settings.max_breaks_per_year)
+    taken = session.scalar(
+        select(func.count()).select_from(AuditBreak).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED)
+    ) or 0
+    limit = month_limit(session, settings)
+    return _RuleCheck(BreakRefusal.MONTH_FULL if taken + 1 > limit else None, limit)
+
+
+def bookable_break_month(session: Session, person: Person, settings: Settings, *, today: dt.date) -> dt.date | None:
+    """The month after ``today`` (a local date) if ``person`` could book a break in it now, else None.
+
+    For the "Ask for a break" button: a message never offers a break the rules would refuse.
+    """
+    month = add_months(today.replace(day=1), 1)
+    if not (person.active and person.has_role(Role.AUDITOR)):
+        return None
+    booked = session.scalar(
+        select(AuditBreak.id).where(
+            AuditBreak.person_id == person.id, AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED
+        )
+    )
+    if booked is not None:
+        return None
+    check = _check_rules(session, person, month, settings, today=today, paused=is_paused(session, month))
+    return month if check.reason is None else None
 
 
 def request_break(
@@ -77,32 +144,8 @@ def request_break(
     if existing is not None and existing.state == BreakState.APPROVED:
         return BreakOutcome(decision, month, approved=True, already=True)
 
-    limit = 0
-    reason: BreakRefusal | None = None
-    if today >= month:
-        reason = BreakRefusal.TOO_LATE
-    elif row.paused:
-        reason = BreakRefusal.PAUSED
-    else:
-        mine = set(
-            session.scalars(
-                select(AuditBreak.month).where(AuditBreak.person_id == person.id, AuditBreak.state == BreakState.APPROVED)
-            )
-        )
-        for start in (add_months(month, k - 11) for k in range(12)):  # every 12-month window containing month
-            window = {add_months(start, i) for i in range(12)}
-            if len(mine & window) + 1 > settings.max_breaks_per_year:
-                reason, limit = BreakRefusal.YEARLY_LIMIT, settings.max_breaks_per_year
-                break
-        if reason is None:
-            taken = session.scalar(
-                select(func.count()).select_from(AuditBreak).where(
-                    AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED
-                )
-            ) or 0
-            limit = month_limit(session, settings)
-            if taken + 1 > limit:
-                reason = BreakRefusal.MONTH_FULL
+    rules = _check_rules(session, person, month, settings, today=today, paused=row.paused)
+    reason = rules.reason
 
     state = BreakState.REFUSED if reason else BreakState.APPROVED
     if existing is None:
@@ -115,7 +158,9 @@ def request_break(
         subject_type="audit_break", subject_id=existing.id,
         detail={"month": month.isoformat(), "reason": reason.value if reason else None},
     )  # fmt: skip
-    return BreakOutcome(decision, month, approved=reason is None, reason=reason, limit=limit, share_percent=share)
+    return BreakOutcome(
+        decision, month, approved=reason is None, reason=reason, limit=rules.limit, share_percent=share, held=rules.held
+    )
 
 
 def month_breaks(

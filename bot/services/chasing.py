@@ -2,7 +2,9 @@
 
 Planned by the scheduler's tick; every notification key names the allocation, its due date
 and the recipient, so a second tick, a restart or a second process plans nothing twice, and a
-moved deadline (an extension) gets reminders of its own.
+moved deadline (an extension) gets reminders of its own. Overdue notices repeat every
+``overdue_repeat_days`` days counted from the first notice actually planned (the first working
+moment after the deadline), numbered in their keys.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import Template
-from bot.services.allocation_rules import add_months
+from bot.services.breaks import bookable_break_month
 from bot.services.notices import allocation_context
 from bot.settings import Settings
-from store.models import Allocation, AllocationState, AuditMonth, Case, Person, Priority, Role
+from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Person, Priority, Role
 from store.outbox import enqueue, person_ref
 
 
@@ -50,11 +52,35 @@ def _auditors(allocation: Allocation) -> Iterable[tuple[Person, Person | None]]:
     return [(p, co) for p, co in pairs if p is not None and p.active]
 
 
-def _context(allocation: Allocation, auditor: Person, co: Person | None, today: dt.date) -> dict[str, object]:
+def _copied_manager(auditor: Person) -> Person | None:
+    """The auditor's line manager, if they get a copy (active, and not the auditor themself)."""
+    manager = auditor.line_manager
+    return manager if manager is not None and manager.active and manager.id != auditor.id else None
+
+
+class _BreakMonths:
+    """The month each auditor's "Ask for a break" button may name (None: no button), looked up once."""
+
+    def __init__(self, session: Session, settings: Settings, today: dt.date) -> None:
+        self.session, self.settings, self.today = session, settings, today
+        self._cache: dict[int, str | None] = {}
+
+    def __call__(self, auditor: Person) -> str | None:
+        if auditor.id not in self._cache:
+            month = bookable_break_month(self.session, auditor, self.settings, today=self.today)
+            self._cache[auditor.id] = month.isoformat() if month else None
+        return self._cache[auditor.id]
+
+
+def _context(
+    allocation: Allocation, auditor: Person, co: Person | None, today: dt.date, break_month: str | None
+) -> dict[str, object]:
     context = allocation_context(allocation, co_auditor=co, reallocated=False)
     context["auditor"] = person_ref(auditor)
     context["days_left"] = (allocation.due_date - today).days
-    context["next_month"] = add_months(allocation.month_start, 1).isoformat()
+    #: The month the break button names: the next month, only if the rules would grant it now.
+    context["next_month"] = break_month
+    context["manager_copied"] = _copied_manager(auditor) is not None
     context["today"] = today.isoformat()
     return context
 
@@ -63,16 +89,17 @@ def plan_reminders(session: Session, settings: Settings, *, today: dt.date, now:
     """Remind auditors whose audit is due within ``reminder_days_before`` days; copy their managers."""
     written = 0
     horizon = today + dt.timedelta(days=settings.reminder_days_before)
+    break_month = _BreakMonths(session, settings, today)
     for allocation in _open_allocations(session, due_from=today, due_to=horizon):
         due = allocation.due_date.isoformat()
         for auditor, co in _auditors(allocation):
-            context = _context(allocation, auditor, co, today)
+            context = _context(allocation, auditor, co, today, break_month(auditor))
             written += enqueue(
                 session, key=f"remind:{allocation.id}:{due}:auditor:{auditor.id}", template=Template.REMINDER_AUDITOR,
                 context=context, now=now, recipient_id=auditor.id,
             )  # fmt: skip
-            manager = auditor.line_manager
-            if manager is not None and manager.active and manager.id != auditor.id:
+            manager = _copied_manager(auditor)
+            if manager is not None:
                 written += enqueue(
                     session, key=f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}",
                     template=Template.REMINDER_MANAGER, context=context, now=now, recipient_id=manager.id,
@@ -80,26 +107,42 @@ def plan_reminders(session: Session, settings: Settings, *, today: dt.date, now:
     return written
 
 
+def _repeat(session: Session, allocation: Allocation, settings: Settings, *, today: dt.date) -> int:
+    """Which overdue notice is due today: 0 for the first, then one more every ``overdue_repeat_days``
+    days after the day the first was actually planned (not after the deadline)."""
+    prefix = f"overdue:{allocation.id}:{allocation.due_date.isoformat()}:"
+    first = session.scalar(
+        select(func.min(Notification.created_at)).where(Notification.idempotency_key.startswith(prefix, autoescape=True))
+    )
+    if first is None:
+        return 0
+    first_day = first.astimezone(settings.tz).date()
+    return max(0, (today - first_day).days) // settings.overdue_repeat_days
+
+
 def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: dt.datetime) -> int:
-    """Tell auditors, their managers and the QA team about audits past their deadline, weekly."""
+    """Tell auditors, their managers and the QA team about audits past their deadline, then again
+    every ``overdue_repeat_days`` days after that first notice."""
     written = 0
     newly_overdue: list[dict[str, object]] = []
+    break_month = _BreakMonths(session, settings, today)
     for allocation in _open_allocations(session, due_from=None, due_to=today - dt.timedelta(days=1)):
         due = allocation.due_date.isoformat()
         days_late = (today - allocation.due_date).days
-        week = (days_late - 1) // settings.overdue_repeat_days
+        week = _repeat(session, allocation, settings, today=today)
         told = False
         for auditor, co in _auditors(allocation):
-            context = _context(allocation, auditor, co, today)
+            context = _context(allocation, auditor, co, today, break_month(auditor))
             context["days_late"] = days_late
+            context["repeat_days"] = settings.overdue_repeat_days
             if enqueue(
                 session, key=f"overdue:{allocation.id}:{due}:{week}:auditor:{auditor.id}",
                 template=Template.OVERDUE_AUDITOR, context=context, now=now, recipient_id=auditor.id,
             ):  # fmt: skip
                 written += 1
                 told = True
-            manager = auditor.line_manager
-            if manager is not None and manager.active and manager.id != auditor.id:
+            manager = _copied_manager(auditor)
+            if manager is not None:
                 written += enqueue(
                     session, key=f"overdue:{allocation.id}:{due}:{week}:manager:{manager.id}:{auditor.id}",
                     template=Template.OVERDUE_MANAGER, context=context, now=now, recipient_id=manager.id,
@@ -134,7 +177,7 @@ def _orphan_notice(session: Session, allocation: Allocation, *, week: int, today
     for qa in _coordinators(session):
         written += enqueue(
             session, key=f"overdue:{allocation.id}:{allocation.due_date.isoformat()}:{week}:no-auditor:{qa.id}",
-            template=Template.OVERDUE_QA, context={"today": today.isoformat(), "overdue": [item], "more": 0},
+            template=Template.OVERDUE_QA, context={"today": today.isoformat(), "overdue": [item], "more": 0, "orphan": True},
             now=now, recipient_id=qa.id,
         )  # fmt: skip
     return written

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.calendar import WorkingCalendar
 from bot.services.allocation_plan import _check_filter_names
 from bot.services.allocation_rules import parse_thematic_filter
 from bot.services.allocation_types import AllocationRequest, request_from_json, request_to_json
@@ -20,9 +21,32 @@ from store.months import month_row
 UNSET = object()
 
 
-def prepare_allocation(session: Session, request: AllocationRequest, *, now: dt.datetime, actor_ref: str) -> AuditMonth:
-    """Keep ``request`` as the month's allocation, to be committed on its first working day."""
+class TooLateToPrepare(Exception):
+    """The scheduler will never use a request prepared now: the month is already allocated."""
+
+
+def prepare_allocation(
+    session: Session, request: AllocationRequest, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str
+) -> AuditMonth:
+    """Keep ``request`` as the month's allocation, to be committed on its first working day.
+
+    Raises TooLateToPrepare once the scheduler has allocated the month or its first working
+    day has passed (it would never be used: commit the request directly instead).
+    """
     row = month_row(session, request.month)
+    first = calendar.first_working_day(request.month)
+    label = f"{request.month:%B %Y}"
+    if row.auto_allocated_at is not None:
+        when = calendar.local_date(row.auto_allocated_at)
+        raise TooLateToPrepare(
+            f"the scheduled allocation of {label} already ran ({when:%a %d %b %Y}), so a prepared request would "
+            "never be used: commit it directly (the same command without --prepare)"
+        )
+    if calendar.local_date(now) > first:
+        raise TooLateToPrepare(
+            f"the first working day of {label} ({first:%a %d %b %Y}) has passed, so a prepared request would "
+            "never be used: commit it directly (the same command without --prepare)"
+        )
     row.prepared_request = request_to_json(request)
     row.prepared_by = actor_ref
     row.prepared_at = now
@@ -98,8 +122,8 @@ class MonthStatus:
 
     @property
     def non_completions(self) -> int:
-        """Audits not done by their deadline and still owed (Hull 30)."""
-        return self.overdue
+        """Audits not done by their deadline: still owed, or completed late (Hull 30: it stays one)."""
+        return self.overdue + self.completed_late
 
 
 def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneInfo) -> MonthStatus:

@@ -4,9 +4,10 @@ first working day (shared/domain.md, The monthly cycle, step 1; Hull A.1)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
@@ -16,9 +17,12 @@ from bot.services.allocation_rules import add_months
 from bot.services.allocation_types import AllocationPlan, CommitResult
 from bot.services.programme import month_request
 from bot.settings import Settings
-from store.models import AuditMonth, Notification, Person, Priority, Role
+from store.audit import record
+from store.models import Allocation, AllocationState, AuditMonth, Notification, Person, Priority, Role
 from store.months import month_row
 from store.outbox import enqueue
+
+log = logging.getLogger(__name__)
 
 
 def _coordinators(session: Session) -> list[Person]:
@@ -27,6 +31,15 @@ def _coordinators(session: Session) -> list[Person]:
             select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
         )
     )
+
+
+def allocated_count(session: Session, month: dt.date) -> int:
+    """How many allocations (not cancelled) ``month`` already holds."""
+    return session.scalar(
+        select(func.count()).select_from(Allocation).where(
+            Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED
+        )
+    ) or 0
 
 
 def preview_context(plan: AllocationPlan, row: AuditMonth, *, source: str, first_working_day: dt.date) -> dict[str, object]:
@@ -64,8 +77,8 @@ def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar
     if not coordinators or done == set(keys.values()):
         return 0
     row = month_row(session, month, lock=False)
-    if row.paused:
-        return 0
+    if row.paused or (not row.prepared_request and allocated_count(session, month)):
+        return 0  # allocated by hand already: the scheduler will not add to it, so nothing to preview
     request, source = month_request(row, settings)
     plan = plan_allocation(session, request, settings, now=now)
     context = preview_context(plan, row, source=source, first_working_day=first)
@@ -81,7 +94,12 @@ def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar
 def run_scheduled_allocation(
     session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime
 ) -> CommitResult | None:
-    """On the month's first working day (or a few days after, if the bot was down), commit it once."""
+    """On the month's first working day (or a few days after, if the bot was down), commit it once.
+
+    A month already allocated by hand is left as it is, unless a prepared request is waiting:
+    that is committed (sizes are targets for the whole month, so it only tops up to them).
+    Either way the month is marked done, so it is not tried again.
+    """
     today = calendar.local_date(now)
     month = today.replace(day=1)
     first = calendar.first_working_day(month)
@@ -90,8 +108,30 @@ def run_scheduled_allocation(
     row = month_row(session, month)
     if row.paused or row.auto_allocated_at is not None:
         return None
+    existing = allocated_count(session, month)
+    if existing and not row.prepared_request:
+        row.auto_allocated_at = now
+        log.warning(
+            "%s already has %d allocation(s) committed by hand: the scheduled allocation adds none", f"{month:%B %Y}", existing
+        )
+        record(
+            session, now=now, action="allocation.scheduled", outcome="skipped", actor_ref="scheduler",
+            subject_type="audit_month", subject_id=row.id,
+            detail={"month": month.isoformat(), "reason": "allocated_by_hand", "existing": existing},
+        )  # fmt: skip
+        return CommitResult(created=0, skipped=0, messages=0, allocation_ids=(), already_allocated=existing)
     request, source = month_request(row, settings)
     plan = plan_allocation(session, request, settings, now=now)
     result = commit_allocation(session, plan, now=now, actor_ref=f"scheduler ({source} allocation)")
     row.auto_allocated_at = now
+    if existing:  # a prepared request on top of allocations by hand: it tops up to its targets
+        log.info(
+            "%s already had %d allocation(s) committed by hand; the prepared request added %d",
+            f"{month:%B %Y}", existing, result.created,
+        )  # fmt: skip
+        record(
+            session, now=now, action="allocation.scheduled", outcome="topped_up", actor_ref="scheduler",
+            subject_type="audit_month", subject_id=row.id,
+            detail={"month": month.isoformat(), "reason": "allocated_by_hand", "existing": existing, "created": result.created},
+        )  # fmt: skip
     return result

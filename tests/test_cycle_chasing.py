@@ -1,0 +1,163 @@
+"""Reminders and overdue notices as auditors and managers see them: the break button, the line
+manager's copy and how often overdue notices repeat (shared/domain.md steps 1, 3 and 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.ids import ActionId, Template
+from store.models import Allocation, Case, Notification, Person
+from tests.allocation_fixtures import Council
+from tests.simulation import Simulation
+
+D = dt.date
+JAN, FEB = "2027-01-01", "2027-02-01"
+
+
+def december(sessions: sessionmaker[Session]) -> list[Allocation]:
+    with sessions() as session:
+        return list(session.scalars(select(Allocation).where(Allocation.month_start == D(2026, 12, 1)).order_by(Allocation.id)))
+
+
+def distinct_auditors(rows: list[Allocation]) -> list[int]:
+    return list(dict.fromkeys(a.auditor_id for a in rows))
+
+
+def chasers(sim: Simulation, *templates: Template) -> list[tuple[int, dt.date, dict[str, Any]]]:
+    """Every reminder/overdue notice planned: (recipient, local day planned, context)."""
+    with sim.sessions() as session:
+        rows = session.scalars(
+            select(Notification).where(Notification.template.in_([str(t) for t in templates])).order_by(Notification.id)
+        ).all()
+        return [(n.recipient_id, sim.calendar.local_date(n.created_at), n.context) for n in rows if n.recipient_id]
+
+
+def break_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """The "Ask for a break" buttons a message shows: (label, value)."""
+    return [
+        (e["text"]["text"], e["value"])
+        for b in message.get("blocks", [])
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == ActionId.REQUEST_BREAK
+    ]
+
+
+def test_no_message_offers_a_break_that_would_be_refused(sim: Simulation) -> None:
+    """The button names the month after today, and only while the rules would grant it.
+
+    Before: every overdue notice in January (and the reminder of an audit extended into January)
+    offered a break in January itself, which is always refused as too late.
+    """
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    rows = december(sim.sessions)
+    x, y, z = distinct_auditors(rows)[:3]
+    with sim.sessions() as session, session.begin():
+        for allocation in session.scalars(select(Allocation).where(Allocation.auditor_id == y)):
+            allocation.due_date = D(2027, 1, 14)  # an extension moved Y's deadline into January
+        # Z is given a January audit by hand, early (so January is not allocated again on 4 Jan).
+        early = Council(session).allocation(session.get_one(Case, rows[-1].case_id), session.get_one(Person, z), D(2027, 1, 1))
+        early.due_date = D(2027, 1, 31)
+        emails = {p.id: p.email for p in session.scalars(select(Person))}
+
+    clicked: list[str] = []
+
+    def x_asks_for_a_break_from_the_overdue_notice() -> None:
+        notice = next(
+            m for m in sim.workspace.messages(user_email=emails[x]) if m["text"].startswith("Overdue: audit of")
+        )  # fmt: skip
+        assert break_buttons(notice) == [("Ask for a break in February 2027", FEB)]
+        sim.workspace.click(emails[x], notice, ActionId.REQUEST_BREAK)
+        clicked.extend(m["text"] for m in sim.workspace.messages(user_email=emails[x]) if m["ephemeral"])
+
+    sim.run(D(2026, 12, 24), D(2027, 1, 12), hooks={D(2027, 1, 8): x_asks_for_a_break_from_the_overdue_notice})
+
+    assert clicked == ["Your audit break is booked: no audits will be allocated to you in February 2027."]
+    offered: dict[tuple[int, dt.date], set[str | None]] = defaultdict(set)
+    for recipient, day, context in chasers(sim, Template.REMINDER_AUDITOR, Template.OVERDUE_AUDITOR):
+        offered[(recipient, day)].add(context["next_month"])
+        assert context["next_month"] is None or context["next_month"][:7] > day.isoformat()[:7], "never a month under way"
+
+    def expected(recipient: int, day: dt.date) -> str | None:
+        if day == D(2026, 12, 24):
+            return None if recipient == z else JAN  # Z already holds a January audit: a break would be refused
+        if day in (D(2027, 1, 4), D(2027, 1, 7)):
+            return FEB  # overdue notices, and Y's reminder for the extended deadline
+        return None  # 11 Jan: X has February off; with 5 auditors one break fills February for everyone else
+
+    assert (y, D(2027, 1, 7)) in offered and (x, D(2027, 1, 11)) in offered
+    assert {day for _, day in offered} == {D(2026, 12, 24), D(2027, 1, 4), D(2027, 1, 7), D(2027, 1, 11)}
+    assert {key: months for key, months in offered.items()} == {key: {expected(*key)} for key in offered}
+
+    # What the auditors saw: the same buttons.
+    for person in (x, y, z):
+        for message in sim.workspace.messages(user_email=emails[person]):
+            for label, value in break_buttons(message):
+                assert (label, value) in {("Ask for a break in January 2027", JAN), ("Ask for a break in February 2027", FEB)}
+                if message["text"].startswith("Overdue"):
+                    assert value == FEB
+
+
+def test_the_reminder_says_the_line_manager_was_copied_only_when_one_was(sim: Simulation) -> None:
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    alone, managed = distinct_auditors(december(sim.sessions))[:2]
+    with sim.sessions() as session, session.begin():
+        session.get_one(Person, alone).line_manager_id = None
+        emails = {p.id: p.email for p in session.scalars(select(Person))}
+
+    sim.step(sim.at(D(2026, 12, 24), 9))
+    sim.step(sim.at(D(2027, 1, 4), 9))
+
+    def said(person: int, prefix: str) -> list[str]:
+        return [
+            b["text"]["text"]
+            for m in sim.workspace.messages(user_email=emails[person])
+            if m["text"].startswith(prefix)
+            for b in m["blocks"]
+            if b.get("block_id") in ("reminder", "overdue")
+        ]
+
+    assert said(alone, "Reminder") and all("line manager" not in text for text in said(alone, "Reminder"))
+    assert said(managed, "Reminder") and all(
+        "Your line manager has been copied on this reminder." in text for text in said(managed, "Reminder")
+    )
+    assert said(alone, "Overdue: audit of") and all(
+        "The QA team has been told." in text and "line manager" not in text for text in said(alone, "Overdue: audit of")
+    )
+    assert said(managed, "Overdue: audit of") and all(
+        "Your line manager and the QA team have been told." in text for text in said(managed, "Overdue: audit of")
+    )
+    with sim.sessions() as session:
+        keys = session.scalars(select(Notification.idempotency_key)).all()
+    assert not [k for k in keys if k.startswith(("remind:", "overdue:")) and ":manager:" in k and k.endswith(f":{alone}")]
+    assert [k for k in keys if k.startswith("remind:") and ":manager:" in k and k.endswith(f":{managed}")]
+
+
+def test_overdue_notices_repeat_every_n_days_from_the_first_notice(sim: Simulation) -> None:
+    """Every 5 days: first notice Mon 4 Jan (1 Jan is a bank holiday), then Sat 9 Jan -> Mon 11 Jan
+    (the next working moment), then Thu 14 Jan. Counting from the deadline instead would have
+    repeated on Wed 6 Jan, two days after the first notice."""
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    sim.runtime.settings = sim.runtime.settings.model_copy(update={"overdue_repeat_days": 5})
+    first = december(sim.sessions)[0]
+    with sim.sessions() as session:
+        email = session.get_one(Person, first.auditor_id).email
+        reference = session.get_one(Case, first.case_id).reference
+
+    sim.run(D(2026, 12, 31), D(2027, 1, 16))
+
+    days = [day for day, kind, ref in sim.inbox(email) if kind == "overdue" and ref == reference]
+    assert days == [D(2027, 1, 4), D(2027, 1, 11), D(2027, 1, 14)]
+    with sim.sessions() as session:
+        keys = session.scalars(
+            select(Notification.idempotency_key).where(
+                Notification.idempotency_key.startswith(f"overdue:{first.id}:2026-12-31:"),
+                Notification.idempotency_key.endswith(f":auditor:{first.auditor_id}"),
+            ).order_by(Notification.id)
+        ).all()
+    assert keys == [f"overdue:{first.id}:2026-12-31:{n}:auditor:{first.auditor_id}" for n in range(3)]
