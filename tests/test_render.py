@@ -44,6 +44,7 @@ def request_context(**overrides: Any) -> dict[str, Any]:
         new_due_date=None, original_due_date="2026-12-31", requester=SAM, approver=JO, routed_to=KIM,
         escalated_to=ALEX, asked_on="2026-12-02T10:00:00+00:00", exemptions_this_year=1, state="pending",
         decided_by=JO, decided_at="2026-12-04T10:00:00+00:00", comment=None, reallocated_to=None,
+        resend_days=2,
     )  # fmt: skip
     context.update(overrides)
     return context
@@ -131,6 +132,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.DELEGATION_NOTICE: {"principal": SAM, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.VIEW_EXEMPTION_REQUEST: {
         "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,
+        "original_due_date": "2026-12-31",
     },
     Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
     Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00"),

@@ -168,7 +168,8 @@ def test_invalid_modal_input_shows_field_errors_and_changes_nothing(sim: Simulat
         "new_date": "Choose a date after the current deadline (31/12/2026)."
     }
     assert ask(sim, first, "extension", "Leave", "2027-01-18")["body"]["errors"] == {
-        "new_date": "An extension can be at most 10 working days: 15/01/2027 at the latest."
+        "new_date": "An extension can be at most 10 working days past the original deadline (31/12/2026), "
+        "counting any extension already given: 15/01/2027 at the latest."
     }
     with sim.sessions() as session:
         assert session.scalars(select(ExemptionRequest)).all() == []
@@ -400,18 +401,31 @@ def test_completing_the_audit_withdraws_a_pending_request(sim: Simulation) -> No
     first = allocate_december(sim)[0]
     ask(sim, first, "exemption", "Conflict of interest")
     deliver(sim)
+    ask_message = with_button(sim, AMY, ActionId.APPROVE_EXEMPTION)
     sim.step(sim.at(D(2026, 12, 24), 9))
     x = email_of(sim, first.auditor_id)
-    sim.workspace.click(x, with_button(sim, x, ActionId.MARK_COMPLETE, _ref(sim, first)), ActionId.MARK_COMPLETE)
-    sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
+    ref = _ref(sim, first)
+    sim.workspace.click(x, with_button(sim, x, ActionId.MARK_COMPLETE, ref), ActionId.MARK_COMPLETE)
 
-    refusal = [m for m in sim.workspace.messages(user_email=AMY) if m["ephemeral"]][-1]
-    assert refusal["text"].startswith("This audit is no longer open")
+    # Before the edit reaches Amy, she clicks Approve, then Decline: each is answered, nothing changes.
+    withdrawn = f"Exemption request for {ref} was withdrawn: the audit was completed, so there is nothing to decide."
+    sim.workspace.click(AMY, ask_message, ActionId.APPROVE_EXEMPTION)
+    assert [m for m in sim.workspace.messages(user_email=AMY) if m["ephemeral"]][-1]["text"] == withdrawn
+    declined = sim.workspace.click(AMY, ask_message, ActionId.DECLINE_EXEMPTION)
+    assert declined["status"] == 200 and not sim.workspace.view_stack(AMY)
+    assert [m["text"] for m in sim.workspace.messages(user_email=AMY) if m["ephemeral"]][-2:] == [withdrawn, withdrawn]
+
+    deliver(sim)
+    edited = next(m for m in sim.workspace.messages(user_email=AMY) if m["ts"] == ask_message["ts"])
+    assert edited["edited"] and edited["text"] == withdrawn
+    assert all(b["type"] != "actions" for b in edited["blocks"]), "no Approve / Decline left on a withdrawn request"
     with sim.sessions() as session:
         request = session.scalars(select(ExemptionRequest)).one()
         allocation = session.get(Allocation, first.id)
-        assert request.state == RequestState.WITHDRAWN and allocation is not None
+        assert request.state == RequestState.WITHDRAWN and request.decided_by_id is None and allocation is not None
         assert (allocation.state, allocation.auditor_id) == (AllocationState.COMPLETED, first.auditor_id)
+        log = [(e.action, e.outcome) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))]
+        assert log[-2:] == [("allocation.complete", "ok"), ("exemption.withdrawn", "ok")]
 
 
 def test_one_of_a_pair_exempted_with_nobody_free_leaves_the_other_auditing(sim: Simulation) -> None:

@@ -119,10 +119,11 @@ def _decide(deps: Deps, client: WebClient, user_id: str, request_id: int, *, app
         if not outcome.decision.allowed:
             answer = _refusal(outcome.decision)
         elif outcome.already and outcome.request is not None:
+            # Decided before, or withdrawn because the audit closed: say so (the template words both).
             ctx = request_context(session, outcome.request, stage="decided", now=now)
             answer = render(Template.EXEMPTION_DECIDED, ctx, slack_ids=known_slack_ids(session, ctx))
-    if answer is None and not outcome.errors:
-        deps.wake_outbox()
+    if not outcome.errors and (answer is None or outcome.already):
+        deps.wake_outbox()  # a decision's messages, or the edits saying a request was withdrawn
     return answer, {str(k): v for k, v in outcome.errors.items()}
 
 
@@ -146,7 +147,7 @@ def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, con
         view = None
         if not decision.allowed or request is None:
             answer: dict[str, Any] | None = _refusal(decision)
-        elif request.state != RequestState.PENDING:
+        elif request.state != RequestState.PENDING:  # decided, or withdrawn because the audit closed
             ctx = request_context(session, request, stage="decided", now=now)
             answer = render(Template.EXEMPTION_DECIDED, ctx, slack_ids=known_slack_ids(session, ctx))
         else:
@@ -158,6 +159,7 @@ def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, con
             )  # fmt: skip
     if answer is not None:
         _say(respond, answer)
+        deps.wake_outbox()  # a withdrawn request's message is edited to say so
     elif view is not None:
         client.views_open(trigger_id=click.trigger_id, view=view)
 
@@ -203,8 +205,8 @@ def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: D
     with acting_as(deps, client, command.user_id) as (session, principal):
         chosen = find_person(session, slack_user_id=delegate_id, email=delegate_email) if delegate_id else None
         outcome = delegate(
-            session, principal, chosen, starts_on, ends_on, today=_calendar(deps).local_date(now), now=now,
-            actor_ref=command.user_id,
+            session, principal, chosen, starts_on, ends_on, deps.settings, today=_calendar(deps).local_date(now),
+            now=now, actor_ref=command.user_id,
         )  # fmt: skip
         context = {
             "problem": outcome.problem.value if outcome.problem else None,

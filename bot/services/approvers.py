@@ -36,27 +36,47 @@ def _up_the_line(auditor: Person, role: Role) -> Person | None:
     return None
 
 
+def approver_roles(settings: Settings) -> frozenset[Role]:
+    """The roles that decide exemptions and extensions (and so may name a delegate)."""
+    return frozenset({settings.exemption_approver_role, settings.qa_exemption_approver_role})
+
+
+def _holders(session: Session, role: Role, auditor: Person) -> list[Person]:
+    """Active holders of ``role`` other than the auditor, oldest record first."""
+    return [
+        p
+        for p in session.scalars(
+            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=role)).order_by(Person.id)
+        )
+        if p.id != auditor.id
+    ]
+
+
 def find_approver(session: Session, auditor: Person, settings: Settings) -> Person | None:
     """The approver the rules name: first up the auditor's line-management chain, else the one
-    holding the role in the auditor's service, else the only holder of the role. Never the
-    auditor themselves."""
+    holding the role in the auditor's service, else the only holder of the role. An auditor who
+    holds an approver role themselves and is still without one falls back to their own line
+    manager (if active), else the QA approver role's holder. Never the auditor themselves."""
     roles = [approver_role(auditor, settings), settings.exemption_approver_role]
     for role in dict.fromkeys(roles):
         found = _up_the_line(auditor, role)
         if found is not None:
             return found
-        holders = [
-            p
-            for p in session.scalars(
-                select(Person).where(Person.active.is_(True), Person.role_rows.any(role=role)).order_by(Person.id)
-            )
-            if p.id != auditor.id
-        ]
+        holders = _holders(session, role, auditor)
         same_service = [p for p in holders if auditor.service_id is not None and p.service_id == auditor.service_id]
         if same_service:
             return same_service[0]
         if len(holders) == 1:
             return holders[0]
+    if any(auditor.has_role(role) for role in approver_roles(settings)):
+        # An approver auditing (e.g. one of several Assistant Directors, none above them): whoever
+        # manages them, else the Strategic Lead (the QA approver role).
+        manager = auditor.line_manager
+        if manager is not None and manager.active and manager.id != auditor.id:
+            return manager
+        fallback = _holders(session, settings.qa_exemption_approver_role, auditor)
+        if fallback:
+            return fallback[0]
     return None
 
 
@@ -102,13 +122,17 @@ def delegate(
     delegate_person: Person | None,
     starts_on: dt.date | None,
     ends_on: dt.date | None,
+    settings: Settings,
     *,
     today: dt.date,
     now: dt.datetime,
     actor_ref: str,
 ) -> DelegationOutcome:
     """Record that ``delegate_person`` decides for ``principal`` from ``starts_on`` to ``ends_on``."""
-    decision = check(session, principal, Permission.DELEGATE, now=now, actor_ref=actor_ref, subject_type="delegation")
+    decision = check(
+        session, principal, Permission.DELEGATE, now=now, actor_ref=actor_ref, subject_type="delegation",
+        approver_roles=approver_roles(settings),
+    )  # fmt: skip
     if not decision.allowed:
         return DelegationOutcome(decision)
     assert principal is not None

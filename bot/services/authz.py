@@ -47,8 +47,10 @@ class RefusalCode(StrEnum):
     REQUEST_PENDING = "request_pending"
     NO_APPROVER = "no_approver"
     UNKNOWN_CASE = "unknown_case"
+    NO_SUCH_AUDIT = "no_such_audit"
     NOT_IN_CIRCLE = "not_in_circle"
     NOT_THE_LEAD = "not_the_lead"
+    EXTENSION_DATE_PASSED = "extension_date_passed"
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,6 @@ def _allowed(condition: bool, code: RefusalCode) -> Decision:
     return Decision(True) if condition else Decision(False, code)
 
 
-APPROVER_ROLES = frozenset({Role.ASSISTANT_DIRECTOR, Role.STRATEGIC_LEAD})
-
-
 def decide(
     person: Person | None,
     permission: Permission,
@@ -75,11 +74,13 @@ def decide(
     delegate_id: int | None = None,
     circle: set[int] | None = None,
     lead_id: int | None = None,
+    approver_roles: frozenset[Role] | None = None,
 ) -> Decision:
     """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given).
 
     ``delegate_id`` is the request approver's active delegate today; ``circle`` the ids of the
-    case's circle; ``lead_id`` who acts as team manager for an alert — looked up by the caller.
+    case's circle; ``lead_id`` who acts as team manager for an alert; ``approver_roles`` the
+    roles that decide exemptions (from the settings) — looked up by the caller.
     """
     if person is None:
         return Decision(False, RefusalCode.UNKNOWN_PERSON)
@@ -102,9 +103,10 @@ def decide(
             return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_REQUEST)
         case Permission.DECIDE_EXEMPTION:
             assert request is not None
-            # The approver, their delegate while the delegation lasts, or whoever it was escalated
-            # to -- never the person who asked.
-            deciders = {request.approver_id, request.escalated_to_id, delegate_id} - {request.auditor_id}
+            # The approver, whoever it was sent to (a delegate keeps the requests routed to them
+            # after their window ends), the approver's delegate today, or whoever it was
+            # escalated to -- never the person who asked.
+            deciders = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id} - {request.auditor_id}
             return _allowed(person.id in deciders, RefusalCode.NOT_THE_APPROVER)
         case Permission.RAISE_ALERT | Permission.ACT_ON_ALERT:
             assert circle is not None
@@ -112,7 +114,8 @@ def decide(
         case Permission.RECORD_CORRECTIVE_ACTION:
             return _allowed(person.id == lead_id or person.id in (circle or set()), RefusalCode.NOT_THE_LEAD)
         case Permission.DELEGATE:
-            return _allowed(any(person.has_role(r) for r in APPROVER_ROLES), RefusalCode.NOT_AN_APPROVER)
+            assert approver_roles is not None
+            return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)
 
 
 def check(
@@ -129,11 +132,13 @@ def check(
     delegate_id: int | None = None,
     circle: set[int] | None = None,
     lead_id: int | None = None,
+    approver_roles: frozenset[Role] | None = None,
 ) -> Decision:
     """Decide, and audit-log a refusal in the caller's transaction (which must then commit)."""
     decision = decide(
-        person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle, lead_id=lead_id
-    )
+        person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle,
+        lead_id=lead_id, approver_roles=approver_roles,
+    )  # fmt: skip
     if not decision.allowed:
         assert decision.code is not None
         record(

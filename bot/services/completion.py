@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.exemptions import withdraw_pending
 from bot.services.notices import allocation_context
 from store.audit import record
-from store.models import AllocationState, ExemptionRequest, Person, RequestState
+from store.models import AllocationState, Person
 from store.outbox import person_ref
 from store.queries import load_allocation
 
@@ -29,7 +29,10 @@ class Completion:
 def complete_allocation(
     session: Session, allocation_id: int, person: Person | None, *, now: dt.datetime, tz: ZoneInfo, actor_ref: str
 ) -> Completion:
-    """Mark the allocation complete, once; a second click reports who already did it."""
+    """Mark the allocation complete, once; a second click reports who already did it.
+
+    A pending exemption or extension request is withdrawn and its approver's message edited to
+    say so. The allocation is locked before its requests, as when a request is decided."""
     allocation = load_allocation(session, allocation_id, lock=True)
     if allocation is None:
         return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
@@ -44,12 +47,6 @@ def complete_allocation(
     if allocation.state not in (AllocationState.ALLOCATED, AllocationState.COMPLETED):
         return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
     if not already:
-        session.execute(  # a request about an audit that is done no longer needs a decision
-            update(ExemptionRequest)
-            .where(ExemptionRequest.allocation_id == allocation.id, ExemptionRequest.state == RequestState.PENDING)
-            .values(state=RequestState.WITHDRAWN)
-            .execution_options(synchronize_session=False)
-        )
         allocation.state = AllocationState.COMPLETED
         allocation.completed_at = now
         allocation.completed_by_id = person.id
@@ -58,6 +55,8 @@ def complete_allocation(
             subject_type="allocation", subject_id=allocation.id,
             detail={"case": allocation.case.reference, "due_date": allocation.due_date.isoformat()},
         )  # fmt: skip
+        # A request about an audit that is done no longer needs a decision.
+        withdraw_pending(session, allocation, now=now, actor=person, actor_ref=actor_ref)
     completer = session.get(Person, allocation.completed_by_id) if allocation.completed_by_id else person
     context = allocation_context(allocation, co_auditor=None, reallocated=False)
     completed_on = (allocation.completed_at or now).astimezone(tz).date()

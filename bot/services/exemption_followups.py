@@ -12,7 +12,7 @@ from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.approvers import active_delegate
 from bot.services.authz import Decision, Permission, RefusalCode, check
-from bot.services.exemptions import Outcome, coordinators, hand_over, request_context
+from bot.services.exemptions import Outcome, coordinators, exempted_auditors, hand_over, lock_request, request_context
 from bot.services.reallocation import eligible_auditors
 from bot.settings import Settings
 from store.audit import record
@@ -25,19 +25,19 @@ def choose_replacement(
     session: Session, request_id: int, person: Person | None, auditor_id: int, settings: Settings,
     *, now: dt.datetime, actor_ref: str,
 ) -> Outcome:  # fmt: skip
-    """A QA coordinator picks the new auditor when no one was eligible automatically."""
-    request = session.scalars(select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()).first()
+    """A QA coordinator picks the new auditor when no one was eligible automatically.
+
+    Locks the allocation, then the request (the order every writer of both uses)."""
+    allocation, request = lock_request(session, request_id)
     decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
                      subject_type="exemption_request", subject_id=request_id)  # fmt: skip
-    if not decision.allowed or request is None:
+    if not decision.allowed or request is None or allocation is None:
         return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
-    allocation = load_allocation(session, request.allocation_id)
-    assert allocation is not None
     if request.reallocated_to_id is not None or allocation.state == AllocationState.COMPLETED:
         return Outcome(decision, request=request, already=True)
     choices = {
         c.auditor_id: c
-        for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)
+        for c in eligible_auditors(session, allocation.id, settings, exclude=exempted_auditors(session, allocation.id), relaxed=True)
     }
     if auditor_id not in choices:
         return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
@@ -52,7 +52,8 @@ def choose_replacement(
 
 
 def plan_exemption_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
-    """Re-send an undecided request to its approver, then escalate to the approver's manager."""
+    """Re-send an undecided request to its approver, then escalate to the approver's manager; if
+    the approver has no active manager to escalate to, tell the QA coordinators (once)."""
     today = calendar.local_date(now)
     written = 0
     pending = session.scalars(
@@ -70,22 +71,44 @@ def plan_exemption_chasers(session: Session, settings: Settings, calendar: Worki
             delegate = active_delegate(session, request.approver_id, today)
             target = delegate.id if delegate is not None and delegate.id != request.auditor_id else request.approver_id
             context = request_context(session, request, stage="resend", now=now)
+            context["resend_days"] = settings.exemption_resend_working_days
             written += enqueue(session, key=f"exempt:{request.id}:resend:{target}",
                                template=Template.EXEMPTION_ASK, context=context, now=now,
                                recipient_id=target)  # fmt: skip
         manager = request.approver.line_manager
         if manager is not None and manager.id == request.auditor_id:
             manager = manager.line_manager  # never escalate a request to the person who made it
-        if waited >= settings.exemption_resend_working_days + settings.exemption_escalate_working_days and manager:
-            if request.escalated_to_id is None and manager.active:
-                request.escalated_to_id = manager.id
-                session.flush()
-                session.refresh(request)
-                record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
-                       subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
-            if request.escalated_to_id is not None:
-                context = request_context(session, request, stage="escalate", now=now)
-                written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
-                                   template=Template.EXEMPTION_ASK, context=context, now=now,
-                                   recipient_id=request.escalated_to_id)  # fmt: skip
+        if waited < settings.exemption_resend_working_days + settings.exemption_escalate_working_days:
+            continue
+        if request.escalated_to_id is None:
+            if manager is None or not manager.active:
+                written += _tell_qa_unescalated(session, request, waited, now=now)
+                continue
+            request.escalated_to_id = manager.id
+            session.flush()
+            session.refresh(request)
+            record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
+                   subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
+        context = request_context(session, request, stage="escalate", now=now)
+        context["resend_days"] = settings.exemption_resend_working_days
+        written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
+                           template=Template.EXEMPTION_ASK, context=context, now=now,
+                           recipient_id=request.escalated_to_id)  # fmt: skip
+    return written
+
+
+def _tell_qa_unescalated(session: Session, request: ExemptionRequest, waited: int, *, now: dt.datetime) -> int:
+    """The request is unanswered and nobody is above the approver: the QA team chases it (told once)."""
+    context = {
+        k: v for k, v in request_context(session, request, stage="unescalated", now=now).items() if k not in ("reason", "comment")
+    }  # free text stays in the circle
+    context["waited_days"] = waited
+    written = 0
+    for qa in coordinators(session):
+        written += enqueue(session, key=f"exempt:{request.id}:unescalated:{qa.id}", template=Template.EXEMPTION_QA,
+                           context=context, now=now, recipient_id=qa.id)  # fmt: skip
+    if written:
+        record(session, now=now, action="exemption.escalate", outcome="failed", actor_ref="scheduler",
+               subject_type="exemption_request", subject_id=request.id,
+               detail={"approver": request.approver.email, "reason": "no active line manager"})  # fmt: skip
     return written

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
+from bot.services.allocation_rules import last_day
 from bot.services.approvers import active_delegate, find_approver
 from bot.services.authz import Decision, Permission, RefusalCode, check
 from bot.services.notices import allocation_context, notify_allocation
@@ -73,9 +74,15 @@ def open_allocation_for(session: Session, person: Person | None, reference: str)
     return load_allocation(session, allocation_id) if allocation_id else None
 
 
+def original_deadline(allocation: Allocation) -> dt.date:
+    """The deadline the audit was allocated with: the last day of its month."""
+    return last_day(allocation.month_start)
+
+
 def latest_extension_date(allocation: Allocation, calendar: WorkingCalendar, settings: Settings) -> dt.date:
-    """The furthest new deadline an extension may ask for."""
-    return calendar.add_working_days(allocation.due_date, settings.max_extension_working_days)
+    """The furthest new deadline an extension may ask for, counted from the original deadline
+    (not a deadline already moved), so extensions cannot be chained past the limit."""
+    return calendar.add_working_days(original_deadline(allocation), settings.max_extension_working_days)
 
 
 def start_request(
@@ -93,21 +100,39 @@ def start_request(
         return decision, {}
     if allocation.state != AllocationState.ALLOCATED:
         return Decision(False, RefusalCode.AUDIT_CLOSED), {}
-    if _pending(session, allocation.id) is not None:
+    assert person is not None
+    if _pending(session, allocation.id, person.id) is not None:
         return Decision(False, RefusalCode.REQUEST_PENDING), {}
     return decision, {
         "allocation_id": allocation.id,
         "reference": allocation.case.reference,
         "due_date": allocation.due_date.isoformat(),
+        "original_due_date": original_deadline(allocation).isoformat(),
         "latest": latest_extension_date(allocation, calendar, settings).isoformat(),
         "max_days": settings.max_extension_working_days,
     }
 
 
-def _pending(session: Session, allocation_id: int) -> ExemptionRequest | None:
+def _pending(session: Session, allocation_id: int, auditor_id: int) -> ExemptionRequest | None:
+    """The auditor's own undecided request about the allocation (each of a pair may have one)."""
     return session.scalar(
         select(ExemptionRequest).where(
-            ExemptionRequest.allocation_id == allocation_id, ExemptionRequest.state == RequestState.PENDING
+            ExemptionRequest.allocation_id == allocation_id,
+            ExemptionRequest.auditor_id == auditor_id,
+            ExemptionRequest.state == RequestState.PENDING,
+        )
+    )
+
+
+def exempted_auditors(session: Session, allocation_id: int) -> frozenset[int]:
+    """Everyone with an approved exemption from this allocation: never given the case again."""
+    return frozenset(
+        session.scalars(
+            select(ExemptionRequest.auditor_id).where(
+                ExemptionRequest.allocation_id == allocation_id,
+                ExemptionRequest.kind == RequestKind.EXEMPTION,
+                ExemptionRequest.state == RequestState.APPROVED,
+            )
         )
     )
 
@@ -131,7 +156,8 @@ def validate(form: RequestForm, allocation: Allocation, settings: Settings, cale
             errors[FormBlock.NEW_DATE] = f"Choose a date after the current deadline ({allocation.due_date:%d/%m/%Y})."
         elif form.new_due_date > latest:
             errors[FormBlock.NEW_DATE] = (
-                f"An extension can be at most {settings.max_extension_working_days} working days: "
+                f"An extension can be at most {settings.max_extension_working_days} working days past the original "
+                f"deadline ({original_deadline(allocation):%d/%m/%Y}), counting any extension already given: "
                 f"{latest:%d/%m/%Y} at the latest."
             )
     return errors
@@ -172,6 +198,7 @@ def request_context(session: Session, request: ExemptionRequest, *, stage: str, 
         decided_at=request.decided_at.isoformat() if request.decided_at else None,
         comment=request.decision_comment,
         reallocated_to=person_ref(session.get(Person, request.reallocated_to_id)) if request.reallocated_to_id else None,
+        audit_state=allocation.state.value,
     )
     return context
 
@@ -180,8 +207,11 @@ def submit_request(
     session: Session, allocation_id: int, person: Person | None, form: RequestForm, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
 ) -> Outcome:  # fmt: skip
-    """Check the form, route the request to its approver (or their delegate), tell them."""
-    allocation = load_allocation(session, allocation_id)
+    """Check the form, route the request to its approver (or their delegate), tell them.
+
+    The allocation row is locked first (SQLite: the transaction is BEGIN IMMEDIATE), so two
+    simultaneous submissions are serialised and the second sees the first's pending request."""
+    allocation = load_allocation(session, allocation_id, lock=True)
     decision, _ = start_request(session, allocation, person, settings, calendar, now=now, actor_ref=actor_ref)
     if not decision.allowed:
         return Outcome(decision)
@@ -244,7 +274,25 @@ def may_decide(
         session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
         subject_id=request.id, request=request, delegate_id=delegate.id if delegate else None,
     )  # fmt: skip
+    if decision.allowed and request.state == RequestState.WITHDRAWN:
+        announce_withdrawal(session, request, now=now)  # idempotent: the asking messages say so
     return decision, request
+
+
+def lock_request(session: Session, request_id: int) -> tuple[Allocation | None, ExemptionRequest | None]:
+    """Lock a request's allocation, then the request: the order every writer of both uses
+    (completing the audit too), so two of them never deadlock on PostgreSQL."""
+    allocation_id = session.scalar(select(ExemptionRequest.allocation_id).where(ExemptionRequest.id == request_id))
+    if allocation_id is None:
+        return None, None
+    allocation = load_allocation(session, allocation_id, lock=True)
+    request = session.scalars(
+        select(ExemptionRequest)
+        .where(ExemptionRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    return allocation, request
 
 
 def decide_request(
@@ -252,11 +300,12 @@ def decide_request(
     settings: Settings, calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
 ) -> Outcome:  # fmt: skip
     """Approve or decline, once. A second decision (double click, a racing approver) changes
-    nothing and reports the first."""
-    request = session.scalars(
-        select(ExemptionRequest).where(ExemptionRequest.id == request_id).with_for_update()
-    ).first()
-    if request is None:
+    nothing and reports the first; so does a request withdrawn because the audit closed.
+
+    Locks the allocation, then the request -- the same order as completing the audit -- so the
+    two cannot deadlock on PostgreSQL."""
+    allocation, request = lock_request(session, request_id)
+    if request is None or allocation is None:
         return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED))
     today = calendar.local_date(now)
     delegate = active_delegate(session, request.approver_id, today)
@@ -266,25 +315,29 @@ def decide_request(
     )  # fmt: skip
     if not decision.allowed:
         return Outcome(decision, request=request)
-    if request.state == RequestState.WITHDRAWN:
-        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED), request=request)
+    if request.state == RequestState.PENDING and allocation.state != AllocationState.ALLOCATED:
+        _withdraw(session, request, allocation, now=now, actor=None, actor_ref="bot")
+    elif request.state == RequestState.WITHDRAWN:
+        announce_withdrawal(session, request, now=now)  # idempotent: the asking messages say so
     if request.state != RequestState.PENDING:
         return Outcome(decision, request=request, already=True)
     assert person is not None
     if not approve and not (comment or "").strip():
         return Outcome(decision, errors={FormBlock.COMMENT: "Please say why, so the auditor knows."}, request=request)
-    allocation = load_allocation(session, request.allocation_id)
-    assert allocation is not None
-    if allocation.state != AllocationState.ALLOCATED:
-        request.state = RequestState.WITHDRAWN
-        record(session, now=now, action=f"{request.kind.value}.withdrawn", actor_ref="bot",
-               subject_type="exemption_request", subject_id=request.id, detail={"allocation_state": allocation.state.value})  # fmt: skip
-        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED), request=request)
+    if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None and request.new_due_date < today:
+        # Approving would set a deadline already missed: the approver declines instead.
+        record(
+            session, now=now, action="extension.approve", outcome="refused", actor=person, actor_ref=actor_ref,
+            subject_type="exemption_request", subject_id=request.id,
+            detail={"reason": RefusalCode.EXTENSION_DATE_PASSED.value, "new_due_date": request.new_due_date.isoformat()},
+        )  # fmt: skip
+        return Outcome(Decision(False, RefusalCode.EXTENSION_DATE_PASSED), request=request)
     request.state = RequestState.APPROVED if approve else RequestState.DECLINED
     request.decided_at, request.decided_by_id = now, person.id
     request.decision_comment = (comment or "").strip()[:MAX_TEXT] or None
     if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None:
-        allocation.due_date = request.new_due_date
+        # Never moves the deadline earlier: the other auditor of a pair may already have a later one.
+        allocation.due_date = max(allocation.due_date, request.new_due_date)
     elif approve and request.kind == RequestKind.EXEMPTION:
         _reallocate(session, request, allocation, settings, now=now)
     session.flush()
@@ -298,8 +351,43 @@ def decide_request(
     return Outcome(decision, request=request)
 
 
+def withdraw_pending(
+    session: Session, allocation: Allocation, *, now: dt.datetime, actor: Person | None, actor_ref: str
+) -> int:
+    """Withdraw every undecided request about ``allocation`` (closed, and locked by the caller)
+    and edit the messages that asked for a decision to say so. Returns how many."""
+    pending = session.scalars(
+        select(ExemptionRequest)
+        .where(ExemptionRequest.allocation_id == allocation.id, ExemptionRequest.state == RequestState.PENDING)
+        .order_by(ExemptionRequest.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for request in pending:
+        _withdraw(session, request, allocation, now=now, actor=actor, actor_ref=actor_ref)
+    return len(pending)
+
+
+def _withdraw(
+    session: Session, request: ExemptionRequest, allocation: Allocation, *, now: dt.datetime,
+    actor: Person | None, actor_ref: str,
+) -> None:  # fmt: skip
+    request.state = RequestState.WITHDRAWN
+    session.flush()
+    record(session, now=now, action=f"{request.kind.value}.withdrawn", actor=actor, actor_ref=actor_ref,
+           subject_type="exemption_request", subject_id=request.id,
+           detail={"allocation_state": allocation.state.value})  # fmt: skip
+    announce_withdrawal(session, request, now=now)
+
+
+def announce_withdrawal(session: Session, request: ExemptionRequest, *, now: dt.datetime) -> None:
+    """Edit every message that asked for a decision on a withdrawn request (once per message)."""
+    _edit_asks(session, request, request_context(session, request, stage="decided", now=now), now=now)
+
+
 def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocation, settings: Settings, *, now: dt.datetime) -> None:
-    choice = choose_auditor(session, allocation.id, settings, exclude=frozenset({request.auditor_id}))
+    exclude = exempted_auditors(session, allocation.id) | {request.auditor_id}
+    choice = choose_auditor(session, allocation.id, settings, exclude=exclude)
     if isinstance(choice, AuditorChoice):
         hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
     elif allocation.second_auditor_id is not None:
@@ -330,6 +418,26 @@ def hand_over(
 def _announce(session: Session, request: ExemptionRequest, settings: Settings, *, now: dt.datetime) -> None:
     """Edit every message that asked for the decision; tell the auditor and the QA team."""
     context = request_context(session, request, stage="decided", now=now)
+    _edit_asks(session, request, context, now=now)
+    enqueue(session, key=f"exempt:{request.id}:outcome:{request.auditor_id}", template=Template.EXEMPTION_OUTCOME,
+            context=context, now=now, recipient_id=request.auditor_id)  # fmt: skip
+    qa_context = {k: v for k, v in context.items() if k not in ("reason", "comment")}  # free text stays in the circle
+    if request.state == RequestState.APPROVED and request.kind == RequestKind.EXEMPTION and request.reallocated_to_id is None:
+        allocation = load_allocation(session, request.allocation_id)
+        assert allocation is not None
+        qa_context["choices"] = [
+            {"id": c.auditor_id, "name": c.name, "reason": c.reason}
+            for c in eligible_auditors(
+                session, allocation.id, settings, exclude=exempted_auditors(session, allocation.id), relaxed=True
+            )[:100]
+        ]
+    for qa in coordinators(session):
+        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
+                now=now, recipient_id=qa.id)  # fmt: skip
+
+
+def _edit_asks(session: Session, request: ExemptionRequest, context: dict[str, object], *, now: dt.datetime) -> None:
+    """Queue an in-place edit of each message that asked for a decision (ask, re-send, escalation)."""
     asked = session.scalars(
         select(Notification).where(
             Notification.idempotency_key.like(f"exempt:{request.id}:%"),
@@ -339,16 +447,3 @@ def _announce(session: Session, request: ExemptionRequest, settings: Settings, *
     for row in asked:
         enqueue(session, key=f"{row.idempotency_key}:decided", template=Template.EXEMPTION_DECIDED, context=context,
                 now=now, recipient_id=row.recipient_id, replaces_key=row.idempotency_key)  # fmt: skip
-    enqueue(session, key=f"exempt:{request.id}:outcome:{request.auditor_id}", template=Template.EXEMPTION_OUTCOME,
-            context=context, now=now, recipient_id=request.auditor_id)  # fmt: skip
-    qa_context = {k: v for k, v in context.items() if k not in ("reason", "comment")}  # free text stays in the circle
-    if request.state == RequestState.APPROVED and request.kind == RequestKind.EXEMPTION and request.reallocated_to_id is None:
-        allocation = load_allocation(session, request.allocation_id)
-        assert allocation is not None
-        qa_context["choices"] = [
-            {"id": c.auditor_id, "name": c.name, "reason": c.reason}
-            for c in eligible_auditors(session, allocation.id, settings, exclude=frozenset({request.auditor_id}), relaxed=True)[:100]
-        ]
-    for qa in coordinators(session):
-        enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
-                now=now, recipient_id=qa.id)  # fmt: skip
