@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from store.models import Allocation, Case
+from store.models import Allocation, AllocationState, Case
 
 
 def load_allocation(session: Session, allocation_id: int, *, lock: bool = False) -> Allocation | None:
@@ -26,3 +26,16 @@ def load_allocation(session: Session, allocation_id: int, *, lock: bool = False)
     if lock:
         query = query.with_for_update(of=Allocation)
     return session.scalars(query).first()
+
+
+def latest_allocation_id(session: Session, reference: str) -> int | None:
+    """The newest open or completed allocation of the case with ``reference`` (any case of letters)."""
+    return session.scalar(
+        select(Allocation.id)
+        .join(Case, Case.id == Allocation.case_id)
+        .where(
+            func.upper(Case.reference) == reference.strip().upper(),
+            Allocation.state.in_((AllocationState.ALLOCATED, AllocationState.COMPLETED)),
+        )
+        .order_by(Allocation.month_start.desc(), Allocation.id.desc())
+    )

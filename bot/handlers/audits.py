@@ -1,4 +1,4 @@
-"""Buttons on an auditor's reminder and overdue messages: mark the audit complete."""
+"""Marking an audit complete: the button on reminders and overdue notices, and ``/audit complete CASE-REF``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.delivery.mentions import known_slack_ids
-from bot.handlers.deps import deps_of
+from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
-from bot.handlers.payloads import ButtonClick
+from bot.handlers.payloads import ButtonClick, SlashCommand
 from bot.ids import ActionId, Template
 from bot.render import render
+from bot.services.authz import RefusalCode
 from bot.services.completion import complete_allocation
+from store.queries import latest_allocation_id
 
 
 def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -37,6 +39,27 @@ def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, cont
         slack_ids = known_slack_ids(session, outcome.context)
     payload = render(Template.AUDIT_COMPLETED, outcome.context, slack_ids=slack_ids)
     respond(text=payload["text"], blocks=payload["blocks"], replace_original=True)
+
+
+def complete_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit complete CASE-REF``: the auditor (or a QA coordinator) records the audit as done."""
+    reference = request.args[0] if request.args else ""
+    now = deps.clock()
+    with acting_as(deps, client, request.user_id) as (session, person):
+        allocation_id = latest_allocation_id(session, reference) if reference else None
+        if allocation_id is None:
+            outcome = None
+        else:
+            outcome = complete_allocation(session, allocation_id, person, now=now, tz=deps.settings.tz,
+                                          actor_ref=request.user_id)  # fmt: skip
+            slack_ids = known_slack_ids(session, outcome.context) if outcome.context else {}
+    if outcome is None or outcome.decision.code is not None:
+        code = outcome.decision.code.value if outcome is not None and outcome.decision.code else RefusalCode.NO_SUCH_AUDIT.value
+        payload = render(Template.REFUSAL, {"code": code})
+    else:
+        assert outcome.context is not None
+        payload = render(Template.AUDIT_COMPLETED, outcome.context, slack_ids=slack_ids)
+    ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
 
 
 def register(app: App) -> None:

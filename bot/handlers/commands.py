@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.handlers import alerts, breaks, exemptions
+from bot.handlers import alerts, audits, breaks, exemptions
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import SlashCommand
@@ -72,6 +72,7 @@ ROUTES: dict[str, Route] = {
     "exempt": exemptions.exempt_command,
     "delegate": exemptions.delegate_command,
     "concern": alerts.concern_command,
+    "complete": audits.complete_command,
 }
 
 
