@@ -135,7 +135,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "original_due_date": "2026-12-31",
     },
     Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
-    Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00"),
+    Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00", recipient_id=8),
     Template.ALERT_STATUS: alert_context(),
     Template.ALERT_CHANNEL: {"alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"},
                              "urgency": "immediate", "raised_by": SAM, "raised_at": "2026-12-02T09:41:00+00:00"},

@@ -82,6 +82,7 @@ def test_a_team_manager_who_raises_the_concern_is_not_chased(sim: Simulation) ->
     own = alert_message(sim, TARA)
     actions = next(b for b in own["blocks"] if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == [ActionId.CORRECTIVE_ACTION], "no Acknowledge for her own"
+    assert ":white_check_mark: You raised this concern at 10:00 on Wednesday 2 December 2026." in json.dumps(own["blocks"])
 
     assert sim.step(sim.at(D(2026, 12, 2), 11)).alert_escalations == 0
     assert sorted(t.split(" (")[0] for t in safeguarding_texts(sim, TARA)) == [

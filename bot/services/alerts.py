@@ -161,7 +161,7 @@ def _tell(session: Session, alert: SafeguardingAlert, person: Person, role: str,
         session.add(existing)
         session.flush()
     context = alert_context(session, alert)
-    context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role,
+    context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role, recipient_id=person.id,
                    acknowledged_at=existing.acknowledged_at.isoformat() if existing.acknowledged_at else None)  # fmt: skip
     enqueue(session, key=f"alert:{alert.id}:{stage}:{person.id}", template=Template.ALERT_RECIPIENT, context=context,
             now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
@@ -348,6 +348,7 @@ def recipient_view(session: Session, alert: SafeguardingAlert, person: Person, *
     context = alert_context(session, alert)
     context.update(
         stage=stage,
+        recipient_id=person.id,
         is_lead=person.id == alert.lead_id,
         role=row.role if row is not None else "circle",
         acknowledged_at=row.acknowledged_at.isoformat() if row is not None and row.acknowledged_at else None,
