@@ -18,7 +18,6 @@ from bot.settings import Settings
 from store.audit import record
 from store.models import AllocationState, ExemptionRequest, Person, RequestState
 from store.outbox import enqueue
-from store.queries import load_allocation
 
 
 def choose_replacement(
@@ -62,9 +61,14 @@ def plan_exemption_chasers(session: Session, settings: Settings, calendar: Worki
         .where(ExemptionRequest.state == RequestState.PENDING)
         .order_by(ExemptionRequest.id)
     ).all()
-    for request in pending:
-        waited = calendar.working_days_between(calendar.local_date(request.created_at), today)
-        allocation = load_allocation(session, request.allocation_id)
+    for candidate in pending:
+        waited = calendar.working_days_between(calendar.local_date(candidate.created_at), today)
+        if waited < settings.exemption_resend_working_days:
+            continue
+        # Lock (allocation, then request) and look again: an approver may be deciding right now.
+        allocation, request = lock_request(session, candidate.id)
+        if request is None or request.state != RequestState.PENDING:
+            continue
         if allocation is None or allocation.state != AllocationState.ALLOCATED:
             continue  # the audit was completed or closed meanwhile: nothing to chase
         if waited >= settings.exemption_resend_working_days:
