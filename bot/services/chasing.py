@@ -85,25 +85,39 @@ def _context(
     return context
 
 
+def _planned(session: Session, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the outbox already holds (one query, so a tick that finds everything
+    planned builds no message contexts)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found |= set(session.scalars(select(Notification.idempotency_key).where(Notification.idempotency_key.in_(chunk))))
+    return found
+
+
 def plan_reminders(session: Session, settings: Settings, *, today: dt.date, now: dt.datetime) -> int:
     """Remind auditors whose audit is due within ``reminder_days_before`` days; copy their managers."""
     written = 0
     horizon = today + dt.timedelta(days=settings.reminder_days_before)
     break_month = _BreakMonths(session, settings, today)
+    due_now: list[tuple[Allocation, Person, Person | None, Person | None, tuple[str, str | None]]] = []
     for allocation in _open_allocations(session, due_from=today, due_to=horizon):
         due = allocation.due_date.isoformat()
         for auditor, co in _auditors(allocation):
-            context = _context(allocation, auditor, co, today, break_month(auditor))
-            written += enqueue(
-                session, key=f"remind:{allocation.id}:{due}:auditor:{auditor.id}", template=Template.REMINDER_AUDITOR,
-                context=context, now=now, recipient_id=auditor.id,
-            )  # fmt: skip
             manager = _copied_manager(auditor)
-            if manager is not None:
-                written += enqueue(
-                    session, key=f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}",
-                    template=Template.REMINDER_MANAGER, context=context, now=now, recipient_id=manager.id,
-                )  # fmt: skip
+            keys = (f"remind:{allocation.id}:{due}:auditor:{auditor.id}",
+                    f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}" if manager else None)  # fmt: skip
+            due_now.append((allocation, auditor, co, manager, keys))
+    planned = _planned(session, [k for *_, keys in due_now for k in keys if k])
+    for allocation, auditor, co, manager, (auditor_key, manager_key) in due_now:
+        if auditor_key in planned and (manager_key is None or manager_key in planned):
+            continue
+        context = _context(allocation, auditor, co, today, break_month(auditor))
+        written += enqueue(session, key=auditor_key, template=Template.REMINDER_AUDITOR, context=context, now=now,
+                           recipient_id=auditor.id)  # fmt: skip
+        if manager is not None and manager_key is not None:
+            written += enqueue(session, key=manager_key, template=Template.REMINDER_MANAGER, context=context, now=now,
+                               recipient_id=manager.id)  # fmt: skip
     return written
 
 
@@ -132,21 +146,21 @@ def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: d
         week = _repeat(session, allocation, settings, today=today)
         told = False
         for auditor, co in _auditors(allocation):
+            manager = _copied_manager(auditor)
+            keys = [f"overdue:{allocation.id}:{due}:{week}:auditor:{auditor.id}"]
+            keys += [f"overdue:{allocation.id}:{due}:{week}:manager:{manager.id}:{auditor.id}"] if manager else []
+            if _planned(session, keys) == set(keys):
+                continue  # this week's notices are out already
             context = _context(allocation, auditor, co, today, break_month(auditor))
             context["days_late"] = days_late
             context["repeat_days"] = settings.overdue_repeat_days
-            if enqueue(
-                session, key=f"overdue:{allocation.id}:{due}:{week}:auditor:{auditor.id}",
-                template=Template.OVERDUE_AUDITOR, context=context, now=now, recipient_id=auditor.id,
-            ):  # fmt: skip
+            if enqueue(session, key=keys[0], template=Template.OVERDUE_AUDITOR, context=context, now=now,
+                       recipient_id=auditor.id):  # fmt: skip
                 written += 1
                 told = True
-            manager = _copied_manager(auditor)
             if manager is not None:
-                written += enqueue(
-                    session, key=f"overdue:{allocation.id}:{due}:{week}:manager:{manager.id}:{auditor.id}",
-                    template=Template.OVERDUE_MANAGER, context=context, now=now, recipient_id=manager.id,
-                )  # fmt: skip
+                written += enqueue(session, key=keys[1], template=Template.OVERDUE_MANAGER, context=context, now=now,
+                                   recipient_id=manager.id)  # fmt: skip
         if not _auditors(allocation):  # everyone auditing it has left: only the QA team can act
             written += _orphan_notice(session, allocation, week=week, today=today, now=now)
         if told:
