@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from bot.blockkit import BlockKitError
+from bot.workspace.forms import element_options
 from bot.workspace.payloads import InvalidPayloadError, checked_view
 from bot.workspace.state import Message, ResponseTarget, User, View, slack_id
 
@@ -336,13 +337,6 @@ def _find_action(message: Message, action_id: str) -> tuple[str, dict[str, Any]]
     raise ActionNotFoundError(f"no element with action_id {action_id!r} in message {message.ts}; it has {available}")
 
 
-def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
-    options = list(element.get("options") or [])
-    for group in element.get("option_groups") or []:
-        options += list(group.get("options") or [])
-    return options
-
-
 def _action(element: dict[str, Any], block_id: str, action_ts: str, value: str | None,
             selected_option: dict[str, Any] | str | None) -> dict[str, Any]:
     """The ``actions[0]`` entry Slack sends for a click on ``element``."""
@@ -371,7 +365,7 @@ def _action(element: dict[str, Any], block_id: str, action_ts: str, value: str |
     elif wanted is None:
         raise ValueError(f"a {kind} click needs selected_option= (an option or its value)")
     else:
-        option = next((o for o in _options(element) if o.get("value") == wanted), None)
+        option = next((o for o in element_options(element) if o.get("value") == wanted), None)
         if option is None and kind != "external_select":
             raise ValueError(f"{kind} {element['action_id']!r} has no option with value {wanted!r}")
         action["selected_option"] = option or {"text": {"type": "plain_text", "text": wanted}, "value": wanted}

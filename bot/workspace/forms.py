@@ -58,7 +58,8 @@ def _same(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
 
 
-def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+def element_options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    """A select's or radio group's options, option groups flattened."""
     options = list(element.get("options") or [])
     for group in element.get("option_groups") or []:
         options += list(group.get("options") or [])
@@ -87,9 +88,9 @@ def find_clickable(
             chosen = None
             if CLICKABLE[str(element["type"])]:
                 if option is None:
-                    names = ", ".join(repr(_text(o.get("text"))) for o in _options(element))
+                    names = ", ".join(repr(_text(o.get("text"))) for o in element_options(element))
                     raise FormInputError(f"{_label(element)!r} is a menu: say which option with --option ({names})")
-                chosen = _choose(_options(element), option, repr(_label(element)))
+                chosen = _choose(element_options(element), option, repr(_label(element)))
             confirm = element.get("confirm") or {}
             question = " ".join(t for t in (_text(confirm.get("title")), _text(confirm.get("text"))) if t)
             return Clickable(n, message, str(element["action_id"]), _label(element), chosen, question)
@@ -123,7 +124,7 @@ def input_fields(view: dict[str, Any]) -> list[InputField]:
         fields.append(InputField(
             block_id=str(block.get("block_id", "")), action_id=str(element.get("action_id", "")),
             kind=str(element.get("type")), label=_text(block.get("label")), optional=bool(block.get("optional")),
-            options=_options(element), hint=_text(block.get("hint")), initial=_initial(element),
+            options=element_options(element), hint=_text(block.get("hint")), initial=_initial(element),
         ))
     return fields
 

@@ -21,11 +21,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.workspace.actor import Actor, BotTimeoutError, BotUnreachableError
+from bot.workspace.actor import Actor
 from bot.workspace.api import WebApi
-from bot.workspace.forms import FormInputError, find_clickable, input_values
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
+from bot.workspace.terminal import act
 from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -330,14 +330,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/_local/") and self.command == "GET":
             self._send_json(*self._read_api(ws, url.path.removeprefix("/_local/"), query))
             return
-        elif url.path == "/_local/act/command" and self.command == "POST":
-            self._send_json(*self._act_command(ws, raw))
-            return
-        elif url.path == "/_local/act/click" and self.command == "POST":
-            self._send_json(*self._act_click(ws, raw))
-            return
-        elif url.path == "/_local/act/submit" and self.command == "POST":
-            self._send_json(*self._act_submit(ws, raw))
+        elif url.path.startswith("/_local/act/") and self.command == "POST" and (
+            answer := act(ws, url.path.removeprefix("/_local/act/"), raw)
+        ) is not None:
+            self._send_json(*answer)
             return
         else:
             result = error("not_found", status=404)
@@ -383,83 +379,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             return error("invalid_payload", status=400)
         return ws.api.respond(token, body)
-
-    def _act_command(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
-        """Run a slash command as a user, for ``auditbot workspace command`` in another process."""
-        try:
-            body = json.loads(raw or b"null")
-            email, command, text = str(body["user"]), str(body["command"]), str(body.get("text", ""))
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            return 400, {"ok": False, "error": "invalid_payload", "expected": "JSON with user (email), command and text"}, {}
-        try:
-            before = ws.messages(user_email=email)
-            result = ws.slash_command(email, command, text)
-        except KeyError:
-            return 404, {"ok": False, "error": "users_not_found"}, {}
-        except (BotTimeoutError, BotUnreachableError) as exc:
-            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
-        return 200, {"ok": True, "status": result["status"], "body": result["body"],
-                     **self._after(ws, email, before)}, {}
-
-    def _act_click(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
-        """Click a button (by its words) in a user's messages, for ``auditbot workspace click``."""
-        try:
-            body = json.loads(raw or b"null")
-            email, button = str(body["user"]), str(body["button"])
-            number = int(body["message"]) if body.get("message") is not None else None
-            option = str(body["option"]) if body.get("option") is not None else None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
-            return 400, {"ok": False, "error": "invalid_payload",
-                         "expected": "JSON with user (email), button, and optionally message (number) and option"}, {}
-        try:
-            before = ws.messages(user_email=email)
-            target = find_clickable(before, button, number=number, option=option)
-            result = ws.click(email, target.message, target.action_id,
-                              selected_option=target.option)
-        except KeyError:
-            return 404, {"ok": False, "error": "users_not_found"}, {}
-        except FormInputError as exc:
-            return 404, {"ok": False, "error": "button_not_found", "detail": str(exc)}, {}
-        except (BotTimeoutError, BotUnreachableError) as exc:
-            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
-        return 200, {"ok": True, "clicked": target.label, "message": target.number, "confirmed": target.confirm,
-                     "status": result["status"],
-                     "body": result["body"], **self._after(ws, email, before)}, {}
-
-    def _act_submit(self, ws: LocalWorkspace, raw: bytes) -> tuple[int, Any, dict[str, str]]:
-        """Submit a user's open modal from ``field=text`` pairs, for ``auditbot workspace submit``."""
-        try:
-            body = json.loads(raw or b"null")
-            email, typed = str(body["user"]), body.get("fields") or {}
-            if not isinstance(typed, dict):
-                raise TypeError
-            typed = {str(k): str(v) for k, v in typed.items()}
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            return 400, {"ok": False, "error": "invalid_payload", "expected": "JSON with user (email) and fields"}, {}
-        try:
-            before = ws.messages(user_email=email)
-            stack = ws.view_stack(email)
-            if not stack:
-                return 404, {"ok": False, "error": "no_open_modal", "detail": f"{email} has no modal open"}, {}
-            values = input_values(stack[-1], typed, ws.member_id)
-            result = ws.submit_view(email, stack[-1], values)
-        except KeyError:
-            return 404, {"ok": False, "error": "users_not_found"}, {}
-        except FormInputError as exc:
-            return 400, {"ok": False, "error": "invalid_input", "detail": str(exc)}, {}
-        except (BotTimeoutError, BotUnreachableError) as exc:
-            return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}, {}
-        return 200, {"ok": True, "status": result["status"], "body": result["body"],
-                     **self._after(ws, email, before)}, {}
-
-    @staticmethod
-    def _after(ws: LocalWorkspace, email: str, before: list[dict[str, Any]]) -> dict[str, Any]:
-        """What the user sees once the bot answered: the modal on top, messages changed and new."""
-        stack = ws.view_stack(email)
-        now = ws.messages(user_email=email)
-        changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before), 1) if m != was]
-        fresh = [{"number": n, **m} for n, m in enumerate(now[len(before):], len(before) + 1)]
-        return {"modal": stack[-1] if stack else None, "changed_messages": changed, "new_messages": fresh}
 
     def _read_api(self, ws: LocalWorkspace, route: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         if route == "healthz":

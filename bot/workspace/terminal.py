@@ -1,0 +1,102 @@
+"""The ``/_local/act/*`` endpoints: a member acts from a terminal (``auditbot workspace ...``).
+
+Each takes a small JSON body, does what the member would do in Slack (type a command, click a
+button by its words, fill in and submit the open modal) and answers with the bot's reply and
+what the member now sees: the modal on top, and the messages that changed or arrived.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bot.workspace.actor import BotTimeoutError, BotUnreachableError
+from bot.workspace.forms import FormInputError, find_clickable, input_values
+
+if TYPE_CHECKING:
+    from bot.workspace.server import LocalWorkspace
+
+Answer = tuple[int, Any]
+
+#: What each endpoint expects, for the 400 answer to a body it cannot read.
+EXPECTED = {
+    "command": "JSON with user (email), command and text",
+    "click": "JSON with user (email), button, and optionally message (number) and option",
+    "submit": "JSON with user (email) and fields",
+}
+
+
+class _NoModal(LookupError):
+    pass
+
+
+def act(ws: LocalWorkspace, route: str, raw: bytes) -> Answer | None:
+    """Answer ``POST /_local/act/<route>`` (None: no such endpoint)."""
+    action = ACTIONS.get(route)
+    if action is None:
+        return None
+    try:
+        body = json.loads(raw or b"null")
+        if not isinstance(body, dict):
+            raise TypeError("not a JSON object")
+        email = str(body["user"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        return 400, {"ok": False, "error": "invalid_payload", "expected": EXPECTED[route]}
+    if ws.member_id(email) is None:
+        return 404, {"ok": False, "error": "users_not_found"}
+    try:
+        before = ws.messages(user_email=email)
+        reply = action(ws, email, body)
+    except _NoModal as exc:
+        return 404, {"ok": False, "error": "no_open_modal", "detail": str(exc)}
+    except FormInputError as exc:
+        code = (404, "button_not_found") if route == "click" else (400, "invalid_input")
+        return code[0], {"ok": False, "error": code[1], "detail": str(exc)}
+    except (BotTimeoutError, BotUnreachableError) as exc:
+        return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}
+    except (KeyError, TypeError, ValueError):  # after FormInputError, a ValueError with its own words
+        return 400, {"ok": False, "error": "invalid_payload", "expected": EXPECTED[route]}
+    return 200, {"ok": True, **reply, **_after(ws, email, before)}
+
+
+def _command(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    result = ws.slash_command(email, str(body["command"]), str(body.get("text", "")))
+    return {"status": result["status"], "body": result["body"]}
+
+
+def _click(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    number = int(body["message"]) if body.get("message") is not None else None
+    option = str(body["option"]) if body.get("option") is not None else None
+    target = find_clickable(ws.messages(user_email=email), str(body["button"]), number=number, option=option)
+    result = ws.click(email, target.message, target.action_id, selected_option=target.option)
+    return {"clicked": target.label, "message": target.number, "confirmed": target.confirm,
+            "status": result["status"], "body": result["body"]}  # fmt: skip
+
+
+def _submit(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    typed = body.get("fields") or {}
+    if not isinstance(typed, dict):
+        raise TypeError("fields must be an object")
+    stack = ws.view_stack(email)
+    if not stack:
+        raise _NoModal(f"{email} has no modal open")
+    values = input_values(stack[-1], {str(k): str(v) for k, v in typed.items()}, ws.member_id)
+    result = ws.submit_view(email, stack[-1], values)
+    return {"status": result["status"], "body": result["body"]}
+
+
+ACTIONS: dict[str, Callable[[LocalWorkspace, str, dict[str, Any]], dict[str, Any]]] = {
+    "command": _command,
+    "click": _click,
+    "submit": _submit,
+}
+
+
+def _after(ws: LocalWorkspace, email: str, before: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the member sees once the bot answered: the modal on top, messages changed and new."""
+    stack = ws.view_stack(email)
+    now = ws.messages(user_email=email)
+    changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before), 1) if m != was]
+    fresh = [{"number": n, **m} for n, m in enumerate(now[len(before):], len(before) + 1)]
+    return {"modal": stack[-1] if stack else None, "changed_messages": changed, "new_messages": fresh}
