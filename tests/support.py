@@ -6,9 +6,11 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.workspace import LocalWorkspace
+from store.db import make_engine
 from store.models import Person, PersonRole, Role, Service, Team
 
 TOKEN = "xoxb-local-test"
@@ -83,3 +85,13 @@ def running_workspace(**kwargs: object) -> Iterator[LocalWorkspace]:
         yield workspace
     finally:
         workspace.stop()
+
+
+def another_engine(engine: Engine) -> Engine:
+    """A second engine (another process, in effect) on the same database and PostgreSQL test schema."""
+    extra: dict[str, object] = {}
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql("show search_path").scalar()
+        extra = {"connect_args": {"options": f"-csearch_path={schema}"}}
+    return make_engine(engine.url.render_as_string(hide_password=False), **extra)

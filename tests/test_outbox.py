@@ -19,10 +19,10 @@ from bot.ids import Template
 from bot.runtime import sender_client
 from bot.settings import load_settings
 from bot.workspace import LocalWorkspace
-from store.db import make_engine, make_sessionmaker
+from store.db import make_sessionmaker
 from store.models import Notification, NotificationState, Person, Priority
 from store.outbox import enqueue
-from tests.support import TOKEN, FakeClock, people_council, running_workspace
+from tests.support import TOKEN, FakeClock, people_council, running_workspace, another_engine
 
 LEASE = dt.timedelta(minutes=5)
 
@@ -284,7 +284,7 @@ def test_two_senders_on_one_database_never_double_send(engine: Engine, session_f
     recipients = (p0, p1, p2)
     for n in range(90):
         queue(session_factory, now, recipients[n % 3], f"k:{n:03d}")
-    second_engine = make_engine(engine.url.render_as_string(hide_password=False), **_same_schema(engine))
+    second_engine = another_engine(engine)
     senders = [
         make_sender(session_factory, workspace, worker_id="one", batch_size=7),
         make_sender(make_sessionmaker(second_engine), workspace, worker_id="two", batch_size=7),
@@ -310,15 +310,6 @@ def test_two_senders_on_one_database_never_double_send(engine: Engine, session_f
     texts = [m["text"] for r in range(3) for m in workspace.messages(user_email=f"person{r}@council.example")]
     assert sorted(texts) == sorted(f"message k:{n:03d}" for n in range(90))
     assert set(states(session_factory).values()) == {"sent"}
-
-
-def _same_schema(engine: Engine) -> dict[str, object]:
-    """Connection arguments that put a second engine on the same PostgreSQL test schema."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as conn:
-        schema = conn.exec_driver_sql("show search_path").scalar()
-    return {"connect_args": {"options": f"-csearch_path={schema}"}}
 
 
 def test_an_edit_updates_the_sent_message_in_place(session_factory, workspace, council, now) -> None:

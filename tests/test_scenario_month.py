@@ -19,11 +19,11 @@ from bot.runtime import make_senders, start_runtime
 from bot.scheduler.tick import tick
 from bot.settings import Settings
 from bot.workspace import LocalWorkspace
-from store.db import make_engine, make_sessionmaker
+from store.db import make_sessionmaker
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Case, Person
 from store.months import month_row
 from tests.simulation import Received, Simulation
-from tests.support import FakeTime
+from tests.support import FakeTime, another_engine
 
 D = dt.date
 
@@ -164,8 +164,7 @@ def test_a_restart_between_planning_and_sending_loses_and_repeats_nothing(
     sim.runtime.server.stop()  # the process dies before sending anything
 
     clock = FakeTime(sim.calendar.utc(D(2026, 12, 1), dt.time(9, 30)))
-    second = engine.url.render_as_string(hide_password=False)
-    restarted = start_runtime(settings, engine=make_engine(second, **_same_schema(engine)), clock=clock,
+    restarted = start_runtime(settings, engine=another_engine(engine), clock=clock,
                               background=False, workspace=workspace, http_port=0)  # fmt: skip
     try:
         after = Simulation(restarted, workspace, sim.calendar, clock)
@@ -185,7 +184,7 @@ def test_two_workers_ticking_at_the_same_instant_allocate_and_send_once(
     now = calendar.utc(D(2026, 12, 1), dt.time(9, 0))
     for user in emails.values():
         workspace.add_user(user, user)
-    engines = [make_engine(engine.url.render_as_string(hide_password=False), **_same_schema(engine)) for _ in range(2)]
+    engines = [another_engine(engine) for _ in range(2)]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -242,14 +241,6 @@ def test_break_rules_apply_to_the_slash_command(sim: Simulation, emails: dict[st
         assert [(r.state, r.reason) for r in rows] == [
             (BreakState.APPROVED, ""), (BreakState.REFUSED, "month_full"), (BreakState.REFUSED, "too_late")
         ]  # fmt: skip
-
-
-def _same_schema(engine: Engine) -> dict[str, object]:
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as conn:
-        schema = conn.exec_driver_sql("show search_path").scalar()
-    return {"connect_args": {"options": f"-csearch_path={schema}"}}
 
 
 def test_messages_about_one_audit_arrive_in_the_order_they_were_decided(sim: Simulation) -> None:
