@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.scheduler.timer import make_timer
-from bot.services.alerts import on_delivered, on_delivery_failed
+from bot.services.alert_followups import on_delivered, on_delivery_failed
 from bot.delivery.runner import DeliveryRunner, utcnow
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps

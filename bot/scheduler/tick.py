@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
-from bot.services.alerts import plan_alert_escalations
+from bot.services.alert_followups import plan_alert_escalations
 from bot.services.chasing import plan_overdue, plan_reminders
 from bot.services.exemption_followups import plan_exemption_chasers
 from bot.services.schedule import plan_preview, run_scheduled_allocation

@@ -3,6 +3,7 @@
 (shared/domain.md step 6; Bradford §3, Hull 14.) Alerts go out on the urgent outbox lane, at
 any hour. The raiser's status message is edited in place as people acknowledge. The note is
 free text: it is shown only to the case's circle, the raiser and the QA team, never to a channel.
+Escalation and what the outbox reports back are in ``alert_followups``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from store.models import (
     Allocation,
     Case,
     ExemptionRequest,
-    Notification,
-    NotificationState,
     Person,
     Priority,
     Role,
@@ -49,7 +48,7 @@ class AlertOutcome:
     already: bool = False
 
 
-def _reachable(person: Person | None) -> bool:
+def reachable(person: Person | None) -> bool:
     """Someone the store can name. Whether they have a Slack account is found out by sending:
     a failed delivery moves the alert down the chain at once (``on_delivery_failed``), and a
     person who has since joined Slack is not skipped because of an old lookup."""
@@ -106,7 +105,8 @@ def find_case(session: Session, reference: str) -> Case | None:
     ).first()
 
 
-def _lock(session: Session, alert_id: int) -> SafeguardingAlert | None:
+def lock_alert(session: Session, alert_id: int) -> SafeguardingAlert | None:
+    """The alert, row-locked and freshly read (None if there is no such alert)."""
     return session.scalars(
         select(SafeguardingAlert).where(SafeguardingAlert.id == alert_id).with_for_update().execution_options(populate_existing=True)
     ).first()
@@ -149,7 +149,7 @@ def alert_context(session: Session, alert: SafeguardingAlert) -> dict[str, objec
     }
 
 
-def _tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str) -> None:
+def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str) -> None:
     """Add ``person`` as a recipient (once) and queue their urgent message."""
     existing = session.scalar(
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id)
@@ -169,14 +169,14 @@ def _tell(session: Session, alert: SafeguardingAlert, person: Person, role: str,
            subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})  # fmt: skip
 
 
-def _status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime) -> None:
+def update_status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime) -> None:
     """Edit the raiser's status message (the first one is posted by ``raise_alert``)."""
     context = alert_context(session, alert)
     enqueue(session, key=f"alert:{alert.id}:status:{event}", template=Template.ALERT_STATUS, context=context, now=now,
             recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")  # fmt: skip
 
 
-def _tell_qa(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
+def tell_qa_missing(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
     """Tell the QA coordinators that someone in the chain could not be told (and who was instead)."""
     record(session, now=now, action="alert.missing", actor_ref="bot", subject_type="safeguarding_alert", subject_id=alert.id,
            detail={"role": role, "missing": missing.email if missing else None,
@@ -192,10 +192,11 @@ def _tell_qa(session: Session, alert: SafeguardingAlert, role: str, missing: Per
         )  # fmt: skip
 
 
-def _next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set[int]) -> tuple[str, Person] | None:
+def next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set[int]) -> tuple[str, Person] | None:
+    """The first reachable person after the rung ``after``, skipping the ids in ``taken``."""
     roles = [r for r, _ in chain]
     for role, person in chain[roles.index(after) + 1 :]:
-        if _reachable(person) and person is not None and person.id not in taken:
+        if reachable(person) and person is not None and person.id not in taken:
             return role, person
     return None
 
@@ -235,15 +236,15 @@ def raise_alert(
             continue
         if who is not None and who.id in taken:
             continue  # already told, standing in for someone earlier in the chain
-        if _reachable(who) and who is not None:
+        if reachable(who) and who is not None:
             chosen.append((role, who, "recipient"))
             taken.add(who.id)
             continue
-        stand_in = _next_in_chain(chain, role, taken)
+        stand_in = next_in_chain(chain, role, taken)
         if stand_in is not None:
             chosen.append((stand_in[0], stand_in[1], "substitute"))
             taken.add(stand_in[1].id)
-        _tell_qa(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
+        tell_qa_missing(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
     lead = next((p for r, p, _ in chosen if r == "team_manager"), None) or next(
         (p for r, p, why in chosen if why == "substitute" and r in ("service_manager", "head_of_service")), None
     )
@@ -253,7 +254,7 @@ def raise_alert(
     session.flush()
     session.refresh(alert)
     for role, who, why in chosen:
-        _tell(session, alert, who, role, why, now=now, stage="to")
+        tell(session, alert, who, role, why, now=now, stage="to")
     enqueue(session, key=f"alert:{alert.id}:status", template=Template.ALERT_STATUS, context=alert_context(session, alert),
             now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
     if settings.safeguarding_channel:
@@ -266,7 +267,7 @@ def raise_alert(
 
 def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> AlertOutcome:
     """Record that ``person`` has seen the alert; the lead's acknowledgement stops escalation."""
-    alert = _lock(session, alert_id)
+    alert = lock_alert(session, alert_id)
     if alert is None:
         return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = _may_act(session, alert, person, now=now, actor_ref=actor_ref)
@@ -284,7 +285,7 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
         alert.lead_acknowledged_at = now
     record(session, now=now, action="alert.acknowledge", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
            subject_id=alert.id, detail={"after_seconds": int((now - alert.raised_at).total_seconds())})  # fmt: skip
-    _status(session, alert, f"ack:{person.id}", now=now)
+    update_status(session, alert, f"ack:{person.id}", now=now)
     return AlertOutcome(decision, alert=alert)
 
 
@@ -292,7 +293,7 @@ def record_corrective_action(
     session: Session, alert_id: int, person: Person | None, note: str, *, now: dt.datetime, actor_ref: str
 ) -> AlertOutcome:
     """The team manager confirms the management-oversight entry was made (Hull 14)."""
-    alert = _lock(session, alert_id)
+    alert = lock_alert(session, alert_id)
     if alert is None:
         return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = check(session, person, Permission.RECORD_CORRECTIVE_ACTION, now=now, actor_ref=actor_ref,
@@ -316,7 +317,7 @@ def record_corrective_action(
     session.refresh(alert)
     record(session, now=now, action="alert.corrective_action", actor=person, actor_ref=actor_ref,
            subject_type="safeguarding_alert", subject_id=alert.id)  # fmt: skip
-    _status(session, alert, "corrective", now=now)
+    update_status(session, alert, "corrective", now=now)
     return AlertOutcome(decision, alert=alert)
 
 
@@ -354,112 +355,3 @@ def recipient_view(session: Session, alert: SafeguardingAlert, person: Person, *
         acknowledged_at=row.acknowledged_at.isoformat() if row is not None and row.acknowledged_at else None,
     )
     return context
-
-
-def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.datetime) -> int:
-    """Unacknowledged by the lead after N minutes: remind them and tell the service manager;
-    after 2N, the head of service. Any day, any hour. Stops once the lead acknowledges."""
-    step = dt.timedelta(minutes=settings.alert_escalation_minutes)
-    written = 0
-    open_alerts = session.scalars(
-        select(SafeguardingAlert).where(
-            SafeguardingAlert.lead_acknowledged_at.is_(None),
-            SafeguardingAlert.escalation_level < 2,
-            SafeguardingAlert.raised_at <= now - step,
-        )
-    ).all()
-    for candidate in open_alerts:
-        alert = _lock(session, candidate.id)
-        if alert is None or alert.lead_acknowledged_at is not None:
-            continue
-        chain = chain_for(session, alert.case)
-        lead_role = next((r for r, p in chain if p is not None and p.id == alert.lead_id), "team_manager")
-        above = chain[CHAIN.index(lead_role) + 1 :]  # who is told at each level: the chain's next rungs
-        due_level = min(2, len(above), int((now - alert.raised_at) / step))
-        while alert.escalation_level < due_level:
-            alert.escalation_level += 1
-            level = alert.escalation_level
-            if level == 1 and alert.lead is not None:
-                _tell(session, alert, alert.lead, lead_role, "reminder", now=now, stage="resend")
-                written += 1
-            role, who = above[level - 1]
-            if _reachable(who) and who is not None:
-                _tell(session, alert, who, role, "escalation", now=now, stage="escalate")
-                written += 1
-            else:  # nobody at this rung: the QA team must make sure someone acts
-                stand_in = _next_in_chain(chain, role, set())
-                if stand_in is not None:
-                    _tell(session, alert, stand_in[1], stand_in[0], "escalation", now=now, stage="escalate")
-                    written += 1
-                _tell_qa(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
-            record(session, now=now, action="alert.escalation", actor_ref="scheduler", subject_type="safeguarding_alert",
-                   subject_id=alert.id, detail={"level": level})  # fmt: skip
-            _status(session, alert, f"escalate:{level}", now=now)
-    return written
-
-
-def on_delivery_failed(session: Session, notification: Notification, now: dt.datetime) -> None:
-    """An alert could not reach someone (no Slack account): the next in the chain is told now.
-
-    The next person is the one after the failed rung, as when someone is missing at raise
-    time: if they were told already they now lead (and get the lead's message); the QA
-    coordinators are told either way, and the raiser's status shows who was not reached.
-    """
-    parts = notification.idempotency_key.split(":")
-    if len(parts) != 4 or parts[0] != "alert" or parts[2] not in ("to", "resend", "escalate", "lead"):
-        return
-    if notification.recipient_id is None:
-        return
-    alert = _lock(session, int(parts[1]))
-    if alert is None:
-        return
-    chain = chain_for(session, alert.case)
-    row = session.scalar(
-        select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == notification.recipient_id)
-    )
-    role = row.role if row is not None else "worker"
-    missing = session.get(Person, notification.recipient_id)
-    record(session, now=now, action="alert.undelivered", actor_ref="bot", subject_type="safeguarding_alert",
-           subject_id=alert.id, detail={"to": missing.email if missing else None, "role": role,
-                                        "error": (notification.last_error or "")[:200]})  # fmt: skip
-    if row is not None and row.acknowledged_at is None:
-        row.why = "unreachable"
-    unreachable = set(
-        session.scalars(
-            select(Notification.recipient_id).where(
-                Notification.idempotency_key.like(f"alert:{alert.id}:%"),
-                Notification.state == NotificationState.FAILED,
-                Notification.recipient_id.is_not(None),
-            )
-        )
-    ) | {notification.recipient_id}
-    stand_in = _next_in_chain(chain, role, unreachable)
-    if stand_in is not None:
-        new_role, substitute = stand_in
-        told = session.scalar(
-            select(AlertRecipient.id).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == substitute.id)
-        )
-        became_lead = notification.recipient_id == alert.lead_id
-        if became_lead:
-            alert.lead_id = substitute.id
-            session.flush()
-            session.refresh(alert)
-        if told is None:
-            _tell(session, alert, substitute, new_role, "substitute", now=now, stage="to")
-        elif became_lead:
-            _tell(session, alert, substitute, new_role, "substitute", now=now, stage="lead")
-        _status(session, alert, f"sub:{notification.recipient_id}", now=now)
-    else:
-        _status(session, alert, f"unreached:{notification.recipient_id}", now=now)
-    _tell_qa(session, alert, role, missing, stand_in[1] if stand_in else None, now=now)
-
-
-def on_delivered(session: Session, notification: Notification, now: dt.datetime) -> None:
-    """Record in the audit log that an alert message reached someone (or the channel)."""
-    parts = notification.idempotency_key.split(":")
-    if parts[0] != "alert" or len(parts) < 3 or parts[2] not in ("to", "resend", "escalate", "lead", "channel"):
-        return
-    person = session.get(Person, notification.recipient_id) if notification.recipient_id else None
-    record(session, now=now, action="alert.delivered", actor_ref="bot", subject_type="safeguarding_alert",
-           subject_id=int(parts[1]), detail={"stage": parts[2], "to": person.email if person else notification.channel,
-                                             "ts": notification.slack_ts})  # fmt: skip
