@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from store.models import Allocation, AllocationState, Case
+from store.models import Allocation, AllocationState, Case, Person, Role
 
 
 def load_allocation(session: Session, allocation_id: int, *, lock: bool = False) -> Allocation | None:
@@ -38,4 +38,13 @@ def latest_allocation_id(session: Session, reference: str) -> int | None:
             Allocation.state.in_((AllocationState.ALLOCATED, AllocationState.COMPLETED)),
         )
         .order_by(Allocation.month_start.desc(), Allocation.id.desc())
+    )
+
+
+def qa_coordinators(session: Session) -> list[Person]:
+    """The active QA coordinators, oldest record first (who is told when the programme needs a person)."""
+    return list(
+        session.scalars(
+            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
+        )
     )

@@ -30,8 +30,9 @@ from bot.delivery.mentions import person_ids
 from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
 from bot.ids import Template
 from bot.render import render
-from store.models import Notification, NotificationState, Person, Priority, Role
+from store.models import Notification, NotificationState, Person, Priority
 from store.outbox import enqueue, person_ref
+from store.queries import qa_coordinators
 
 log = logging.getLogger(__name__)
 
@@ -327,10 +328,7 @@ class OutboxSender:
             held = session.scalars(
                 select(Notification.id).where(Notification.recipient_id == person_id, Notification.state != "sent")
             ).all()
-            coordinators = session.scalars(
-                select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR))
-            ).all()
-            for qa in coordinators:
+            for qa in qa_coordinators(session):
                 if qa.id == person_id:
                     continue
                 enqueue(

@@ -31,6 +31,7 @@ from store.models import (
     Team,
 )
 from store.outbox import enqueue, person_ref
+from store.queries import qa_coordinators
 
 MAX_NOTE = 1000
 #: The order in which people are told, and who stands in when someone can't be reached.
@@ -181,9 +182,7 @@ def tell_qa_missing(session: Session, alert: SafeguardingAlert, role: str, missi
     record(session, now=now, action="alert.missing", actor_ref="bot", subject_type="safeguarding_alert", subject_id=alert.id,
            detail={"role": role, "missing": missing.email if missing else None,
                    "instead": substitute.email if substitute else None})  # fmt: skip
-    for qa in session.scalars(
-        select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
-    ):
+    for qa in qa_coordinators(session):
         enqueue(
             session, key=f"alert:{alert.id}:qa-missing:{role}:{qa.id}", template=Template.ALERT_MISSING,
             context={"alert_id": alert.id, "case": {"reference": alert.case.reference}, "role": role,

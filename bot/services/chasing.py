@@ -20,7 +20,8 @@ from bot.ids import Template
 from bot.services.breaks import bookable_break_month
 from bot.services.notices import allocation_context
 from bot.settings import Settings
-from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Person, Priority, Role
+from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Person, Priority
+from store.queries import qa_coordinators
 from store.outbox import enqueue, person_ref
 
 
@@ -188,7 +189,7 @@ def _orphan_notice(session: Session, allocation: Allocation, *, week: int, today
         "days_late": (today - allocation.due_date).days,
     }
     written = 0
-    for qa in _coordinators(session):
+    for qa in qa_coordinators(session):
         written += enqueue(
             session, key=f"overdue:{allocation.id}:{allocation.due_date.isoformat()}:{week}:no-auditor:{qa.id}",
             template=Template.OVERDUE_QA, context={"today": today.isoformat(), "overdue": [item], "more": 0, "orphan": True},
@@ -197,19 +198,11 @@ def _orphan_notice(session: Session, allocation: Allocation, *, week: int, today
     return written
 
 
-def _coordinators(session: Session) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
-        )
-    )
-
-
 def _qa_digest(session: Session, overdue: list[dict[str, object]], *, today: dt.date, now: dt.datetime) -> int:
     """One message per QA coordinator listing the audits that became (or stay) overdue today."""
     fingerprint = hashlib.sha256(",".join(sorted(str(o["reference"]) for o in overdue)).encode()).hexdigest()[:12]
     written = 0
-    for qa in _coordinators(session):
+    for qa in qa_coordinators(session):
         written += enqueue(
             session, key=f"overdue_qa:{today.isoformat()}:{qa.id}:{fingerprint}", template=Template.OVERDUE_QA,
             context={"today": today.isoformat(), "overdue": overdue[:40], "more": max(0, len(overdue) - 40)},

@@ -12,12 +12,13 @@ from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.approvers import active_delegate
 from bot.services.authz import Decision, Permission, RefusalCode, check
-from bot.services.exemptions import Outcome, coordinators, exempted_auditors, hand_over, lock_request, request_context
+from bot.services.exemptions import Outcome, exempted_auditors, hand_over, lock_request, request_context
 from bot.services.reallocation import eligible_auditors
 from bot.settings import Settings
 from store.audit import record
 from store.models import AllocationState, ExemptionRequest, Person, RequestState
 from store.outbox import enqueue
+from store.queries import qa_coordinators
 
 
 def choose_replacement(
@@ -44,7 +45,7 @@ def choose_replacement(
     record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
            subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
     context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
-    for qa in coordinators(session):
+    for qa in qa_coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
                 now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
     return Outcome(decision, request=request)
@@ -108,7 +109,7 @@ def _tell_qa_unescalated(session: Session, request: ExemptionRequest, waited: in
     }  # free text stays in the circle
     context["waited_days"] = waited
     written = 0
-    for qa in coordinators(session):
+    for qa in qa_coordinators(session):
         written += enqueue(session, key=f"exempt:{request.id}:unescalated:{qa.id}", template=Template.EXEMPTION_QA,
                            context=context, now=now, recipient_id=qa.id)  # fmt: skip
     if written:

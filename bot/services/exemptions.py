@@ -30,10 +30,9 @@ from store.models import (
     Person,
     RequestKind,
     RequestState,
-    Role,
 )
 from store.outbox import enqueue, person_ref
-from store.queries import load_allocation
+from store.queries import load_allocation, qa_coordinators
 
 MAX_TEXT = 1000
 
@@ -249,17 +248,9 @@ def submit_request(
 
 
 def _tell_qa_no_approver(session: Session, person: Person, *, now: dt.datetime) -> None:
-    for qa in coordinators(session):
+    for qa in qa_coordinators(session):
         enqueue(session, key=f"noapprover:{person.id}:{qa.id}", template=Template.NO_APPROVER,
                 context={"person": person_ref(person), "email": person.email}, now=now, recipient_id=qa.id)  # fmt: skip
-
-
-def coordinators(session: Session) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
-        )
-    )
 
 
 def may_decide(
@@ -431,7 +422,7 @@ def _announce(session: Session, request: ExemptionRequest, settings: Settings, *
                 session, allocation.id, settings, exclude=exempted_auditors(session, allocation.id), relaxed=True
             )[:100]
         ]
-    for qa in coordinators(session):
+    for qa in qa_coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
                 now=now, recipient_id=qa.id)  # fmt: skip
 

@@ -18,19 +18,12 @@ from bot.services.allocation_types import AllocationPlan, CommitResult
 from bot.services.programme import month_request
 from bot.settings import Settings
 from store.audit import record
-from store.models import Allocation, AllocationState, AuditMonth, Notification, Person, Priority, Role
+from store.models import Allocation, AllocationState, AuditMonth, Notification, Priority
 from store.months import month_row
+from store.queries import qa_coordinators
 from store.outbox import enqueue
 
 log = logging.getLogger(__name__)
-
-
-def _coordinators(session: Session) -> list[Person]:
-    return list(
-        session.scalars(
-            select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
-        )
-    )
 
 
 def allocated_count(session: Session, month: dt.date) -> int:
@@ -71,7 +64,7 @@ def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar
     first = calendar.first_working_day(month)
     if not calendar.add_working_days(first, -settings.preview_working_days_before) <= today < first:
         return 0
-    coordinators = _coordinators(session)
+    coordinators = qa_coordinators(session)
     keys = {qa.id: f"preview:{month:%Y-%m}:{qa.id}" for qa in coordinators}
     done = set(session.scalars(select(Notification.idempotency_key).where(Notification.idempotency_key.in_(keys.values()))))
     if not coordinators or done == set(keys.values()):
