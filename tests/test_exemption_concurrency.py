@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.services import exemption_decisions as decisions
 from bot.services import exemptions as ex
 from bot.services.authz import RefusalCode
 from bot.services.completion import complete_allocation
@@ -68,7 +69,7 @@ def test_approving_while_the_audit_is_completed_does_not_deadlock(
 
     # The decision pauses just after it has loaded the allocation; completion starts meanwhile.
     locked, go = threading.Event(), threading.Event()
-    real_load = ex.load_allocation
+    real_load = decisions.load_allocation
 
     def slow_load(session: Any, allocation_id: int, *args: Any, **kwargs: Any) -> Any:
         row = real_load(session, allocation_id, *args, **kwargs)
@@ -77,14 +78,14 @@ def test_approving_while_the_audit_is_completed_does_not_deadlock(
             go.wait(10)
         return row
 
-    monkeypatch.setattr(ex, "load_allocation", slow_load)
+    monkeypatch.setattr(decisions, "load_allocation", slow_load)
     errors: dict[str, str] = {}
 
     def decide() -> None:
         try:
             with sim.sessions() as session, session.begin():
                 amy = session.scalars(select(Person).where(Person.email == AMY)).one()
-                ex.decide_request(session, request_id, amy, approve=True, comment=None, settings=sim.runtime.settings,
+                decisions.decide_request(session, request_id, amy, approve=True, comment=None, settings=sim.runtime.settings,
                                   calendar=sim.calendar, now=now, actor_ref="UAMY")  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - asserted below
             errors["decide"] = f"{type(exc).__name__}: {exc}"[:300]

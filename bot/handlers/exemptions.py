@@ -19,15 +19,8 @@ from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.approvers import delegate
 from bot.services.authz import Decision
-from bot.services.exemptions import (
-    RequestForm,
-    may_decide,
-    decide_request,
-    open_allocation_for,
-    request_context,
-    start_request,
-    submit_request,
-)
+from bot.services.exemption_decisions import decide_request, may_decide
+from bot.services.exemptions import RequestForm, open_allocation_for, request_context, start_request, submit_request
 from bot.services.exemption_followups import choose_replacement
 from bot.services.people import find_person
 from store.models import RequestKind, RequestState

@@ -12,7 +12,8 @@ from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.approvers import active_delegate
 from bot.services.authz import Decision, Permission, RefusalCode, check
-from bot.services.exemptions import Outcome, exempted_auditors, hand_over, lock_request, request_context
+from bot.services.exemption_decisions import hand_over, lock_request
+from bot.services.exemptions import Outcome, exempted_auditors, request_context
 from bot.services.reallocation import eligible_auditors
 from bot.settings import Settings
 from store.audit import record
