@@ -24,9 +24,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
+from bot.clock import Clock, system_clock
 from bot.scheduler.timer import make_timer
 from bot.services.alert_followups import on_delivered, on_delivery_failed
-from bot.delivery.runner import DeliveryRunner, utcnow
+from bot.delivery.runner import DeliveryRunner
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps
 from bot.settings import Settings
@@ -105,7 +106,7 @@ def start_background(
     settings: Settings,
     sessions: sessionmaker[Session],
     senders: dict[str, OutboxSender],
-    clock: Callable[[], dt.datetime],
+    clock: Clock,
     calendar: WorkingCalendar | None = None,
 ) -> tuple[DeliveryRunner, BackgroundScheduler]:
     """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
@@ -121,7 +122,7 @@ def start_runtime(
     settings: Settings,
     *,
     engine: Engine | None = None,
-    clock: Callable[[], dt.datetime] = utcnow,
+    clock: Clock = system_clock,
     background: bool = True,
     workspace: LocalWorkspace | None = None,
     http_port: int | None = None,

@@ -22,6 +22,35 @@ from store.db import make_engine, make_sessionmaker, upgrade
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--wall-clock",
+        metavar="YYYY-MM-DD[THH:MM]",
+        default=None,
+        help="move the machine's clock (as every library sees it) to this UTC moment for the whole run, "
+        "to show that no test depends on the date it runs on",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    when = config.getoption("--wall-clock")
+    if when:
+        import time_machine
+
+        moment = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+        traveller = time_machine.travel(moment, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+        moved = dt.datetime.now(dt.UTC)
+        if abs(moved - moment) > dt.timedelta(hours=1):
+            raise pytest.UsageError(f"--wall-clock: the clock reads {moved:%Y-%m-%d %H:%M}, not {when}")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    when = config.getoption("--wall-clock")
+    return f"wall clock moved to {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC" if when else None
+
+
 @lru_cache(maxsize=1)
 def _postgres_problem() -> str | None:
     url = os.environ.get("AUDITBOT_TEST_POSTGRES_URL", "")

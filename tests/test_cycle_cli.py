@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -36,22 +35,12 @@ NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 RULES = load_settings(database_url="sqlite://")
 
 
-@dataclass
-class ClockedContext(Context):
-    """The CLI context with a fixed 'now' (ticks and figures depend on the date)."""
-
-    clock: dt.datetime = NOW
-
-    def now(self) -> dt.datetime:  # type: ignore[override]
-        return self.clock
-
-
 def run(engine: Engine, args: list[str], *, clock: dt.datetime = NOW, **overrides: object) -> Result:
     group = click.Group("auditbot")
     allocate_cli.register(group)
     schedule_cli.register(group)
     url = engine.url.render_as_string(hide_password=False)
-    context = ClockedContext(load_settings(database_url=url, **overrides), _engine=engine, clock=clock)
+    context = Context(load_settings(database_url=url, **overrides), _engine=engine, clock=lambda: clock)
     return CliRunner().invoke(group, args, obj=context)
 
 

@@ -438,7 +438,8 @@ def _cli(tmp_path: Path) -> tuple[click.Group, Context]:
         """Test group."""
 
     register(group)
-    return group, Context(load_settings(database_url=url, data_dir=tmp_path / "data"))
+    clock = lambda: dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)  # noqa: E731
+    return group, Context(load_settings(database_url=url, data_dir=tmp_path / "data"), clock=clock)
 
 
 def test_cli_import_prints_report_and_fails_with_problems(tmp_path: Path) -> None:

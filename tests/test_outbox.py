@@ -197,7 +197,7 @@ def test_persistent_errors_end_in_a_visible_failure(session_factory, engine, wor
         at += dt.timedelta(hours=2)
 
     assert states(session_factory) == {"k:1": "failed"}
-    ctx = Context(load_settings(database_url=engine.url.render_as_string(hide_password=False)), _engine=engine)
+    ctx = Context(load_settings(database_url=engine.url.render_as_string(hide_password=False)), _engine=engine, clock=lambda: now)
     group = type(cli)(name="auditbot")
     outbox_cli.register(group)
     result = CliRunner().invoke(group, ["outbox", "--failed"], obj=ctx)

@@ -248,7 +248,7 @@ def test_corrective_action_and_the_monthly_list(sim: Simulation, engine: Engine,
 
     group = type(cli)(name="auditbot")
     alerts_cli.register(group)
-    result = CliRunner().invoke(group, ["alerts", "--month", "2026-12"], obj=Context(settings, _engine=engine))
+    result = CliRunner().invoke(group, ["alerts", "--month", "2026-12"], obj=Context(settings, _engine=engine, clock=lambda: sim.clock.now))
     assert result.exit_code == 0
     assert result.output == (
         f"2026-12-02 09:41  {REF}  immediate  raised by Wendy A1  lead Tara Teamlead: acknowledged after 0h 22m, "

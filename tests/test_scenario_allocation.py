@@ -55,7 +55,11 @@ def bot(engine: Engine, demo_council: Path, workspace: LocalWorkspace, tmp_path:
 def run_cli(engine: Engine, tmp_path: Path, *args: str) -> str:
     group = type(cli)(name="auditbot")
     allocate_cli.register(group)
-    ctx = Context(load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False)), _engine=engine)
+    ctx = Context(
+        load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False)),
+        _engine=engine,
+        clock=lambda: NOW,
+    )
     result = CliRunner().invoke(group, list(args), obj=ctx)
     assert result.exit_code == 0, result.output
     return result.output

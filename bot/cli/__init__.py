@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import CalendarError, WorkingCalendar
+from bot.clock import Clock, system_clock
 from bot.settings import Settings, SettingsError, load_settings
 from store.db import NotMigrated, check_migrated, make_engine, make_sessionmaker
 
@@ -52,10 +53,11 @@ def database_unreachable(engine: Engine, exc: DBAPIError) -> click.ClickExceptio
 
 @dataclass
 class Context:
-    """What every command needs: settings, and the database opened on first use."""
+    """What every command needs: settings, the clock, and the database opened on first use."""
 
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
+    clock: Clock = field(default=system_clock, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -81,10 +83,9 @@ class Context:
             raise database_unreachable(self.engine, exc) from None
         return make_sessionmaker(self.engine)
 
-    @staticmethod
-    def now() -> dt.datetime:
-        """The current time in UTC."""
-        return dt.datetime.now(dt.UTC)
+    def now(self) -> dt.datetime:
+        """The current time in UTC, from the context's clock."""
+        return self.clock()
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -3,19 +3,13 @@ queue behind a bulk allocation fan-out."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
 
+from bot.clock import Clock, system_clock
 from bot.delivery.sender import DeliveryHalted, OutboxSender
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 class DeliveryRunner:
@@ -25,7 +19,7 @@ class DeliveryRunner:
         self,
         senders: list[OutboxSender],
         *,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock = system_clock,
         idle_seconds: float = 1.0,
         halted_seconds: float = 60.0,
     ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +10,8 @@ from slack_bolt import App
 from slack_bolt.context import BoltContext
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import Clock, system_clock
 from bot.settings import Settings
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -24,7 +20,7 @@ class Deps:
 
     sessions: sessionmaker[Session]
     settings: Settings
-    clock: Callable[[], dt.datetime] = _utcnow
+    clock: Clock = system_clock
     wake_outbox: Callable[[], None] = field(default=lambda: None)
 
 

@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
+from bot.clock import Clock
 from bot.scheduler.tick import tick
 from bot.settings import Settings
 
@@ -23,7 +24,7 @@ def make_timer(
     settings: Settings,
     calendar: WorkingCalendar,
     *,
-    clock: Callable[[], dt.datetime],
+    clock: Clock,
     after_tick: Callable[[], None] = lambda: None,
 ) -> BackgroundScheduler:
     """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
