@@ -252,6 +252,11 @@ class LocalWorkspace:
         with self.state.lock:
             self.api.faults.set(rate, kind)
 
+    def release_held(self) -> None:
+        """Answer every call held by a ``timeout``/``timeout_after_store`` fault now; later ones hold again."""
+        held, self._release = self._release, threading.Event()
+        held.set()
+
     def fail_next(self, n: int, kind: str = "500") -> None:
         """Make the next ``n`` API calls fail with ``kind``."""
         with self.state.lock:
