@@ -20,10 +20,8 @@ from bot.services.allocation import (
     AllocationRequest,
     MonthPaused,
     RequestError,
-    ThematicFilter,
     allocate,
     commit_allocation,
-    parse_month,
     parse_thematic_filter,
     plan_allocation,
 )
@@ -46,6 +44,8 @@ from store.models import (
 from tests.allocation_fixtures import Council
 
 MONTH = dt.date(2026, 12, 1)
+#: When the command-line tests run: a week before the month they allocate.
+CLI_NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
 TEAM_A = "Assessment Team North"
 TEAM_B = "Leaving Care Team North"
 PLAIN_REASON = (
@@ -110,43 +110,6 @@ def base(c: Council) -> Base:
 
 
 # --- parsing and validation -----------------------------------------------------------------
-
-
-def test_parse_thematic_filter() -> None:
-    parsed = parse_thematic_filter("type=CP, cla ; team=Assessment Team North;service=Children in Need")
-    assert parsed == ThematicFilter(
-        case_types=frozenset({CaseType.CP, CaseType.CLA}),
-        teams=frozenset({"Assessment Team North"}),
-        services=frozenset({"Children in Need"}),
-    )
-    assert parsed.describe() == "type=CLA,CP;team=Assessment Team North;service=Children in Need"
-    assert parse_thematic_filter("type=care-leaver").case_types == frozenset({CaseType.CARE_LEAVER})
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("type=XYZ", "unknown case type 'XYZ' in the filter"),
-        ("colour=red", "unknown filter key 'colour' in 'colour=red'"),
-        ("type=CP;teamNorth", "filter part 'teamNorth' is not key=value"),
-        ("team=", "filter part 'team=' has no value"),
-        ("type=CP;type=CIN", "filter key 'type' is given twice"),
-        ("  ", "the thematic filter is empty"),
-    ],
-)
-def test_parse_thematic_filter_names_the_bad_part(text: str, message: str) -> None:
-    with pytest.raises(RequestError) as info:
-        parse_thematic_filter(text)
-    assert str(info.value).startswith(message)
-
-
-def test_parse_month() -> None:
-    assert parse_month("2026-06") == dt.date(2026, 6, 1)
-    assert parse_month(" 2027-1 ") == dt.date(2027, 1, 1)
-    with pytest.raises(RequestError, match=r"from 01 to 12, not '2026-13'"):
-        parse_month("2026-13")
-    with pytest.raises(RequestError, match=r"must look like YYYY-MM, not 'June'"):
-        parse_month("June")
 
 
 def test_request_validation() -> None:
@@ -666,7 +629,7 @@ def _run(engine: Engine, args: list[str], **overrides: object) -> Result:
     group = click.Group("auditbot")
     register(group)
     url = engine.url.render_as_string(hide_password=False)
-    context = Context(load_settings(database_url=url, **overrides), _engine=engine)
+    context = Context(load_settings(database_url=url, **overrides), _engine=engine, clock=lambda: CLI_NOW)
     return CliRunner().invoke(group, ["allocate", *args], obj=context)
 
 

@@ -62,21 +62,14 @@ def month_label(month: dt.date) -> str:
 
 @dataclass(frozen=True)
 class ThematicFilter:
-    """Which active cases a thematic sample draws from. Empty sets mean "any"."""
+    """Which active cases a thematic sample draws from. Empty sets mean "any".
+
+    The filter runs in SQL (``allocation_plan``), names compared without regard to case.
+    """
 
     case_types: frozenset[CaseType] = frozenset()
     teams: frozenset[str] = frozenset()
     services: frozenset[str] = frozenset()
-
-    def matches(self, case_type: CaseType, team_name: str, service_name: str | None) -> bool:
-        """True if a case of this type, team and service is in the filter (names ignore case)."""
-        if self.case_types and case_type not in self.case_types:
-            return False
-        if self.teams and team_name.casefold() not in {t.casefold() for t in self.teams}:
-            return False
-        if self.services and (service_name or "").casefold() not in {s.casefold() for s in self.services}:
-            return False
-        return True
 
     def describe(self) -> str:
         """The filter written back as ``key=value;...``."""
@@ -144,7 +137,7 @@ class CaseFacts:
     team_manager_id: int | None
     iro_id: int | None
     worker_line_manager_id: int | None
-    active: bool = True
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -171,11 +164,11 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """The programme settings the rules read."""
+    """The programme settings the rules read (from ``Settings``, which holds the defaults)."""
 
-    exclude_own_team: bool = True
-    exclude_line_reports: bool = True
-    max_audits_per_year: int = 10
+    exclude_own_team: bool
+    exclude_line_reports: bool
+    max_audits_per_year: int
 
 
 def static_exclusion(
