@@ -414,3 +414,55 @@ def test_missing_override_file_raises_calendar_error(tmp_path: Path) -> None:
         WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, override_file=path)
     with pytest.raises(CalendarError, match="is a directory"):
         WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, override_file=tmp_path)
+
+
+# Edges ---------------------------------------------------------------------------------------
+
+
+def test_a_month_whose_first_is_a_working_day_starts_on_the_first(england: WorkingCalendar) -> None:
+    assert england.first_working_day(D(2026, 12, 17)) == D(2026, 12, 1)  # Tuesday 1 December
+    assert england.first_working_day(D(2026, 6, 30)) == D(2026, 6, 1)  # Monday 1 June
+
+
+@pytest.mark.parametrize(
+    ("hours", "problem"),
+    [
+        ((dt.time(9), dt.time(9)), "start 09:00 must be before end 09:00"),
+        ((dt.time(9, tzinfo=dt.UTC), dt.time(17)), "without a time zone"),
+        ((dt.time(9), dt.time(17, tzinfo=dt.UTC)), "without a time zone"),
+    ],
+)
+def test_working_hours_must_be_a_local_window(hours: tuple[dt.time, dt.time], problem: str) -> None:
+    with pytest.raises(CalendarError, match=problem):
+        WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, working_hours=hours)
+
+
+def test_a_datetime_whose_zone_gives_no_offset_is_refused(england: WorkingCalendar) -> None:
+    class NoOffset(dt.tzinfo):
+        def utcoffset(self, moment: dt.datetime | None) -> None:
+            return None
+
+    with pytest.raises(ValueError, match="naive datetime"):
+        england.local(dt.datetime(2026, 3, 30, 8, 30, tzinfo=NoOffset()))
+
+
+def test_the_exact_instant_of_the_clock_changes(england: WorkingCalendar) -> None:
+    # Spring forward: 01:00:00Z is 02:00 BST; a second before it is 00:59:59 GMT.
+    assert england.local(utc(2026, 3, 29, 1, 0)).replace(tzinfo=None) == dt.datetime(2026, 3, 29, 2, 0)
+    assert england.local(utc(2026, 3, 29, 0, 59, 59)).replace(tzinfo=None) == dt.datetime(2026, 3, 29, 0, 59, 59)
+    # Fall back: 01:00:00Z is 01:00 GMT the second time round; a second before, 01:59:59 BST.
+    assert england.local(utc(2026, 10, 25, 1, 0)).utcoffset() == dt.timedelta(0)
+    assert england.local(utc(2026, 10, 25, 0, 59, 59)).utcoffset() == dt.timedelta(hours=1)
+    assert england.local_date(utc(2026, 10, 24, 23, 0)) == D(2026, 10, 25)  # 00:00 BST
+
+
+def test_an_unreadable_override_file_says_why(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("{}")
+    with pytest.raises(CalendarError, match=r"cannot be read \(Not a directory\)$"):
+        WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, override_file=blocker / "holidays.json")
+
+
+def test_the_calendar_describes_itself() -> None:
+    calendar = WorkingCalendar(Nation.SCOTLAND, LONDON, working_hours=(dt.time(9), dt.time(17)))
+    assert repr(calendar) == "WorkingCalendar(scotland, Europe/London, 09:00-17:00, override_file=None)"

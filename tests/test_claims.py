@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
@@ -276,3 +276,33 @@ def test_a_late_sender_whose_post_lands_after_a_takeover_sends_nothing_more(
         NotificationState.SENT, "B", b_record.slack_ts, b_record.sent_at,
     )  # fmt: skip
     assert delivered == [("A", "k:1"), ("B", "k:2")], "only the owner of the claim reports the delivery"
+
+
+# --- two senders at the same moment (PostgreSQL: row locks; SQLite serialises whole transactions) ---
+
+
+def test_a_row_being_settled_is_not_taken_over_mid_settle(engine, session_factory, person, now) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: a second sender waits for the whole transaction")
+    queue(session_factory, now, person, "k:1", priority=15)
+    [nid] = claim(session_factory, now, "slow")
+    with session_factory() as settling, settling.begin():
+        assert mark_sent(settling, nid, worker_id="slow", now=now, channel="D1", ts="1.1")  # not committed yet
+        late = now + LEASE + dt.timedelta(seconds=1)
+        assert claim(session_factory, late, "taker") == [], "the row being settled is locked, so it is skipped"
+    settled = row(session_factory, "k:1")
+    assert (settled.state, settled.claimed_by, settled.slack_ts) == (NotificationState.SENT, "slow", "1.1")
+
+
+def test_concurrent_claimers_skip_locked_rows_rather_than_wait(engine, session_factory, person, now) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: claimers run one after the other")
+    for n in range(4):
+        queue(session_factory, now, person, f"k:{n}", priority=15)
+    with session_factory() as first, first.begin():
+        mine = claim_due(first, now=now, lane=LANE, worker_id="w1", limit=2, lease=LEASE)  # locked until commit
+        with session_factory() as second, second.begin():
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting on the lock would fail the test
+            theirs = claim_due(second, now=now, lane=LANE, worker_id="w2", limit=4, lease=LEASE)
+    assert keys(session_factory, mine) == ["k:0", "k:1"]
+    assert keys(session_factory, theirs) == ["k:2", "k:3"]
