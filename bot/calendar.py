@@ -1,10 +1,16 @@
 """Working days, bank holidays and local time: the one calendar every part of the bot uses.
 
-Bank holidays come from the ``holidays`` package for the council's nation (always with an
-explicit UK subdivision: without one the package leaves out Easter Monday), plus any extra
-events in an optional override file in the GOV.UK bank-holidays JSON format
-(https://www.gov.uk/bank-holidays.json). Local time is the settings time zone (default
-Europe/London); stored times are aware UTC datetimes.
+Bank holidays, in order of authority:
+
+1. GOV.UK's published list (``bot/bank_holidays.json``, GOV.UK's ``bank-holidays.json``
+   format) for the years it covers: the days the nation actually has off;
+2. beyond those years, the pinned ``holidays`` package for the council's nation (always with an
+   explicit UK subdivision: without one the package leaves out Easter Monday);
+3. an optional override file in the same GOV.UK format, whose ``events`` add days and whose
+   ``working_days`` remove them (a holiday announced or withdrawn after this release).
+
+Local time is the settings time zone (default Europe/London); stored times are aware UTC
+datetimes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -57,8 +65,36 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
-def _load_override(path: Path, nation: Nation) -> dict[dt.date, str]:
-    """Read the extra holidays of ``nation`` from a GOV.UK-format file, or raise CalendarError."""
+def _events(where: str, division: str, section: dict[str, Any], key: str) -> dict[dt.date, str]:
+    """The ``key`` list of a GOV.UK-format division as date -> title, or CalendarError naming the event."""
+    found: dict[dt.date, str] = {}
+    for number, event in enumerate(section.get(key) or [], start=1):
+        label = f"{where}: \"{division}\" {'event' if key == 'events' else key.rstrip('s').replace('_', ' ')} {number}"
+        if not isinstance(event, dict):
+            raise CalendarError(f"{label}: expected an object with \"title\" and \"date\"")
+        title, raw = event.get("title"), event.get("date")
+        if not isinstance(title, str) or not title.strip():
+            raise CalendarError(f"{label}: missing or empty \"title\"")
+        if not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw):
+            raise CalendarError(f"{label} ({title}): bad date {json.dumps(raw)}, expected YYYY-MM-DD")
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            raise CalendarError(f"{label} ({title}): bad date \"{raw}\" (no such day)") from None
+        found.setdefault(day, title.strip())
+    return found
+
+
+@cache
+def govuk_bank_holidays(nation: Nation) -> dict[dt.date, str]:
+    """GOV.UK's published bank holidays of ``nation`` shipped with the bot (weekdays only, as GOV.UK lists them)."""
+    text = resources.files("bot").joinpath("bank_holidays.json").read_text(encoding="utf-8")
+    return _events("bot/bank_holidays.json", nation.value, json.loads(text)[nation.value], "events")
+
+
+def _load_override(path: Path, nation: Nation) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
+    """Read the added holidays and the removed ones (``working_days``) of ``nation`` from a
+    GOV.UK-format file, or raise CalendarError."""
     where = f"holidays override file {path}"
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -83,25 +119,12 @@ def _load_override(path: Path, nation: Nation) -> dict[dt.date, str]:
     section = data[division]
     if not isinstance(section, dict) or not isinstance(section.get("events"), list):
         raise CalendarError(f"{where}: \"{division}\" must be an object with an \"events\" list")
+    if not isinstance(section.get("working_days", []), list):
+        raise CalendarError(f"{where}: \"{division}\" \"working_days\" must be a list of events")
     named = section.get("division", division)
     if named != division:
         raise CalendarError(f"{where}: \"{division}\" has \"division\": {json.dumps(named)}, expected \"{division}\"")
-    extra: dict[dt.date, str] = {}
-    for number, event in enumerate(section["events"], start=1):
-        label = f"{where}: \"{division}\" event {number}"
-        if not isinstance(event, dict):
-            raise CalendarError(f"{label}: expected an object with \"title\" and \"date\"")
-        title, raw = event.get("title"), event.get("date")
-        if not isinstance(title, str) or not title.strip():
-            raise CalendarError(f"{label}: missing or empty \"title\"")
-        if not isinstance(raw, str) or not _ISO_DATE.fullmatch(raw):
-            raise CalendarError(f"{label} ({title}): bad date {json.dumps(raw)}, expected YYYY-MM-DD")
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            raise CalendarError(f"{label} ({title}): bad date \"{raw}\" (no such day)") from None
-        extra.setdefault(day, title.strip())
-    return extra
+    return _events(where, division, section, "events"), _events(where, division, section, "working_days")
 
 
 class WorkingCalendar:
@@ -126,10 +149,13 @@ class WorkingCalendar:
         self.working_hours = (start, end)
         self.override_file = override_file
         self._subdiv = SUBDIVISIONS[self.nation]
-        self._extra: dict[int, dict[dt.date, str]] = {}
+        self._extra: dict[dt.date, str] = {}
+        self._removed: dict[dt.date, str] = {}
         if override_file is not None:
-            for day, title in _load_override(Path(override_file), self.nation).items():
-                self._extra.setdefault(day.year, {})[day] = title
+            self._extra, self._removed = _load_override(Path(override_file), self.nation)
+        self._govuk = govuk_bank_holidays(self.nation)
+        #: The years GOV.UK's shipped list covers; the package answers for the others.
+        self.govuk_years = frozenset(day.year for day in self._govuk)
         self._years: dict[int, dict[dt.date, str]] = {}
 
     @classmethod
@@ -152,13 +178,21 @@ class WorkingCalendar:
     # Days ------------------------------------------------------------------------------------
 
     def _holidays(self, year: int) -> dict[dt.date, str]:
-        """Bank holidays of ``year`` (package + override), computed once per year and cached."""
+        """Bank holidays of ``year`` (GOV.UK or package, then the override), computed once per year."""
         cached = self._years.get(year)
         if cached is None:
             package = holidays.country_holidays("GB", subdiv=self._subdiv, years=year)
-            cached = {day: name for day, name in package.items() if day.year == year}
-            for day, title in self._extra.get(year, {}).items():
-                cached.setdefault(day, title)  # a date the package already has keeps its name
+            if year in self.govuk_years:
+                cached = {day: name for day, name in self._govuk.items() if day.year == year}
+                # GOV.UK lists the days off; a holiday falling on a weekend keeps its name from the package
+                cached.update({day: name for day, name in package.items() if day.year == year and day.weekday() >= 5})
+            else:
+                cached = {day: name for day, name in package.items() if day.year == year}
+            for day, title in self._extra.items():
+                if day.year == year:
+                    cached.setdefault(day, title)  # a date already listed keeps its name
+            for day in self._removed:
+                cached.pop(day, None)
             self._years[year] = cached
         return cached
 

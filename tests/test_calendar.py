@@ -79,7 +79,7 @@ def test_christmas_2026_boxing_day_substitute_monday_28th(england: WorkingCalend
     assert not england.is_working_day(D(2026, 12, 25))
     assert england.holiday_name(D(2026, 12, 26)) == "Boxing Day"  # a Saturday
     assert not england.is_working_day(D(2026, 12, 28))
-    assert england.holiday_name(D(2026, 12, 28)) == "Boxing Day (observed)"
+    assert england.holiday_name(D(2026, 12, 28)) == "Boxing Day (substitute day)"  # GOV.UK's title
     assert england.is_working_day(D(2026, 12, 24))
     assert england.is_working_day(D(2026, 12, 29))
     assert england.next_working_day(D(2026, 12, 25)) == D(2026, 12, 29)
@@ -112,7 +112,7 @@ def test_august_2026_starts_on_a_saturday(england: WorkingCalendar, scotland: Wo
     assert D(2026, 8, 1).weekday() == SAT
     assert england.first_working_day(D(2026, 8, 1)) == D(2026, 8, 3)
     # Scotland's summer bank holiday is the FIRST Monday of August (England's is the last).
-    assert scotland.holiday_name(D(2026, 8, 3)) == "Summer Bank Holiday"
+    assert scotland.holiday_name(D(2026, 8, 3)) == "Summer bank holiday"
     assert scotland.first_working_day(D(2026, 8, 1)) == D(2026, 8, 4)
     assert not england.is_working_day(D(2026, 8, 31))
     assert scotland.is_working_day(D(2026, 8, 31))
@@ -466,3 +466,65 @@ def test_an_unreadable_override_file_says_why(tmp_path: Path) -> None:
 def test_the_calendar_describes_itself() -> None:
     calendar = WorkingCalendar(Nation.SCOTLAND, LONDON, working_hours=(dt.time(9), dt.time(17)))
     assert repr(calendar) == "WorkingCalendar(scotland, Europe/London, 09:00-17:00, override_file=None)"
+
+
+# GOV.UK first ---------------------------------------------------------------------------------
+
+#: Every weekday on which GOV.UK's shipped list and the pinned ``holidays`` package disagree, in
+#: the years GOV.UK covers. GOV.UK is the authority; a new difference needs a look before release.
+KNOWN_DIFFERENCES = {
+    ("scotland", D(2026, 6, 15)): "package only: Scotland's participation in the FIFA World Cup final",
+}
+
+SUBDIV = {Nation.ENGLAND_AND_WALES: "ENG", Nation.SCOTLAND: "SCT", Nation.NORTHERN_IRELAND: "NIR"}
+
+
+def test_the_shipped_govuk_list_against_the_package_for_every_covered_year() -> None:
+    differences: dict[tuple[str, dt.date], str] = {}
+    for nation in Nation:
+        govuk = calendar_module.govuk_bank_holidays(nation)
+        years = sorted({day.year for day in govuk})
+        assert years == list(range(2019, 2028)), nation
+        assert all(day.weekday() < 5 for day in govuk), "GOV.UK lists the days off, never a weekend"
+        package = {day: name for day, name in holidays.country_holidays("GB", subdiv=SUBDIV[nation], years=years).items()
+                   if day.weekday() < 5}  # fmt: skip
+        for day in sorted(set(govuk) ^ set(package)):
+            differences[(nation.value, day)] = f"GOV.UK only: {govuk[day]}" if day in govuk else f"package only: {package[day]}"
+    assert differences == KNOWN_DIFFERENCES
+
+
+def test_scotland_works_on_15_june_2026_as_govuk_says(scotland: WorkingCalendar) -> None:
+    assert scotland.is_working_day(D(2026, 6, 15))
+    assert scotland.holiday_name(D(2026, 6, 15)) is None
+    assert scotland.add_working_days(D(2026, 6, 12), 1) == D(2026, 6, 15)
+
+
+def test_govuk_names_and_weekend_holidays_keep_a_name(england: WorkingCalendar, scotland: WorkingCalendar) -> None:
+    assert england.holiday_name(D(2026, 5, 4)) == "Early May bank holiday"
+    assert england.holiday_name(D(2026, 12, 28)) == "Boxing Day (substitute day)"
+    assert england.holiday_name(D(2026, 12, 26)) == "Boxing Day"  # a Saturday: named, and not a working day anyway
+    assert scotland.holiday_name(D(2025, 12, 1)) == "St Andrew\u2019s Day (substitute day)"
+
+
+def test_beyond_govuk_the_package_answers(england: WorkingCalendar) -> None:
+    assert england.govuk_years == frozenset(range(2019, 2028))
+    assert not england.is_working_day(D(2028, 1, 3))  # New Year's Day substitute, from the package
+    assert not england.is_working_day(D(2031, 4, 14))  # Easter Monday 2031
+
+
+def test_an_override_can_remove_a_holiday_as_well_as_add_one(tmp_path: Path) -> None:
+    data = {"scotland": {"division": "scotland", "events": [{"title": "Extra", "date": "2026-06-09"}],
+                         "working_days": [{"title": "St Andrew's Day moved", "date": "2026-11-30"},
+                                          {"title": "Package-only day", "date": "2031-06-13"}]}}  # fmt: skip
+    path = _write(tmp_path, data)
+    cal = WorkingCalendar(Nation.SCOTLAND, LONDON, override_file=path)
+    assert not cal.is_working_day(D(2026, 6, 9))
+    assert cal.is_working_day(D(2026, 11, 30)) and cal.holiday_name(D(2026, 11, 30)) is None
+
+
+def test_a_bad_working_day_in_the_override_names_it(tmp_path: Path) -> None:
+    data = {"scotland": {"division": "scotland", "events": [], "working_days": [{"title": "Oops", "date": "2026-13-01"}]}}
+    with pytest.raises(CalendarError, match=r'"scotland" working day 1 \(Oops\): bad date "2026-13-01", expected|no such day'):
+        WorkingCalendar(Nation.SCOTLAND, LONDON, override_file=_write(tmp_path, data))
+    with pytest.raises(CalendarError, match='"working_days" must be a list'):
+        WorkingCalendar(Nation.SCOTLAND, LONDON, override_file=_write(tmp_path, {"scotland": {"events": [], "working_days": {}}}))
