@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions
+from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions, receipts
 from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ def create_app(deps_: Deps, *, client: WebClient) -> App:
         logger=logging.getLogger("bot.bolt"),
     )
     deps.install(app, deps_)
+    receipts.register(app)  # one effect per request, before any listener
     for module in HANDLER_MODULES:
         module.register(app)
     return app

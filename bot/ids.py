@@ -41,7 +41,9 @@ class Template(StrEnum):
     ALERT_MISSING = "alert_missing"
     VIEW_ALERT = "view_alert"
     VIEW_CORRECTIVE = "view_corrective"
-    VIEW_ERROR = "view_error"
+    #: An unexpected or unreadable request, or the database out of reach: ``kind`` picks the words.
+    FAILURE = "failure"
+    VIEW_FAILURE = "view_failure"
 
     @property
     def filename(self) -> str:

@@ -1,19 +1,23 @@
 """Assembling a running bot: store, Slack client, Bolt app, HTTP server, outbox loops.
 
 ``start_runtime`` is what ``auditbot run`` calls; scenario tests call it too, with a fake clock
-and ``background=False`` so they drive the outbox themselves.
+and ``background=False`` so they drive the outbox themselves. It binds first, then starts work:
+a port already in use stops start-up with one line (``StartupError``) before the store is
+touched, the scheduler ticks or any message is sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -37,6 +41,8 @@ from store.db import check_migrated, make_engine, make_sessionmaker
 from store.models import Person
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -118,6 +124,47 @@ def start_background(
     return runner, timer
 
 
+class StartupError(Exception):
+    """The bot cannot start (e.g. a port is taken); the message is one line for the operator."""
+
+
+def _listen(bind: Callable[[], _T], port: int, setting: str | None, *, host: str) -> _T:
+    """Bind with ``bind()``; a port in use (or any failure to listen) is one line naming the setting."""
+    try:
+        return bind()
+    except OSError as exc:
+        named = f" ({setting})" if setting else ""
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is already in use{named}") from None
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise StartupError(f"cannot listen on {host}:{port}{named}: {reason}") from None
+
+
+class _Pending:
+    """The WSGI application the port is bound with before the bot is assembled: a request that
+    arrives meanwhile waits (briefly) for the real one, or is told 503 if start-up failed."""
+
+    def __init__(self, wait_seconds: float = 30.0) -> None:
+        self._ready = threading.Event()
+        self._target: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]] | None = None
+        self._wait_seconds = wait_seconds
+
+    def serve(self, target: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]) -> None:
+        """Hand every request, waiting or to come, to ``target``."""
+        self._target = target
+        self._ready.set()
+
+    def close(self) -> None:
+        """Start-up failed or the bot is stopping: answer any waiting request."""
+        self._ready.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self._ready.wait(self._wait_seconds) and self._target is not None:
+            return self._target(environ, start_response)
+        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+        return [b'{"ok": false, "error": "starting"}']
+
+
 def start_runtime(
     settings: Settings,
     *,
@@ -126,64 +173,102 @@ def start_runtime(
     background: bool = True,
     workspace: LocalWorkspace | None = None,
     http_port: int | None = None,
+    prepare: Callable[[Engine], None] | None = None,
 ) -> Runtime:
-    """Start the bot described by ``settings``.
+    """Start the bot described by ``settings``: bind first, then start work.
 
-    With no Slack credentials, ``workspace`` (or a new local workspace on
-    ``settings.local_workspace_port``) stands in for Slack and gets the signing secret and
-    the bot's request URL. The database must already be migrated. Bad calendar settings raise
-    CalendarError before anything is started.
+    The HTTP port (and, locally, the local workspace's port) is bound before anything else
+    happens; a port already taken raises ``StartupError`` with one line naming the setting, before
+    ``prepare`` runs, before the store is touched and before any scheduler tick or outbox sender.
+    Requests that arrive while the rest starts wait for it. ``prepare(engine)`` runs once the
+    ports are bound (local mode: migrate and seed the demo council). With no Slack credentials,
+    ``workspace`` (or a new local workspace on ``settings.local_workspace_port``) stands in for
+    Slack and gets the signing secret and the bot's request URL. The database must be migrated
+    (after ``prepare``). Bad calendar settings raise CalendarError before anything is started.
+    The scheduler's timer and the outbox senders start last. If any step fails, whatever was
+    started is stopped again.
     """
     calendar = WorkingCalendar.from_settings(settings)
     engine = engine or make_engine(settings.database_url)
-    check_migrated(engine)
-    sessions = make_sessionmaker(engine)
     stoppers: list[Callable[[], None]] = [engine.dispose]
+    pending = _Pending()
+    port = settings.port if http_port is None else http_port
+    server = _listen(
+        lambda: serve_in_thread(pending, host=settings.host, port=port),
+        port, "AUDITBOT_PORT" if http_port is None else None, host=settings.host,
+    )  # fmt: skip
+    stoppers += [server.stop, pending.close]
+    try:
+        return _assemble(settings, engine, server, pending, stoppers, clock=clock, calendar=calendar,
+                         background=background, workspace=workspace, prepare=prepare)  # fmt: skip
+    except BaseException:
+        for stopper in reversed(stoppers):
+            stopper()
+        raise
 
+
+def _assemble(
+    settings: Settings, engine: Engine, server: RunningServer, pending: _Pending, stoppers: list[Callable[[], None]],
+    *, clock: Clock, calendar: WorkingCalendar, background: bool, workspace: LocalWorkspace | None,
+    prepare: Callable[[Engine], None] | None,
+) -> Runtime:  # fmt: skip
+    """Everything after the HTTP port is bound, in an order that starts work last."""
     base_url: str | None = settings.slack_api_url
     if settings.local_mode:
         token = f"xoxb-local-{secrets.token_hex(8)}"
         secret = secrets.token_hex(16)
         if workspace is None:
-            workspace = LocalWorkspace(
+            local = LocalWorkspace(
                 bot_token=token, signing_secret=secret, state_file=settings.data_dir / "local-workspace.jsonl"
             )
-            workspace.start(port=settings.local_workspace_port)
-            stoppers.append(workspace.stop)
+            _listen(lambda: local.start(port=settings.local_workspace_port), settings.local_workspace_port,
+                    "AUDITBOT_LOCAL_WORKSPACE_PORT", host="127.0.0.1")  # fmt: skip
+            stoppers.append(local.stop)
+            workspace = local
         else:
             token, secret = workspace.bot_token, workspace.signing_secret
         base_url = workspace.base_url
         settings = settings.model_copy(update={"slack_signing_secret": SecretStr(secret), "slack_bot_token": None})
-        sync_workspace_users(workspace, sessions)
     else:
         assert settings.slack_bot_token is not None
         token = settings.slack_bot_token.get_secret_value()
+
+    if prepare is not None:
+        prepare(engine)
+    check_migrated(engine)
+    sessions = make_sessionmaker(engine)
+    if workspace is not None:
+        sync_workspace_users(workspace, sessions)
 
     bolt_client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
     senders = make_senders(settings, sessions, token, base_url)
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
-    if background:
-        runner, timer = start_background(settings, sessions, senders, clock, calendar)
-        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
 
-    deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=runner.wake if runner else lambda: None)
+    def wake_outbox() -> None:
+        if runner is not None:
+            runner.wake()
+
+    deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=wake_outbox)
     app = create_app(deps, client=bolt_client)
 
     socket_handler = None
     if not settings.local_mode and settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+        pending.serve(make_wsgi(None, sessions))  # only the health check listens
         socket_handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
         socket_handler.connect()
         stoppers.append(socket_handler.close)
-        server = serve_in_thread(make_wsgi(None, sessions), host=settings.host, port=settings.port if http_port is None else http_port)
     else:
-        port = settings.port if http_port is None else http_port
-        server = serve_in_thread(make_wsgi(app, sessions), host=settings.host, port=port)
-    stoppers.append(server.stop)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        pending.serve(make_wsgi(app, sessions, signing_secret=secret))
     if workspace is not None:
         workspace.bot_endpoint = server.url + SLACK_PATH
+
+    if background:  # last: the first tick and the first send happen only once everything else is up
+        runner, timer = start_background(settings, sessions, senders, clock, calendar)
+        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
 
     return Runtime(
         settings=settings,
@@ -199,4 +284,3 @@ def start_runtime(
         socket_handler=socket_handler,
         _stoppers=stoppers,
     )
-

@@ -57,7 +57,13 @@ class Settings(BaseSettings):
     max_audits_per_year: int = Field(10, ge=1, description="Hull A.2")
     exclude_own_team: bool = Field(True, description="Hull 4.8, Bradford §2")
     exclude_line_reports: bool = True
-    resample_months: int = Field(12, ge=0, description="a case audited this recently is not re-sampled")
+    resample_months: int = Field(12, ge=0, description="how recent 'audited recently' is, for the three choices below")
+    #: Not re-sampling a recently audited case is a council's choice, not a seed rule: on for the
+    #: random control sample, off for thematic and named-case samples (e.g. "all private fostering
+    #: arrangements", Hull App. D). Re-audits are never held back.
+    avoid_recent_control: bool = True
+    avoid_recent_thematic: bool = False
+    avoid_recent_named: bool = False
     auditor_pairs: bool = Field(False, description="Stockton 1.4")
     control_sample_size: int = Field(40, ge=0, description="Hull App. D")
     thematic_sample_size: int = Field(20, ge=0, description="Hull App. D")
@@ -68,6 +74,9 @@ class Settings(BaseSettings):
     allocation_catch_up_working_days: int = Field(5, ge=0, description="late scheduled allocation after downtime")
     reminder_days_before: int = Field(7, ge=0, description="Bradford §2: a week before the deadline")
     overdue_repeat_days: int = Field(7, ge=1, description="overdue notices repeat weekly (Hull 30)")
+    reallocation_working_days: int = Field(
+        10, ge=0, description="a reallocated audit is due no sooner than this many working days after reallocation"
+    )
     max_breaks_per_year: int = Field(2, ge=0, description="Hull A.2: 10 audits a year, two months off")
     max_break_share: float = Field(0.2, ge=0, le=1, description="Hull A.3: at most 20% of auditors on a break")
 

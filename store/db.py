@@ -22,7 +22,11 @@ class NotMigrated(Exception):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions."""
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions.
+
+    Errors never carry their statement's parameters (a typed note would reach the log).
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

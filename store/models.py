@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     DateTime,
     Enum,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -146,12 +147,16 @@ class AlertUrgency(StrEnum):
 
 
 class NotificationState(StrEnum):
-    """Outbox row states: pending -> sending -> sent | failed (pending again on retry)."""
+    """Outbox row states: pending -> sending -> sent | failed | cancelled (pending again on retry).
+
+    Cancelled: no longer true when its turn came (a reminder for an audit completed meanwhile).
+    """
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class Priority:
@@ -193,9 +198,12 @@ class Person(Base):
     """A member of staff. Slack identity is resolved lazily from the email and cached here."""
 
     __tablename__ = "people"
+    #: ``Jane.Doe@`` from the case system and ``jane.doe@`` in Slack are one person: emails are
+    #: stored lower-cased, and the database refuses two that differ only in case.
+    __table_args__ = (Index("uq_people_email_lower", func.lower(Column("email")), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200))
     job_title: Mapped[str] = mapped_column(String(200), default="")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -223,6 +231,10 @@ class Person(Base):
     def has_role(self, role: Role) -> bool:
         """True if the person holds ``role``."""
         return any(r.role == role for r in self.role_rows)
+
+    @validates("email")
+    def _lower_email(self, key: str, value: str) -> str:
+        return value.strip().lower()
 
 
 class PersonRole(Base):
@@ -271,6 +283,8 @@ class AuditMonth(Base):
     #: Standing thematic filter for the month's theme (``type=CP,CIN;team=...``).
     thematic_filter: Mapped[str | None] = mapped_column(String(500))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the current pause began (its working days are added to open deadlines on resuming).
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: An allocation request prepared in advance (``auditbot allocate --prepare``), as JSON.
     prepared_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prepared_by: Mapped[str | None] = mapped_column(String(320))
@@ -433,6 +447,9 @@ class SafeguardingAlert(Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     lead_acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    #: After the lead acknowledged: 1 once reminded to record the corrective action, 2 once the
+    #: rung above was told (Hull 14: it is recorded at once).
+    corrective_chase_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     corrective_action_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     corrective_action_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     corrective_note: Mapped[str | None] = mapped_column(Text)
@@ -481,3 +498,16 @@ class AuditLog(Base):
     subject_type: Mapped[str] = mapped_column(String(32), default="")
     subject_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RequestReceipt(Base):
+    """A Slack request already acted on (a modal submission, a click, a slash command), so that a
+    replay, a double submission or Slack's own retry has one effect. Pruned after a day."""
+
+    __tablename__ = "request_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ``<kind>:<sha256>`` of what identifies the request: a view's id and hash, a click's
+    #: ``action_ts`` and message, a slash command's ``trigger_id`` (``bot/handlers/receipts.py``)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

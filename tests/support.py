@@ -93,10 +93,5 @@ def running_workspace(**kwargs: object) -> Iterator[LocalWorkspace]:
 
 
 def another_engine(engine: Engine) -> Engine:
-    """A second engine (another process, in effect) on the same database and PostgreSQL test schema."""
-    extra: dict[str, object] = {}
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            schema = conn.exec_driver_sql("show search_path").scalar()
-        extra = {"connect_args": {"options": f"-csearch_path={schema}"}}
-    return make_engine(engine.url.render_as_string(hide_password=False), **extra)
+    """A second engine (another process, in effect) on the same test database."""
+    return make_engine(engine.url.render_as_string(hide_password=False))

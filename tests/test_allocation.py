@@ -409,14 +409,41 @@ def test_recent_case_not_resampled(session_factory: sessionmaker[Session], now: 
     plan = make_plan(session_factory, now, control=6, allow_recent=True)
     assert [i.reference for i in plan.items] == ["CMS-1", "CMS-2", "CMS-3", "CMS-4", "CMS-5"]
 
+    assert plan.rules == ["control sample: cases audited in the last 12 months may be chosen (--allow-recent)"]
+
+    # Named cases: re-sampling is allowed unless the council chose otherwise (a choice, not a seed rule).
     dip = make_plan(session_factory, now, cases=("CMS-1",))
+    assert [i.reference for i in dip.items] == ["CMS-1"]
+    assert dip.rules == ["named cases: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_NAMED=false)"]
+    strict = settings(avoid_recent_named=True)
+    dip = make_plan(session_factory, now, rules=strict, cases=("CMS-1",))
     assert dip.items == []
     assert [(u.reference, u.reason) for u in dip.unallocated] == [
         ("CMS-1", "audited in September 2026, within the last 12 months (allow-recent to include it)")
     ]
-    assert [i.reference for i in make_plan(session_factory, now, cases=("CMS-1",), allow_recent=True).items] == ["CMS-1"]
-    re_audit = make_plan(session_factory, now, cases=("CMS-1",), cases_type=AuditType.RE_AUDIT)
+    assert [i.reference for i in make_plan(session_factory, now, rules=strict, cases=("CMS-1",), allow_recent=True).items] == ["CMS-1"]
+    re_audit = make_plan(session_factory, now, rules=strict, cases=("CMS-1",), cases_type=AuditType.RE_AUDIT)
     assert [(i.reference, i.audit_type) for i in re_audit.items] == [("CMS-1", AuditType.RE_AUDIT)]
+    assert re_audit.rules == [], "a re-audit is recent by nature: no rule to explain"
+
+
+def test_the_re_sampling_choices_are_settings_and_the_preview_says_so(session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+    with session_factory() as s, s.begin():
+        c = Council(s)
+        b = base(c)
+        auditor = c.auditor("Ann Auditor", team=b.team_b)
+        recent = c.case("CMS-1", b.team_a, CaseType.CP)
+        c.allocation(recent, auditor, back(3), state=AllocationState.COMPLETED)
+    thematic = parse_thematic_filter("type=CP")
+    plan = make_plan(session_factory, now, control=1, thematic_filter=thematic, theme="Neglect", thematic_count=1)
+    assert [(i.reference, i.audit_type) for i in plan.items] == [("CMS-1", AuditType.THEMATIC)]
+    assert plan.rules == [
+        "control sample: cases audited in the last 12 months are left out (the council's choice, AUDITBOT_AVOID_RECENT_CONTROL=true)",
+        "thematic sample: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_THEMATIC=false)",
+    ]
+    strict = make_plan(session_factory, now, rules=settings(avoid_recent_thematic=True, avoid_recent_control=False),
+                       thematic_filter=thematic, theme="Neglect", thematic_count=1, control=1)  # fmt: skip
+    assert [(i.reference, i.audit_type) for i in strict.items] == [("CMS-1", AuditType.CONTROL)]
 
 
 def test_determinism(session_factory: sessionmaker[Session], now: dt.datetime) -> None:

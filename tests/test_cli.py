@@ -105,7 +105,7 @@ def test_the_bot_refuses_an_unmigrated_database_and_names_the_command(tmp_path: 
 
     upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
     assert upgraded.exit_code == 0 and "is up to date" in upgraded.output
-    assert CliRunner().invoke(cli, ["outbox"], env=env).output == "pending: 0  sending: 0  sent: 0  failed: 0\n"
+    assert CliRunner().invoke(cli, ["outbox"], env=env).output == "pending: 0  sending: 0  sent: 0  failed: 0  cancelled: 0\n"
 
 
 def test_workspace_messages_shows_what_a_person_received() -> None:

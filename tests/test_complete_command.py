@@ -52,4 +52,7 @@ def test_strangers_and_unknown_cases_get_a_clear_answer(sim: Simulation) -> None
     with sim.sessions() as session:
         allocation = session.get(Allocation, allocation_id)
         assert allocation is not None and allocation.state == AllocationState.ALLOCATED
-        assert [e.action for e in session.scalars(select(AuditLog).where(AuditLog.outcome == "refused"))] == ["complete_audit"]
+        refused = session.scalars(select(AuditLog).where(AuditLog.outcome == "refused").order_by(AuditLog.id))
+        assert [(e.action, e.detail["reason"]) for e in refused] == [
+            ("complete_audit", "not_your_audit"), ("complete_audit", "no_such_audit"), ("complete_audit", "no_such_audit")
+        ]

@@ -172,7 +172,9 @@ def test_a_closed_allocation_cannot_be_completed(session_factory: sessionmaker[S
 
     assert (closed.decision.allowed, closed.decision.code, closed.context) == (False, RefusalCode.AUDIT_CLOSED, None)
     assert stored(session_factory, w.allocation) == (state, None, None)
-    assert log(session_factory) == []
+    assert log(session_factory) == [
+        ("complete_audit", "refused", w.auditor, "U-slack", "allocation", w.allocation, {"reason": "audit_closed"})
+    ]
 
 
 def test_no_such_allocation(session_factory: sessionmaker[Session]) -> None:

@@ -6,11 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import click
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.calendar import WorkingCalendar
+from bot.cli import Context
+from bot.cli import outbox as outbox_cli
 from bot.ids import ActionId, Template
+from bot.services.chasing import reminder_day
+from bot.settings import Nation
 from store.models import Allocation, Case, Notification, Person
 from tests.allocation_fixtures import Council
 from tests.simulation import Simulation
@@ -161,3 +170,60 @@ def test_overdue_notices_repeat_every_n_days_from_the_first_notice(sim: Simulati
             ).order_by(Notification.id)
         ).all()
     assert keys == [f"overdue:{first.id}:2026-12-31:{n}:auditor:{first.auditor_id}" for n in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("deadline", "reminded_on"),
+    [
+        (D(2026, 10, 31), D(2026, 10, 23)),  # Sat deadline; Sat 24th is not a working day: Friday 23rd, not Monday 26th
+        (D(2026, 5, 31), D(2026, 5, 22)),  # Sun deadline; Sun 24th: Friday 22nd, not Tuesday 26th after the bank holiday
+        (D(2026, 12, 31), D(2026, 12, 24)),  # Thu deadline: exactly a week before, a working day
+        (D(2027, 1, 8), D(2026, 12, 31)),  # Fri 1 Jan is a bank holiday: Thursday 31 December
+    ],
+)
+def test_the_reminder_goes_on_the_last_working_day_on_or_before_a_week_before(
+    deadline: dt.date, reminded_on: dt.date
+) -> None:
+    calendar = WorkingCalendar(Nation.ENGLAND_AND_WALES, ZoneInfo("Europe/London"))
+    assert reminder_day(calendar, deadline, 7) == reminded_on
+
+
+def test_an_october_reminder_is_sent_on_friday_23rd_and_not_again(sim: Simulation) -> None:
+    sim.step(sim.at(D(2026, 11, 2), 9))  # allocate November's audits so there is something due
+    with sim.sessions() as session, session.begin():
+        for allocation in session.scalars(select(Allocation)):
+            allocation.due_date = D(2026, 10, 31)  # as if October's: due Saturday 31st
+    sim.run(D(2026, 10, 19), D(2026, 10, 31))
+    days = {day for _, day, _ in chasers(sim, Template.REMINDER_AUDITOR)}
+    assert days == {D(2026, 10, 23)}
+
+
+def test_a_reminder_still_queued_when_the_audit_is_completed_is_cancelled_not_sent(sim: Simulation) -> None:
+    from bot.scheduler.tick import tick
+
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    row = december(sim.sessions)[0]
+    with sim.sessions() as session:
+        auditor = session.get(Person, row.auditor_id)
+        ref = session.get(Case, row.case_id).reference  # type: ignore[union-attr]
+        assert auditor is not None
+        email = auditor.email
+    now = sim.at(D(2026, 12, 24), 9)
+    tick(sim.sessions, sim.runtime.settings, sim.calendar, now)  # reminders planned, not yet sent (a 429, say)
+    assert sim.workspace.slash_command(email, "/audit", f"complete {ref}")["status"] == 200
+    sim.runtime.senders["normal"].drain(now)
+    reminders = [m["text"] for m in sim.workspace.messages(user_email=email) if m["text"].startswith("Reminder") and ref in m["text"]]
+    assert reminders == []
+    with sim.sessions() as session:
+        cancelled = session.scalars(
+            select(Notification).where(Notification.idempotency_key.startswith(f"remind:{row.id}:"))
+        ).all()
+        assert cancelled and {(n.state.value, n.last_error) for n in cancelled} == {("cancelled", "the audit is completed")}
+        others = session.scalars(select(Notification).where(Notification.idempotency_key.startswith("remind:"))).all()
+        assert {n.state.value for n in others if n not in cancelled} == {"sent"}, "the other reminders still went"
+    group = click.Group("auditbot")
+    outbox_cli.register(group)
+    context = Context(sim.runtime.settings, _engine=sim.runtime.engine, clock=lambda: now)
+    shown = CliRunner().invoke(group, ["outbox", "--cancelled"], obj=context).output
+    assert f"cancelled: {len(cancelled)}" in shown
+    assert f"remind:{row.id}:2026-12-31:auditor:{row.auditor_id}  to {email}  after 1 attempt(s): the audit is completed" in shown

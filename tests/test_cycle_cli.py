@@ -221,7 +221,7 @@ def test_month_set_theme_filter_pause_and_resume(engine: Engine, session_factory
     assert log(session_factory, "month.set") == [
         ("ok", "cli", "audit_month", row.id, {"month": "2026-12-01", "theme": "Neglect", "thematic_filter": "type=CP"}),
         ("ok", "cli", "audit_month", row.id, {"month": "2026-12-01", "paused": True}),
-        ("ok", "cli", "audit_month", row.id, {"month": "2026-12-01", "paused": False}),
+        ("ok", "cli", "audit_month", row.id, {"month": "2026-12-01", "deadlines_moved_by_working_days": 0, "paused": False}),
         ("ok", "cli", "audit_month", row.id, {"month": "2026-12-01", "theme": None, "thematic_filter": None}),
     ]
 
@@ -334,6 +334,42 @@ def test_month_show_for_an_empty_paused_month(engine: Engine, session_factory: s
         "non-completions: 0",
         "audit breaks (0): none",
     ]
+
+
+def test_resuming_a_paused_month_moves_owed_deadlines_by_the_paused_working_days(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as s, s.begin():
+        c = Council(s)
+        team_a = c.team("Assessment Team North", c.service("Children in Need"))
+        sam = c.auditor("Sam Patel", team=c.team("Leaving Care Team North", c.service("Children in Care")))
+        owed = c.allocation(c.case("CMS-201", team_a), sam, DEC)
+        done = c.allocation(c.case("CMS-202", team_a), sam, DEC, state=AllocationState.COMPLETED)
+        for row in (owed, done):
+            row.due_date = dt.date(2026, 12, 31)
+        owed_id, done_id = owed.id, done.id
+
+    paused_on = dt.datetime(2026, 12, 10, 10, 0, tzinfo=dt.UTC)  # Thursday
+    assert run(engine, ["month", "set", "2026-12", "--pause"], clock=paused_on).exit_code == 0
+    # Paused past the deadline: the audit still owed is not overdue while the programme is paused.
+    shown = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2027, 1, 5, 12, 0, tzinfo=dt.UTC))
+    assert shown.output.splitlines()[:2] == [
+        "December 2026 (paused)", "allocated 2, completed 1 (50%; 0 late), open 1, overdue 0, exempted 0",
+    ]  # fmt: skip
+    resumed_on = dt.datetime(2026, 12, 17, 10, 0, tzinfo=dt.UTC)  # Thursday: Fri 11, Mon 14 - Thu 17 lost
+    assert run(engine, ["month", "set", "2026-12", "--resume"], clock=resumed_on).exit_code == 0
+    with session_factory() as s:
+        assert s.get(Allocation, owed_id).due_date == dt.date(2027, 1, 8)  # 5 working days on; 1 January is a holiday
+        assert s.get(Allocation, done_id).due_date == dt.date(2026, 12, 31)
+    assert log(session_factory, "month.set")[-1][-1] == {"month": "2026-12-01", "deadlines_moved_by_working_days": 5,
+                                                         "paused": False}  # fmt: skip
+    later = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2027, 1, 5, 12, 0, tzinfo=dt.UTC))
+    assert later.output.splitlines()[1] == "allocated 2, completed 1 (50%; 0 late), open 1, overdue 0, exempted 0"
+    # --as-of: the figures on another day, whatever the clock says
+    asked = run(engine, ["month", "show", "2026-12", "--as-of", "2027-01-11"], clock=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    assert asked.output.splitlines()[1] == "allocated 2, completed 1 (50%; 0 late), open 0, overdue 1, exempted 0"
+    bad = run(engine, ["month", "show", "2026-12", "--as-of", "11/01/2027"])
+    assert bad.exit_code == 2 and "--as-of" in bad.output
 
 
 def test_month_show_with_a_bad_month_exits_2(engine: Engine) -> None:

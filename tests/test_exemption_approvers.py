@@ -52,8 +52,16 @@ def test_nobody_left_means_no_approver_never_the_auditor_themselves(session_fact
     assert _approver(session_factory, ids["auditing_ad"]) is None
 
 
-def test_an_ordinary_auditor_with_no_approver_in_their_line_or_service_still_has_none(
+def test_an_ordinary_auditor_with_no_approver_in_their_line_or_service_goes_to_the_strategic_lead(
     session_factory: sessionmaker[Session],
 ) -> None:
-    ids = _council(session_factory)  # several ADs, none theirs: the staff list needs fixing, not a guess
-    assert _approver(session_factory, ids["auditor"]) is None
+    ids = _council(session_factory)  # several ADs, none theirs: not a guess among them
+    assert _approver(session_factory, ids["auditor"]) == ids["lead"]
+
+
+def test_with_no_strategic_lead_the_qa_team_decides(session_factory: sessionmaker[Session]) -> None:
+    ids = _council(session_factory, strategic_lead=False)
+    with session_factory() as s, s.begin():
+        qa = Council(s).person("Quinn Qa", Role.QA_COORDINATOR).id
+    assert _approver(session_factory, ids["auditor"]) == qa
+    assert _approver(session_factory, qa) is None, "a QA coordinator never decides their own request"

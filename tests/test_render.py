@@ -142,7 +142,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.ALERT_MISSING: {"alert_id": 5, "case": {"reference": "CMS-104233"}, "role": "team_manager", "missing": JO, "substitute": KIM},
     Template.VIEW_ALERT: {"reference": "CMS-104233"},
     Template.VIEW_CORRECTIVE: {"alert_id": 5, "reference": "CMS-104233"},
-    Template.VIEW_ERROR: {"message": "Sorry, something went wrong.", "reference": "ab12cd34"},
+    Template.FAILURE: {"kind": "unreadable", "reference": "ab12cd34"},
+    Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},
 }
 
 

@@ -84,14 +84,17 @@ def test_a_team_manager_who_raises_the_concern_is_not_chased(sim: Simulation) ->
     assert [e["action_id"] for e in actions["elements"]] == [ActionId.CORRECTIVE_ACTION], "no Acknowledge for her own"
     assert ":white_check_mark: You raised this concern at 10:00 on Wednesday 2 December 2026." in json.dumps(own["blocks"])
 
-    assert sim.step(sim.at(D(2026, 12, 2), 11)).alert_escalations == 0
+    sim.step(sim.at(D(2026, 12, 2), 11))
     assert sorted(t.split(" (")[0] for t in safeguarding_texts(sim, TARA)) == [
+        f"Please record the corrective action: safeguarding concern {REF}",
         f"Safeguarding concern: {REF}", f"Your safeguarding concern about {REF}: 3 told, 1 acknowledged.",
-    ], "no 'Please acknowledge' reminder for her own concern"
+    ], "no 'Please acknowledge' reminder for her own concern; the corrective action is still owed (Hull 14)"
     assert not any(t.startswith("Escalated") for t in safeguarding_texts(sim, SID))
 
 
 def test_with_no_head_of_service_the_qa_team_is_told_at_the_last_step(sim: Simulation) -> None:
+    with sim.sessions() as session, session.begin():  # Sid manages no one above him, and no head of service is on record
+        session.scalars(select(Person).where(Person.email == SID)).one().line_manager_id = None
     sim.at(D(2026, 12, 5), 22)
     raise_concern(sim, WENDY)
     urgent(sim)
@@ -107,6 +110,23 @@ def test_with_no_head_of_service_the_qa_team_is_told_at_the_last_step(sim: Simul
     assert logged(sim, "alert.escalation") == [{"level": 1}, {"level": 2}]
     sim.step(sim.at(D(2026, 12, 6), 9, 0))
     assert len(safeguarding_texts(sim, QUINN)) == 1, "told once"
+
+
+def test_the_service_manager_told_is_the_team_managers_own_manager(sim: Simulation) -> None:
+    """Not the first service manager on record in the case's service (Bradford §3: the chain)."""
+    with sim.sessions() as session, session.begin():
+        sid, tara, hana = (session.scalars(select(Person).where(Person.email == e)).one() for e in (SID, TARA, HANA))
+        sue = session.scalars(select(Person).where(Person.email == "sue.manager@council.example")).one()
+        sue.service_id = sid.service_id  # Sue also manages in the case's service (Sid is first on record) ...
+        tara.line_manager_id = sue.id  # ... and Tara reports to Sue
+        assert hana.id == sue.line_manager_id
+    sim.at(D(2026, 12, 2), 10)
+    raise_concern(sim, WENDY)
+    urgent(sim)
+    assert safeguarding_texts(sim, "sue.manager@council.example")[0].startswith(f"Safeguarding concern: {REF}")
+    assert safeguarding_texts(sim, SID) == []
+    sim.step(sim.at(D(2026, 12, 2), 11, 0))  # 60 minutes unacknowledged: the head of service is Sue's own manager
+    assert any(t.startswith("Escalated") for t in safeguarding_texts(sim, HANA))
 
 
 def test_an_auditor_exempted_from_the_audit_can_still_raise_a_concern(sim: Simulation) -> None:
@@ -170,3 +190,40 @@ def test_a_click_on_an_alert_that_does_not_exist_is_refused_and_logged(sim: Simu
     with sim.sessions() as session:
         refused = [(e.action, e.subject_id) for e in session.scalars(select(AuditLog).where(AuditLog.outcome == "refused"))]
     assert refused == [("act_on_alert", 999)]
+
+
+def test_an_acknowledged_concern_is_chased_until_the_corrective_action_is_recorded(sim: Simulation) -> None:
+    """Hull 14: the team manager addresses the corrective action at once: acknowledging is not enough."""
+    sim.at(D(2026, 12, 2), 10)
+    raise_concern(sim, WENDY)
+    urgent(sim)
+    sim.at(D(2026, 12, 2), 10, 5)
+    sim.workspace.click(TARA, alert_message(sim, TARA), ActionId.ACKNOWLEDGE_ALERT)
+    urgent(sim)
+    sim.step(sim.at(D(2026, 12, 2), 10, 34))
+    assert not any(t.startswith("Please record the corrective action") for t in safeguarding_texts(sim, TARA))
+    sim.step(sim.at(D(2026, 12, 2), 10, 35))
+    assert [t for t in safeguarding_texts(sim, TARA) if t.startswith("Please record the corrective action")] == [
+        f"Please record the corrective action: safeguarding concern {REF} (IMMEDIATE), raised by Wendy A1. "
+        "Please record the corrective action and confirm it here."
+    ]
+    told_sid = len(safeguarding_texts(sim, SID))
+    sim.step(sim.at(D(2026, 12, 2), 11, 5))
+    assert [t[:50] for t in safeguarding_texts(sim, SID)[told_sid:]] == ["Corrective action not yet recorded: safeguarding c"]
+    assert logged(sim, "alert.corrective_chase") == [{"level": 1}, {"level": 2}]
+    sim.step(sim.at(D(2026, 12, 2), 13, 0))
+    assert logged(sim, "alert.corrective_chase") == [{"level": 1}, {"level": 2}], "chased once at each level"
+
+
+def test_recording_the_corrective_action_stops_the_chase(sim: Simulation) -> None:
+    sim.at(D(2026, 12, 2), 10)
+    raise_concern(sim, WENDY)
+    urgent(sim)
+    sim.workspace.click(TARA, alert_message(sim, TARA), ActionId.ACKNOWLEDGE_ALERT)
+    sim.workspace.click(TARA, alert_message(sim, TARA), ActionId.CORRECTIVE_ACTION)
+    modal = sim.workspace.view_stack(TARA)[-1]
+    sim.workspace.submit_view(TARA, modal, {"note": {"note": {"type": "plain_text_input", "value": "Oversight recorded."}}})
+    urgent(sim)
+    sim.step(sim.at(D(2026, 12, 2), 12, 0))
+    assert logged(sim, "alert.corrective_chase") == []
+    assert not any(t.startswith(("Please record", "Corrective action not yet")) for t in safeguarding_texts(sim, TARA) + safeguarding_texts(sim, SID))

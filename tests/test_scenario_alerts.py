@@ -211,7 +211,9 @@ def test_only_the_circle_can_act_and_unknown_cases_are_field_errors(sim: Simulat
     answer = raise_concern(sim, stranger)
     assert answer["body"]["response_action"] == "errors"
     assert answer["body"]["errors"]["case"].startswith("Only the people working on this case")
-    assert raise_concern(sim, WENDY, reference="CMS-999")["body"] == {
+    # Outside a case, "no such case" reads exactly as "not your case"; the QA team is told it does not exist.
+    assert raise_concern(sim, WENDY, reference="CMS-999")["body"] == answer["body"]
+    assert raise_concern(sim, QUINN, reference="CMS-999")["body"] == {
         "response_action": "errors",
         "errors": {"case": "There is no case 'CMS-999'. Check the reference in the case record."},
     }
@@ -229,7 +231,7 @@ def test_only_the_circle_can_act_and_unknown_cases_are_field_errors(sim: Simulat
     assert refusal["text"].startswith("Only the people working on this case, its auditors and the QA team")
     with sim.sessions() as session:
         refused = [(e.action, e.outcome) for e in session.scalars(select(AuditLog).where(AuditLog.outcome == "refused"))]
-        assert refused == [("raise_alert", "refused"), ("act_on_alert", "refused")]
+        assert refused == [("raise_alert", "refused"), ("raise_alert", "refused"), ("act_on_alert", "refused")]
         acknowledged = session.scalars(select(AlertRecipient).where(AlertRecipient.acknowledged_at.is_not(None))).all()
         assert [r.person.email for r in acknowledged] == [WENDY], "only the raiser's own copy, never the stranger"
 

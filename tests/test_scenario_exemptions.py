@@ -190,9 +190,9 @@ def test_approved_extension_moves_the_reminder_and_the_overdue_notice(sim: Simul
     sim.run(D(2026, 12, 3), D(2027, 1, 13))
     ref = _ref(sim, first)
     mine = [(day, kind) for day, kind, r in sim.inbox(x) if r == ref and kind in ("reminder", "overdue")]
-    # 7 days before 8 Jan is 1 Jan, a bank holiday: the reminder waits for Monday 4 Jan. Overdue
-    # from Saturday 9 Jan waits for Monday 11 Jan. Nothing on the old dates.
-    assert mine == [(D(2027, 1, 4), "reminder"), (D(2027, 1, 11), "overdue")]
+    # 7 days before 8 Jan is 1 Jan, a bank holiday: the reminder goes the working day before,
+    # Thursday 31 Dec, never later. Overdue from Saturday 9 Jan waits for Monday 11 Jan.
+    assert mine == [(D(2026, 12, 31), "reminder"), (D(2027, 1, 11), "overdue")]
     assert texts(sim, x)[2] == f"Extension approved: case {ref}."
 
 
@@ -450,3 +450,36 @@ def test_one_of_a_pair_exempted_with_nobody_free_leaves_the_other_auditing(sim: 
         row = session.get(Allocation, first.id)
         assert row is not None
         assert (row.state, row.auditor_id, row.second_auditor_id) == (AllocationState.ALLOCATED, partner_id, None)
+
+
+def exempted_on(sim: Simulation, day: dt.date) -> Allocation:
+    """The first December audit, its exemption asked for and approved by Amy on ``day``."""
+    first = allocate_december(sim)[0]
+    sim.at(day, 10)
+    ask(sim, first, "exemption", "Off sick from tomorrow")
+    deliver(sim)
+    with sim.sessions() as session:
+        ref = session.get(Allocation, first.id).case.reference  # type: ignore[union-attr]
+    sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION, ref), ActionId.APPROVE_EXEMPTION)
+    deliver(sim)
+    return first
+
+
+def test_a_late_reallocation_gets_a_fair_deadline_shown_in_the_message(sim: Simulation) -> None:
+    first = exempted_on(sim, D(2026, 12, 21))
+    with sim.sessions() as session:
+        allocation = session.get(Allocation, first.id)
+        assert allocation is not None and allocation.auditor_id != first.auditor_id
+        # 10 working days from Mon 21 Dec: Christmas, Boxing Day (substitute) and New Year's Day skipped
+        assert allocation.due_date == D(2027, 1, 7)
+        new_auditor = allocation.auditor.email
+    message = next(m for m in sim.workspace.messages(user_email=new_auditor) if m["text"].startswith("Case reallocated"))
+    assert "Thursday 7 January 2027" in json.dumps(message["blocks"])
+
+
+def test_an_early_reallocation_keeps_the_original_deadline(sim: Simulation) -> None:
+    first = exempted_on(sim, D(2026, 12, 2))
+    with sim.sessions() as session:
+        allocation = session.get(Allocation, first.id)
+        assert allocation is not None and allocation.auditor_id != first.auditor_id
+        assert allocation.due_date == D(2026, 12, 31)

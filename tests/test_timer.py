@@ -33,3 +33,32 @@ def test_the_timer_has_one_safe_interval_job_that_ticks(session_factory) -> None
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Allocation)) == 2
     assert woken == [True]
+
+
+def test_a_tick_while_the_database_is_away_logs_each_planner_and_the_next_tick_catches_up(
+    engine, session_factory, caplog
+) -> None:
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.scheduler.tick import tick
+
+    small_council(session_factory)
+    settings = load_settings(database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4)
+    calendar = WorkingCalendar.from_settings(settings)
+    first_day = calendar.utc(dt.date(2026, 12, 1), dt.time(9, 0))
+
+    class Away(sessionmaker):  # type: ignore[type-arg]
+        def __call__(self, **kwargs):  # type: ignore[no-untyped-def]
+            raise OperationalError("connect", {}, ConnectionRefusedError("connection refused"))
+
+    with caplog.at_level(logging.ERROR, logger="bot.scheduler.tick"):
+        report = tick(Away(), settings, calendar, first_day)
+    planners = ["alerts", "corrective actions", "housekeeping", "preview", "allocation", "reminders", "overdue", "exemptions"]
+    assert report.errors == [f"{name}: OperationalError" for name in planners]
+    assert [r.getMessage().split(" failed")[0] for r in caplog.records] == [f"tick planner {name}" for name in planners]
+
+    later = tick(session_factory, settings, calendar, first_day + dt.timedelta(minutes=1))
+    assert later.errors == [] and later.allocated == 4, "the next tick plans what was missed"

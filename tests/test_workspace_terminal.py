@@ -115,8 +115,9 @@ def test_raising_and_acknowledging_an_alert_from_the_terminal(sim: Simulation) -
     assert wrong.exit_code == 0, wrong.output
     assert wrong.output == (
         "The modal stays open with these problems:\n"
-        "  case: There is no case 'CMS-999'. Check the reference in the case record.\n"
-    )
+        "  case: Only the people working on this case, its auditors and the QA team can see or act on its "
+        "safeguarding concerns. If a child may be unsafe, follow the council's safeguarding procedure now.\n"
+    )  # outside a case (none is CMS-999), "no such case" reads as "not your case"
     unknown = run(sim, "submit", "--user", TARA, "colour=red")
     assert unknown.exit_code == 1 and "the modal has no field 'colour'" in unknown.output
     with sim.sessions() as session:

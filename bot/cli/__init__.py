@@ -104,9 +104,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_all() -> None:
-    from bot.cli import alerts, allocate, db, imports, outbox, run, schedule, workspace
+    from bot.cli import alerts, allocate, db, doctor, imports, outbox, run, schedule, workspace
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, doctor, workspace):
         module.register(cli)
 
 

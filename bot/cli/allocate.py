@@ -83,6 +83,10 @@ def print_plan(plan: AllocationPlan) -> None:
         click.echo("Notes:")
         for note in plan.notes:
             click.echo(f"  {note}")
+    if plan.rules:
+        click.echo("Re-sampling:")
+        for rule in plan.rules:
+            click.echo(f"  {rule}")
 
 
 def print_unallocated(plan: AllocationPlan) -> None:

@@ -16,9 +16,10 @@ def register(group: click.Group) -> None:
 
     @group.command("outbox")
     @click.option("--failed", is_flag=True, help="List every message that could not be delivered.")
+    @click.option("--cancelled", is_flag=True, help="List every message cancelled as no longer true, with why.")
     @click.option("--retry", "retry_ids", multiple=True, type=int, metavar="ID", help="Queue a failed message again.")
     @pass_context
-    def outbox(ctx: Context, failed: bool, retry_ids: tuple[int, ...]) -> None:
+    def outbox(ctx: Context, failed: bool, cancelled: bool, retry_ids: tuple[int, ...]) -> None:
         """Show the notification outbox: counts by state, failures, retries."""
         now = ctx.now()
         with ctx.sessions() as session, session.begin():
@@ -33,15 +34,17 @@ def register(group: click.Group) -> None:
                 click.echo(f"{result.rowcount} failed message(s) queued again")
             counts = {state: n for state, n in session.execute(select(Notification.state, func.count()).group_by(Notification.state))}
             click.echo("  ".join(f"{state.value}: {counts.get(state, 0)}" for state in NotificationState))
-            if failed:
+            for wanted, state in ((failed, NotificationState.FAILED), (cancelled, NotificationState.CANCELLED)):
+                if not wanted:
+                    continue
                 rows = session.scalars(
                     select(Notification)
                     .options(joinedload(Notification.recipient))
-                    .where(Notification.state == NotificationState.FAILED)
+                    .where(Notification.state == state)
                     .order_by(Notification.id)
                 ).all()
                 if not rows:
-                    click.echo("no failed messages")
+                    click.echo(f"no {state.value} messages")
                 for row in rows:
                     to = row.recipient.email if row.recipient is not None else row.channel
                     click.echo(f"#{row.id}  {row.idempotency_key}  to {to}  after {row.attempts} attempt(s): {row.last_error}")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
+from collections.abc import Callable
 
 import click
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bot.calendar import CalendarError
 from bot.cli import Context, database_unreachable, pass_context
-from bot.runtime import start_runtime
+from bot.logs import configure, log_level_option
+from bot.runtime import StartupError, start_runtime
 from store.db import NotMigrated
 
 
@@ -19,18 +21,25 @@ def register(group: click.Group) -> None:
     """Add the ``run`` command."""
 
     @group.command("run")
-    @click.option("--log-level", default="INFO", show_default=True)
+    @log_level_option
     @pass_context
     def run(ctx: Context, log_level: str) -> None:
         """Run the bot until interrupted."""
-        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure(log_level)
         settings = ctx.settings
-        try:
-            if settings.local_mode:
-                from bot.local import prepare_local_store
+        prepare: Callable[[Engine], None] | None = None
+        if settings.local_mode:
+            from bot.local import prepare_local_store
 
-                prepare_local_store(ctx.engine, settings, now=ctx.now(), echo=click.echo)
-            runtime = start_runtime(settings, engine=ctx.engine)
+            def seed(engine: Engine) -> None:  # once the ports are bound: nothing is seeded for a bot that can't start
+                prepare_local_store(engine, settings, now=ctx.now(), echo=click.echo)
+
+            prepare = seed
+
+        try:
+            runtime = start_runtime(settings, engine=ctx.engine, prepare=prepare)
+        except StartupError as exc:
+            raise click.ClickException(str(exc)) from None
         except NotMigrated as exc:
             raise click.ClickException(str(exc)) from None
         except CalendarError as exc:  # normally caught with the other settings before any command runs

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import signal
 import threading
 
@@ -11,6 +10,7 @@ import click
 
 from bot.calendar import CalendarError, WorkingCalendar
 from bot.cli import Context, pass_context
+from bot.logs import configure, log_level_option
 from bot.scheduler.tick import tick
 from bot.services.allocation_rules import RequestError, parse_month
 from bot.services.programme import UNSET, month_status, set_month
@@ -52,13 +52,13 @@ def register(group: click.Group) -> None:
             raise SystemExit(1)
 
     @group.command("worker")
-    @click.option("--log-level", default="INFO", show_default=True)
+    @log_level_option
     @pass_context
     def worker(ctx: Context, log_level: str) -> None:
         """Run only the scheduler and the outbox senders (no HTTP), e.g. beside web processes."""
         from bot.runtime import make_senders, start_background
 
-        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure(log_level)
         settings = ctx.settings
         if settings.local_mode or settings.slack_bot_token is None:
             raise click.ClickException("auditbot worker needs Slack credentials; locally, `auditbot run` already runs the scheduler")
@@ -79,11 +79,13 @@ def register(group: click.Group) -> None:
 
     @month.command("show")
     @click.argument("month_text", metavar="YYYY-MM")
+    @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                  help="The figures as they stood on this day (default today), e.g. after a month driven with tick --at.")
     @pass_context
-    def show(ctx: Context, month_text: str) -> None:
+    def show(ctx: Context, month_text: str, as_of: dt.datetime | None) -> None:
         """Completion figures, non-completions and audit breaks for a month."""
         wanted = _month(month_text)
-        today = _calendar(ctx).local_date(ctx.now())
+        today = as_of.date() if as_of is not None else _calendar(ctx).local_date(ctx.now())
         with ctx.sessions() as session:
             status = month_status(session, wanted, today=today, tz=ctx.settings.tz)
         click.echo(f"{wanted:%B %Y}" + (" (paused)" if status.paused else "") + (f" — theme: {status.theme}" if status.theme else ""))
@@ -108,7 +110,7 @@ def register(group: click.Group) -> None:
         try:
             with ctx.sessions() as session, session.begin():
                 row = set_month(
-                    session, wanted, now=ctx.now(), actor_ref="cli",
+                    session, wanted, _calendar(ctx), now=ctx.now(), actor_ref="cli",
                     theme=UNSET if theme is None else (theme or None),
                     thematic_filter=UNSET if thematic_filter is None else (thematic_filter or None),
                     paused=paused,

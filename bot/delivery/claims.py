@@ -117,11 +117,20 @@ def release(
     return True
 
 
-def mark_failed(session: Session, notification_id: int, *, worker_id: str, error: str) -> bool:
-    """Give up on a row; it is listed by ``auditbot outbox --failed``."""
+def _finish(session: Session, notification_id: int, worker_id: str, state: NotificationState, why: str) -> bool:
     row = _owned(session, notification_id, worker_id)
     if row is None:
         return False
-    row.state = NotificationState.FAILED
-    row.last_error = error
+    row.state = state
+    row.last_error = why
     return True
+
+
+def mark_cancelled(session: Session, notification_id: int, *, worker_id: str, reason: str) -> bool:
+    """Drop a row that is no longer true (listed by ``auditbot outbox --cancelled``, with why)."""
+    return _finish(session, notification_id, worker_id, NotificationState.CANCELLED, reason)
+
+
+def mark_failed(session: Session, notification_id: int, *, worker_id: str, error: str) -> bool:
+    """Give up on a row; it is listed by ``auditbot outbox --failed``."""
+    return _finish(session, notification_id, worker_id, NotificationState.FAILED, error)

@@ -5,6 +5,17 @@ The only code in the product that posts messages. Guarantees, with the claim rul
 after a lease; a retry of a row that might already have reached Slack (a timeout, a crash
 after posting) first looks for the message by its idempotency key in the channel's metadata,
 so a notification is delivered once.
+
+Time: ``send_due(now)`` takes ``now`` for the start of a batch; the moment of each failure is
+``now`` plus the monotonic time since, and every pause and ``retry_at`` after a failure counts
+from that moment (a 429's ``Retry-After`` from when Slack said it). After a call whose outcome
+is unknown (a timeout), the row is not tried again — so its history is not looked up — until
+the timed-out request can no longer land: the client's timeout plus a margin after the failure.
+
+Database errors: the sender keeps the ids it has claimed and not yet settled (``_held``). When
+the database fails mid-batch it raises ``DeliveryInterrupted``, and the next ``send_due`` gives
+those rows back first — released uncounted, or settled as sent when Slack already has them —
+instead of leaving them claimed until the lease runs out.
 """
 
 from __future__ import annotations
@@ -23,11 +34,14 @@ from jinja2 import TemplateError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blockkit import BlockKitError
+from bot.clock import Clock
 from bot.delivery.mentions import person_ids
-from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
+from bot.delivery.claims import Lane, claim_due, mark_cancelled, mark_failed, mark_sent, release
+from bot.delivery.relevance import why_not_true
 from bot.ids import Template
 from bot.render import render
 from store.models import Notification, NotificationState, Person, Priority
@@ -55,6 +69,19 @@ class DeliveryHalted(Exception):
     """The bot cannot send at all (bad token, missing scope); rows stay pending."""
 
 
+class DeliveryInterrupted(Exception):
+    """The database failed mid-batch: ``held`` (notification ids) are given back when it answers.
+
+    The message names the error's class and the ids only: a database error's own text may
+    quote a statement's parameters, message context included.
+    """
+
+    def __init__(self, held: list[int], cause: BaseException) -> None:
+        self.held = held
+        self.kind = type(getattr(cause, "orig", None) or cause).__name__
+        super().__init__(f"database error ({self.kind}); notification ids held: {held}")
+
+
 @dataclass
 class SendOutcome:
     """What one ``send_due`` pass did."""
@@ -63,17 +90,42 @@ class SendOutcome:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    #: No longer true when their turn came (see ``bot/delivery/relevance.py``).
+    cancelled: int = 0
     #: Set after a 429: the lane should not send again before this time.
     pause_until: dt.datetime | None = None
     errors: list[str] = field(default_factory=list)
 
 
 class _Retry(Exception):
-    def __init__(self, error: str, *, after: float | None = None, counts: bool = True, channel: str | None = None) -> None:
+    def __init__(
+        self, error: str, *, after: float | None = None, counts: bool = True, channel: str | None = None,
+        unknown: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__(error)
         self.error, self.after, self.counts = error, after, counts
         #: For a 429 on a per-channel method (posting, editing): the channel that is limited.
         self.channel = channel
+        #: The call may have reached Slack and may yet take effect (a timeout, a dropped connection).
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A claimed row not settled yet, and how to give it back if the database fails first."""
+
+    #: Due again from this moment (None: as soon as it is given back).
+    retry_at: dt.datetime | None = None
+    #: Keep the attempt: a post may have reached Slack, so the next try looks in the history first.
+    counted: bool = False
+    error: str | None = None
+    #: Slack has the message (channel, ts): give it back settled as sent.
+    posted: tuple[str, str] | None = None
+    sent_at: dt.datetime | None = None
+
+
+class _Cancelled(Exception):
+    """The notice is no longer true (its audit was completed, exempted, reallocated, extended)."""
 
 
 class _Permanent(Exception):
@@ -104,7 +156,11 @@ class OutboxSender:
         rng: random.Random | None = None,
         on_failure: Callable[[Session, Notification, dt.datetime], None] | None = None,
         on_sent: Callable[[Session, Notification, dt.datetime], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        timeout_margin: float = 2.0,
     ) -> None:
+        """``monotonic`` measures time within a batch (tests pass a clock they move by hand);
+        ``timeout_margin``: seconds beyond the client's timeout before a timed-out call is retried."""
         self.sessions = sessions
         self.client = client
         self.worker_id = worker_id
@@ -120,45 +176,66 @@ class OutboxSender:
         #: Channels Slack rate limited (chat.postMessage allows about one message a second per
         #: channel): rows for them wait, rows for other channels go on.
         self._channel_pause: dict[str, dt.datetime] = {}
+        self.monotonic = monotonic
+        self.timeout_margin = timeout_margin
+        #: Rows claimed and not settled yet (by id), kept to give back after a database error.
+        self._held: dict[int, _Held] = {}
 
     # -- the loop body ----------------------------------------------------------------------
 
     def send_due(self, now: dt.datetime) -> SendOutcome:
-        """Claim and send one batch of due rows. Safe to call from several processes at once."""
+        """Claim and send one batch of due rows. Safe to call from several processes at once.
+
+        ``now`` is when the batch begins; a failure is timed at ``now`` plus the monotonic time
+        since. Rows held from an interrupted batch are given back first. Raises
+        ``DeliveryInterrupted`` when the database fails (what is claimed stays held) and
+        ``DeliveryHalted`` when the bot cannot send at all.
+        """
+        started = self.monotonic()
+
+        def moment() -> dt.datetime:
+            return now + dt.timedelta(seconds=self.monotonic() - started)
+
+        try:
+            self._give_back(now)
+            return self._send_batch(now, moment)
+        except DBAPIError as exc:
+            raise DeliveryInterrupted(sorted(self._held), exc) from exc
+
+    def _send_batch(self, now: dt.datetime, moment: Clock) -> SendOutcome:
         outcome = SendOutcome()
         with self.sessions() as session, session.begin():
             ids = claim_due(
                 session, now=now, lane=self.lane, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
             )
+        self._held.update({notification_id: _Held() for notification_id in ids})
         outcome.claimed = len(ids)
-        started = time.monotonic()
         limited_channels: set[str] = set()
         for index, notification_id in enumerate(ids):
-            if time.monotonic() - started > self.lease.total_seconds() / 2:
+            if (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
                 # A slow Slack: hand the rest back long before another sender may take them over.
                 self._release_untouched(ids[index:], now)
                 break
             try:
-                self._deliver(notification_id, now)
+                self._deliver(notification_id, now, moment)
                 outcome.sent += 1
             except _Retry as retry:
-                self._retry(notification_id, now, retry, outcome)
+                failed_at = moment()
+                self._retry(notification_id, now, failed_at, retry, outcome)
                 if retry.after is not None and retry.channel is not None and not limited_channels:
                     # One channel is limited: its rows wait, everyone else's messages go on.
                     limited_channels.add(retry.channel)
-                    self._channel_pause[retry.channel] = now + dt.timedelta(seconds=retry.after)
-                elif retry.after is not None:  # a second channel too, or a workspace-wide limit  # rate limited everywhere: hand back the rest untouched
-                    outcome.pause_until = now + dt.timedelta(seconds=retry.after)
+                    self._channel_pause[retry.channel] = failed_at + dt.timedelta(seconds=retry.after)
+                elif retry.after is not None:  # a second channel too, or a workspace-wide limit: hand back the rest
+                    outcome.pause_until = failed_at + dt.timedelta(seconds=retry.after)
                     self._release_untouched(ids[index + 1 :], outcome.pause_until)
                     break
             except _Permanent as exc:
                 self._fail(notification_id, str(exc), outcome, now)
+            except _Cancelled as exc:
+                self._cancel(notification_id, str(exc), outcome)
             except _NotYet as wait:
-                with self.sessions() as session, session.begin():
-                    release(
-                        session, notification_id, worker_id=self.worker_id,
-                        retry_at=now + dt.timedelta(seconds=wait.seconds), error=str(wait), count_attempt=False,
-                    )  # fmt: skip
+                self._defer(notification_id, moment() + dt.timedelta(seconds=wait.seconds), str(wait))
                 outcome.retried += 1
             except DeliveryHalted:
                 self._release_untouched(ids[index:], now)
@@ -170,7 +247,7 @@ class OutboxSender:
         total = SendOutcome()
         for _ in range(max_batches):
             one = self.send_due(now)
-            for name in ("claimed", "sent", "retried", "failed"):
+            for name in ("claimed", "sent", "retried", "failed", "cancelled"):
                 setattr(total, name, getattr(total, name) + getattr(one, name))
             total.errors.extend(one.errors)
             if one.pause_until is not None:
@@ -182,12 +259,15 @@ class OutboxSender:
 
     # -- one notification ---------------------------------------------------------------------
 
-    def _deliver(self, notification_id: int, now: dt.datetime) -> None:
+    def _deliver(self, notification_id: int, now: dt.datetime, moment: Clock) -> None:
         with self.sessions() as session:
             row = session.get(Notification, notification_id)
             assert row is not None
             key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
             recipient_id, channel, replaces = row.recipient_id, row.channel, row.replaces_key
+            untrue = why_not_true(session, template, context)
+            if untrue is not None:
+                raise _Cancelled(untrue)
             superseded = bool(replaces) and self._superseded(session, row)
             target = self._edit_target(session, replaces) if replaces and not superseded else None
             named = session.execute(
@@ -205,7 +285,7 @@ class OutboxSender:
             payload = render(Template(template), context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        self._wait_for_channel(target[0] if target is not None else channel, now)
+        self._wait_for_channel(target[0] if target is not None else channel, moment())
         if target is not None:
             edit_channel, edit_ts = target
             self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
@@ -218,6 +298,9 @@ class OutboxSender:
                 log.info("notification %s was already delivered (ts %s); not sending again", key, found)
                 self._settle_sent(notification_id, now, channel, found)
                 return
+        # From here Slack may have the message: if the database fails, the row is given back
+        # with its attempt counted, so the next try looks for it in the history first.
+        self._held[notification_id] = _Held(counted=True)
         response = self._call(
             "chat_postMessage",
             channel=channel,
@@ -229,15 +312,15 @@ class OutboxSender:
         )
         self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
 
-    def _wait_for_channel(self, channel: str | None, now: dt.datetime) -> None:
+    def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
         """Defer a row whose channel Slack asked us to leave alone for a while."""
         until = self._channel_pause.get(channel) if channel else None
         if until is None:
             return
-        if until <= now:
+        if until <= at:
             del self._channel_pause[channel]  # type: ignore[arg-type]
             return
-        raise _NotYet((until - now).total_seconds())
+        raise _NotYet((until - at).total_seconds())
 
     @staticmethod
     def _superseded(session: Session, row: Notification) -> bool:
@@ -264,13 +347,18 @@ class OutboxSender:
         return original.slack_channel, original.slack_ts
 
     def _settle_sent(self, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
+        self._held[notification_id] = _Held(posted=(channel, ts), sent_at=now)
         with self.sessions() as session, session.begin():
-            if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
-                log.warning("notification %s was taken over by another sender after it was posted", notification_id)
-            elif self.on_sent is not None:
-                row = session.get(Notification, notification_id)
-                assert row is not None
-                self.on_sent(session, row, now)
+            self._mark_sent(session, notification_id, now, channel, ts)
+        self._held.pop(notification_id, None)
+
+    def _mark_sent(self, session: Session, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
+        if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
+            log.warning("notification %s was taken over by another sender after it was posted", notification_id)
+        elif self.on_sent is not None:
+            row = session.get(Notification, notification_id)
+            assert row is not None
+            self.on_sent(session, row, now)
 
     def _dm_channel(self, person_id: int, key: str, now: dt.datetime) -> str:
         """The person's DM channel, resolving and caching their Slack identity on first use."""
@@ -373,9 +461,24 @@ class OutboxSender:
                 raise DeliveryHalted(f"{method}: {error} — check the bot token and scopes") from exc
             raise _Permanent(f"{method}: {error or f'HTTP {status}'}") from exc
         except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
-            raise _Retry(f"{method}: {type(exc).__name__}: {exc}") from exc
+            raise _Retry(f"{method}: {type(exc).__name__}: {exc}", unknown=_may_have_landed(exc)) from exc
 
-    def _retry(self, notification_id: int, now: dt.datetime, retry: _Retry, outcome: SendOutcome) -> None:
+    def _not_before(self, retry: _Retry) -> float:
+        """Seconds after a failure before the row may be tried again, whatever its backoff."""
+        if retry.after is not None:
+            return retry.after
+        if retry.unknown:  # the request may still land: wait until it no longer can
+            return float(self.client.timeout) + self.timeout_margin
+        return 0.0
+
+    def _retry(
+        self, notification_id: int, now: dt.datetime, failed_at: dt.datetime, retry: _Retry, outcome: SendOutcome
+    ) -> None:
+        """Put the row back until its next attempt, counted from ``failed_at`` (the failure's moment)."""
+        not_before = self._not_before(retry)
+        self._held[notification_id] = _Held(
+            retry_at=failed_at + dt.timedelta(seconds=not_before), counted=retry.counts, error=retry.error
+        )
         with self.sessions() as session, session.begin():
             row = session.get(Notification, notification_id)
             attempts = row.attempts if row is not None else 0
@@ -385,18 +488,35 @@ class OutboxSender:
         if retry.after is not None:
             delay = retry.after
         else:  # exponential backoff with jitter, capped at an hour
-            delay = min(3600.0, 2.0 ** min(attempts, 12)) * (0.5 + self.rng.random() / 2)
+            delay = max(not_before, min(3600.0, 2.0 ** min(attempts, 12)) * (0.5 + self.rng.random() / 2))
         with self.sessions() as session, session.begin():
             release(
                 session,
                 notification_id,
                 worker_id=self.worker_id,
-                retry_at=now + dt.timedelta(seconds=delay),
+                retry_at=failed_at + dt.timedelta(seconds=delay),
                 error=retry.error,
                 count_attempt=retry.counts,
             )
+        self._held.pop(notification_id, None)
         outcome.retried += 1
         outcome.errors.append(retry.error)
+
+    def _defer(self, notification_id: int, retry_at: dt.datetime, reason: str) -> None:
+        """Put back a row that must wait (its channel is paused, the message it edits is queued)."""
+        self._held[notification_id] = _Held(retry_at=retry_at)
+        with self.sessions() as session, session.begin():
+            release(
+                session, notification_id, worker_id=self.worker_id, retry_at=retry_at, error=reason, count_attempt=False
+            )
+        self._held.pop(notification_id, None)
+
+    def _cancel(self, notification_id: int, reason: str, outcome: SendOutcome) -> None:
+        log.info("notification %s cancelled: no longer true", notification_id)
+        with self.sessions() as session, session.begin():
+            mark_cancelled(session, notification_id, worker_id=self.worker_id, reason=reason)
+        self._held.pop(notification_id, None)
+        outcome.cancelled += 1
 
     def _fail(self, notification_id: int, error: str, outcome: SendOutcome, now: dt.datetime) -> None:
         log.error("notification %s failed permanently: %s", notification_id, error)
@@ -405,10 +525,44 @@ class OutboxSender:
                 row = session.get(Notification, notification_id)
                 assert row is not None
                 self.on_failure(session, row, now)
+        self._held.pop(notification_id, None)
         outcome.failed += 1
         outcome.errors.append(error)
 
     def _release_untouched(self, ids: list[int], retry_at: dt.datetime) -> None:
+        self._held.update({notification_id: _Held(retry_at=retry_at) for notification_id in ids})
         with self.sessions() as session, session.begin():
             for notification_id in ids:
                 release(session, notification_id, worker_id=self.worker_id, retry_at=retry_at, error=None, count_attempt=False)
+        for notification_id in ids:
+            self._held.pop(notification_id, None)
+
+    def _give_back(self, now: dt.datetime) -> None:
+        """Settle or release, in one transaction, the rows still held from an interrupted batch.
+
+        Untouched rows go back uncounted and due at once (or when their pause ends); a row Slack
+        already has is settled as sent with its ts; a row whose post may have landed keeps its
+        attempt, so its next try looks for the message by its key before posting again. A row
+        another sender has taken over meanwhile is left alone (``release``/``mark_sent`` refuse).
+        """
+        if not self._held:
+            return
+        held = dict(self._held)
+        with self.sessions() as session, session.begin():
+            for notification_id, row in held.items():
+                if row.posted is not None:
+                    self._mark_sent(session, notification_id, row.sent_at or now, *row.posted)
+                else:
+                    release(
+                        session, notification_id, worker_id=self.worker_id, retry_at=row.retry_at or now,
+                        error=row.error, count_attempt=row.counted,
+                    )  # fmt: skip
+        self._held.clear()
+        log.info("outbox %s: gave back %d notification(s) from an interrupted batch: %s",
+                 self.lane.name, len(held), sorted(held))  # fmt: skip
+
+
+def _may_have_landed(exc: OSError) -> bool:
+    """False only when the request cannot have reached Slack (connection refused, host unknown)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return not isinstance(reason, ConnectionRefusedError | socket.gaierror)

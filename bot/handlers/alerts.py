@@ -55,10 +55,10 @@ def handle_raise_submission(ack: Ack, body: dict[str, Any], client: WebClient, c
             session, person, view.text(FormBlock.CASE), urgency, view.text(FormBlock.NOTE), deps.settings,
             now=deps.clock(), actor_ref=view.user_id,
         )  # fmt: skip
-    if outcome.errors:
-        ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
-    elif not outcome.decision.allowed:
+    if not outcome.decision.allowed:  # first: a refusal reads the same whatever else was typed
         ack(response_action="errors", errors={FormBlock.CASE: _refusal(outcome.decision)["text"]})
+    elif outcome.errors:
+        ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
     else:
         ack()
         deps.wake_outbox()

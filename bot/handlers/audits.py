@@ -15,9 +15,7 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand
 from bot.ids import ActionId, Template
 from bot.render import render
-from bot.services.authz import RefusalCode
-from bot.services.completion import complete_allocation
-from store.queries import latest_allocation_id
+from bot.services.completion import complete_allocation, complete_by_reference
 
 
 def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -44,18 +42,12 @@ def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, cont
 def complete_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
     """``/audit complete CASE-REF``: the auditor (or a QA coordinator) records the audit as done."""
     reference = request.args[0] if request.args else ""
-    now = deps.clock()
     with acting_as(deps, client, request.user_id) as (session, person):
-        allocation_id = latest_allocation_id(session, reference) if reference else None
-        if allocation_id is None:
-            outcome = None
-        else:
-            outcome = complete_allocation(session, allocation_id, person, now=now, tz=deps.settings.tz,
-                                          actor_ref=request.user_id)  # fmt: skip
-            slack_ids = known_slack_ids(session, outcome.context) if outcome.context else {}
-    if outcome is None or outcome.decision.code is not None:
-        code = outcome.decision.code.value if outcome is not None and outcome.decision.code else RefusalCode.NO_SUCH_AUDIT.value
-        payload = render(Template.REFUSAL, {"code": code})
+        outcome = complete_by_reference(session, reference, person, now=deps.clock(), tz=deps.settings.tz,
+                                        actor_ref=request.user_id)  # fmt: skip
+        slack_ids = known_slack_ids(session, outcome.context) if outcome.context else {}
+    if outcome.decision.code is not None:
+        payload = render(Template.REFUSAL, {"code": outcome.decision.code.value})
     else:
         assert outcome.context is not None
         payload = render(Template.AUDIT_COMPLETED, outcome.context, slack_ids=slack_ids)

@@ -20,11 +20,10 @@ from bot.render import render
 from bot.services.approvers import delegate
 from bot.services.authz import Decision
 from bot.services.exemption_decisions import decide_request, may_decide
-from bot.services.exemptions import RequestForm, open_allocation_for, request_context, start_request, submit_request
+from bot.services.exemptions import RequestForm, open_request_form, request_context, submit_request
 from bot.services.exemption_followups import choose_replacement
 from bot.services.people import find_person
 from store.models import RequestKind, RequestState
-from store.queries import load_allocation
 from store.outbox import person_ref
 
 
@@ -41,16 +40,13 @@ def _say(respond: Respond, payload: dict[str, Any]) -> None:
     respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
 
 
-def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str | None) -> dict[str, Any] | None:
+def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str) -> dict[str, Any] | None:
     """Open the request modal; return a refusal payload instead when the person may not ask."""
     with acting_as(deps, client, user_id) as (session, person):
-        if allocation_id is not None:
-            allocation = load_allocation(session, allocation_id)
-        else:
-            allocation = open_allocation_for(session, person, reference or "")
-        decision, context = start_request(
-            session, allocation, person, deps.settings, _calendar(deps), now=deps.clock(), actor_ref=user_id
-        )
+        decision, context = open_request_form(
+            session, person, deps.settings, _calendar(deps), allocation_id=allocation_id, reference=reference,
+            now=deps.clock(), actor_ref=user_id,
+        )  # fmt: skip
     if not decision.allowed:
         return _refusal(decision)
     client.views_open(trigger_id=trigger_id, view=render(Template.VIEW_EXEMPTION_REQUEST, context))
@@ -61,7 +57,7 @@ def handle_request_button(ack: Ack, body: dict[str, Any], client: WebClient, con
     """"Ask for an exemption or extension" on an allocation, reminder or overdue message."""
     ack()
     click = ButtonClick.parse(body)
-    refusal = _open_form(deps_of(context), client, click.user_id, click.trigger_id, allocation_id=click.int_value(), reference=None)
+    refusal = _open_form(deps_of(context), client, click.user_id, click.trigger_id, allocation_id=click.int_value(), reference="")
     if refusal is not None:
         _say(respond, refusal)
 

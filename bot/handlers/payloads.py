@@ -13,6 +13,28 @@ class PayloadError(ValueError):
     """A payload that is not what this button or command sends."""
 
 
+#: Slack user ids: a letter and up to 31 more uppercase letters or digits (U…, W…).
+_USER_ID = re.compile(r"[A-Z][A-Z0-9]{1,31}")
+#: Ids the bot puts in buttons and metadata: positive, and within a database integer.
+_MAX_ID = 2**31 - 1
+
+
+def user_id_of(raw: object) -> str:
+    """A Slack user id, or PayloadError (never echoing more than a short prefix of it)."""
+    text = str(raw)
+    if not _USER_ID.fullmatch(text):
+        raise PayloadError(f"not a Slack user id: {text[:20]!r}")
+    return text
+
+
+def id_of(raw: object, what: str) -> int:
+    """A positive database id written by the bot, or PayloadError."""
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10 or not 0 < int(text) <= _MAX_ID:
+        raise PayloadError(f"{what} carries {text[:20]!r}, not an id")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class SlashCommand:
     """A parsed ``/audit`` invocation."""
@@ -28,9 +50,11 @@ class SlashCommand:
         """Parse Slack's slash-command body; empty text means ``help``."""
         words = str(body.get("text") or "").split()
         sub = words[0].lower() if words else "help"
-        return cls(
-            str(body["user_id"]), str(body.get("channel_id", "")), sub, tuple(words[1:]), str(body.get("trigger_id", ""))
-        )
+        try:
+            user = user_id_of(body["user_id"])
+        except KeyError:
+            raise PayloadError("a slash command without a user") from None
+        return cls(user, str(body.get("channel_id", ""))[:32], sub, tuple(words[1:]), str(body.get("trigger_id", ""))[:200])
 
 
 @dataclass(frozen=True)
@@ -48,16 +72,14 @@ class ButtonClick:
         try:
             action = body["actions"][0]
             value = action.get("value") or (action.get("selected_option") or {}).get("value", "")
-            return cls(str(body["user"]["id"]), str(action["action_id"]), str(value), str(body.get("trigger_id", "")))
+            return cls(user_id_of(body["user"]["id"]), str(action["action_id"])[:255], str(value),
+                       str(body.get("trigger_id", ""))[:200])  # fmt: skip
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise PayloadError(f"not a button click: {exc}") from None
+            raise PayloadError(f"not a button click: {type(exc).__name__}") from None
 
     def int_value(self) -> int:
         """The button's value as an id."""
-        try:
-            return int(self.value)
-        except ValueError:
-            raise PayloadError(f"button {self.action_id} carries {self.value!r}, not an id") from None
+        return id_of(self.value, f"button {self.action_id[:40]}")
 
 
 def parse_month_arg(text: str) -> dt.date | None:
@@ -95,16 +117,15 @@ class ViewSubmission:
                         or element.get("selected_date")
                         or (element.get("selected_option") or {}).get("value")
                     )
-            return cls(str(body["user"]["id"]), str(view.get("callback_id", "")), metadata, values)
+            return cls(user_id_of(body["user"]["id"]), str(view.get("callback_id", ""))[:255], metadata, values)
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
-            raise PayloadError(f"not a view submission: {exc}") from None
+            raise PayloadError(f"not a view submission: {type(exc).__name__}") from None
 
     def int_meta(self, key: str) -> int:
         """An id kept in the view's metadata."""
-        try:
-            return int(self.metadata[key])
-        except (KeyError, TypeError, ValueError):
-            raise PayloadError(f"view metadata has no {key}") from None
+        if key not in self.metadata:
+            raise PayloadError(f"view metadata has no {key}")
+        return id_of(self.metadata[key], f"view metadata {key}")
 
     def text(self, block_id: str) -> str:
         """A text input's value ('' when empty)."""

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
-from bot.services.alert_followups import plan_alert_escalations
+from bot.services.alert_followups import plan_alert_escalations, plan_corrective_chasers
 from bot.services.chasing import plan_overdue, plan_reminders
 from bot.services.exemption_followups import plan_exemption_chasers
 from bot.services.schedule import plan_preview, run_scheduled_allocation
 from bot.settings import Settings
 from store.months import is_paused
+from store.receipts import prune_receipts
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +85,34 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
     def alert_escalations(session: Session) -> None:
         report.alert_escalations += plan_alert_escalations(session, settings, now=now)
 
+    def corrective_chasers(session: Session) -> None:
+        report.alert_escalations += plan_corrective_chasers(session, settings, now=now)
+
+    def housekeeping(session: Session) -> None:
+        prune_receipts(session, now=now)
+
     run("alerts", alert_escalations)  # safeguarding: any day, any hour, even when paused
+    run("corrective actions", corrective_chasers)
+    run("housekeeping", housekeeping)
     if not report.working_hours:
         return report
 
     def preview(session: Session) -> None:
         report.previews += plan_preview(session, settings, calendar, now=now)
 
+    def unless_paused(planner: Callable[[Session], None]) -> Callable[[Session], None]:
+        """The month's cycle planners do nothing while the programme is paused (checked by each,
+        inside its own guarded transaction, so a database outage is logged per planner)."""
+
+        def guarded(session: Session) -> None:
+            if is_paused(session, today.replace(day=1)):
+                report.paused = True
+                return
+            planner(session)
+
+        return guarded
+
     run("preview", preview)
-    with sessions() as session:
-        report.paused = is_paused(session, today.replace(day=1))
-    if report.paused:
-        return report
 
     def allocation(session: Session) -> None:
         result = run_scheduled_allocation(session, settings, calendar, now=now)
@@ -103,7 +120,7 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
             report.allocated, report.allocation_messages = result.created, result.messages
 
     def reminders(session: Session) -> None:
-        report.reminders += plan_reminders(session, settings, today=today, now=now)
+        report.reminders += plan_reminders(session, settings, calendar, today=today, now=now)
 
     def overdue(session: Session) -> None:
         report.overdue += plan_overdue(session, settings, today=today, now=now)
@@ -111,8 +128,7 @@ def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingC
     def exemptions(session: Session) -> None:
         report.exemption_chasers += plan_exemption_chasers(session, settings, calendar, now=now)
 
-    run("allocation", allocation)
-    run("reminders", reminders)
-    run("overdue", overdue)
-    run("exemptions", exemptions)
+    for name, planner in (("allocation", allocation), ("reminders", reminders), ("overdue", overdue),
+                          ("exemptions", exemptions)):  # fmt: skip
+        run(name, unless_paused(planner))
     return report

@@ -25,6 +25,15 @@ from store.audit import record
 from store.models import AlertRecipient, Notification, NotificationState, Person, SafeguardingAlert
 
 
+def _lead_and_above(
+    session: Session, alert: SafeguardingAlert
+) -> tuple[list[tuple[str, Person | None]], str, list[tuple[str, Person | None]]]:
+    """The case's chain, the lead's role in it, and the rungs above the lead."""
+    chain = chain_for(session, alert.case)
+    lead_role = next((r for r, p in chain if p is not None and p.id == alert.lead_id), "team_manager")
+    return chain, lead_role, chain[CHAIN.index(lead_role) + 1 :]
+
+
 def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.datetime) -> int:
     """Unacknowledged by the lead after N minutes: remind them and tell the service manager;
     after 2N, the head of service. Any day, any hour. Stops once the lead acknowledges."""
@@ -41,9 +50,7 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
         alert = lock_alert(session, candidate.id)
         if alert is None or alert.lead_acknowledged_at is not None:
             continue
-        chain = chain_for(session, alert.case)
-        lead_role = next((r for r, p in chain if p is not None and p.id == alert.lead_id), "team_manager")
-        above = chain[CHAIN.index(lead_role) + 1 :]  # who is told at each level: the chain's next rungs
+        chain, lead_role, above = _lead_and_above(session, alert)  # told at each level: the chain's next rungs
         due_level = min(2, len(above), int((now - alert.raised_at) / step))
         while alert.escalation_level < due_level:
             alert.escalation_level += 1
@@ -64,6 +71,44 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
             record(session, now=now, action="alert.escalation", actor_ref="scheduler", subject_type="safeguarding_alert",
                    subject_id=alert.id, detail={"level": level})  # fmt: skip
             update_status(session, alert, f"escalate:{level}", now=now)
+    return written
+
+
+def plan_corrective_chasers(session: Session, settings: Settings, *, now: dt.datetime) -> int:
+    """Acknowledged but no corrective action recorded after N minutes: remind the lead; after 2N,
+    tell the rung above them (Hull 14 asks for it at once). Any day, any hour. Stops once recorded."""
+    step = dt.timedelta(minutes=settings.alert_escalation_minutes)
+    written = 0
+    waiting = session.scalars(
+        select(SafeguardingAlert.id).where(
+            SafeguardingAlert.lead_acknowledged_at.is_not(None),
+            SafeguardingAlert.lead_acknowledged_at <= now - step,
+            SafeguardingAlert.corrective_action_at.is_(None),
+            SafeguardingAlert.corrective_chase_level < 2,
+        )
+    ).all()
+    for alert_id in waiting:
+        alert = lock_alert(session, alert_id)
+        if alert is None or alert.corrective_action_at is not None or alert.lead_acknowledged_at is None:
+            continue
+        _, lead_role, rungs = _lead_and_above(session, alert)
+        above = [(role, who) for role, who in rungs if reachable(who)]
+        due_level = min(2, int((now - alert.lead_acknowledged_at) / step))
+        while alert.corrective_chase_level < due_level:
+            alert.corrective_chase_level += 1
+            level = alert.corrective_chase_level
+            if level == 1 and alert.lead is not None:
+                tell(session, alert, alert.lead, lead_role, "reminder", now=now, stage="corrective")
+                written += 1
+            elif level == 2 and above:
+                role, who = above[0]
+                assert who is not None
+                tell(session, alert, who, role, "escalation", now=now, stage="corrective_escalate")
+                written += 1
+            elif level == 2:
+                tell_qa_missing(session, alert, "service_manager", None, None, now=now)
+            record(session, now=now, action="alert.corrective_chase", actor_ref="scheduler",
+                   subject_type="safeguarding_alert", subject_id=alert.id, detail={"level": level})  # fmt: skip
     return written
 
 

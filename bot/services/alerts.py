@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import FormBlock, Template
-from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from bot.settings import Settings
 from store.audit import record
 from store.models import (
@@ -66,15 +66,28 @@ def _holder(session: Session, role: Role, service_id: int | None) -> Person | No
     ).first()
 
 
+def _manager_of(person: Person | None) -> Person | None:
+    """``person``'s own line manager, if active."""
+    manager = person.line_manager if person is not None else None
+    return manager if manager is not None and manager.active and manager.id != person.id else None  # type: ignore[union-attr]
+
+
 def chain_for(session: Session, case: Case) -> list[tuple[str, Person | None]]:
-    """The case's worker, team manager, service manager and head of service, in order."""
+    """The case's worker, team manager, service manager and head of service, in order.
+
+    The service manager is the team manager's own line manager, and the head of service theirs
+    (the management chain, Bradford §3); only where the chain has a gap is it the first holder of
+    the role in the case's service.
+    """
     team = session.get(Team, case.team_id)
     service_id = team.service_id if team else None
+    service_manager = _manager_of(case.team_manager) or _holder(session, Role.SERVICE_MANAGER, service_id)
+    head = _manager_of(service_manager) or _holder(session, Role.HEAD_OF_SERVICE, service_id)
     return [
         ("worker", case.allocated_worker),
         ("team_manager", case.team_manager),
-        ("service_manager", _holder(session, Role.SERVICE_MANAGER, service_id)),
-        ("head_of_service", _holder(session, Role.HEAD_OF_SERVICE, service_id)),
+        ("service_manager", service_manager),
+        ("head_of_service", head if head is None or service_manager is None or head.id != service_manager.id else None),
     ]
 
 
@@ -204,17 +217,27 @@ def raise_alert(
     session: Session, person: Person | None, reference: str, urgency: AlertUrgency | None, note: str,
     settings: Settings, *, now: dt.datetime, actor_ref: str,
 ) -> AlertOutcome:  # fmt: skip
-    """Check the form, then tell the worker, team manager and service manager at once."""
+    """Check the form, then tell the worker, team manager and service manager at once.
+
+    Someone outside a case cannot tell "no such case" from "not your case": both are refused in
+    the same words (the log has the true reason). Only people who may raise a concern about any
+    case (the QA team) are told that a reference matches no case."""
     case = find_case(session, reference) if reference.strip() else None
     errors: dict[str, str] = {}
-    if case is None:
-        errors[FormBlock.CASE] = f"There is no case {reference.strip()!r}. Check the reference in the case record." if reference.strip() else "Give the case reference."
+    if not reference.strip():
+        errors[FormBlock.CASE] = "Give the case reference."
     if urgency is None:
         errors[FormBlock.URGENCY] = "Choose how urgent this is."
     if not note.strip():
         errors[FormBlock.NOTE] = "Say briefly what needs to happen (no names or case details)."
     elif len(note) > MAX_NOTE:
         errors[FormBlock.NOTE] = f"Please keep it under {MAX_NOTE} characters; the detail belongs in the case record."
+    if case is None and reference.strip():
+        if not decide(person, Permission.RAISE_ALERT, circle=set()).allowed:
+            refused = refuse(session, person, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref=actor_ref,
+                             subject_type="case", told=RefusalCode.NOT_IN_CIRCLE)  # fmt: skip
+            return AlertOutcome(refused, errors=errors)
+        errors[FormBlock.CASE] = f"There is no case {reference.strip()!r}. Check the reference in the case record."
     if case is None:
         return AlertOutcome(Decision(True), errors=errors)
     decision = check(session, person, Permission.RAISE_ALERT, now=now, actor_ref=actor_ref, subject_type="case",
@@ -321,10 +344,10 @@ def record_corrective_action(
 
 
 def _unknown(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:
-    """A click on an alert the store does not hold: refused like a stranger's, and logged."""
-    check(session, person, Permission.ACT_ON_ALERT, now=now, actor_ref=actor_ref, subject_type="safeguarding_alert",
-          subject_id=alert_id, circle=set())  # fmt: skip
-    return Decision(False, RefusalCode.NOT_IN_CIRCLE)
+    """A click on an alert the store does not hold: refused like a stranger's (nobody is in a
+    missing alert's circle, not even the QA team), and logged."""
+    return refuse(session, person, Permission.ACT_ON_ALERT, RefusalCode.NOT_IN_CIRCLE, now=now, actor_ref=actor_ref,
+                  subject_type="safeguarding_alert", subject_id=alert_id)  # fmt: skip
 
 
 def _may_act(session: Session, alert: SafeguardingAlert, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:

@@ -243,8 +243,10 @@ def _explicit_cases(
     month_cases: set[int],
     recent: dict[int, dt.date],
     resample_months: int,
+    avoid_recent: bool,
 ) -> list[_Slot]:
-    """Resolve the named cases: unknown, closed, already allocated or recently audited ones drop out."""
+    """Resolve the named cases: unknown, closed and already allocated ones drop out, and recently
+    audited ones too when the council chose so (never a re-audit)."""
     refs = list(dict.fromkeys(r.strip() for r in request.cases if r.strip()))
     found = {c.reference: c for c in _case_facts(session, select(Case).where(Case.reference.in_(refs)))}
     slots: list[_Slot] = []
@@ -259,7 +261,7 @@ def _explicit_cases(
             plan.notes.append(f"{ref} is already allocated for {month_label(plan.month)}")
         elif not case.active:
             plan.unallocated.append(Unallocated(ref, "case is closed", case.case_id, kind))
-        elif kind == AuditType.DIP and not request.allow_recent and case.case_id in recent:
+        elif avoid_recent and kind != AuditType.RE_AUDIT and not request.allow_recent and case.case_id in recent:
             when = month_label(recent[case.case_id])
             reason = f"audited in {when}, within the last {resample_months} months (allow-recent to include it)"
             plan.unallocated.append(Unallocated(ref, reason, case.case_id, kind))
@@ -363,7 +365,8 @@ def _thematic_sample(
     candidates = _thematic_cases(session, thematic)
     rng = random.Random(f"{plan.seed}:thematic")
     wanted = max(target - existing, 0)
-    sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=plan.request.allow_recent, rng=rng)
+    allow_recent = plan.request.allow_recent or not settings.avoid_recent_thematic
+    sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
     slots += [_Slot(c, AuditType.THEMATIC, theme) for c in sample.drawn]
     kind = "match the thematic filter" if sample.pool == len(candidates) else "matching the thematic filter can be sampled"
     label = f"thematic sample {theme!r} ({thematic.describe()})"
@@ -407,8 +410,9 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
     slots: list[_Slot] = []
     if request.cases:
         slots += _explicit_cases(
-            session, request, plan, month_cases=claimed, recent=recent, resample_months=settings.resample_months
-        )
+            session, request, plan, month_cases=claimed, recent=recent, resample_months=settings.resample_months,
+            avoid_recent=settings.avoid_recent_named,
+        )  # fmt: skip
     samples: list[tuple[str, AuditType, int, int, str | None]] = []
     if request.thematic_filter is not None and thematic_target is not None:
         samples.append(
@@ -423,7 +427,8 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         )
         rng = random.Random(f"{plan.seed}:control")
         wanted = max(request.control - existing, 0)
-        sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=request.allow_recent, rng=rng)
+        allow_recent = request.allow_recent or not settings.avoid_recent_control
+        sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
         slots += [_Slot(c, AuditType.CONTROL, None) for c in sample.drawn]
         shortfall = _shortfall_note("of type CIN, CP or CLA can be sampled", sample, settings.resample_months)
         samples.append(("control sample", AuditType.CONTROL, request.control, existing, shortfall))
@@ -440,4 +445,26 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         plan.notes.append(_count_note(plan, label, kind, requested, existing))
         if shortfall:
             plan.notes.append(shortfall)
+    plan.rules.extend(_recent_rules(request, settings))
     return plan
+
+
+def _recent_rules(request: AllocationRequest, settings: Settings) -> list[str]:
+    """Say, for each kind of sample requested, whether recently audited cases were left out (a council's choice)."""
+    asked = [("control sample", request.control is not None, settings.avoid_recent_control, "AUDITBOT_AVOID_RECENT_CONTROL"),
+             ("thematic sample", request.thematic_filter is not None, settings.avoid_recent_thematic,
+              "AUDITBOT_AVOID_RECENT_THEMATIC"),
+             ("named cases", bool(request.cases) and request.cases_type != AuditType.RE_AUDIT, settings.avoid_recent_named,
+              "AUDITBOT_AVOID_RECENT_NAMED")]  # fmt: skip
+    notes = []
+    for label, requested, avoid, setting in asked:
+        if not requested:
+            continue
+        if request.allow_recent:
+            notes.append(f"{label}: cases audited in the last {settings.resample_months} months may be chosen (--allow-recent)")
+        elif avoid:
+            notes.append(f"{label}: cases audited in the last {settings.resample_months} months are left out "
+                         f"(the council's choice, {setting}=true)")  # fmt: skip
+        else:
+            notes.append(f"{label}: cases audited recently may be chosen again (the council's choice, {setting}=false)")
+    return notes

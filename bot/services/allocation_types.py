@@ -98,6 +98,8 @@ class AllocationPlan:
     #: Per requested kind ("control", "thematic", "dip"/"re_audit"): what the month already has.
     already_allocated: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The council's re-sampling choices that shaped this plan, one line per kind of sample.
+    rules: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,9 @@ def find_approver(session: Session, auditor: Person, settings: Settings) -> Pers
     """The approver the rules name: first up the auditor's line-management chain, else the one
     holding the role in the auditor's service, else the only holder of the role. An auditor who
     holds an approver role themselves and is still without one falls back to their own line
-    manager (if active), else the QA approver role's holder. Never the auditor themselves."""
+    manager (if active). Anyone still without one goes to the Strategic Lead (the QA approver
+    role), else the QA team decides (its first coordinator). Never the auditor themselves; None
+    only when there is nobody at all."""
     roles = [approver_role(auditor, settings), settings.exemption_approver_role]
     for role in dict.fromkeys(roles):
         found = _up_the_line(auditor, role)
@@ -74,7 +76,8 @@ def find_approver(session: Session, auditor: Person, settings: Settings) -> Pers
         manager = auditor.line_manager
         if manager is not None and manager.active and manager.id != auditor.id:
             return manager
-        fallback = _holders(session, settings.qa_exemption_approver_role, auditor)
+    for role in (settings.qa_exemption_approver_role, Role.QA_COORDINATOR):
+        fallback = _holders(session, role, auditor)
         if fallback:
             return fallback[0]
     return None

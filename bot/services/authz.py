@@ -1,7 +1,10 @@
 """Who may do what, decided from the store in one place. Every refusal is audit-logged.
 
 Refusals carry a ``RefusalCode``; the words shown to the person live in
-``messages/refusal.json.j2``.
+``messages/refusal.json.j2``. Every refusal -- a permission ``check`` that fails, or a service
+finding that the thing asked about is missing or closed -- goes through ``refuse``, the one
+place that writes it to the audit log (outcome ``refused``, with the true reason). Who is asking
+is judged first: an unknown or inactive person is refused as such, whatever else is wrong.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ def _allowed(condition: bool, code: RefusalCode) -> Decision:
     return Decision(True) if condition else Decision(False, code)
 
 
+def identity_refusal(person: Person | None) -> RefusalCode | None:
+    """Why ``person`` may do nothing at all (not in the store, or inactive), else None."""
+    if person is None:
+        return RefusalCode.UNKNOWN_PERSON
+    if not person.active:
+        return RefusalCode.INACTIVE_PERSON
+    return None
+
+
 def decide(
     person: Person | None,
     permission: Permission,
@@ -82,10 +94,10 @@ def decide(
     case's circle; ``lead_id`` who acts as team manager for an alert; ``approver_roles`` the
     roles that decide exemptions (from the settings) — looked up by the caller.
     """
-    if person is None:
-        return Decision(False, RefusalCode.UNKNOWN_PERSON)
-    if not person.active:
-        return Decision(False, RefusalCode.INACTIVE_PERSON)
+    nobody = identity_refusal(person)
+    if nobody is not None:
+        return Decision(False, nobody)
+    assert person is not None
     qa = person.has_role(Role.QA_COORDINATOR)
     match permission:
         case Permission.VIEW_OWN_AUDITS:
@@ -118,6 +130,48 @@ def decide(
             return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)
 
 
+def refuse(
+    session: Session,
+    person: Person | None,
+    permission: Permission,
+    code: RefusalCode,
+    *,
+    now: dt.datetime,
+    actor_ref: str,
+    subject_type: str = "",
+    subject_id: int | None = None,
+    told: RefusalCode | None = None,
+    action: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> Decision:
+    """Refuse ``person`` and audit-log why, in the caller's transaction (which must then commit).
+
+    The single place a refusal is recorded. ``code`` is the true reason and is what is logged;
+    ``told`` is what the person is told instead when the true reason must not be revealed (a
+    stranger must not tell "no such case" from "not your case"). An unknown or inactive person
+    is refused, logged and told as such, whatever ``code`` says. ``action`` names the logged
+    action when it is more specific than the permission; ``detail`` adds to the log entry.
+    """
+    nobody = identity_refusal(person)
+    logged = nobody or code
+    shown = nobody or told or code
+    entry: dict[str, object] = {"reason": logged.value}
+    if shown != logged:
+        entry["told"] = shown.value
+    record(
+        session,
+        now=now,
+        action=action or str(permission),
+        outcome="refused",
+        actor=person,
+        actor_ref=actor_ref,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        detail={**entry, **(detail or {})},
+    )
+    return Decision(False, shown)
+
+
 def check(
     session: Session,
     person: Person | None,
@@ -133,23 +187,17 @@ def check(
     circle: set[int] | None = None,
     lead_id: int | None = None,
     approver_roles: frozenset[Role] | None = None,
+    told: RefusalCode | None = None,
 ) -> Decision:
-    """Decide, and audit-log a refusal in the caller's transaction (which must then commit)."""
+    """Decide, and ``refuse`` (audit-logged) if not allowed; ``told`` as for ``refuse``."""
     decision = decide(
         person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle,
         lead_id=lead_id, approver_roles=approver_roles,
     )  # fmt: skip
-    if not decision.allowed:
-        assert decision.code is not None
-        record(
-            session,
-            now=now,
-            action=str(permission),
-            outcome="refused",
-            actor=person,
-            actor_ref=actor_ref,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            detail={"reason": decision.code.value},
-        )
-    return decision
+    if decision.allowed:
+        return decision
+    assert decision.code is not None
+    return refuse(
+        session, person, permission, decision.code, now=now, actor_ref=actor_ref, subject_type=subject_type,
+        subject_id=subject_id, told=told,
+    )  # fmt: skip

@@ -1,5 +1,8 @@
 """Chasing: the reminder a week before the deadline and the weekly overdue notices.
 
+The reminder goes on the last working day on or before ``deadline - reminder_days_before``
+(Bradford §2: "a week before"), never later.
+
 Planned by the scheduler's tick; every notification key names the allocation, its due date
 and the recipient, so a second tick, a restart or a second process plans nothing twice, and a
 moved deadline (an extension) gets reminders of its own. Overdue notices repeat every
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.breaks import bookable_break_month
 from bot.services.notices import allocation_context
@@ -96,13 +100,29 @@ def _planned(session: Session, keys: list[str]) -> set[str]:
     return found
 
 
-def plan_reminders(session: Session, settings: Settings, *, today: dt.date, now: dt.datetime) -> int:
-    """Remind auditors whose audit is due within ``reminder_days_before`` days; copy their managers."""
+def reminder_day(calendar: WorkingCalendar, due: dt.date, days_before: int) -> dt.date:
+    """The last working day on or before ``due - days_before``: when the reminder goes."""
+    day = due - dt.timedelta(days=days_before)
+    while not calendar.is_working_day(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
+#: Further than any run of non-working days before a reminder day can reach (Christmas to New Year).
+_LOOKAHEAD = dt.timedelta(days=14)
+
+
+def plan_reminders(
+    session: Session, settings: Settings, calendar: WorkingCalendar, *, today: dt.date, now: dt.datetime
+) -> int:
+    """Remind auditors whose reminder day has come and whose audit is not yet due; copy their managers."""
     written = 0
-    horizon = today + dt.timedelta(days=settings.reminder_days_before)
+    horizon = today + dt.timedelta(days=settings.reminder_days_before) + _LOOKAHEAD
     break_month = _BreakMonths(session, settings, today)
     due_now: list[tuple[Allocation, Person, Person | None, Person | None, tuple[str, str | None]]] = []
     for allocation in _open_allocations(session, due_from=today, due_to=horizon):
+        if reminder_day(calendar, allocation.due_date, settings.reminder_days_before) > today:
+            continue
         due = allocation.due_date.isoformat()
         for auditor, co in _auditors(allocation):
             manager = _copied_manager(auditor)

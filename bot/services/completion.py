@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.exemption_decisions import withdraw_pending
 from bot.services.notices import allocation_context
 from store.audit import record
 from store.models import AllocationState, Person
 from store.outbox import person_ref
-from store.queries import load_allocation
+from store.queries import latest_allocation_id, load_allocation
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,11 @@ def complete_allocation(
     A pending exemption or extension request is withdrawn and its approver's message edited to
     say so. The allocation is locked before its requests, as when a request is decided."""
     allocation = load_allocation(session, allocation_id, lock=True)
-    if allocation is None:
-        return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
+    if allocation is None:  # a forged or stale button: told, as before, that there is nothing to mark
+        return Completion(refuse(
+            session, person, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
+            subject_type="allocation", subject_id=allocation_id, told=RefusalCode.AUDIT_CLOSED,
+        ))  # fmt: skip
     decision = check(
         session, person, Permission.COMPLETE_AUDIT, now=now, actor_ref=actor_ref,
         subject_type="allocation", subject_id=allocation.id, allocation=allocation,
@@ -45,7 +48,10 @@ def complete_allocation(
     assert person is not None
     already = allocation.state == AllocationState.COMPLETED
     if allocation.state not in (AllocationState.ALLOCATED, AllocationState.COMPLETED):
-        return Completion(Decision(False, RefusalCode.AUDIT_CLOSED))
+        return Completion(refuse(
+            session, person, Permission.COMPLETE_AUDIT, RefusalCode.AUDIT_CLOSED, now=now, actor_ref=actor_ref,
+            subject_type="allocation", subject_id=allocation.id,
+        ))  # fmt: skip
     if not already:
         allocation.state = AllocationState.COMPLETED
         allocation.completed_at = now
@@ -67,3 +73,19 @@ def complete_allocation(
         already=already,
     )
     return Completion(decision, already=already, context=context)
+
+
+def complete_by_reference(
+    session: Session, reference: str, person: Person | None, *, now: dt.datetime, tz: ZoneInfo, actor_ref: str
+) -> Completion:
+    """``/audit complete CASE-REF``: complete the case's newest open or completed audit.
+
+    No such audit (or no reference at all) is refused and logged like any other refusal; the
+    typed reference is not stored (it may be anything someone typed)."""
+    allocation_id = latest_allocation_id(session, reference) if reference.strip() else None
+    if allocation_id is None:
+        return Completion(refuse(
+            session, person, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
+            subject_type="case",
+        ))  # fmt: skip
+    return complete_allocation(session, allocation_id, person, now=now, tz=tz, actor_ref=actor_ref)

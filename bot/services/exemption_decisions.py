@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
 from bot.services.approvers import active_delegate
-from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.exemptions import MAX_TEXT, Outcome, exempted_auditors, request_context
 from bot.services.notices import notify_allocation
 from bot.services.reallocation import AuditorChoice, choose_auditor, eligible_auditors
@@ -31,7 +31,7 @@ def may_decide(
     """Whether ``person`` may decide the request (logging a refusal), before asking for a comment."""
     request = session.get(ExemptionRequest, request_id)
     if request is None:
-        return Decision(False, RefusalCode.AUDIT_CLOSED), None
+        return missing_request(session, person, request_id, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref), None
     delegate = active_delegate(session, request.approver_id, calendar.local_date(now))
     decision = check(
         session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
@@ -40,6 +40,14 @@ def may_decide(
     if decision.allowed and request.state == RequestState.WITHDRAWN:
         announce_withdrawal(session, request, now=now)  # idempotent: the asking messages say so
     return decision, request
+
+
+def missing_request(
+    session: Session, person: Person | None, request_id: int, permission: Permission, *, now: dt.datetime, actor_ref: str
+) -> Decision:
+    """A forged or stale request id: refused and logged; told, as before, there is nothing to decide."""
+    return refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
+                  subject_type="exemption_request", subject_id=request_id, told=RefusalCode.AUDIT_CLOSED)  # fmt: skip
 
 
 def lock_request(session: Session, request_id: int) -> tuple[Allocation | None, ExemptionRequest | None]:
@@ -69,7 +77,7 @@ def decide_request(
     two cannot deadlock on PostgreSQL."""
     allocation, request = lock_request(session, request_id)
     if request is None or allocation is None:
-        return Outcome(Decision(False, RefusalCode.AUDIT_CLOSED))
+        return Outcome(missing_request(session, person, request_id, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref))
     today = calendar.local_date(now)
     delegate = active_delegate(session, request.approver_id, today)
     decision = check(
@@ -89,12 +97,12 @@ def decide_request(
         return Outcome(decision, errors={FormBlock.COMMENT: "Please say why, so the auditor knows."}, request=request)
     if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None and request.new_due_date < today:
         # Approving would set a deadline already missed: the approver declines instead.
-        record(
-            session, now=now, action="extension.approve", outcome="refused", actor=person, actor_ref=actor_ref,
-            subject_type="exemption_request", subject_id=request.id,
-            detail={"reason": RefusalCode.EXTENSION_DATE_PASSED.value, "new_due_date": request.new_due_date.isoformat()},
+        decision = refuse(
+            session, person, Permission.DECIDE_EXEMPTION, RefusalCode.EXTENSION_DATE_PASSED, now=now,
+            actor_ref=actor_ref, subject_type="exemption_request", subject_id=request.id, action="extension.approve",
+            detail={"new_due_date": request.new_due_date.isoformat()},
         )  # fmt: skip
-        return Outcome(Decision(False, RefusalCode.EXTENSION_DATE_PASSED), request=request)
+        return Outcome(decision, request=request)
     request.state = RequestState.APPROVED if approve else RequestState.DECLINED
     request.decided_at, request.decided_by_id = now, person.id
     request.decision_comment = (comment or "").strip()[:MAX_TEXT] or None
@@ -152,7 +160,7 @@ def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocat
     exclude = exempted_auditors(session, allocation.id) | {request.auditor_id}
     choice = choose_auditor(session, allocation.id, settings, exclude=exclude)
     if isinstance(choice, AuditorChoice):
-        hand_over(session, request, allocation, choice.auditor_id, choice.reason, now=now)
+        hand_over(session, request, allocation, choice.auditor_id, choice.reason, settings, now=now)
     elif allocation.second_auditor_id is not None:
         # One of a pair: the other auditor carries on alone until the QA team names a partner.
         if allocation.auditor_id == request.auditor_id:
@@ -163,8 +171,15 @@ def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocat
 
 
 def hand_over(
-    session: Session, request: ExemptionRequest, allocation: Allocation, auditor_id: int, reason: str, *, now: dt.datetime
-) -> None:
+    session: Session, request: ExemptionRequest, allocation: Allocation, auditor_id: int, reason: str,
+    settings: Settings, *, now: dt.datetime,
+) -> None:  # fmt: skip
+    """Give the audit to ``auditor_id`` with a fair deadline: the later of the original and
+    ``reallocation_working_days`` working days from today (never overdue on arrival)."""
+    calendar = WorkingCalendar.from_settings(settings)
+    fair = calendar.add_working_days(calendar.local_date(now), settings.reallocation_working_days)
+    if fair > allocation.due_date:
+        allocation.due_date = fair
     if allocation.auditor_id == request.auditor_id:
         allocation.auditor_id = auditor_id
     else:

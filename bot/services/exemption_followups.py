@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.approvers import active_delegate
-from bot.services.authz import Decision, Permission, RefusalCode, check
-from bot.services.exemption_decisions import hand_over, lock_request
+from bot.services.authz import Permission, check
+from bot.services.exemption_decisions import hand_over, lock_request, missing_request
 from bot.services.exemptions import Outcome, exempted_auditors, request_context
 from bot.services.reallocation import eligible_auditors
 from bot.settings import Settings
@@ -32,8 +32,10 @@ def choose_replacement(
     allocation, request = lock_request(session, request_id)
     decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
                      subject_type="exemption_request", subject_id=request_id)  # fmt: skip
-    if not decision.allowed or request is None or allocation is None:
-        return Outcome(decision if request is not None else Decision(False, RefusalCode.AUDIT_CLOSED))
+    if not decision.allowed:
+        return Outcome(decision)
+    if request is None or allocation is None:
+        return Outcome(missing_request(session, person, request_id, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref))
     if request.reallocated_to_id is not None or allocation.state == AllocationState.COMPLETED:
         return Outcome(decision, request=request, already=True)
     choices = {
@@ -42,7 +44,8 @@ def choose_replacement(
     }
     if auditor_id not in choices:
         return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
-    hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", now=now)
+    hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", settings,
+              now=now)  # fmt: skip
     record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
            subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
     context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}

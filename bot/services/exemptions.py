@@ -16,7 +16,7 @@ from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
 from bot.services.allocation_rules import last_day
 from bot.services.approvers import active_delegate, find_approver
-from bot.services.authz import Decision, Permission, RefusalCode, check
+from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.notices import allocation_context
 from bot.settings import Settings
 from store.audit import record
@@ -30,7 +30,7 @@ from store.models import (
     RequestState,
 )
 from store.outbox import enqueue, person_ref
-from store.queries import load_allocation, qa_coordinators
+from store.queries import latest_allocation_id, load_allocation, qa_coordinators
 
 MAX_TEXT = 1000
 
@@ -82,24 +82,71 @@ def latest_extension_date(allocation: Allocation, calendar: WorkingCalendar, set
     return calendar.add_working_days(original_deadline(allocation), settings.max_extension_working_days)
 
 
+def open_request_form(
+    session: Session, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
+    allocation_id: int | None = None, reference: str = "", now: dt.datetime, actor_ref: str,
+) -> tuple[Decision, dict[str, object]]:  # fmt: skip
+    """The button (``allocation_id``) or ``/audit exempt REF`` (``reference``): may ``person``
+    ask about that audit? If so, the request modal's context. Every refusal is logged."""
+    if allocation_id is not None:
+        allocation = load_allocation(session, allocation_id)
+        if allocation is None:
+            return _missing_allocation(session, person, allocation_id, now=now, actor_ref=actor_ref), {}
+        return start_request(session, allocation, person, settings, calendar, now=now, actor_ref=actor_ref)
+    allocation = open_allocation_for(session, person, reference)
+    if allocation is not None:
+        return start_request(session, allocation, person, settings, calendar, now=now, actor_ref=actor_ref)
+    return _refuse_reference(session, person, reference, now=now, actor_ref=actor_ref), {}
+
+
+def _missing_allocation(session: Session, person: Person | None, allocation_id: int, *, now: dt.datetime, actor_ref: str) -> Decision:
+    """A forged or stale allocation id: told, as for any case not theirs, that there is none."""
+    return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
+                  subject_type="allocation", subject_id=allocation_id, told=RefusalCode.UNKNOWN_CASE)  # fmt: skip
+
+
+def _refuse_reference(session: Session, person: Person | None, reference: str, *, now: dt.datetime, actor_ref: str) -> Decision:
+    """``/audit exempt REF`` found no open audit of the person's: the answer is the same whatever
+    the reason (no such case, no audit of it, someone else's, closed); the log has the true one."""
+    told = RefusalCode.UNKNOWN_CASE
+    wanted = reference.strip().upper()
+    case_id = session.scalar(select(Case.id).where(func.upper(Case.reference) == wanted)) if wanted else None
+    if case_id is None:
+        return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.UNKNOWN_CASE, now=now, actor_ref=actor_ref,
+                      subject_type="case")  # fmt: skip
+    latest = latest_allocation_id(session, reference)
+    allocation = load_allocation(session, latest) if latest is not None else None
+    if allocation is None:
+        return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
+                      subject_type="case", subject_id=case_id, told=told)  # fmt: skip
+    decision = check(session, person, Permission.REQUEST_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="allocation",
+                     subject_id=allocation.id, allocation=allocation, told=told)  # fmt: skip
+    if not decision.allowed:
+        return decision
+    return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.AUDIT_CLOSED, now=now, actor_ref=actor_ref,
+                  subject_type="allocation", subject_id=allocation.id, told=told)  # fmt: skip
+
+
 def start_request(
-    session: Session, allocation: Allocation | None, person: Person | None, settings: Settings, calendar: WorkingCalendar,
+    session: Session, allocation: Allocation, person: Person | None, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime, actor_ref: str,
 ) -> tuple[Decision, dict[str, object]]:  # fmt: skip
     """May ``person`` ask about ``allocation``? If so, the request modal's context."""
-    if allocation is None:
-        return Decision(False, RefusalCode.UNKNOWN_CASE), {}
     decision = check(
         session, person, Permission.REQUEST_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="allocation",
         subject_id=allocation.id, allocation=allocation,
     )  # fmt: skip
     if not decision.allowed:
         return decision, {}
-    if allocation.state != AllocationState.ALLOCATED:
-        return Decision(False, RefusalCode.AUDIT_CLOSED), {}
     assert person is not None
-    if _pending(session, allocation.id, person.id) is not None:
-        return Decision(False, RefusalCode.REQUEST_PENDING), {}
+    refused: RefusalCode | None = None
+    if allocation.state != AllocationState.ALLOCATED:
+        refused = RefusalCode.AUDIT_CLOSED
+    elif _pending(session, allocation.id, person.id) is not None:
+        refused = RefusalCode.REQUEST_PENDING
+    if refused is not None:
+        return refuse(session, person, Permission.REQUEST_EXEMPTION, refused, now=now, actor_ref=actor_ref,
+                      subject_type="allocation", subject_id=allocation.id), {}  # fmt: skip
     return decision, {
         "allocation_id": allocation.id,
         "reference": allocation.case.reference,
@@ -209,10 +256,12 @@ def submit_request(
     The allocation row is locked first (SQLite: the transaction is BEGIN IMMEDIATE), so two
     simultaneous submissions are serialised and the second sees the first's pending request."""
     allocation = load_allocation(session, allocation_id, lock=True)
+    if allocation is None:
+        return Outcome(_missing_allocation(session, person, allocation_id, now=now, actor_ref=actor_ref))
     decision, _ = start_request(session, allocation, person, settings, calendar, now=now, actor_ref=actor_ref)
     if not decision.allowed:
         return Outcome(decision)
-    assert allocation is not None and person is not None
+    assert person is not None
     today = calendar.local_date(now)
     errors = validate(form, allocation, settings, calendar, today)
     if errors:
@@ -220,7 +269,8 @@ def submit_request(
     approver = find_approver(session, person, settings)
     if approver is None:
         _tell_qa_no_approver(session, person, now=now)
-        return Outcome(Decision(False, RefusalCode.NO_APPROVER))
+        return Outcome(refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_APPROVER, now=now,
+                              actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id))  # fmt: skip
     delegate = active_delegate(session, approver.id, today)
     if delegate is not None and delegate.id == person.id:
         delegate = None  # nobody decides their own request

@@ -60,6 +60,7 @@ def prepare_allocation(
 def set_month(
     session: Session,
     month: dt.date,
+    calendar: WorkingCalendar,
     *,
     now: dt.datetime,
     actor_ref: str,
@@ -67,7 +68,11 @@ def set_month(
     thematic_filter: str | None | object = UNSET,
     paused: bool | None = None,
 ) -> AuditMonth:
-    """Change a month's theme, standing thematic filter or pause (each only if given)."""
+    """Change a month's theme, standing thematic filter or pause (each only if given).
+
+    Resuming moves the deadline of every audit still owed that month by the working days the
+    pause lasted, so it is chased again from where it stood (Surrey paused March-May 2020).
+    """
     row = month_row(session, month)
     changes: dict[str, object] = {}
     if theme is not UNSET:
@@ -77,6 +82,11 @@ def set_month(
             # RequestError names the bad part; an unknown team or service would fail every tick later
             _check_filter_names(session, parse_thematic_filter(str(thematic_filter)))
         row.thematic_filter = changes["thematic_filter"] = thematic_filter  # type: ignore[assignment]
+    if paused is True and not row.paused:
+        row.paused_at = now
+    elif paused is False and row.paused:
+        changes["deadlines_moved_by_working_days"] = _extend_owed(session, row, calendar, now=now)
+        row.paused_at = None
     if paused is not None:
         row.paused = changes["paused"] = paused
     record(
@@ -84,6 +94,18 @@ def set_month(
         detail={"month": month.isoformat(), **{k: v for k, v in changes.items()}},
     )  # fmt: skip
     return row
+
+
+def _extend_owed(session: Session, row: AuditMonth, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Move the deadlines of the month's audits still owed by the working days it was paused."""
+    began = calendar.local_date(row.paused_at) if row.paused_at is not None else calendar.local_date(now)
+    lost = calendar.working_days_between(began, calendar.local_date(now))
+    if lost:
+        for allocation in session.scalars(
+            select(Allocation).where(Allocation.month_id == row.id, Allocation.state == AllocationState.ALLOCATED)
+        ):
+            allocation.due_date = calendar.add_working_days(allocation.due_date, lost)
+    return lost
 
 
 def month_request(row: AuditMonth, settings: Settings) -> tuple[AllocationRequest, str]:
@@ -141,7 +163,7 @@ def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneIn
                 status.completed_late += 1
         elif a.state == AllocationState.EXEMPTED:
             status.exempted += 1
-        elif a.due_date < today:
+        elif a.due_date < today and not status.paused:  # nothing is owed while the programme is paused
             status.overdue += 1
         else:
             status.open += 1

@@ -1,6 +1,8 @@
 """The local workspace's Web API methods, answering like Slack does.
 
-``WebApi.call`` runs one method: token check, injected faults, rate limits, then the method.
+``WebApi.call`` runs one method: token check, injected faults, rate limits, then the method,
+and keeps a ``CallRecord`` of it. A ``timeout_after_store`` fault may take effect late
+(``landing_delay``), as a post still on its way through Slack when the client gave up.
 Messages and views are checked with ``bot.blockkit`` so a payload Slack would reject is
 rejected here too.
 """
@@ -11,6 +13,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, checked_view, error, message_content, ok, truthy
 from bot.workspace.state import (
     MAX_VIEW_STACK,
@@ -41,8 +44,19 @@ WRITE_METHODS = frozenset(
 class WebApi:
     """The Web API methods over one ``WorkspaceState``."""
 
-    def __init__(self, state: WorkspaceState, *, bot_token: str, limits: RateLimits, faults: FaultPlan) -> None:
+    def __init__(
+        self,
+        state: WorkspaceState,
+        *,
+        bot_token: str,
+        limits: RateLimits,
+        faults: FaultPlan,
+        landing_delay: float = 0.0,
+    ) -> None:
         self.state, self.bot_token, self.faults = state, bot_token, faults
+        #: Seconds (by ``state.clock``) before a ``timeout_after_store`` call takes effect; 0 = at once.
+        self.landing_delay = landing_delay
+        self._landing: list[tuple[float, Callable[[Params], ApiResult], Params]] = []
         self.limits = limits
         self._channel_buckets: dict[str, TokenBucket] = {}
         self._workspace_bucket: TokenBucket | None = None
@@ -76,30 +90,67 @@ class WebApi:
     # --- dispatch ----------------------------------------------------------------------------
 
     def call(self, method: str, params: Params, token: str | None) -> ApiResult:
-        """Run one Web API call as Slack would: auth, faults, rate limits, then the method."""
+        """Run one Web API call as Slack would: auth, faults, rate limits, then the method.
+
+        Each call is kept in ``state.calls`` and, with its arrival time and answer, in
+        ``state.call_log``.
+        """
         with self.state.lock:
-            self.state.calls.append((method, copy.deepcopy(params)))
-            if not token:
-                return error("not_authed")
-            if token != self.bot_token:
-                return error("invalid_auth")
-            handler = self.methods.get(method)
-            if handler is None:
-                return error("unknown_method")
-            fault = self.faults.due()
-            if fault in {"500", "503", "timeout"}:
-                status = 503 if fault == "503" else 500
-                return ApiResult({"ok": False, "error": "internal_error"}, status=status, hold=fault == "timeout")
-            limited = self._rate_limit(method, params)
-            if limited is not None:
-                return limited
-            try:
-                result = handler(params)
-            except InvalidPayloadError as exc:
-                result = exc.result
-            if fault == "timeout_after_store":
-                result.hold = True
+            now = self.state.clock()
+            self.land_due(now)
+            kept = copy.deepcopy(params)
+            self.state.calls.append((method, kept))
+            record = CallRecord(method=method, params=kept, at=now)
+            self.state.call_log.append(record)
+            result = self._answer(method, params, token, record)
+            record.status = result.status
+            if "Retry-After" in result.headers:
+                record.retry_after = int(result.headers["Retry-After"])
             return result
+
+    def _answer(self, method: str, params: Params, token: str | None, record: CallRecord) -> ApiResult:
+        if not token:
+            return error("not_authed")
+        if token != self.bot_token:
+            return error("invalid_auth")
+        handler = self.methods.get(method)
+        if handler is None:
+            return error("unknown_method")
+        fault = record.fault = self.faults.due()
+        if fault == "429":
+            limited = error("ratelimited", status=429)
+            limited.headers["Retry-After"] = str(self.faults.retry_after)
+            return limited
+        if fault in {"500", "503", "timeout"}:
+            status = 503 if fault == "503" else 500
+            return ApiResult({"ok": False, "error": "internal_error"}, status=status, hold=fault == "timeout")
+        limited = self._rate_limit(method, params)
+        if limited is not None:
+            record.fault = None  # answered at once: the fault never happened
+            return limited
+        if fault == "timeout_after_store" and self.landing_delay > 0:
+            # Still on its way through Slack: takes effect later, after the client has given up.
+            self._landing.append((record.at + self.landing_delay, handler, copy.deepcopy(params)))
+            return ApiResult({"ok": False, "error": "internal_error"}, status=500, hold=True)
+        try:
+            result = handler(params)
+        except InvalidPayloadError as exc:
+            result = exc.result
+        if fault == "timeout_after_store":
+            result.hold = True
+        return result
+
+    def land_due(self, now: float | None = None) -> None:
+        """Let delayed ``timeout_after_store`` calls whose time has come take effect (oldest first)."""
+        with self.state.lock:
+            now = self.state.clock() if now is None else now
+            due = [item for item in self._landing if item[0] <= now]
+            self._landing = [item for item in self._landing if item[0] > now]
+            for _, handler, params in sorted(due, key=lambda item: item[0]):
+                try:
+                    handler(params)
+                except InvalidPayloadError:
+                    pass  # Slack would have rejected it too: nothing lands
 
     def _rate_limit(self, method: str, params: Params) -> ApiResult | None:
         buckets: list[TokenBucket] = []

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.workspace.actor import Actor
 from bot.workspace.api import WebApi
+from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
 from bot.workspace.terminal import act
@@ -51,16 +52,24 @@ class LocalWorkspace:
         team_id: str = "TLOCAL",
         team_name: str = "Local council",
         timeout_hold_seconds: float = 2.0,
+        landing_delay_seconds: float = 0.0,
         ack_timeout_seconds: float = 3.0,
         state_file: Path | None = None,
     ) -> None:
-        """``state_file``: keep users, channels, messages, views and the ts counter across runs."""
+        """``state_file``: keep users, channels, messages, views and the ts counter across runs.
+
+        ``timeout_hold_seconds``: how long a ``timeout``/``timeout_after_store`` answer is held.
+        ``landing_delay_seconds``: how long (by ``clock``) a ``timeout_after_store`` call takes
+        to take effect; 0 (the default) stores it before the answer is held.
+        """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
         self.state = WorkspaceState(team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock)
         limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst)
         faults = FaultPlan(fault_rate, "500", fault_seed)
-        self.api = WebApi(self.state, bot_token=bot_token, limits=limits, faults=faults)
+        self.api = WebApi(
+            self.state, bot_token=bot_token, limits=limits, faults=faults, landing_delay=landing_delay_seconds
+        )
         self.actor = Actor(self)
         self.state_file = state_file
         self._log = StateLog(state_file) if state_file is not None else None
@@ -144,6 +153,12 @@ class LocalWorkspace:
         with self.state.lock:
             return list(self.state.calls)
 
+    @property
+    def call_log(self) -> list[CallRecord]:
+        """Every Web API call with its arrival time (by ``clock``), status, Retry-After and fault."""
+        with self.state.lock:
+            return list(self.state.call_log)
+
     # --- people and channels -------------------------------------------------------------------
 
     @property
@@ -208,6 +223,7 @@ class LocalWorkspace:
         channels raise ``KeyError``.
         """
         with self.state.lock:
+            self.api.land_due()
             user_id = self._user(user_email).id if user_email is not None else None
             channel_id = None
             if channel is not None:
@@ -243,14 +259,19 @@ class LocalWorkspace:
 
     # --- faults and limits ---------------------------------------------------------------------
 
-    def inject_faults(self, rate: float, kind: str = "500") -> None:
+    def inject_faults(
+        self, rate: float, kind: str = "500", *, seed: int | None = None, retry_after: int | None = None
+    ) -> None:
         """Fail a seeded-random fraction ``rate`` of API calls with ``kind``.
 
-        Kinds: ``500``/``503`` (nothing stored), ``timeout`` (held past the client's timeout,
-        nothing stored) and ``timeout_after_store`` (the call takes effect, the answer is held).
+        Kinds: ``429`` (rate limited, with ``Retry-After: retry_after``, default 2 s),
+        ``500``/``503`` (nothing stored), ``timeout`` (held past the client's timeout, nothing
+        stored), ``timeout_after_store`` (the call takes effect, the answer is held) and ``mix``
+        (each fault one of ``429``, ``500``, ``timeout``, ``timeout_after_store``, evenly).
+        ``seed`` replaces the workspace's ``fault_seed``; the same seed repeats the same faults.
         """
         with self.state.lock:
-            self.api.faults.set(rate, kind)
+            self.api.faults.set(rate, kind, seed=seed, retry_after=retry_after)
 
     def release_held(self) -> None:
         """Answer every call held by a ``timeout``/``timeout_after_store`` fault now; later ones hold again."""

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.workspace.calls import CallRecord
+
 Clock = Callable[[], float]
 
 #: How long a trigger_id may be exchanged for a view (Slack: 3 seconds).
@@ -27,7 +29,10 @@ RESPONSE_URL_TTL_SECONDS = 30 * 60
 RESPONSE_URL_MAX_USES = 5
 #: Slack allows at most three modals on a user's view stack.
 MAX_VIEW_STACK = 3
-FAULT_KINDS = frozenset({"500", "503", "timeout", "timeout_after_store"})
+FAULT_KINDS = frozenset({"429", "500", "503", "timeout", "timeout_after_store", "mix"})
+#: What a ``mix`` fault is, drawn evenly: a rate limit, a server error, and hangs past the client's
+#: timeout where nothing is stored and where the call takes effect.
+MIX_KINDS = ("429", "500", "timeout", "timeout_after_store")
 
 
 def slack_id(prefix: str, seed: str) -> str:
@@ -236,18 +241,29 @@ def retry_after(wait_seconds: float) -> int:
 class FaultPlan:
     """Which API calls fail: a seeded random ``rate`` plus a queue of one-shot failures."""
 
-    def __init__(self, rate: float, kind: str, seed: int) -> None:
+    def __init__(self, rate: float, kind: str, seed: int, *, retry_after: int = 2) -> None:
         self.seed = seed
         self.rate, self.kind = 0.0, "500"
+        #: The ``Retry-After`` (seconds) an injected 429 carries.
+        self.retry_after = retry_after
         self._rng = random.Random(seed)
         self._queue: deque[str] = deque()
         self.set(rate, kind)
 
-    def set(self, rate: float, kind: str) -> None:
-        """Fail a fraction ``rate`` of calls with ``kind`` (re-seeds, so runs repeat exactly)."""
+    def set(self, rate: float, kind: str, *, seed: int | None = None, retry_after: int | None = None) -> None:
+        """Fail a fraction ``rate`` of calls with ``kind`` (re-seeds, so runs repeat exactly).
+
+        ``kind="mix"`` draws each fault evenly from ``MIX_KINDS`` with the same seeded generator.
+        """
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
         _check_kind(kind)
+        if retry_after is not None:
+            if retry_after < 1:
+                raise ValueError(f"Retry-After must be at least 1 second, got {retry_after}")
+            self.retry_after = retry_after
+        if seed is not None:
+            self.seed = seed
         self.rate, self.kind = rate, kind
         self._rng = random.Random(self.seed)
 
@@ -259,10 +275,12 @@ class FaultPlan:
     def due(self) -> str | None:
         """The fault kind for this call, or None when it should succeed."""
         if self._queue:
-            return self._queue.popleft()
-        if self.rate > 0 and self._rng.random() < self.rate:
-            return self.kind
-        return None
+            kind = self._queue.popleft()
+        elif self.rate > 0 and self._rng.random() < self.rate:
+            kind = self.kind
+        else:
+            return None
+        return self._rng.choice(MIX_KINDS) if kind == "mix" else kind
 
 
 def _check_kind(kind: str) -> None:
@@ -300,6 +318,8 @@ class WorkspaceState:
         self.triggers: dict[str, Trigger] = {}
         self.responses: dict[str, ResponseTarget] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: Every Web API call with its arrival time and answer (``bot.workspace.calls``).
+        self.call_log: list[CallRecord] = []
         #: Changes not yet persisted, as (kind, object), oldest first; None = not tracked.
         self.changes: list[tuple[str, Any]] | None = None
         self._last_ts_micros = 0

@@ -1,0 +1,33 @@
+"""Receipts of Slack requests already acted on: one effect per submission, click or command."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.models import RequestReceipt
+
+#: How long a receipt is kept: far longer than Slack's 5-minute signature window and its retries.
+KEEP = dt.timedelta(days=1)
+
+
+def first_receipt(session: Session, key: str, *, now: dt.datetime) -> bool:
+    """Record ``key``; True if this is the first time it is seen (the caller may act on it)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(RequestReceipt).values(key=key, received_at=now).on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(stmt.returning(RequestReceipt.id)).first() is not None
+
+
+def forget_receipt(session: Session, key: str) -> None:
+    """Drop ``key`` (its request failed and changed nothing, so trying again must be possible)."""
+    session.execute(delete(RequestReceipt).where(RequestReceipt.key == key))
+
+
+def prune_receipts(session: Session, *, now: dt.datetime) -> int:
+    """Delete receipts older than ``KEEP``; returns how many."""
+    result = session.execute(delete(RequestReceipt).where(RequestReceipt.received_at < now - KEEP))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,389 @@
+"""Every refusal, of every command and button, is seen by the person, changes nothing and is in
+the audit log -- driven through the real app with signed requests against the local workspace.
+
+One council is set up once per database backend (an allocated month, a pending exemption
+request, a raised safeguarding concern); then each kind of outsider -- another auditor, a social
+worker not on the case, a Slack user the programme does not know, an approver of another
+service -- tries every action. A refused attempt leaves the store exactly as it was apart from
+one new audit-log row (and the request's receipt).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.calendar import WorkingCalendar
+from bot.handlers.commands import ROUTES
+from bot.ids import ActionId, BlockId, CallbackId, FormBlock, Template
+from bot.render import render
+from bot.runtime import start_runtime
+from bot.services.alerts import circle_ids
+from bot.services.authz import RefusalCode
+from bot.settings import load_settings
+from store.db import make_sessionmaker
+from store.models import (
+    Allocation,
+    AuditLog,
+    Base,
+    Case,
+    ExemptionRequest,
+    Person,
+    Role,
+    SafeguardingAlert,
+    Service,
+)
+from tests.allocation_fixtures import Council
+from tests.conftest import BACKENDS, drop_database, new_engine
+from tests.simulation import Simulation, small_council
+from tests.support import TOKEN, FakeClock, FakeTime, running_workspace
+
+D = dt.date
+DEE = "dee.deputy@council.example"  # whom the outsiders name as their delegate
+UNKNOWN = "sam.stranger@elsewhere.example"  # in the Slack workspace, not in the programme
+OLGA = "olga.director@council.example"  # Assistant Director of Children in Care
+NOTE = "Concern from outside the circle"
+#: Rows a refused request may add: the refusal itself, and the receipt that makes a replay harmless.
+BOOKKEEPING = {"audit_log", "request_receipts"}
+
+
+@dataclass
+class World:
+    """The running bot and what the outsiders try to act on."""
+
+    sim: Simulation
+    reference: str  # a team-A case, allocated in December
+    allocation_id: int
+    request_id: int  # the allocated auditor's pending exemption request
+    alert_id: int  # a concern raised by the case's social worker
+    spare_auditor_id: int  # who a forged "choose auditor" menu names
+    actors: dict[str, str]  # kind of outsider -> email
+    _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _views: Iterator[int] = field(default_factory=itertools.count)
+
+    @property
+    def ws(self) -> Any:
+        return self.sim.workspace
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("refusals")
+    engine, schema = new_engine(str(request.param), folder, migrated=True)
+    try:
+        sessions = make_sessionmaker(engine)
+        emails = small_council(sessions)
+        with sessions() as session, session.begin():
+            council = Council(session)
+            dan = session.scalars(select(Person).where(Person.display_name == "Dan Director")).one()
+            cic = session.scalars(select(Service).where(Service.name == "Children in Care")).one()
+            council.person("Olga Director", Role.ASSISTANT_DIRECTOR, service=cic, line_manager=dan)
+        settings = load_settings(
+            data_dir=folder, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4
+        )
+        with running_workspace(clock=FakeClock(), channel_burst=1000) as ws:
+            ws.add_user(UNKNOWN, "Sam Stranger")
+            clock = FakeTime(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+            runtime = start_runtime(settings, engine=engine, clock=clock, background=False, workspace=ws, http_port=0)
+            try:
+                yield _set_up(Simulation(runtime, ws, WorkingCalendar.from_settings(settings), clock), emails)
+            finally:
+                runtime.stop()
+    finally:
+        engine.dispose()
+        if schema:
+            drop_database(schema)
+
+
+def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
+    """December allocated; the auditor of a team-A case asks for an exemption; its worker raises a concern."""
+    sim.step(sim.at(D(2026, 12, 1), 9))
+    with sim.sessions() as session:
+        allocation = next(
+            a for a in session.scalars(select(Allocation).order_by(Allocation.id)) if a.case.reference.startswith("CMS-1")
+        )
+        reference, auditor, worker = allocation.case.reference, allocation.auditor.email, allocation.case.allocated_worker.email
+        circle = circle_ids(session, allocation.case)
+        outsiders = [
+            p for name in ("Ben Teamlead", "Sue Manager", "Hana Head")
+            for p in session.scalars(select(Person).where(Person.display_name == name))
+            if p.id not in circle
+        ]  # fmt: skip
+        allocation_id, spare = allocation.id, outsiders[-1].id
+
+    sim.at(D(2026, 12, 2), 10)
+    asking = next(m for m in reversed(sim.workspace.messages(user_email=auditor)) if _has(m, ActionId.REQUEST_EXEMPTION))
+    sim.workspace.click(auditor, asking, ActionId.REQUEST_EXEMPTION)
+    form = sim.workspace.view_stack(auditor)[-1]
+    answer = sim.workspace.submit_view(auditor, form, {
+        "kind": {"kind": {"type": "radio_buttons", "selected_option": {"value": "exemption"}}},
+        "reason": {"reason": {"type": "plain_text_input", "value": "Conflict of interest"}},
+    })  # fmt: skip
+    assert answer["status"] == 200 and not answer["body"]
+    assert _raise(sim, worker, reference, "Home visit today") == {}
+    sim.step(sim.clock.now)
+    sim.runtime.senders["urgent"].drain(sim.clock.now)
+    with sim.sessions() as session:
+        request_id = session.scalars(select(ExemptionRequest.id)).one()
+        alert_id = session.scalars(select(SafeguardingAlert.id)).one()
+
+    actors = {
+        "another auditor": session_email(sim, outsiders[0].id),
+        "a social worker not on the case": emails["Will B1"],
+        "an unknown Slack user": UNKNOWN,
+        "an approver of another service": OLGA,
+    }
+    for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
+        if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
+            assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
+    return World(sim, reference, allocation_id, request_id, alert_id, spare, actors)
+
+
+def session_email(sim: Simulation, person_id: int) -> str:
+    with sim.sessions() as session:
+        return session.get_one(Person, person_id).email
+
+
+def _has(message: dict[str, Any], action: str) -> bool:
+    return any(
+        e.get("action_id") == action for b in message.get("blocks") or [] if b["type"] == "actions" for e in b["elements"]
+    )
+
+
+def _raise(sim: Simulation, email: str, reference: str, note: str = NOTE, *, button: dict[str, Any] | None = None) -> dict[str, str]:
+    """Open the concern modal (``/audit concern REF``, or a click on ``button``), submit it; the field errors."""
+    if button is None:
+        sim.workspace.slash_command(email, "/audit", f"concern {reference}")
+    else:
+        sim.workspace.click(email, button, ActionId.RAISE_CONCERN)
+    view = sim.workspace.view_stack(email)[-1]
+    assert view["callback_id"] == CallbackId.ALERT
+    answer = sim.workspace.submit_view(email, view, {
+        "case": {"case": {"type": "plain_text_input", "value": reference}},
+        "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
+        "note": {"note": {"type": "plain_text_input", "value": note}},
+    })  # fmt: skip
+    body = answer["body"] if isinstance(answer["body"], dict) else {}
+    return dict(body.get("errors") or {})
+
+
+# --- what an outsider does ---------------------------------------------------------------------
+
+
+def command(w: World, email: str, text: str) -> str:
+    """Run ``/audit text``; what the person was answered."""
+    body = w.ws.slash_command(email, "/audit", text)["body"]
+    return str(body.get("text")) if isinstance(body, dict) else str(body)
+
+
+def forwarded(w: World, action: str, value: str) -> dict[str, Any]:
+    """A copy of a message carrying the bot's ``action`` element (with ``value``), as forwarded to
+    a channel everyone can see -- an outsider's only way to click it."""
+    key = (action, value)
+    if key not in w._copies:
+        channel = w.ws.add_channel("forwarded")
+        text = {"type": "plain_text", "text": "Do it"}
+        if action == ActionId.CHOOSE_AUDITOR:
+            blocks = [{"type": "section", "block_id": BlockId.CHOOSE_AUDITOR, "text": {"type": "mrkdwn", "text": "Choose"},
+                       "accessory": {"type": "static_select", "action_id": action, "placeholder": text,
+                                     "options": [{"text": text, "value": value}]}}]  # fmt: skip
+        else:
+            blocks = [{"type": "actions", "block_id": BlockId.AUDIT_ACTIONS,
+                       "elements": [{"type": "button", "action_id": action, "text": text, "value": value}]}]  # fmt: skip
+        posted = WebClient(token=TOKEN, base_url=w.ws.base_url).chat_postMessage(channel=channel, text="fwd", blocks=blocks)
+        w._copies[key] = next(m for m in w.ws.messages(channel=channel) if m["ts"] == posted["ts"])
+    return w._copies[key]
+
+
+def click(w: World, email: str, action: str, value: str) -> str:
+    """Click ``action`` on a forwarded copy; the one ephemeral answer the person got."""
+    before = len([m for m in w.ws.messages(user_email=email) if m["ephemeral"]])
+    message = forwarded(w, action, value)
+    if action == ActionId.CHOOSE_AUDITOR:
+        w.ws.click(email, message, action, selected_option=value)
+    else:
+        w.ws.click(email, message, action)
+    answers = [m["text"] for m in w.ws.messages(user_email=email) if m["ephemeral"]][before:]
+    assert len(answers) == 1, f"expected one answer, got {answers}"
+    return str(answers[0])
+
+
+def forged_submission(w: World, email: str, callback: CallbackId, metadata: dict[str, int], values: dict[str, Any], block: FormBlock) -> str:
+    """Submit a modal the person was never shown (a signed request with a made-up view); the error under ``block``."""
+    uid = w.ws.user_id(email)
+    view_id = f"VFORGED{next(w._views)}"
+    payload = {
+        "type": "view_submission", "team": {"id": w.ws.team_id, "domain": "council"},
+        "user": {"id": uid, "username": uid, "name": uid, "team_id": w.ws.team_id}, "api_app_id": "A0LOCAL",
+        "trigger_id": "", "is_enterprise_install": False, "enterprise": None, "response_urls": [],
+        "view": {"id": view_id, "hash": view_id, "type": "modal", "callback_id": callback,
+                 "private_metadata": json.dumps(metadata), "state": {"values": values}},
+    }  # fmt: skip
+    raw = urlencode({"payload": json.dumps(payload)}).encode()
+    status, text = w.ws.send_raw(raw, w.ws.actor.signed_headers(raw))
+    assert status == 200, text
+    return str(json.loads(text)["errors"][block])
+
+
+def typed(block: str, value: str) -> dict[str, Any]:
+    return {block: {block: {"type": "plain_text_input", "value": value}}}
+
+
+# --- the matrix --------------------------------------------------------------------------------
+
+Attempt = Callable[[World, str], str]
+OUTSIDERS = ("another auditor", "a social worker not on the case", "an unknown Slack user", "an approver of another service")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One action, how an outsider attempts it, and the reason logged for each kind of outsider
+    (None: not a refusal for them -- e.g. an auditor may book their own break)."""
+
+    name: str
+    attempt: Attempt
+    reasons: dict[str, RefusalCode | None]
+    told: RefusalCode | None = None  # what the person is told, if not the logged reason
+    subcommand: str | None = None
+    action: ActionId | None = None
+
+
+def every(code: RefusalCode, **others: RefusalCode | None) -> dict[str, RefusalCode | None]:
+    reasons: dict[str, RefusalCode | None] = dict.fromkeys(OUTSIDERS, code)
+    reasons["an unknown Slack user"] = RefusalCode.UNKNOWN_PERSON
+    reasons.update({k.replace("_", " "): v for k, v in others.items()})
+    return reasons
+
+
+MATRIX = (
+    Cell("/audit complete REF", lambda w, e: command(w, e, f"complete {w.reference}"),
+         every(RefusalCode.NOT_YOUR_AUDIT), subcommand="complete"),
+    Cell("/audit exempt REF", lambda w, e: command(w, e, f"exempt {w.reference}"),
+         every(RefusalCode.NOT_YOUR_REQUEST), told=RefusalCode.UNKNOWN_CASE, subcommand="exempt"),
+    Cell("/audit concern REF, submitted", lambda w, e: _raise(w.sim, e, w.reference)[FormBlock.CASE],
+         every(RefusalCode.NOT_IN_CIRCLE), subcommand="concern"),
+    Cell("/audit break YYYY-MM", lambda w, e: command(w, e, "break 2027-01"),
+         every(RefusalCode.NOT_AN_AUDITOR, another_auditor=None), subcommand="break"),
+    Cell("/audit breaks YYYY-MM", lambda w, e: command(w, e, "breaks 2026-12"), every(RefusalCode.QA_ONLY), subcommand="breaks"),
+    Cell("/audit delegate @person FROM TO",
+         lambda w, e: command(w, e, f"delegate <@{w.ws.user_id(DEE)}|dee> 2026-12-10 2026-12-20"),
+         every(RefusalCode.NOT_AN_APPROVER, an_approver_of_another_service=None), subcommand="delegate"),
+    Cell("/audit mine", lambda w, e: command(w, e, "mine"),
+         {**dict.fromkeys(OUTSIDERS), "an unknown Slack user": RefusalCode.UNKNOWN_PERSON}, subcommand="mine"),
+    Cell("Mark audit complete", lambda w, e: click(w, e, ActionId.MARK_COMPLETE, str(w.allocation_id)),
+         every(RefusalCode.NOT_YOUR_AUDIT), action=ActionId.MARK_COMPLETE),
+    Cell("Ask for a break", lambda w, e: click(w, e, ActionId.REQUEST_BREAK, "2027-01"),
+         every(RefusalCode.NOT_AN_AUDITOR, another_auditor=None), action=ActionId.REQUEST_BREAK),
+    Cell("Ask for an exemption or extension", lambda w, e: click(w, e, ActionId.REQUEST_EXEMPTION, str(w.allocation_id)),
+         every(RefusalCode.NOT_YOUR_REQUEST), action=ActionId.REQUEST_EXEMPTION),
+    Cell("exemption request modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.EXEMPTION_REQUEST, {"allocation_id": w.allocation_id},
+                                        {"kind": {"kind": {"type": "radio_buttons", "selected_option": {"value": "exemption"}}},
+                                         **typed(FormBlock.REASON, "mine now")}, FormBlock.KIND),
+         every(RefusalCode.NOT_YOUR_REQUEST)),  # fmt: skip
+    Cell("Approve", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, str(w.request_id)),
+         every(RefusalCode.NOT_THE_APPROVER), action=ActionId.APPROVE_EXEMPTION),
+    Cell("Decline", lambda w, e: click(w, e, ActionId.DECLINE_EXEMPTION, str(w.request_id)),
+         every(RefusalCode.NOT_THE_APPROVER), action=ActionId.DECLINE_EXEMPTION),
+    Cell("decline modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.DECLINE, {"request_id": w.request_id},
+                                        typed(FormBlock.COMMENT, "No."), FormBlock.COMMENT),
+         every(RefusalCode.NOT_THE_APPROVER)),
+    Cell("Choose the new auditor", lambda w, e: click(w, e, ActionId.CHOOSE_AUDITOR, f"{w.request_id}:{w.spare_auditor_id}"),
+         every(RefusalCode.QA_ONLY), action=ActionId.CHOOSE_AUDITOR),
+    Cell("Raise a safeguarding concern, submitted",
+         lambda w, e: _raise(w.sim, e, w.reference, button=forwarded(w, ActionId.RAISE_CONCERN, w.reference))[FormBlock.CASE],
+         every(RefusalCode.NOT_IN_CIRCLE), action=ActionId.RAISE_CONCERN),
+    Cell("Acknowledge", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, str(w.alert_id)),
+         every(RefusalCode.NOT_IN_CIRCLE), action=ActionId.ACKNOWLEDGE_ALERT),
+    Cell("Corrective action recorded", lambda w, e: click(w, e, ActionId.CORRECTIVE_ACTION, str(w.alert_id)),
+         every(RefusalCode.NOT_IN_CIRCLE), action=ActionId.CORRECTIVE_ACTION),
+    Cell("corrective action modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.CORRECTIVE, {"alert_id": w.alert_id},
+                                        typed(FormBlock.NOTE, "Done."), FormBlock.NOTE),
+         every(RefusalCode.NOT_THE_LEAD)),
+)
+#: Attempts naming things that do not exist: the person is told as before, the log says why.
+MISSING = (
+    Cell("/audit complete CMS-999", lambda w, e: command(w, e, "complete CMS-999"), every(RefusalCode.NO_SUCH_AUDIT)),
+    Cell("/audit exempt CMS-999", lambda w, e: command(w, e, "exempt CMS-999"), every(RefusalCode.UNKNOWN_CASE)),
+    Cell("/audit concern CMS-999, submitted", lambda w, e: _raise(w.sim, e, "CMS-999")[FormBlock.CASE],
+         every(RefusalCode.UNKNOWN_CASE), told=RefusalCode.NOT_IN_CIRCLE),
+    Cell("Mark audit complete, no such audit", lambda w, e: click(w, e, ActionId.MARK_COMPLETE, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
+    Cell("Approve, no such request", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
+    Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
+         every(RefusalCode.NOT_IN_CIRCLE)),
+)
+
+
+def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the refusal's bookkeeping."""
+    return {
+        table.name: [tuple(row) for row in session.execute(table.select().order_by(*table.primary_key.columns))]
+        for table in Base.metadata.sorted_tables
+        if table.name not in BOOKKEEPING
+    }
+
+
+def attempt(w: World, cell: Cell, who: str) -> list[str]:
+    """``who`` tries ``cell``: what is wrong with how it was refused (nothing, ideally)."""
+    reason = cell.reasons[who]
+    assert reason is not None
+    email = w.actors[who]
+    told = RefusalCode.UNKNOWN_PERSON if reason == RefusalCode.UNKNOWN_PERSON else (cell.told or reason)
+    with w.sim.sessions() as session:
+        before = snapshot(session)
+        last = session.scalar(select(func.max(AuditLog.id))) or 0
+        person_id = session.scalar(select(Person.id).where(Person.email == email))
+    seen = cell.attempt(w, email)
+    problems = []
+    expected = render(Template.REFUSAL, {"code": told.value})["text"]
+    if seen != expected:
+        problems.append(f"saw {seen!r}, not the {told.value} refusal")
+    with w.sim.sessions() as session:
+        if snapshot(session) != before:
+            problems.append("the store changed")
+        logged = [
+            (e.outcome, e.actor_id, e.actor_ref, e.detail.get("reason"), e.detail.get("told", e.detail.get("reason")))
+            for e in session.scalars(select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id))
+        ]
+    wanted = ("refused", person_id, w.ws.user_id(email), reason.value, told.value)
+    if logged != [wanted]:
+        problems.append(f"audit log {logged}, not one refusal {wanted}")
+    return [f"{cell.name} by {who}: {p}" for p in problems]
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_every_outsider_is_refused_everything_and_each_refusal_is_logged(world: World, who: str) -> None:
+    assert {c.subcommand for c in MATRIX} - {None} == set(ROUTES) - {"help"}, "every subcommand but help (which refuses nobody)"
+    assert {c.action for c in MATRIX} - {None} == set(ActionId), "every button and menu"
+    cells = [c for c in MATRIX + MISSING if c.reasons[who] is not None]
+    problems = [p for cell in cells for p in attempt(world, cell, who)]
+    assert problems == []
+
+
+def test_outside_a_case_no_such_case_reads_as_not_your_case(world: World) -> None:
+    outsider = world.actors["a social worker not on the case"]
+    real = _raise(world.sim, outsider, world.reference)
+    missing = _raise(world.sim, outsider, "CMS-999")
+    assert real == missing == {FormBlock.CASE: render(Template.REFUSAL, {"code": "not_in_circle"})["text"]}
+    with world.sim.sessions() as session:
+        last_two = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(2)).all()
+        assert [(e.action, e.subject_type, e.detail) for e in reversed(last_two)] == [
+            ("raise_alert", "case", {"reason": "not_in_circle"}),
+            ("raise_alert", "case", {"reason": "unknown_case", "told": "not_in_circle"}),
+        ]
+        case_id = session.scalars(select(Case.id).where(Case.reference == world.reference)).one()
+        assert [e.subject_id for e in reversed(last_two)] == [case_id, None]
