@@ -25,6 +25,7 @@ class Template(StrEnum):
     AUDIT_COMPLETED = "audit_completed"
     BREAK_DECISION = "break_decision"
     BREAKS_LIST = "breaks_list"
+    BREAK_NOTICE = "break_notice"
     EXEMPTION_ASK = "exemption_ask"
     EXEMPTION_DECIDED = "exemption_decided"
     EXEMPTION_SUBMITTED = "exemption_submitted"

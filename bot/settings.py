@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     allocation_catch_up_working_days: int = Field(5, ge=0, description="late scheduled allocation after downtime")
     reminder_days_before: int = Field(7, ge=0, description="Bradford §2: a week before the deadline")
     overdue_repeat_days: int = Field(7, ge=1, description="overdue notices repeat weekly (Hull 30)")
+    #: Hull A.4: exemptions "can only be agreed by" the Assistant Director. A delegate must hold an
+    #: approver role too (another Assistant Director) unless the council allows any named person.
+    delegates_must_hold_approver_role: bool = True
     reallocation_working_days: int = Field(
         10, ge=0, description="a reallocated audit is due no sooner than this many working days after reallocation"
     )

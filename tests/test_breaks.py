@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.ids import Template
+from bot.render import render
 from bot.services.authz import RefusalCode
 from bot.services.breaks import BreakOutcome, BreakRefusal, month_breaks, month_limit, request_break
 from bot.settings import Settings, load_settings
-from store.models import AuditBreak, AuditLog, BreakState, Person, Role, Team
+from store.models import AuditBreak, AuditLog, BreakState, Notification, Person, Role, Team
 from tests.allocation_fixtures import Council
 
 DEC = dt.date(2026, 12, 1)
@@ -428,3 +430,37 @@ def test_a_break_is_refused_while_the_auditor_holds_audits_that_month(session_fa
     assert "You already hold 1 audit allocated in December 2026" in render(Template.BREAK_DECISION, one.context())["text"]
     refusals = [entry[-1] for entry in log(session_factory) if entry[1] == "refused"]
     assert refusals == [{"month": "2026-12-01", "reason": "has_audits"}] * 2
+
+
+def test_the_head_of_service_and_the_qa_team_are_told_and_every_head_when_the_cap_is_reached(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Hull A.2-3: the Head of Service and QA are told of a break; the Head of Service when the month is full."""
+    with session_factory() as s, s.begin():
+        c, team, people = staff(s, 10)
+        head = c.person("Hana Head", Role.HEAD_OF_SERVICE)
+        other_head = c.person("Olly Head", Role.HEAD_OF_SERVICE)
+        qa = c.person("Quinn Qa", Role.QA_COORDINATOR)
+        manager = c.person("Mo Manager", Role.SERVICE_MANAGER, line_manager=head)
+        for p in people:
+            p.line_manager = manager
+        first, second = ids(people)[:2]
+        head_id, other_id, qa_id = head.id, other_head.id, qa.id
+
+    assert ask(session_factory, first).approved
+
+    def told() -> list[tuple[int | None, str]]:
+        with session_factory() as s:
+            rows = s.scalars(select(Notification).where(Notification.template == "break_notice").order_by(Notification.id))
+            return [(n.recipient_id, n.context["cap_reached"]) for n in rows]
+
+    assert sorted(told()) == sorted([(head_id, False), (qa_id, False)]), "the auditor's own Head of Service and QA"
+    assert ask(session_factory, second).approved  # 2 of 2: the month is now full
+    assert sorted(told()[2:]) == sorted([(head_id, True), (other_id, True), (qa_id, True)])
+    with session_factory() as s:
+        text = render(Template.BREAK_NOTICE, s.scalars(select(Notification).order_by(Notification.id.desc())).first().context)["text"]
+    assert text == (
+        "Auditor 01 has an audit break in December 2026: no audits will be allocated to them that month "
+        "(2 of at most 2 auditors on a break). That is the most the month allows (20% of auditors): "
+        "no further breaks can be booked for it."
+    )

@@ -134,6 +134,7 @@ def test_the_qa_menu_never_offers_an_auditor_already_exempted(sim: Simulation) -
 
 
 def test_a_delegate_can_still_decide_a_request_routed_to_them_after_their_window_ends(sim: Simulation) -> None:
+    sim.runtime.settings.delegates_must_hold_approver_role = False  # Dee is a Head of Service
     first = allocate_december(sim)[0]
     sim.at(D(2026, 12, 1), 15)
     dee = sim.workspace.user_id(DEE)
@@ -237,6 +238,7 @@ def test_extensions_cannot_be_chained_past_the_limit_counted_from_the_original_d
 
 def test_who_may_delegate_follows_the_approver_role_settings(sim: Simulation) -> None:
     sim.runtime.settings.exemption_approver_role = Role.HEAD_OF_SERVICE  # Dee decides; Amy no longer does
+    sim.runtime.settings.delegates_must_hold_approver_role = False  # and may name Dan, who holds no role
     allocate_december(sim)
     sim.at(D(2026, 12, 1), 15)
     dan = sim.workspace.user_id(DAN)

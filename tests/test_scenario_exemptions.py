@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.ids import ActionId
-from store.models import Allocation, AllocationState, AuditLog, ExemptionRequest, RequestState
+from store.models import Allocation, AllocationState, AuditLog, Delegation, ExemptionRequest, RequestState
 from tests.simulation import Simulation
 from tests.support import TOKEN
 
@@ -197,6 +197,7 @@ def test_approved_extension_moves_the_reminder_and_the_overdue_notice(sim: Simul
 
 
 def test_requests_go_to_the_delegate_in_the_window(sim: Simulation) -> None:
+    sim.runtime.settings.delegates_must_hold_approver_role = False  # this council lets Amy name her deputy
     first, second = allocate_december(sim)[:2]
     sim.at(D(2026, 12, 1), 15)
     dee = sim.workspace.user_id(DEE)
@@ -229,6 +230,19 @@ def test_requests_go_to_the_delegate_in_the_window(sim: Simulation) -> None:
         assert rows[0].decided_by.email == DEE
 
 
+def test_by_default_a_delegate_must_hold_an_approver_role(sim: Simulation) -> None:
+    """Hull A.4: exemptions "can only be agreed by" the Assistant Director."""
+    sim.at(D(2026, 12, 1), 15)
+    dee = sim.workspace.user_id(DEE)  # a Head of Service, not an Assistant Director
+    sim.workspace.slash_command(AMY, "/audit", f"delegate <@{dee}|dee> 2026-12-02 2026-12-04")
+    assert texts(sim, AMY)[-1] == (
+        "Nothing was changed. Exemptions can only be agreed by someone who holds an approver role (for example "
+        "another Assistant Director), so your delegate must hold one too."
+    )
+    with sim.sessions() as session:
+        assert session.scalars(select(Delegation)).all() == []
+
+
 def test_silence_resends_after_two_working_days_then_escalates(sim: Simulation) -> None:
     first = allocate_december(sim)[0]
     sim.at(D(2026, 12, 2), 10)  # Wednesday
@@ -239,6 +253,8 @@ def test_silence_resends_after_two_working_days_then_escalates(sim: Simulation) 
     assert [t.split(":")[0] for t in amy_asks] == ["Exemption request", "Still waiting"]
     dan = [m["text"] for m in sim.workspace.messages(user_email=DAN)]
     assert len(dan) == 1 and dan[0].startswith("Escalated to you: Exemption request for ")
+    escalated = json.dumps(sim.workspace.messages(user_email=DAN)[0]["blocks"])
+    assert "Amy Director has not decided it, so it comes to you as the more senior authority: you may approve or decline it." in escalated
     received = {(r.email, r.day) for r in sim.received if r.email in (AMY, DAN)}
     assert (AMY, D(2026, 12, 4)) in received and (DAN, D(2026, 12, 8)) in received  # Fri +2, Tue +4 working days
     sim.workspace.click(DAN, with_button(sim, DAN, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
@@ -274,6 +290,7 @@ def test_a_stranger_cannot_decide_and_a_double_click_decides_once(sim: Simulatio
 
 
 def test_two_approvers_racing_produce_one_decision(sim: Simulation) -> None:
+    sim.runtime.settings.delegates_must_hold_approver_role = False  # Dee is a Head of Service
     first = allocate_december(sim)[0]
     sim.at(D(2026, 12, 1), 15)
     dee = sim.workspace.user_id(DEE)

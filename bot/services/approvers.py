@@ -108,6 +108,7 @@ class DelegationProblem(StrEnum):
     SELF = "self"
     DATES = "dates"
     PAST = "past"
+    NOT_AN_APPROVER = "not_an_approver"
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,10 @@ def delegate(
         problem = DelegationProblem.UNKNOWN_DELEGATE
     elif delegate_person.id == principal.id:
         problem = DelegationProblem.SELF
+    elif settings.delegates_must_hold_approver_role and not any(
+        delegate_person.has_role(role) for role in approver_roles(settings)
+    ):
+        problem = DelegationProblem.NOT_AN_APPROVER
     elif ends_on < starts_on:
         problem = DelegationProblem.DATES
     elif ends_on < today:

@@ -10,13 +10,15 @@ from enum import StrEnum
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.ids import Template
 from bot.services.allocation_rules import add_months
 from bot.services.authz import Decision, Permission, check
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Person, Role
 from store.months import is_paused, month_row
-from store.outbox import person_ref
+from store.outbox import enqueue, person_ref
+from store.queries import qa_coordinators
 
 
 class BreakRefusal(StrEnum):
@@ -158,9 +160,48 @@ def request_break(
         subject_type="audit_break", subject_id=existing.id,
         detail={"month": month.isoformat(), "reason": reason.value if reason else None},
     )  # fmt: skip
+    if reason is None:
+        _tell_heads_and_qa(session, existing, person, rules.limit, share, now=now)
     return BreakOutcome(
         decision, month, approved=reason is None, reason=reason, limit=rules.limit, share_percent=share, held=rules.held
     )
+
+
+def _head_of_service(session: Session, person: Person) -> Person | None:
+    """The auditor's Head of Service: up their management line, else the one in their service."""
+    seen, manager = {person.id}, person.line_manager
+    while manager is not None and manager.id not in seen:
+        if manager.active and manager.has_role(Role.HEAD_OF_SERVICE):
+            return manager
+        seen.add(manager.id)
+        manager = manager.line_manager
+    if person.service_id is None:
+        return None
+    return session.scalars(
+        select(Person).where(Person.active.is_(True), Person.service_id == person.service_id,
+                             Person.role_rows.any(role=Role.HEAD_OF_SERVICE)).order_by(Person.id)
+    ).first()  # fmt: skip
+
+
+def _tell_heads_and_qa(
+    session: Session, booked: AuditBreak, person: Person, limit: int, share: int, *, now: dt.datetime
+) -> None:
+    """Hull A.2-3: the auditor's Head of Service and the QA team are told of a break; once the month
+    reaches its cap, every Head of Service is told (their auditors can book no more)."""
+    taken = session.scalar(
+        select(func.count()).select_from(AuditBreak).where(AuditBreak.month == booked.month,
+                                                           AuditBreak.state == BreakState.APPROVED)
+    ) or 0  # fmt: skip
+    cap_reached = taken >= limit
+    told = {p.id: p for p in [_head_of_service(session, person), *qa_coordinators(session)] if p is not None}
+    if cap_reached:
+        heads = session.scalars(select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.HEAD_OF_SERVICE)))
+        told.update({p.id: p for p in heads})
+    context = {"auditor": person_ref(person), "month": booked.month.isoformat(), "taken": taken, "limit": limit,
+               "share": share, "cap_reached": cap_reached}  # fmt: skip
+    for recipient_id in sorted(told.keys() - {person.id}):
+        enqueue(session, key=f"break:{booked.id}:{booked.requested_at.isoformat()}:notice:{recipient_id}",
+                template=Template.BREAK_NOTICE, context=context, now=now, recipient_id=recipient_id)  # fmt: skip
 
 
 def month_breaks(
