@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.authz import Decision, Permission, RefusalCode, check, decide
+from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from store.models import Allocation, AuditLog, ExemptionRequest, Person, PersonRole, Role
 
 AUDITOR, SECOND, STRANGER, APPROVER, ROUTED, ESCALATED, DELEGATE, LEAD, MEMBER, QA = range(1, 11)
@@ -112,4 +112,31 @@ def test_a_refusal_is_audit_logged_and_an_allowance_is_not(session_factory: sess
     assert logged == [
         ("view_breaks", "refused", stranger_id, "U1", "month", 12, {"reason": "qa_only"}),
         ("view_breaks", "refused", None, "U3", "", None, {"reason": "unknown_person"}),
+    ]
+
+
+def test_refuse_logs_the_true_reason_and_tells_what_it_may(session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+    with session_factory() as session, session.begin():
+        stranger = Person(email="s@council.example", display_name="S", active=True, role_rows=[])
+        gone = Person(email="g@council.example", display_name="G", active=False, role_rows=[])
+        session.add_all([stranger, gone])
+        session.flush()
+        told = refuse(session, stranger, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref="U1",
+                      told=RefusalCode.NOT_IN_CIRCLE, action="alert.raise", detail={"case": "CMS-9"})  # fmt: skip
+        plain = refuse(session, stranger, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref="U1")
+        inactive = refuse(session, gone, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref="U2",
+                          told=RefusalCode.NOT_YOUR_AUDIT)  # fmt: skip
+        nobody = refuse(session, None, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref="U3")
+    assert (told, plain, inactive, nobody) == (
+        Decision(False, RefusalCode.NOT_IN_CIRCLE), Decision(False, RefusalCode.NO_SUCH_AUDIT),
+        Decision(False, RefusalCode.INACTIVE_PERSON), Decision(False, RefusalCode.UNKNOWN_PERSON),
+    )  # fmt: skip
+    with session_factory() as session:
+        rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+        logged = [(r.action, r.outcome, r.actor_ref, r.detail) for r in rows]
+    assert logged == [
+        ("alert.raise", "refused", "U1", {"reason": "unknown_case", "told": "not_in_circle", "case": "CMS-9"}),
+        ("complete_audit", "refused", "U1", {"reason": "no_such_audit"}),
+        ("complete_audit", "refused", "U2", {"reason": "inactive_person"}),
+        ("raise_alert", "refused", "U3", {"reason": "unknown_person"}),
     ]

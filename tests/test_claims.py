@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery.claims import Lane, claim_due, mark_failed, mark_sent, release
+from bot.delivery.claims import Lane, claim_due, mark_cancelled, mark_failed, mark_sent, release
 from bot.delivery.sender import BULK_LANE, URGENT_LANE
 from store.models import Notification, NotificationState, Person, Priority
 from tests.support import FakeClock, people_council, running_workspace
@@ -114,7 +114,7 @@ def test_the_owner_settles_its_claim(session_factory, person, now) -> None:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("settle", ["mark_sent", "release", "mark_failed"])
+@pytest.mark.parametrize("settle", ["mark_sent", "release", "mark_failed", "mark_cancelled"])
 def test_a_sender_whose_claim_was_taken_over_changes_nothing(session_factory, person, now, settle: str) -> None:
     queue(session_factory, now, person, "k:1", priority=15)
     [nid] = claim(session_factory, now, "late")
@@ -126,6 +126,8 @@ def test_a_sender_whose_claim_was_taken_over_changes_nothing(session_factory, pe
             result = mark_sent(session, nid, worker_id="late", now=now, channel="D9", ts="9.9")
         elif settle == "release":
             result = release(session, nid, worker_id="late", retry_at=now, error="late error", count_attempt=False)
+        elif settle == "mark_cancelled":
+            result = mark_cancelled(session, nid, worker_id="late", reason="late reason")
         else:
             result = mark_failed(session, nid, worker_id="late", error="late error")
     assert result is False
@@ -197,13 +199,17 @@ def test_an_uncounted_release_never_takes_attempts_below_zero(session_factory, p
     assert row(session_factory, "k:1").attempts == 0
 
 
-def test_failing_a_row_keeps_the_reason_for_the_operator(session_factory, person, now) -> None:
+def test_failing_or_cancelling_a_row_keeps_the_reason_for_the_operator(session_factory, person, now) -> None:
     queue(session_factory, now, person, "k:1", priority=15)
-    [nid] = claim(session_factory, now, "w1")
+    queue(session_factory, now, person, "k:2", priority=15)
+    first, second = claim(session_factory, now, "w1")
     with session_factory() as session, session.begin():
-        assert mark_failed(session, nid, worker_id="w1", error="no Slack account uses x") is True
-    failed = row(session_factory, "k:1")
+        assert mark_failed(session, first, worker_id="w1", error="no Slack account uses x") is True
+        assert mark_cancelled(session, second, worker_id="w1", reason="the audit is completed") is True
+    failed, cancelled = row(session_factory, "k:1"), row(session_factory, "k:2")
     assert (failed.state, failed.last_error) == (NotificationState.FAILED, "no Slack account uses x")
+    assert (cancelled.state, cancelled.last_error) == (NotificationState.CANCELLED, "the audit is completed")
+    assert claim(session_factory, now + dt.timedelta(days=1), "w2") == [], "neither is tried again"
 
 
 def test_urgent_and_bulk_lanes_never_take_each_others_rows(session_factory, person, now) -> None:
