@@ -43,6 +43,8 @@ def label(text: str) -> str:
             return name
     if "overdue today" in text:
         return "overdue digest"
+    if " has an audit break in " in text:
+        return "break notice"
     return text
 
 

@@ -103,6 +103,9 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
             Received(quinn, D(2026, 12, 29), "preview", ""): 1,  # 3 working days before Mon 4 Jan
             Received(quinn, D(2027, 1, 4), "overdue digest", ""): 1,
             Received(quinn, D(2027, 1, 11), "overdue digest", ""): 1,
+            # Hana's break fills January (1 of at most 1): QA and every other Head of Service are told (Hull A.2-3)
+            Received(quinn, D(2026, 12, 24), "break notice", ""): 1,
+            Received(emails["Dee Deputy"], D(2026, 12, 24), "break notice", ""): 1,
         }
     )
     expected += allocation_messages(december, D(2026, 12, 1))
