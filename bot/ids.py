@@ -26,6 +26,7 @@ class Template(StrEnum):
     BREAK_DECISION = "break_decision"
     BREAKS_LIST = "breaks_list"
     BREAK_NOTICE = "break_notice"
+    GUARDRAIL_ERROR = "guardrail_error"
     EXEMPTION_ASK = "exemption_ask"
     EXEMPTION_DECIDED = "exemption_decided"
     EXEMPTION_SUBMITTED = "exemption_submitted"

@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from store.models import Role
 
 
+class GuardrailLevel(StrEnum):
+    """How much the privacy guardrail checks typed text (there is no "off")."""
+
+    STRICT = "strict"
+    STANDARD = "standard"
+
+
 class Nation(StrEnum):
     """Whose bank holidays count as non-working days."""
 
@@ -74,6 +81,8 @@ class Settings(BaseSettings):
     allocation_catch_up_working_days: int = Field(5, ge=0, description="late scheduled allocation after downtime")
     reminder_days_before: int = Field(7, ge=0, description="Bradford §2: a week before the deadline")
     overdue_repeat_days: int = Field(7, ge=1, description="overdue notices repeat weekly (Hull 30)")
+    #: The privacy guardrail on typed text: strict also looks for names after "child", "mum", "Mrs"...
+    privacy_guardrail: GuardrailLevel = GuardrailLevel.STRICT
     #: Hull A.4: exemptions "can only be agreed by" the Assistant Director. A delegate must hold an
     #: approver role too (another Assistant Director) unless the council allows any named person.
     delegates_must_hold_approver_role: bool = True

@@ -101,7 +101,8 @@ def handle_corrective_submission(ack: Ack, body: dict[str, Any], client: WebClie
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = record_corrective_action(
-            session, view.int_meta("alert_id"), person, view.text(FormBlock.NOTE), now=deps.clock(), actor_ref=view.user_id
+            session, view.int_meta("alert_id"), person, view.text(FormBlock.NOTE), now=deps.clock(), actor_ref=view.user_id,
+            guardrail=deps.settings.privacy_guardrail,
         )
     if outcome.errors:
         ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import FormBlock, Template
 from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
-from bot.settings import Settings
+from bot.services.guardrail import check_text
+from bot.settings import GuardrailLevel, Settings
 from store.audit import record
 from store.models import (
     AlertRecipient,
@@ -232,6 +233,8 @@ def raise_alert(
         errors[FormBlock.NOTE] = "Say briefly what needs to happen (no names or case details)."
     elif len(note) > MAX_NOTE:
         errors[FormBlock.NOTE] = f"Please keep it under {MAX_NOTE} characters; the detail belongs in the case record."
+    elif (identifying := check_text(session, note, today=now.date(), level=settings.privacy_guardrail)) is not None:
+        errors[FormBlock.NOTE] = identifying
     if case is None and reference.strip():
         if not decide(person, Permission.RAISE_ALERT, circle=set()).allowed:
             refused = refuse(session, person, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref=actor_ref,
@@ -312,7 +315,8 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
 
 
 def record_corrective_action(
-    session: Session, alert_id: int, person: Person | None, note: str, *, now: dt.datetime, actor_ref: str
+    session: Session, alert_id: int, person: Person | None, note: str, *, now: dt.datetime, actor_ref: str,
+    guardrail: GuardrailLevel = GuardrailLevel.STRICT,
 ) -> AlertOutcome:
     """The team manager confirms the management-oversight entry was made (Hull 14)."""
     alert = lock_alert(session, alert_id)
@@ -326,6 +330,8 @@ def record_corrective_action(
     assert person is not None
     if len(note) > MAX_NOTE:
         return AlertOutcome(decision, errors={FormBlock.NOTE: f"Please keep it under {MAX_NOTE} characters."})
+    if (identifying := check_text(session, note, today=now.date(), level=guardrail)) is not None:
+        return AlertOutcome(decision, errors={FormBlock.NOTE: identifying})
     if alert.corrective_action_at is not None:
         return AlertOutcome(decision, alert=alert, already=True)
     alert.corrective_action_at, alert.corrective_action_by_id = now, person.id

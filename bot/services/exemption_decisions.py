@@ -18,6 +18,7 @@ from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.exemptions import MAX_TEXT, Outcome, exempted_auditors, request_context
 from bot.services.notices import notify_allocation
 from bot.services.reallocation import AuditorChoice, choose_auditor, eligible_auditors
+from bot.services.guardrail import check_text
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, ExemptionRequest, Notification, Person, RequestKind, RequestState
@@ -95,6 +96,8 @@ def decide_request(
     assert person is not None
     if not approve and not (comment or "").strip():
         return Outcome(decision, errors={FormBlock.COMMENT: "Please say why, so the auditor knows."}, request=request)
+    if not approve and (identifying := check_text(session, comment or "", today=today, level=settings.privacy_guardrail)):
+        return Outcome(decision, errors={FormBlock.COMMENT: identifying}, request=request)
     if approve and request.kind == RequestKind.EXTENSION and request.new_due_date is not None and request.new_due_date < today:
         # Approving would set a deadline already missed: the approver declines instead.
         decision = refuse(

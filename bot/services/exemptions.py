@@ -18,6 +18,7 @@ from bot.services.allocation_rules import last_day
 from bot.services.approvers import active_delegate, find_approver
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.notices import allocation_context
+from bot.services.guardrail import check_text
 from bot.settings import Settings
 from store.audit import record
 from store.models import (
@@ -264,6 +265,10 @@ def submit_request(
     assert person is not None
     today = calendar.local_date(now)
     errors = validate(form, allocation, settings, calendar, today)
+    if FormBlock.REASON not in errors and (
+        identifying := check_text(session, form.reason, today=today, level=settings.privacy_guardrail)
+    ):
+        errors[FormBlock.REASON] = identifying
     if errors:
         return Outcome(decision, errors=errors)
     approver = find_approver(session, person, settings)
