@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.models import Role
 
@@ -95,7 +97,8 @@ class Settings(BaseSettings):
     # Exemptions and extensions (shared/domain.md step 5; Hull A.4-5).
     exemption_approver_role: Role = Field(Role.ASSISTANT_DIRECTOR, description="decides for children's social care auditors")
     qa_exemption_approver_role: Role = Field(Role.STRATEGIC_LEAD, description="decides for QA-team auditors")
-    qa_team_names: list[str] = Field(default_factory=lambda: ["Quality Assurance Team"])
+    #: Comma-separated text ("QA Team, Performance Team") or a JSON list.
+    qa_team_names: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["Quality Assurance Team"])
     max_extension_working_days: int = Field(10, ge=1, description="how far past the deadline an extension may go")
     exemption_resend_working_days: int = Field(2, ge=1, description="re-send an undecided request after this")
     exemption_escalate_working_days: int = Field(2, ge=1, description="then escalate to the approver's manager")
@@ -109,6 +112,20 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("qa_team_names", mode="before")
+    @classmethod
+    def _list_from_text(cls, value: object) -> object:
+        """A list setting from the environment: a JSON list, or comma-separated names."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("not a JSON list; give comma-separated names or a JSON list") from None
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator("holidays_override_file", mode="before")
     @classmethod

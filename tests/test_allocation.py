@@ -720,3 +720,25 @@ def test_cli_paused_month(engine: Engine, session_factory: sessionmaker[Session]
     result = _run(engine, ["--month", "2026-12", "--control", "3"])
     assert result.exit_code == 1
     assert result.output == "Error: the programme is paused for December 2026: nothing is allocated while paused\n"
+
+
+def test_a_month_whose_deadline_has_passed_is_refused_without_late(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as s, s.begin():
+        c = Council(s)
+        b = base(c)
+        c.auditor("Ann Auditor", team=b.team_b)
+        c.case("CMS-1", b.team_a)
+    refused = _run(engine, ["--month", "2020-01", "--control", "1"])
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: the deadline for January 2020 (2020-01-31) has passed, so every audit would be overdue at once: "
+        "nothing was allocated (add --late to allocate it anyway)\n"
+    )
+    preview = _run(engine, ["--month", "2020-01", "--control", "1", "--preview"])
+    assert preview.exit_code == 0 and "the deadline for January 2020 (2020-01-31) has already passed" in preview.output
+    with session_factory() as s:
+        assert s.scalar(select(func.count(Allocation.id))) == 0
+    late = _run(engine, ["--month", "2020-01", "--control", "1", "--late"])
+    assert late.exit_code == 0, late.output
+    with session_factory() as s:
+        assert s.scalar(select(func.count(Allocation.id))) == 1

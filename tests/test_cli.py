@@ -156,3 +156,27 @@ def test_the_reader_shows_mentions_as_names_and_undoes_slack_escapes() -> None:
     assert readable("• Social worker: <@UABC123> &amp; team &lt;North&gt;", {"UABC123": "Sam Patel"}) == (
         "• Social worker: @Sam Patel & team <North>"
     )
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert (result.exit_code, result.output) == (0, f"auditbot {version('auditbot')}\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "names"),
+    [("QA Team", ["QA Team"]), ("QA Team, Performance Team ", ["QA Team", "Performance Team"]), ('["A", "B"]', ["A", "B"])],
+)
+def test_a_list_setting_takes_comma_separated_text_or_json(monkeypatch: pytest.MonkeyPatch, value: str, names: list[str]) -> None:
+    monkeypatch.setenv("AUDITBOT_QA_TEAM_NAMES", value)
+    assert load_settings().qa_team_names == names
+
+
+def test_a_bad_list_setting_is_one_line() -> None:
+    result = CliRunner().invoke(cli, ["outbox"], env={"AUDITBOT_QA_TEAM_NAMES": "[broken"})
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: configuration problem: AUDITBOT_QA_TEAM_NAMES: not a JSON list; give comma-separated names or a JSON list\n"
+    )

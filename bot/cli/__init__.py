@@ -92,6 +92,7 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group()
+@click.version_option(package_name="auditbot", prog_name="auditbot", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Run the case file audit programme bot and its operator commands."""

@@ -19,7 +19,7 @@ from bot.services.allocation import (
     parse_month,
     parse_thematic_filter,
 )
-from bot.services.allocation_rules import month_label
+from bot.services.allocation_rules import last_day, month_label
 from bot.services.programme import TooLateToPrepare, prepare_allocation
 from store.models import AuditType
 
@@ -140,6 +140,7 @@ def register(group: click.Group) -> None:
     @click.option("--allow-recent", is_flag=True, help="Allow cases audited within the re-sampling window.")
     @click.option("--seed", type=int, help="Random seed (default: the month as YYYYMM).")
     @click.option("--preview", is_flag=True, help="Show the plan without allocating anything.")
+    @click.option("--late", is_flag=True, help="Allocate a month whose deadline has already passed.")
     @click.option(
         "--prepare", is_flag=True, help="Keep this request for the month's first working day (and show its plan now)."
     )
@@ -156,6 +157,7 @@ def register(group: click.Group) -> None:
         allow_recent: bool,
         seed: int | None,
         preview: bool,
+        late: bool,
         prepare: bool,
     ) -> None:
         """Allocate a month's cases to auditors (sizes are targets for the whole month)."""
@@ -164,6 +166,12 @@ def register(group: click.Group) -> None:
             month = parse_month(month_text)
         except RequestError as exc:
             raise InputError(f"--month: {exc}") from None
+        today = WorkingCalendar.from_settings(settings).local_date(ctx.now())
+        if last_day(month) < today and not (late or preview):
+            raise click.ClickException(
+                f"the deadline for {month:%B %Y} ({last_day(month).isoformat()}) has passed, so every audit would be "
+                "overdue at once: nothing was allocated (add --late to allocate it anyway)"
+            )
         thematic: ThematicFilter | None = None
         if thematic_text is not None:
             try:
