@@ -15,8 +15,10 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import joinedload
 
+from bot.calendar import WorkingCalendar
 from bot.runtime import Runtime
 from bot.services.allocation import allocate
+from bot.services.allocation_rules import add_months, last_day
 from bot.services.allocation_types import AllocationRequest
 from bot.services.demo import generate_demo, load_demo
 from bot.settings import Settings
@@ -37,11 +39,24 @@ def prepare_local_store(engine: Engine, settings: Settings, *, now: dt.datetime,
         staff, cases = load_demo(sessions, folder, now=now)
         echo(f"loaded the demo council from {folder}: {staff.created} staff, {cases.created} cases")
     if allocations == 0:
-        local_today = now.astimezone(settings.tz).date()
-        request = AllocationRequest(month=local_today.replace(day=1), control=settings.control_sample_size)
+        month = demo_month(WorkingCalendar.from_settings(settings), now.astimezone(settings.tz).date())
+        request = AllocationRequest(month=month, control=settings.control_sample_size)
         _, result = allocate(sessions, request, settings, now=now, preview=False, actor_ref="local-demo")
         assert result is not None
-        echo(f"allocated this month's demo control sample: {result.created} cases, {result.messages} messages queued")
+        echo(f"allocated the demo control sample for {month:%B %Y}: {result.created} cases, {result.messages} messages queued")
+
+
+#: The demo allocates a month whose deadline leaves at least this many working days.
+DEMO_WORKING_DAYS_LEFT = 5
+
+
+def demo_month(calendar: WorkingCalendar, today: dt.date) -> dt.date:
+    """This month, or next month when this one's deadline is fewer than a few working days away
+    (run on the last day of a month, the demo would otherwise be due today and remind at once)."""
+    this_month = today.replace(day=1)
+    if calendar.working_days_between(today, last_day(this_month)) >= DEMO_WORKING_DAYS_LEFT:
+        return this_month
+    return add_months(this_month, 1)
 
 
 def describe_local(runtime: Runtime) -> str:

@@ -28,7 +28,7 @@ LABELS = (
     ("Case reallocated to you", "allocated"),
     ("One of your cases will be audited", "case audited"),
     ("A case in your team will be audited", "team case audited"),
-    ("Reminder: audit due in", "reminder"),
+    ("Reminder: audit due", "reminder"),
     ("Copy: ", "reminder copy"),
     ("Overdue: audit of", "overdue"),
     ("Overdue: ", "overdue copy"),

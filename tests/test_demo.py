@@ -160,3 +160,28 @@ def test_demo_loads_cleanly(
         assert session.scalar(orphans) == 1
     again_staff, again_cases = load_demo(session_factory, tmp_path, now=now)
     assert (again_staff.unchanged, again_cases.unchanged) == (staff_rows, 500)
+
+
+def test_the_demo_allocates_a_month_with_working_days_left() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.calendar import WorkingCalendar
+    from bot.local import demo_month
+    from bot.settings import Nation
+
+    calendar = WorkingCalendar(Nation.ENGLAND_AND_WALES, ZoneInfo("Europe/London"))
+    assert demo_month(calendar, dt.date(2026, 11, 2)) == dt.date(2026, 11, 1)
+    assert demo_month(calendar, dt.date(2026, 11, 30)) == dt.date(2026, 12, 1), "the last day: next month"
+    assert demo_month(calendar, dt.date(2026, 11, 23)) == dt.date(2026, 11, 1)  # 5 working days left
+    assert demo_month(calendar, dt.date(2026, 11, 24)) == dt.date(2026, 12, 1)  # 4 left
+
+
+def test_a_reminder_due_today_says_so() -> None:
+    from bot.ids import Template
+    from bot.render import render
+    from tests.test_render import CONTEXTS
+
+    auditor = render(Template.REMINDER_AUDITOR, {**CONTEXTS[Template.REMINDER_AUDITOR], "days_left": 0})
+    manager = render(Template.REMINDER_MANAGER, {**CONTEXTS[Template.REMINDER_MANAGER], "days_left": 0})
+    assert auditor["text"].startswith("Reminder: audit due today: case ")
+    assert "is due today (" in str(manager["blocks"]) and "0 days" not in str(manager["blocks"])
