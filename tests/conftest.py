@@ -50,12 +50,20 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--wall-clock: the clock reads {moved:%Y-%m-%d %H:%M}, not {when}")
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: only when the test will really run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the wall-clock runs in the background when their test is selected (not inside them)."""
     if not config.getoption("--wall-clock") and any(item.nodeid.startswith("tests/test_wall_clock.py") for item in items):
         from tests import test_wall_clock
 
         test_wall_clock.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Never leave a background wall-clock run behind (a run stopped early, -x, Ctrl+C)."""
+    from tests import test_wall_clock
+
+    test_wall_clock.stop()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

@@ -18,12 +18,16 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Very different wall clocks: before every fixed time the tests use, and years after.
 WALL_CLOCKS = ("2026-01-01T03:00", "2031-06-30T12:00")
 
 _results: dict[str, tuple[int, str]] = {}
 _runner: threading.Thread | None = None
+_current: list[subprocess.Popen[str]] = []
+_stopping = threading.Event()
 
 
 def _run_all() -> None:
@@ -31,12 +35,24 @@ def _run_all() -> None:
     env = {**os.environ, "AUDITBOT_TEST_POSTGRES_URL": ""}  # SQLite: a database server's clock cannot be moved
     env.pop("CI", None)
     for when in WALL_CLOCKS:
-        proc = subprocess.run(
+        if _stopping.is_set():
+            return
+        proc = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not postgresql",
              f"--wall-clock={when}", *scenarios],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900,
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        _results[when] = (proc.returncode, proc.stdout)
+        _current[:] = [proc]
+        output, _ = proc.communicate(timeout=900)
+        _results[when] = (proc.returncode, output)
+
+
+def stop() -> None:
+    """End a run still going (the suite stopped before this test waited for it)."""
+    _stopping.set()
+    for proc in _current:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def start() -> None:
@@ -47,6 +63,7 @@ def start() -> None:
         _runner.start()
 
 
+@pytest.mark.timeout(1800)  # run alone, it waits for both runs from the start
 def test_the_scenario_suites_pass_under_two_very_different_wall_clocks() -> None:
     start()  # already started when the suite was collected; here when run on its own
     assert _runner is not None
