@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from bot.ids import FormBlock, Template
 from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from bot.services.guardrail import check_text
+from bot.services.people import holder_in_service
 from bot.settings import GuardrailLevel, Settings
 from store.audit import record
 from store.models import (
@@ -57,16 +58,6 @@ def reachable(person: Person | None) -> bool:
     return person is not None and person.active
 
 
-def _holder(session: Session, role: Role, service_id: int | None) -> Person | None:
-    if service_id is None:
-        return None
-    return session.scalars(
-        select(Person)
-        .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(role=role))
-        .order_by(Person.id)
-    ).first()
-
-
 def _manager_of(person: Person | None) -> Person | None:
     """``person``'s own line manager, if active."""
     manager = person.line_manager if person is not None else None
@@ -82,8 +73,8 @@ def chain_for(session: Session, case: Case) -> list[tuple[str, Person | None]]:
     """
     team = session.get(Team, case.team_id)
     service_id = team.service_id if team else None
-    service_manager = _manager_of(case.team_manager) or _holder(session, Role.SERVICE_MANAGER, service_id)
-    head = _manager_of(service_manager) or _holder(session, Role.HEAD_OF_SERVICE, service_id)
+    service_manager = _manager_of(case.team_manager) or holder_in_service(session, Role.SERVICE_MANAGER, service_id)
+    head = _manager_of(service_manager) or holder_in_service(session, Role.HEAD_OF_SERVICE, service_id)
     return [
         ("worker", case.allocated_worker),
         ("team_manager", case.team_manager),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, check
+from bot.services.people import up_the_line
 from bot.settings import Settings
 from bot.ids import Template
 from store.audit import record
@@ -23,17 +24,6 @@ def approver_role(auditor: Person, settings: Settings) -> Role:
     if auditor.team is not None and auditor.team.name.casefold() in qa_teams:
         return settings.qa_exemption_approver_role
     return settings.exemption_approver_role
-
-
-def _up_the_line(auditor: Person, role: Role) -> Person | None:
-    seen = {auditor.id}
-    person = auditor.line_manager
-    while person is not None and person.id not in seen:
-        if person.active and person.has_role(role):
-            return person
-        seen.add(person.id)
-        person = person.line_manager
-    return None
 
 
 def approver_roles(settings: Settings) -> frozenset[Role]:
@@ -61,7 +51,7 @@ def find_approver(session: Session, auditor: Person, settings: Settings) -> Pers
     only when there is nobody at all."""
     roles = [approver_role(auditor, settings), settings.exemption_approver_role]
     for role in dict.fromkeys(roles):
-        found = _up_the_line(auditor, role)
+        found = up_the_line(auditor, role)
         if found is not None:
             return found
         holders = _holders(session, role, auditor)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.ids import Template
 from bot.services.allocation_rules import add_months
 from bot.services.authz import Decision, Permission, check
+from bot.services.people import holder_in_service, up_the_line
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Person, Role
@@ -169,18 +170,7 @@ def request_break(
 
 def _head_of_service(session: Session, person: Person) -> Person | None:
     """The auditor's Head of Service: up their management line, else the one in their service."""
-    seen, manager = {person.id}, person.line_manager
-    while manager is not None and manager.id not in seen:
-        if manager.active and manager.has_role(Role.HEAD_OF_SERVICE):
-            return manager
-        seen.add(manager.id)
-        manager = manager.line_manager
-    if person.service_id is None:
-        return None
-    return session.scalars(
-        select(Person).where(Person.active.is_(True), Person.service_id == person.service_id,
-                             Person.role_rows.any(role=Role.HEAD_OF_SERVICE)).order_by(Person.id)
-    ).first()  # fmt: skip
+    return up_the_line(person, Role.HEAD_OF_SERVICE) or holder_in_service(session, Role.HEAD_OF_SERVICE, person.service_id)
 
 
 def _tell_heads_and_qa(

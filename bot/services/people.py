@@ -8,7 +8,30 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from store.models import Allocation, AllocationState, Case, Person
+from store.models import Allocation, AllocationState, Case, Person, Role
+
+
+def up_the_line(person: Person, role: Role) -> Person | None:
+    """The nearest active holder of ``role`` above ``person`` in their line management."""
+    seen = {person.id}
+    manager = person.line_manager
+    while manager is not None and manager.id not in seen:
+        if manager.active and manager.has_role(role):
+            return manager
+        seen.add(manager.id)
+        manager = manager.line_manager
+    return None
+
+
+def holder_in_service(session: Session, role: Role, service_id: int | None) -> Person | None:
+    """The first active holder of ``role`` in a service (oldest record first)."""
+    if service_id is None:
+        return None
+    return session.scalars(
+        select(Person)
+        .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(role=role))
+        .order_by(Person.id)
+    ).first()
 
 
 def find_person(session: Session, *, slack_user_id: str, email: str | None) -> Person | None:
