@@ -114,12 +114,14 @@ def start_background(
     senders: dict[str, OutboxSender],
     clock: Clock,
     calendar: WorkingCalendar | None = None,
+    *,
+    kind: str = "run",
 ) -> tuple[DeliveryRunner, BackgroundScheduler]:
     """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
     calendar = calendar or WorkingCalendar.from_settings(settings)  # a bad calendar fails before anything starts
     runner = DeliveryRunner(list(senders.values()), clock=clock)
     runner.start()
-    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake)
+    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind)
     timer.start()
     return runner, timer
 

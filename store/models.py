@@ -511,3 +511,18 @@ class RequestReceipt(Base):
     #: ``action_ts`` and message, a slash command's ``trigger_id`` (``bot/handlers/receipts.py``)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ProcessHeartbeat(Base):
+    """A bot process (``auditbot run`` or ``worker``) serving this database, seen at each tick.
+
+    ``auditbot tick --at`` reads these so that a tick at another time never writes into a
+    database a bot is serving (it would plan real work at a time that is not now)."""
+
+    __tablename__ = "process_heartbeats"
+
+    #: ``<host>:<pid>:<random>``, fixed for the life of the process
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

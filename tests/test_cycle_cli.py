@@ -262,7 +262,7 @@ def test_month_set_refuses_a_filter_naming_no_team_or_service(
     assert known.exit_code == 0, known.output
     assert known.output == "December 2026: theme Neglect, thematic filter team=assessment team north, running\n"
     # ... so the first working day's tick can allocate the standing thematic sample.
-    tick = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=1, thematic_sample_size=2)
+    tick = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=1, thematic_sample_size=2)
     assert tick.exit_code == 0, tick.output
     assert "3 allocation(s) with 3 message(s)" in tick.output
     with session_factory() as s:
@@ -383,7 +383,7 @@ def test_month_show_with_a_bad_month_exits_2(engine: Engine) -> None:
 
 def test_tick_on_a_saturday_is_outside_working_hours(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     council(session_factory)
-    result = run(engine, ["tick", "--at", "2026-12-05 10:00"])
+    result = run(engine, ["tick", "--at", "2026-12-05 10:00", "--write"])
     assert result.exit_code == 0, result.output
     assert result.output == "Sat 05 Dec 2026 10:00 is outside working hours: nothing planned\n"
     assert count(session_factory, Allocation) == 0
@@ -392,7 +392,7 @@ def test_tick_on_a_saturday_is_outside_working_hours(engine: Engine, session_fac
 
 def test_tick_before_working_hours_plans_nothing(engine: Engine, session_factory: sessionmaker[Session]) -> None:
     council(session_factory)
-    result = run(engine, ["tick", "--at", "2026-12-01 08:29"])
+    result = run(engine, ["tick", "--at", "2026-12-01 08:29", "--write"])
     assert result.output == "Tue 01 Dec 2026 08:29 is outside working hours: nothing planned\n"
     assert count(session_factory, Allocation) == 0
 
@@ -402,7 +402,7 @@ def test_tick_on_the_first_working_day_allocates_the_standing_control_sample(
 ) -> None:
     council(session_factory, cases=4)
 
-    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=3)
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=3)
 
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -422,7 +422,7 @@ def test_tick_on_the_first_working_day_allocates_the_standing_control_sample(
         ("scheduler (standing allocation)", 3, 3)
     ]
 
-    again = run(engine, ["tick", "--at", "2026-12-01 09:01"], control_sample_size=3)
+    again = run(engine, ["tick", "--at", "2026-12-01 09:01", "--write"], control_sample_size=3)
     assert again.output == (
         "Tue 01 Dec 2026 09:01: planned 0 preview message(s), 0 allocation(s) with 0 message(s), "
         "0 reminder(s), 0 overdue notice(s), 0 exemption reminder(s)/escalation(s)\n"
@@ -434,7 +434,7 @@ def test_tick_allocates_a_prepared_request(engine: Engine, session_factory: sess
     council(session_factory, cases=4)
     assert run(engine, ["allocate", "--month", "2026-12", "--control", "2", "--prepare"]).exit_code == 0
 
-    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], clock=dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], clock=dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
 
     assert result.exit_code == 0, result.output
     assert "2 allocation(s) with 2 message(s)" in result.output
@@ -447,7 +447,7 @@ def test_tick_in_a_paused_month_allocates_nothing(engine: Engine, session_factor
     council(session_factory)
     assert run(engine, ["month", "set", "2026-12", "--pause"]).exit_code == 0
 
-    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=3)
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=3)
 
     assert result.exit_code == 0, result.output
     assert result.output == "Tue 01 Dec 2026 09:00: the programme is paused this month: nothing allocated or chased\n"
@@ -456,7 +456,7 @@ def test_tick_in_a_paused_month_allocates_nothing(engine: Engine, session_factor
 
 @pytest.mark.parametrize("at", ["tomorrow", "2026-12-32 09:00"])
 def test_tick_with_a_bad_time_exits_2(engine: Engine, session_factory: sessionmaker[Session], at: str) -> None:
-    result = run(engine, ["tick", "--at", at])
+    result = run(engine, ["tick", "--at", at, "--write"])
     assert result.exit_code == 2
     assert f"Invalid value for --at: {at!r} is not a time like 2026-12-01 08:30" in result.output
     assert count(session_factory, Allocation) == 0
@@ -479,11 +479,11 @@ def test_tick_adds_nothing_to_a_month_allocated_by_hand(
     assert by_hand.output.startswith("1 allocations created, 1 messages queued")
     messages = count(session_factory, Notification)
 
-    preview = run(engine, ["tick", "--at", "2026-11-26 09:00"], control_sample_size=3)  # the preview's day
+    preview = run(engine, ["tick", "--at", "2026-11-26 09:00", "--write"], control_sample_size=3)  # the preview's day
     assert preview.exit_code == 0, preview.output
     assert "planned 0 preview message(s)" in preview.output, "no preview of a top-up that will not happen"
 
-    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=3)
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=3)
 
     assert result.exit_code == 0, result.output
     assert "0 allocation(s) with 0 message(s)" in result.output
@@ -498,7 +498,7 @@ def test_tick_adds_nothing_to_a_month_allocated_by_hand(
     assert [c[-1]["created"] for c in log(session_factory, "allocation.commit")] == [1]  # only the one by hand
     assert "December 2026 already has 1 allocation(s) committed by hand" in caplog.text
 
-    later = run(engine, ["tick", "--at", "2026-12-02 09:00"], control_sample_size=3)  # a catch-up day
+    later = run(engine, ["tick", "--at", "2026-12-02 09:00", "--write"], control_sample_size=3)  # a catch-up day
     assert "0 allocation(s) with 0 message(s)" in later.output
     assert count(session_factory, Allocation) == 1
     assert len(log(session_factory, "allocation.scheduled")) == 1
@@ -513,7 +513,7 @@ def test_a_prepared_request_is_committed_on_top_of_allocations_by_hand(
     prepared = run(engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"])
     assert prepared.exit_code == 0, prepared.output
 
-    result = run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=40)
+    result = run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=40)
 
     assert "2 allocation(s) with 2 message(s)" in result.output
     with session_factory() as s:
@@ -537,7 +537,7 @@ def test_prepare_is_refused_once_the_scheduler_has_allocated_the_month(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     council(session_factory, cases=4)
-    assert run(engine, ["tick", "--at", "2026-12-01 09:00"], control_sample_size=2).exit_code == 0
+    assert run(engine, ["tick", "--at", "2026-12-01 09:00", "--write"], control_sample_size=2).exit_code == 0
 
     result = run(engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"])
 

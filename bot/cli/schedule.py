@@ -14,6 +14,7 @@ from bot.logs import configure, log_level_option
 from bot.scheduler.tick import tick
 from bot.services.allocation_rules import RequestError, parse_month
 from bot.services.programme import UNSET, month_status, set_month
+from store.heartbeats import serving
 
 
 def _calendar(ctx: Context) -> WorkingCalendar:
@@ -30,24 +31,52 @@ def _month(text: str) -> dt.date:
         raise click.BadParameter(str(exc), param_hint="MONTH") from None
 
 
+#: ``--at`` within this of the real time counts as now (the operator typed this minute).
+_SAME_MINUTE = dt.timedelta(minutes=1)
+
+
+def _local_time(calendar: WorkingCalendar, text: str) -> dt.datetime:
+    try:
+        local = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time like 2026-12-01 08:30", param_hint="--at") from None
+    if local.tzinfo is not None:
+        raise click.BadParameter(f"{text!r}: give the local time without a zone, like 2026-12-01 08:30", param_hint="--at")
+    return calendar.utc(local.date(), local.time())
+
+
 def register(group: click.Group) -> None:
     """Add ``tick``, ``worker`` and ``month``."""
 
     @group.command("tick")
     @click.option("--at", "at_text", metavar='"YYYY-MM-DD HH:MM"', help="Local time to tick at (default: now).")
+    @click.option("--write", is_flag=True,
+                  help="With --at: really plan the work (refused for a future time while a bot serves this database).")
     @pass_context
-    def tick_command(ctx: Context, at_text: str | None) -> None:
-        """Plan what is due once, as the scheduler would (messages go to the outbox)."""
+    def tick_command(ctx: Context, at_text: str | None, write: bool) -> None:
+        """Plan what is due once, as the scheduler would (messages go to the outbox).
+
+        With --at it only shows what it would plan, unless --write. Safeguarding escalations
+        always run at the real time, whatever --at says.
+        """
         calendar = _calendar(ctx)
-        now = ctx.now()
-        if at_text:
-            try:
-                local = dt.datetime.fromisoformat(at_text)
-            except ValueError:
-                raise click.BadParameter(f"{at_text!r} is not a time like 2026-12-01 08:30", param_hint="--at") from None
-            now = calendar.utc(local.date(), local.time())
-        report = tick(ctx.sessions, ctx.settings, calendar, now)
+        real_now = ctx.now()
+        if not at_text:
+            report = tick(ctx.sessions, ctx.settings, calendar, real_now)
+        else:
+            at = _local_time(calendar, at_text)
+            if write and at > real_now + _SAME_MINUTE:
+                with ctx.sessions() as session:
+                    bots = serving(session, now=real_now)
+                if bots:
+                    raise click.ClickException(
+                        f"a bot is serving this database (last seen {calendar.local(bots[0].seen_at):%d %b %H:%M}): "
+                        f"a tick at a future time would send real messages early; leave out --write to see what it would plan"
+                    )
+            report = tick(ctx.sessions, ctx.settings, calendar, at, real_now=real_now, dry_run=not write)
         click.echo(report.summary())
+        if report.dry_run:
+            click.echo("Nothing was written (a preview); add --write to plan it.")
         if report.errors:
             raise SystemExit(1)
 
@@ -64,7 +93,7 @@ def register(group: click.Group) -> None:
             raise click.ClickException("auditbot worker needs Slack credentials; locally, `auditbot run` already runs the scheduler")
         _calendar(ctx)
         senders = make_senders(settings, ctx.sessions, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        runner, timer = start_background(settings, ctx.sessions, senders, ctx.now)
+        runner, timer = start_background(settings, ctx.sessions, senders, ctx.now, kind="worker")
         click.echo(f"auditbot worker ticking every {settings.tick_interval_seconds}s; Ctrl+C to stop")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

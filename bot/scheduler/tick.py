@@ -32,6 +32,8 @@ class TickReport:
     at: dt.datetime
     local: dt.datetime
     working_hours: bool
+    #: True when nothing was written: each planner's work was rolled back (``tick --at``'s preview)
+    dry_run: bool = False
     paused: bool = False
     previews: int = 0
     allocated: int = 0
@@ -52,9 +54,10 @@ class TickReport:
 
     def summary(self) -> str:
         """One line for operators."""
+        verb = "would plan" if self.dry_run else "planned"
         if not self.working_hours:
             alerts = f"; {self.alert_escalations} safeguarding escalation(s)" if self.alert_escalations else ""
-            return f"{self.local:%a %d %b %Y %H:%M} is outside working hours: nothing planned{alerts}"
+            return f"{self.local:%a %d %b %Y %H:%M} is outside working hours: nothing {verb}{alerts}"
         if self.paused:
             return f"{self.local:%a %d %b %Y %H:%M}: the programme is paused this month: nothing allocated or chased"
         parts = [
@@ -64,32 +67,51 @@ class TickReport:
             f"{self.overdue} overdue notice(s)",
             f"{self.exemption_chasers} exemption reminder(s)/escalation(s)",
         ]
+        if self.alert_escalations:
+            parts.append(f"{self.alert_escalations} safeguarding escalation(s) at the real time")
         errors = f"; {len(self.errors)} planner(s) failed: {'; '.join(self.errors)}" if self.errors else ""
-        return f"{self.local:%a %d %b %Y %H:%M}: planned " + ", ".join(parts) + errors
+        return f"{self.local:%a %d %b %Y %H:%M}: {verb} " + ", ".join(parts) + errors
 
 
-def tick(sessions: sessionmaker[Session], settings: Settings, calendar: WorkingCalendar, now: dt.datetime) -> TickReport:
-    """Plan what is due at ``now`` (aware UTC). Each planner is its own short transaction."""
+def tick(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    calendar: WorkingCalendar,
+    now: dt.datetime,
+    *,
+    real_now: dt.datetime | None = None,
+    dry_run: bool = False,
+) -> TickReport:
+    """Plan what is due at ``now`` (aware UTC). Each planner is its own short transaction.
+
+    ``real_now`` is the real time when ``now`` is another (``auditbot tick --at``): safeguarding
+    escalations and corrective-action chasers always run at the real time, so a tick at a
+    future time can never mark an alert escalated early, nor one at a past time hold one back.
+    ``dry_run`` rolls every planner's work back: the report says what would be planned.
+    """
     local = calendar.local(now)
-    report = TickReport(now, local, calendar.in_working_hours(now))
+    report = TickReport(now, local, calendar.in_working_hours(now), dry_run=dry_run)
     today = local.date()
+    alerts_now = real_now or now
 
     def run(name: str, planner: Callable[[Session], None]) -> None:
         try:
-            with sessions() as session, session.begin():
+            with sessions() as session, session.begin() as transaction:
                 planner(session)
+                if dry_run:
+                    transaction.rollback()
         except Exception as exc:  # noqa: BLE001 - one failing planner must not stop the others; logged
             log.exception("tick planner %s failed at %s", name, now.isoformat())
             report.errors.append(f"{name}: {type(exc).__name__}")
 
     def alert_escalations(session: Session) -> None:
-        report.alert_escalations += plan_alert_escalations(session, settings, now=now)
+        report.alert_escalations += plan_alert_escalations(session, settings, now=alerts_now)
 
     def corrective_chasers(session: Session) -> None:
-        report.alert_escalations += plan_corrective_chasers(session, settings, now=now)
+        report.alert_escalations += plan_corrective_chasers(session, settings, now=alerts_now)
 
     def housekeeping(session: Session) -> None:
-        prune_receipts(session, now=now)
+        prune_receipts(session, now=alerts_now)
 
     run("alerts", alert_escalations)  # safeguarding: any day, any hour, even when paused
     run("corrective actions", corrective_chasers)

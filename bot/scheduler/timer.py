@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,6 +16,7 @@ from bot.calendar import WorkingCalendar
 from bot.clock import Clock
 from bot.scheduler.tick import tick
 from bot.settings import Settings
+from store import heartbeats
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +28,34 @@ def make_timer(
     *,
     clock: Clock,
     after_tick: Callable[[], None] = lambda: None,
+    kind: str = "run",
 ) -> BackgroundScheduler:
     """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
 
     A missed run is never skipped (``misfire_grace_time=None``), missed runs collapse into one
     (``coalesce``), and ticks never overlap (``max_instances=1``). Nothing is stored in the job
     store: what is due is always worked out from the database.
+
+    Each tick first records this process's heartbeat (``store/heartbeats.py``), so that
+    ``auditbot tick --at`` knows a bot serves the database; shutting the timer down removes it.
     """
+    pid = heartbeats.process_id()
 
     def job() -> None:
-        report = tick(sessions, settings, calendar, clock())
+        now = clock()
+        _guarded("heartbeat", lambda session: heartbeats.beat(session, pid, kind=kind, now=now))
+        report = tick(sessions, settings, calendar, now)
         if report.planned or report.errors:
             log.info("tick: %s", report.summary())
         if report.planned:
             after_tick()
+
+    def _guarded(name: str, work: Callable[[Session], None]) -> None:
+        try:
+            with sessions() as session, session.begin():
+                work(session)
+        except Exception:  # noqa: BLE001 - bookkeeping must never stop a tick or a shutdown; logged
+            log.exception("timer %s failed", name)
 
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
@@ -56,4 +72,5 @@ def make_timer(
         max_instances=1,
         next_run_time=clock(),
     )
+    scheduler.add_listener(lambda _event: _guarded("heartbeat removal", lambda s: heartbeats.forget(s, pid)), EVENT_SCHEDULER_SHUTDOWN)
     return scheduler
