@@ -1,7 +1,9 @@
 """Local mode: with no Slack credentials, ``auditbot run`` is a self-contained demo.
 
 It migrates the database, loads the demo council the first time, allocates this month's
-control sample if nothing is allocated yet, and runs against the local workspace.
+control sample if nothing is allocated yet, and runs against the local workspace. It does so
+only in a database of its own: one it created (the audit log says so), never one that was
+migrated by anything else, which may be a council's real store with real messages queued.
 """
 
 from __future__ import annotations
@@ -16,20 +18,39 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import joinedload
 
 from bot.calendar import WorkingCalendar
-from bot.runtime import Runtime
+from bot.runtime import Runtime, StartupError
 from bot.services.allocation import allocate
 from bot.services.allocation_rules import add_months, last_day
 from bot.services.allocation_types import AllocationRequest
 from bot.services.demo import generate_demo, load_demo
 from bot.settings import Settings
-from store.db import make_sessionmaker, upgrade
-from store.models import Allocation, Case, Person
+from store.audit import record
+from store.db import describe, has_schema, make_sessionmaker, upgrade
+from store.models import Allocation, AuditLog, Case, Person
+
+#: The audit log's actor for everything local mode does to its own database.
+DEMO_ACTOR = "local-demo"
 
 
 def prepare_local_store(engine: Engine, settings: Settings, *, now: dt.datetime, echo: Callable[[str], None]) -> None:
-    """Migrate, and seed the demo council and this month's allocation when the store is empty."""
-    upgrade(engine)
+    """Migrate, and seed the demo council and this month's allocation when the store is empty.
+
+    Raises StartupError for a database local mode did not create."""
     sessions = make_sessionmaker(engine)
+    created = not has_schema(engine)
+    if not created:
+        with sessions() as session:
+            ours = session.scalar(select(AuditLog.id).where(AuditLog.actor_ref == DEMO_ACTOR).limit(1)) is not None
+        if not ours:
+            raise StartupError(
+                f"no Slack credentials, so this would be the local demo, but the database at {describe(engine)} "
+                "was not created by it: set the Slack settings to serve it, or leave AUDITBOT_DATABASE_URL unset "
+                "(the demo keeps its own database in AUDITBOT_DATA_DIR)"
+            )
+    upgrade(engine)
+    if created:
+        with sessions() as session, session.begin():
+            record(session, now=now, action="local.demo_store", actor_ref=DEMO_ACTOR, detail={"database": describe(engine)})
     with sessions() as session:
         people = session.scalar(select(func.count()).select_from(Person)) or 0
         allocations = session.scalar(select(func.count()).select_from(Allocation)) or 0
@@ -41,7 +62,7 @@ def prepare_local_store(engine: Engine, settings: Settings, *, now: dt.datetime,
     if allocations == 0:
         month = demo_month(WorkingCalendar.from_settings(settings), now.astimezone(settings.tz).date())
         request = AllocationRequest(month=month, control=settings.control_sample_size)
-        _, result = allocate(sessions, request, settings, now=now, preview=False, actor_ref="local-demo")
+        _, result = allocate(sessions, request, settings, now=now, preview=False, actor_ref=DEMO_ACTOR)
         assert result is not None
         echo(f"allocated the demo control sample for {month:%B %Y}: {result.created} cases, {result.messages} messages queued")
 
@@ -73,9 +94,9 @@ def describe_local(runtime: Runtime) -> str:
     prog = os.path.relpath(exe) if exe.name == "auditbot" and exe.exists() else "auditbot"
     lines = [
         "auditbot is running against the LOCAL workspace (no Slack credentials configured).",
-        f"  local Slack Web API : {runtime.workspace.base_url}",
-        f"  bot request URL     : {runtime.server.url}/slack/events   (health: {runtime.server.url}/healthz)",
-        f"  database            : {runtime.engine.url.render_as_string(hide_password=True)}",
+        f"  local Slack Web API : {runtime.workspace.base_url}   (port: AUDITBOT_LOCAL_WORKSPACE_PORT)",
+        f"  bot request URL     : {runtime.server.url}/slack/events   (port: AUDITBOT_PORT; health: {runtime.server.url}/healthz)",
+        f"  database            : {describe(runtime.engine)}",
         "See what people received (in another terminal):",
     ]
     if sample is not None:

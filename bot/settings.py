@@ -30,6 +30,17 @@ class Nation(StrEnum):
     NORTHERN_IRELAND = "northern-ireland"
 
 
+def _checkout() -> Path | None:
+    """The source checkout this code runs from (``python3 dev.py run``), if it is one."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "dev.py").is_file() else None
+
+
+#: Where a relative ``AUDITBOT_DATA_DIR`` and the ``.env`` file are found: the checkout when the
+#: bot runs from one, so the same ``data/`` is used from any directory; else the working directory.
+BASE_DIR = _checkout()
+
+
 class SettingsError(Exception):
     """A missing or malformed setting, explained in one line."""
 
@@ -38,7 +49,10 @@ class Settings(BaseSettings):
     """The bot's settings. Every field can be set as ``AUDITBOT_<NAME>`` in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AUDITBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="AUDITBOT_",
+        env_file=(BASE_DIR / ".env", ".env") if BASE_DIR is not None else ".env",  # the working directory's wins
+        env_file_encoding="utf-8",
+        extra="ignore",
     )
 
     data_dir: Path = Path("data")
@@ -143,6 +157,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults_and_pairs(self) -> "Settings":
+        if not self.data_dir.is_absolute():
+            self.data_dir = (BASE_DIR or Path.cwd()) / self.data_dir
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'auditbot.db').as_posix()}"
         tokens = {

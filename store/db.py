@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,9 +28,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -72,16 +69,44 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database (None for another backend or an in-memory one)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(engine.url.database)
+
+
+def describe(engine: Engine) -> str:
+    """The database's URL for people: the absolute file for SQLite, no password."""
+    path = sqlite_file(engine)
+    return f"sqlite:///{path.resolve().as_posix()}" if path is not None else engine.url.render_as_string(hide_password=True)
+
+
+def has_schema(engine: Engine) -> bool:
+    """True when the database has been migrated at least once (without creating a SQLite file)."""
+    path = sqlite_file(engine)
+    if path is not None and not path.exists():
+        return False
+    return inspect(engine).has_table("alembic_version")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision``."""
+    """Bring the schema up to ``revision`` (creating a SQLite file's folder first)."""
+    path = sqlite_file(engine)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(engine), revision)
 
 
 def check_migrated(engine: Engine) -> None:
     """Raise NotMigrated with the command to run when the schema is behind."""
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    path = sqlite_file(engine)
+    if path is not None and not path.exists():  # connecting would create an empty file
+        raise NotMigrated(f"there is no database at {describe(engine)}: run `auditbot db upgrade` first "
+                          "(or set AUDITBOT_DATA_DIR or AUDITBOT_DATABASE_URL to the one you meant)")
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
         state = "has no tables yet" if current is None else f"is at migration {current}, not {head}"
-        raise NotMigrated(f"the database {state}: run `auditbot db upgrade` first")
+        raise NotMigrated(f"the database at {describe(engine)} {state}: run `auditbot db upgrade` first")

@@ -189,3 +189,9 @@ def now() -> dt.datetime:
 # Scenario fixtures (a small council, the local workspace, a running bot with a fake clock),
 # shared by the scenario test modules; a module may override any of them.
 from tests.simulation import emails, settings, sim, workspace  # noqa: E402, F401
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's ``data/`` is its own: a relative data folder would otherwise be the checkout's."""
+    monkeypatch.setenv("AUDITBOT_DATA_DIR", str(Path(tmp_path) / "data"))

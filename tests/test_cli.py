@@ -99,9 +99,18 @@ def test_secrets_never_appear_in_settings_output() -> None:
 def test_the_bot_refuses_an_unmigrated_database_and_names_the_command(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     env = {"AUDITBOT_SLACK_BOT_TOKEN": "xoxb-1", "AUDITBOT_SLACK_SIGNING_SECRET": "s", "AUDITBOT_PORT": "0"}
+    db = tmp_path / "data" / "auditbot.db"
     result = CliRunner().invoke(cli, ["run"], env=env)
     assert result.exit_code == 1
-    assert result.output == "Error: the database has no tables yet: run `auditbot db upgrade` first\n"
+    assert result.output == (
+        f"Error: there is no database at sqlite:///{db.as_posix()}: run `auditbot db upgrade` first "
+        "(or set AUDITBOT_DATA_DIR or AUDITBOT_DATABASE_URL to the one you meant)\n"
+    )
+    assert not (tmp_path / "data").exists(), "looking created nothing"
+    db.parent.mkdir()
+    db.touch()
+    empty = CliRunner().invoke(cli, ["run"], env=env)
+    assert empty.output == f"Error: the database at sqlite:///{db.as_posix()} has no tables yet: run `auditbot db upgrade` first\n"
 
     upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
     assert upgraded.exit_code == 0 and "is up to date" in upgraded.output
@@ -180,3 +189,22 @@ def test_a_bad_list_setting_is_one_line() -> None:
     assert result.output == (
         "Error: configuration problem: AUDITBOT_QA_TEAM_NAMES: not a JSON list; give comma-separated names or a JSON list\n"
     )
+
+
+def test_a_relative_data_dir_is_the_checkouts_whatever_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    import bot.settings
+
+    assert bot.settings.BASE_DIR == Path(__file__).resolve().parent.parent, "the checkout the tests run from"
+    home, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.setattr(bot.settings, "BASE_DIR", home)
+    monkeypatch.chdir(elsewhere)
+    env = {"AUDITBOT_DATA_DIR": "data"}
+
+    assert CliRunner().invoke(cli, ["db", "upgrade"], env=env).exit_code == 0
+    outbox = CliRunner().invoke(cli, ["outbox"], env=env)
+
+    assert outbox.output == "pending: 0  sending: 0  sent: 0  failed: 0  cancelled: 0\n"
+    assert (home / "data" / "auditbot.db").is_file()
+    assert not (elsewhere / "data").exists()
