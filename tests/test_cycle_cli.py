@@ -26,7 +26,11 @@ from store.models import (
     AuditType,
     BreakState,
     CaseType,
+    ExemptionRequest,
     Notification,
+    RequestKind,
+    RequestState,
+    Role,
 )
 from tests.allocation_fixtures import Council
 
@@ -297,6 +301,21 @@ def test_month_show_prints_the_figures(engine: Engine, session_factory: sessionm
         rows = [c.allocation(c.case(f"CMS-20{i}", team_a), sam, DEC, state=st) for i, st in enumerate(states)]
         for row in rows:
             row.due_date = dt.date(2026, 12, 31)
+        # Two exemptions agreed: one reallocated to Rita (still owed: rows[2]), one left with no auditor
+        # (rows[3]: no longer owed); a declined one and an extension are not exemptions.
+        rita = c.auditor("Rita Singh", team=team_b)
+        ad = c.person("Amy Director", Role.ASSISTANT_DIRECTOR)
+        for row, kind, state, to in (
+            (rows[2], RequestKind.EXEMPTION, RequestState.APPROVED, rita),
+            (rows[3], RequestKind.EXEMPTION, RequestState.APPROVED, None),
+            (rows[2], RequestKind.EXEMPTION, RequestState.DECLINED, None),
+            (rows[0], RequestKind.EXTENSION, RequestState.APPROVED, None),
+        ):
+            s.add(ExemptionRequest(
+                allocation_id=row.id, auditor_id=sam.id, kind=kind, reason="r", due_date=dt.date(2026, 12, 31),
+                state=state, approver_id=ad.id, routed_to_id=ad.id, created_at=NOW,
+                reallocated_to_id=to.id if to else None,
+            ))  # fmt: skip
         rows[0].completed_at = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # on the deadline, in London
         rows[1].completed_at = dt.datetime(2027, 1, 5, 11, 0, tzinfo=dt.UTC)  # late
         c.allocation(c.case("CMS-300", team_a), sam, dt.date(2027, 1, 1))  # another month
@@ -310,7 +329,8 @@ def test_month_show_prints_the_figures(engine: Engine, session_factory: sessionm
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "December 2026 — theme: Neglect",
-        "allocated 4, completed 2 (50%; 1 late), open 0, overdue 1, exempted 1",
+        # 2 of the 3 still owed after the exemption left with no auditor (Hull 30: 67%, rounded half up)
+        "allocated 4, completed 2 (67%; 1 late), open 0, overdue 1, exempted 2 (1 reallocated), 1 no longer owed",
         "non-completions: 2",  # the overdue one and the one completed late (Hull 30: it stays a non-completion)
         "audit breaks (2): Bea Brown, zoe Adams",
     ]
@@ -318,7 +338,7 @@ def test_month_show_prints_the_figures(engine: Engine, session_factory: sessionm
     # Before the deadline the open audit is not yet overdue; only the late completion counts.
     during = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.UTC))
     assert during.output.splitlines()[1:3] == [
-        "allocated 4, completed 2 (50%; 1 late), open 1, overdue 0, exempted 1",
+        "allocated 4, completed 2 (67%; 1 late), open 1, overdue 0, exempted 2 (1 reallocated), 1 no longer owed",
         "non-completions: 1",
     ]
 
@@ -603,3 +623,30 @@ def test_an_audit_completed_late_stays_a_non_completion(engine: Engine, session_
         "allocated 1, completed 1 (100%; 1 late), open 0, overdue 0, exempted 0",
         "non-completions: 1",
     ]
+
+
+def test_the_completion_rate_rounds_half_up() -> None:
+    from bot.services.programme import MonthStatus
+
+    assert MonthStatus(DEC, False, None, allocated=8, completed=1).completion_rate == "13%"  # 12.5
+    assert MonthStatus(DEC, False, None, allocated=8, completed=1, not_owed=8).completion_rate == "n/a"
+
+
+def test_a_second_prepare_says_what_it_replaces_and_month_show_shows_the_prepared_request(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    council(session_factory, cases=4)
+    first = run(engine, ["allocate", "--month", "2026-12", "--control", "2", "--prepare"])
+    assert first.exit_code == 0 and "replaces" not in first.output
+
+    later = NOW + dt.timedelta(hours=2)
+    second = run(engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"], clock=later)
+
+    assert second.exit_code == 0, second.output
+    assert second.output.splitlines()[:2] == [
+        "prepared: this request will be allocated on the first working day of December 2026",
+        "it replaces the request prepared by cli on 23 Nov 2026 10:00: control 2",
+    ]
+    assert [d.get("replaced", {}).get("control") for *_, d in log(session_factory, "allocation.prepare")] == [None, 2]
+    shown = run(engine, ["month", "show", "2026-12"], clock=later)
+    assert shown.output.splitlines()[-1] == "prepared for the first working day: control 3 (by cli, 23 Nov 2026 12:00)"

@@ -20,6 +20,7 @@ from bot.services.allocation import (
     parse_thematic_filter,
 )
 from bot.services.allocation_rules import last_day, month_label
+from bot.services.allocation_types import describe_request
 from bot.services.programme import TooLateToPrepare, prepare_allocation
 from store.models import AuditType
 
@@ -194,8 +195,13 @@ def register(group: click.Group) -> None:
             if prepare:  # kept only once it plans: a bad request must not wait for the first working day
                 calendar = WorkingCalendar.from_settings(settings)
                 with ctx.sessions() as session, session.begin():
-                    prepare_allocation(session, request, calendar, now=ctx.now(), actor_ref="cli")
+                    replaced = prepare_allocation(session, request, calendar, now=ctx.now(), actor_ref="cli")
                 click.echo(f"prepared: this request will be allocated on the first working day of {month:%B %Y}")
+                if replaced is not None:
+                    click.echo(
+                        f"it replaces the request prepared by {replaced.prepared_by} on "
+                        f"{calendar.local(replaced.prepared_at):%d %b %Y %H:%M}: {describe_request(replaced.request)}"
+                    )
         except RequestError as exc:
             raise InputError(str(exc)) from None
         except (MonthPaused, TooLateToPrepare) as exc:

@@ -13,6 +13,7 @@ from bot.cli import Context, pass_context
 from bot.logs import configure, log_level_option
 from bot.scheduler.tick import tick
 from bot.services.allocation_rules import RequestError, parse_month
+from bot.services.allocation_types import describe_request
 from bot.services.programme import UNSET, month_status, set_month
 from store.heartbeats import serving
 
@@ -118,14 +119,20 @@ def register(group: click.Group) -> None:
         with ctx.sessions() as session:
             status = month_status(session, wanted, today=today, tz=ctx.settings.tz)
         click.echo(f"{wanted:%B %Y}" + (" (paused)" if status.paused else "") + (f" — theme: {status.theme}" if status.theme else ""))
-        rate = f"{100 * status.completed / status.allocated:.0f}%" if status.allocated else "n/a"
+        exempted = f"exempted {status.exempted}" + (f" ({status.reallocated} reallocated)" if status.exempted else "")
         click.echo(
-            f"allocated {status.allocated}, completed {status.completed} ({rate}; {status.completed_late} late), "
-            f"open {status.open}, overdue {status.overdue}, exempted {status.exempted}"
+            f"allocated {status.allocated}, completed {status.completed} ({status.completion_rate}; "
+            f"{status.completed_late} late), open {status.open}, overdue {status.overdue}, {exempted}"
+            + (f", {status.not_owed} no longer owed" if status.not_owed else "")
         )
         click.echo(f"non-completions: {status.non_completions}")
         names = ", ".join(name for name, _ in status.breaks) or "none"
         click.echo(f"audit breaks ({len(status.breaks)}): {names}")
+        if status.prepared is not None:
+            click.echo(
+                f"prepared for the first working day: {describe_request(status.prepared.request)} "
+                f"(by {status.prepared.prepared_by}, {_calendar(ctx).local(status.prepared.prepared_at):%d %b %Y %H:%M})"
+            )
 
     @month.command("set")
     @click.argument("month_text", metavar="YYYY-MM")

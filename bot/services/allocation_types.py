@@ -128,6 +128,20 @@ def request_to_json(request: AllocationRequest) -> dict[str, object]:
     }
 
 
+def describe_request(request: AllocationRequest) -> str:
+    """The request in a few words: ``control 40; thematic 20 of type=CLA (theme Permanence)``."""
+    parts = []
+    if request.control:
+        parts.append(f"control {request.control}")
+    if request.thematic_filter is not None:
+        count = request.thematic_count if request.thematic_count is not None else "the standing number"
+        theme = f" (theme {request.theme})" if request.theme else ""
+        parts.append(f"thematic {count} of {request.thematic_filter.describe()}{theme}")
+    if request.cases:
+        parts.append(f"{request.cases_type.value} {', '.join(request.cases)}")
+    return "; ".join(parts) or "nothing"
+
+
 def request_from_json(data: dict[str, object]) -> AllocationRequest:
     """Rebuild a request written by ``request_to_json``."""
     raw_filter = data.get("thematic_filter")

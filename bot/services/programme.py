@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -15,7 +16,17 @@ from bot.services.allocation_rules import parse_thematic_filter
 from bot.services.allocation_types import AllocationRequest, request_from_json, request_to_json
 from bot.settings import Settings
 from store.audit import record
-from store.models import Allocation, AllocationState, AuditBreak, AuditMonth, BreakState, Person
+from store.models import (
+    Allocation,
+    AllocationState,
+    AuditBreak,
+    AuditMonth,
+    BreakState,
+    ExemptionRequest,
+    Person,
+    RequestKind,
+    RequestState,
+)
 from store.months import month_row
 
 UNSET = object()
@@ -25,13 +36,30 @@ class TooLateToPrepare(Exception):
     """The scheduler will never use a request prepared now: the month is already allocated."""
 
 
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A month's prepared request: what, by whom, when."""
+
+    request: AllocationRequest
+    prepared_by: str
+    prepared_at: dt.datetime
+
+
+def prepared_request(row: AuditMonth | None) -> PreparedRequest | None:
+    """The request kept for ``row``'s first working day, if any."""
+    if row is None or not row.prepared_request or row.prepared_at is None:
+        return None
+    return PreparedRequest(request_from_json(row.prepared_request), row.prepared_by or "", row.prepared_at)
+
+
 def prepare_allocation(
     session: Session, request: AllocationRequest, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str
-) -> AuditMonth:
+) -> PreparedRequest | None:
     """Keep ``request`` as the month's allocation, to be committed on its first working day.
 
-    Raises TooLateToPrepare once the scheduler has allocated the month or its first working
-    day has passed (it would never be used: commit the request directly instead).
+    Returns the request it replaces, if one was prepared before (the caller says so). Raises
+    TooLateToPrepare once the scheduler has allocated the month or its first working day has
+    passed (it would never be used: commit the request directly instead).
     """
     row = month_row(session, request.month)
     first = calendar.first_working_day(request.month)
@@ -47,14 +75,18 @@ def prepare_allocation(
             f"the first working day of {label} ({first:%a %d %b %Y}) has passed, so a prepared request would "
             "never be used: commit it directly (the same command without --prepare)"
         )
+    replaced = prepared_request(row)
     row.prepared_request = request_to_json(request)
     row.prepared_by = actor_ref
     row.prepared_at = now
+    detail = dict(row.prepared_request)
+    if replaced is not None:
+        detail["replaced"] = request_to_json(replaced.request)
     record(
         session, now=now, action="allocation.prepare", actor_ref=actor_ref, subject_type="audit_month",
-        subject_id=row.id, detail=row.prepared_request,
+        subject_id=row.id, detail=detail,
     )  # fmt: skip
-    return row
+    return replaced
 
 
 def set_month(
@@ -139,19 +171,34 @@ class MonthStatus:
     completed_late: int = 0
     open: int = 0
     overdue: int = 0
+    #: Exemptions agreed for the month's audits (Hull A.4), whether or not the case was reallocated.
     exempted: int = 0
+    #: Of those, how many went to another auditor (the audit is still owed).
+    reallocated: int = 0
+    #: Audits no longer owed: an agreed exemption left them with no auditor.
+    not_owed: int = 0
     breaks: list[tuple[str, str]] = field(default_factory=list)
+    prepared: PreparedRequest | None = None
 
     @property
     def non_completions(self) -> int:
         """Audits not done by their deadline: still owed, or completed late (Hull 30: it stays one)."""
         return self.overdue + self.completed_late
 
+    @property
+    def completion_rate(self) -> str:
+        """completed ÷ (allocated − agreed exemptions not reallocated), rounded half up; "n/a" for none."""
+        owed = self.allocated - self.not_owed
+        if owed <= 0:
+            return "n/a"
+        percent = (Decimal(100 * self.completed) / owed).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return f"{percent}%"
+
 
 def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneInfo) -> MonthStatus:
     """Counts for ``month`` as of ``today`` (a local date)."""
     row = session.scalar(select(AuditMonth).where(AuditMonth.month == month))
-    status = MonthStatus(month, bool(row and row.paused), row.theme if row else None)
+    status = MonthStatus(month, bool(row and row.paused), row.theme if row else None, prepared=prepared_request(row))
     allocations = session.scalars(
         select(Allocation).where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED)
     ).all()
@@ -162,11 +209,22 @@ def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneIn
             if a.completed_at is not None and a.completed_at.astimezone(tz).date() > a.due_date:
                 status.completed_late += 1
         elif a.state == AllocationState.EXEMPTED:
-            status.exempted += 1
+            status.not_owed += 1
         elif a.due_date < today and not status.paused:  # nothing is owed while the programme is paused
             status.overdue += 1
         else:
             status.open += 1
+    agreed = session.execute(
+        select(func.count(), func.count(ExemptionRequest.reallocated_to_id))
+        .join(Allocation, Allocation.id == ExemptionRequest.allocation_id)
+        .where(
+            Allocation.month_start == month,
+            Allocation.state != AllocationState.CANCELLED,
+            ExemptionRequest.kind == RequestKind.EXEMPTION,
+            ExemptionRequest.state == RequestState.APPROVED,
+        )
+    ).one()
+    status.exempted, status.reallocated = agreed[0], agreed[1]
     status.breaks = [
         (name, email)
         for name, email in session.execute(
