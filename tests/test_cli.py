@@ -141,22 +141,33 @@ def test_workspace_messages_shows_what_a_person_received() -> None:
 
 def test_manifest_scopes_are_exactly_those_the_code_uses() -> None:
     method_scopes = {
-        "chat_postMessage": "chat:write",
-        "chat_update": "chat:write",
-        "chat_postEphemeral": "chat:write",
-        "conversations_open": "im:write",
-        "conversations_history": "im:history",
-        "users_info": "users:read",
-        "users_lookupByEmail": "users:read.email",
+        "chat_postMessage": {"chat:write"},
+        "chat_update": {"chat:write"},
+        "chat_postEphemeral": {"chat:write"},
+        "conversations_open": {"im:write"},
+        # the outbox's look-up before a retry: DMs, and the safeguarding channel (public or private)
+        "conversations_history": {"im:history", "channels:history", "groups:history"},
+        "users_info": {"users:read"},
+        "users_lookupByEmail": {"users:read.email"},
     }
     source = "\n".join(p.read_text() for p in (ROOT / "bot").rglob("*.py") if "workspace" not in p.parts)
-    used = {scope for method, scope in method_scopes.items() if re.search(rf"\b{method}\b", source)}
+    used = {scope for method, scopes in method_scopes.items() if re.search(rf"\b{method}\b", source) for scope in scopes}
     if "users:read.email" in used:
         used.add("users:read")  # Slack requires users:read alongside users:read.email
     used.add("commands")  # the /audit slash command
     manifest = (ROOT / "app_manifest.yml").read_text()
     declared = set(re.findall(r"^\s+- ([a-z.:]+)\s", manifest.split("bot:", 1)[1].split("settings:", 1)[0], re.M))
     assert declared == used
+
+
+def test_the_manifest_lists_every_subcommand_and_keeps_the_messages_tab_read_only() -> None:
+    from bot.handlers.commands import ROUTES
+
+    manifest = (ROOT / "app_manifest.yml").read_text()
+    (hint,) = re.findall(r'^\s+usage_hint: "([^"]+)"$', manifest, re.M)
+    assert {part.split()[0] for part in hint.split(" | ")} == set(ROUTES)
+    app_home = manifest.split("app_home:", 1)[1].split("slash_commands:", 1)[0]
+    assert re.search(r"^\s+messages_tab_read_only_enabled: true$", app_home, re.M)
 
 
 def test_the_reader_shows_mentions_as_names_and_undoes_slack_escapes() -> None:
