@@ -683,7 +683,10 @@ def test_cli_preview_and_commit(engine: Engine, session_factory: sessionmaker[Se
     assert committed.exit_code == 0, committed.output
     assert committed.output == "2 allocations created, 2 messages queued; already allocated: 0\n"
     rerun = _run(engine, ["--month", "2026-12", "--control", "2"])
-    assert rerun.output == "0 allocations created, 0 messages queued; already allocated: 2\n"
+    assert (rerun.exit_code, rerun.output) == (1, (
+        "0 allocations created, 0 messages queued; already allocated: 2\n"
+        "Error: nothing was allocated: the month already has what was asked\n"
+    ))  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def bot(engine: Engine, demo_council: Path, workspace: LocalWorkspace, tmp_path:
     runtime.server.stop() if runtime.server else None
 
 
-def run_cli(engine: Engine, tmp_path: Path, *args: str) -> str:
+def run_cli(engine: Engine, tmp_path: Path, *args: str, exit_code: int = 0) -> str:
     group = type(cli)(name="auditbot")
     allocate_cli.register(group)
     ctx = Context(
@@ -61,7 +61,7 @@ def run_cli(engine: Engine, tmp_path: Path, *args: str) -> str:
         clock=lambda: NOW,
     )
     result = CliRunner().invoke(group, list(args), obj=ctx)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return result.output
 
 
@@ -130,10 +130,13 @@ def test_rerunning_the_same_commit_changes_nothing_and_sends_nothing(
     deliver(bot)
     before = sum(len(inbox(workspace, u["email"])) for u in workspace.users())
 
-    output = run_cli(engine, tmp_path, "allocate", "--month", "2026-12", "--control", "5")
+    output = run_cli(engine, tmp_path, "allocate", "--month", "2026-12", "--control", "5", exit_code=1)
     deliver(bot)
 
-    assert "0 allocations created, 0 messages queued; already allocated: 5" in output
+    assert output.splitlines()[-2:] == [
+        "0 allocations created, 0 messages queued; already allocated: 5",
+        "Error: nothing was allocated: the month already has what was asked",
+    ]
     assert sum(len(inbox(workspace, u["email"])) for u in workspace.users()) == before == 15
     with session_factory() as session:
         assert len(session.scalars(select(Allocation)).all()) == 5

@@ -211,3 +211,6 @@ def register(group: click.Group) -> None:
             return
         click.echo(summary(result))
         print_unallocated(plan)
+        if result.created == 0:  # an operator (or a script) must not read "done" into "nothing happened"
+            why = "the month already has what was asked" if result.already_allocated else "no case could be allocated"
+            raise click.ClickException(f"nothing was allocated: {why}")
