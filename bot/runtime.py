@@ -78,12 +78,16 @@ def sender_client(settings: Settings, token: str, base_url: str | None) -> WebCl
 
 
 def sync_workspace_users(workspace: LocalWorkspace, sessions: sessionmaker[Session]) -> int:
-    """Give every active person in the store an account in the local workspace."""
+    """Give every active person in the store an account in the local workspace, as a council's
+    Slack would have (at start, and in local mode before every tick: staff imported while the bot
+    runs get one too). Returns how many accounts were added."""
+    known = {str(user["email"]).lower() for user in workspace.users()}
     with sessions() as session:
         people = session.execute(select(Person.email, Person.display_name).where(Person.active.is_(True))).all()
-    for email, name in people:
+    added = [(email, name) for email, name in people if email.lower() not in known]
+    for email, name in added:
         workspace.add_user(email, name)
-    return len(people)
+    return len(added)
 
 
 def make_senders(
@@ -116,12 +120,13 @@ def start_background(
     calendar: WorkingCalendar | None = None,
     *,
     kind: str = "run",
+    before_tick: Callable[[], object] | None = None,
 ) -> tuple[DeliveryRunner, BackgroundScheduler]:
     """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
     calendar = calendar or WorkingCalendar.from_settings(settings)  # a bad calendar fails before anything starts
     runner = DeliveryRunner(list(senders.values()), clock=clock)
     runner.start()
-    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind)
+    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind, before_tick=before_tick)
     timer.start()
     return runner, timer
 
@@ -269,7 +274,9 @@ def _assemble(
         workspace.bot_endpoint = server.url + SLACK_PATH
 
     if background:  # last: the first tick and the first send happen only once everything else is up
-        runner, timer = start_background(settings, sessions, senders, clock, calendar)
+        local = workspace
+        sync = (lambda: sync_workspace_users(local, sessions)) if local is not None else None
+        runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync)
         stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
 
     return Runtime(

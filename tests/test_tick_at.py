@@ -118,10 +118,12 @@ def test_a_future_tick_never_escalates_a_safeguarding_alert_early(
 
 def test_the_timer_records_its_heartbeat_and_removes_it_on_shutdown(session_factory: sessionmaker[Session]) -> None:
     small_council(session_factory)
-    scheduler = make_timer(session_factory, RULES, CAL, clock=lambda: REAL, kind="worker")
+    synced: list[bool] = []
+    scheduler = make_timer(session_factory, RULES, CAL, clock=lambda: REAL, kind="worker", before_tick=lambda: synced.append(True))
     (job,) = scheduler.get_jobs()
     job.func()
     job.func()
+    assert synced == [True, True], "local mode's account sync runs before every tick"
     with session_factory() as s:
         (row,) = serving(s, now=REAL)
         assert (row.kind, row.started_at, row.seen_at) == ("worker", REAL, REAL)

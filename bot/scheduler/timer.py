@@ -29,6 +29,7 @@ def make_timer(
     clock: Clock,
     after_tick: Callable[[], None] = lambda: None,
     kind: str = "run",
+    before_tick: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
     """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
 
@@ -44,6 +45,11 @@ def make_timer(
     def job() -> None:
         now = clock()
         _guarded("heartbeat", lambda session: heartbeats.beat(session, pid, kind=kind, now=now))
+        if before_tick is not None:
+            try:
+                before_tick()
+            except Exception:  # noqa: BLE001 - local-mode bookkeeping must never stop a tick; logged
+                log.exception("timer before_tick failed")
         report = tick(sessions, settings, calendar, now)
         if report.planned or report.errors:
             log.info("tick: %s", report.summary())
