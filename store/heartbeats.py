@@ -26,7 +26,7 @@ def beat(session: Session, pid: str, *, kind: str, now: dt.datetime) -> None:
     result = session.execute(update(ProcessHeartbeat).where(ProcessHeartbeat.id == pid).values(seen_at=now))
     if not getattr(result, "rowcount", 0):
         session.add(ProcessHeartbeat(id=pid, kind=kind, started_at=now, seen_at=now))
-    session.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.seen_at < now - 10 * STALE_AFTER))
+    session.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.seen_at < now - dt.timedelta(days=1)))
 
 
 def forget(session: Session, pid: str) -> None:
@@ -34,7 +34,8 @@ def forget(session: Session, pid: str) -> None:
     session.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.id == pid))
 
 
-def serving(session: Session, *, now: dt.datetime) -> list[ProcessHeartbeat]:
-    """The processes seen within ``STALE_AFTER`` of ``now``, most recent first."""
-    stmt = select(ProcessHeartbeat).where(ProcessHeartbeat.seen_at >= now - STALE_AFTER)
+def serving(session: Session, *, now: dt.datetime, tick_interval: dt.timedelta = dt.timedelta(0)) -> list[ProcessHeartbeat]:
+    """The processes seen lately (within ``STALE_AFTER``, or three tick intervals if longer),
+    most recent first."""
+    stmt = select(ProcessHeartbeat).where(ProcessHeartbeat.seen_at >= now - max(STALE_AFTER, 3 * tick_interval))
     return list(session.scalars(stmt.order_by(ProcessHeartbeat.seen_at.desc())))

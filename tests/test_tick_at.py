@@ -93,6 +93,14 @@ def test_a_future_tick_that_writes_is_refused_while_a_bot_serves_the_database(
     assert now.exit_code == 0, now.output
 
 
+def test_a_bot_that_ticks_rarely_still_counts_as_serving(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+    small_council(session_factory)
+    with session_factory() as s, s.begin():
+        beat(s, "host:1:slow", kind="worker", now=REAL - dt.timedelta(minutes=20))
+        assert serving(s, now=REAL) == []
+        assert [b.id for b in serving(s, now=REAL, tick_interval=dt.timedelta(minutes=10))] == ["host:1:slow"]
+
+
 def test_a_future_tick_never_escalates_a_safeguarding_alert_early(
     engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:

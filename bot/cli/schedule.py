@@ -68,7 +68,7 @@ def register(group: click.Group) -> None:
             at = _local_time(calendar, at_text)
             if write and at > real_now + _SAME_MINUTE:
                 with ctx.sessions() as session:
-                    bots = serving(session, now=real_now)
+                    bots = serving(session, now=real_now, tick_interval=dt.timedelta(seconds=ctx.settings.tick_interval_seconds))
                 if bots:
                     raise click.ClickException(
                         f"a bot is serving this database (last seen {calendar.local(bots[0].seen_at):%d %b %H:%M}): "
