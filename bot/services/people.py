@@ -46,6 +46,12 @@ def find_person(session: Session, *, slack_user_id: str, email: str | None) -> P
     return person
 
 
+def emails_with_role(session: Session, role: Role) -> set[str]:
+    """The (lower-cased) emails of the active people who hold ``role``."""
+    rows = session.scalars(select(Person.email).where(Person.active.is_(True), Person.role_rows.any(role=role)))
+    return {email.lower() for email in rows}
+
+
 @dataclass(frozen=True)
 class AuditLine:
     """One allocation as seen by someone involved in it."""
