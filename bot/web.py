@@ -28,6 +28,8 @@ from waitress.server import create_server
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+#: The ``Server`` header the bot answers with (how ``auditbot workspace --url`` knows it reached the bot).
+SERVER_IDENT = "auditbot"
 #: Slack refuses requests older than five minutes; so do we.
 MAX_AGE_SECONDS = 300
 #: Far above anything Slack sends (a full modal submission is tens of kilobytes).
@@ -152,7 +154,7 @@ class RunningServer:
 
 def serve_in_thread(wsgi: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> RunningServer:
     """Serve ``wsgi`` with waitress on ``host:port`` (0 = ephemeral) in a daemon thread."""
-    server = create_server(wsgi, host=host, port=port, threads=threads, ident="auditbot")
+    server = create_server(wsgi, host=host, port=port, threads=threads, ident=SERVER_IDENT)
     actual = int(server.effective_port)  # type: ignore[union-attr]
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()

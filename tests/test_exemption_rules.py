@@ -243,7 +243,7 @@ def test_who_may_delegate_follows_the_approver_role_settings(sim: Simulation) ->
     sim.at(D(2026, 12, 1), 15)
     dan = sim.workspace.user_id(DAN)
     sim.workspace.slash_command(DEE, "/audit", f"delegate <@{dan}|dan> 2026-12-02 2026-12-04")
-    assert texts(sim, DEE)[-1].startswith(f"Done: <@{dan}> will decide exemption and extension requests for you")
+    assert texts(sim, DEE)[-1].startswith("Done: Dan Director will decide exemption and extension requests for you")
     sim.workspace.slash_command(AMY, "/audit", f"delegate <@{dan}|dan> 2026-12-02 2026-12-04")
     refusal = ephemerals(sim, AMY)[-1]
     assert refusal == (

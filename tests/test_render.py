@@ -128,7 +128,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         state="approved", choices=[{"id": n, "name": f"Auditor {n}", "reason": "r"} for n in range(100)]
     ),
     Template.NO_APPROVER: {"person": ALEX, "email": "alex.oneill@council.example"},
-    Template.DELEGATION_RESULT: {"problem": None, "delegate": JO, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
+    Template.DELEGATION_RESULT: {"problem": None, "delegate": JO, "candidates": [], "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.DELEGATION_NOTICE: {"principal": SAM, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.VIEW_EXEMPTION_REQUEST: {
         "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,
@@ -162,6 +162,31 @@ def test_every_template_renders_within_block_kit_limits(template: Template) -> N
     else:
         assert validate_message(payload) == []
         assert payload["text"].strip(), "every message needs a plain-text fallback"
+
+
+def plain_texts(value: Any) -> list[str]:
+    """Every plain_text object's words in a payload (Slack shows ``<@U…>`` there as typed)."""
+    if isinstance(value, dict):
+        found = [str(value["text"])] if value.get("type") == "plain_text" else []
+        return found + [t for v in value.values() for t in plain_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in plain_texts(v)]
+    return []
+
+
+@pytest.mark.parametrize("template", list(Template))
+def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> None:
+    """With everyone's Slack id known, no fallback text, title or plain_text shows a raw ``<@U…>``."""
+    context = dict(CONTEXTS[template])
+    if template is Template.DELEGATION_RESULT:  # also the answer listing several people
+        context = {**context, "problem": "ambiguous_delegate", "candidates": [{"person": SAM, "email": "sam@x.example"}]}
+    payload = render(template, context, slack_ids={1: "USAM", 2: "UALEX", 3: "UJO", 4: "UKIM"})
+    outside_mrkdwn = [payload.get("text", ""), *plain_texts(payload)]
+    assert not [t for t in outside_mrkdwn if "<@" in t]
+    if template is Template.DELEGATION_RESULT:
+        assert payload["text"] == ("Nothing was changed. More than one person in the staff list goes by that name: "
+                                   "Sam Patel (sam@x.example). Name the one you mean with an @mention or their email.")
+        assert "<@USAM> (sam@x.example)" in payload["blocks"][0]["text"]["text"]  # the blocks still mention
 
 
 @pytest.mark.parametrize("template", list(Template))

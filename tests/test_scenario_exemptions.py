@@ -203,10 +203,11 @@ def test_requests_go_to_the_delegate_in_the_window(sim: Simulation) -> None:
     dee = sim.workspace.user_id(DEE)
     answer = sim.workspace.slash_command(AMY, "/audit", f"delegate <@{dee}|dee> 2026-12-02 2026-12-04")
     assert answer["status"] == 200
-    assert texts(sim, AMY)[-1] == (
-        f"Done: <@{dee}> will decide exemption and extension requests for you from Wednesday 2 December 2026 "
+    assert texts(sim, AMY)[-1] == (  # the fallback text names her; the block mentions her
+        "Done: Dee Deputy will decide exemption and extension requests for you from Wednesday 2 December 2026 "
         "to Friday 4 December 2026. They have been told."
     )
+    assert sim.workspace.messages(user_email=AMY)[-1]["blocks"][0]["text"]["text"].startswith(f"Done: <@{dee}> will")
     deliver(sim)
     assert texts(sim, DEE) == [
         "Amy Director has named you as their delegate: from Wednesday 2 December 2026 to Friday 4 December 2026 "

@@ -593,6 +593,36 @@ def test_submit_view_errors_then_close(make_ws: Callable[..., LocalWorkspace], b
         ws.submit_view(ALICE, ws.view_stack(ALICE)[0], {"no_such_block": {}})
 
 
+def test_closing_a_modal_tells_the_bot_only_when_the_modal_asked(make_ws: Callable[..., LocalWorkspace],
+                                                                 bot: FakeBot) -> None:
+    ws = make_ws(bot_endpoint=bot.url)
+    assert ws.close_modal(ALICE) is None
+    client(ws).views_open(trigger_id=ws.issue_trigger(ALICE), view=MODAL)
+    closed = ws.close_modal(ALICE)
+    assert closed is not None and (closed["notified"], closed["view"]["callback_id"]) == (False, "exemption")
+    assert ws.view_stack(ALICE) == [] and bot.requests == []
+
+    asks = dict(MODAL, notify_on_close=True)
+    client(ws).views_open(trigger_id=ws.issue_trigger(ALICE), view=asks)
+    [view] = ws.view_stack(ALICE)
+    closed = ws.close_modal(ALICE)
+    assert closed is not None and (closed["notified"], closed["status"]) == (True, 200)
+    [request] = bot.requests
+    assert request["valid"] is True
+    payload = request["payload"]
+    assert (payload["type"], payload["view"]["id"], payload["view"]["callback_id"]) == ("view_closed", view["id"], "exemption")
+    assert (payload["user"]["id"], payload["is_cleared"]) == (ws.user_id(ALICE), False)
+    assert ws.view_stack(ALICE) == []
+
+    client(ws).views_open(trigger_id=ws.issue_trigger(ALICE), view=MODAL)
+    client(ws).views_push(trigger_id=ws.issue_trigger(ALICE), view=asks)
+    ws.close_modal(ALICE)  # the X on a pushed modal closes them all
+    assert bot.requests[-1]["payload"]["is_cleared"] is True and ws.view_stack(ALICE) == []
+
+    status, body = _post_json(ws.root_url + "_local/act/close", {"user": ALICE})
+    assert (status, body["error"]) == (404, "no_open_modal")
+
+
 def test_invalid_view_in_response_action_raises(make_ws: Callable[..., LocalWorkspace], bot: FakeBot) -> None:
     ws = make_ws(bot_endpoint=bot.url)
     client(ws).views_open(trigger_id=ws.issue_trigger(ALICE), view=MODAL)

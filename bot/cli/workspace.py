@@ -13,27 +13,83 @@ from typing import Any
 import click
 
 from bot.cli import Context
-from bot.workspace.forms import input_fields
+from bot.services.people import emails_with_role
+from bot.web import HEALTH_PATH, SERVER_IDENT
+from bot.workspace.forms import choices, input_fields
+from store.models import Role
 
 
 def _get(url: str) -> Any:
+    """GET a read endpoint of the local workspace; its refusal as one line."""
+    status, answer = _request(url, None, timeout=10)
+    if status >= 400:
+        error = answer.get("error", f"HTTP {status}") if isinstance(answer, dict) else f"HTTP {status}"
+        raise click.ClickException({"users_not_found": "nobody with that email is in the local workspace"}.get(error, error))
+    return answer
+
+
+def _post(url: str, body: dict[str, Any]) -> Any:
+    """POST to an ``/_local/act/`` endpoint; its JSON answer, refusals included."""
+    return _request(url, body, timeout=15)[1]
+
+
+def _request(url: str, body: dict[str, Any] | None, *, timeout: float) -> tuple[int, Any]:
+    """(status, JSON answer) from the local workspace; one line when something else answers."""
+    base = url.split("/_local")[0]
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
+                                     method="GET" if body is None else "POST")  # fmt: skip
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        error = json.loads(exc.read() or b"{}").get("error", f"HTTP {exc.code}")
-        what = {"users_not_found": "nobody with that email is in the local workspace"}.get(error, error)
-        raise click.ClickException(what) from None
+        status, headers, raw = exc.code, exc.headers, exc.read()
     except urllib.error.URLError as exc:
-        raise click.ClickException(
-            f"no local workspace answers at {url.split('/_local')[0]} ({exc.reason}); is `auditbot run` running?"
-        ) from None
+        raise click.ClickException(f"no local workspace answers at {base} ({exc.reason}); is `auditbot run` running?") from None
+    is_bot = str(headers.get("Server", "")).startswith(SERVER_IDENT)
+    if not is_bot:
+        try:
+            return status, json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    raise _not_the_workspace(base, status, bot=is_bot)
+
+
+def _not_the_workspace(base: str, status: int, *, bot: bool) -> click.ClickException:
+    """Why ``base`` gave no workspace answer: it is the bot (its header, or its health check), or something else."""
+    if not bot:
+        try:
+            with urllib.request.urlopen(base + HEALTH_PATH, timeout=5) as response:
+                health = json.loads(response.read())
+                bot = str(response.headers.get("Server", "")).startswith(SERVER_IDENT) or (
+                    isinstance(health, dict) and "ok" in health)
+        except (OSError, ValueError, TypeError):
+            bot = False
+    if bot:
+        port = ctx_settings(click.get_current_context()).local_workspace_port
+        return click.ClickException(f"{base} is the bot, not the local workspace; the workspace listens on port {port} "
+                                    "(AUDITBOT_LOCAL_WORKSPACE_PORT)")  # fmt: skip
+    return click.ClickException(f"{base} does not answer like the local workspace (HTTP {status}); check --url")
+
+
+#: Slack's angle-bracket markup: ``<@U…>``, ``<#C…|name>``, ``<!here>``, ``<https://…|words>``.
+_MARKUP = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
 
 
 def readable(text: str, names: dict[str, str]) -> str:
-    """Mentions as ``@Name`` and Slack's escapes undone, as the Slack client shows them."""
-    text = re.sub(r"<@(U[A-Z0-9]+)>", lambda m: "@" + names.get(m.group(1), m.group(1)), text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """Mentions as ``@Name``, links as their words and Slack's escapes undone, as the Slack client shows them."""
+
+    def shown(match: re.Match[str]) -> str:
+        sigil, target, label = match.group(1), match.group(2), match.group(3)
+        if sigil == "@":
+            return "@" + names.get(target, label or target)
+        if sigil == "#":
+            return "#" + (label or target)
+        if sigil == "!":
+            return label or "@" + target.split("^")[0]
+        return label or target
+
+    return _MARKUP.sub(shown, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def block_lines(blocks: list[dict[str, Any]]) -> list[str]:
@@ -62,7 +118,8 @@ def register(group: click.Group) -> None:
     """Add the ``workspace`` commands."""
 
     @group.group("workspace")
-    @click.option("--url", default=None, help="Local workspace address (default: 127.0.0.1 and the configured port).")
+    @click.option("--url", default=None, help="The local workspace's address, not the bot's "
+                  "(default: http://127.0.0.1:$AUDITBOT_LOCAL_WORKSPACE_PORT, normally 3001).")
     @click.pass_context
     def workspace(click_ctx: click.Context, url: str | None) -> None:
         """Look inside the local Slack workspace that `auditbot run` starts without credentials."""
@@ -71,22 +128,28 @@ def register(group: click.Group) -> None:
 
     @workspace.command("messages")
     @click.option("--user", "email", required=True, help="Whose messages to show (their email).")
+    @click.option("--last", type=click.IntRange(min=1), default=None, metavar="N",
+                  help="Show only their newest N messages (each keeps its # for `click --message`).")
     @click.option("--json", "as_json", is_flag=True, help="Print the raw messages.")
     @click.pass_context
-    def messages(click_ctx: click.Context, email: str, as_json: bool) -> None:
-        """Show the messages a person has received."""
+    def messages(click_ctx: click.Context, email: str, last: int | None, as_json: bool) -> None:
+        """Show the messages a person has received, oldest first."""
         base = click_ctx.meta["ws_url"]
-        found = _get(f"{base}/_local/messages?{urllib.parse.urlencode({'user': email})}")
+        received = _get(f"{base}/_local/messages?{urllib.parse.urlencode({'user': email})}")
+        found = [{"number": n, **m} for n, m in enumerate(received, 1)]
+        shown = found[-last:] if last else found
         if as_json:
-            click.echo(json.dumps(found, indent=2))
+            click.echo(json.dumps(shown, indent=2))
             return
         if not found:
             click.echo(f"{email} has no messages")
-        names = {u["id"]: u["name"] for u in _get(f"{base}/_local/users")}
-        for number, message in enumerate(found, 1):
-            _show_message(click_ctx, {"number": number, **message}, names)
+        elif len(shown) < len(found):
+            click.echo(click.style(f"(the last {len(shown)} of {len(found)} messages)", dim=True))
+        names = _names(click_ctx)
+        for message in shown:
+            _show_message(click_ctx, message, names)
 
-    @workspace.command("command")
+    @workspace.command("command", short_help="Type a slash command as a person.")
     @click.option("--user", "email", required=True, help="Who types the command (their email).")
     @click.argument("command")
     @click.argument("text", nargs=-1)
@@ -96,17 +159,16 @@ def register(group: click.Group) -> None:
         answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/command", {"user": email, "command": command, "text": " ".join(text)})
         if not answer.get("ok"):
             raise click.ClickException(f"the workspace refused: {answer.get('error')} {answer.get('detail', '')}".strip())
-        body = answer.get("body")
+        body, names = answer.get("body"), _names(click_ctx)
         if isinstance(body, dict):
             for line in block_lines(body.get("blocks") or []) or [str(body.get("text", ""))]:
-                click.echo(line)
+                click.echo(readable(line, names))
         elif body:
-            click.echo(str(body))
-        if answer.get("modal"):
-            _show_modal(click_ctx, answer["modal"], email)
+            click.echo(readable(str(body), names))
+        _show_modal_on_top(click_ctx, email, answer)
         click.echo(click.style(f"(the bot answered HTTP {answer['status']}; only {email} sees this)", dim=True))
 
-    @workspace.command("click")
+    @workspace.command("click", short_help="Click a button in a message, by its words.")
     @click.option("--user", "email", required=True, help="Who clicks (their email).")
     @click.option("--message", "number", type=int, default=None,
                   help="Which message (its # in `workspace messages`); default: their newest with that button.")
@@ -124,7 +186,7 @@ def register(group: click.Group) -> None:
             click.echo(click.style(f"(Slack asked first: \"{answer['confirmed']}\" and they confirmed)", dim=True))
         _show_outcome(click_ctx, email, answer)
 
-    @workspace.command("modal")
+    @workspace.command("modal", short_help="Show a person's open modal and its fields.")
     @click.option("--user", "email", required=True, help="Whose open modal to show (their email).")
     @click.pass_context
     def modal(click_ctx: click.Context, email: str) -> None:
@@ -135,12 +197,15 @@ def register(group: click.Group) -> None:
             return
         _show_modal(click_ctx, view, email)
 
-    @workspace.command("submit")
+    @workspace.command("submit", short_help="Fill in and submit a person's open modal.")
     @click.option("--user", "email", required=True, help="Who submits (their email).")
     @click.argument("fields", nargs=-1)
     @click.pass_context
     def submit(click_ctx: click.Context, email: str, fields: tuple[str, ...]) -> None:
-        """Fill in and submit a person's open modal: `submit --user EMAIL field=value ...`."""
+        """Fill in and submit a person's open modal: `submit --user EMAIL field=value ...`.
+
+        Exits 1 when a field is refused (the modal stays open), here or by the bot.
+        """
         typed: dict[str, str] = {}
         for item in fields:
             name, sep, value = item.partition("=")
@@ -152,19 +217,57 @@ def register(group: click.Group) -> None:
             raise click.ClickException(_refused(answer))
         body = answer.get("body")
         if isinstance(body, dict) and body.get("response_action") == "errors":
+            names = _names(click_ctx)
             click.echo("The modal stays open with these problems:")
             for block_id, problem in (body.get("errors") or {}).items():
-                click.echo(f"  {block_id}: {problem}")
-            return
+                click.echo(f"  {block_id}: {readable(str(problem), names)}")
+            click_ctx.exit(1)
         _show_outcome(click_ctx, email, answer, submitted=True)
 
-    @workspace.command("users")
+    @workspace.command("close", short_help="Close a person's open modal without submitting it.")
+    @click.option("--user", "email", required=True, help="Whose open modal to close (their email).")
     @click.pass_context
-    def users(click_ctx: click.Context) -> None:
+    def close(click_ctx: click.Context, email: str) -> None:
+        """Close a person's open modal without submitting it, as its X does in Slack."""
+        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/close", {"user": email})
+        if answer.get("error") == "no_open_modal":
+            click.echo(f"{email} has no modal open")
+            return
+        if not answer.get("ok"):
+            raise click.ClickException(_refused(answer))
+        click.echo(f"Closed {email}'s modal \"{readable(answer.get('closed', ''), _names(click_ctx))}\" without submitting it.")
+        if answer.get("notified"):
+            click.echo(click.style(f"(the bot was told, as Slack tells it; it answered HTTP {answer['status']})", dim=True))
+        elif answer.get("not_told"):
+            click.echo(click.style(f"(the bot could not be told: {answer['not_told']})", dim=True))
+
+    @workspace.command("users", short_help="List the people in the workspace (--role: by role).")
+    @click.option("--role", default=None, callback=_role, metavar="ROLE",
+                  help=f"Only people who hold ROLE in the staff list: {', '.join(Role)}.")
+    @click.pass_context
+    def users(click_ctx: click.Context, role: Role | None) -> None:
         """List the people in the local workspace."""
-        for user in _get(f"{click_ctx.meta['ws_url']}/_local/users"):
+        found = _get(f"{click_ctx.meta['ws_url']}/_local/users")
+        if role is not None:
+            ctx: Context = click_ctx.find_root().obj
+            with ctx.sessions() as session:
+                holders = emails_with_role(session, role)
+            found = [u for u in found if str(u["email"]).lower() in holders and not u.get("deleted")]
+            if not found:
+                click.echo(f"nobody in the local workspace holds the role {role.value} in the staff list")
+        for user in found:
             click.echo(f"{user['id']}  {user['email']}  {user['name']}")
 
+
+def _role(click_ctx: click.Context, param: click.Parameter, value: str | None) -> Role | None:
+    """``--role``: a role by its name (any case; ``-`` or a space for ``_``), else the roles there are."""
+    if value is None:
+        return None
+    wanted = "_".join(value.strip().lower().replace("-", " ").split())
+    try:
+        return Role(wanted)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a role; the roles are {', '.join(Role)}") from None
 
 
 def _refused(answer: dict[str, Any]) -> str:
@@ -188,9 +291,22 @@ def _show_message(click_ctx: click.Context, message: dict[str, Any], names: dict
         click.echo(f"  {readable(line, names)}")
 
 
+def _show_modal_on_top(click_ctx: click.Context, email: str, answer: dict[str, Any]) -> None:
+    """The modal on top in full when this action opened or changed it, else one line that it is still open."""
+    view = answer.get("modal")
+    if not view:
+        return
+    if answer.get("modal_changed", True):
+        _show_modal(click_ctx, view, email)
+        return
+    title = readable((view.get("title") or {}).get("text", ""), _names(click_ctx))
+    click.echo(click.style(f"(the modal \"{title}\" is still open for {email}: `auditbot workspace modal` shows it, "
+                           "`submit` sends it, `close` closes it)", dim=True))  # fmt: skip
+
+
 def _show_modal(click_ctx: click.Context, view: dict[str, Any], email: str) -> None:
     names = _names(click_ctx)
-    title = (view.get("title") or {}).get("text", "")
+    title = readable((view.get("title") or {}).get("text", ""), names)
     click.echo(click.style(f"Modal open for {email}: {title}", bold=True))
     for block in view.get("blocks") or []:
         if block.get("type") != "input":
@@ -200,14 +316,15 @@ def _show_modal(click_ctx: click.Context, view: dict[str, Any], email: str) -> N
     if fields:
         click.echo("Fields (fill with `auditbot workspace submit --user EMAIL field=value ...`):")
     for field in fields:
-        choices = " | ".join(f"{o.get('value')} ({(o.get('text') or {}).get('text', '')})" for o in field.options)
+        options = readable(choices(field.options, " | "), names) if field.options else ""
         kind = {"datepicker": "a date, YYYY-MM-DD", "users_select": "an email", "plain_text_input": "text",
                 "checkboxes": "comma-separated"}.get(field.kind, field.kind)
         prefilled = f"; already filled in: {field.initial}" if field.initial else ""
-        click.echo(f"  {field.block_id}  — {field.label}{' (optional)' if field.optional and 'optional' not in field.label else ''}"
-                   f"; {('one of: ' + choices) if choices else kind}{prefilled}")
+        label = readable(field.label, names)
+        click.echo(f"  {field.block_id}  — {label}{' (optional)' if field.optional and 'optional' not in label else ''}"
+                   f"; {('one of: ' + options) if options else kind}{prefilled}")
         if field.hint:
-            click.echo(f"      {field.hint}")
+            click.echo(f"      {readable(field.hint, names)}")
 
 
 def _show_outcome(click_ctx: click.Context, email: str, answer: dict[str, Any], submitted: bool = False) -> None:
@@ -218,21 +335,8 @@ def _show_outcome(click_ctx: click.Context, email: str, answer: dict[str, Any], 
     for message in answer.get("new_messages") or []:
         _show_message(click_ctx, message, names, note=" (new)")
     if answer.get("modal"):
-        _show_modal(click_ctx, answer["modal"], email)
+        _show_modal_on_top(click_ctx, email, answer)
     elif submitted:
         click.echo("The modal closed.")
     click.echo(click.style(f"(the bot answered HTTP {answer['status']}; direct messages it queued arrive within "
                            "seconds: `auditbot workspace messages --user EMAIL`)", dim=True))
-
-
-def _post(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return json.loads(exc.read() or b"{}")
-    except urllib.error.URLError as exc:
-        raise click.ClickException(f"no local workspace answers ({exc.reason}); is `auditbot run` running?") from None

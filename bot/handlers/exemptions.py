@@ -14,7 +14,7 @@ from bot.calendar import WorkingCalendar
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as, slack_email
-from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission, parse_day, parse_mention
+from bot.handlers.payloads import ButtonClick, DelegateArgs, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.approvers import delegate
@@ -22,7 +22,7 @@ from bot.services.authz import Decision
 from bot.services.exemption_decisions import decide_request, may_decide
 from bot.services.exemptions import RequestForm, open_request_form, request_context, submit_request
 from bot.services.exemption_followups import choose_replacement
-from bot.services.people import find_person
+from bot.services.people import find_named
 from store.models import RequestKind, RequestState
 from store.outbox import person_ref
 
@@ -185,21 +185,21 @@ def handle_choose_auditor(ack: Ack, body: dict[str, Any], client: WebClient, con
 
 
 def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Deps) -> None:
-    """``/audit delegate @person FROM TO`` (dates YYYY-MM-DD, inclusive)."""
-    args = list(command.args) + ["", "", ""]
-    delegate_id = parse_mention(args[0])
-    starts_on, ends_on = parse_day(args[1]), parse_day(args[2])
+    """``/audit delegate WHO FROM TO``: WHO an @mention, a name or an email; dates YYYY-MM-DD, inclusive."""
+    args = DelegateArgs.parse(command.args)
+    who, starts_on, ends_on = args.who, args.starts_on, args.ends_on
     now = deps.clock()
-    delegate_email = slack_email(client, delegate_id) if delegate_id else None
+    email = slack_email(client, who.user_id) if who.user_id else who.email
     with acting_as(deps, client, command.user_id) as (session, principal):
-        chosen = find_person(session, slack_user_id=delegate_id, email=delegate_email) if delegate_id else None
+        named = find_named(session, slack_user_id=who.user_id, email=email, name=who.name)
         outcome = delegate(
-            session, principal, chosen, starts_on, ends_on, deps.settings, today=_calendar(deps).local_date(now),
+            session, principal, named, starts_on, ends_on, deps.settings, today=_calendar(deps).local_date(now),
             now=now, actor_ref=command.user_id,
         )  # fmt: skip
         context = {
             "problem": outcome.problem.value if outcome.problem else None,
-            "delegate": person_ref(chosen),
+            "delegate": person_ref(named.person),
+            "candidates": [{"person": person_ref(p), "email": p.email} for p in outcome.candidates],
             "starts_on": (starts_on or now.date()).isoformat(),
             "ends_on": (ends_on or now.date()).isoformat(),
         }

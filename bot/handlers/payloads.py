@@ -154,3 +154,59 @@ def parse_day(text: str) -> dt.date | None:
         except ValueError:
             continue
     return None
+
+
+#: An email as typed; Slack sends one in a slash command as ``<mailto:a@b.c|a@b.c>``.
+_EMAIL = re.compile(r"[^@\s<>|]+@[^@\s<>|]+\.[^@\s<>|]+")
+_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """Whom a command names: an ``<@U…>`` mention, an email, or a name as typed (a leading ``@`` dropped)."""
+
+    user_id: str | None = None
+    email: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PersonRef:
+        """Read a mention, an email or a name (several words allowed)."""
+        text = " ".join(text.split())
+        user_id = parse_mention(text)
+        if user_id is not None:
+            return cls(user_id=user_id)
+        mailto = _MAILTO.fullmatch(text)
+        email = mailto.group(1) if mailto else text
+        if _EMAIL.fullmatch(email):
+            return cls(email=email.lower())
+        return cls(name=text.removeprefix("@").strip()[:200] or None)
+
+    @property
+    def empty(self) -> bool:
+        """True when nobody is named."""
+        return not (self.user_id or self.email or self.name)
+
+
+@dataclass(frozen=True)
+class DelegateArgs:
+    """``/audit delegate WHO FROM TO``: the person (mention, email or name) and the first and last day."""
+
+    who: PersonRef
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+
+    @classmethod
+    def parse(cls, args: tuple[str, ...]) -> DelegateArgs:
+        """The last two words are the days; everything before them names the person.
+
+        Anything else (no person, a day missing or not a date) has no days, so it is answered
+        with how to use the command.
+        """
+        if len(args) >= 3:
+            starts_on, ends_on = parse_day(args[-2]), parse_day(args[-1])
+            who = PersonRef.parse(" ".join(args[:-2]))
+            if starts_on is not None and ends_on is not None and not who.empty:
+                return cls(who, starts_on, ends_on)
+        return cls(PersonRef(), None, None)
+

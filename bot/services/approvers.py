@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, check
-from bot.services.people import up_the_line
+from bot.services.people import Named, up_the_line
 from bot.settings import Settings
 from bot.ids import Template
 from store.audit import record
@@ -95,6 +95,7 @@ class DelegationProblem(StrEnum):
 
     BAD_INPUT = "bad_input"
     UNKNOWN_DELEGATE = "unknown_delegate"
+    AMBIGUOUS_DELEGATE = "ambiguous_delegate"
     SELF = "self"
     DATES = "dates"
     PAST = "past"
@@ -108,12 +109,14 @@ class DelegationOutcome:
     decision: Decision
     problem: DelegationProblem | None = None
     delegation: Delegation | None = None
+    #: Everyone the name could mean, when it named more than one person.
+    candidates: tuple[Person, ...] = ()
 
 
 def delegate(
     session: Session,
     principal: Person | None,
-    delegate_person: Person | None,
+    named: Named,
     starts_on: dt.date | None,
     ends_on: dt.date | None,
     settings: Settings,
@@ -122,7 +125,7 @@ def delegate(
     now: dt.datetime,
     actor_ref: str,
 ) -> DelegationOutcome:
-    """Record that ``delegate_person`` decides for ``principal`` from ``starts_on`` to ``ends_on``."""
+    """Record that the person ``named`` decides for ``principal`` from ``starts_on`` to ``ends_on``."""
     decision = check(
         session, principal, Permission.DELEGATE, now=now, actor_ref=actor_ref, subject_type="delegation",
         approver_roles=approver_roles(settings),
@@ -130,9 +133,12 @@ def delegate(
     if not decision.allowed:
         return DelegationOutcome(decision)
     assert principal is not None
+    delegate_person = named.person
     problem: DelegationProblem | None = None
     if starts_on is None or ends_on is None:
         problem = DelegationProblem.BAD_INPUT
+    elif named.candidates:
+        problem = DelegationProblem.AMBIGUOUS_DELEGATE
     elif delegate_person is None or not delegate_person.active:
         problem = DelegationProblem.UNKNOWN_DELEGATE
     elif delegate_person.id == principal.id:
@@ -146,7 +152,7 @@ def delegate(
     elif ends_on < today:
         problem = DelegationProblem.PAST
     if problem is not None:
-        return DelegationOutcome(decision, problem)
+        return DelegationOutcome(decision, problem, candidates=named.candidates)
     assert delegate_person is not None and starts_on is not None and ends_on is not None
     row = Delegation(
         principal_id=principal.id, delegate_id=delegate_person.id, starts_on=starts_on, ends_on=ends_on, created_at=now

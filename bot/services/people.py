@@ -47,6 +47,48 @@ def find_person(session: Session, *, slack_user_id: str, email: str | None) -> P
 
 
 @dataclass(frozen=True)
+class Named:
+    """The person a command names, or (none found) everyone the name could mean."""
+
+    person: Person | None
+    candidates: tuple[Person, ...] = ()
+
+
+def find_named(
+    session: Session, *, slack_user_id: str | None = None, email: str | None = None, name: str | None = None
+) -> Named:
+    """The person named by Slack user id (with the email Slack gave), by email, or by name.
+
+    A name matches an active person's display name, or the part of their email before the
+    ``@`` (as a Slack handle often is), in any case; a name more than one person matches
+    finds nobody, and lists them.
+    """
+    if slack_user_id:
+        return Named(find_person(session, slack_user_id=slack_user_id, email=email))
+    if email:
+        return Named(session.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower())))
+    wanted = " ".join((name or "").split())
+    if not wanted:
+        return Named(None)
+    people = session.scalars(
+        select(Person)
+        .where(
+            Person.active.is_(True),
+            or_(func.lower(Person.display_name) == func.lower(wanted),
+                func.lower(Person.email).startswith(wanted.lower() + "@", autoescape=True)),
+        )
+        .order_by(Person.display_name, Person.id)
+    ).all()  # fmt: skip
+    return Named(people[0]) if len(people) == 1 else Named(None, tuple(people))
+
+
+def emails_with_role(session: Session, role: Role) -> set[str]:
+    """The (lower-cased) emails of the active people who hold ``role``."""
+    rows = session.scalars(select(Person.email).where(Person.active.is_(True), Person.role_rows.any(role=role)))
+    return {email.lower() for email in rows}
+
+
+@dataclass(frozen=True)
 class AuditLine:
     """One allocation as seen by someone involved in it."""
 

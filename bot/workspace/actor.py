@@ -289,6 +289,31 @@ class Actor:
             self._apply_response_action(stored, body if isinstance(body, dict) else None)
         return {"status": status, "body": body, "trigger_id": trigger_id}
 
+    def close_modal(self, user_email: str) -> dict[str, Any] | None:
+        """Close the member's open modals, as the modal's X does; None when none is open.
+
+        A modal with ``notify_on_close`` is sent to the bot as ``view_closed`` (Slack closes it
+        whatever the bot answers). Returns ``{"view", "notified", "status", "body"}``.
+        """
+        state = self.ws.state
+        with state.lock:
+            user = self._member(user_email)
+            stack = list(state.stack(user.id))
+            if not stack:
+                return None
+            top = state.views[stack[-1]]
+            view = self.ws.api.api_view(top)
+            state.clear_views(user.id)
+            payload = {
+                "type": "view_closed", "team": self._team(), "user": self._user_field(user),
+                "api_app_id": state.app_id, "token": VERIFICATION_TOKEN, "view": view,
+                "is_cleared": len(stack) > 1, "is_enterprise_install": False, "enterprise": None,
+            }  # fmt: skip
+        if not view["notify_on_close"]:
+            return {"view": view, "notified": False, "status": None, "body": None}
+        status, body = self._post_form({"payload": json.dumps(payload)})
+        return {"view": view, "notified": True, "status": status, "body": body}
+
     def _apply_response_action(self, view: View, body: dict[str, Any] | None) -> None:
         action = (body or {}).get("response_action")
         with self.ws.state.lock:

@@ -8,6 +8,8 @@ these functions turn them into what a Slack client would send: the element to cl
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -66,12 +68,20 @@ def element_options(element: dict[str, Any]) -> list[dict[str, Any]]:
     return options
 
 
-def _choose(options: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
+def _find_option(options: list[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
     for option in options:
         if _same(str(option.get("value", "")), wanted) or _same(_text(option.get("text")), wanted):
             return option
-    listed = ", ".join(repr(_text(o.get("text"))) for o in options) or "none"
-    raise FormInputError(f"{what} has no option {wanted!r}; its options are {listed}")
+    return None
+
+
+def _choose(options: list[dict[str, Any]], wanted: str, what: str) -> dict[str, Any]:
+    """A menu's option by its words or value (the menu's words are what a person reads)."""
+    option = _find_option(options, wanted)
+    if option is None:
+        listed = ", ".join(repr(_text(o.get("text"))) for o in options) or "none"
+        raise FormInputError(f"{what} has no option {wanted!r}; its options are {listed}")
+    return option
 
 
 def find_clickable(
@@ -146,29 +156,62 @@ def _field(fields: list[InputField], name: str) -> InputField:
     raise FormInputError(f"the modal has no field {name!r}; its fields are {listed}")
 
 
+def choices(options: list[dict[str, Any]], sep: str = ", ") -> str:
+    """A field's options as ``value (words)``: what ``field=value`` takes."""
+    return sep.join(f"{o.get('value')} ({_text(o.get('text'))})" for o in options) or "none"
+
+
+def _pick(field: InputField, wanted: str) -> dict[str, Any]:
+    """A modal field's option by value or words; the error lists the values it takes."""
+    option = _find_option(field.options, wanted)
+    if option is None:
+        raise FormInputError(f"{field.block_id}: no option {wanted!r}; choose one of: {choices(field.options)}")
+    return option
+
+
+#: What a date picker and a time picker take, as Slack's clients send them.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"[0-9]{2}:[0-9]{2}")
+
+
+def _picked(field: InputField, text: str) -> str | None:
+    """A date (``YYYY-MM-DD``) or time (``HH:MM``) as a picker sends it; None when left empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if field.kind == "datepicker" and _DATE.fullmatch(text):
+            return dt.date.fromisoformat(text).isoformat()
+        if field.kind == "timepicker" and _TIME.fullmatch(text):
+            return dt.time.fromisoformat(text).strftime("%H:%M")
+    except ValueError:
+        pass
+    what = "a date (YYYY-MM-DD)" if field.kind == "datepicker" else "a time (HH:MM)"
+    raise FormInputError(f"{field.block_id}: not {what}")
+
+
 def _entry(field: InputField, text: str, user_id: Callable[[str], str | None]) -> dict[str, Any]:
     """The state entry Slack sends for ``text`` typed or chosen in ``field``."""
-    what = f"field {field.block_id!r}"
     if field.kind in ("plain_text_input", "email_text_input", "url_text_input", "number_input"):
         return {"value": text}
     if field.kind in ("static_select", "radio_buttons"):
-        return {"selected_option": _choose(field.options, text, what)}
+        return {"selected_option": _pick(field, text)}
     if field.kind in ("checkboxes", "multi_static_select"):
         parts = [p for p in (s.strip() for s in text.split(",")) if p]
-        return {"selected_options": [_choose(field.options, p, what) for p in parts]}
+        return {"selected_options": [_pick(field, p) for p in parts]}
     if field.kind == "datepicker":
-        return {"selected_date": text.strip()}
+        return {"selected_date": _picked(field, text)}
     if field.kind == "timepicker":
-        return {"selected_time": text.strip()}
+        return {"selected_time": _picked(field, text)}
     if field.kind in ("users_select", "multi_users_select"):
         ids = []
         for email in (p.strip() for p in text.split(",") if p.strip()):
             found = user_id(email)
             if found is None:
-                raise FormInputError(f"{what}: nobody with email {email!r} is in the local workspace")
+                raise FormInputError(f"{field.block_id}: nobody with email {email!r} is in the local workspace")
             ids.append(found)
         return {"selected_user": ids[0] if ids else None} if field.kind == "users_select" else {"selected_users": ids}
-    raise FormInputError(f"{what} is a {field.kind}, which the terminal cannot fill in")
+    raise FormInputError(f"{field.block_id}: a {field.kind}, which the terminal cannot fill in")
 
 
 def input_values(

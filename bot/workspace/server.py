@@ -320,6 +320,13 @@ class LocalWorkspace:
         finally:
             self.persist()
 
+    def close_modal(self, user_email: str) -> dict[str, Any] | None:
+        """Close a member's open modals as the X does; see ``Actor.close_modal``."""
+        try:
+            return self.actor.close_modal(user_email)
+        finally:
+            self.persist()
+
     def send_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         """POST raw bytes to the bot endpoint; see ``Actor.send_raw``."""
         return self.actor.send_raw(body, headers)

@@ -1,8 +1,9 @@
 """The ``/_local/act/*`` endpoints: a member acts from a terminal (``auditbot workspace ...``).
 
 Each takes a small JSON body, does what the member would do in Slack (type a command, click a
-button by its words, fill in and submit the open modal) and answers with the bot's reply and
-what the member now sees: the modal on top, and the messages that changed or arrived.
+button by its words, fill in and submit the open modal, close it) and answers with the bot's
+reply and what the member now sees: the modal on top (and whether this action changed it), and
+the messages that changed or arrived.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXPECTED = {
     "command": "JSON with user (email), command and text",
     "click": "JSON with user (email), button, and optionally message (number) and option",
     "submit": "JSON with user (email) and fields",
+    "close": "JSON with user (email)",
 }
 
 
@@ -46,7 +48,7 @@ def act(ws: LocalWorkspace, route: str, raw: bytes) -> Answer | None:
     if ws.member_id(email) is None:
         return 404, {"ok": False, "error": "users_not_found"}
     try:
-        before = ws.messages(user_email=email)
+        before, modal_before = ws.messages(user_email=email), _top(ws, email)
         reply = action(ws, email, body)
     except _NoModal as exc:
         return 404, {"ok": False, "error": "no_open_modal", "detail": str(exc)}
@@ -57,7 +59,7 @@ def act(ws: LocalWorkspace, route: str, raw: bytes) -> Answer | None:
         return 502, {"ok": False, "error": type(exc).__name__, "detail": str(exc)}
     except (KeyError, TypeError, ValueError):  # after FormInputError, a ValueError with its own words
         return 400, {"ok": False, "error": "invalid_payload", "expected": EXPECTED[route]}
-    return 200, {"ok": True, **reply, **_after(ws, email, before)}
+    return 200, {"ok": True, **reply, **_after(ws, email, before, modal_before)}
 
 
 def _command(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -86,17 +88,44 @@ def _submit(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, A
     return {"status": result["status"], "body": result["body"]}
 
 
+def _close(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    top = _top(ws, email)
+    if top is None:
+        raise _NoModal(f"{email} has no modal open")
+    reply = {"closed": (top.get("title") or {}).get("text", ""), "status": None, "body": None, "notified": False}
+    try:
+        closed = ws.close_modal(email)
+    except (BotTimeoutError, BotUnreachableError) as exc:  # closed all the same, as in Slack
+        return {**reply, "not_told": str(exc)}
+    return {**reply, **({k: closed[k] for k in ("status", "body", "notified")} if closed else {})}
+
+
 ACTIONS: dict[str, Callable[[LocalWorkspace, str, dict[str, Any]], dict[str, Any]]] = {
     "command": _command,
     "click": _click,
     "submit": _submit,
+    "close": _close,
 }
 
 
-def _after(ws: LocalWorkspace, email: str, before: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the member sees once the bot answered: the modal on top, messages changed and new."""
+def _top(ws: LocalWorkspace, email: str) -> dict[str, Any] | None:
     stack = ws.view_stack(email)
+    return stack[-1] if stack else None
+
+
+def _after(
+    ws: LocalWorkspace, email: str, before: list[dict[str, Any]], modal_before: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What the member sees once the bot answered: the modal on top, messages changed and new.
+
+    ``modal_changed`` is false when the same modal (same id and hash) was on top before, so a
+    terminal need not show it again.
+    """
+    modal = _top(ws, email)
+    same = modal is not None and modal_before is not None and (modal["id"], modal["hash"]) == (
+        modal_before["id"], modal_before["hash"])  # fmt: skip
     now = ws.messages(user_email=email)
     changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before), 1) if m != was]
     fresh = [{"number": n, **m} for n, m in enumerate(now[len(before):], len(before) + 1)]
-    return {"modal": stack[-1] if stack else None, "changed_messages": changed, "new_messages": fresh}
+    return {"modal": modal, "modal_changed": modal is not None and not same, "changed_messages": changed,
+            "new_messages": fresh}
