@@ -26,6 +26,7 @@ class Template(StrEnum):
     BREAK_DECISION = "break_decision"
     BREAKS_LIST = "breaks_list"
     BREAK_NOTICE = "break_notice"
+    MY_BREAKS = "my_breaks"
     GUARDRAIL_ERROR = "guardrail_error"
     EXEMPTION_ASK = "exemption_ask"
     EXEMPTION_DECIDED = "exemption_decided"
@@ -63,6 +64,7 @@ class ActionId(StrEnum):
 
     MARK_COMPLETE = "audit_mark_complete"
     REQUEST_BREAK = "audit_request_break"
+    CANCEL_BREAK = "break_cancel"
     REQUEST_EXEMPTION = "audit_request_exemption"
     APPROVE_EXEMPTION = "exemption_approve"
     DECLINE_EXEMPTION = "exemption_decline"

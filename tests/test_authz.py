@@ -42,6 +42,12 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.REQUEST_BREAK, person(AUDITOR, Role.AUDITOR), {}, Decision(True)),
     (Permission.REQUEST_BREAK, person(STRANGER, Role.SOCIAL_WORKER), {}, Decision(False, RefusalCode.NOT_AN_AUDITOR)),
     (Permission.VIEW_BREAKS, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),
+    (Permission.VIEW_OWN_BREAKS, person(STRANGER), {}, Decision(True)),
+    (Permission.CANCEL_BREAK, person(AUDITOR, Role.AUDITOR), {"break_owner_id": AUDITOR}, Decision(True)),
+    (Permission.CANCEL_BREAK, person(STRANGER, Role.AUDITOR), {"break_owner_id": AUDITOR}, Decision(False, RefusalCode.NOT_YOUR_BREAK)),
+    # nobody else manages breaks: not the QA team, not the auditor's Head of Service
+    (Permission.CANCEL_BREAK, person(QA, Role.QA_COORDINATOR), {"break_owner_id": AUDITOR}, Decision(False, RefusalCode.NOT_YOUR_BREAK)),
+    (Permission.CANCEL_BREAK, person(APPROVER, Role.HEAD_OF_SERVICE), {"break_owner_id": AUDITOR}, Decision(False, RefusalCode.NOT_YOUR_BREAK)),
     (Permission.VIEW_BREAKS, person(AUDITOR, Role.AUDITOR), {}, Decision(False, RefusalCode.QA_ONLY)),
     (Permission.CHOOSE_AUDITOR, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),
     (Permission.CHOOSE_AUDITOR, person(APPROVER, Role.ASSISTANT_DIRECTOR), {}, Decision(False, RefusalCode.QA_ONLY)),
@@ -81,13 +87,15 @@ def test_each_permission_allows_and_refuses(permission: Permission, who: Person,
 
 def test_every_permission_has_a_refusal_tested() -> None:
     refused = {permission for permission, _, _, decision in CASES if not decision.allowed}
-    assert set(Permission) - refused == {Permission.VIEW_OWN_AUDITS}, "only viewing one's own audits is open to all"
+    assert set(Permission) - refused == {Permission.VIEW_OWN_AUDITS, Permission.VIEW_OWN_BREAKS}, (
+        "only viewing one's own audits and breaks is open to all"
+    )
 
 
 @pytest.mark.parametrize("permission", list(Permission))
 def test_unknown_and_inactive_people_are_refused_everything(permission: Permission) -> None:
     everything = {"allocation": allocation(), "request": request(), "circle": CIRCLE | {QA}, "lead_id": QA,
-                  "delegate_id": QA, "approver_roles": APPROVER_ROLES}  # fmt: skip
+                  "delegate_id": QA, "approver_roles": APPROVER_ROLES, "break_owner_id": QA}  # fmt: skip
     assert decide(None, permission, **everything) == Decision(False, RefusalCode.UNKNOWN_PERSON)
     gone = person(QA, Role.QA_COORDINATOR, Role.AUDITOR, Role.ASSISTANT_DIRECTOR, active=False)
     assert decide(gone, permission, **everything) == Decision(False, RefusalCode.INACTIVE_PERSON)

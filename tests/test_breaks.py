@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.ids import Template
 from bot.render import render
 from bot.services.authz import RefusalCode
-from bot.services.breaks import BreakOutcome, BreakRefusal, month_breaks, month_limit, request_break
+from bot.services.breaks import BreakOutcome, BreakRefusal, bookable_break_month, month_breaks, month_limit, request_break
 from bot.settings import Settings, load_settings
-from store.models import AuditBreak, AuditLog, BreakState, Notification, Person, Role, Team
+from store.models import AuditBreak, AuditLog, AuditMonth, BreakState, Notification, Person, Role, Team
+from store.months import allocated_months
 from tests.allocation_fixtures import Council
 
 DEC = dt.date(2026, 12, 1)
@@ -75,6 +76,7 @@ def test_break_asked_before_the_month_is_approved_and_logged(session_factory: se
     assert (outcome.decision.allowed, outcome.approved, outcome.already, outcome.reason) == (True, True, False, None)
     assert outcome.context() == {
         "approved": True, "already": False, "reason": None, "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
+        "latest": "2027-11-01",
     }  # fmt: skip
     assert breaks(session_factory) == [(alex, DEC, BreakState.APPROVED, "")]
     with session_factory() as s:
@@ -158,12 +160,13 @@ def test_yearly_limit_counts_any_twelve_month_window_containing_the_month(
     december = ask(session_factory, alex, dt.date(2026, 12, 1))
     assert (december.approved, december.reason, december.limit) == (False, BreakRefusal.YEARLY_LIMIT, 2)
     assert december.context()["limit"] == 2
-    late_2027 = ask(session_factory, alex, dt.date(2027, 12, 1))  # Jan-Dec 2027 would hold three
+    next_year = dt.date(2027, 1, 4)  # (December 2027 and January 2028 are bookable from then: 12 months ahead)
+    late_2027 = ask(session_factory, alex, dt.date(2027, 12, 1), today=next_year)  # Jan-Dec 2027 would hold three
     assert (late_2027.approved, late_2027.reason) == (False, BreakRefusal.YEARLY_LIMIT)
     june = ask(session_factory, alex, dt.date(2027, 6, 1))  # re-asking a refused month is checked again
     assert (june.approved, june.reason) == (False, BreakRefusal.YEARLY_LIMIT)
 
-    january_2028 = ask(session_factory, alex, dt.date(2028, 1, 1))  # Feb 2027-Jan 2028 holds two
+    january_2028 = ask(session_factory, alex, dt.date(2028, 1, 1), today=next_year)  # Feb 2027-Jan 2028 holds two
     assert (january_2028.approved, january_2028.reason) == (True, None)
 
     mine = [(m, state, reason) for pid, m, state, reason in breaks(session_factory) if pid == alex]
@@ -200,6 +203,7 @@ def test_at_most_twenty_percent_of_auditors_in_one_month(session_factory: sessio
     assert (full.approved, full.reason, full.limit, full.share_percent) == (False, BreakRefusal.MONTH_FULL, 2, 20)
     assert full.context() == {
         "approved": False, "already": False, "reason": "month_full", "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
+        "latest": "2027-11-01",
     }  # fmt: skip
     assert breaks(session_factory) == [
         (first, DEC, BreakState.APPROVED, ""),
@@ -394,7 +398,8 @@ def test_two_requests_racing_for_the_last_place_give_it_to_one(
 
 
 def test_a_break_is_refused_while_the_auditor_holds_audits_that_month(session_factory: sessionmaker[Session]) -> None:
-    """A break does not take away audits already allocated (by hand, early): ask for an exemption."""
+    """A break does not take away audits already allocated (by hand, early, with the scheduled
+    allocation still to come): ask for an exemption."""
     from bot.ids import Template
     from bot.render import render
     from store.models import AllocationState
@@ -408,6 +413,7 @@ def test_a_break_is_refused_while_the_auditor_holds_audits_that_month(session_fa
         c.allocation(c.case("CMS-3", other), kim, DEC, state=AllocationState.EXEMPTED)  # given up: not held
         c.allocation(c.case("CMS-4", other), kim, DEC, state=AllocationState.CANCELLED)
         c.allocation(c.case("CMS-5", other), sam, dt.date(2027, 1, 1))  # another month
+        c.month(DEC).prepared_request = {"control": 40}  # the scheduled allocation is still to come
         ids_ = (alex.id, sam.id, kim.id)
 
     refused = ask(session_factory, ids_[0])
@@ -464,3 +470,80 @@ def test_the_head_of_service_and_the_qa_team_are_told_and_every_head_when_the_ca
         "(2 of at most 2 auditors on a break). That is the most the month allows (20% of auditors): "
         "no further breaks can be booked for it."
     )
+
+
+# --- how far ahead, and months already allocated (issue 12, item 11) ---------------------------
+
+
+def test_a_break_more_than_twelve_months_ahead_is_refused_and_nothing_is_made_for_that_month(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as s, s.begin():
+        _, _, people = staff(s, 10)
+        alex = people[0].id
+
+    furthest = ask(session_factory, alex, dt.date(2027, 11, 1))  # asked on 23 Nov 2026: 12 months ahead
+    too_far = ask(session_factory, alex, dt.date(2027, 12, 1))
+    far_far = ask(session_factory, alex, dt.date(9999, 12, 1))
+
+    assert (furthest.approved, furthest.reason) == (True, None)
+    assert (too_far.approved, too_far.reason, too_far.latest) == (False, BreakRefusal.TOO_FAR, dt.date(2027, 11, 1))
+    assert far_far.reason == BreakRefusal.TOO_FAR
+    assert render(Template.BREAK_DECISION, too_far.context())["text"] == (
+        "Your audit break was not booked. Breaks can be booked at most 12 months ahead: the furthest you can book "
+        "now is November 2027. Please ask again nearer the time."
+    )
+    assert breaks(session_factory) == [(alex, dt.date(2027, 11, 1), BreakState.APPROVED, "")]
+    with session_factory() as s:
+        assert s.scalars(select(AuditMonth.month)).all() == [dt.date(2027, 11, 1)], "no month row for a refused far month"
+    assert [entry for entry in log(session_factory) if entry[1] == "refused"] == [
+        ("break.request", "refused", alex, "U-slack", "audit_break", None, {"month": "2027-12-01", "reason": "too_far"}),
+        ("break.request", "refused", alex, "U-slack", "audit_break", None, {"month": "9999-12-01", "reason": "too_far"}),
+    ]
+
+
+@pytest.mark.parametrize("how", ["scheduled", "by hand"])
+def test_no_break_in_a_month_already_allocated(session_factory: sessionmaker[Session], how: str) -> None:
+    """Allocated by the scheduler, or by hand with no prepared request waiting (the scheduler then
+    adds none): nothing more is allocated in the month, so a break there is refused, and not offered."""
+    with session_factory() as s, s.begin():
+        c, _, people = staff(s, 10)
+        other = c.team("Assessment Team North")
+        if how == "scheduled":
+            c.month(DEC).auto_allocated_at = NOW - dt.timedelta(days=1)
+        else:
+            c.allocation(c.case("CMS-1", other), people[1], DEC)
+        alex = people[0].id
+        assert bookable_break_month(s, people[0], RULES, today=TODAY) is None
+
+    outcome = ask(session_factory, alex)
+
+    assert (outcome.approved, outcome.reason) == (False, BreakRefusal.ALLOCATED)
+    assert render(Template.BREAK_DECISION, outcome.context())["text"] == (
+        "Your audit break was not booked. The audits for December 2026 have already been allocated (none to you), "
+        "so it is too late to book a break for it. If you can't take on an audit that month, please tell the QA team."
+    )
+    assert breaks(session_factory) == [(alex, DEC, BreakState.REFUSED, "allocated")]
+    assert log(session_factory)[-1][1:2] == ("refused",) and log(session_factory)[-1][-1]["reason"] == "allocated"
+
+
+def test_a_month_with_only_cancelled_allocations_or_a_prepared_request_is_not_yet_allocated(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from store.models import AllocationState
+
+    jan = dt.date(2027, 1, 1)
+    with session_factory() as s, s.begin():
+        c, _, people = staff(s, 10)
+        other = c.team("Assessment Team North")
+        c.allocation(c.case("CMS-1", other), people[1], DEC, state=AllocationState.CANCELLED)
+        c.allocation(c.case("CMS-2", other), people[1], jan)
+        c.month(jan).prepared_request = {"control": 40}  # the scheduler will still top January up
+        c.allocation(c.case("CMS-3", other), people[1], dt.date(2027, 2, 1))
+        assert allocated_months(s, {DEC, jan, dt.date(2027, 2, 1), dt.date(2027, 3, 1)}) == {dt.date(2027, 2, 1)}
+        assert bookable_break_month(s, people[0], RULES, today=TODAY) == DEC
+        alex = people[0].id
+
+    assert ask(session_factory, alex).approved
+    assert ask(session_factory, alex, jan).approved
+    assert ask(session_factory, alex, dt.date(2027, 2, 1)).reason == BreakRefusal.ALLOCATED  # allocated by hand

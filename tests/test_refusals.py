@@ -30,6 +30,7 @@ from bot.render import render
 from bot.runtime import start_runtime
 from bot.services.alerts import circle_ids
 from bot.services.authz import RefusalCode
+from bot.services.my_breaks import BreakRef
 from bot.settings import load_settings
 from store.db import make_sessionmaker
 from store.models import (
@@ -67,6 +68,7 @@ class World:
     request_id: int  # the allocated auditor's pending exemption request
     alert_id: int  # a concern raised by the case's social worker
     spare_auditor_id: int  # who a forged "choose auditor" menu names
+    break_value: str  # the Cancel button of the allocated auditor's February break
     actors: dict[str, str]  # kind of outsider -> email
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
@@ -133,9 +135,13 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     assert _raise(sim, worker, reference, "Home visit today") == {}
     sim.step(sim.clock.now)
     sim.runtime.senders["urgent"].drain(sim.clock.now)
-    with sim.sessions() as session:
+    with sim.sessions() as session, session.begin():
         request_id = session.scalars(select(ExemptionRequest.id)).one()
         alert_id = session.scalars(select(SafeguardingAlert.id)).one()
+        owner = session.scalars(select(Person).where(Person.email == auditor)).one()
+        booked = Council(session).audit_break(owner, D(2027, 2, 1))
+        session.flush()
+        break_value = BreakRef.of(booked).value
 
     actors = {
         "another auditor": session_email(sim, outsiders[0].id),
@@ -146,7 +152,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
         if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
-    return World(sim, reference, allocation_id, request_id, alert_id, spare, actors)
+    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors)
 
 
 def session_email(sim: Simulation, person_id: int) -> str:
@@ -275,6 +281,8 @@ MATRIX = (
     Cell("/audit break YYYY-MM", lambda w, e: command(w, e, "break 2027-01"),
          every(RefusalCode.NOT_AN_AUDITOR, another_auditor=None), subcommand="break"),
     Cell("/audit breaks YYYY-MM", lambda w, e: command(w, e, "breaks 2026-12"), every(RefusalCode.QA_ONLY), subcommand="breaks"),
+    Cell("/audit breaks", lambda w, e: command(w, e, "breaks"),
+         {**dict.fromkeys(OUTSIDERS), "an unknown Slack user": RefusalCode.UNKNOWN_PERSON}),
     Cell("/audit delegate @person FROM TO",
          lambda w, e: command(w, e, f"delegate <@{w.ws.user_id(DEE)}|dee> 2026-12-10 2026-12-20"),
          every(RefusalCode.NOT_AN_APPROVER, an_approver_of_another_service=None), subcommand="delegate"),
@@ -284,6 +292,8 @@ MATRIX = (
          every(RefusalCode.NOT_YOUR_AUDIT), action=ActionId.MARK_COMPLETE),
     Cell("Ask for a break", lambda w, e: click(w, e, ActionId.REQUEST_BREAK, "2027-01"),
          every(RefusalCode.NOT_AN_AUDITOR, another_auditor=None), action=ActionId.REQUEST_BREAK),
+    Cell("Cancel (a break)", lambda w, e: click(w, e, ActionId.CANCEL_BREAK, w.break_value),
+         every(RefusalCode.NOT_YOUR_BREAK), action=ActionId.CANCEL_BREAK),
     Cell("Ask for an exemption or extension", lambda w, e: click(w, e, ActionId.REQUEST_EXEMPTION, str(w.allocation_id)),
          every(RefusalCode.NOT_YOUR_REQUEST), action=ActionId.REQUEST_EXEMPTION),
     Cell("exemption request modal, forged",
@@ -321,6 +331,8 @@ MISSING = (
          every(RefusalCode.UNKNOWN_CASE), told=RefusalCode.NOT_IN_CIRCLE),
     Cell("Mark audit complete, no such audit", lambda w, e: click(w, e, ActionId.MARK_COMPLETE, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
+    Cell("Cancel, no such break", lambda w, e: click(w, e, ActionId.CANCEL_BREAK, "999999:1"),
+         every(RefusalCode.NO_SUCH_BREAK), told=RefusalCode.NOT_YOUR_BREAK),
     Cell("Approve, no such request", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),

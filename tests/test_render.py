@@ -120,6 +120,15 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
+    Template.MY_BREAKS: {
+        "name": "Sam Patel", "auditor": True, "per_year": 2, "latest": "2027-12-01", "recent": ["2026-06-01"],
+        "notice": {"kind": "cancelled", "month": "2027-01-01"},
+        "upcoming": [
+            {"month": "2026-12-01", "state": "approved", "allocated": True, "cancel": None},
+            {"month": "2027-01-01", "state": "cancelled", "allocated": False, "cancel": None},
+            {"month": "2027-03-01", "state": "approved", "allocated": False, "cancel": "12:1795430400000000"},
+        ],
+    },  # fmt: skip
     Template.EXEMPTION_ASK: request_context(stage="escalate"),
     Template.EXEMPTION_DECIDED: request_context(state="declined", comment="We need this one done by you."),
     Template.EXEMPTION_SUBMITTED: request_context(),

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     COMPLETE_AUDIT = "complete_audit"
     REQUEST_BREAK = "request_break"
     VIEW_BREAKS = "view_breaks"
+    VIEW_OWN_BREAKS = "view_own_breaks"
+    CANCEL_BREAK = "cancel_break"
     REQUEST_EXEMPTION = "request_exemption"
     DECIDE_EXEMPTION = "decide_exemption"
     DELEGATE = "delegate"
@@ -54,6 +56,8 @@ class RefusalCode(StrEnum):
     NOT_IN_CIRCLE = "not_in_circle"
     NOT_THE_LEAD = "not_the_lead"
     EXTENSION_DATE_PASSED = "extension_date_passed"
+    NOT_YOUR_BREAK = "not_your_break"
+    NO_SUCH_BREAK = "no_such_break"
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,14 @@ def decide(
     circle: set[int] | None = None,
     lead_id: int | None = None,
     approver_roles: frozenset[Role] | None = None,
+    break_owner_id: int | None = None,
 ) -> Decision:
     """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given).
 
     ``delegate_id`` is the request approver's active delegate today; ``circle`` the ids of the
     case's circle; ``lead_id`` who acts as team manager for an alert; ``approver_roles`` the
-    roles that decide exemptions (from the settings) — looked up by the caller.
+    roles that decide exemptions (from the settings); ``break_owner_id`` whose audit break it
+    is — looked up by the caller.
     """
     nobody = identity_refusal(person)
     if nobody is not None:
@@ -100,7 +106,7 @@ def decide(
     assert person is not None
     qa = person.has_role(Role.QA_COORDINATOR)
     match permission:
-        case Permission.VIEW_OWN_AUDITS:
+        case Permission.VIEW_OWN_AUDITS | Permission.VIEW_OWN_BREAKS:
             return Decision(True)
         case Permission.COMPLETE_AUDIT:
             assert allocation is not None
@@ -110,6 +116,8 @@ def decide(
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
         case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR:
             return _allowed(qa, RefusalCode.QA_ONLY)
+        case Permission.CANCEL_BREAK:  # only the auditor whose break it is (nobody else manages breaks)
+            return _allowed(person.id == break_owner_id, RefusalCode.NOT_YOUR_BREAK)
         case Permission.REQUEST_EXEMPTION:
             assert allocation is not None
             return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_REQUEST)
@@ -187,12 +195,13 @@ def check(
     circle: set[int] | None = None,
     lead_id: int | None = None,
     approver_roles: frozenset[Role] | None = None,
+    break_owner_id: int | None = None,
     told: RefusalCode | None = None,
 ) -> Decision:
     """Decide, and ``refuse`` (audit-logged) if not allowed; ``told`` as for ``refuse``."""
     decision = decide(
         person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle,
-        lead_id=lead_id, approver_roles=approver_roles,
+        lead_id=lead_id, approver_roles=approver_roles, break_owner_id=break_owner_id,
     )  # fmt: skip
     if decision.allowed:
         return decision

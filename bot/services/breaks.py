@@ -17,7 +17,7 @@ from bot.services.people import holder_in_service, up_the_line
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Person, Role
-from store.months import is_paused, month_row
+from store.months import is_allocated, is_paused, month_row
 from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
 
@@ -30,6 +30,17 @@ class BreakRefusal(StrEnum):
     MONTH_FULL = "month_full"
     PAUSED = "paused"
     HAS_AUDITS = "has_audits"
+    TOO_FAR = "too_far"
+    ALLOCATED = "allocated"
+
+
+#: How far ahead a break may be booked: up to the same month next year.
+BOOK_AHEAD_MONTHS = 12
+
+
+def furthest_bookable(today: dt.date) -> dt.date:
+    """The last month a break may be booked for on ``today`` (a local date)."""
+    return add_months(today.replace(day=1), BOOK_AHEAD_MONTHS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class BreakOutcome:
     limit: int = 0
     share_percent: int = 0
     held: int = 0
+    latest: dt.date | None = None
 
     def context(self) -> dict[str, object]:
         """What ``break_decision.json.j2`` needs."""
@@ -55,6 +67,7 @@ class BreakOutcome:
             "limit": self.limit,
             "share": self.share_percent,
             "held": self.held,
+            "latest": self.latest.isoformat() if self.latest else None,
         }
 
 
@@ -87,17 +100,34 @@ def audits_held(session: Session, person: Person, month: dt.date) -> int:
     ) or 0
 
 
+def breaks_taken(session: Session, month: dt.date) -> int:
+    """How many auditors have a break booked in ``month``."""
+    return session.scalar(
+        select(func.count()).select_from(AuditBreak).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED)
+    ) or 0
+
+
+def notice_context(person: Person, month: dt.date, taken: int, limit: int, share: int, *, cancelled: bool = False) -> dict[str, object]:
+    """What ``break_notice.json.j2`` needs: a break booked (or, ``cancelled``, given up) in ``month``."""
+    return {"auditor": person_ref(person), "month": month.isoformat(), "taken": taken, "limit": limit, "share": share,
+            "cap_reached": taken >= limit and not cancelled, "cancelled": cancelled}  # fmt: skip
+
+
 def _check_rules(
     session: Session, person: Person, month: dt.date, settings: Settings, *, today: dt.date, paused: bool
 ) -> _RuleCheck:
     """Whether the rules grant ``person`` a break in ``month`` now (nothing is written)."""
     if today >= month:
         return _RuleCheck(BreakRefusal.TOO_LATE)
+    if month > furthest_bookable(today):
+        return _RuleCheck(BreakRefusal.TOO_FAR)
     if paused:
         return _RuleCheck(BreakRefusal.PAUSED)
     held = audits_held(session, person, month)
     if held:  # a break would not take them off; an exemption would
         return _RuleCheck(BreakRefusal.HAS_AUDITS, held=held)
+    if is_allocated(session, month):  # allocated early: nothing more will be allocated, to them or anyone
+        return _RuleCheck(BreakRefusal.ALLOCATED)
     mine = set(
         session.scalars(
             select(AuditBreak.month).where(AuditBreak.person_id == person.id, AuditBreak.state == BreakState.APPROVED)
@@ -107,9 +137,7 @@ def _check_rules(
         window = {add_months(start, i) for i in range(12)}
         if len(mine & window) + 1 > settings.max_breaks_per_year:
             return _RuleCheck(BreakRefusal.YEARLY_LIMIT, settings.max_breaks_per_year)
-    taken = session.scalar(
-        select(func.count()).select_from(AuditBreak).where(AuditBreak.month == month, AuditBreak.state == BreakState.APPROVED)
-    ) or 0
+    taken = breaks_taken(session, month)
     limit = month_limit(session, settings)
     return _RuleCheck(BreakRefusal.MONTH_FULL if taken + 1 > limit else None, limit)
 
@@ -138,14 +166,20 @@ def request_break(
 ) -> BreakOutcome:
     """Grant or refuse ``person`` a break in ``month`` (its first day), recording the decision."""
     decision = check(session, person, Permission.REQUEST_BREAK, now=now, actor_ref=actor_ref, subject_type="audit_break")
-    share = round(settings.max_break_share * 100)
+    share, latest = round(settings.max_break_share * 100), furthest_bookable(today)
     if not decision.allowed:
-        return BreakOutcome(decision, month)
+        return BreakOutcome(decision, month, latest=latest)
     assert person is not None
+    if month > latest:  # refused before any month or break row is made for a far-off month
+        record(
+            session, now=now, action="break.request", outcome="refused", actor=person, actor_ref=actor_ref,
+            subject_type="audit_break", detail={"month": month.isoformat(), "reason": BreakRefusal.TOO_FAR.value},
+        )  # fmt: skip
+        return BreakOutcome(decision, month, reason=BreakRefusal.TOO_FAR, share_percent=share, latest=latest)
     row = month_row(session, month)  # serialises concurrent requests for the month
     existing = session.scalar(select(AuditBreak).where(AuditBreak.person_id == person.id, AuditBreak.month == month))
     if existing is not None and existing.state == BreakState.APPROVED:
-        return BreakOutcome(decision, month, approved=True, already=True)
+        return BreakOutcome(decision, month, approved=True, already=True, latest=latest)
 
     rules = _check_rules(session, person, month, settings, today=today, paused=row.paused)
     reason = rules.reason
@@ -164,7 +198,8 @@ def request_break(
     if reason is None:
         _tell_heads_and_qa(session, existing, person, rules.limit, share, now=now)
     return BreakOutcome(
-        decision, month, approved=reason is None, reason=reason, limit=rules.limit, share_percent=share, held=rules.held
+        decision, month, approved=reason is None, reason=reason, limit=rules.limit, share_percent=share, held=rules.held,
+        latest=latest,
     )
 
 
@@ -178,17 +213,11 @@ def _tell_heads_and_qa(
 ) -> None:
     """Hull A.2-3: the auditor's Head of Service and the QA team are told of a break; once the month
     reaches its cap, every Head of Service is told (their auditors can book no more)."""
-    taken = session.scalar(
-        select(func.count()).select_from(AuditBreak).where(AuditBreak.month == booked.month,
-                                                           AuditBreak.state == BreakState.APPROVED)
-    ) or 0  # fmt: skip
-    cap_reached = taken >= limit
+    context = notice_context(person, booked.month, breaks_taken(session, booked.month), limit, share)
     told = {p.id: p for p in [_head_of_service(session, person), *qa_coordinators(session)] if p is not None}
-    if cap_reached:
+    if context["cap_reached"]:
         heads = session.scalars(select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.HEAD_OF_SERVICE)))
         told.update({p.id: p for p in heads})
-    context = {"auditor": person_ref(person), "month": booked.month.isoformat(), "taken": taken, "limit": limit,
-               "share": share, "cap_reached": cap_reached}  # fmt: skip
     for recipient_id in sorted(told.keys() - {person.id}):
         enqueue(session, key=f"break:{booked.id}:{booked.requested_at.isoformat()}:notice:{recipient_id}",
                 template=Template.BREAK_NOTICE, context=context, now=now, recipient_id=recipient_id)  # fmt: skip
