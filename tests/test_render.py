@@ -146,6 +146,10 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.GUARDRAIL_ERROR: {"kinds": ["date_of_birth", "name"]},
     Template.BREAK_NOTICE: {"auditor": SAM, "month": "2027-01-01", "taken": 3, "limit": 3, "share": 20, "cap_reached": True},
     Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},
+    Template.ALREADY_DONE: {
+        "what": "decision", "reference": "CMS-104233", "kind": "exemption", "state": "approved", "requester": SAM,
+        "by": JO, "at": "2026-12-04T10:00:00+00:00", "audit_state": "allocated", "submitted": True,
+    },
 }
 
 
