@@ -12,9 +12,10 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.ids import ActionId
-from store.models import AuditLog, ExemptionRequest, RequestState
+from store.models import AuditLog, ExemptionRequest, Person, RequestState, SafeguardingAlert
 from tests.simulation import Simulation
 from tests.support import TOKEN
+from tests.test_scenario_alerts import REF, SID, TARA, WENDY, alert_message, raise_concern, urgent
 from tests.test_scenario_exemptions import (
     AMY,
     DEE,
@@ -155,3 +156,91 @@ def test_a_late_choice_from_an_old_copy_of_the_qa_menu_says_who_chose_whom(sim: 
     with sim.sessions() as session:
         reallocations = session.scalars(select(AuditLog).where(AuditLog.action == "exemption.reallocate")).all()
         assert len(reallocations) == 1
+
+
+# Safeguarding concerns ----------------------------------------------------------------------
+
+
+def action_ids(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def now_showing(sim: Simulation, email: str, message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` as it reads now in ``email``'s DMs (after any in-place edit)."""
+    return next(m for m in sim.workspace.messages(user_email=email) if m["ts"] == message["ts"])
+
+
+def test_acknowledging_from_one_message_removes_the_button_from_every_copy(sim: Simulation) -> None:
+    sim.at(D(2026, 12, 2), 10)
+    raise_concern(sim, WENDY)
+    urgent(sim)
+    first = alert_message(sim, TARA)
+    stale = copy_in_channel(sim, first, "team-north")
+    sim.step(sim.at(D(2026, 12, 2), 10, 30))  # not acknowledged: Tara is asked again
+    again = alert_message(sim, TARA)
+    assert again["ts"] != first["ts"] and action_ids(again) == [ActionId.ACKNOWLEDGE_ALERT, ActionId.CORRECTIVE_ACTION]
+
+    sim.at(D(2026, 12, 2), 10, 40)
+    sim.workspace.click(TARA, again, ActionId.ACKNOWLEDGE_ALERT)
+    urgent(sim)
+    for message in (first, again):
+        shown = now_showing(sim, TARA, message)
+        assert action_ids(shown) == [ActionId.CORRECTIVE_ACTION], "Acknowledge is gone; the corrective action is still to do"
+        assert "You acknowledged this at 10:40 on Wednesday 2 December 2026" in json.dumps(shown["blocks"])
+    assert now_showing(sim, TARA, first)["edited"], "the first message was edited in place, not re-sent"
+
+    sim.at(D(2026, 12, 2), 11)
+    sim.workspace.click(TARA, stale, ActionId.ACKNOWLEDGE_ALERT)
+    assert ephemerals(sim, TARA)[-1] == (
+        f"You already acknowledged the safeguarding concern about {REF} at 10:40 on Wednesday 2 December 2026. "
+        "Nothing was changed."
+    )
+    with sim.sessions() as session:
+        assert len(session.scalars(select(AuditLog).where(AuditLog.action == "alert.acknowledge")).all()) == 1
+
+
+def test_corrective_action_submitted_twice_keeps_the_first_and_says_who_recorded_it(sim: Simulation) -> None:
+    from bot.services.alerts import record_corrective_action
+
+    sim.at(D(2026, 12, 2), 9, 41)
+    raise_concern(sim, WENDY)
+    urgent(sim)
+    message = alert_message(sim, TARA)
+    stale = copy_in_channel(sim, message, "team-north")
+    sim.at(D(2026, 12, 2), 10)
+    sim.workspace.click(TARA, message, ActionId.CORRECTIVE_ACTION)
+    modal = sim.workspace.view_stack(TARA)[-1]
+
+    sim.at(D(2026, 12, 2), 10, 3)  # meanwhile Tara confirms it from her phone
+    with sim.sessions() as session, session.begin():
+        alert = session.scalars(select(SafeguardingAlert)).one()
+        tara = session.scalars(select(Person).where(Person.email == TARA)).one()
+        done = record_corrective_action(session, alert.id, tara, "Oversight recorded.", now=sim.clock.now, actor_ref="phone")
+        assert done.alert is not None and not done.already
+    sim.at(D(2026, 12, 2), 10, 5)
+    answer = sim.workspace.submit_view(TARA, modal, {"note": {"note": {"type": "plain_text_input", "value": "Police told."}}})
+
+    assert answer["body"] == {"response_action": "clear"} and sim.workspace.view_stack(TARA) == []
+    urgent(sim)
+    assert sim.workspace.messages(user_email=TARA)[-1]["text"] == (
+        f"The corrective action for the safeguarding concern about {REF} was already recorded by Tara Teamlead at 10:03 "
+        "on Wednesday 2 December 2026. Your note was not saved: anything more belongs in the case record as "
+        "management oversight."
+    )
+    with sim.sessions() as session:
+        alert = session.scalars(select(SafeguardingAlert)).one()
+        assert (alert.corrective_note, alert.corrective_action_by.email) == ("Oversight recorded.", TARA)
+        assert len(session.scalars(select(AuditLog).where(AuditLog.action == "alert.corrective_action")).all()) == 1
+
+    shown = now_showing(sim, TARA, message)
+    assert shown["edited"] and action_ids(shown) == [], "the corrective-action button left Tara's message"
+    assert "Corrective action recorded." in json.dumps(shown["blocks"])
+    assert action_ids(alert_message(sim, SID)) == [ActionId.ACKNOWLEDGE_ALERT], "Sid still has to acknowledge"
+
+    sim.at(D(2026, 12, 2), 10, 30)
+    sim.workspace.click(TARA, stale, ActionId.CORRECTIVE_ACTION)  # an old copy of the message
+    assert sim.workspace.view_stack(TARA) == [], "no modal for work already done"
+    assert ephemerals(sim, TARA)[-1] == (
+        f"The corrective action for the safeguarding concern about {REF} was already recorded by Tara Teamlead at 10:03 "
+        "on Wednesday 2 December 2026. Nothing was changed."
+    )

@@ -16,7 +16,8 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
-from bot.services.alerts import acknowledge, may_see, raise_alert, record_corrective_action, recipient_view
+from bot.services.alert_messages import done_context, recipient_view
+from bot.services.alerts import acknowledge, may_see, raise_alert, record_corrective_action
 from bot.services.authz import Decision
 from store.models import AlertUrgency
 
@@ -71,26 +72,38 @@ def handle_acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, contex
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = acknowledge(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
-        if outcome.decision.allowed and outcome.alert is not None and person is not None:
+        if outcome.late is not None:
+            late = render(Template.ALREADY_DONE, outcome.late, slack_ids=known_slack_ids(session, outcome.late))
+        elif outcome.decision.allowed and outcome.alert is not None and person is not None:
             view = recipient_view(session, outcome.alert, person)
             payload = render(Template.ALERT_RECIPIENT, view, slack_ids=known_slack_ids(session, view))
     if not outcome.decision.allowed:
         _say(respond, _refusal(outcome.decision))
-        return
-    respond(text=payload["text"], blocks=payload["blocks"], replace_original=True)
-    deps.wake_outbox()
+    elif outcome.late is not None:
+        _say(respond, late)  # a click on an old copy: when they acknowledged
+    else:
+        respond(text=payload["text"], blocks=payload["blocks"], replace_original=True)
+        deps.wake_outbox()  # the raiser's status, and their other copies lose the button
 
 
 def handle_corrective_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
-    """Open the corrective-action confirmation (only people who may see the alert)."""
+    """Open the corrective-action confirmation (only people who may see the alert); recorded
+    already, say by whom and when instead."""
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         decision, alert = may_see(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
         reference = alert.case.reference if alert is not None else ""
+        late = None
+        if decision.allowed and alert is not None and alert.corrective_action_at is not None:
+            done = done_context(alert, "corrective", at=alert.corrective_action_at, by=alert.corrective_action_by)
+            late = render(Template.ALREADY_DONE, done, slack_ids=known_slack_ids(session, done))
     if not decision.allowed:
         _say(respond, _refusal(decision))
+        return
+    if late is not None:
+        _say(respond, late)
         return
     client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CORRECTIVE, {"alert_id": click.int_value(), "reference": reference}))
 
@@ -108,6 +121,9 @@ def handle_corrective_submission(ack: Ack, body: dict[str, Any], client: WebClie
         ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
     elif not outcome.decision.allowed:
         ack(response_action="errors", errors={FormBlock.NOTE: _refusal(outcome.decision)["text"]})
+    elif outcome.already:
+        ack(response_action="clear")  # recorded already: a DM says by whom and when
+        deps.wake_outbox()
     else:
         ack()
         deps.wake_outbox()
