@@ -17,7 +17,7 @@ from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.alert_messages import done_context, recipient_view
-from bot.services.alerts import acknowledge, may_see, raise_alert, record_corrective_action
+from bot.services.alerts import acknowledge, concerns_already_open, may_see, raise_alert, record_corrective_action
 from bot.services.authz import Decision
 from store.models import AlertUrgency
 
@@ -31,18 +31,27 @@ def _say(respond: Respond, payload: dict[str, Any]) -> None:
     respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
 
 
+def _raise_modal(deps: Deps, client: WebClient, user_id: str, reference: str) -> dict[str, Any]:
+    """The raise modal, prefilled, saying who raised any concern about the case still open
+    (shown only to people who may raise one about it)."""
+    with acting_as(deps, client, user_id) as (session, person):
+        view = {"reference": reference, "open_concerns": concerns_already_open(session, person, reference),
+                "viewer_id": person.id if person is not None else None}  # fmt: skip
+        return render(Template.VIEW_ALERT, view, slack_ids=known_slack_ids(session, view))
+
+
 def handle_raise_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """"Raise a safeguarding concern" on an allocation or reminder: the modal, prefilled."""
     ack()
     click = ButtonClick.parse(body)
-    client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_ALERT, {"reference": click.value}))
+    client.views_open(trigger_id=click.trigger_id, view=_raise_modal(deps_of(context), client, click.user_id, click.value))
 
 
 def concern_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Deps) -> None:
     """``/audit concern CASE-REF``: the modal (an unknown reference is a field error there)."""
     ack()
     reference = command.args[0] if command.args else ""
-    client.views_open(trigger_id=command.trigger_id, view=render(Template.VIEW_ALERT, {"reference": reference}))
+    client.views_open(trigger_id=command.trigger_id, view=_raise_modal(deps, client, command.user_id, reference))
 
 
 def handle_raise_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:

@@ -49,7 +49,20 @@ def alert_context(session: Session, alert: SafeguardingAlert) -> dict[str, objec
         }
         if alert.corrective_action_at
         else None,
+        "also_open": open_concerns(session, alert.case_id, before=alert.id),
     }
+
+
+def open_concerns(session: Session, case_id: int, *, before: int | None = None) -> list[dict[str, object]]:
+    """Who raised each concern about the case still open (no corrective action recorded yet), and
+    when; only those raised before alert ``before``, if given. Never their notes."""
+    query = select(SafeguardingAlert).options(joinedload(SafeguardingAlert.raised_by)).where(
+        SafeguardingAlert.case_id == case_id, SafeguardingAlert.corrective_action_at.is_(None)
+    )
+    if before is not None:
+        query = query.where(SafeguardingAlert.id < before)
+    rows = session.scalars(query.order_by(SafeguardingAlert.raised_at, SafeguardingAlert.id)).all()
+    return [{"raised_by": person_ref(a.raised_by), "raised_at": a.raised_at.isoformat()} for a in rows]
 
 
 def update_status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import FormBlock, Template
-from bot.services.alert_messages import alert_context, done_context, refresh_messages, update_status
+from bot.services.alert_messages import alert_context, done_context, open_concerns, refresh_messages, update_status
 from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from bot.services.guardrail import check_text
 from bot.services.people import holder_in_service
@@ -163,6 +163,15 @@ def next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set
         if reachable(person) and person is not None and person.id not in taken:
             return role, person
     return None
+
+
+def concerns_already_open(session: Session, person: Person | None, reference: str) -> list[dict[str, object]]:
+    """For the raise modal: the concerns still open on the case, who raised them and when, if
+    ``person`` may raise one about it (anyone else is shown nothing, as for no such case)."""
+    case = find_case(session, reference) if reference.strip() else None
+    if case is None or not decide(person, Permission.RAISE_ALERT, circle=circle_ids(session, case)).allowed:
+        return []
+    return open_concerns(session, case.id)
 
 
 def raise_alert(
