@@ -42,6 +42,8 @@ class Template(StrEnum):
     ALERT_STATUS = "alert_status"
     ALERT_CHANNEL = "alert_channel"
     ALERT_MISSING = "alert_missing"
+    #: A late click or modal submission: the work was already done, by whom and when.
+    ALREADY_DONE = "already_done"
     VIEW_ALERT = "view_alert"
     VIEW_CORRECTIVE = "view_corrective"
     #: An unexpected or unreadable request, or the database out of reach: ``kind`` picks the words.

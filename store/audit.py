@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import AuditLog, Person
@@ -35,3 +36,14 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def last_entry(session: Session, *, action: str, subject_type: str, subject_id: int) -> AuditLog | None:
+    """The newest successful entry for ``action`` on a subject (who did it and when), or None."""
+    return session.scalar(
+        select(AuditLog)
+        .where(AuditLog.action == action, AuditLog.outcome == "ok", AuditLog.subject_type == subject_type,
+               AuditLog.subject_id == subject_id)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    )  # fmt: skip

@@ -217,7 +217,7 @@ def test_extensions_cannot_be_chained_past_the_limit_counted_from_the_original_d
     sim.workspace.click(x, with_button(sim, x, ActionId.REQUEST_EXEMPTION), ActionId.REQUEST_EXEMPTION)
     hint = sim.workspace.view_stack(x)[-1]["blocks"][2]["hint"]["text"]
     assert hint == (
-        "At most 10 working days past the original deadline (Thursday 31 December 2026), counting any extension "
+        "A working day, at most 10 working days past the original deadline (Thursday 31 December 2026), counting any extension "
         "already given: Friday 15 January 2027 at the latest."
     )
     with sim.sessions() as session:
@@ -231,6 +231,39 @@ def test_extensions_cannot_be_chained_past_the_limit_counted_from_the_original_d
         assert [r.new_due_date for r in session.scalars(select(ExemptionRequest).order_by(ExemptionRequest.id))] == [
             D(2027, 1, 8), D(2027, 1, 15)
         ]  # fmt: skip
+
+
+def test_an_extension_to_a_weekend_or_bank_holiday_is_refused_naming_a_working_day(sim: Simulation) -> None:
+    """Issue 12, item 5: the new deadline must be a working day; the error names one to choose."""
+    first = allocate_december(sim)[0]  # due Thursday 31 December 2026
+    sim.at(D(2026, 12, 2), 10)
+    saturday = ask(sim, first, "extension", "Leave", "2027-01-09")["body"]
+    assert saturday == {
+        "response_action": "errors",
+        "errors": {"new_date": "09/01/2027 is a Saturday: choose a working day, e.g. Friday 08/01/2027."},
+    }
+    holiday = ask(sim, first, "extension", "Leave", "2027-01-01")["body"]
+    # The working day before New Year's Day is the current deadline itself: the next one is named.
+    assert holiday["errors"] == {
+        "new_date": "01/01/2027 is a bank holiday (New Year’s Day): choose a working day, e.g. Monday 04/01/2027."
+    }
+    sunday = ask(sim, first, "extension", "Leave", "2027-01-03")["body"]
+    assert sunday["errors"] == {"new_date": "03/01/2027 is a Sunday: choose a working day, e.g. Monday 04/01/2027."}
+    with sim.sessions() as session:
+        assert session.scalars(select(ExemptionRequest)).all() == []
+    assert not ask(sim, first, "extension", "Leave", "2027-01-08")["body"], "the working day named is accepted"
+
+
+def test_a_bank_holiday_after_the_deadline_names_the_working_day_before_it(sim: Simulation) -> None:
+    from bot.calendar import WorkingCalendar
+    from bot.services.exemptions import RequestForm, validate
+
+    settings = sim.runtime.settings.model_copy(update={"max_extension_working_days": 20})
+    allocation = Allocation(month_start=D(2026, 11, 1), due_date=D(2026, 11, 30))
+    form = RequestForm(kind=RequestKind.EXTENSION, new_due_date=D(2026, 12, 25), reason="Leave")
+    assert validate(form, allocation, settings, WorkingCalendar.from_settings(settings), D(2026, 11, 20)) == {
+        "new_date": "25/12/2026 is a bank holiday (Christmas Day): choose a working day, e.g. Thursday 24/12/2026."
+    }
 
 
 # 8. -----------------------------------------------------------------------------------------

@@ -145,16 +145,25 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },
     Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
     Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00", recipient_id=8),
-    Template.ALERT_STATUS: alert_context(),
+    Template.ALERT_STATUS: alert_context(
+        also_open=[{"raised_by": [SAM, KIM][n % 2], "raised_at": "2026-12-02T09:00:00+00:00"} for n in range(7)]
+    ),
     Template.ALERT_CHANNEL: {"alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"},
                              "urgency": "immediate", "raised_by": SAM, "raised_at": "2026-12-02T09:41:00+00:00"},
     Template.ALERT_MISSING: {"alert_id": 5, "case": {"reference": "CMS-104233"}, "role": "team_manager", "missing": JO, "substitute": KIM},
-    Template.VIEW_ALERT: {"reference": "CMS-104233"},
+    Template.VIEW_ALERT: {
+        "reference": "CMS-104233", "viewer_id": 2,
+        "open_concerns": [{"raised_by": [SAM, ALEX][n % 2], "raised_at": "2026-12-02T09:41:00+00:00"} for n in range(7)],
+    },
     Template.VIEW_CORRECTIVE: {"alert_id": 5, "reference": "CMS-104233"},
     Template.FAILURE: {"kind": "unreadable", "reference": "ab12cd34"},
     Template.GUARDRAIL_ERROR: {"kinds": ["date_of_birth", "name"]},
     Template.BREAK_NOTICE: {"auditor": SAM, "month": "2027-01-01", "taken": 3, "limit": 3, "share": 20, "cap_reached": True},
     Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},
+    Template.ALREADY_DONE: {
+        "what": "decision", "reference": "CMS-104233", "kind": "exemption", "state": "approved", "requester": SAM,
+        "by": JO, "at": "2026-12-04T10:00:00+00:00", "audit_state": "allocated", "submitted": True,
+    },
 }
 
 

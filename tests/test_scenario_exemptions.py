@@ -339,7 +339,9 @@ def test_slash_command_opens_the_form_only_for_the_allocated_auditor(sim: Simula
     ]
 
 
-def test_when_nobody_is_eligible_the_qa_team_chooses_from_a_menu(sim: Simulation) -> None:
+def exempt_with_nobody_eligible(sim: Simulation) -> tuple[Allocation, list[str]]:
+    """An approved exemption nobody can take automatically: the QA team gets a menu. Returns the
+    allocation and the names the menu should offer."""
     from store.models import Person, Team
     from tests.allocation_fixtures import Council
 
@@ -362,7 +364,11 @@ def test_when_nobody_is_eligible_the_qa_team_chooses_from_a_menu(sim: Simulation
     deliver(sim)
     sim.workspace.click(AMY, with_button(sim, AMY, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
     deliver(sim)
+    return target, names
 
+
+def test_when_nobody_is_eligible_the_qa_team_chooses_from_a_menu(sim: Simulation) -> None:
+    target, names = exempt_with_nobody_eligible(sim)
     with sim.sessions() as session:
         row = session.get(Allocation, target.id)
         assert row is not None and row.state == AllocationState.EXEMPTED

@@ -21,7 +21,7 @@ from bot.services.approvers import delegate
 from bot.services.authz import Decision
 from bot.services.exemption_decisions import decide_request, may_decide
 from bot.services.exemptions import RequestForm, open_request_form, request_context, submit_request
-from bot.services.exemption_followups import choose_replacement
+from bot.services.exemption_followups import already_chosen, choose_replacement
 from bot.services.people import find_named
 from store.models import RequestKind, RequestState
 from store.outbox import person_ref
@@ -96,13 +96,16 @@ def handle_request_submission(ack: Ack, body: dict[str, Any], client: WebClient,
         deps.wake_outbox()
 
 
-def _decide(deps: Deps, client: WebClient, user_id: str, request_id: int, *, approve: bool, comment: str | None) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """Decide; return (an ephemeral answer for the person, or None) and any field errors."""
+def _decide(
+    deps: Deps, client: WebClient, user_id: str, request_id: int, *, approve: bool, comment: str | None, from_modal: bool = False
+) -> tuple[dict[str, Any] | None, dict[str, str], bool]:
+    """Decide; return (an ephemeral answer for the person, or None), any field errors, and
+    whether the request was decided (or withdrawn) already."""
     now = deps.clock()
     with acting_as(deps, client, user_id) as (session, person):
         outcome = decide_request(
             session, request_id, person, approve=approve, comment=comment, settings=deps.settings,
-            calendar=_calendar(deps), now=now, actor_ref=user_id,
+            calendar=_calendar(deps), now=now, actor_ref=user_id, from_modal=from_modal,
         )  # fmt: skip
         answer = None
         if not outcome.decision.allowed:
@@ -113,14 +116,14 @@ def _decide(deps: Deps, client: WebClient, user_id: str, request_id: int, *, app
             answer = render(Template.EXEMPTION_DECIDED, ctx, slack_ids=known_slack_ids(session, ctx))
     if not outcome.errors and (answer is None or outcome.already):
         deps.wake_outbox()  # a decision's messages, or the edits saying a request was withdrawn
-    return answer, {str(k): v for k, v in outcome.errors.items()}
+    return answer, {str(k): v for k, v in outcome.errors.items()}, outcome.decision.allowed and outcome.already
 
 
 def handle_approve(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
     """Approve: decided once; the approver's message is then edited through the outbox."""
     ack()
     click = ButtonClick.parse(body)
-    answer, _ = _decide(deps_of(context), client, click.user_id, click.int_value(), approve=True, comment=None)
+    answer, _, _ = _decide(deps_of(context), client, click.user_id, click.int_value(), approve=True, comment=None)
     if answer is not None:
         _say(respond, answer)
 
@@ -154,12 +157,18 @@ def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, con
 
 
 def handle_decline_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """The decline modal was submitted with its comment."""
+    """The decline modal was submitted with its comment. Decided meanwhile (an approval from the
+    message, another approver): the modal closes and a DM says who decided it and when."""
     deps = deps_of(context)
     view = ViewSubmission.parse(body)
-    answer, errors = _decide(deps, client, view.user_id, view.int_meta("request_id"), approve=False, comment=view.text(FormBlock.COMMENT))
+    answer, errors, already = _decide(
+        deps, client, view.user_id, view.int_meta("request_id"), approve=False, comment=view.text(FormBlock.COMMENT),
+        from_modal=True,
+    )  # fmt: skip
     if errors:
         ack(response_action="errors", errors=errors)
+    elif already:
+        ack(response_action="clear")
     elif answer is not None:
         ack(response_action="errors", errors={FormBlock.COMMENT: answer["text"]})
     else:
@@ -176,8 +185,14 @@ def handle_choose_auditor(ack: Ack, body: dict[str, Any], client: WebClient, con
         outcome = choose_replacement(
             session, int(request_id), person, int(auditor_id), deps.settings, now=deps.clock(), actor_ref=click.user_id
         )
+        late = None
+        if outcome.decision.allowed and outcome.already and outcome.request is not None:
+            done = already_chosen(session, outcome.request)
+            late = render(Template.ALREADY_DONE, done, slack_ids=known_slack_ids(session, done))
     if not outcome.decision.allowed:
         _say(respond, _refusal(outcome.decision))
+    elif late is not None:
+        _say(respond, late)  # chosen from another copy, or by another QA coordinator
     elif outcome.errors:
         _say(respond, render(Template.ERROR, {"message": next(iter(outcome.errors.values())), "reference": None}))
     else:

@@ -18,8 +18,8 @@ from bot.services.alerts import (
     reachable,
     tell,
     tell_qa_missing,
-    update_status,
 )
+from bot.services.alert_messages import update_status
 from bot.settings import Settings
 from store.audit import record
 from store.models import AlertRecipient, Notification, NotificationState, Person, SafeguardingAlert

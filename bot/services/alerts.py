@@ -3,7 +3,8 @@
 (shared/domain.md step 6; Bradford §3, Hull 14.) Alerts go out on the urgent outbox lane, at
 any hour. The raiser's status message is edited in place as people acknowledge. The note is
 free text: it is shown only to the case's circle, the raiser and the QA team, never to a channel.
-Escalation and what the outbox reports back are in ``alert_followups``.
+Escalation and what the outbox reports back are in ``alert_followups``; what the messages show,
+and their edits in place, in ``alert_messages``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import FormBlock, Template
+from bot.services.alert_messages import alert_context, done_context, open_concerns, refresh_messages, update_status
 from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from bot.services.guardrail import check_text
 from bot.services.people import holder_in_service
@@ -49,6 +51,8 @@ class AlertOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     alert: SafeguardingAlert | None = None
     already: bool = False
+    #: What a late click or submission is told (``already_done`` template): who did it and when.
+    late: dict[str, object] | None = None
 
 
 def reachable(person: Person | None) -> bool:
@@ -118,43 +122,6 @@ def lock_alert(session: Session, alert_id: int) -> SafeguardingAlert | None:
     ).first()
 
 
-def alert_context(session: Session, alert: SafeguardingAlert) -> dict[str, object]:
-    """Everything the alert messages show (the note only goes to people allowed to see it)."""
-    session.flush()
-    recipients = session.scalars(
-        select(AlertRecipient).options(joinedload(AlertRecipient.person)).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
-    ).all()
-    case = session.get(Case, alert.case_id)
-    assert case is not None
-    return {
-        "alert_id": alert.id,
-        "case": {"reference": case.reference, "team": case.team.name},
-        "urgency": alert.urgency.value,
-        "note": alert.note,
-        "raised_by": person_ref(alert.raised_by),
-        "raised_at": alert.raised_at.isoformat(),
-        "lead": person_ref(alert.lead),
-        "lead_acknowledged_at": alert.lead_acknowledged_at.isoformat() if alert.lead_acknowledged_at else None,
-        "escalation_level": alert.escalation_level,
-        "recipients": [
-            {
-                "person": person_ref(r.person),
-                "role": r.role,
-                "why": r.why,
-                "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
-            }
-            for r in recipients
-        ],
-        "corrective": {
-            "by": person_ref(alert.corrective_action_by),
-            "at": alert.corrective_action_at.isoformat(),
-            "note": alert.corrective_note,
-        }
-        if alert.corrective_action_at
-        else None,
-    }
-
-
 def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str) -> None:
     """Add ``person`` as a recipient (once) and queue their urgent message."""
     existing = session.scalar(
@@ -173,13 +140,6 @@ def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, 
             now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
     record(session, now=now, action=f"alert.{stage}", actor_ref="bot", subject_type="safeguarding_alert",
            subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})  # fmt: skip
-
-
-def update_status(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime) -> None:
-    """Edit the raiser's status message (the first one is posted by ``raise_alert``)."""
-    context = alert_context(session, alert)
-    enqueue(session, key=f"alert:{alert.id}:status:{event}", template=Template.ALERT_STATUS, context=context, now=now,
-            recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")  # fmt: skip
 
 
 def tell_qa_missing(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
@@ -203,6 +163,15 @@ def next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set
         if reachable(person) and person is not None and person.id not in taken:
             return role, person
     return None
+
+
+def concerns_already_open(session: Session, person: Person | None, reference: str) -> list[dict[str, object]]:
+    """For the raise modal: the concerns still open on the case, who raised them and when, if
+    ``person`` may raise one about it (anyone else is shown nothing, as for no such case)."""
+    case = find_case(session, reference) if reference.strip() else None
+    if case is None or not decide(person, Permission.RAISE_ALERT, circle=circle_ids(session, case)).allowed:
+        return []
+    return open_concerns(session, case.id)
 
 
 def raise_alert(
@@ -292,7 +261,8 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
     assert person is not None
     row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
     if row is not None and row.acknowledged_at is not None:
-        return AlertOutcome(decision, alert=alert, already=True)
+        late = done_context(alert, "acknowledged", at=row.acknowledged_at, by=person)
+        return AlertOutcome(decision, alert=alert, already=True, late=late)
     if row is None:
         row = AlertRecipient(alert_id=alert.id, person_id=person.id, role="circle", why="acknowledged", added_at=now)
         session.add(row)
@@ -302,6 +272,7 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
     record(session, now=now, action="alert.acknowledge", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
            subject_id=alert.id, detail={"after_seconds": int((now - alert.raised_at).total_seconds())})  # fmt: skip
     update_status(session, alert, f"ack:{person.id}", now=now)
+    refresh_messages(session, alert, f"ack:{person.id}", now=now, people={person.id})
     return AlertOutcome(decision, alert=alert)
 
 
@@ -309,7 +280,12 @@ def record_corrective_action(
     session: Session, alert_id: int, person: Person | None, note: str, *, now: dt.datetime, actor_ref: str,
     guardrail: GuardrailLevel = GuardrailLevel.STRICT,
 ) -> AlertOutcome:
-    """The team manager confirms the management-oversight entry was made (Hull 14)."""
+    """The team manager confirms the management-oversight entry was made (Hull 14), once.
+
+    Confirmed already (a second modal, a double submission): nothing changes, and a DM tells
+    ``person`` who recorded it and when, since the modal that asked closes without a word. A
+    second note is not appended: the confirmation is that the case record holds the oversight
+    entry, and anything more belongs there."""
     alert = lock_alert(session, alert_id)
     if alert is None:
         return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
@@ -319,12 +295,15 @@ def record_corrective_action(
     if not decision.allowed:
         return AlertOutcome(decision)
     assert person is not None
+    if alert.corrective_action_at is not None:
+        late = done_context(alert, "corrective", at=alert.corrective_action_at, by=alert.corrective_action_by, submitted=True)
+        enqueue(session, key=f"alert:{alert.id}:late:{person.id}:{now.isoformat()}", template=Template.ALREADY_DONE,
+                context=late, now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+        return AlertOutcome(decision, alert=alert, already=True, late=late)
     if len(note) > MAX_NOTE:
         return AlertOutcome(decision, errors={FormBlock.NOTE: f"Please keep it under {MAX_NOTE} characters."})
     if (identifying := check_text(session, note, today=now.date(), level=guardrail)) is not None:
         return AlertOutcome(decision, errors={FormBlock.NOTE: identifying})
-    if alert.corrective_action_at is not None:
-        return AlertOutcome(decision, alert=alert, already=True)
     alert.corrective_action_at, alert.corrective_action_by_id = now, person.id
     alert.corrective_note = note.strip() or None
     row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
@@ -337,6 +316,7 @@ def record_corrective_action(
     record(session, now=now, action="alert.corrective_action", actor=person, actor_ref=actor_ref,
            subject_type="safeguarding_alert", subject_id=alert.id)  # fmt: skip
     update_status(session, alert, "corrective", now=now)
+    refresh_messages(session, alert, "corrective", now=now)
     return AlertOutcome(decision, alert=alert)
 
 
@@ -360,17 +340,3 @@ def may_see(session: Session, alert_id: int, person: Person | None, *, now: dt.d
     if alert is None:
         return _unknown(session, alert_id, person, now=now, actor_ref=actor_ref), None
     return _may_act(session, alert, person, now=now, actor_ref=actor_ref), alert
-
-
-def recipient_view(session: Session, alert: SafeguardingAlert, person: Person, *, stage: str = "to") -> dict[str, object]:
-    """The alert message as ``person`` should now see it (after they acted on it)."""
-    row = session.scalar(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id))
-    context = alert_context(session, alert)
-    context.update(
-        stage=stage,
-        recipient_id=person.id,
-        is_lead=person.id == alert.lead_id,
-        role=row.role if row is not None else "circle",
-        acknowledged_at=row.acknowledged_at.isoformat() if row is not None and row.acknowledged_at else None,
-    )
-    return context

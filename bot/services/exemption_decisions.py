@@ -22,7 +22,7 @@ from bot.services.guardrail import check_text
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, ExemptionRequest, Notification, Person, RequestKind, RequestState
-from store.outbox import enqueue
+from store.outbox import enqueue, person_ref
 from store.queries import load_allocation, qa_coordinators
 
 
@@ -69,10 +69,11 @@ def lock_request(session: Session, request_id: int) -> tuple[Allocation | None, 
 
 def decide_request(
     session: Session, request_id: int, person: Person | None, *, approve: bool, comment: str | None,
-    settings: Settings, calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
+    settings: Settings, calendar: WorkingCalendar, now: dt.datetime, actor_ref: str, from_modal: bool = False,
 ) -> Outcome:  # fmt: skip
     """Approve or decline, once. A second decision (double click, a racing approver) changes
-    nothing and reports the first; so does a request withdrawn because the audit closed.
+    nothing and reports the first; so does a request withdrawn because the audit closed. From a
+    modal (``from_modal``), which then closes, the person is also sent a DM saying what happened.
 
     Locks the allocation, then the request -- the same order as completing the audit -- so the
     two cannot deadlock on PostgreSQL."""
@@ -92,6 +93,9 @@ def decide_request(
     elif request.state == RequestState.WITHDRAWN:
         announce_withdrawal(session, request, now=now)  # idempotent: the asking messages say so
     if request.state != RequestState.PENDING:
+        if from_modal and person is not None:
+            enqueue(session, key=f"exempt:{request.id}:late:{person.id}:{now.isoformat()}", template=Template.ALREADY_DONE,
+                    context=already_decided(request, submitted=True), now=now, recipient_id=person.id)  # fmt: skip
         return Outcome(decision, request=request, already=True)
     assert person is not None
     if not approve and not (comment or "").strip():
@@ -123,6 +127,22 @@ def decide_request(
     )  # fmt: skip
     _announce(session, request, settings, now=now)
     return Outcome(decision, request=request)
+
+
+def already_decided(request: ExemptionRequest, *, submitted: bool) -> dict[str, object]:
+    """What a late decision is told: who decided the request and when, or that it was withdrawn
+    (never the reason or the comment)."""
+    return {
+        "what": "decision",
+        "reference": request.allocation.case.reference,
+        "kind": request.kind.value,
+        "state": request.state.value,
+        "requester": person_ref(request.auditor),
+        "by": person_ref(request.decided_by),
+        "at": request.decided_at.isoformat() if request.decided_at else None,
+        "audit_state": request.allocation.state.value,
+        "submitted": submitted,
+    }
 
 
 def withdraw_pending(

@@ -16,9 +16,9 @@ from bot.services.exemption_decisions import hand_over, lock_request, missing_re
 from bot.services.exemptions import Outcome, exempted_auditors, request_context
 from bot.services.reallocation import eligible_auditors
 from bot.settings import Settings
-from store.audit import record
+from store.audit import last_entry, record
 from store.models import AllocationState, ExemptionRequest, Person, RequestState
-from store.outbox import enqueue
+from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
 
 
@@ -53,6 +53,19 @@ def choose_replacement(
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
                 now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
     return Outcome(decision, request=request)
+
+
+def already_chosen(session: Session, request: ExemptionRequest) -> dict[str, object]:
+    """What a late choice from the QA menu is told: who has the audit now, who chose and when."""
+    chosen = last_entry(session, action="exemption.reallocate", subject_type="exemption_request", subject_id=request.id)
+    return {
+        "what": "chosen",
+        "reference": request.allocation.case.reference,
+        "to": person_ref(session.get(Person, request.reallocated_to_id)) if request.reallocated_to_id else None,
+        "by": person_ref(session.get(Person, chosen.actor_id)) if chosen is not None and chosen.actor_id else None,
+        "at": chosen.at.isoformat() if chosen is not None else None,
+        "submitted": False,
+    }
 
 
 def plan_exemption_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:

@@ -205,7 +205,20 @@ def validate(form: RequestForm, allocation: Allocation, settings: Settings, cale
                 f"deadline ({original_deadline(allocation):%d/%m/%Y}), counting any extension already given: "
                 f"{latest:%d/%m/%Y} at the latest."
             )
+        elif not calendar.is_working_day(form.new_due_date):
+            errors[FormBlock.NEW_DATE] = _not_a_working_day(form.new_due_date, allocation.due_date, latest, calendar)
     return errors
+
+
+def _not_a_working_day(day: dt.date, due: dt.date, latest: dt.date, calendar: WorkingCalendar) -> str:
+    """The field error for a new deadline on a weekend or bank holiday, naming a working day to
+    choose: the last one before it, or, when that is not after the current deadline, the first
+    one after it (never past ``latest``, which is itself a working day)."""
+    holiday = calendar.holiday_name(day)
+    what = f"a bank holiday ({holiday})" if holiday else f"a {day:%A}"
+    before = calendar.add_working_days(day, -1)
+    instead = before if before > due else min(calendar.next_working_day(day), latest)
+    return f"{day:%d/%m/%Y} is {what}: choose a working day, e.g. {instead:%A} {instead:%d/%m/%Y}."
 
 
 def exemptions_this_year(session: Session, auditor_id: int, now: dt.datetime) -> int:
