@@ -113,7 +113,21 @@ def test_the_last_day_of_the_previous_month_is_still_in_time(session_factory: se
 # --- refused by the rules -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("today", [dt.date(2026, 12, 1), dt.date(2026, 12, 15), dt.date(2027, 1, 4)])
+def test_a_month_gone_by_is_refused_without_making_a_month_or_break_row(session_factory: sessionmaker[Session]) -> None:
+    with session_factory() as s, s.begin():
+        _, _, people = staff(s, 10)
+        alex = people[0].id
+
+    outcome = ask(session_factory, alex, month=dt.date(1, 1, 1), today=dt.date(2026, 11, 23))
+
+    assert (outcome.approved, outcome.reason) == (False, BreakRefusal.TOO_LATE)
+    assert breaks(session_factory) == []
+    with session_factory() as s:
+        assert s.scalars(select(AuditMonth.month)).all() == []
+    assert [entry[-1] for entry in log(session_factory)] == [{"month": "0001-01-01", "reason": "too_late"}]
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 12, 1), dt.date(2026, 12, 15)])  # a month gone by: above
 def test_asking_on_or_after_the_first_of_the_month_is_too_late(
     session_factory: sessionmaker[Session], today: dt.date
 ) -> None:

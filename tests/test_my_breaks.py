@@ -479,3 +479,26 @@ def test_a_break_notice_already_sent_is_edited_to_say_cancelled(sim: Simulation,
         assert session.scalar(
             select(func.count()).select_from(Notification).where(Notification.state != NotificationState.SENT)
         ) == 0
+
+
+def test_a_break_notice_still_queued_when_the_break_is_cancelled_is_not_sent(sim: Simulation, emails: dict[str, str]) -> None:
+    """Booked after working hours, cancelled before the notices went out: the Head of Service and
+    QA hear nothing (neither the booking nor its cancellation); a re-booking is told afresh."""
+    ben, quinn = emails["Ben Teamlead"], emails["Quinn Qa"]
+    sim.at(D(2026, 11, 23), 7)
+    sim.workspace.slash_command(ben, "/audit", "break 2027-01")
+    sim.workspace.slash_command(ben, "/audit", "breaks")
+    sim.workspace.click(ben, ephemerals(sim, ben)[-1], ActionId.CANCEL_BREAK)
+
+    sim.step(sim.at(D(2026, 11, 23), 10))
+
+    assert [m["text"] for m in sim.workspace.messages(user_email=quinn) if "audit break" in m["text"]] == []
+    with sim.sessions() as session:
+        states = session.execute(
+            select(Notification.idempotency_key, Notification.state).where(Notification.template == "break_notice")
+        ).all()
+    assert states and {state for _, state in states} == {NotificationState.CANCELLED}, states
+    sim.workspace.slash_command(ben, "/audit", "break 2027-01")  # booked again: a new booking, told once
+    sim.step(sim.at(D(2026, 11, 23), 11))
+    told = [m["text"] for m in sim.workspace.messages(user_email=quinn) if "audit break" in m["text"]]
+    assert len(told) == 1 and " has an audit break in January 2027" in told[0], told

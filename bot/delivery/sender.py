@@ -342,6 +342,8 @@ class OutboxSender:
         original = session.scalar(select(Notification).where(Notification.idempotency_key == replaces))
         if original is None or original.state == NotificationState.FAILED:
             return None
+        if original.state == NotificationState.CANCELLED:  # nobody saw it: there is nothing to correct
+            raise _Cancelled("the message it edits was cancelled, never sent")
         if original.state != NotificationState.SENT or not original.slack_channel or not original.slack_ts:
             raise _NotYet(30)
         return original.slack_channel, original.slack_ts

@@ -107,10 +107,21 @@ def breaks_taken(session: Session, month: dt.date) -> int:
     ) or 0
 
 
-def notice_context(person: Person, month: dt.date, taken: int, limit: int, share: int, *, cancelled: bool = False) -> dict[str, object]:
-    """What ``break_notice.json.j2`` needs: a break booked (or, ``cancelled``, given up) in ``month``."""
-    return {"auditor": person_ref(person), "month": month.isoformat(), "taken": taken, "limit": limit, "share": share,
-            "cap_reached": taken >= limit and not cancelled, "cancelled": cancelled}  # fmt: skip
+def notice_context(
+    person: Person, month: dt.date, taken: int, limit: int, share: int, *, cancelled: bool = False,
+    booked: AuditBreak | None = None,
+) -> dict[str, object]:  # fmt: skip
+    """What ``break_notice.json.j2`` needs: a break booked (or, ``cancelled``, given up) in ``month``.
+
+    A booking's notice names the booking, so that one still queued when the break is cancelled is
+    cancelled, not sent (``bot/delivery/relevance.py``)."""
+    context: dict[str, object] = {
+        "auditor": person_ref(person), "month": month.isoformat(), "taken": taken, "limit": limit, "share": share,
+        "cap_reached": taken >= limit and not cancelled, "cancelled": cancelled,
+    }  # fmt: skip
+    if booked is not None:
+        context["booking"] = {"id": booked.id, "at": booked.requested_at.isoformat()}
+    return context
 
 
 def _check_rules(
@@ -170,12 +181,13 @@ def request_break(
     if not decision.allowed:
         return BreakOutcome(decision, month, latest=latest)
     assert person is not None
-    if month > latest:  # refused before any month or break row is made for a far-off month
+    far = BreakRefusal.TOO_FAR if month > latest else BreakRefusal.TOO_LATE if month < today.replace(day=1) else None
+    if far is not None:  # refused before any month or break row is made for a far-off month, or one gone by
         record(
             session, now=now, action="break.request", outcome="refused", actor=person, actor_ref=actor_ref,
-            subject_type="audit_break", detail={"month": month.isoformat(), "reason": BreakRefusal.TOO_FAR.value},
+            subject_type="audit_break", detail={"month": month.isoformat(), "reason": far.value},
         )  # fmt: skip
-        return BreakOutcome(decision, month, reason=BreakRefusal.TOO_FAR, share_percent=share, latest=latest)
+        return BreakOutcome(decision, month, reason=far, share_percent=share, latest=latest)
     row = month_row(session, month)  # serialises concurrent requests for the month
     existing = session.scalar(select(AuditBreak).where(AuditBreak.person_id == person.id, AuditBreak.month == month))
     if existing is not None and existing.state == BreakState.APPROVED:
@@ -213,7 +225,7 @@ def _tell_heads_and_qa(
 ) -> None:
     """Hull A.2-3: the auditor's Head of Service and the QA team are told of a break; once the month
     reaches its cap, every Head of Service is told (their auditors can book no more)."""
-    context = notice_context(person, booked.month, breaks_taken(session, booked.month), limit, share)
+    context = notice_context(person, booked.month, breaks_taken(session, booked.month), limit, share, booked=booked)
     told = {p.id: p for p in [_head_of_service(session, person), *qa_coordinators(session)] if p is not None}
     if context["cap_reached"]:
         heads = session.scalars(select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.HEAD_OF_SERVICE)))
