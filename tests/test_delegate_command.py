@@ -87,3 +87,18 @@ def test_delegate_arguments_are_parsed_in_one_place() -> None:
     assert DelegateArgs.parse(("A@B.example", "2026-12-02", "2026-12-04")).who == PersonRef(email="a@b.example")
     assert DelegateArgs.parse(("2026-12-02", "2026-12-04")) == DelegateArgs(PersonRef(), None, None)
     assert DelegateArgs.parse(("@", "2026-12-02", "2026-12-04")) == DelegateArgs(PersonRef(), None, None)
+
+
+def test_the_same_delegation_typed_twice_is_recorded_and_told_once(sim: Simulation) -> None:
+    sim.runtime.settings.delegates_must_hold_approver_role = False
+    sim.at(D(2026, 12, 1), 15)
+    for _ in range(2):  # two separate commands (a replay of one request is caught earlier, by its receipt)
+        assert sim.workspace.slash_command(AMY, "/audit", "delegate Dee Deputy 2026-12-02 2026-12-04")["status"] == 200
+    deliver(sim)
+
+    assert texts(sim, AMY)[-2:] == [DONE, DONE.replace("Done: ", "Already done: ").replace(
+        "They have been told.", "That was already set: nothing changed.")]
+    assert delegations(sim) == [(DEE, "2026-12-02")]
+    assert len([t for t in texts(sim, DEE) if t.startswith("Amy Director has named you as their delegate")]) == 1
+    other_dates = sim.workspace.slash_command(AMY, "/audit", "delegate Dee Deputy 2026-12-07 2026-12-08")
+    assert other_dates["status"] == 200 and delegations(sim) == [(DEE, "2026-12-02"), (DEE, "2026-12-07")]

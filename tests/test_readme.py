@@ -64,7 +64,7 @@ def table_commands(text: str) -> list[str]:
 
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
-    assert len(blocks) == 4 and blocks[0][0].startswith("python3 dev.py run")
+    assert len(blocks) == 5 and blocks[0][0].startswith("python3 dev.py run")
     assert len(table_commands(README)) == 18
 
 
@@ -185,12 +185,16 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
 
     tm_inbox = next(out for line, out in outputs if line.endswith("# the alert, with [Acknowledge]"))
     assert "Safeguarding concern" in tm_inbox and "Acknowledge" in tm_inbox
+    team_managers = next(out for line, out in outputs if line.endswith("# who to act as"))
+    assert real["team_manager"] in team_managers and real["auditor"] not in team_managers
+    closed = next(out for line, out in outputs if line.endswith("# ...and closes it unsent"))
+    assert closed.startswith(f"Closed {real['team_manager']}'s modal \"") and "without submitting it" in closed, closed
     with demo.runtime.sessions() as session:
         alert = session.scalars(select(SafeguardingAlert)).one()
         assert alert.lead_acknowledged_at is not None, "the team manager's click acknowledged it"
-    submitted = next(out for line, out in outputs if line.endswith('"... has gone to <approver>"'))
+    submitted = next(out for line, out in outputs if line.endswith('# "... has gone to <approver>"'))
     assert f"has gone to @{demo_name(demo, real['approver'])}" in submitted
-    outcome = outputs[-1][1].split("#")[-1]  # the auditor's newest message
+    outcome = next(out for line, out in outputs if line.endswith("# the exemption approved, and who has the case now"))
     assert f"was approved by @{demo_name(demo, real['approver'])}. The case has been reallocated to @" in outcome, outcome
 
     for command in table_commands(README):

@@ -137,7 +137,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         state="approved", choices=[{"id": n, "name": f"Auditor {n}", "reason": "r"} for n in range(100)]
     ),
     Template.NO_APPROVER: {"person": ALEX, "email": "alex.oneill@council.example"},
-    Template.DELEGATION_RESULT: {"problem": None, "delegate": JO, "candidates": [], "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
+    Template.DELEGATION_RESULT: {"problem": None, "already": False, "delegate": JO, "candidates": [], "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.DELEGATION_NOTICE: {"principal": SAM, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.VIEW_EXEMPTION_REQUEST: {
         "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,

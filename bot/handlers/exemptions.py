@@ -213,6 +213,7 @@ def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: D
         )  # fmt: skip
         context = {
             "problem": outcome.problem.value if outcome.problem else None,
+            "already": outcome.already,
             "delegate": person_ref(named.person),
             "candidates": [{"person": person_ref(p), "email": p.email} for p in outcome.candidates],
             "starts_on": (starts_on or now.date()).isoformat(),

@@ -111,6 +111,8 @@ class DelegationOutcome:
     delegation: Delegation | None = None
     #: Everyone the name could mean, when it named more than one person.
     candidates: tuple[Person, ...] = ()
+    #: The same delegation was already recorded (the command typed twice): nothing new, nobody told again.
+    already: bool = False
 
 
 def delegate(
@@ -154,6 +156,14 @@ def delegate(
     if problem is not None:
         return DelegationOutcome(decision, problem, candidates=named.candidates)
     assert delegate_person is not None and starts_on is not None and ends_on is not None
+    same = session.scalar(
+        select(Delegation).where(
+            Delegation.principal_id == principal.id, Delegation.delegate_id == delegate_person.id,
+            Delegation.starts_on == starts_on, Delegation.ends_on == ends_on,
+        )
+    )  # fmt: skip
+    if same is not None:
+        return DelegationOutcome(decision, delegation=same, already=True)
     row = Delegation(
         principal_id=principal.id, delegate_id=delegate_person.id, starts_on=starts_on, ends_on=ends_on, created_at=now
     )
