@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from bot.delivery.sender import BULK_LANE, OutboxSender
 from bot.runtime import sender_client, sync_workspace_users
-from bot.services.allocation import allocate
-from bot.services.allocation_types import AllocationRequest
-from bot.services.demo import generate_demo, load_demo
-from bot.services.importer import import_cases
+from bot.services.allocation.service import allocate
+from bot.services.allocation.types import AllocationRequest
+from bot.services.staff.demo import generate_demo, load_demo
+from bot.services.staff.importer import import_cases
 from bot.settings import load_settings
 from bot.workspace import LocalWorkspace
 from store.db import make_engine, make_sessionmaker, upgrade

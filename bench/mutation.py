@@ -40,7 +40,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "claims": ("bot/delivery/claims.py", "tests/test_claims.py", "tests/test_outbox.py"),
     "authz": ("bot/services/authz.py", "tests/test_authz.py"),
     "calendar": ("bot/calendar.py", "tests/test_calendar.py"),
-    "allocation_rules": ("bot/services/allocation_rules.py", "tests/test_allocation_rules.py", "tests/test_allocation.py"),
+    "allocation_rules": ("bot/services/allocation/rules.py", "tests/test_allocation_rules.py", "tests/test_allocation.py"),
 }
 
 #: Mutants no test can kill because the program means the same with them, keyed by module, the

@@ -19,10 +19,10 @@ from sqlalchemy.orm import joinedload
 
 from bot.calendar import WorkingCalendar
 from bot.runtime import Runtime, StartupError
-from bot.services.allocation import allocate
-from bot.services.allocation_rules import add_months, last_day
-from bot.services.allocation_types import AllocationRequest
-from bot.services.demo import generate_demo, load_demo
+from bot.services.allocation.rules import add_months, last_day
+from bot.services.allocation.service import allocate
+from bot.services.allocation.types import AllocationRequest
+from bot.services.staff.demo import generate_demo, load_demo
 from bot.settings import Settings
 from store.audit import record
 from store.db import describe, has_schema, make_sessionmaker, upgrade

@@ -19,21 +19,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from pydantic import SecretStr
 from slack_sdk import WebClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
-from bot.scheduler.timer import make_timer
-from bot.services.alert_followups import on_delivered, on_delivery_failed
 from bot.delivery.runner import DeliveryRunner
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps
+from bot.scheduler.timer import make_timer
+from bot.services.alerts.followups import on_delivered, on_delivery_failed
 from bot.settings import Settings
 from bot.web import SLACK_PATH, RunningServer, make_wsgi, serve_in_thread
 from bot.workspace import LocalWorkspace

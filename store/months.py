@@ -32,7 +32,7 @@ def is_paused(session: Session, month: dt.date) -> bool:
 def allocated_months(session: Session, months: set[dt.date]) -> set[dt.date]:
     """Which of ``months`` are already allocated: the scheduled allocation ran, or audits were
     committed by hand with no prepared request waiting (the scheduler then adds none to the month,
-    bot/services/schedule.py), so nothing more will be allocated in it. Two queries, however many."""
+    bot/services/allocation/schedule.py), so nothing more will be allocated in it. Two queries, however many."""
     if not months:
         return set()
     rows = session.execute(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
 from bot.runtime import Runtime, start_runtime
-from bot.settings import Settings, load_settings
 from bot.scheduler.tick import TickReport, tick
+from bot.settings import Settings, load_settings
 from bot.workspace import LocalWorkspace
+from store.models import CaseType, Role
 from tests.allocation_fixtures import Council
 from tests.support import FakeClock, FakeTime, running_workspace
-from store.models import CaseType, Role
 
 #: The first words of each message's plain-text fallback, and what a person calls it.
 LABELS = (

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import Context
 from bot.cli.allocate import register
-from bot.services.allocation import (
+from bot.services.allocation.rules import Rule, add_months
+from bot.services.allocation.service import (
     AllocationPlan,
     AllocationRequest,
     MonthPaused,
@@ -25,7 +26,6 @@ from bot.services.allocation import (
     parse_thematic_filter,
     plan_allocation,
 )
-from bot.services.allocation_rules import Rule, add_months
 from bot.settings import Settings, load_settings
 from store.models import (
     Allocation,

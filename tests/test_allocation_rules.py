@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from bot.services.allocation_rules import (
+from bot.services.allocation.rules import (
     AuditorFacts,
     CaseFacts,
     Exclusions,

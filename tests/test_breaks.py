@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.ids import Template
 from bot.render import render
 from bot.services.authz import RefusalCode
-from bot.services.breaks import BreakOutcome, BreakRefusal, bookable_break_month, month_breaks, month_limit, request_break
+from bot.services.breaks.booking import BreakOutcome, BreakRefusal, bookable_break_month, month_breaks, month_limit, request_break
 from bot.settings import Settings, load_settings
 from store.models import AuditBreak, AuditLog, AuditMonth, BreakState, Notification, Person, Role, Team
 from store.months import allocated_months

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.services.audits.completion import Completion, complete_allocation
 from bot.services.authz import RefusalCode
-from bot.services.completion import Completion, complete_allocation
 from store.models import Allocation, AllocationState, AuditLog, CaseType, Person, Role
 from tests.allocation_fixtures import Council
 

@@ -18,7 +18,7 @@ from bot.calendar import WorkingCalendar
 from bot.cli import Context
 from bot.cli import outbox as outbox_cli
 from bot.ids import ActionId, Template
-from bot.services.chasing import reminder_day
+from bot.services.cycle.chasing import reminder_day
 from bot.settings import Nation
 from store.models import Allocation, Case, Notification, Person
 from tests.allocation_fixtures import Council

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.cli import Context
 from bot.cli import allocate as allocate_cli
 from bot.cli import schedule as schedule_cli
-from bot.services.allocation import AllocationRequest, ThematicFilter
-from bot.services.programme import month_request
+from bot.services.allocation.service import AllocationRequest, ThematicFilter
+from bot.services.cycle.months import month_request
 from bot.settings import load_settings
 from store.models import (
     Allocation,
@@ -626,7 +626,7 @@ def test_an_audit_completed_late_stays_a_non_completion(engine: Engine, session_
 
 
 def test_the_completion_rate_rounds_half_up() -> None:
-    from bot.services.programme import MonthStatus
+    from bot.services.cycle.months import MonthStatus
 
     assert MonthStatus(DEC, False, None, allocated=8, completed=1).completion_rate == "13%"  # 12.5
     assert MonthStatus(DEC, False, None, allocated=8, completed=1, not_owed=8).completion_rate == "n/a"

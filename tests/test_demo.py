@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.demo import DEMO_REFERENCE_DATE, generate_demo, load_demo
+from bot.services.staff.demo import DEMO_REFERENCE_DATE, generate_demo, load_demo
 from store.models import Case, CaseType, Person, Role, Service, Team
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bot.handlers import receipts
-from bot.scheduler.tick import tick
 from bot.ids import ActionId
+from bot.scheduler.tick import tick
 from bot.workspace.actor import sign
 from store.models import Notification, RequestReceipt, SafeguardingAlert
 from tests.simulation import Simulation

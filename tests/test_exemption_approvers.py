@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.approvers import find_approver
+from bot.services.exemptions.approvers import find_approver
 from bot.settings import load_settings
 from store.models import Person, Role
 from tests.allocation_fixtures import Council

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.services import exemption_decisions as decisions
-from bot.services import exemptions as ex
+from bot.services.audits.completion import complete_allocation
 from bot.services.authz import RefusalCode
-from bot.services.completion import complete_allocation
+from bot.services.exemptions import decisions as decisions
+from bot.services.exemptions import requests as ex
 from store.models import Allocation, AllocationState, ExemptionRequest, Person, RequestKind, RequestState
 from tests.simulation import Simulation
 from tests.test_scenario_exemptions import AMY, D, allocate_december, ask, deliver

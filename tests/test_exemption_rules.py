@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.ids import ActionId
-from bot.services.exemption_followups import choose_replacement
-from bot.services.exemptions import exempted_auditors
+from bot.services.exemptions.followups import choose_replacement
+from bot.services.exemptions.requests import exempted_auditors
 from store.models import Allocation, AllocationState, AuditLog, ExemptionRequest, Person, RequestKind, RequestState, Role
 from tests.simulation import Simulation
 from tests.test_scenario_exemptions import (
@@ -256,7 +256,7 @@ def test_an_extension_to_a_weekend_or_bank_holiday_is_refused_naming_a_working_d
 
 def test_a_bank_holiday_after_the_deadline_names_the_working_day_before_it(sim: Simulation) -> None:
     from bot.calendar import WorkingCalendar
-    from bot.services.exemptions import RequestForm, validate
+    from bot.services.exemptions.requests import RequestForm, validate
 
     settings = sim.runtime.settings.model_copy(update={"max_extension_working_days": 20})
     allocation = Allocation(month_start=D(2026, 11, 1), due_date=D(2026, 11, 30))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import Context
 from bot.cli.imports import register
-from bot.services.importer import (
+from bot.services.staff.importer import (
     ImportFailed,
     RowProblem,
     import_cases,

@@ -15,9 +15,9 @@ from bot.handlers.breaks import break_ref
 from bot.handlers.payloads import PayloadError
 from bot.ids import ActionId, Template
 from bot.render import render
-from bot.services.allocation import AllocationRequest, allocate
+from bot.services.allocation.service import AllocationRequest, allocate
 from bot.services.authz import Decision, RefusalCode
-from bot.services.my_breaks import BreakRef, cancel_break, my_breaks
+from bot.services.breaks.mine import BreakRef, cancel_break, my_breaks
 from store.models import Allocation, AuditBreak, AuditLog, BreakState, Notification, NotificationState, Person, Role
 from tests.allocation_fixtures import Council
 from tests.simulation import Simulation

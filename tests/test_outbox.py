@@ -22,7 +22,7 @@ from bot.workspace import LocalWorkspace
 from store.db import make_sessionmaker
 from store.models import Notification, NotificationState, Person, Priority
 from store.outbox import enqueue
-from tests.support import TOKEN, FakeClock, people_council, running_workspace, another_engine
+from tests.support import TOKEN, FakeClock, another_engine, people_council, running_workspace
 
 LEASE = dt.timedelta(minutes=5)
 

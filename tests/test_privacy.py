@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.blockkit import validate_message
 from bot.ids import Template
 from bot.render import render
-from bot.services.allocation import allocate
-from bot.services.allocation_types import AllocationRequest
-from bot.services.demo import generate_demo, load_demo
+from bot.services.allocation.service import allocate
+from bot.services.allocation.types import AllocationRequest
+from bot.services.staff.demo import generate_demo, load_demo
 from bot.settings import load_settings
 from store.models import Notification
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.allocation_rules import add_months
-from bot.services.reallocation import AuditorChoice, NoAuditor, choose_auditor, eligible_auditors
+from bot.services.allocation.rules import add_months
+from bot.services.exemptions.reallocation import AuditorChoice, NoAuditor, choose_auditor, eligible_auditors
 from bot.settings import Settings, load_settings
 from store.models import AllocationState, BreakState, CaseType, Role
 from tests.allocation_fixtures import Council

@@ -28,9 +28,9 @@ from bot.handlers.commands import ROUTES
 from bot.ids import ActionId, BlockId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.runtime import start_runtime
-from bot.services.alerts import circle_ids
+from bot.services.alerts.concerns import circle_ids
 from bot.services.authz import RefusalCode
-from bot.services.my_breaks import BreakRef
+from bot.services.breaks.mine import BreakRef
 from bot.settings import load_settings
 from store.db import make_sessionmaker
 from store.models import (

@@ -17,7 +17,17 @@ from bot.cli import alerts as alerts_cli
 from bot.ids import ActionId, Template
 from bot.settings import Settings, load_settings
 from bot.workspace import LocalWorkspace
-from store.models import AlertRecipient, AuditLog, Case, Notification, NotificationState, Person, Priority, SafeguardingAlert, Service
+from store.models import (
+    AlertRecipient,
+    AuditLog,
+    Case,
+    Notification,
+    NotificationState,
+    Person,
+    Priority,
+    SafeguardingAlert,
+    Service,
+)
 from store.outbox import enqueue
 from tests.simulation import Simulation
 from tests.support import TOKEN

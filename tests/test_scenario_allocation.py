@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from bot.cli import Context, cli
 from bot.cli import allocate as allocate_cli
 from bot.runtime import Runtime, start_runtime
-from bot.services.demo import generate_demo, load_demo
+from bot.services.staff.demo import generate_demo, load_demo
 from bot.settings import load_settings
 from bot.workspace import LocalWorkspace
 from store.models import Allocation, AuditLog, Case, Notification, NotificationState

@@ -200,7 +200,7 @@ def test_acknowledging_from_one_message_removes_the_button_from_every_copy(sim: 
 
 
 def test_corrective_action_submitted_twice_keeps_the_first_and_says_who_recorded_it(sim: Simulation) -> None:
-    from bot.services.alerts import record_corrective_action
+    from bot.services.alerts.concerns import record_corrective_action
 
     sim.at(D(2026, 12, 2), 9, 41)
     raise_concern(sim, WENDY)

@@ -17,7 +17,7 @@ from bot.calendar import WorkingCalendar
 from bot.cli import Context
 from bot.cli import schedule as schedule_cli
 from bot.scheduler.timer import make_timer
-from bot.services.alerts import raise_alert
+from bot.services.alerts.concerns import raise_alert
 from bot.settings import load_settings
 from store.heartbeats import beat, serving
 from store.models import AlertUrgency, Allocation, Notification, Person, ProcessHeartbeat, SafeguardingAlert

@@ -18,9 +18,9 @@ from slack_sdk.signature import Clock as SignatureClock
 from slack_sdk.signature import SignatureVerifier
 
 from bot.blockkit import BlockKitError
-from tests.support import FakeClock
 from bot.workspace import ActionNotFoundError, LocalWorkspace
 from bot.workspace.state import user_id_for
+from tests.support import FakeClock
 
 TOKEN = "xoxb-local-test"
 SECRET = "local-signing-secret"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.cli import Context, pass_context
-from bot.services.alert_report import alerts_in_month
-from bot.services.allocation_rules import RequestError, parse_month
+from bot.services.alerts.report import alerts_in_month
+from bot.services.allocation.rules import RequestError, parse_month
 
 
 def register(group: click.Group) -> None:

@@ -8,7 +8,8 @@ import click
 
 from bot.calendar import WorkingCalendar
 from bot.cli import Context, pass_context
-from bot.services.allocation import (
+from bot.services.allocation.rules import last_day, month_label
+from bot.services.allocation.service import (
     AllocationPlan,
     AllocationRequest,
     CommitResult,
@@ -19,9 +20,8 @@ from bot.services.allocation import (
     parse_month,
     parse_thematic_filter,
 )
-from bot.services.allocation_rules import last_day, month_label
-from bot.services.allocation_types import describe_request
-from bot.services.programme import TooLateToPrepare, prepare_allocation
+from bot.services.allocation.types import describe_request
+from bot.services.cycle.months import TooLateToPrepare, prepare_allocation
 from store.models import AuditType
 
 

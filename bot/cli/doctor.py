@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli import Context, pass_context
-from bot.services.doctor import examine
+from bot.services.staff.doctor import examine
 
 
 def register(group: click.Group) -> None:

@@ -11,8 +11,8 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import Context, pass_context
-from bot.services.demo import generate_demo
-from bot.services.importer import ImportFailed, ImportReport, Progress, import_cases, import_staff
+from bot.services.staff.demo import generate_demo
+from bot.services.staff.importer import ImportFailed, ImportReport, Progress, import_cases, import_staff
 
 #: Above this many rows a progress bar is shown even when output is not a terminal.
 LARGE_FILE_ROWS = 5000

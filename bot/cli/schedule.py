@@ -12,9 +12,9 @@ from bot.calendar import CalendarError, WorkingCalendar
 from bot.cli import Context, pass_context
 from bot.logs import configure, log_level_option
 from bot.scheduler.tick import tick
-from bot.services.allocation_rules import RequestError, parse_month
-from bot.services.allocation_types import describe_request
-from bot.services.programme import UNSET, month_status, set_month
+from bot.services.allocation.rules import RequestError, parse_month
+from bot.services.allocation.types import describe_request
+from bot.services.cycle.months import UNSET, month_status, set_month
 from store.heartbeats import serving
 
 

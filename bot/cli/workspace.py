@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bot.cli import Context
-from bot.services.people import emails_with_role
+from bot.services.staff.people import emails_with_role
 from bot.web import HEALTH_PATH, SERVER_IDENT
 from bot.workspace.forms import choices, input_fields
 from store.models import Role

@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blockkit import BlockKitError
 from bot.clock import Clock
-from bot.delivery.mentions import person_ids
 from bot.delivery.claims import Lane, claim_due, mark_cancelled, mark_failed, mark_sent, release
+from bot.delivery.mentions import person_ids
 from bot.delivery.relevance import why_not_true
 from bot.ids import Template
 from bot.render import render

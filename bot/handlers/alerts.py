@@ -16,8 +16,8 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
-from bot.services.alert_messages import done_context, recipient_view
-from bot.services.alerts import acknowledge, concerns_already_open, may_see, raise_alert, record_corrective_action
+from bot.services.alerts.concerns import acknowledge, concerns_already_open, may_see, raise_alert, record_corrective_action
+from bot.services.alerts.messages import done_context, recipient_view
 from bot.services.authz import Decision
 from store.models import AlertUrgency
 

@@ -15,7 +15,7 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand
 from bot.ids import ActionId, Template
 from bot.render import render
-from bot.services.completion import complete_allocation, complete_by_reference
+from bot.services.audits.completion import complete_allocation, complete_by_reference
 
 
 def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:

@@ -18,8 +18,8 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, PayloadError, SlashCommand, id_of, parse_month_arg
 from bot.ids import ActionId, Template
 from bot.render import render
-from bot.services.breaks import month_breaks, request_break
-from bot.services.my_breaks import BreakRef, cancel_break, my_breaks
+from bot.services.breaks.booking import month_breaks, request_break
+from bot.services.breaks.mine import BreakRef, cancel_break, my_breaks
 
 Reply = Callable[[Template, dict[str, Any]], None]
 

@@ -16,7 +16,7 @@ from bot.handlers.payloads import SlashCommand
 from bot.ids import Command, Template
 from bot.render import render
 from bot.services.authz import Permission, check
-from bot.services.people import my_audits
+from bot.services.staff.people import my_audits
 
 
 def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:

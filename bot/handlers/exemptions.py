@@ -17,12 +17,12 @@ from bot.handlers.identity import acting_as, slack_email
 from bot.handlers.payloads import ButtonClick, DelegateArgs, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
-from bot.services.approvers import delegate
 from bot.services.authz import Decision
-from bot.services.exemption_decisions import decide_request, may_decide
-from bot.services.exemptions import RequestForm, open_request_form, request_context, submit_request
-from bot.services.exemption_followups import already_chosen, choose_replacement
-from bot.services.people import find_named
+from bot.services.exemptions.approvers import delegate
+from bot.services.exemptions.decisions import decide_request, may_decide
+from bot.services.exemptions.followups import already_chosen, choose_replacement
+from bot.services.exemptions.requests import RequestForm, open_request_form, request_context, submit_request
+from bot.services.staff.people import find_named
 from store.models import RequestKind, RequestState
 from store.outbox import person_ref
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.handlers.deps import Deps
-from bot.services.people import find_person
+from bot.services.staff.people import find_person
 from store.models import Person
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
-from bot.services.alert_followups import plan_alert_escalations, plan_corrective_chasers
-from bot.services.chasing import plan_overdue, plan_reminders
-from bot.services.exemption_followups import plan_exemption_chasers
-from bot.services.schedule import plan_preview, run_scheduled_allocation
+from bot.services.alerts.followups import plan_alert_escalations, plan_corrective_chasers
+from bot.services.allocation.schedule import plan_preview, run_scheduled_allocation
+from bot.services.cycle.chasing import plan_overdue, plan_reminders
+from bot.services.exemptions.followups import plan_exemption_chasers
 from bot.settings import Settings
 from store.months import is_paused
 from store.receipts import prune_receipts

@@ -26,8 +26,8 @@ from bot.workspace.api import WebApi
 from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
-from bot.workspace.terminal import act
 from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
+from bot.workspace.terminal import act
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from bot.services.approvers import find_approver
+from bot.services.exemptions.approvers import find_approver
 from bot.settings import Settings
 from store.models import Person, Role
 

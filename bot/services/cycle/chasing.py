@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
-from bot.services.breaks import bookable_break_month
+from bot.services.breaks.booking import bookable_break_month
 from bot.services.notices import allocation_context
 from bot.settings import Settings
 from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Person, Priority
-from store.queries import qa_coordinators
 from store.outbox import enqueue, person_ref
+from store.queries import qa_coordinators
 
 
 def _open_allocations(session: Session, *, due_from: dt.date | None, due_to: dt.date) -> list[Allocation]:

@@ -11,9 +11,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.ids import Template
-from bot.services.allocation_rules import add_months
+from bot.services.allocation.rules import add_months
 from bot.services.authz import Decision, Permission, check
-from bot.services.people import holder_in_service, up_the_line
+from bot.services.staff.people import holder_in_service, up_the_line
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Person, Role

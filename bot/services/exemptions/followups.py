@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
-from bot.services.approvers import active_delegate
 from bot.services.authz import Permission, check
-from bot.services.exemption_decisions import hand_over, lock_request, missing_request
-from bot.services.exemptions import Outcome, exempted_auditors, request_context
-from bot.services.reallocation import eligible_auditors
+from bot.services.exemptions.approvers import active_delegate
+from bot.services.exemptions.decisions import hand_over, lock_request, missing_request
+from bot.services.exemptions.reallocation import eligible_auditors
+from bot.services.exemptions.requests import Outcome, exempted_auditors, request_context
 from bot.settings import Settings
 from store.audit import last_entry, record
 from store.models import AllocationState, ExemptionRequest, Person, RequestState

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
-from bot.services.allocation_plan import _check_filter_names
-from bot.services.allocation_rules import parse_thematic_filter
-from bot.services.allocation_types import AllocationRequest, request_from_json, request_to_json
+from bot.services.allocation.plan import _check_filter_names
+from bot.services.allocation.rules import parse_thematic_filter
+from bot.services.allocation.types import AllocationRequest, request_from_json, request_to_json
 from bot.settings import Settings
 from store.audit import record
 from store.models import (

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
-from bot.services.exemption_decisions import withdraw_pending
+from bot.services.exemptions.decisions import withdraw_pending
 from bot.services.notices import allocation_context
 from store.audit import record
 from store.models import AllocationState, Person

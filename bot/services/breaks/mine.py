@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.ids import Template
-from bot.services.allocation_rules import add_months
+from bot.services.allocation.rules import add_months
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
-from bot.services.breaks import breaks_taken, furthest_bookable, month_limit, notice_context
+from bot.services.breaks.booking import breaks_taken, furthest_bookable, month_limit, notice_context
 from bot.settings import Settings
 from store.audit import record
 from store.models import AuditBreak, BreakState, Notification, Person, Role

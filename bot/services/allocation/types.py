@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.services.allocation_rules import RequestError, Rule, ThematicFilter, month_label, parse_thematic_filter
+from bot.services.allocation.rules import RequestError, Rule, ThematicFilter, month_label, parse_thematic_filter
 from store.models import AuditType, CaseType
 
 

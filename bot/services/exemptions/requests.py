@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
-from bot.services.allocation_rules import last_day
-from bot.services.approvers import active_delegate, find_approver
+from bot.services.allocation.rules import last_day
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
-from bot.services.notices import allocation_context
+from bot.services.exemptions.approvers import active_delegate, find_approver
 from bot.services.guardrail import check_text
+from bot.services.notices import allocation_context
 from bot.settings import Settings
 from store.audit import record
 from store.models import (

@@ -12,16 +12,16 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
-from bot.services.allocation import commit_allocation, plan_allocation
-from bot.services.allocation_rules import add_months
-from bot.services.allocation_types import AllocationPlan, CommitResult
-from bot.services.programme import month_request
+from bot.services.allocation.rules import add_months
+from bot.services.allocation.service import commit_allocation, plan_allocation
+from bot.services.allocation.types import AllocationPlan, CommitResult
+from bot.services.cycle.months import month_request
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditMonth, Notification, Priority
 from store.months import month_row
-from store.queries import qa_coordinators
 from store.outbox import enqueue
+from store.queries import qa_coordinators
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import FormBlock, Template
-from bot.services.approvers import active_delegate
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
-from bot.services.exemptions import MAX_TEXT, Outcome, exempted_auditors, request_context
-from bot.services.notices import notify_allocation
-from bot.services.reallocation import AuditorChoice, choose_auditor, eligible_auditors
+from bot.services.exemptions.approvers import active_delegate
+from bot.services.exemptions.reallocation import AuditorChoice, choose_auditor, eligible_auditors
+from bot.services.exemptions.requests import MAX_TEXT, Outcome, exempted_auditors, request_context
 from bot.services.guardrail import check_text
+from bot.services.notices import notify_allocation
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, ExemptionRequest, Notification, Person, RequestKind, RequestState

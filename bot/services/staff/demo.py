@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.importer import STAFF_COLUMNS, ImportReport, import_cases, import_staff
+from bot.services.staff.importer import STAFF_COLUMNS, ImportReport, import_cases, import_staff
 from store.models import CaseType, Role
 
 #: The day the demo's worker changes are counted back from (the CLI passes today instead).

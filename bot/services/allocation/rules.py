@@ -1,6 +1,6 @@
 """The allocation rules as pure functions: who may audit which case, and the words for why.
 
-Nothing here touches the database. ``bot.services.allocation`` loads the facts from the store
+Nothing here touches the database. ``bot.services.allocation.service`` loads the facts from the store
 and calls these rules (shared/domain.md, The monthly cycle, step 1).
 """
 

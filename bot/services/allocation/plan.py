@@ -1,4 +1,4 @@
-"""Planning a month's allocations from the store, without writing (see bot.services.allocation)."""
+"""Planning a month's allocations from the store, without writing (see bot.services.allocation.service)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from bot.services.allocation_rules import (
+from bot.services.allocation.rules import (
     CONTROL_CASE_TYPES,
     AuditorFacts,
     CaseFacts,
@@ -30,7 +30,7 @@ from bot.services.allocation_rules import (
     no_auditor_reason,
     static_exclusion,
 )
-from bot.services.allocation_types import AllocationPlan, AllocationRequest, PlannedAllocation, Unallocated
+from bot.services.allocation.types import AllocationPlan, AllocationRequest, PlannedAllocation, Unallocated
 from bot.settings import Settings
 from store.models import (
     Allocation,

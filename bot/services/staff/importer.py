@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.csvcheck import (
+from bot.services.staff.csvcheck import (
     PROGRESS_EVERY,
     ImportFailed,
     Progress,

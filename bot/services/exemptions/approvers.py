@@ -9,13 +9,13 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services.authz import Decision, Permission, check
-from bot.services.people import Named, up_the_line
-from bot.settings import Settings
 from bot.ids import Template
+from bot.services.authz import Decision, Permission, check
+from bot.services.staff.people import Named, up_the_line
+from bot.settings import Settings
 from store.audit import record
-from store.outbox import enqueue, person_ref
 from store.models import Delegation, Person, Role
+from store.outbox import enqueue, person_ref
 
 
 def approver_role(auditor: Person, settings: Settings) -> Role:

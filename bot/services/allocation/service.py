@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.services.allocation_plan import plan_allocation, rule_settings
-from bot.services.allocation_rules import RequestError, ThematicFilter, parse_month, parse_thematic_filter
-from bot.services.allocation_types import (
+from bot.services.allocation.plan import plan_allocation, rule_settings
+from bot.services.allocation.rules import RequestError, ThematicFilter, parse_month, parse_thematic_filter
+from bot.services.allocation.types import (
     AllocationPlan,
     AllocationRequest,
     CommitResult,
@@ -28,8 +28,8 @@ from bot.services.allocation_types import (
 from bot.services.notices import notify_allocation
 from bot.settings import Settings
 from store.audit import record
-from store.months import month_row
 from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, Person
+from store.months import month_row
 
 __all__ = [
     "AllocationPlan",

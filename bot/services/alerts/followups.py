@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services.alerts import (
+from bot.services.alerts.concerns import (
     CHAIN,
     chain_for,
     lock_alert,
@@ -19,7 +19,7 @@ from bot.services.alerts import (
     tell,
     tell_qa_missing,
 )
-from bot.services.alert_messages import update_status
+from bot.services.alerts.messages import update_status
 from bot.settings import Settings
 from store.audit import record
 from store.models import AlertRecipient, Notification, NotificationState, Person, SafeguardingAlert

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.services.allocation_plan import _NOT_COUNTED, _auditors, _case_facts, _loads, _on_break, _ranks, rule_settings
-from bot.services.allocation_rules import (
+from bot.services.allocation.plan import _NOT_COUNTED, _auditors, _case_facts, _loads, _on_break, _ranks, rule_settings
+from bot.services.allocation.rules import (
     AuditorFacts,
     Exclusions,
     Load,

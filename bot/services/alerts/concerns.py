@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.ids import FormBlock, Template
-from bot.services.alert_messages import alert_context, done_context, open_concerns, refresh_messages, update_status
+from bot.services.alerts.messages import alert_context, done_context, open_concerns, refresh_messages, update_status
 from bot.services.authz import Decision, Permission, RefusalCode, check, decide, refuse
 from bot.services.guardrail import check_text
-from bot.services.people import holder_in_service
+from bot.services.staff.people import holder_in_service
 from bot.settings import GuardrailLevel, Settings
 from store.audit import record
 from store.models import (

@@ -1,0 +1,1 @@
+"""Immediate safeguarding concerns: raising, acknowledging, corrective action, escalation and the alert report."""

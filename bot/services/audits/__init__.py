@@ -1,0 +1,1 @@
+"""The audit itself, once allocated: completing it (and, next, the graded record)."""
