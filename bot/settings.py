@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
+    #: The grading scheme audits are recorded on: ``bradford``, ``hull`` or the path of a council's TOML file.
+    grading_scheme: str = "bradford"
     database_url: str = ""
 
     slack_bot_token: SecretStr | None = None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import CalendarError, WorkingCalendar
 from bot.clock import Clock, system_clock
+from bot.services.audits.schemes import SchemeError, load_scheme
 from bot.settings import Settings, SettingsError, load_settings
 from store.db import NotMigrated, check_migrated, make_engine, make_sessionmaker
 
@@ -22,7 +23,8 @@ _URL_EXAMPLE = "e.g. postgresql+psycopg://auditbot@db/auditbot or sqlite:///data
 
 
 def check_settings(settings: Settings) -> None:
-    """What the settings model cannot check alone (working hours, holidays file, database URL).
+    """What the settings model cannot check alone (working hours, holidays file, database URL,
+    grading scheme).
 
     Raises SettingsError naming the setting, so no command starts with a traceback later.
     """
@@ -41,6 +43,10 @@ def check_settings(settings: Settings) -> None:
         make_url(settings.database_url)
     except ArgumentError:  # the URL itself may hold a password: never echoed
         raise SettingsError(f"AUDITBOT_DATABASE_URL: not a database URL ({_URL_EXAMPLE})") from None
+    try:
+        load_scheme(settings.grading_scheme)
+    except SchemeError as exc:
+        raise SettingsError(f"AUDITBOT_GRADING_SCHEME: {exc}") from None
 
 
 def database_unreachable(engine: Engine, exc: DBAPIError) -> click.ClickException:
