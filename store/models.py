@@ -77,11 +77,21 @@ class Role(StrEnum):
     SOCIAL_WORKER = "social_worker"
     TEAM_MANAGER = "team_manager"
     SERVICE_MANAGER = "service_manager"
+    #: Hull's name for the rung Bradford calls Service Manager: the team manager's own manager.
+    GROUP_MANAGER = "group_manager"
     HEAD_OF_SERVICE = "head_of_service"
+    #: Head of Service, Quality Assurance: reviews grade disagreements after moderation (Bradford §3).
+    HEAD_OF_SERVICE_QA = "head_of_service_qa"
     ASSISTANT_DIRECTOR = "assistant_director"
     STRATEGIC_LEAD = "strategic_lead"
     QA_COORDINATOR = "qa_coordinator"
     IRO = "iro"
+
+
+#: The rung above team managers, whichever name the council gives it.
+SERVICE_MANAGER_RUNG = frozenset({Role.SERVICE_MANAGER, Role.GROUP_MANAGER})
+#: Heads of Service, of an area or of Quality Assurance.
+HEADS_OF_SERVICE = frozenset({Role.HEAD_OF_SERVICE, Role.HEAD_OF_SERVICE_QA})
 
 
 class CaseType(StrEnum):

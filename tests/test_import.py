@@ -31,7 +31,7 @@ from store.models import AuditLog, Base, Case, CaseType, Person, PersonRole, Rol
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STAFF = (EXAMPLES / "staff.csv").read_text(encoding="utf-8")
 CASES = (EXAMPLES / "cases.csv").read_text(encoding="utf-8")
-ROLES = "auditor, social_worker, team_manager, service_manager, head_of_service, assistant_director, strategic_lead, qa_coordinator, iro"
+ROLES = "auditor, social_worker, team_manager, service_manager, group_manager, head_of_service, head_of_service_qa, assistant_director, strategic_lead, qa_coordinator, iro"
 CASE_TYPES = "CIN, CP, CLA, care_leaver, early_help, fostering, adoption"
 
 

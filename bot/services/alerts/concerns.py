@@ -23,6 +23,7 @@ from bot.services.staff.people import holder_in_service
 from bot.settings import GuardrailLevel, Settings
 from store.audit import record
 from store.models import (
+    SERVICE_MANAGER_RUNG,
     AlertRecipient,
     AlertUrgency,
     Allocation,
@@ -77,7 +78,7 @@ def chain_for(session: Session, case: Case) -> list[tuple[str, Person | None]]:
     """
     team = session.get(Team, case.team_id)
     service_id = team.service_id if team else None
-    service_manager = _manager_of(case.team_manager) or holder_in_service(session, Role.SERVICE_MANAGER, service_id)
+    service_manager = _manager_of(case.team_manager) or holder_in_service(session, SERVICE_MANAGER_RUNG, service_id)
     head = _manager_of(service_manager) or holder_in_service(session, Role.HEAD_OF_SERVICE, service_id)
     return [
         ("worker", case.allocated_worker),

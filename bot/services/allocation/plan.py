@@ -33,6 +33,8 @@ from bot.services.allocation.rules import (
 from bot.services.allocation.types import AllocationPlan, AllocationRequest, PlannedAllocation, Unallocated
 from bot.settings import Settings
 from store.models import (
+    HEADS_OF_SERVICE,
+    SERVICE_MANAGER_RUNG,
     Allocation,
     AllocationState,
     AuditBreak,
@@ -101,7 +103,7 @@ def _auditors(session: Session) -> list[AuditorFacts]:
             name=p.display_name,
             team_id=p.team_id,
             service_id=p.service_id,
-            manages_service=bool(p.roles & {Role.SERVICE_MANAGER, Role.HEAD_OF_SERVICE}),
+            manages_service=bool(p.roles & (SERVICE_MANAGER_RUNG | HEADS_OF_SERVICE)),
         )
         for p in people
     ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from store.models import Allocation, AllocationState, Case, Person, Role
+from store.models import Allocation, AllocationState, Case, Person, PersonRole, Role
 
 
 def up_the_line(person: Person, role: Role) -> Person | None:
@@ -23,13 +23,14 @@ def up_the_line(person: Person, role: Role) -> Person | None:
     return None
 
 
-def holder_in_service(session: Session, role: Role, service_id: int | None) -> Person | None:
-    """The first active holder of ``role`` in a service (oldest record first)."""
+def holder_in_service(session: Session, role: Role | frozenset[Role], service_id: int | None) -> Person | None:
+    """The first active holder of ``role`` (or of any of a set of roles) in a service (oldest record first)."""
     if service_id is None:
         return None
+    roles = [role] if isinstance(role, Role) else sorted(role)
     return session.scalars(
         select(Person)
-        .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(role=role))
+        .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(PersonRole.role.in_(roles)))
         .order_by(Person.id)
     ).first()
 
