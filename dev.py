@@ -42,6 +42,15 @@ def _ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """Spread the suite over xdist workers, test by test: two per core, as
+    the tests mostly wait on databases and local servers. ``-n 0`` (or any ``-n``/``-p no:xdist``
+    given) decides otherwise."""
+    given = any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses=")) for a in args)
+    workers = min(8, 2 * (os.cpu_count() or 1))
+    return [] if given else ["-n", str(workers), "--dist", "load"]
+
+
 def main(argv: list[str]) -> int:
     """Dispatch ``run`` or ``test``."""
     if not argv or argv[0] not in {"run", "test"}:
@@ -54,7 +63,7 @@ def main(argv: list[str]) -> int:
         cmd = [str(BIN / "auditbot"), "run", *rest]
     else:
         env.setdefault("AUDITBOT_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
-        cmd = [str(PY), "-m", "pytest", *rest]
+        cmd = [str(PY), "-m", "pytest", *_parallel(rest), *rest]
     os.chdir(ROOT)
     return subprocess.call(cmd, env=env)
 

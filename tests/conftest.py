@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -52,11 +53,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: only when the test will really run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start the wall-clock runs in the background when their test is selected (not inside them)."""
-    if not config.getoption("--wall-clock") and any(item.nodeid.startswith("tests/test_wall_clock.py") for item in items):
-        from tests import test_wall_clock
+    """Start the wall-clock runs in the background when their test is selected (not inside them).
 
+    Under xdist the controller starts them (below), not each worker."""
+    from tests import test_wall_clock
+
+    if test_wall_clock.in_worker():
+        return
+    if not config.getoption("--wall-clock") and any(item.nodeid.startswith("tests/test_wall_clock.py") for item in items):
         test_wall_clock.start()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist's controller: start the wall-clock runs once, when a worker has collected their test."""
+    from tests import test_wall_clock
+
+    if any(nodeid.startswith("tests/test_wall_clock.py") for nodeid in ids):
+        test_wall_clock.start(shared=test_wall_clock.shared_dir(node.workerinput["testrunuid"]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

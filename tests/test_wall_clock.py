@@ -1,5 +1,6 @@
 """No test depends on the date it runs on: the scenario suites pass with the machine's clock
-moved far into the past and the future (``--wall-clock``, see conftest.py).
+moved far into the past or the future (``--wall-clock``, see conftest.py): each scenario file
+under one of two very different clocks, every file under one.
 
 The bot takes "now" from one injectable clock (``bot.clock``); a command or service that read
 the real time instead would stamp its work with today's date while the test delivers at its
@@ -7,15 +8,20 @@ own fixed time, and these runs would find it.
 
 The two runs take a couple of minutes, so they start in the background as soon as this test
 is collected (conftest.py calls ``start``) and run one after the other beside the rest of the
-suite, on the second core; the test itself waits for their verdicts.
+suite; the test itself waits for their verdicts. Under xdist the controller starts them once a
+worker has collected the test, and writes each verdict to a folder named after the run, where
+the test waits for them in whichever worker runs it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -30,21 +36,44 @@ _current: list[subprocess.Popen[str]] = []
 _stopping = threading.Event()
 
 
+def shared_dir(testrunuid: str) -> Path:
+    """Where an xdist run's verdicts are written, for whichever worker runs the test."""
+    return Path(tempfile.gettempdir()) / f"auditbot-wall-clock-{testrunuid}"
+
+
+def in_worker() -> bool:
+    """True in an xdist worker (the controller starts the runs there, not the workers)."""
+    return bool(os.environ.get("PYTEST_XDIST_WORKER"))
+
+
+_shared: list[Path] = []
+
+
+def shares() -> dict[str, list[str]]:
+    """The scenario files each wall clock runs: each file under one of them, largest first and
+    alternating, so the two runs take about as long and the suite's CPU goes to one extra run, not two."""
+    files = sorted((ROOT / "tests").glob("test_scenario_*.py"), key=lambda p: (-p.stat().st_size, p.name))
+    return {when: [str(p.relative_to(ROOT)) for p in files[i :: len(WALL_CLOCKS)]] for i, when in enumerate(WALL_CLOCKS)}
+
+
 def _run_all() -> None:
-    scenarios = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_scenario_*.py"))
+    files = shares()
     env = {**os.environ, "AUDITBOT_TEST_POSTGRES_URL": ""}  # SQLite: a database server's clock cannot be moved
-    env.pop("CI", None)
+    for name in ("CI", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        env.pop(name, None)
     for when in WALL_CLOCKS:
         if _stopping.is_set():
             return
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not postgresql",
-             f"--wall-clock={when}", *scenarios],
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "not postgresql",
+             f"--wall-clock={when}", *files[when]],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         _current[:] = [proc]
         output, _ = proc.communicate(timeout=900)
         _results[when] = (proc.returncode, output)
+        for shared in _shared:
+            (shared / f"{when}.json").write_text(json.dumps([proc.returncode, output[-8000:]]))
 
 
 def stop() -> None:
@@ -55,19 +84,38 @@ def stop() -> None:
             proc.kill()
 
 
-def start() -> None:
-    """Start the runs in the background (once)."""
+def start(shared: Path | None = None) -> None:
+    """Start the runs in the background (once); with ``shared``, also write each verdict there."""
     global _runner
     if _runner is None:
+        if shared is not None:
+            shared.mkdir(exist_ok=True)
+            _shared.append(shared)
         _runner = threading.Thread(target=_run_all, name="wall-clock-runs", daemon=True)
         _runner.start()
 
 
+def _wait_for_shared(shared: Path, deadline: float) -> None:
+    """Another worker runs them: wait for its verdict files (polling: it is another process)."""
+    while time.monotonic() < deadline and not all((shared / f"{when}.json").exists() for when in WALL_CLOCKS):
+        time.sleep(1)
+    for when in WALL_CLOCKS:
+        path = shared / f"{when}.json"
+        if path.exists():
+            code, output = json.loads(path.read_text())
+            _results[when] = (code, output)
+
+
 @pytest.mark.timeout(1800)  # run alone, it waits for both runs from the start
 def test_the_scenario_suites_pass_under_two_very_different_wall_clocks() -> None:
-    start()  # already started when the suite was collected; here when run on its own
-    assert _runner is not None
-    _runner.join(timeout=1800)
+    uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    shared = shared_dir(uid) if uid else None
+    if shared is None or not shared.exists():
+        start()  # already started when the suite was collected; here when run on its own
+        assert _runner is not None
+        _runner.join(timeout=1800)
+    else:
+        _wait_for_shared(shared, time.monotonic() + 1800)
     assert sorted(_results) == sorted(WALL_CLOCKS)
     failures = [
         f"--- wall clock {when} (exit {code}):\n{output[-4000:]}"
@@ -76,3 +124,10 @@ def test_the_scenario_suites_pass_under_two_very_different_wall_clocks() -> None
         if code != 0 or " passed" not in output
     ]
     assert not failures, "\n".join(failures)
+
+
+def test_every_scenario_file_runs_under_one_of_the_wall_clocks() -> None:
+    shared = shares()
+    every = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_scenario_*.py"))
+    assert sorted(f for files in shared.values() for f in files) == every and len(every) >= 6
+    assert all(shared[when] for when in WALL_CLOCKS)

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.calendar import WorkingCalendar
@@ -27,6 +27,19 @@ from bot.settings import Settings
 from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Person, Priority
 from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
+
+
+def _owed(due_from: dt.date | None, due_to: dt.date) -> list[ColumnElement[bool]]:
+    """Still owed, in a month not paused, due in [due_from, due_to]."""
+    where = [Allocation.state == AllocationState.ALLOCATED, AuditMonth.paused.is_(False), Allocation.due_date <= due_to]
+    return where + ([Allocation.due_date >= due_from] if due_from is not None else [])
+
+
+def _due_dates(session: Session, *, due_from: dt.date | None, due_to: dt.date) -> list[dt.date]:
+    """The deadlines of the allocations ``_open_allocations`` would load: one light query, so a
+    tick with nothing to chase loads no allocation, person or case."""
+    stmt = select(Allocation.due_date).join(AuditMonth, AuditMonth.id == Allocation.month_id).where(*_owed(due_from, due_to))
+    return list(session.scalars(stmt.distinct()))
 
 
 def _open_allocations(session: Session, *, due_from: dt.date | None, due_to: dt.date) -> list[Allocation]:
@@ -43,11 +56,9 @@ def _open_allocations(session: Session, *, due_from: dt.date | None, due_to: dt.
             joinedload(Allocation.auditor).joinedload(Person.line_manager),
             joinedload(Allocation.second_auditor).joinedload(Person.line_manager),
         )
-        .where(Allocation.state == AllocationState.ALLOCATED, AuditMonth.paused.is_(False), Allocation.due_date <= due_to)
+        .where(*_owed(due_from, due_to))
         .order_by(Allocation.due_date, Allocation.id)
     )
-    if due_from is not None:
-        query = query.where(Allocation.due_date >= due_from)
     return list(session.scalars(query).unique())
 
 
@@ -118,6 +129,9 @@ def plan_reminders(
     """Remind auditors whose reminder day has come and whose audit is not yet due; copy their managers."""
     written = 0
     horizon = today + dt.timedelta(days=settings.reminder_days_before) + _LOOKAHEAD
+    if all(reminder_day(calendar, due, settings.reminder_days_before) > today
+           for due in _due_dates(session, due_from=today, due_to=horizon)):  # fmt: skip
+        return 0  # no reminder day has come: most ticks stop here
     break_month = _BreakMonths(session, settings, today)
     due_now: list[tuple[Allocation, Person, Person | None, Person | None, tuple[str, str | None]]] = []
     for allocation in _open_allocations(session, due_from=today, due_to=horizon):
@@ -160,6 +174,8 @@ def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: d
     every ``overdue_repeat_days`` days after that first notice."""
     written = 0
     newly_overdue: list[dict[str, object]] = []
+    if not _due_dates(session, due_from=None, due_to=today - dt.timedelta(days=1)):
+        return 0  # nothing is past its deadline
     break_month = _BreakMonths(session, settings, today)
     for allocation in _open_allocations(session, due_from=None, due_to=today - dt.timedelta(days=1)):
         due = allocation.due_date.isoformat()
