@@ -1,0 +1,7 @@
+"""The store: models, migrations, outbox and audit log.
+
+Every model module is imported here, so all tables are in ``Base.metadata`` wherever the store
+is used (migrations, the schema check, tests), whichever module a caller imports first.
+"""
+
+from store import records as records  # noqa: F401 - registers the audit record's tables

@@ -537,7 +537,3 @@ class ProcessHeartbeat(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
-
-# The audit record's models live in their own module; importing them here puts their tables in
-# ``Base.metadata`` wherever the store is used (migrations, create_all, the schema check).
-from store.records import AuditAction, AuditDraft, AuditGradeEvent, AuditRecord, AuditSectionGrade  # noqa: E402, F401
