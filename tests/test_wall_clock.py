@@ -7,8 +7,8 @@ the real time instead would stamp its work with today's date while the test deli
 own fixed time, and these runs would find it.
 
 The two runs take a couple of minutes, so they start in the background as soon as this test
-is collected (conftest.py calls ``start``) and run one after the other beside the rest of the
-suite; the test itself waits for their verdicts. Under xdist the controller starts them once a
+is collected (conftest.py calls ``start``) and run side by side, beside the rest of the suite;
+the test itself waits for their verdicts. Under xdist the controller starts them once a
 worker has collected the test, and writes each verdict to a folder named after the run, where
 the test waits for them in whichever worker runs it.
 """
@@ -57,23 +57,34 @@ def shares() -> dict[str, list[str]]:
 
 
 def _run_all() -> None:
+    """Both runs at once (each its own process), so they end with the rest of the suite, not after it."""
     files = shares()
     env = {**os.environ, "AUDITBOT_TEST_POSTGRES_URL": ""}  # SQLite: a database server's clock cannot be moved
     for name in ("CI", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         env.pop(name, None)
-    for when in WALL_CLOCKS:
-        if _stopping.is_set():
-            return
-        proc = subprocess.Popen(
+    if _stopping.is_set():
+        return
+    procs = {
+        when: subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "not postgresql",
              f"--wall-clock={when}", *files[when]],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        _current[:] = [proc]
-        output, _ = proc.communicate(timeout=900)
-        _results[when] = (proc.returncode, output)
-        for shared in _shared:
-            (shared / f"{when}.json").write_text(json.dumps([proc.returncode, output[-8000:]]))
+        for when in WALL_CLOCKS
+    }
+    _current[:] = list(procs.values())
+    waiters = [threading.Thread(target=_collect, args=(when, proc), daemon=True) for when, proc in procs.items()]
+    for waiter in waiters:
+        waiter.start()
+    for waiter in waiters:
+        waiter.join()
+
+
+def _collect(when: str, proc: subprocess.Popen[str]) -> None:
+    output, _ = proc.communicate(timeout=900)
+    _results[when] = (proc.returncode, output)
+    for shared in _shared:
+        (shared / f"{when}.json").write_text(json.dumps([proc.returncode, output[-8000:]]))
 
 
 def stop() -> None:
