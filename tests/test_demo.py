@@ -47,7 +47,9 @@ def test_shape_of_the_council(demo: tuple[list[dict[str, str]], list[dict[str, s
     assert 70 <= len(staff) <= 90
     assert len(cases) == 500
     roles = Counter(role for r in staff for role in r["roles"].split(";"))
-    assert set(roles) == {r.value for r in Role}
+    # Every role but the two a council names differently: the demo calls the rung Service Manager
+    # (Hull's Group Manager) and its QA service has no Head of Service QA.
+    assert set(roles) == {r.value for r in Role} - {Role.GROUP_MANAGER, Role.HEAD_OF_SERVICE_QA}
     assert (roles["assistant_director"], roles["head_of_service"], roles["service_manager"]) == (2, 4, 4)
     assert (roles["team_manager"], roles["strategic_lead"], roles["qa_coordinator"], roles["iro"]) == (10, 1, 2, 5)
     for r in staff:  # every leader is an auditor; workers and QA coordinators are not

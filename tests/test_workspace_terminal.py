@@ -353,7 +353,8 @@ def test_users_by_role(sim: Simulation) -> None:
     wrong = run(sim, "users", "--role", "wizard")
     assert wrong.exit_code == 2
     assert ("'wizard' is not a role; the roles are auditor, social_worker, team_manager, service_manager, "
-            "head_of_service, assistant_director, strategic_lead, qa_coordinator, iro") in " ".join(wrong.output.split())
+            "group_manager, head_of_service, head_of_service_qa, assistant_director, strategic_lead, qa_coordinator, "
+            "iro") in " ".join(wrong.output.split())
     everyone = run(sim, "users").output.splitlines()
     assert len(everyone) > len(managers.output.splitlines()) + 5
     assert "--role ROLE Only people who hold ROLE in the staff list: auditor, social_worker," in " ".join(
