@@ -15,13 +15,13 @@ the test waits for them in whichever worker runs it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,8 @@ def in_worker() -> bool:
 
 
 _shared: list[Path] = []
+#: Held (exclusively) by the process running the wall-clock runs until their verdicts are written.
+_locks: list[int] = []
 
 
 def shares() -> dict[str, list[str]]:
@@ -62,8 +64,16 @@ def _run_all() -> None:
     env = {**os.environ, "AUDITBOT_TEST_POSTGRES_URL": ""}  # SQLite: a database server's clock cannot be moved
     for name in ("CI", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         env.pop(name, None)
-    if _stopping.is_set():
-        return
+    try:
+        if not _stopping.is_set():
+            _run_side_by_side(files, env)
+    finally:
+        for lock in _locks:  # the verdicts are written (or never will be): a waiting worker may read
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
+
+
+def _run_side_by_side(files: dict[str, list[str]], env: dict[str, str]) -> None:
     procs = {
         when: subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "not postgresql",
@@ -102,14 +112,20 @@ def start(shared: Path | None = None) -> None:
         if shared is not None:
             shared.mkdir(exist_ok=True)
             _shared.append(shared)
+            lock = os.open(shared / "running.lock", os.O_CREAT | os.O_RDWR)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # taken before any worker can ask for it
+            _locks.append(lock)
         _runner = threading.Thread(target=_run_all, name="wall-clock-runs", daemon=True)
         _runner.start()
 
 
-def _wait_for_shared(shared: Path, deadline: float) -> None:
-    """Another worker runs them: wait for its verdict files (polling: it is another process)."""
-    while time.monotonic() < deadline and not all((shared / f"{when}.json").exists() for when in WALL_CLOCKS):
-        time.sleep(1)
+def _wait_for_shared(shared: Path) -> None:
+    """Another process runs them: block on its lock until it has written the verdicts."""
+    lock = os.open(shared / "running.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+    finally:
+        os.close(lock)
     for when in WALL_CLOCKS:
         path = shared / f"{when}.json"
         if path.exists():
@@ -126,7 +142,7 @@ def test_the_scenario_suites_pass_under_two_very_different_wall_clocks() -> None
         assert _runner is not None
         _runner.join(timeout=1800)
     else:
-        _wait_for_shared(shared, time.monotonic() + 1800)
+        _wait_for_shared(shared)
     assert sorted(_results) == sorted(WALL_CLOCKS)
     failures = [
         f"--- wall clock {when} (exit {code}):\n{output[-4000:]}"
