@@ -23,6 +23,11 @@ class Template(StrEnum):
     OVERDUE_MANAGER = "overdue_manager"
     OVERDUE_QA = "overdue_qa"
     AUDIT_COMPLETED = "audit_completed"
+    #: The auditor's summary of an audit they recorded, and the findings for the worker, TM and IRO.
+    AUDIT_RECORDED = "audit_recorded"
+    AUDIT_FINDINGS = "audit_findings"
+    #: The record form's three steps (one template, ``step`` picks the fields).
+    VIEW_RECORD = "view_record"
     BREAK_DECISION = "break_decision"
     BREAKS_LIST = "breaks_list"
     BREAK_NOTICE = "break_notice"
@@ -64,7 +69,9 @@ class Template(StrEnum):
 class ActionId(StrEnum):
     """``action_id`` of interactive elements; the handler for each is registered by its area."""
 
+    #: On messages sent before audits were recorded in chat (``/audit complete`` does the same).
     MARK_COMPLETE = "audit_mark_complete"
+    RECORD_AUDIT = "audit_record"
     REQUEST_BREAK = "audit_request_break"
     CANCEL_BREAK = "break_cancel"
     REQUEST_EXEMPTION = "audit_request_exemption"
@@ -95,6 +102,8 @@ class CallbackId(StrEnum):
     DECLINE = "exemption_decline"
     ALERT = "alert_raise"
     CORRECTIVE = "alert_corrective_action"
+    #: The record form; its step is in the view's ``private_metadata``.
+    RECORD = "audit_record"
 
 
 class BlockId(StrEnum):

@@ -25,6 +25,11 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def slack_unescape(text: str) -> str:
+    """What was typed, for a modal's ``initial_value`` (the context reaches templates escaped)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _escape_tree(value: Any) -> Any:
     if isinstance(value, str):
         return slack_escape(value)
@@ -65,6 +70,7 @@ def _environment() -> SandboxedEnvironment:
     env.filters["longdate"] = _long_date
     env.filters["monthlabel"] = _month_label
     env.filters["when"] = _when
+    env.filters["typed"] = slack_unescape
     return env
 
 

@@ -31,6 +31,7 @@ LABELS = (
     ("Overdue: audit of", "overdue"),
     ("Overdue: ", "overdue copy"),
     ("Allocation preview for", "preview"),
+    ("Audit findings for case", "findings"),
 )
 
 
@@ -41,6 +42,8 @@ def label(text: str) -> str:
             return name
     if "overdue today" in text:
         return "overdue digest"
+    if " recorded: overall " in text:
+        return "recorded"
     if " has an audit break in " in text:
         return "break notice"
     return text

@@ -441,7 +441,7 @@ def test_no_break_is_offered_or_booked_for_a_month_allocated_early_by_hand(sim: 
     assert len(reminders) == len(reminded) > 0
     for message in reminders:
         actions = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
-        assert ActionId.MARK_COMPLETE in {e.get("action_id") for e in actions}
+        assert ActionId.RECORD_AUDIT in {e.get("action_id") for e in actions}
         assert ActionId.REQUEST_BREAK not in {e.get("action_id") for e in actions}, message["text"]
     assert free, "an auditor holds no January audit"
     sim.workspace.slash_command(free[0], "/audit", "break 2027-01")

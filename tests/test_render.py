@@ -12,6 +12,8 @@ from jinja2.exceptions import SecurityError
 from bot.blockkit import BlockKitError, validate_message, validate_view
 from bot.ids import ActionId, BlockId, FormBlock, Template
 from bot.render import render, slack_escape
+from bot.services.audits.form import Step, step_fields
+from bot.services.audits.schemes import load_scheme
 
 SAM = {"id": 1, "name": "Sam Patel"}
 ALEX = {"id": 2, "name": "Alex O'Neill"}
@@ -46,6 +48,44 @@ def request_context(**overrides: Any) -> dict[str, Any]:
         decided_by=JO, decided_at="2026-12-04T10:00:00+00:00", comment=None, reallocated_to=None,
         resend_days=2,
     )  # fmt: skip
+    context.update(overrides)
+    return context
+
+
+def record_context(**overrides: Any) -> dict[str, Any]:
+    """A recorded audit at its longest: nine sections, every text at its limit, five actions."""
+    context = allocation_context(
+        record_id=9, source="chat", submitted_on="2026-12-10", days_late=0, role="team_manager",
+        scheme="Hull: nine domains (Met to N/A) and an overall grade on five points",
+        overall="Requires Improvement with elements of good practice",
+        sections=[{"label": f"KSS {n}: " + "x" * 100, "grade": "Partially met"} for n in range(1, 10)],
+        rationale="r" * 1000, strengths="s" * 1000, good_elements="e" * 500, rule_reason="",
+        flags=["immediate_follow_up", "good_practice_example", "organisational_learning"],
+        actions=[{"text": "a" * 300, "owner": [ALEX, JO][n % 2], "due_date": "2027-01-15"} for n in range(5)],
+        no_actions_reason=None, told=[{"role": "worker", "person": ALEX}, {"role": "team_manager", "person": JO}],
+        missing=["iro"],
+    )  # fmt: skip
+    context.update(overrides)
+    return context
+
+
+def record_view(step: str, **overrides: Any) -> dict[str, Any]:
+    """The record form's ``step``, with a draft filling every field and a hundred possible owners."""
+    from bot.services.audits.findings import scheme_context
+
+    scheme = scheme_context(load_scheme("hull"))
+    draft: dict[str, Any] = {f"section:{s['key']}": "met" for s in scheme["sections"]}
+    draft |= {"overall": "good", "good_practice": "g & <b>" + "g" * 993, "rationale": "r" * 1000, "elements": "e" * 500,
+              "flags": ["organisational_learning"], "seen": ["child", "worker"], "family_sought": "yes",
+              "family_by": ["parent"], "family_view": "mixed", "child_feedback": "yes",
+              "no_actions": "", **{f"action_{n}_what": "a" * 300 for n in range(1, 6)},
+              **{f"action_{n}_owner": "7" for n in range(1, 6)}, **{f"action_{n}_due": "2027-01-15" for n in range(1, 6)}}  # fmt: skip
+    context: dict[str, Any] = {
+        "step": step, "allocation_id": 7, "case": {"reference": "CMS-104233", "team": "Assessment Team North", "type": "CP"},
+        "audit": {"type": "control", "due_date": "2026-12-31"}, "scheme": scheme, "draft": draft,
+        "draft_saved_at": "2026-12-09T16:00:00+00:00", "today": "2026-12-10",
+        "owners": [{"id": n, "name": f"Person {n} " + "n" * 80} for n in range(100)], "slots": [1, 2, 3, 4, 5],
+    }  # fmt: skip
     context.update(overrides)
     return context
 
@@ -117,6 +157,9 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         ],
         "more": 5,
     },
+    Template.AUDIT_RECORDED: record_context(),
+    Template.AUDIT_FINDINGS: record_context(),
+    Template.VIEW_RECORD: record_view("actions"),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
@@ -207,6 +250,10 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
         assert "<@USAM> (sam@x.example)" in payload["blocks"][0]["text"]["text"]  # the blocks still mention
 
 
+#: The record form's fields: its enum's members, and one per section of the scheme (and action row).
+RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))}
+
+
 @pytest.mark.parametrize("template", list(Template))
 def test_interactive_ids_are_enum_members(template: Template) -> None:
     """Every button, menu and input in every template uses ids the handlers know."""
@@ -215,11 +262,11 @@ def test_interactive_ids_are_enum_members(template: Template) -> None:
         elements += [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
         interactive = [e for e in elements if "action_id" in e]
         for element in interactive:
-            assert element["action_id"] in {a.value for a in ActionId} | {f.value for f in FormBlock}, element
+            assert element["action_id"] in {a.value for a in ActionId} | {f.value for f in FormBlock} | RECORD_FIELDS, element
         if block["type"] == "actions":
             assert block["block_id"] in {b.value for b in BlockId}, block["block_id"]
         if block["type"] == "input":
-            assert block["block_id"] in {f.value for f in FormBlock}, block["block_id"]
+            assert block["block_id"] in {f.value for f in FormBlock} | RECORD_FIELDS, block["block_id"]
 
 
 def test_allocation_message_to_the_auditor_shows_what_they_need() -> None:
@@ -273,21 +320,42 @@ def test_a_payload_over_the_limits_is_refused_at_render_time() -> None:
         render(Template.MY_AUDITS, context)
 
 
-def test_reminder_carries_the_complete_and_break_buttons_with_ids() -> None:
+def test_reminder_carries_the_record_and_break_buttons_with_ids() -> None:
     payload = render(Template.REMINDER_AUDITOR, CONTEXTS[Template.REMINDER_AUDITOR])
     actions = next(b for b in payload["blocks"] if b["type"] == "actions")
     assert actions["block_id"] == BlockId.AUDIT_ACTIONS
-    complete, exempt, concern, rest = actions["elements"]
+    record, exempt, concern, rest = actions["elements"]
     assert (exempt["action_id"], exempt["value"]) == (ActionId.REQUEST_EXEMPTION, "7")
     assert (concern["action_id"], concern["value"], concern["text"]["text"]) == (
         ActionId.RAISE_CONCERN, "CMS-104233", "Raise a safeguarding concern"
     )
-    assert (complete["action_id"], complete["value"]) == (ActionId.MARK_COMPLETE, "7")
-    assert complete["confirm"]["confirm"]["text"] == "Mark complete"
+    assert (record["action_id"], record["value"], record["text"]["text"]) == (ActionId.RECORD_AUDIT, "7", "Record the audit")
     assert (rest["action_id"], rest["value"], rest["text"]["text"]) == (
         ActionId.REQUEST_BREAK, "2027-01-01", "Ask for a break in January 2027"
     )
     assert payload["blocks"][0]["text"]["text"] == "Reminder: audit due in 7 days"
+
+
+@pytest.mark.parametrize("step", ["grades", "findings", "actions"])
+def test_each_step_of_the_record_form_offers_the_draft_back_within_limits(step: str) -> None:
+    """Every field at its longest, filled from a draft: within Block Kit's limits, each initial
+    option one of the options, and typed text shown as typed (not Slack-escaped)."""
+    view = render(Template.VIEW_RECORD, record_view(step))
+    assert validate_view(view) == []
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert inputs, "a step has fields"
+    for block in inputs:
+        element = block["element"]
+        for chosen in [element.get("initial_option")] + list(element.get("initial_options") or []):
+            if chosen is not None:
+                assert chosen in element["options"], block["block_id"]
+    if step == "grades":
+        good_practice = next(b for b in inputs if b["block_id"] == "good_practice")
+        assert good_practice["element"]["initial_value"].startswith("g & <b>")
+        assert sum(1 for b in inputs if "initial_option" in b["element"]) == 10, "nine domains and the overall grade"
+    if step == "actions":
+        owners = [b for b in inputs if b["block_id"].endswith("_owner")]
+        assert len(owners) == 5 and all(len(b["element"]["options"]) == 100 for b in owners)
 
 
 def test_escape_function() -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from store.models import Allocation, AllocationState, AuditLog, Delegation, ExemptionRequest, RequestState
+from tests.recording import record_audit
 from tests.simulation import Simulation
 from tests.support import TOKEN
 
@@ -429,7 +430,7 @@ def test_completing_the_audit_withdraws_a_pending_request(sim: Simulation) -> No
     sim.step(sim.at(D(2026, 12, 24), 9))
     x = email_of(sim, first.auditor_id)
     ref = _ref(sim, first)
-    sim.workspace.click(x, with_button(sim, x, ActionId.MARK_COMPLETE, ref), ActionId.MARK_COMPLETE)
+    record_audit(sim, x, with_button(sim, x, ActionId.RECORD_AUDIT, ref))
 
     # Before the edit reaches Amy, she clicks Approve, then Decline: each is answered, nothing changes.
     withdrawn = f"Exemption request for {ref} was withdrawn: the audit was completed, so there is nothing to decide."
@@ -449,7 +450,7 @@ def test_completing_the_audit_withdraws_a_pending_request(sim: Simulation) -> No
         assert request.state == RequestState.WITHDRAWN and request.decided_by_id is None and allocation is not None
         assert (allocation.state, allocation.auditor_id) == (AllocationState.COMPLETED, first.auditor_id)
         log = [(e.action, e.outcome) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))]
-        assert log[-2:] == [("allocation.complete", "ok"), ("exemption.withdrawn", "ok")]
+        assert log[-3:] == [("allocation.complete", "ok"), ("exemption.withdrawn", "ok"), ("audit.record", "ok")]
 
 
 def test_one_of_a_pair_exempted_with_nobody_free_leaves_the_other_auditing(sim: Simulation) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from store.models import AuditLog, ExemptionRequest, Person, RequestState, SafeguardingAlert
+from tests.recording import record_audit
 from tests.simulation import Simulation
 from tests.support import TOKEN
 from tests.test_scenario_alerts import REF, SID, TARA, WENDY, alert_message, raise_concern, urgent
@@ -121,7 +122,7 @@ def test_a_decline_submitted_after_the_audit_was_completed_says_it_was_withdrawn
     modal = sim.workspace.view_stack(AMY)[-1]
     sim.step(sim.at(D(2026, 12, 24), 9))
     x, ref = email_of(sim, first.auditor_id), _ref(sim, first)
-    sim.workspace.click(x, with_button(sim, x, ActionId.MARK_COMPLETE, ref), ActionId.MARK_COMPLETE)
+    record_audit(sim, x, with_button(sim, x, ActionId.RECORD_AUDIT, ref))
 
     assert sim.workspace.submit_view(AMY, modal, COMMENT)["body"] == {"response_action": "clear"}
     deliver(sim)

@@ -22,6 +22,7 @@ from bot.workspace import LocalWorkspace
 from store.db import make_sessionmaker
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Case, Person
 from store.months import month_row
+from tests.recording import record_audit
 from tests.simulation import Received, Simulation
 from tests.support import FakeTime, another_engine
 
@@ -75,7 +76,7 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
             m for m in sim.workspace.messages(user_email=first.auditor.email)
             if m["text"].startswith("Reminder") and first.case.reference in m["text"]
         )  # fmt: skip
-        sim.workspace.click(first.auditor.email, reminder, ActionId.MARK_COMPLETE)
+        assert record_audit(sim, first.auditor.email, reminder)["body"] == {"response_action": "clear"}
         clicks["completed"] = first.case.reference
         other = next(
             m for m in sim.workspace.messages(user_email=second.auditor.email)
@@ -113,13 +114,17 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
     expected += allocation_messages(january, D(2027, 1, 4))
     expected += chasing(owed, D(2027, 1, 4), "overdue")
     expected += chasing(owed, D(2027, 1, 11), "overdue")
+    # The recorded audit's findings go to its worker and team manager, its summary to the auditor.
+    ref = done[0].case.reference
+    expected[Received(done[0].case.allocated_worker.email, D(2026, 12, 24), "findings", ref)] += 1
+    expected[Received(done[0].case.team_manager.email, D(2026, 12, 24), "findings", ref)] += 1
+    expected[Received(done[0].auditor.email, D(2026, 12, 24), "recorded", ref)] += 1
     assert Counter(sim.received) == expected
 
-    # The clicked reminder now says who completed it, without buttons; the break was confirmed.
+    # The allocation message and the reminder now say who recorded it, without buttons; the break was confirmed.
     auditor = done[0].auditor.email
-    replaced = [m for m in sim.workspace.messages(user_email=auditor) if m["text"].startswith("Audit of case")]
-    assert len(replaced) == 1 and all(b["type"] != "actions" for b in replaced[0]["blocks"])
-    assert f"marked complete by {done[0].auditor.display_name}" in replaced[0]["text"]
+    replaced = [m for m in sim.workspace.messages(user_email=auditor) if m["text"].startswith(f"Audit of case {ref} recorded by")]
+    assert len(replaced) == 2 and all(m["edited"] and all(b["type"] != "actions" for b in m["blocks"]) for m in replaced)
     confirmations = [m for m in sim.workspace.messages(user_email=clicks["on_break"]) if m["ephemeral"]]
     assert [m["text"] for m in confirmations] == [
         "Your audit break is booked: no audits will be allocated to you in January 2027."

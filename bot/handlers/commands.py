@@ -73,6 +73,7 @@ ROUTES: dict[str, Route] = {
     "delegate": exemptions.delegate_command,
     "concern": alerts.concern_command,
     "complete": audits.complete_command,
+    "record": audits.record_command,
 }
 
 

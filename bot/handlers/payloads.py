@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 
@@ -112,6 +113,9 @@ class ViewSubmission:
             values: dict[str, Any] = {}
             for block_id, actions in (view.get("state", {}).get("values") or {}).items():
                 for element in actions.values():
+                    if isinstance(element.get("selected_options"), list):  # checkboxes, multi-selects
+                        values[block_id] = [str(o.get("value", "")) for o in element["selected_options"]]
+                        continue
                     values[block_id] = (
                         element.get("value")
                         or element.get("selected_date")
@@ -129,7 +133,15 @@ class ViewSubmission:
 
     def text(self, block_id: str) -> str:
         """A text input's value ('' when empty)."""
-        return str(self.values.get(block_id) or "")
+        value = self.values.get(block_id)
+        return value if isinstance(value, str) else ""
+
+    def meta_choice(self, key: str, allowed: type[StrEnum]) -> Any:
+        """A member of ``allowed`` kept in the view's metadata (e.g. a form's step)."""
+        raw = self.metadata.get(key)
+        if raw not in {m.value for m in allowed}:
+            raise PayloadError(f"view metadata {key} is not one of {', '.join(m.value for m in allowed)}")
+        return allowed(raw)
 
     def date(self, block_id: str) -> dt.date | None:
         """A datepicker's value."""

@@ -24,6 +24,7 @@ class Permission(StrEnum):
 
     VIEW_OWN_AUDITS = "view_own_audits"
     COMPLETE_AUDIT = "complete_audit"
+    RECORD_AUDIT = "record_audit"
     REQUEST_BREAK = "request_break"
     VIEW_BREAKS = "view_breaks"
     VIEW_OWN_BREAKS = "view_own_breaks"
@@ -112,6 +113,9 @@ def decide(
             assert allocation is not None
             mine = person.id in (allocation.auditor_id, allocation.second_auditor_id)
             return _allowed(mine or qa, RefusalCode.NOT_YOUR_AUDIT)
+        case Permission.RECORD_AUDIT:  # the grades are the auditor's judgement: nobody records them for them
+            assert allocation is not None
+            return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_AUDIT)
         case Permission.REQUEST_BREAK:
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
         case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR:

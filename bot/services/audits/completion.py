@@ -1,4 +1,5 @@
-"""Recording that an audit is complete (until the grading workflow records it itself)."""
+"""Marking an audit complete without a record (``/audit complete``; buttons sent before audits were
+recorded in chat), and the step every completion shares."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.exemptions.decisions import withdraw_pending
 from bot.services.notices import allocation_context
 from store.audit import record
-from store.models import AllocationState, Person
+from store.models import Allocation, AllocationState, Person
 from store.outbox import person_ref
 from store.queries import latest_allocation_id, load_allocation
 
@@ -53,16 +54,7 @@ def complete_allocation(
             subject_type="allocation", subject_id=allocation.id,
         ))  # fmt: skip
     if not already:
-        allocation.state = AllocationState.COMPLETED
-        allocation.completed_at = now
-        allocation.completed_by_id = person.id
-        record(
-            session, now=now, action="allocation.complete", actor=person, actor_ref=actor_ref,
-            subject_type="allocation", subject_id=allocation.id,
-            detail={"case": allocation.case.reference, "due_date": allocation.due_date.isoformat()},
-        )  # fmt: skip
-        # A request about an audit that is done no longer needs a decision.
-        withdraw_pending(session, allocation, now=now, actor=person, actor_ref=actor_ref)
+        mark_completed(session, allocation, person, now=now, actor_ref=actor_ref)
     completer = session.get(Person, allocation.completed_by_id) if allocation.completed_by_id else person
     context = allocation_context(allocation, co_auditor=None, reallocated=False)
     completed_on = (allocation.completed_at or now).astimezone(tz).date()
@@ -73,6 +65,22 @@ def complete_allocation(
         already=already,
     )
     return Completion(decision, already=already, context=context)
+
+
+def mark_completed(
+    session: Session, allocation: Allocation, by: Person | None, *, now: dt.datetime, actor_ref: str, at: dt.datetime | None = None
+) -> None:
+    """The audit is done (on time or late by ``at``, default ``now``): the chasers stop, and a
+    request about it no longer needs a decision. ``allocation`` is locked by the caller."""
+    allocation.state = AllocationState.COMPLETED
+    allocation.completed_at = at or now
+    allocation.completed_by_id = by.id if by is not None else None
+    record(
+        session, now=now, action="allocation.complete", actor=by, actor_ref=actor_ref,
+        subject_type="allocation", subject_id=allocation.id,
+        detail={"case": allocation.case.reference, "due_date": allocation.due_date.isoformat()},
+    )  # fmt: skip
+    withdraw_pending(session, allocation, now=now, actor=by, actor_ref=actor_ref)
 
 
 def complete_by_reference(

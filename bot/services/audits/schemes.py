@@ -8,6 +8,7 @@ graded on, so changing the scheme never alters audits already recorded.
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,28 @@ class GradeCheck:
     warning: str | None = None
 
 
+def _path(name_or_path: str) -> Path:
+    return SHIPPED / f"{name_or_path}.toml" if "/" not in name_or_path and not name_or_path.endswith(".toml") else Path(name_or_path)
+
+
+def current_scheme(name_or_path: str) -> Scheme:
+    """``load_scheme``, read again only when the file changes (the bot asks on every form)."""
+    path = _path(name_or_path)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _load_cached(name_or_path, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(name_or_path: str, stamp: int) -> Scheme:
+    return load_scheme(name_or_path)
+
+
 def load_scheme(name_or_path: str) -> Scheme:
     """The shipped scheme called ``name_or_path``, or the TOML file at that path."""
-    path = SHIPPED / f"{name_or_path}.toml" if "/" not in name_or_path and not name_or_path.endswith(".toml") else Path(name_or_path)
+    path = _path(name_or_path)
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.toml")))
         raise SchemeError(f"grading scheme {name_or_path!r}: no such file (shipped: {shipped}; or give a path to a .toml file)")
