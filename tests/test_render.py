@@ -251,7 +251,8 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 
 
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
-RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))}
+RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
+    s.key for s in load_scheme("hull").sections}
 
 
 @pytest.mark.parametrize("template", list(Template))
