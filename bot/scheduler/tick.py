@@ -2,25 +2,30 @@
 
 APScheduler only calls this; tests call it with chosen times. Every planner writes outbox rows
 with idempotency keys, so a repeated tick, a restart or a second process plans nothing twice.
+
+A tick is the list of planners that each area contributes (``PLANNERS`` below, in the order they
+run). To add an area's planners, give it a ``planners`` module with ``PLANNERS = (Planner(...), ...)``
+(see ``bot.services.planning``) and add one line for it here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
-from bot.services.alerts.followups import plan_alert_escalations, plan_corrective_chasers
-from bot.services.allocation.schedule import plan_preview, run_scheduled_allocation
-from bot.services.cycle.chasing import plan_overdue, plan_reminders
-from bot.services.exemptions.followups import plan_exemption_chasers
+from bot.scheduler import housekeeping
+from bot.services.alerts import planners as alerts
+from bot.services.allocation import planners as allocation
+from bot.services.cycle import planners as cycle
+from bot.services.exemptions import planners as exemptions
+from bot.services.planning import Planned, Planner, TickContext, When
 from bot.settings import Settings
 from store.months import is_paused
-from store.receipts import prune_receipts
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,16 @@ class TickReport:
         return f"{self.local:%a %d %b %Y %H:%M}: {verb} " + ", ".join(parts) + errors
 
 
+#: Every planner a tick runs, in order; each area lists its own.
+PLANNERS: tuple[Planner, ...] = (
+    *alerts.PLANNERS,  # safeguarding: any day, any hour, even when paused
+    *housekeeping.PLANNERS,
+    *allocation.PLANNERS,
+    *cycle.PLANNERS,
+    *exemptions.PLANNERS,
+)
+
+
 def tick(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -81,6 +96,7 @@ def tick(
     *,
     real_now: dt.datetime | None = None,
     dry_run: bool = False,
+    planners: Sequence[Planner] = PLANNERS,
 ) -> TickReport:
     """Plan what is due at ``now`` (aware UTC). Each planner is its own short transaction.
 
@@ -88,69 +104,37 @@ def tick(
     escalations and corrective-action chasers always run at the real time, so a tick at a
     future time can never mark an alert escalated early, nor one at a past time hold one back.
     ``dry_run`` rolls every planner's work back: the report says what would be planned.
+    Out of working hours only the ``ALWAYS`` planners run; while the month is paused the
+    ``CYCLE`` planners do nothing (checked by each, inside its own guarded transaction, so a
+    database outage is logged per planner). One failing planner never stops the others.
     """
     local = calendar.local(now)
     report = TickReport(now, local, calendar.in_working_hours(now), dry_run=dry_run)
-    today = local.date()
-    alerts_now = real_now or now
+    ctx = TickContext(settings, calendar, now=now, real_now=real_now or now, today=local.date())
+    for planner in planners:
+        if planner.when is When.ALWAYS or report.working_hours:
+            _run(planner, sessions, ctx, report)
+    return report
 
-    def run(name: str, planner: Callable[[Session], None]) -> None:
-        try:
-            with sessions() as session, session.begin() as transaction:
-                planner(session)
-                if dry_run:
-                    transaction.rollback()
-        except Exception as exc:  # noqa: BLE001 - one failing planner must not stop the others; logged
-            log.exception("tick planner %s failed at %s", name, now.isoformat())
-            report.errors.append(f"{name}: {type(exc).__name__}")
 
-    def alert_escalations(session: Session) -> None:
-        report.alert_escalations += plan_alert_escalations(session, settings, now=alerts_now)
-
-    def corrective_chasers(session: Session) -> None:
-        report.alert_escalations += plan_corrective_chasers(session, settings, now=alerts_now)
-
-    def housekeeping(session: Session) -> None:
-        prune_receipts(session, now=alerts_now)
-
-    run("alerts", alert_escalations)  # safeguarding: any day, any hour, even when paused
-    run("corrective actions", corrective_chasers)
-    run("housekeeping", housekeeping)
-    if not report.working_hours:
-        return report
-
-    def preview(session: Session) -> None:
-        report.previews += plan_preview(session, settings, calendar, now=now)
-
-    def unless_paused(planner: Callable[[Session], None]) -> Callable[[Session], None]:
-        """The month's cycle planners do nothing while the programme is paused (checked by each,
-        inside its own guarded transaction, so a database outage is logged per planner)."""
-
-        def guarded(session: Session) -> None:
-            if is_paused(session, today.replace(day=1)):
+def _run(planner: Planner, sessions: sessionmaker[Session], ctx: TickContext, report: TickReport) -> None:
+    """Run one planner in its own transaction (rolled back on a dry run); log and record its failure."""
+    try:
+        with sessions() as session, session.begin() as transaction:
+            if planner.when is When.CYCLE and is_paused(session, ctx.today.replace(day=1)):
                 report.paused = True
                 return
-            planner(session)
+            _add(report, planner, planner.plan(session, ctx))
+            if report.dry_run:
+                transaction.rollback()
+    except Exception as exc:  # noqa: BLE001 - one failing planner must not stop the others; logged
+        log.exception("tick planner %s failed at %s", planner.name, ctx.now.isoformat())
+        report.errors.append(f"{planner.name}: {type(exc).__name__}")
 
-        return guarded
 
-    run("preview", preview)
-
-    def allocation(session: Session) -> None:
-        result = run_scheduled_allocation(session, settings, calendar, now=now)
-        if result is not None:
-            report.allocated, report.allocation_messages = result.created, result.messages
-
-    def reminders(session: Session) -> None:
-        report.reminders += plan_reminders(session, settings, calendar, today=today, now=now)
-
-    def overdue(session: Session) -> None:
-        report.overdue += plan_overdue(session, settings, today=today, now=now)
-
-    def exemptions(session: Session) -> None:
-        report.exemption_chasers += plan_exemption_chasers(session, settings, calendar, now=now)
-
-    for name, planner in (("allocation", allocation), ("reminders", reminders), ("overdue", overdue),
-                          ("exemptions", exemptions)):  # fmt: skip
-        run(name, unless_paused(planner))
-    return report
+def _add(report: TickReport, planner: Planner, planned: Planned) -> None:
+    """Add what a planner planned to the report's counters."""
+    if isinstance(planned, int):
+        planned = {planner.counter: planned} if planner.counter else {}
+    for counter, count in planned.items():
+        setattr(report, counter, getattr(report, counter) + count)
