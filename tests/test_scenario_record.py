@@ -142,3 +142,144 @@ def test_hull_ri_with_elements_needs_the_elements_named(sim: Simulation) -> None
     answer = submit(sim, x, {**domains, "overall": "requires_improvement_with_elements", "rationale": "Mixed.",
                              "elements": "Good direct work."})  # fmt: skip
     assert answer["body"]["response_action"] == "push"
+
+
+def test_a_closed_form_keeps_a_draft_offered_again_but_never_text_the_guardrail_stops(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    people = case_people(sim, first)
+    sim.at(D(2026, 12, 10), 10)
+    x = open_form(sim, first)
+    view = top(sim, x)
+    typed = input_values(view, {"risk_and_need": "Good", "overall": "Good", "good_practice": "Warm, steady direct work",
+                                "rationale": "Seen at LS1 4AP with mum"}, sim.workspace.member_id)  # fmt: skip
+    closed = sim.workspace.close_modal(x, typed)  # typed, then X: Slack sends what was typed with view_closed
+    assert closed is not None and closed["notified"] and closed["status"] == 200
+
+    with sim.sessions() as session:
+        draft = session.scalars(select(AuditDraft)).one()
+        assert draft.values == {"section:risk_and_need": "good", "overall": "good", "good_practice": "Warm, steady direct work"}
+        assert "LS1" not in json.dumps(draft.values), "a postcode is never stored, not even in a draft"
+
+    sim.at(D(2026, 12, 11), 9)
+    sim.workspace.slash_command(x, "/audit", f"record {people['ref']}")
+    again = top(sim, x)
+    blocks = {b["block_id"]: b for b in again["blocks"]}
+    assert blocks["draft"]["elements"][0]["text"].startswith(":memo: Filled in from your draft saved at 10:00 on Thursday 10 December")
+    assert blocks["section:risk_and_need"]["element"]["initial_option"]["value"] == "good"
+    assert blocks["good_practice"]["element"]["initial_value"] == "Warm, steady direct work"
+    assert "initial_value" not in blocks["rationale"]["element"]
+
+
+def test_text_that_could_identify_a_child_is_a_field_error_naming_only_its_kind(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    sim.at(D(2026, 12, 10), 10)
+    x = open_form(sim, first)
+    sections = {k: "good" for k in BRADFORD_SECTIONS}
+    answer = submit(sim, x, grades(sections, "good", good_practice="Good work", rationale="Child DOB 03/04/2015 noted."))
+    errors = answer["body"]["errors"]
+    assert list(errors) == ["rationale"] and "date of birth" in errors["rationale"] and "03/04" not in errors["rationale"]
+    assert submit(sim, x, grades(sections, "good", good_practice="Good work"))["body"]["response_action"] == "push"
+    assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
+    answer = submit(sim, x, {"action_1_what": "Call NHS 943 476 5919 back", "action_1_owner": owner_id(sim, x),
+                             "action_1_due": "2027-01-15"})  # fmt: skip
+    assert list(answer["body"]["errors"]) == ["action_1_what"] and "NHS number" in answer["body"]["errors"]["action_1_what"]
+
+
+def to_actions(sim: Simulation, allocation: Allocation) -> str:
+    """Open the form and pass the grades and findings (all Good): the auditor, on the last step."""
+    x = open_form(sim, allocation)
+    assert submit(sim, x, grades({k: "good" for k in BRADFORD_SECTIONS}, "good", good_practice="Good work"))["body"]["response_action"] == "push"
+    assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
+    return x
+
+
+def test_the_actions_step_names_each_field_to_fix(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    people = case_people(sim, first)
+    sim.at(D(2026, 12, 10), 10)
+    x = to_actions(sim, first)
+
+    assert submit(sim, x, {})["body"]["errors"] == {
+        "action_1_what": "Add at least one action, or say below why no action is needed.",
+        "no_actions": "If no action is needed, say why."}
+    answer = submit(sim, x, {"action_1_what": "Review the plan", "action_2_owner": owner_id(sim, people["worker"]),
+                             "action_2_due": "2026-12-09", "no_actions": "None"})  # fmt: skip
+    assert answer["body"]["errors"] == {
+        "action_1_owner": "Action 1: choose who will do it.", "action_1_due": "Action 1: choose the date it is due.",
+        "action_2_what": "Action 2: say what needs to be done.", "action_2_due": "Action 2: the due date must be after today.",
+        "no_actions": "You have listed actions: leave this empty, or remove the actions."}  # fmt: skip
+    assert record_id(sim, first) is None
+
+
+def test_a_second_submission_changes_nothing_and_says_who_recorded_it(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    people = case_people(sim, first)
+    sim.at(D(2026, 12, 10), 10)
+    x = to_actions(sim, first)
+    last = top(sim, x)
+    values = input_values(last, {"no_actions": "Nothing more is needed."}, sim.workspace.member_id)
+    assert sim.workspace.submit_view(x, last, values)["body"] == {"response_action": "clear"}
+
+    with sim.workspace.state.lock:  # the same form submitted again from another copy (a second device)
+        stored = sim.workspace.state.views[last["id"]]
+        stored.open, stored.hash = True, sim.workspace.state.new_hash()
+    sim.at(D(2026, 12, 10), 10, 1)
+    again = sim.workspace.submit_view(x, last, values)
+    name = sim_name(sim, x)
+    assert again["body"] == {"response_action": "errors", "errors": {"action_1_what": (
+        f"The audit of {people['ref']} was already recorded by {name} at 10:00 on Thursday 10 December 2026. "
+        "Your form was not submitted again: nothing was changed.")}}
+    sim.workspace.click(x, with_button(sim, x, ActionId.RECORD_AUDIT), ActionId.RECORD_AUDIT)
+    assert sim.workspace.messages(user_email=x)[-1]["ephemeral"]
+    assert sim.workspace.messages(user_email=x)[-1]["text"].startswith(f"The audit of {people['ref']} was already recorded by")
+    deliver(sim)
+    with sim.sessions() as session:
+        assert len(session.scalars(select(AuditRecord)).all()) == 1
+        findings = session.scalars(select(Notification).where(Notification.template == "audit_findings")).all()
+        assert sorted(n.recipient.email for n in findings) == sorted([people["worker"], people["tm"]])
+
+
+def sim_name(sim: Simulation, email: str) -> str:
+    with sim.sessions() as session:
+        return session.scalars(select(Person.display_name).where(Person.email == email)).one()
+
+
+def test_recorded_late_at_night_stops_the_reminder_and_the_findings_wait_for_the_morning(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    people = case_people(sim, first)
+    with sim.sessions() as session, session.begin():  # the case has an IRO: they are sighted on the findings too
+        iro = session.scalars(select(Person).where(Person.email == sim_email(sim, "Dee Deputy"))).one()
+        session.get(Allocation, first.id).case.iro_id = iro.id  # type: ignore[union-attr]
+    sim.at(D(2026, 12, 22), 21, 30)  # Tuesday evening, before Thursday's reminder
+    x = to_actions(sim, first)
+    assert submit(sim, x, {"no_actions": "Nothing more is needed."})["body"] == {"response_action": "clear"}
+    deliver(sim)
+    assert sim.workspace.messages(user_email=x)[-1]["text"].startswith(f"Audit of case {people['ref']} recorded")
+    assert not [m for m in sim.workspace.messages(user_email=people["tm"]) if m["text"].startswith("Audit findings")]
+
+    sim.step(sim.at(D(2026, 12, 23), 8, 30))  # the start of the working day
+    for email in (people["worker"], people["tm"], sim_email(sim, "Dee Deputy")):
+        assert sim.workspace.messages(user_email=email)[-1]["text"].startswith(f"Audit findings for case {people['ref']}")
+    sim.step(sim.at(D(2026, 12, 24), 9))  # reminder day: this audit is done
+    assert not [m for m in sim.workspace.messages(user_email=x) if m["text"].startswith("Reminder") and people["ref"] in m["text"]]
+    with sim.sessions() as session:
+        allocation = session.get(Allocation, first.id)
+        assert allocation is not None and allocation.completed_at == sim.calendar.utc(D(2026, 12, 22), dt.time(21, 30))
+
+
+def sim_email(sim: Simulation, name: str) -> str:
+    with sim.sessions() as session:
+        return session.scalars(select(Person.email).where(Person.display_name == name)).one()
+
+
+def test_a_draft_of_an_audit_that_went_elsewhere_is_forgotten(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    sim.at(D(2026, 12, 10), 10)
+    x = open_form(sim, first)
+    sim.workspace.close_modal(x)
+    with sim.sessions() as session, session.begin():
+        assert len(session.scalars(select(AuditDraft)).all()) == 1
+        session.get(Allocation, first.id).state = AllocationState.CANCELLED  # type: ignore[union-attr]
+    sim.step(sim.at(D(2026, 12, 11), 9))
+    with sim.sessions() as session:
+        assert session.scalars(select(AuditDraft)).all() == []

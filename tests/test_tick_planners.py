@@ -13,6 +13,7 @@ from bot.scheduler import housekeeping
 from bot.scheduler.tick import PLANNERS, TickReport, tick
 from bot.services.alerts import planners as alerts
 from bot.services.allocation import planners as allocation
+from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.planning import Counter, Planner, TickContext, When
@@ -27,12 +28,12 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
-    areas = (alerts, housekeeping, allocation, cycle, exemptions)
+    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
         ("preview", When.WORKING_HOURS), ("allocation", When.CYCLE), ("reminders", When.CYCLE),
-        ("overdue", When.CYCLE), ("exemptions", When.CYCLE),
+        ("overdue", When.CYCLE), ("exemptions", When.CYCLE), ("drafts", When.WORKING_HOURS),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

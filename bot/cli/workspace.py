@@ -114,6 +114,17 @@ def ctx_settings(click_ctx: click.Context) -> Any:
     return ctx.settings
 
 
+def _typed(fields: tuple[str, ...]) -> dict[str, str]:
+    """``field=value`` arguments as a dict (a value may contain ``=``)."""
+    typed: dict[str, str] = {}
+    for item in fields:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not field=value", param_hint="FIELDS")
+        typed[name.strip()] = value
+    return typed
+
+
 def register(group: click.Group) -> None:
     """Add the ``workspace`` commands."""
 
@@ -206,13 +217,7 @@ def register(group: click.Group) -> None:
 
         Exits 1 when a field is refused (the modal stays open), here or by the bot.
         """
-        typed: dict[str, str] = {}
-        for item in fields:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip():
-                raise click.BadParameter(f"{item!r} is not field=value", param_hint="FIELDS")
-            typed[name.strip()] = value
-        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/submit", {"user": email, "fields": typed})
+        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/submit", {"user": email, "fields": _typed(fields)})
         if not answer.get("ok"):
             raise click.ClickException(_refused(answer))
         body = answer.get("body")
@@ -226,10 +231,12 @@ def register(group: click.Group) -> None:
 
     @workspace.command("close", short_help="Close a person's open modal without submitting it.")
     @click.option("--user", "email", required=True, help="Whose open modal to close (their email).")
+    @click.argument("fields", nargs=-1)
     @click.pass_context
-    def close(click_ctx: click.Context, email: str) -> None:
-        """Close a person's open modal without submitting it, as its X does in Slack."""
-        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/close", {"user": email})
+    def close(click_ctx: click.Context, email: str, fields: tuple[str, ...]) -> None:
+        """Close a person's open modal without submitting it, as its X does in Slack; `field=value`
+        arguments are what they typed first (a form that keeps drafts keeps it)."""
+        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/close", {"user": email, "fields": _typed(fields)})
         if answer.get("error") == "no_open_modal":
             click.echo(f"{email} has no modal open")
             return

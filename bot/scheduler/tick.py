@@ -21,6 +21,7 @@ from bot.calendar import WorkingCalendar
 from bot.scheduler import housekeeping
 from bot.services.alerts import planners as alerts
 from bot.services.allocation import planners as allocation
+from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.planning import Planned, Planner, TickContext, When
@@ -85,6 +86,7 @@ PLANNERS: tuple[Planner, ...] = (
     *allocation.PLANNERS,
     *cycle.PLANNERS,
     *exemptions.PLANNERS,
+    *audits.PLANNERS,
 )
 
 

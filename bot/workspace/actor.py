@@ -289,11 +289,13 @@ class Actor:
             self._apply_response_action(stored, body if isinstance(body, dict) else None)
         return {"status": status, "body": body, "trigger_id": trigger_id}
 
-    def close_modal(self, user_email: str) -> dict[str, Any] | None:
+    def close_modal(self, user_email: str, values: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
         """Close the member's open modals, as the modal's X does; None when none is open.
 
         A modal with ``notify_on_close`` is sent to the bot as ``view_closed`` (Slack closes it
-        whatever the bot answers). Returns ``{"view", "notified", "status", "body"}``.
+        whatever the bot answers), with what was typed into the modal on top (``values``, as for
+        ``submit_view``; untouched inputs show their initial values). Returns ``{"view",
+        "notified", "status", "body"}``.
         """
         state = self.ws.state
         with state.lock:
@@ -303,6 +305,7 @@ class Actor:
                 return None
             top = state.views[stack[-1]]
             view = self.ws.api.api_view(top)
+            view["state"] = {"values": _state_values(top, values or {})}
             state.clear_views(user.id)
             payload = {
                 "type": "view_closed", "team": self._team(), "user": self._user_field(user),

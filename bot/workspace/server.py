@@ -320,10 +320,10 @@ class LocalWorkspace:
         finally:
             self.persist()
 
-    def close_modal(self, user_email: str) -> dict[str, Any] | None:
-        """Close a member's open modals as the X does; see ``Actor.close_modal``."""
+    def close_modal(self, user_email: str, values: dict[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """Close a member's open modals as the X does, with what was typed; see ``Actor.close_modal``."""
         try:
-            return self.actor.close_modal(user_email)
+            return self.actor.close_modal(user_email, values)
         finally:
             self.persist()
 

@@ -25,7 +25,7 @@ EXPECTED = {
     "command": "JSON with user (email), command and text",
     "click": "JSON with user (email), button, and optionally message (number) and option",
     "submit": "JSON with user (email) and fields",
-    "close": "JSON with user (email)",
+    "close": "JSON with user (email), and optionally fields (what was typed before closing)",
 }
 
 
@@ -92,9 +92,13 @@ def _close(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, An
     top = _top(ws, email)
     if top is None:
         raise _NoModal(f"{email} has no modal open")
+    typed = body.get("fields") or {}
+    if not isinstance(typed, dict):
+        raise TypeError("fields must be an object")
+    values = input_values(top, {str(k): str(v) for k, v in typed.items()}, ws.member_id)
     reply = {"closed": (top.get("title") or {}).get("text", ""), "status": None, "body": None, "notified": False}
     try:
-        closed = ws.close_modal(email)
+        closed = ws.close_modal(email, values)
     except (BotTimeoutError, BotUnreachableError) as exc:  # closed all the same, as in Slack
         return {**reply, "not_told": str(exc)}
     return {**reply, **({k: closed[k] for k in ("status", "body", "notified")} if closed else {})}

@@ -174,7 +174,7 @@ def _keep_draft(
     guard: Any, *, now: dt.datetime,
 ) -> None:  # fmt: skip
     """Merge one step's values into the person's draft. Text that the guardrail stops is not kept."""
-    kept = {k: v for k, v in values.items() if k in step_fields(step, scheme)}
+    kept = {k: v for k, v in values.items() if k in step_fields(step, scheme) and v not in (None, "", [])}
     for key in TEXT_FIELDS:
         if isinstance(kept.get(key), str) and kept[key].strip() and guard(kept[key]) is not None:
             kept.pop(key)
