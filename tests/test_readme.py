@@ -31,6 +31,7 @@ from bot.local import describe_local, prepare_local_store
 from bot.runtime import Runtime, start_runtime, sync_workspace_users
 from bot.settings import load_settings
 from store.models import Allocation, Case, Person, SafeguardingAlert
+from store.records import AuditRecord
 from tests.conftest import drop_database, new_engine
 from tests.support import FakeClock, FakeTime, running_workspace
 
@@ -43,7 +44,10 @@ PLACEHOLDERS = {
     "fatima.dixon@council.example": "auditor",
     "michelle.kaur@council.example": "team_manager",
     "amira.khan@council.example": "approver",
+    "bilal.hussain@council.example": "new_auditor",
 }
+#: Names the README's walkthroughs type (a menu's option), and whose name each stands for.
+NAME_PLACEHOLDERS = {"Michelle Kaur": "team_manager"}
 #: Example commands that are not run here, with why (see the module docstring).
 NOT_RUN = ("python3 dev.py", ".venv/bin/python bench/", "AUDITBOT_TEST_POSTGRES_URL=")
 #: Commands whose documented outcome is a non-zero exit: the worker needs Slack credentials;
@@ -64,7 +68,7 @@ def table_commands(text: str) -> list[str]:
 
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
-    assert len(blocks) == 5 and blocks[0][0].startswith("python3 dev.py run")
+    assert len(blocks) == 6 and blocks[0][0].startswith("python3 dev.py run")
     assert len(table_commands(README)) == 18
 
 
@@ -141,6 +145,14 @@ def demo_name(demo: Demo, email: str) -> str:
         return session.scalars(select(Person.display_name).where(Person.email == email)).one()
 
 
+def named(demo: Demo, pattern: str, output: str) -> str:
+    """The email of the person ``output`` names where ``pattern`` says."""
+    found = re.findall(pattern, output)
+    assert found, output
+    with demo.runtime.sessions() as session:
+        return session.scalars(select(Person.email).where(Person.display_name == found[-1])).one()
+
+
 def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, str]) -> Result | None:
     """Run one README line: an assignment sets a variable, an auditbot command runs."""
     words = shlex.split(line, comments=True)
@@ -152,6 +164,8 @@ def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, s
         return None
     words = [re.sub(r"\$([A-Z]+)", lambda m: variables[m.group(1)], w) for w in words]
     words = [real[PLACEHOLDERS[w]] if w in PLACEHOLDERS else w for w in words]
+    for name, role in NAME_PLACEHOLDERS.items():
+        words = [w.replace(name, demo_name(demo, real[role])) for w in words]
     assert words[0] in (".venv/bin/auditbot", "auditbot"), line
     result = demo.auditbot(words[1:])
     expected = EXPECTED_EXIT.get(words[1], 0)
@@ -172,14 +186,12 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
         for line in block:
             if line.startswith(NOT_RUN):
                 continue
-            if "approver" in real or "AD=" not in line:
-                result = run_line(demo, line, variables, real)
-            else:  # the approver is whoever the auditor's confirmation names, as the README says
-                gone_to = re.findall(r"has gone to @?([A-Z][\w' -]+?)(?: \(|\.)", outputs[-1][1])
-                assert gone_to, outputs[-1][1]
-                with demo.runtime.sessions() as session:
-                    real["approver"] = session.scalars(select(Person.email).where(Person.display_name == gone_to[-1])).one()
-                result = run_line(demo, line, variables, real)
+            if line.startswith("AD=") and "approver" not in real:
+                # the approver is whoever the auditor's confirmation names, as the README says
+                real["approver"] = named(demo, r"has gone to @?([A-Z][\w' -]+?)(?: \(|\.)", outputs[-1][1])
+            if line.startswith("B=") and "new_auditor" not in real:  # whoever the approval names
+                real["new_auditor"] = named(demo, r"reallocated to @?([A-Z][\w' -]+?)(?: \(|\.|,)", outputs[-1][1])
+            result = run_line(demo, line, variables, real)
             if result is not None:
                 outputs.append((line, result.output))
 
@@ -196,6 +208,15 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
     assert f"has gone to @{demo_name(demo, real['approver'])}" in submitted
     outcome = next(out for line, out in outputs if line.endswith("# the exemption approved, and who has the case now"))
     assert f"was approved by @{demo_name(demo, real['approver'])}. The case has been reallocated to @" in outcome, outcome
+
+    recorded = next(out for line, out in outputs if line.endswith('# "Audit recorded: CMS-...", on time'))
+    assert "Audit recorded: CMS-" in recorded and "on time, the reminders have stopped" in recorded, recorded
+    findings = next(out for line, out in outputs if line.endswith("# the findings: the grades, the strengths, the action"))
+    assert "Audit findings: CMS-" in findings and "Overall grade: Good" in findings, findings
+    assert "Records" in findings and "Requires Improvement" in findings and "Bring the case records up to date" in findings
+    with demo.runtime.sessions() as session:
+        record = session.scalars(select(AuditRecord)).one()
+        assert record.actions[0].owner.email == real["team_manager"] and record.submitted_by.email == real["new_auditor"]
 
     for command in table_commands(README):
         result = run_line(demo, command, variables, real)

@@ -119,7 +119,7 @@ def test_bradford_one_inadequate_section_with_overall_ri_is_accepted_and_recorde
         assert "Risk and need" in body and "Inadequate" in body and "Update the risk assessment" in body
     summary = sim.workspace.messages(user_email=x)[-1]
     assert summary["text"] == f"Audit of case {people['ref']} recorded: overall Requires Improvement."
-    assert "on time, the reminders have stopped" in json.dumps(summary["blocks"])
+    assert "You recorded the audit of" in json.dumps(summary["blocks"]) and "on time, the reminders have stopped" in json.dumps(summary["blocks"])
     with sim.sessions() as session:
         sent = session.scalars(select(Notification).where(Notification.template.in_(["audit_findings", "audit_recorded"])))
         assert sorted((n.channel, n.recipient.email) for n in sent) == sorted(
