@@ -39,6 +39,11 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.COMPLETE_AUDIT, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(True)),
     (Permission.COMPLETE_AUDIT, person(STRANGER, Role.AUDITOR), {"allocation": allocation()}, Decision(False, RefusalCode.NOT_YOUR_AUDIT)),
     (Permission.COMPLETE_AUDIT, person(STRANGER), {"allocation": allocation(second=None)}, Decision(False, RefusalCode.NOT_YOUR_AUDIT)),
+    (Permission.RECORD_AUDIT, person(AUDITOR), {"allocation": allocation()}, Decision(True)),
+    (Permission.RECORD_AUDIT, person(SECOND), {"allocation": allocation()}, Decision(True)),
+    # the grades are the auditor's judgement: not even the QA team records them for them (they import outcomes)
+    (Permission.RECORD_AUDIT, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.NOT_YOUR_AUDIT)),
+    (Permission.RECORD_AUDIT, person(STRANGER, Role.AUDITOR), {"allocation": allocation()}, Decision(False, RefusalCode.NOT_YOUR_AUDIT)),
     (Permission.REQUEST_BREAK, person(AUDITOR, Role.AUDITOR), {}, Decision(True)),
     (Permission.REQUEST_BREAK, person(STRANGER, Role.SOCIAL_WORKER), {}, Decision(False, RefusalCode.NOT_AN_AUDITOR)),
     (Permission.VIEW_BREAKS, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),

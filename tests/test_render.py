@@ -337,6 +337,17 @@ def test_reminder_carries_the_record_and_break_buttons_with_ids() -> None:
     assert payload["blocks"][0]["text"]["text"] == "Reminder: audit due in 7 days"
 
 
+def test_findings_of_a_long_imported_record_stay_within_block_kit_limits() -> None:
+    """A council's scheme with 25 sections and an import with 40 actions: every grade shown, twenty actions and a count."""
+    context = record_context(sections=[{"label": f"Section {n}", "grade": "Good"} for n in range(25)],
+                             actions=[{"text": "a" * 300, "owner": ALEX, "due_date": "2027-01-15"} for _ in range(40)])  # fmt: skip
+    payload = render(Template.AUDIT_FINDINGS, context)
+    assert validate_message(payload) == []
+    text = all_text(payload)
+    assert text.count("*Section ") == 25 and "20. " + "a" * 300 in text and "21. " not in text
+    assert "… and 20 more actions." in text
+
+
 @pytest.mark.parametrize("step", ["grades", "findings", "actions"])
 def test_each_step_of_the_record_form_offers_the_draft_back_within_limits(step: str) -> None:
     """Every field at its longest, filled from a draft: within Block Kit's limits, each initial

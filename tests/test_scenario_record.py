@@ -283,3 +283,43 @@ def test_a_draft_of_an_audit_that_went_elsewhere_is_forgotten(sim: Simulation) -
     sim.step(sim.at(D(2026, 12, 11), 9))
     with sim.sessions() as session:
         assert session.scalars(select(AuditDraft)).all() == []
+
+
+def test_changing_the_scheme_leaves_recorded_audits_as_they_were_graded(sim: Simulation) -> None:
+    first, second = allocate_december(sim)[:2]
+    sim.at(D(2026, 12, 10), 10)
+    x = to_actions(sim, first)
+    assert submit(sim, x, {"no_actions": "Nothing more is needed."})["body"] == {"response_action": "clear"}
+    y = to_actions(sim, second)  # a form filled in on Bradford's sections, not yet submitted...
+
+    sim.runtime.settings.grading_scheme = "hull"  # ...when the council moves to Hull's scheme
+    answer = submit(sim, y, {"no_actions": "Nothing more is needed."})
+    assert answer["body"]["response_action"] == "errors"
+    assert answer["body"]["errors"]["action_1_what"].startswith("Go back: an earlier step needs a change. Grade KSS 1")
+    with sim.sessions() as session:
+        record = session.scalars(select(AuditRecord)).one()
+        assert (record.allocation_id, record.scheme, record.scheme_version) == (first.id, "bradford", 1)
+        assert {s.grade for s in record.sections} == {"good"} and len(record.sections) == 9
+    sim.workspace.close_modal(y)
+    sim.workspace.click(y, with_button(sim, y, ActionId.RECORD_AUDIT), ActionId.RECORD_AUDIT)
+    assert "Step 1 of 3: the grades, on Hull" in json.dumps(top(sim, y)["blocks"][0])
+
+
+def test_in_a_team_of_more_than_a_hundred_the_owner_menu_keeps_the_case_circle(sim: Simulation) -> None:
+    from store.models import Role, Team
+    from tests.allocation_fixtures import Council
+
+    first = allocate_december(sim)[0]
+    people = case_people(sim, first)
+    with sim.sessions() as session, session.begin():
+        team = session.get(Team, session.get(Allocation, first.id).case.team_id)  # type: ignore[union-attr]
+        council = Council(session)
+        for n in range(120):  # "Aaron 000"... sort before everyone in the circle
+            council.person(f"Aaron {n:03}", Role.SOCIAL_WORKER, team=team)
+    sim.at(D(2026, 12, 10), 10)
+    x = to_actions(sim, first)
+    owners = next(b for b in top(sim, x)["blocks"] if b["block_id"] == "action_1_owner")["element"]["options"]
+    assert len(owners) == 100
+    values = {o["value"] for o in owners}
+    for email in (people["worker"], people["tm"], x):
+        assert owner_id(sim, email) in values

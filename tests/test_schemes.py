@@ -93,6 +93,17 @@ def test_hull_requires_improvement_with_elements_needs_the_elements_named() -> N
             "[rules]\nelements_required_for=['z']\nlenient=true\n",
             "unknown rule(s) lenient",
         ),
+        (
+            "id='x'\nversion=1\nname='x'\n[sections]\nscale=[{value='a',label='" + "A" * 76 + "',rank=2},{value='b',label='B',rank=1}]\n"
+            "items=[{key='s',label='S'}]\n[overall]\nscale=[{value='a',label='A',rank=2},{value='b',label='B',rank=1}]\n",
+            "is longer than a menu shows (75 characters)",
+        ),
+        (
+            "id='x'\nversion=1\nname='x'\n[sections]\nscale=[{value='a',label='A',rank=2},{value='b',label='B',rank=1}]\n"
+            "items=[" + ",".join(f"{{key='s{n}',label='S'}}" for n in range(41)) + "]\n"
+            "[overall]\nscale=[{value='a',label='A',rank=2},{value='b',label='B',rank=1}]\n",
+            "41 sections; the form takes at most 40",
+        ),
     ],
 )
 def test_a_broken_scheme_file_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import case as case_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -65,14 +66,15 @@ def action_owners(session: Session, allocation: Allocation) -> list[Person]:
     case = allocation.case
     circle = {case.allocated_worker_id, case.team_manager_id, case.iro_id, allocation.auditor_id, allocation.second_auditor_id}
     manager = case.team_manager.line_manager_id if case.team_manager is not None else None
-    circle |= {manager}
-    people = session.scalars(
+    ids = {i for i in circle | {manager} if i is not None}
+    in_circle = Person.id.in_(ids)
+    people = session.scalars(  # the circle first, so a large team never crowds it out of the menu
         select(Person)
-        .where(Person.active.is_(True), Person.id.in_({i for i in circle if i is not None}) | (Person.team_id == case.team_id))
-        .order_by(Person.display_name, Person.id)
+        .where(Person.active.is_(True), in_circle | (Person.team_id == case.team_id))
+        .order_by(case_((in_circle, 0), else_=1), Person.display_name, Person.id)
         .limit(MAX_OWNERS)
     ).all()
-    return list(people)
+    return sorted(people, key=lambda p: (p.display_name, p.id))
 
 
 def _late(record: AuditRecord) -> dict[str, Any]:

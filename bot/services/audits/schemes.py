@@ -17,6 +17,12 @@ from typing import Any
 SHIPPED = Path(__file__).resolve().parent.parent.parent / "schemes"
 
 
+#: What the record form can show: a menu option's words, a field's label, and sections in one step.
+MAX_GRADE_LABEL = 75
+MAX_SECTION_LABEL = 200
+MAX_SECTIONS = 40
+
+
 class SchemeError(Exception):
     """A grading scheme file that cannot be used, explained in one line."""
 
@@ -121,6 +127,9 @@ def _scale(table: Any, where: str) -> tuple[Grade, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("rank"), int) or isinstance(item.get("rank"), bool):
             raise SchemeError(f"[{where}] scale item {n}: needs value, label and a whole-number rank")
         grades.append(Grade(_text(item, "value", f"[{where}] scale item {n}"), _text(item, "label", f"[{where}] scale item {n}"), item["rank"]))
+    long = next((g for g in grades if len(g.label) > MAX_GRADE_LABEL), None)
+    if long is not None:
+        raise SchemeError(f"[{where}] scale: the label {long.label[:40]!r}... is longer than a menu shows ({MAX_GRADE_LABEL} characters)")
     values = [g.value for g in grades]
     if len(set(values)) != len(values):
         raise SchemeError(f"[{where}] scale: a value appears twice")
@@ -141,6 +150,11 @@ def _parse(data: dict[str, Any]) -> Scheme:
         Section(_text(i, "key", f"section {n}"), _text(i, "label", f"section {n}")) if isinstance(i, dict) else _bad_item(n)
         for n, i in enumerate(items, 1)
     )
+    if len(sections) > MAX_SECTIONS:
+        raise SchemeError(f"[sections] items: {len(sections)} sections; the form takes at most {MAX_SECTIONS}")
+    long_section = next((s for s in sections if len(s.label) > MAX_SECTION_LABEL), None)
+    if long_section is not None:
+        raise SchemeError(f"section {long_section.key!r}: its label is longer than {MAX_SECTION_LABEL} characters")
     if len({s.key for s in sections}) != len(sections):
         raise SchemeError("[sections] items: a key appears twice")
     rules = data.get("rules", {})
