@@ -69,7 +69,7 @@ def table_commands(text: str) -> list[str]:
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
     assert len(blocks) == 6 and blocks[0][0].startswith("python3 dev.py run")
-    assert len(table_commands(README)) == 18
+    assert len(table_commands(README)) == 19
 
 
 @dataclass
@@ -225,6 +225,8 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
     said = dict(outputs)
     assert said["auditbot allocate --month 2027-01 --control 40"].startswith("40 allocations created")
     assert "December 2026" in said["auditbot month show 2026-12 --as-of 2027-01-11"]
+    assert said["auditbot import outcomes examples/outcomes.csv"] == (
+        "outcomes.csv: 2 audit(s) recorded (2 on time, 0 late), 3 action(s); findings queued for 4 people\n")
     assert "would plan" in said['auditbot tick --at "2026-12-01 08:30"']
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [

@@ -1,8 +1,9 @@
-"""``auditbot import staff|cases FILE.csv`` and ``auditbot demo-data``."""
+"""``auditbot import staff|cases|outcomes FILE.csv`` and ``auditbot demo-data``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.calendar import WorkingCalendar
 from bot.cli import Context, pass_context
+from bot.services.audits.outcomes import OutcomesReport, import_outcomes
 from bot.services.staff.demo import generate_demo
 from bot.services.staff.importer import ImportFailed, ImportReport, Progress, import_cases, import_staff
 
@@ -19,7 +22,7 @@ LARGE_FILE_ROWS = 5000
 #: At most this many problems are printed; the rest are counted.
 MAX_PROBLEMS_SHOWN = 200
 
-Importer = Callable[..., ImportReport]
+Importer = Callable[..., ImportReport | OutcomesReport]
 
 
 def count_rows(path: Path) -> int:
@@ -28,7 +31,7 @@ def count_rows(path: Path) -> int:
         return max(sum(1 for _ in fh) - 1, 0)
 
 
-def _print_report(report: ImportReport) -> None:
+def _print_report(report: ImportReport | OutcomesReport) -> None:
     click.echo(report.summary())
     for warning in report.warnings:
         click.echo(f"warning: {warning}")
@@ -45,7 +48,9 @@ def _fail(path: Path, exc: ImportFailed) -> None:
     click.get_current_context().exit(1)
 
 
-def run_import(importer: Importer, sessions: sessionmaker[Session], path: Path, now: dt.datetime) -> ImportReport:
+def run_import(
+    importer: Importer, sessions: sessionmaker[Session], path: Path, now: dt.datetime
+) -> ImportReport | OutcomesReport:
     """Run one import with a progress bar when useful; exit 1 with the problems on failure."""
     rows = count_rows(path)
     try:
@@ -70,7 +75,7 @@ def register(group: click.Group) -> None:
 
     @group.group("import")
     def import_group() -> None:
-        """Import staff and cases from CSV files (see examples/README.md)."""
+        """Import staff, cases and audit outcomes from CSV files (see examples/README.md)."""
 
     @import_group.command("staff")
     @click.argument("file", type=csv_file)
@@ -85,6 +90,15 @@ def register(group: click.Group) -> None:
     def import_cases_cmd(ctx: Context, file: Path) -> None:
         """Create or update cases from a case CSV file (import staff first)."""
         run_import(import_cases, ctx.sessions, file, ctx.now())
+
+    @import_group.command("outcomes")
+    @click.argument("file", type=csv_file)
+    @pass_context
+    def import_outcomes_cmd(ctx: Context, file: Path) -> None:
+        """Record audits done in the case system from an outcomes CSV file (grades, findings, actions)."""
+        settings = ctx.settings
+        importer = functools.partial(import_outcomes, settings=settings, calendar=WorkingCalendar.from_settings(settings))
+        run_import(importer, ctx.sessions, file, ctx.now())
 
     @group.command("demo-data")
     @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -106,19 +106,24 @@ def action_field(n: int, part: str) -> str:
     return f"action_{n}_{part}"
 
 
-def step_fields(step: Step, scheme: Scheme) -> tuple[str, ...]:
-    """The block ids a step's modal has."""
+def step_fields(step: Step, scheme: Scheme, *, slots: int = ACTION_SLOTS) -> tuple[str, ...]:
+    """The block ids a step's modal has (an import may give more than ``ACTION_SLOTS`` actions)."""
     if step == Step.GRADES:
         return (*(section_field(s.key) for s in scheme.sections), Field.OVERALL, Field.GOOD_PRACTICE, Field.ELEMENTS,
                 Field.REASON, Field.RATIONALE)  # fmt: skip
     if step == Step.FINDINGS:
         return (Field.FLAGS, Field.SEEN, Field.FAMILY_SOUGHT, Field.FAMILY_BY, Field.FAMILY_VIEW, Field.CHILD_FEEDBACK)
-    return (*(action_field(n, p) for n in range(1, ACTION_SLOTS + 1) for p in ("what", "owner", "due")), Field.NO_ACTIONS)
+    return (*(action_field(n, p) for n in range(1, slots + 1) for p in ("what", "owner", "due")), Field.NO_ACTIONS)
 
 
-#: The text fields, each passed through the privacy guardrail before it is stored.
-TEXT_FIELDS = (Field.RATIONALE, Field.GOOD_PRACTICE, Field.ELEMENTS, Field.REASON, Field.NO_ACTIONS,
-               *(action_field(n, "what") for n in range(1, ACTION_SLOTS + 1)))  # fmt: skip
+def text_fields(slots: int = ACTION_SLOTS) -> tuple[str, ...]:
+    """The text fields, each passed through the privacy guardrail before it is stored."""
+    return (Field.RATIONALE, Field.GOOD_PRACTICE, Field.ELEMENTS, Field.REASON, Field.NO_ACTIONS,
+            *(action_field(n, "what") for n in range(1, slots + 1)))  # fmt: skip
+
+
+#: The chat form's text fields.
+TEXT_FIELDS = text_fields()
 
 
 @dataclass(frozen=True)
@@ -166,15 +171,17 @@ def _one(values: Mapping[str, Any], key: str, allowed: type[StrEnum] | tuple[str
 
 def check_step(
     step: Step, values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int],
-    guard: Callable[[str], str | None],
+    guard: Callable[[str], str | None], slots: int = ACTION_SLOTS,
 ) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
     """Check one step's values (block id → value, or list of values for checkboxes): field
-    errors by block id, and the form as far as this step fills it."""
+    errors by block id, and the form as far as this step fills it. ``today``: the day it is
+    submitted; ``slots``: how many actions it may have."""
     errors: dict[str, str] = {}
     form = RecordForm(sections={s.key: _text(values, section_field(s.key)) or None for s in scheme.sections},
                       overall=_text(values, Field.OVERALL) or None)  # fmt: skip
-    for key in TEXT_FIELDS:
-        if key not in step_fields(step, scheme):
+    fields = step_fields(step, scheme, slots=slots)
+    for key in text_fields(slots):
+        if key not in fields:
             continue
         text = _text(values, key)
         limit = MAX_LENGTH.get(key, MAX_LENGTH["action"])
@@ -193,7 +200,7 @@ def check_step(
     elif step == Step.FINDINGS:
         _check_findings(values, form, errors)
     else:
-        _check_actions(values, form, errors, today=today, owners=owners)
+        _check_actions(values, form, errors, today=today, owners=owners, slots=slots)
     return errors, form
 
 
@@ -221,9 +228,9 @@ def _check_findings(values: Mapping[str, Any], form: RecordForm, errors: dict[st
 
 
 def _check_actions(
-    values: Mapping[str, Any], form: RecordForm, errors: dict[str, str], *, today: dt.date, owners: set[int]
+    values: Mapping[str, Any], form: RecordForm, errors: dict[str, str], *, today: dt.date, owners: set[int], slots: int
 ) -> None:
-    for n in range(1, ACTION_SLOTS + 1):
+    for n in range(1, slots + 1):
         what_key, owner_key, due_key = (action_field(n, p) for p in ("what", "owner", "due"))
         what, owner, due = _text(values, what_key), _text(values, owner_key), _text(values, due_key)
         if not (what or owner or due):
@@ -260,13 +267,14 @@ def _date(text: str) -> dt.date | None:
 
 
 def check_record(
-    values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int], guard: Callable[[str], str | None]
-) -> tuple[dict[str, str], RecordForm]:
+    values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int], guard: Callable[[str], str | None],
+    slots: int = ACTION_SLOTS,
+) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
     """Check every step's values together: all field errors, and the whole form."""
     errors: dict[str, str] = {}
     forms = []
     for step in Step:
-        step_errors, form = check_step(step, values, scheme, today=today, owners=owners, guard=guard)
+        step_errors, form = check_step(step, values, scheme, today=today, owners=owners, guard=guard, slots=slots)
         errors.update(step_errors)
         forms.append(form)
     grades, findings, actions = forms

@@ -9,7 +9,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +84,13 @@ class _Sheet:
         return cells[index].strip() if index < len(cells) else ""
 
 
-def _read_sheet(path: Path, known: tuple[str, ...], required: tuple[str, ...], *, cases: bool) -> _Sheet:
-    """Decode and split the file; raise ImportFailed for file- and header-level problems."""
+def _read_sheet(
+    path: Path, known: Container[str], required: tuple[str, ...], *, cases: bool, kind: str = ""
+) -> _Sheet:
+    """Decode and split the file; raise ImportFailed for file- and header-level problems.
+
+    ``cases``: the file may come from a case system (child-identifying columns are skipped unread);
+    ``kind``: what the file is called in warnings (default "cases" or "staff")."""
     name, raw = path.name, path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -116,7 +121,8 @@ def _read_sheet(path: Path, known: tuple[str, ...], required: tuple[str, ...], *
     if private:
         warnings.append(f"column(s) {', '.join(private)} ignored: the bot does not hold children's personal details")
     if unknown:
-        warnings.append(f"column(s) {', '.join(unknown)} ignored: not a column of the {'cases' if cases else 'staff'} file")
+        kind = kind or ("cases" if cases else "staff")
+        warnings.append(f"column(s) {', '.join(unknown)} ignored: not a column of the {kind} file")
     rows: list[tuple[int, list[str]]] = []
     for number, cells in enumerate(reader, start=2):
         if any(c.strip() for c in cells):
