@@ -15,6 +15,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from store.models import Role
 
 
+class ModerationFinal(StrEnum):
+    """Whose word ends a grade disagreement: the moderator's (Hull 22), or a Head of Service's after it (Bradford §3)."""
+
+    MODERATOR = "moderator"
+    HEAD_OF_SERVICE = "head_of_service"
+
+
 class GuardrailLevel(StrEnum):
     """How much the privacy guardrail checks typed text (there is no "off")."""
 
@@ -119,6 +126,19 @@ class Settings(BaseSettings):
     exemption_resend_working_days: int = Field(2, ge=1, description="re-send an undecided request after this")
     exemption_escalate_working_days: int = Field(2, ge=1, description="then escalate to the approver's manager")
 
+    # Right to reply, challenges and moderation (shared/domain.md steps 8-9; Hull 18-22, 4.32; Bradford §3).
+    reply_window_working_days: int = Field(5, ge=1, description="the worker, TM and IRO may reply this long (Hull 18)")
+    answer_working_days: int = Field(3, ge=1, description="auditor, challenger, moderator, Head of Service: then reminded, then QA told")
+    #: ``moderator``: the moderator's judgement is final (Hull 22); ``head_of_service``: a grade
+    #: disagreement may go on to the Head of Service QA, an actions one to the case's Head of Service (Bradford §3).
+    moderation_final: ModerationFinal = ModerationFinal.MODERATOR
+    #: Who may moderate: senior managers outside the case's service and circle (Hull 22).
+    moderator_roles: Annotated[list[Role], NoDecode] = Field(
+        default_factory=lambda: [Role.HEAD_OF_SERVICE, Role.STRATEGIC_LEAD, Role.GROUP_MANAGER]
+    )
+    sample_moderation_percent: int = Field(10, ge=0, le=100, description="Hull 4.32: 10% of the month's finalised audits")
+    qa_amend_working_days: int = Field(3, ge=1, description="Hull 20: a returned audit is due back in 3 working days")
+
     # Immediate safeguarding concerns (shared/domain.md step 6).
     safeguarding_channel: str | None = Field(None, description="channel id told of each alert (never its note)")
     alert_escalation_minutes: int = Field(30, ge=1, description="unacknowledged by the team manager: escalate")
@@ -129,7 +149,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)
 
-    @field_validator("qa_team_names", mode="before")
+    @field_validator("qa_team_names", "moderator_roles", mode="before")
     @classmethod
     def _list_from_text(cls, value: object) -> object:
         """A list setting from the environment: a JSON list, or comma-separated names."""
