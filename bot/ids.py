@@ -26,6 +26,8 @@ class Template(StrEnum):
     #: The auditor's summary of an audit they recorded, and the findings for the worker, TM and IRO.
     AUDIT_RECORDED = "audit_recorded"
     AUDIT_FINDINGS = "audit_findings"
+    #: The audit is final: its grades as they stand, to the auditor, team manager and worker.
+    AUDIT_FINALISED = "audit_finalised"
     #: The record form's three steps (one template, ``step`` picks the fields).
     VIEW_RECORD = "view_record"
     BREAK_DECISION = "break_decision"

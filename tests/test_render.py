@@ -159,6 +159,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },
     Template.AUDIT_RECORDED: record_context(),
     Template.AUDIT_FINDINGS: record_context(),
+    Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
     Template.VIEW_RECORD: record_view("actions"),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},

@@ -15,7 +15,7 @@ from bot.ids import Template
 from bot.services.audits.schemes import Scheme
 from store.models import ExemptionRequest, Notification, Person, Priority
 from store.outbox import enqueue, person_ref
-from store.records import AuditRecord, RecordSource
+from store.records import ActionStatus, AuditRecord, RecordSource
 
 #: The messages that gave the auditor the "Record the audit" button.
 AUDITOR_MESSAGES = (Template.ALLOCATION_AUDITOR, Template.REMINDER_AUDITOR, Template.OVERDUE_AUDITOR)
@@ -56,7 +56,7 @@ def record_context(record: AuditRecord, scheme: Scheme, tz: Any) -> dict[str, An
         "submitted_on": submitted_on.isoformat(),
         "days_late": max(0, (submitted_on - allocation.due_date).days),
         "scheme": scheme.name,
-        "overall": _label(scheme.overall_scale, record.overall_grade),
+        "overall": _label(scheme.overall_scale, record.overall_now()),
         "sections": [{"label": labels.get(s.section_key, s.section_key), "grade": _label(scheme.section_scale, s.grade)}
                      for s in record.sections],  # fmt: skip
         "rationale": record.rationale,
@@ -64,7 +64,8 @@ def record_context(record: AuditRecord, scheme: Scheme, tz: Any) -> dict[str, An
         "good_elements": record.good_elements,
         "rule_reason": record.rule_reason,
         "flags": list(record.flags or []),
-        "actions": [{"text": a.text, "owner": person_ref(a.owner), "due_date": a.due_date.isoformat()} for a in record.actions],
+        "actions": [{"id": a.id, "text": a.text, "owner": person_ref(a.owner), "due_date": a.due_date.isoformat()}
+                    for a in record.actions if a.status != ActionStatus.WITHDRAWN],
         "no_actions_reason": record.no_actions_reason,
     }
 

@@ -32,6 +32,7 @@ from bot.services.audits.form import (
 from bot.services.audits.schemes import Scheme, current_scheme
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
+from bot.services.replies.window import closes_on
 from bot.settings import Settings
 from store.audit import record as audit_log
 from store.models import Allocation, AllocationState, Case, Person
@@ -264,7 +265,7 @@ def store_record(
         rationale=form.rationale, strengths=form.good_practice, good_elements=form.elements, rule_reason=form.reason,
         flags=list(form.flags), seen_roles=list(form.seen), family_views=dict(form.family),
         no_actions_reason=form.no_actions_reason or None, source=source, submitted_by_id=by.id if by else None,
-        submitted_at=at,
+        submitted_at=at, reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
     )  # fmt: skip
     record.sections = [AuditSectionGrade(section_key=k, grade=v) for k, v in form.sections.items() if v]
     record.grades = [AuditGradeEvent(stage=GradeStage.SUBMITTED, grade=record.overall_grade, by_id=record.submitted_by_id,

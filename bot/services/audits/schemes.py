@@ -96,6 +96,18 @@ def _load_cached(name_or_path: str, stamp: int) -> Scheme:
     return load_scheme(name_or_path)
 
 
+def scheme_of(record: Any, settings: Any) -> Scheme:
+    """The scheme a record was graded on: the council's current one if it is that one, else the
+    shipped scheme of that name (a council that moved scheme keeps its old audits' labels)."""
+    current = current_scheme(settings.grading_scheme)
+    if record.scheme == current.id:
+        return current
+    try:
+        return current_scheme(record.scheme)
+    except SchemeError:
+        return current
+
+
 def load_scheme(name_or_path: str) -> Scheme:
     """The shipped scheme called ``name_or_path``, or the TOML file at that path."""
     path = _path(name_or_path)
