@@ -28,6 +28,17 @@ class Template(StrEnum):
     AUDIT_FINDINGS = "audit_findings"
     #: The audit is final: its grades as they stand, to the auditor, team manager and worker.
     AUDIT_FINALISED = "audit_finalised"
+    #: Right to reply: a comment, to the auditor; a reminder before the window closes.
+    REPLY_COMMENTED = "reply_commented"
+    REPLY_REMINDER = "reply_reminder"
+    #: A challenge, to the auditor (Change / Keep); the answer, to the challenger (Accept / Moderation).
+    CHALLENGE_AUDITOR = "challenge_auditor"
+    CHALLENGE_ANSWERED = "challenge_answered"
+    #: Someone has not answered a challenge in time: reminded, then the QA team told.
+    CHALLENGE_CHASER = "challenge_chaser"
+    VIEW_REPLY_COMMENT = "view_reply_comment"
+    VIEW_CHALLENGE = "view_challenge"
+    VIEW_CHALLENGE_ANSWER = "view_challenge_answer"
     #: The record form's three steps (one template, ``step`` picks the fields).
     VIEW_RECORD = "view_record"
     BREAK_DECISION = "break_decision"
@@ -74,6 +85,13 @@ class ActionId(StrEnum):
     #: On messages sent before audits were recorded in chat (``/audit complete`` does the same).
     MARK_COMPLETE = "audit_mark_complete"
     RECORD_AUDIT = "audit_record"
+    REPLY_AGREE = "reply_agree"
+    REPLY_COMMENT = "reply_comment"
+    REPLY_CHALLENGE = "reply_challenge"
+    CHALLENGE_CHANGE = "challenge_change"
+    CHALLENGE_KEEP = "challenge_keep"
+    CHALLENGE_ACCEPT = "challenge_accept"
+    CHALLENGE_MODERATE = "challenge_moderate"
     REQUEST_BREAK = "audit_request_break"
     CANCEL_BREAK = "break_cancel"
     REQUEST_EXEMPTION = "audit_request_exemption"
@@ -95,6 +113,9 @@ class FormBlock(StrEnum):
     CASE = "case"
     URGENCY = "urgency"
     NOTE = "note"
+    TARGET = "target"
+    PROPOSED = "proposed"
+    GRADE = "grade"
 
 
 class CallbackId(StrEnum):
@@ -106,6 +127,9 @@ class CallbackId(StrEnum):
     CORRECTIVE = "alert_corrective_action"
     #: The record form; its step is in the view's ``private_metadata``.
     RECORD = "audit_record"
+    REPLY_COMMENT = "reply_comment"
+    CHALLENGE = "reply_challenge"
+    CHALLENGE_ANSWER = "challenge_answer"
 
 
 class BlockId(StrEnum):
@@ -116,6 +140,8 @@ class BlockId(StrEnum):
     ALERT_ACTIONS = "alert_actions"
     DECISION_ACTIONS = "decision_actions"
     CHOOSE_AUDITOR = "choose_auditor"
+    REPLY_ACTIONS = "reply_actions"
+    CHALLENGE_ACTIONS = "challenge_actions"
 
 
 class Command(StrEnum):

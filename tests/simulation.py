@@ -32,6 +32,7 @@ LABELS = (
     ("Overdue: ", "overdue copy"),
     ("Allocation preview for", "preview"),
     ("Audit findings for case", "findings"),
+    ("Reminder: the window to reply", "reply reminder"),
 )
 
 
@@ -44,6 +45,8 @@ def label(text: str) -> str:
         return "overdue digest"
     if " recorded: overall " in text:
         return "recorded"
+    if text.startswith("The audit of case") and " is final: " in text:
+        return "final"
     if " has an audit break in " in text:
         return "break notice"
     return text

@@ -44,8 +44,10 @@ from store.models import (
     SafeguardingAlert,
     Service,
 )
+from store.records import AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
+from tests.recording import BRADFORD_GRADES, FINDINGS, NO_ACTIONS, submit
 from tests.simulation import Simulation, small_council
 from tests.support import TOKEN, FakeClock, FakeTime, running_workspace
 
@@ -70,6 +72,8 @@ class World:
     spare_auditor_id: int  # who a forged "choose auditor" menu names
     break_value: str  # the Cancel button of the allocated auditor's February break
     actors: dict[str, str]  # kind of outsider -> email
+    record_id: int  # a second audit of the team, recorded; its team manager challenged the overall grade
+    challenge_id: int
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -143,6 +147,26 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         session.flush()
         break_value = BreakRef.of(booked).value
 
+    # the same auditor audits a second case of the team, records it, and its team manager challenges
+    # it: what the right-to-reply cells act on (the first audit's exemption request stays pending)
+    with sim.sessions() as session, session.begin():
+        first = session.get_one(Allocation, allocation_id)
+        taken = set(session.scalars(select(Allocation.case_id)))
+        other = next(c for c in session.scalars(select(Case).where(Case.team_id == first.case.team_id).order_by(Case.id))
+                     if c.id not in taken)  # fmt: skip
+        Council(session).allocation(other, first.auditor, D(2026, 12, 1))
+        second_ref, second_tm = other.reference, other.team_manager.email
+    sim.workspace.slash_command(auditor, "/audit", f"record {second_ref}")
+    for typed in (BRADFORD_GRADES, FINDINGS, NO_ACTIONS):
+        assert submit(sim, auditor, typed)["status"] == 200
+    sim.step(sim.clock.now)
+    findings = next(m for m in reversed(sim.workspace.messages(user_email=second_tm)) if _has(m, ActionId.REPLY_CHALLENGE))
+    sim.workspace.click(second_tm, findings, ActionId.REPLY_CHALLENGE)
+    assert submit(sim, second_tm, {"target": "overall", "reason": "The plan is stronger than this says."})["status"] == 200
+    with sim.sessions() as session:
+        record_id = session.scalars(select(AuditRecord.id)).one()
+        challenge_id = session.scalars(select(AuditChallenge.id)).one()
+
     actors = {
         "another auditor": session_email(sim, outsiders[0].id),
         "a social worker not on the case": emails["Will B1"],
@@ -152,7 +176,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
         if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
-    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors)
+    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id)
 
 
 def session_email(sim: Simulation, person_id: int) -> str:
@@ -291,13 +315,35 @@ MATRIX = (
     Cell("Mark audit complete", lambda w, e: click(w, e, ActionId.MARK_COMPLETE, str(w.allocation_id)),
          every(RefusalCode.NOT_YOUR_AUDIT), action=ActionId.MARK_COMPLETE),
     Cell("/audit record REF", lambda w, e: command(w, e, f"record {w.reference}"),
-         every(RefusalCode.NOT_YOUR_AUDIT), subcommand="record"),
+         every(RefusalCode.NOT_THE_AUDITOR), subcommand="record"),
     Cell("Record the audit", lambda w, e: click(w, e, ActionId.RECORD_AUDIT, str(w.allocation_id)),
-         every(RefusalCode.NOT_YOUR_AUDIT), action=ActionId.RECORD_AUDIT),
+         every(RefusalCode.NOT_THE_AUDITOR), action=ActionId.RECORD_AUDIT),
     Cell("record form, forged",
          lambda w, e: forged_submission(w, e, CallbackId.RECORD, {"allocation_id": w.allocation_id, "step": "actions"},
                                         typed("no_actions", "None needed."), "action_1_what"),
-         every(RefusalCode.NOT_YOUR_AUDIT)),
+         every(RefusalCode.NOT_THE_AUDITOR)),
+    Cell("Agree", lambda w, e: click(w, e, ActionId.REPLY_AGREE, str(w.record_id)),
+         every(RefusalCode.NOT_SENT_FINDINGS), action=ActionId.REPLY_AGREE),
+    Cell("Comment…", lambda w, e: click(w, e, ActionId.REPLY_COMMENT, str(w.record_id)),
+         every(RefusalCode.NOT_SENT_FINDINGS), action=ActionId.REPLY_COMMENT),
+    Cell("Challenge…", lambda w, e: click(w, e, ActionId.REPLY_CHALLENGE, str(w.record_id)),
+         every(RefusalCode.NOT_SENT_FINDINGS), action=ActionId.REPLY_CHALLENGE),
+    Cell("comment modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.REPLY_COMMENT, {"record_id": w.record_id},
+                                        typed(FormBlock.COMMENT, "Mine now."), FormBlock.COMMENT),
+         every(RefusalCode.NOT_SENT_FINDINGS)),
+    Cell("Change the grade…", lambda w, e: click(w, e, ActionId.CHALLENGE_CHANGE, str(w.challenge_id)),
+         every(RefusalCode.NOT_THE_AUDITOR), action=ActionId.CHALLENGE_CHANGE),
+    Cell("Keep it…", lambda w, e: click(w, e, ActionId.CHALLENGE_KEEP, str(w.challenge_id)),
+         every(RefusalCode.NOT_THE_AUDITOR), action=ActionId.CHALLENGE_KEEP),
+    Cell("challenge answer modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.CHALLENGE_ANSWER, {"challenge_id": w.challenge_id, "decision": "keep"},
+                                        typed(FormBlock.REASON, "Kept."), FormBlock.REASON),
+         every(RefusalCode.NOT_THE_AUDITOR)),
+    Cell("Accept (the auditor's answer)", lambda w, e: click(w, e, ActionId.CHALLENGE_ACCEPT, str(w.challenge_id)),
+         every(RefusalCode.NOT_YOUR_CHALLENGE), action=ActionId.CHALLENGE_ACCEPT),
+    Cell("Ask for moderation", lambda w, e: click(w, e, ActionId.CHALLENGE_MODERATE, str(w.challenge_id)),
+         every(RefusalCode.NOT_YOUR_CHALLENGE), action=ActionId.CHALLENGE_MODERATE),
     Cell("Ask for a break", lambda w, e: click(w, e, ActionId.REQUEST_BREAK, "2027-01"),
          every(RefusalCode.NOT_AN_AUDITOR, another_auditor=None), action=ActionId.REQUEST_BREAK),
     Cell("Cancel (a break)", lambda w, e: click(w, e, ActionId.CANCEL_BREAK, w.break_value),
@@ -342,6 +388,10 @@ MISSING = (
     Cell("/audit record CMS-999", lambda w, e: command(w, e, "record CMS-999"), every(RefusalCode.UNKNOWN_CASE)),
     Cell("Record the audit, no such audit", lambda w, e: click(w, e, ActionId.RECORD_AUDIT, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.UNKNOWN_CASE),
+    Cell("Agree, no such audit", lambda w, e: click(w, e, ActionId.REPLY_AGREE, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_SENT_FINDINGS),
+    Cell("Keep it…, no such challenge", lambda w, e: click(w, e, ActionId.CHALLENGE_KEEP, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_AUDITOR),
     Cell("Cancel, no such break", lambda w, e: click(w, e, ActionId.CANCEL_BREAK, "999999:1"),
          every(RefusalCode.NO_SUCH_BREAK), told=RefusalCode.NOT_YOUR_BREAK),
     Cell("Approve, no such request", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, "999999"),

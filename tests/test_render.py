@@ -90,6 +90,20 @@ def record_view(step: str, **overrides: Any) -> dict[str, Any]:
     return context
 
 
+def challenge_context(**overrides: Any) -> dict[str, Any]:
+    """A challenge to the overall grade, answered by the auditor."""
+    context: dict[str, Any] = {
+        "record_id": 9, "challenge_id": 4, "case": {"reference": "CMS-104233", "type": "CP", "team": "Assessment Team North"},
+        "audit": {"type": "control", "theme": None, "month": "2026-12-01", "due_date": "2026-12-31"}, "auditor": SAM,
+        "target": "overall", "about": "The overall grade", "grade": "Inadequate", "proposed": "Requires Improvement",
+        "reason": "r" * 1000, "challenger": JO, "raised_at": "2026-12-11T11:00:00+00:00", "state": "answered",
+        "due_on": "2026-12-16", "decision": None, "scale": [{"value": "good", "label": "Good"}],
+        "answer": {"decision": "change", "grade": "Requires Improvement", "reason": "a" * 1000, "at": "2026-12-14T10:00:00+00:00"},
+    }  # fmt: skip
+    context.update(overrides)
+    return context
+
+
 def alert_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"}, "urgency": "immediate",
@@ -158,7 +172,19 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "more": 5,
     },
     Template.AUDIT_RECORDED: record_context(),
-    Template.AUDIT_FINDINGS: record_context(),
+    Template.AUDIT_FINDINGS: record_context(reply_open=True, may_agree=False, closes_at="2026-12-17T17:30:00+00:00",
+                                            reply={"kind": "challenge", "at": "2026-12-11T11:00:00+00:00"},
+                                            my_challenges=[{"open": True, "target": "overall"}]),
+    Template.REPLY_COMMENTED: {"reference": "CMS-104233", "by": JO, "role": "team_manager", "comment": "c" * 1000, "record_id": 9},
+    Template.REPLY_REMINDER: {"reference": "CMS-104233", "record_id": 9, "closes_at": "2026-12-17T17:30:00+00:00"},
+    Template.CHALLENGE_AUDITOR: challenge_context(stage="answered", by=SAM),
+    Template.CHALLENGE_ANSWERED: challenge_context(stage="ask"),
+    Template.CHALLENGE_CHASER: challenge_context(waiting_for="answered", to="qa"),
+    Template.VIEW_REPLY_COMMENT: {"record_id": 9, "reference": "CMS-104233"},
+    Template.VIEW_CHALLENGE: {"record_id": 9, "reference": "CMS-104233",
+                              "targets": [{"value": f"action:{n}", "label": "Action: " + "a" * 300} for n in range(120)],
+                              "overall_scale": [{"value": "good", "label": "Good"}], "section_scale": [{"value": "met", "label": "Met"}]},
+    Template.VIEW_CHALLENGE_ANSWER: challenge_context(decision="change"),
     Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
     Template.VIEW_RECORD: record_view("actions"),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),

@@ -119,6 +119,11 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
     expected[Received(done[0].case.allocated_worker.email, D(2026, 12, 24), "findings", ref)] += 1
     expected[Received(done[0].case.team_manager.email, D(2026, 12, 24), "findings", ref)] += 1
     expected[Received(done[0].auditor.email, D(2026, 12, 24), "recorded", ref)] += 1
+    # Nobody answers: reminded a working day before the window closes (Tue 5 Jan), final the next morning.
+    for person in (done[0].case.allocated_worker, done[0].case.team_manager):
+        expected[Received(person.email, D(2027, 1, 4), "reply reminder", ref)] += 1
+    for person in (done[0].auditor, done[0].case.allocated_worker, done[0].case.team_manager):
+        expected[Received(person.email, D(2027, 1, 6), "final", ref)] += 1
     assert Counter(sim.received) == expected
 
     # The allocation message and the reminder now say who recorded it, without buttons; the break was confirmed.

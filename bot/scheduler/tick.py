@@ -25,6 +25,7 @@ from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.planning import Planned, Planner, TickContext, When
+from bot.services.replies import planners as replies
 from bot.settings import Settings
 from store.months import is_paused
 
@@ -87,6 +88,7 @@ PLANNERS: tuple[Planner, ...] = (
     *cycle.PLANNERS,
     *exemptions.PLANNERS,
     *audits.PLANNERS,
+    *replies.PLANNERS,
 )
 
 

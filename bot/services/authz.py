@@ -25,6 +25,12 @@ class Permission(StrEnum):
     VIEW_OWN_AUDITS = "view_own_audits"
     COMPLETE_AUDIT = "complete_audit"
     RECORD_AUDIT = "record_audit"
+    #: Agree, comment on or challenge the findings: the worker, team manager and IRO they went to.
+    REPLY = "reply"
+    #: Change or keep a challenged grade: the audit's auditors.
+    ANSWER_CHALLENGE = "answer_challenge"
+    #: Accept the auditor's answer or ask for moderation: the challenger.
+    DECIDE_CHALLENGE = "decide_challenge"
     REQUEST_BREAK = "request_break"
     VIEW_BREAKS = "view_breaks"
     VIEW_OWN_BREAKS = "view_own_breaks"
@@ -59,6 +65,10 @@ class RefusalCode(StrEnum):
     EXTENSION_DATE_PASSED = "extension_date_passed"
     NOT_YOUR_BREAK = "not_your_break"
     NO_SUCH_BREAK = "no_such_break"
+    NOT_YOUR_CHALLENGE = "not_your_challenge"
+    #: Recording an audit and answering challenges to it are the auditor's alone.
+    NOT_THE_AUDITOR = "not_the_auditor"
+    NOT_SENT_FINDINGS = "not_sent_findings"
 
 
 @dataclass(frozen=True)
@@ -113,9 +123,14 @@ def decide(
             assert allocation is not None
             mine = person.id in (allocation.auditor_id, allocation.second_auditor_id)
             return _allowed(mine or qa, RefusalCode.NOT_YOUR_AUDIT)
-        case Permission.RECORD_AUDIT:  # the grades are the auditor's judgement: nobody records them for them
+        case Permission.RECORD_AUDIT | Permission.ANSWER_CHALLENGE:  # the grades are the auditor's judgement alone
             assert allocation is not None
-            return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_YOUR_AUDIT)
+            return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_THE_AUDITOR)
+        case Permission.REPLY:
+            assert circle is not None
+            return _allowed(person.id in circle, RefusalCode.NOT_SENT_FINDINGS)
+        case Permission.DECIDE_CHALLENGE:
+            return _allowed(person.id == lead_id, RefusalCode.NOT_YOUR_CHALLENGE)
         case Permission.REQUEST_BREAK:
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
         case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR:

@@ -114,10 +114,13 @@ def notify_findings(session: Session, record: AuditRecord, scheme: Scheme, calen
     told = findings_recipients(record)
     when = calendar.next_working_moment(now)  # routine news does not interrupt out of hours
     written = 0
+    closes = calendar.utc(record.reply_closes_on, calendar.working_hours[1]).isoformat() if record.reply_closes_on else None
+    reply = {"reply_open": closes is not None, "may_agree": closes is not None, "reply": None, "closes_at": closes,
+             "my_challenges": []}  # the right to reply: Agree, Comment..., Challenge... until the window closes
     for role, person in told:
         written += enqueue(session, key=f"record:{record.id}:findings:{person.id}", template=Template.AUDIT_FINDINGS,
-                           context={**context, "role": role}, now=now, recipient_id=person.id, priority=Priority.NORMAL,
-                           not_before=when)  # fmt: skip
+                           context={**context, **reply, "role": role}, now=now, recipient_id=person.id,
+                           priority=Priority.NORMAL, not_before=when)  # fmt: skip
     allocation = record.allocation
     case = allocation.case
     summary = {**context, "told": [{"role": r, "person": person_ref(p)} for r, p in told],

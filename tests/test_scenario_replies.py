@@ -1,0 +1,171 @@
+"""The right to reply (issue 14): the findings carry Agree / Comment… / Challenge…; a challenge
+goes to the auditor first, who changes or keeps it; the challenger accepts or asks for
+moderation; silence is no comment when the window closes on the fifth working day; the audit is
+then final, with every grade it had in its history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.ids import ActionId
+from bot.workspace.forms import input_values
+from store.models import AuditLog, Person
+from store.records import AuditRecord, ChallengeState, GradeStage, RecordState, ReplyKind
+from tests.recording import BRADFORD_GRADES, record_audit, submit
+from tests.simulation import Simulation
+from tests.test_scenario_exemptions import D, allocate_december, deliver, email_of, with_button
+
+#: Stockton 2.6: submitted Inadequate; the team manager's reply changed it to Requires Improvement.
+INADEQUATE = {**BRADFORD_GRADES, "section:risk_and_need": "inadequate", "section:plans_and_reviews": "inadequate",
+              "overall": "inadequate", "rationale": "Risk is not assessed since the change of worker."}  # fmt: skip
+
+
+def recorded(sim: Simulation, grades: dict[str, str] | None = None) -> tuple[str, dict[str, str], int]:
+    """December allocated, the first audit recorded on Thu 10 Dec 2026 at 10:00 and its findings delivered:
+    the auditor's email, the case's people, the record id."""
+    first = allocate_december(sim)[0]
+    sim.at(D(2026, 12, 10), 10)
+    x = email_of(sim, first.auditor_id)
+    assert record_audit(sim, x, with_button(sim, x, ActionId.RECORD_AUDIT), grades=grades)["body"] == {"response_action": "clear"}
+    deliver(sim)
+    with sim.sessions() as session:
+        record = session.scalars(select(AuditRecord)).one()
+        case = record.allocation.case
+        people = {"worker": case.allocated_worker.email, "tm": case.team_manager.email, "ref": case.reference}
+        return x, people, record.id
+
+
+def findings_message(sim: Simulation, email: str) -> dict[str, Any]:
+    return next(m for m in reversed(sim.workspace.messages(user_email=email)) if m["text"].startswith("Audit findings"))
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [e["text"]["text"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def state_of(sim: Simulation, record_id: int) -> AuditRecord:
+    with sim.sessions() as session:
+        record = session.get(AuditRecord, record_id)
+        assert record is not None
+        session.expunge_all()
+        return record
+
+
+def history(sim: Simulation, record_id: int) -> list[tuple[str, str | None, str]]:
+    with sim.sessions() as session:
+        record = session.get(AuditRecord, record_id)
+        assert record is not None
+        return [(g.stage.value, g.section_key, g.grade) for g in record.grades]
+
+
+def challenge(sim: Simulation, email: str, target: str, reason: str, proposed: str = "") -> dict[str, Any]:
+    sim.workspace.click(email, findings_message(sim, email), ActionId.REPLY_CHALLENGE)
+    typed = {"target": target, "reason": reason, **({"proposed": proposed} if proposed else {})}
+    return submit(sim, email, typed)
+
+
+def test_stockton_the_team_managers_challenge_moves_inadequate_to_requires_improvement(sim: Simulation) -> None:
+    x, people, record_id = recorded(sim, INADEQUATE)
+    tm = people["tm"]
+    assert buttons(findings_message(sim, tm)) == ["Agree", "Comment…", "Challenge…"]
+
+    sim.at(D(2026, 12, 11), 11)
+    answer = challenge(sim, tm, "overall", "Safety planning is in place and reviewed weekly.", proposed="requires_improvement")
+    assert answer["body"] in ("", {}), answer["body"]
+    deliver(sim)
+    ask = next(m for m in reversed(sim.workspace.messages(user_email=x)) if m["text"].startswith(f"{name(sim, tm)} challenged"))
+    assert buttons(ask) == ["Change the grade…", "Keep it…"]
+    assert "proposing Requires Improvement" in str(ask["blocks"]) and "Safety planning" in str(ask["blocks"])
+    assert buttons(findings_message(sim, tm)) == ["Challenge…"], "Agree and Comment go once they have challenged"
+
+    sim.at(D(2026, 12, 14), 10)
+    sim.workspace.click(x, ask, ActionId.CHALLENGE_CHANGE)
+    assert submit(sim, x, {"grade": "Requires Improvement", "reason": "Agreed: the safety plan is reviewed."})["body"] in ("", {})
+    deliver(sim)
+    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm)) if m["text"].startswith(f"{name(sim, x)} answered"))
+    assert buttons(answered) == ["Accept", "Ask for moderation"]
+    edited = next(m for m in sim.workspace.messages(user_email=x) if m["ts"] == ask["ts"])
+    assert buttons(edited) == [] and "changed it to Requires Improvement" in str(edited["blocks"])
+
+    sim.workspace.click(tm, answered, ActionId.CHALLENGE_ACCEPT)
+    sim.workspace.click(tm, answered, ActionId.CHALLENGE_ACCEPT)  # a double click: one decision, the second told so
+    assert sim.workspace.messages(user_email=tm)[-1]["ephemeral"]
+    assert "is settled" in sim.workspace.messages(user_email=tm)[-1]["text"]
+    for email in (people["worker"],):
+        sim.workspace.click(email, findings_message(sim, email), ActionId.REPLY_AGREE)
+    deliver(sim)  # everyone answered and nothing is open: final before the window's end
+
+    record = state_of(sim, record_id)
+    assert record.state == RecordState.FINALISED
+    assert history(sim, record_id) == [("submitted", None, "inadequate"), ("after_reply", None, "requires_improvement")]
+    final = next(m for m in reversed(sim.workspace.messages(user_email=tm)) if m["text"].startswith("The audit of case"))
+    assert final["text"] == (f"The audit of case {people['ref']} is final: overall Requires Improvement "
+                             "(submitted as Inadequate).")
+    with sim.sessions() as session:
+        assert [c.state for c in session.get(AuditRecord, record_id).challenges] == [ChallengeState.SETTLED]  # type: ignore[union-attr]
+
+
+def name(sim: Simulation, email: str) -> str:
+    with sim.sessions() as session:
+        return session.scalars(select(Person.display_name).where(Person.email == email)).one()
+
+
+def test_silence_is_no_comment_and_the_audit_is_final_on_the_fifth_working_day(sim: Simulation) -> None:
+    _, people, record_id = recorded(sim)  # Thu 10 Dec: the window closes at the end of Thu 17 Dec
+    sim.step(sim.at(D(2026, 12, 16), 9))  # a working day before it closes: the reminder
+    for email in (people["worker"], people["tm"]):
+        reminder = sim.workspace.messages(user_email=email)[-1]
+        assert reminder["text"] == (f"Reminder: the window to reply to the audit findings for case {people['ref']} closes "
+                                    "at 17:30 on Thursday 17 December 2026.")
+        assert buttons(reminder) == ["Agree", "Comment…", "Challenge…"]
+    sim.step(sim.at(D(2026, 12, 17), 17, 29))
+    assert state_of(sim, record_id).state == RecordState.REPLY_WINDOW
+    sim.step(sim.at(D(2026, 12, 17), 17, 30))
+    record = state_of(sim, record_id)
+    assert record.state == RecordState.FINALISED and record.finalised_at == sim.clock.now
+    with sim.sessions() as session:
+        replies = session.get(AuditRecord, record_id).replies  # type: ignore[union-attr]
+        assert sorted((r.role, r.kind) for r in replies) == [("team_manager", ReplyKind.NO_COMMENT), ("worker", ReplyKind.NO_COMMENT)]
+    sim.step(sim.at(D(2026, 12, 18), 9))
+    assert buttons(findings_message(sim, people["tm"])) == []
+    assert "did not answer before the window closed: recorded as no comment" in str(findings_message(sim, people["tm"])["blocks"])
+    assert sim.workspace.messages(user_email=people["tm"])[-1]["text"].startswith(f"The audit of case {people['ref']} is final")
+    late = sim.workspace.click(people["tm"], with_button(sim, people["tm"], ActionId.REPLY_AGREE), ActionId.REPLY_AGREE)
+    assert late["status"] == 200
+    assert sim.workspace.messages(user_email=people["tm"])[-1]["text"] == (
+        f"The window to reply to the findings for {people['ref']} closed at 17:30 on Thursday 17 December 2026. Nothing was changed.")
+
+
+def test_a_comment_goes_to_the_auditor_and_an_unanswered_challenge_is_chased(sim: Simulation) -> None:
+    x, people, record_id = recorded(sim)
+    worker, tm = people["worker"], people["tm"]
+    sim.workspace.click(worker, findings_message(sim, worker), ActionId.REPLY_COMMENT)
+    assert submit(sim, worker, {"comment": "Thanks: useful for supervision."})["body"] in ("", {})
+    answer = challenge(sim, tm, "section:records", "The case notes are up to date.", proposed="section:outstanding")
+    assert answer["body"] in ("", {})
+    deliver(sim)
+    assert any(m["text"].startswith(f"{name(sim, worker)} commented") for m in sim.workspace.messages(user_email=x))
+
+    sim.step(sim.at(D(2026, 12, 15), 9))  # due by the end of Tue 15 Dec (3 working days)
+    assert not [m for m in sim.workspace.messages(user_email=x) if m["text"].startswith("Reminder: a challenge")]
+    sim.step(sim.at(D(2026, 12, 16), 9))
+    assert sim.workspace.messages(user_email=x)[-1]["text"] == (
+        f"Reminder: a challenge to your audit of case {people['ref']} is waiting for you.")
+    sim.step(sim.at(D(2026, 12, 17), 9))
+    quinn = "quinn.qa@council.example"
+    assert sim.workspace.messages(user_email=quinn)[-1]["text"].startswith(f"A challenge to the audit of case {people['ref']}")
+    sim.step(sim.at(D(2026, 12, 18), 9))  # the window closed, but the challenge is open: not final
+    assert state_of(sim, record_id).state == RecordState.REPLY_WINDOW
+
+
+def test_challenges_are_checked_field_by_field(sim: Simulation) -> None:
+    _, people, record_id = recorded(sim)
+    tm = people["tm"]
+    assert challenge(sim, tm, "overall", "", proposed="good")["body"]["errors"] == {
+        "proposed": "That is the grade it has now.", "reason": "Say why you disagree."}
+    assert challenge(sim, tm, "overall", "No.", proposed="section:good")["body"]["errors"] == {
+        "proposed": "Choose from the overall grades for the overall grade."}
+    assert challenge(sim, tm, "overall", "Seen at LS1 4AP.")["body"]["errors"]["reason"].startswith("Please remove")
