@@ -169,3 +169,47 @@ def test_challenges_are_checked_field_by_field(sim: Simulation) -> None:
     assert challenge(sim, tm, "overall", "No.", proposed="section:good")["body"]["errors"] == {
         "proposed": "Choose from the overall grades for the overall grade."}
     assert challenge(sim, tm, "overall", "Seen at LS1 4AP.")["body"]["errors"]["reason"].startswith("Please remove")
+
+
+def test_two_simultaneous_answers_to_a_challenge_make_one_decision(sim: Simulation) -> None:
+    import threading
+
+    from bot.services.replies.challenges import KEEP, answer_challenge
+
+    x, people, record_id = recorded(sim)
+    assert challenge(sim, people["tm"], "overall", "The plan is stronger than this says.")["body"] in ("", {})
+    with sim.sessions() as session:
+        challenge_id = session.get_one(AuditRecord, record_id).challenges[0].id
+        auditor_id = session.scalars(select(Person.id).where(Person.email == x)).one()
+    now = sim.at(D(2026, 12, 11), 10)
+    outcomes: dict[str, Any] = {}
+    answered, commit = threading.Event(), threading.Event()
+
+    def answer(name: str, hold: bool) -> None:
+        try:
+            with sim.sessions() as session, session.begin():
+                outcomes[name] = answer_challenge(session, challenge_id, session.get_one(Person, auditor_id), KEEP, "",
+                                                  f"Kept ({name}).", sim.runtime.settings, sim.calendar, now=now,
+                                                  actor_ref="U1")  # fmt: skip
+                if hold:
+                    answered.set()  # answered, not yet committed
+                    commit.wait(10)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcomes[name] = exc
+
+    one = threading.Thread(target=answer, args=("one", True))
+    one.start()
+    assert answered.wait(10)
+    two = threading.Thread(target=answer, args=("two", False))
+    two.start()
+    two.join(1.0)  # waits for the first's lock on the record
+    commit.set()
+    one.join(30)
+    two.join(30)
+
+    assert outcomes["one"].late is None and not outcomes["one"].errors
+    assert outcomes["two"].late is not None and outcomes["two"].late["state"] == "answered"
+    with sim.sessions() as session:
+        assert session.get_one(AuditRecord, record_id).challenges[0].auditor_reason == "Kept (one)."
+        logged = session.scalars(select(AuditLog.action).where(AuditLog.action == "audit.challenge.keep")).all()
+        assert logged == ["audit.challenge.keep"]
