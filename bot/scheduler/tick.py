@@ -24,6 +24,7 @@ from bot.services.allocation import planners as allocation
 from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
+from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
 from bot.settings import Settings
 from store.months import is_paused
@@ -87,6 +88,7 @@ PLANNERS: tuple[Planner, ...] = (
     *cycle.PLANNERS,
     *exemptions.PLANNERS,
     *audits.PLANNERS,
+    *moderation.PLANNERS,
 )
 
 
