@@ -378,3 +378,27 @@ def test_calibration_per_auditor_and_moderator(sim: Simulation) -> None:
     assert year.exit_code == 0 and year.output == "no audits recorded for 2025\n"
     both = CliRunner().invoke(cli, ["moderation"], env=env)
     assert both.exit_code == 2 and "give --month YYYY-MM or --year YYYY" in both.output
+
+
+def test_hull_an_action_the_moderator_agrees_should_go_is_withdrawn(sim: Simulation) -> None:
+    allocation, _ = recorded_team_a_audit(sim)
+    with sim.sessions() as session, session.begin():
+        record = session.scalars(select(AuditRecord)).one()
+        action = AuditAction(text="Weekly visits for a year", owner_id=record.allocation.case.allocated_worker_id,
+                             due_date=D(2027, 3, 1), created_at=sim.clock.now)  # fmt: skip
+        record.actions.append(action)
+        session.flush()
+        action_id = action.id
+    to_moderation(sim, allocation, target="action", key=str(action_id), proposed=None)
+    choose(sim, QUINN, menu_of(sim, QUINN)[0], "Gail Group")
+    deliver(sim)
+    sim.workspace.click(GAIL, with_button(sim, GAIL, ActionId.RECORD_MODERATION), ActionId.RECORD_MODERATION)
+    form = sim.workspace.view_stack(GAIL)[-1]
+    assert "grade" not in {b["block_id"] for b in form["blocks"]}, "no grade to give for an action"
+    assert submit_form(sim, GAIL, {"agrees": "disagree", "comment": "Weekly for a year is not proportionate."})["body"] == {
+        "response_action": "clear"}
+    deliver(sim)
+    with sim.sessions() as session:
+        assert session.get_one(AuditAction, action_id).status.value == "withdrawn"
+        assert session.scalars(select(AuditChallenge)).one().state == ChallengeState.SETTLED
+    assert any("the action is withdrawn" in json.dumps(m["blocks"]) for m in sim.workspace.messages(user_email=allocation.auditor))

@@ -199,14 +199,12 @@ def send_sample(
     decision = check(session, person, Permission.SEND_SAMPLE, now=now, actor_ref=actor_ref, subject_type="audit_month")
     if not decision.allowed:
         return Outcome(decision)
-    row = month_row(session, month, lock=True)
-    rows = session.scalars(
-        select(AuditModeration).where(AuditModeration.month == month, AuditModeration.kind.in_(SAMPLE_KINDS))
-        .order_by(AuditModeration.id)
-    ).all()  # fmt: skip
-    if not rows:
+    query = select(AuditModeration).where(AuditModeration.month == month, AuditModeration.kind.in_(SAMPLE_KINDS))
+    if session.scalar(select(exists(query.subquery()))) is not True:  # no sample that month: nothing is written
         return Outcome(refuse(session, person, Permission.SEND_SAMPLE, RefusalCode.NO_SUCH_MODERATION, now=now,
-                              actor_ref=actor_ref, subject_type="audit_month", subject_id=row.id))  # fmt: skip
+                              actor_ref=actor_ref, subject_type="audit_month"))  # fmt: skip
+    row = month_row(session, month, lock=True)  # one sender at a time
+    rows = session.scalars(query.order_by(AuditModeration.id).execution_options(populate_existing=True)).all()
     proposed = [m for m in rows if m.state == ModerationState.PROPOSED]
     if not proposed:
         by, at = sample_sent_by(session, row.id)
