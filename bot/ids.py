@@ -67,6 +67,16 @@ class Template(StrEnum):
     #: An unexpected or unreadable request, or the database out of reach: ``kind`` picks the words.
     FAILURE = "failure"
     VIEW_FAILURE = "view_failure"
+    #: Moderation (Hull 22, 4.32; Bradford §3): the QA team's choice of moderator, the moderator's
+    #: request and form, each step's outcome, the Head of Service's step, chasers, the month's sample.
+    MODERATION_QA = "moderation_qa"
+    MODERATION_REQUEST = "moderation_request"
+    VIEW_MODERATION = "view_moderation"
+    MODERATION_OUTCOME = "moderation_outcome"
+    MODERATION_CHASE = "moderation_chase"
+    MODERATION_SAMPLE = "moderation_sample"
+    #: A late click on a moderation message: decided already, by whom and when.
+    MODERATION_LATE = "moderation_late"
 
     @property
     def filename(self) -> str:
@@ -101,6 +111,12 @@ class ActionId(StrEnum):
     RAISE_CONCERN = "alert_raise"
     ACKNOWLEDGE_ALERT = "alert_acknowledge"
     CORRECTIVE_ACTION = "alert_corrective_action"
+    CHOOSE_MODERATOR = "moderation_choose"
+    RECORD_MODERATION = "moderation_record"
+    ACCEPT_MODERATION = "moderation_accept"
+    TAKE_TO_HEAD_OF_SERVICE = "moderation_take_further"
+    RECORD_HEAD_OF_SERVICE = "moderation_record_hos"
+    SEND_SAMPLE = "moderation_send_sample"
 
 
 class FormBlock(StrEnum):
@@ -115,6 +131,7 @@ class FormBlock(StrEnum):
     NOTE = "note"
     TARGET = "target"
     PROPOSED = "proposed"
+    AGREES = "agrees"
     GRADE = "grade"
 
 
@@ -130,6 +147,9 @@ class CallbackId(StrEnum):
     REPLY_COMMENT = "reply_comment"
     CHALLENGE = "reply_challenge"
     CHALLENGE_ANSWER = "challenge_answer"
+    #: The moderator's form, and the Head of Service's (Bradford §3).
+    MODERATION = "moderation_record"
+    HEAD_OF_SERVICE_DECISION = "moderation_hos"
 
 
 class BlockId(StrEnum):
@@ -142,6 +162,8 @@ class BlockId(StrEnum):
     CHOOSE_AUDITOR = "choose_auditor"
     REPLY_ACTIONS = "reply_actions"
     CHALLENGE_ACTIONS = "challenge_actions"
+    CHOOSE_MODERATOR = "choose_moderator"
+    MODERATION_ACTIONS = "moderation_actions"
 
 
 class Command(StrEnum):

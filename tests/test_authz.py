@@ -87,6 +87,19 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.DELEGATE, person(APPROVER, Role.ASSISTANT_DIRECTOR), {"approver_roles": APPROVER_ROLES}, Decision(True)),
     (Permission.DELEGATE, person(STRANGER, Role.HEAD_OF_SERVICE), {"approver_roles": APPROVER_ROLES}, Decision(False, RefusalCode.NOT_AN_APPROVER)),
     (Permission.DELEGATE, person(STRANGER, Role.HEAD_OF_SERVICE), {"approver_roles": APPROVER_ROLES | {Role.HEAD_OF_SERVICE}}, Decision(True)),
+    (Permission.CHOOSE_MODERATOR, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),
+    (Permission.CHOOSE_MODERATOR, person(APPROVER, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.QA_ONLY)),
+    (Permission.SEND_SAMPLE, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),
+    (Permission.SEND_SAMPLE, person(AUDITOR, Role.AUDITOR), {}, Decision(False, RefusalCode.QA_ONLY)),
+    # each moderation step is one person's: the moderator, the challenger, the Head of Service it was taken to
+    (Permission.MODERATE, person(LEAD, Role.HEAD_OF_SERVICE), {"deciders": {LEAD}}, Decision(True)),
+    (Permission.MODERATE, person(QA, Role.QA_COORDINATOR), {"deciders": {LEAD}}, Decision(False, RefusalCode.NOT_THE_MODERATOR)),
+    (Permission.MODERATE, person(LEAD, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.NOT_THE_MODERATOR)),
+    (Permission.ANSWER_MODERATION, person(MEMBER), {"deciders": {MEMBER}}, Decision(True)),
+    (Permission.ANSWER_MODERATION, person(AUDITOR), {"deciders": {MEMBER}}, Decision(False, RefusalCode.NOT_THE_CHALLENGER)),
+    (Permission.DECIDE_AS_HEAD_OF_SERVICE, person(APPROVER, Role.HEAD_OF_SERVICE_QA), {"deciders": {APPROVER}}, Decision(True)),
+    (Permission.DECIDE_AS_HEAD_OF_SERVICE, person(STRANGER, Role.HEAD_OF_SERVICE_QA), {"deciders": {APPROVER}},
+     Decision(False, RefusalCode.NOT_THE_HEAD_OF_SERVICE)),
 ]
 
 

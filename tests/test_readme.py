@@ -69,7 +69,7 @@ def table_commands(text: str) -> list[str]:
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
     assert len(blocks) == 6 and blocks[0][0].startswith("python3 dev.py run")
-    assert len(table_commands(README)) == 19
+    assert len(table_commands(README)) == 20
 
 
 @dataclass
@@ -228,6 +228,8 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
     assert said["auditbot import outcomes examples/outcomes.csv"] == (
         "outcomes.csv: 2 audit(s) recorded (2 on time, 0 late), 3 action(s); findings queued for 4 people\n")
     assert "would plan" in said['auditbot tick --at "2026-12-01 08:30"']
+    assert said["auditbot moderation --month 2026-12"].startswith("Moderation calibration, audits of December 2026"), said[
+        "auditbot moderation --month 2026-12"]
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [
         "auditors whose exemption requests would reach nobody: 0",

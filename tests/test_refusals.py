@@ -31,6 +31,7 @@ from bot.runtime import start_runtime
 from bot.services.alerts.concerns import circle_ids
 from bot.services.authz import RefusalCode
 from bot.services.breaks.mine import BreakRef
+from bot.services.moderation.requests import assign
 from bot.settings import load_settings
 from store.db import make_sessionmaker
 from store.models import (
@@ -47,6 +48,7 @@ from store.models import (
 from store.records import AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
+from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record
 from tests.recording import BRADFORD_GRADES, FINDINGS, NO_ACTIONS, submit
 from tests.simulation import Simulation, small_council
 from tests.support import TOKEN, FakeClock, FakeTime, running_workspace
@@ -74,6 +76,8 @@ class World:
     actors: dict[str, str]  # kind of outsider -> email
     record_id: int  # a second audit of the team, recorded; its team manager challenged the overall grade
     challenge_id: int
+    moderated_challenge_id: int = 0  # the first audit's team manager's challenge, taken to moderation
+    moderation_id: int = 0  # its moderation, given to Dee Deputy
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -146,6 +150,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         booked = Council(session).audit_break(owner, D(2027, 2, 1))
         session.flush()
         break_value = BreakRef.of(booked).value
+        moderated_challenge_id, moderation_id = _in_moderation(sim, session, allocation_id)
 
     # the same auditor audits a second case of the team, records it, and its team manager challenges
     # it: what the right-to-reply cells act on (the first audit's exemption request stays pending)
@@ -164,8 +169,8 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     sim.workspace.click(second_tm, findings, ActionId.REPLY_CHALLENGE)
     assert submit(sim, second_tm, {"target": "overall", "reason": "The plan is stronger than this says."})["status"] == 200
     with sim.sessions() as session:
-        record_id = session.scalars(select(AuditRecord.id)).one()
-        challenge_id = session.scalars(select(AuditChallenge.id)).one()
+        record_id = session.scalars(select(AuditRecord.id).join(Allocation).join(Case).where(Case.reference == second_ref)).one()
+        challenge_id = session.scalars(select(AuditChallenge.id).where(AuditChallenge.record_id == record_id)).one()
 
     actors = {
         "another auditor": session_email(sim, outsiders[0].id),
@@ -176,7 +181,19 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
         if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
-    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id)
+    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
+                 moderated_challenge_id, moderation_id)
+
+
+def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tuple[int, int]:
+    """The audit recorded, the team manager's challenge kept by the auditor and taken to moderation, given to Dee."""
+    allocation = session.get_one(Allocation, allocation_id)
+    record = stored_record(session, allocation, now=sim.clock.now)
+    challenge, moderation = kept_challenge_to_moderation(session, record, allocation.case.team_manager, sim.runtime.settings,
+                                                         sim.calendar, now=sim.clock.now)  # fmt: skip
+    dee = session.scalars(select(Person).where(Person.email == DEE)).one()
+    assign(session, moderation, dee, None, sim.runtime.settings, sim.calendar, now=sim.clock.now)
+    return challenge.id, moderation.id
 
 
 def session_email(sim: Simulation, person_id: int) -> str:
@@ -223,7 +240,7 @@ def forwarded(w: World, action: str, value: str) -> dict[str, Any]:
     if key not in w._copies:
         channel = w.ws.add_channel("forwarded")
         text = {"type": "plain_text", "text": "Do it"}
-        if action == ActionId.CHOOSE_AUDITOR:
+        if action in (ActionId.CHOOSE_AUDITOR, ActionId.CHOOSE_MODERATOR):
             blocks = [{"type": "section", "block_id": BlockId.CHOOSE_AUDITOR, "text": {"type": "mrkdwn", "text": "Choose"},
                        "accessory": {"type": "static_select", "action_id": action, "placeholder": text,
                                      "options": [{"text": text, "value": value}]}}]  # fmt: skip
@@ -239,7 +256,7 @@ def click(w: World, email: str, action: str, value: str) -> str:
     """Click ``action`` on a forwarded copy; the one ephemeral answer the person got."""
     before = len([m for m in w.ws.messages(user_email=email) if m["ephemeral"]])
     message = forwarded(w, action, value)
-    if action == ActionId.CHOOSE_AUDITOR:
+    if action in (ActionId.CHOOSE_AUDITOR, ActionId.CHOOSE_MODERATOR):
         w.ws.click(email, message, action, selected_option=value)
     else:
         w.ws.click(email, message, action)
@@ -376,6 +393,27 @@ MATRIX = (
          lambda w, e: forged_submission(w, e, CallbackId.CORRECTIVE, {"alert_id": w.alert_id},
                                         typed(FormBlock.NOTE, "Done."), FormBlock.NOTE),
          every(RefusalCode.NOT_THE_LEAD)),
+    Cell("Choose the moderator", lambda w, e: click(w, e, ActionId.CHOOSE_MODERATOR, f"{w.moderation_id}:{w.spare_auditor_id}"),
+         every(RefusalCode.QA_ONLY), action=ActionId.CHOOSE_MODERATOR),
+    Cell("Record the moderation", lambda w, e: click(w, e, ActionId.RECORD_MODERATION, str(w.moderation_id)),
+         every(RefusalCode.NOT_THE_MODERATOR), action=ActionId.RECORD_MODERATION),
+    Cell("moderation form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.MODERATION, {"moderation_id": w.moderation_id},
+                                        typed(FormBlock.COMMENT, "Agreed."), FormBlock.AGREES),
+         every(RefusalCode.NOT_THE_MODERATOR)),
+    Cell("Accept (the moderation)", lambda w, e: click(w, e, ActionId.ACCEPT_MODERATION, str(w.moderated_challenge_id)),
+         every(RefusalCode.NOT_THE_CHALLENGER), action=ActionId.ACCEPT_MODERATION),
+    Cell("Take it to the Head of Service", lambda w, e: click(w, e, ActionId.TAKE_TO_HEAD_OF_SERVICE, str(w.moderated_challenge_id)),
+         every(RefusalCode.NOT_THE_CHALLENGER), action=ActionId.TAKE_TO_HEAD_OF_SERVICE),
+    Cell("Record your decision (Head of Service)",
+         lambda w, e: click(w, e, ActionId.RECORD_HEAD_OF_SERVICE, str(w.moderated_challenge_id)),
+         every(RefusalCode.NOT_THE_HEAD_OF_SERVICE), action=ActionId.RECORD_HEAD_OF_SERVICE),
+    Cell("Head of Service form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.HEAD_OF_SERVICE_DECISION, {"challenge_id": w.moderated_challenge_id},
+                                        typed(FormBlock.COMMENT, "Final."), FormBlock.AGREES),
+         every(RefusalCode.NOT_THE_HEAD_OF_SERVICE)),
+    Cell("Send to the moderators", lambda w, e: click(w, e, ActionId.SEND_SAMPLE, "2026-12"),
+         every(RefusalCode.QA_ONLY), action=ActionId.SEND_SAMPLE),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -396,6 +434,8 @@ MISSING = (
          every(RefusalCode.NO_SUCH_BREAK), told=RefusalCode.NOT_YOUR_BREAK),
     Cell("Approve, no such request", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
+    Cell("Record the moderation, no such moderation", lambda w, e: click(w, e, ActionId.RECORD_MODERATION, "999999"),
+         every(RefusalCode.NO_SUCH_MODERATION), told=RefusalCode.NOT_THE_MODERATOR),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

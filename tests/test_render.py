@@ -120,6 +120,24 @@ def alert_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def moderation_context(**overrides: Any) -> dict[str, Any]:
+    """A moderated challenge at its longest: the record, the challenge and both answers, a decision."""
+    challenge = {
+        "id": 12, "target": "section", "about": "KSS 4: " + "x" * 100, "current": "Partially met", "proposed": "Met",
+        "reason": "c" * 1000, "challenger": JO, "auditor_decision": "keep", "auditor_grade": None, "auditor_reason": "k" * 1000,
+        "state": "moderation", "head_of_service": KIM, "head_of_service_agrees": False, "head_of_service_grade": "Met",
+        "head_of_service_comment": "h" * 1000, "due_on": "2027-01-08",
+    }  # fmt: skip
+    context = record_context(
+        moderation_id=21, kind="challenge", state="decided", final="head_of_service", challenge=challenge, target="section",
+        current="Partially met", moderator=KIM, suggested=KIM, chosen_by=SAM, due_on="2027-01-06", agrees=True,
+        grade="Partially met", comment="m" * 1000, decided_at="2027-01-05T11:00:00+00:00",
+        extra_actions=[{"text": "a" * 300, "owner": ALEX, "due_date": "2027-02-01"} for _ in range(3)],
+    )  # fmt: skip
+    context.update(overrides)
+    return context
+
+
 #: One realistic context per template; a new template without an entry fails test_every_template_renders.
 CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.ALLOCATION_AUDITOR: allocation_context(),
@@ -234,6 +252,24 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "what": "decision", "reference": "CMS-104233", "kind": "exemption", "state": "approved", "requester": SAM,
         "by": JO, "at": "2026-12-04T10:00:00+00:00", "audit_state": "allocated", "submitted": True,
     },
+    Template.MODERATION_QA: moderation_context(
+        stage="choosing", choices=[{"id": n, "name": f"Moderator {n} " + "n" * 80, "suggested": n == 0} for n in range(100)]),
+    Template.MODERATION_REQUEST: moderation_context(stage="ask", acting="head_of_service"),
+    Template.MODERATION_OUTCOME: moderation_context(stage="moderated", offer=True, recipient=JO),
+    Template.MODERATION_CHASE: moderation_context(stage="late", step="challenger", waiting=JO, days=2),
+    Template.MODERATION_SAMPLE: {
+        "month": "2026-12-01", "stage": "proposed", "finalised": 69, "seed": 123456789, "sent_by": None, "sent_at": None,
+        "items": [{"reference": f"CMS-1042{n:02d}", "team": "Assessment Team North " + "t" * 60, "auditor": SAM,
+                   "kind": "sample" if n < 7 else "head_of_service", "why": ["challenged", "over_the_cap", "random"][n % 3],
+                   "moderator": KIM if n % 4 else None, "record_id": n} for n in range(20)],
+    },  # fmt: skip
+    Template.VIEW_MODERATION: {
+        "acting": "moderator", "moderation_id": 21, "challenge_id": None, "kind": "challenge", "reference": "CMS-104233",
+        "target": "overall", "grades": [{"value": f"g{n}", "label": f"Grade {n} " + "g" * 80} for n in range(5)], "current": "g2",
+        "owners": [{"id": n, "name": f"Person {n}"} for n in range(100)], "slots": [1, 2, 3], "scheme": "Hull",
+    },  # fmt: skip
+    Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
+                               "submitted": False},
 }
 
 

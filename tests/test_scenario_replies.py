@@ -213,3 +213,47 @@ def test_two_simultaneous_answers_to_a_challenge_make_one_decision(sim: Simulati
         assert session.get_one(AuditRecord, record_id).challenges[0].auditor_reason == "Kept (one)."
         logged = session.scalars(select(AuditLog.action).where(AuditLog.action == "audit.challenge.keep")).all()
         assert logged == ["audit.challenge.keep"]
+
+
+def test_a_kept_grade_taken_to_moderation_ends_with_the_moderator_under_hull(sim: Simulation) -> None:
+    from store.models import Case, Team
+
+    x, people, record_id = recorded(sim)
+    tm, worker, quinn = people["tm"], people["worker"], "quinn.qa@council.example"
+    assert challenge(sim, tm, "overall", "The family work is exceptional.", proposed="outstanding")["body"] in ("", {})
+    deliver(sim)
+    ask = next(m for m in reversed(sim.workspace.messages(user_email=x)) if m["text"].startswith(f"{name(sim, tm)} challenged"))
+    sim.workspace.click(x, ask, ActionId.CHALLENGE_KEEP)
+    assert submit(sim, x, {"reason": "Good is right: the plan drifted for a month."})["body"] in ("", {})
+    deliver(sim)
+    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm)) if m["text"].startswith(f"{name(sim, x)} answered"))
+    sim.workspace.click(tm, answered, ActionId.CHALLENGE_MODERATE)
+    deliver(sim)
+    assert "You asked for moderation" in str(next(m for m in sim.workspace.messages(user_email=tm) if m["ts"] == answered["ts"])["blocks"])
+
+    menu_message = next(m for m in reversed(sim.workspace.messages(user_email=quinn)) if m["text"].startswith("Moderation needed"))
+    menu = next(b["accessory"] for b in menu_message["blocks"] if b.get("accessory", {}).get("action_id") == ActionId.CHOOSE_MODERATOR)
+    with sim.sessions() as session:
+        record = session.get_one(AuditRecord, record_id)
+        service_id = session.get_one(Team, session.get_one(Case, record.allocation.case_id).team_id).service_id
+        in_service = {p.id for p in session.scalars(select(Person).where((Person.service_id == service_id) | Person.team_id.in_(
+            select(Team.id).where(Team.service_id == service_id))))}  # fmt: skip
+        auditor_id = record.allocation.auditor_id
+    listed = {int(o["value"].split(":")[1]) for o in menu["options"]}
+    assert listed and not listed & (in_service | {auditor_id}), "nobody from the case's service or its auditor"
+    choice = menu["options"][0]
+    sim.workspace.click(quinn, menu_message, ActionId.CHOOSE_MODERATOR, selected_option=choice["value"])
+    deliver(sim)
+    with sim.sessions() as session:
+        moderator = session.get_one(Person, int(choice["value"].split(":")[1])).email
+    sim.workspace.click(worker, findings_message(sim, worker), ActionId.REPLY_AGREE)
+    request = with_button(sim, moderator, ActionId.RECORD_MODERATION)
+    sim.workspace.click(moderator, request, ActionId.RECORD_MODERATION)
+    view = sim.workspace.view_stack(moderator)[-1]
+    typed = {"agrees": "disagree", "grade": "outstanding", "comment": "The family work lifts it."}
+    assert sim.workspace.submit_view(moderator, view, input_values(view, typed, sim.workspace.member_id))["body"] == {
+        "response_action": "clear"}
+    deliver(sim)
+
+    assert history(sim, record_id) == [("submitted", None, "good"), ("after_moderation", None, "outstanding")]
+    assert state_of(sim, record_id).state == RecordState.FINALISED, "settled, everyone answered: final"

@@ -57,7 +57,7 @@ def test_a_tick_while_the_database_is_away_logs_each_planner_and_the_next_tick_c
     with caplog.at_level(logging.ERROR, logger="bot.scheduler.tick"):
         report = tick(Away(), settings, calendar, first_day)
     planners = ["alerts", "corrective actions", "housekeeping", "preview", "allocation", "reminders", "overdue", "exemptions",
-                "drafts", "reply reminders", "reply windows", "challenges"]
+                "drafts", "reply reminders", "reply windows", "challenges", "moderation sample", "moderation chasers"]
     assert report.errors == [f"{name}: OperationalError" for name in planners]
     assert [r.getMessage().split(" failed")[0] for r in caplog.records] == [f"tick planner {name}" for name in planners]
 

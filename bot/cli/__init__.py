@@ -111,9 +111,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_all() -> None:
-    from bot.cli import alerts, allocate, db, doctor, imports, outbox, run, schedule, workspace
+    from bot.cli import alerts, allocate, db, doctor, imports, moderation, outbox, run, schedule, workspace
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, doctor, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, doctor, workspace):
         module.register(cli)
 
 

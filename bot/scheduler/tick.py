@@ -24,6 +24,7 @@ from bot.services.allocation import planners as allocation
 from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
+from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
 from bot.services.replies import planners as replies
 from bot.settings import Settings
@@ -89,6 +90,7 @@ PLANNERS: tuple[Planner, ...] = (
     *exemptions.PLANNERS,
     *audits.PLANNERS,
     *replies.PLANNERS,
+    *moderation.PLANNERS,
 )
 
 

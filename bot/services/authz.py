@@ -42,6 +42,11 @@ class Permission(StrEnum):
     RAISE_ALERT = "raise_alert"
     ACT_ON_ALERT = "act_on_alert"
     RECORD_CORRECTIVE_ACTION = "record_corrective_action"
+    CHOOSE_MODERATOR = "choose_moderator"
+    SEND_SAMPLE = "send_sample"
+    MODERATE = "moderate"
+    ANSWER_MODERATION = "answer_moderation"
+    DECIDE_AS_HEAD_OF_SERVICE = "decide_as_head_of_service"
 
 
 class RefusalCode(StrEnum):
@@ -69,6 +74,10 @@ class RefusalCode(StrEnum):
     #: Recording an audit and answering challenges to it are the auditor's alone.
     NOT_THE_AUDITOR = "not_the_auditor"
     NOT_SENT_FINDINGS = "not_sent_findings"
+    NOT_THE_MODERATOR = "not_the_moderator"
+    NOT_THE_CHALLENGER = "not_the_challenger"
+    NOT_THE_HEAD_OF_SERVICE = "not_the_head_of_service"
+    NO_SUCH_MODERATION = "no_such_moderation"
 
 
 @dataclass(frozen=True)
@@ -103,13 +112,15 @@ def decide(
     lead_id: int | None = None,
     approver_roles: frozenset[Role] | None = None,
     break_owner_id: int | None = None,
+    deciders: set[int] | None = None,
 ) -> Decision:
     """Decide whether ``person`` may do ``permission`` (pure: reads only the objects given).
 
     ``delegate_id`` is the request approver's active delegate today; ``circle`` the ids of the
     case's circle; ``lead_id`` who acts as team manager for an alert; ``approver_roles`` the
     roles that decide exemptions (from the settings); ``break_owner_id`` whose audit break it
-    is — looked up by the caller.
+    is; ``deciders`` whose decision a moderation step is (its moderator, the challenger, the
+    Head of Service) — looked up by the caller.
     """
     nobody = identity_refusal(person)
     if nobody is not None:
@@ -133,7 +144,7 @@ def decide(
             return _allowed(person.id == lead_id, RefusalCode.NOT_YOUR_CHALLENGE)
         case Permission.REQUEST_BREAK:
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
-        case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR:
+        case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR | Permission.CHOOSE_MODERATOR | Permission.SEND_SAMPLE:
             return _allowed(qa, RefusalCode.QA_ONLY)
         case Permission.CANCEL_BREAK:  # only the auditor whose break it is (nobody else manages breaks)
             return _allowed(person.id == break_owner_id, RefusalCode.NOT_YOUR_BREAK)
@@ -152,6 +163,9 @@ def decide(
             return _allowed(person.id in circle or qa, RefusalCode.NOT_IN_CIRCLE)
         case Permission.RECORD_CORRECTIVE_ACTION:
             return _allowed(person.id == lead_id or person.id in (circle or set()), RefusalCode.NOT_THE_LEAD)
+        case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
+            code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
+            return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
         case Permission.DELEGATE:
             assert approver_roles is not None
             return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)
@@ -215,12 +229,13 @@ def check(
     lead_id: int | None = None,
     approver_roles: frozenset[Role] | None = None,
     break_owner_id: int | None = None,
+    deciders: set[int] | None = None,
     told: RefusalCode | None = None,
 ) -> Decision:
     """Decide, and ``refuse`` (audit-logged) if not allowed; ``told`` as for ``refuse``."""
     decision = decide(
         person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle,
-        lead_id=lead_id, approver_roles=approver_roles, break_owner_id=break_owner_id,
+        lead_id=lead_id, approver_roles=approver_roles, break_owner_id=break_owner_id, deciders=deciders,
     )  # fmt: skip
     if decision.allowed:
         return decision

@@ -17,6 +17,7 @@ from bot.services.audits.findings import record_context
 from bot.services.audits.schemes import Scheme, scheme_of
 from bot.services.authz import Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
+from bot.services.moderation.requests import start_challenge_moderation
 from bot.services.replies.lifecycle import (
     ACTION,
     OVERALL,
@@ -293,8 +294,6 @@ def decide_answer(
     if choice == ACCEPT:
         settle(session, challenge, settings, calendar, now=now)
     else:
-        from bot.services.moderation.requests import start_challenge_moderation
-
         challenge.state = ChallengeState.MODERATION
         session.flush()
         start_challenge_moderation(session, challenge, settings, calendar, now=now)
