@@ -28,6 +28,8 @@ class Template(StrEnum):
     AUDIT_FINDINGS = "audit_findings"
     #: The audit is final: its grades as they stand, to the auditor, team manager and worker.
     AUDIT_FINALISED = "audit_finalised"
+    #: ``/audit calibration``: how grades moved in challenges and moderation (QA, or an auditor's own).
+    CALIBRATION = "calibration"
     #: Right to reply: a comment, to the auditor; a reminder before the window closes.
     REPLY_COMMENTED = "reply_commented"
     REPLY_REMINDER = "reply_reminder"

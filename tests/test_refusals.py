@@ -331,6 +331,8 @@ MATRIX = (
          {**dict.fromkeys(OUTSIDERS), "an unknown Slack user": RefusalCode.UNKNOWN_PERSON}, subcommand="mine"),
     Cell("Mark audit complete", lambda w, e: click(w, e, ActionId.MARK_COMPLETE, str(w.allocation_id)),
          every(RefusalCode.NOT_YOUR_AUDIT), action=ActionId.MARK_COMPLETE),
+    Cell("/audit calibration", lambda w, e: command(w, e, "calibration 2026"),
+         every(RefusalCode.CALIBRATION_PRIVATE, another_auditor=None), subcommand="calibration"),
     Cell("/audit record REF", lambda w, e: command(w, e, f"record {w.reference}"),
          every(RefusalCode.NOT_THE_AUDITOR), subcommand="record"),
     Cell("Record the audit", lambda w, e: click(w, e, ActionId.RECORD_AUDIT, str(w.allocation_id)),

@@ -203,6 +203,12 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
                               "targets": [{"value": f"action:{n}", "label": "Action: " + "a" * 300} for n in range(120)],
                               "overall_scale": [{"value": "good", "label": "Good"}], "section_scale": [{"value": "met", "label": "Met"}]},
     Template.VIEW_CHALLENGE_ANSWER: challenge_context(decision="change"),
+    Template.CALIBRATION: {
+        "period": "2026", "month": False, "everyone": True, "more": 3,
+        "auditors": [{"name": f"Auditor {n}", "audits": 9, "challenged": 2, "moderated": 3,
+                      "moved": [{"by": -1, "n": 2}, {"by": 0, "n": 1}]} for n in range(40)],
+        "moderators": [{"name": f"Moderator {n}", "decided": 4, "agreed": 3} for n in range(40)],
+    },
     Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
     Template.VIEW_RECORD: record_view("actions"),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),

@@ -257,3 +257,25 @@ def test_a_kept_grade_taken_to_moderation_ends_with_the_moderator_under_hull(sim
 
     assert history(sim, record_id) == [("submitted", None, "good"), ("after_moderation", None, "outstanding")]
     assert state_of(sim, record_id).state == RecordState.FINALISED, "settled, everyone answered: final"
+
+
+def test_calibration_in_chat_is_the_qa_teams_and_each_auditors_own(sim: Simulation) -> None:
+    x, people, record_id = recorded(sim)
+    with sim.sessions() as session, session.begin():  # moderated: the grade lowered one step
+        from store.records import AuditGradeEvent, AuditModeration, ModerationKind, ModerationState
+
+        record = session.get_one(AuditRecord, record_id)
+        dee = session.scalars(select(Person).where(Person.display_name == "Dee Deputy")).one()
+        record.grades.append(AuditGradeEvent(stage=GradeStage.AFTER_MODERATION, grade="requires_improvement", by_id=dee.id,
+                                             at=sim.clock.now, reason="r"))  # fmt: skip
+        session.add(AuditModeration(record_id=record_id, kind=ModerationKind.SAMPLE, state=ModerationState.DECIDED,
+                                    moderator_id=dee.id, created_at=sim.clock.now, agrees=False, grade="requires_improvement"))  # fmt: skip
+    quinn = "quinn.qa@council.example"
+    qa_view = sim.workspace.slash_command(quinn, "/audit", "calibration 2026-12")["body"]
+    text = str(qa_view["blocks"])
+    assert f"*{name(sim, x)}*: 1 of 1 moderated; 1 lowered one grade; 0 of 1 challenged" in text
+    assert "*Dee Deputy*: agreed in 0 of 1 moderation(s)" in text
+    own = str(sim.workspace.slash_command(x, "/audit", "calibration 2026-12")["body"]["blocks"])
+    assert f"*{name(sim, x)}*: 1 of 1 moderated" in own and "Moderators" not in own and "Only you and the QA team" in own
+    other = sim.workspace.slash_command(people["worker"], "/audit", "calibration 2026")["body"]
+    assert other["text"].startswith("Only the QA team, and each auditor for their own audits")

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.handlers import alerts, audits, breaks, exemptions
+from bot.handlers import alerts, audits, breaks, exemptions, moderation
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import SlashCommand
@@ -74,6 +74,7 @@ ROUTES: dict[str, Route] = {
     "concern": alerts.concern_command,
     "complete": audits.complete_command,
     "record": audits.record_command,
+    "calibration": moderation.calibration_command,
 }
 
 

@@ -4,6 +4,7 @@ challenger's **Accept** / **Take it to the Head of Service**, the Head of Servic
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -15,9 +16,11 @@ from bot.calendar import WorkingCalendar
 from bot.delivery.mentions import known_slack_ids
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
-from bot.handlers.payloads import ButtonClick, PayloadError, ViewSubmission, id_of, parse_month_arg
+from bot.handlers.payloads import ButtonClick, PayloadError, SlashCommand, ViewSubmission, id_of, parse_month_arg
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
+from bot.services.allocation.rules import add_months
+from bot.services.moderation.calibration import calibration_for
 from bot.services.moderation.decisions import (
     answer_moderation,
     open_head_of_service_form,
@@ -27,6 +30,7 @@ from bot.services.moderation.decisions import (
 )
 from bot.services.moderation.requests import Outcome, choose_moderator
 from bot.services.moderation.sample import send_sample
+from store.models import Role
 
 
 def _calendar(deps: Deps) -> WorkingCalendar:
@@ -163,8 +167,39 @@ def handle_send_sample(ack: Ack, body: dict[str, Any], client: WebClient, contex
         deps.wake_outbox()
 
 
+def calibration_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
+    """``/audit calibration [YYYY-MM | YYYY]`` (default: this year): how grades moved in challenges
+    and moderation. The QA team sees everyone; an auditor sees their own audits only."""
+    now = deps.clock()
+    today = now.astimezone(deps.settings.tz).date()
+    text = request.args[0] if request.args else str(today.year)
+    month = parse_month_arg(text) if len(text) != 4 else None
+    if month is None and not (len(text) == 4 and text.isdigit()):
+        payload = render(Template.ERROR, {"message": "Give a month (YYYY-MM) or a year (YYYY), e.g. /audit calibration 2026.",
+                                          "reference": None})  # fmt: skip
+        ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
+        return
+    start = month or dt.date(int(text), 1, 1)
+    end = add_months(start, 1) if month else dt.date(start.year + 1, 1, 1)
+    with acting_as(deps, client, request.user_id) as (session, person):
+        decision, auditors, moderators = calibration_for(session, person, start, end, deps.settings, now=now,
+                                                         actor_ref=request.user_id)  # fmt: skip
+        everyone = person is not None and person.has_role(Role.QA_COORDINATOR)
+    if decision.code is not None:
+        payload = render(Template.REFUSAL, {"code": decision.code.value})
+    else:
+        payload = render(Template.CALIBRATION, {
+            "period": start.isoformat()[:7] if month else str(start.year), "month": bool(month), "everyone": everyone,
+            "auditors": [{"name": a.name, "audits": a.audits, "challenged": a.challenged, "moderated": a.moderated,
+                          "moved": [{"by": by, "n": n} for by, n in sorted(a.moved.items())]} for a in auditors[:40]],
+            "moderators": [{"name": m.name, "decided": m.decided, "agreed": m.agreed} for m in moderators[:40]],
+            "more": max(0, len(auditors) - 40) + max(0, len(moderators) - 40),
+        })  # fmt: skip
+    ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
+
+
 def register(app: App) -> None:
-    """Register the moderation menus, buttons and forms."""
+    """Register the moderation menus, buttons and forms (``/audit calibration`` goes via ``commands``)."""
     app.action(ActionId.CHOOSE_MODERATOR.value)(handle_choose_moderator)
     app.action(ActionId.RECORD_MODERATION.value)(handle_record_button)
     app.action(ActionId.ACCEPT_MODERATION.value)(handle_accept)

@@ -27,6 +27,8 @@ class Permission(StrEnum):
     RECORD_AUDIT = "record_audit"
     #: Agree, comment on or challenge the findings: the worker, team manager and IRO they went to.
     REPLY = "reply"
+    #: How often an auditor's grades were challenged or moved by moderation: the QA team, and each auditor their own.
+    VIEW_CALIBRATION = "view_calibration"
     #: Change or keep a challenged grade: the audit's auditors.
     ANSWER_CHALLENGE = "answer_challenge"
     #: Accept the auditor's answer or ask for moderation: the challenger.
@@ -74,6 +76,7 @@ class RefusalCode(StrEnum):
     #: Recording an audit and answering challenges to it are the auditor's alone.
     NOT_THE_AUDITOR = "not_the_auditor"
     NOT_SENT_FINDINGS = "not_sent_findings"
+    CALIBRATION_PRIVATE = "calibration_private"
     NOT_THE_MODERATOR = "not_the_moderator"
     NOT_THE_CHALLENGER = "not_the_challenger"
     NOT_THE_HEAD_OF_SERVICE = "not_the_head_of_service"
@@ -137,6 +140,8 @@ def decide(
         case Permission.RECORD_AUDIT | Permission.ANSWER_CHALLENGE:  # the grades are the auditor's judgement alone
             assert allocation is not None
             return _allowed(person.id in (allocation.auditor_id, allocation.second_auditor_id), RefusalCode.NOT_THE_AUDITOR)
+        case Permission.VIEW_CALIBRATION:
+            return _allowed(qa or person.has_role(Role.AUDITOR), RefusalCode.CALIBRATION_PRIVATE)
         case Permission.REPLY:
             assert circle is not None
             return _allowed(person.id in circle, RefusalCode.NOT_SENT_FINDINGS)

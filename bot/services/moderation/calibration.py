@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.services.audits.schemes import scheme_of
+from bot.services.authz import Decision, Permission, check
 from bot.settings import Settings
-from store.models import Allocation
+from store.models import Allocation, Person, Role
 from store.records import AuditModeration, AuditRecord, GradeStage, ModerationState
 
 AFTER = (GradeStage.AFTER_MODERATION, GradeStage.AFTER_HEAD_OF_SERVICE)
@@ -29,6 +30,7 @@ class AuditorLine:
     """One auditor's audits in the period."""
 
     name: str
+    person_id: int = 0
     audits: int = 0
     challenged: int = 0
     moderated: int = 0
@@ -74,7 +76,7 @@ def calibration(session: Session, start: dt.date, end: dt.date, settings: Settin
     auditors: dict[int, AuditorLine] = {}
     for record in records:
         auditor = record.allocation.auditor
-        line = auditors.setdefault(auditor.id, AuditorLine(auditor.display_name))
+        line = auditors.setdefault(auditor.id, AuditorLine(auditor.display_name, auditor.id))
         line.audits += 1
         line.challenged += bool(record.challenges)
         if record.id in moderated:
@@ -115,3 +117,18 @@ def describe_auditor(line: AuditorLine) -> str:
 def describe_moderator(line: ModeratorLine) -> str:
     """e.g. "Dee Deputy: agreed with the grade in 3 of 4 moderations"."""
     return f"{line.name}: agreed in {line.agreed} of {line.decided} moderation(s)"
+
+
+def calibration_for(
+    session: Session, person: Person | None, start: dt.date, end: dt.date, settings: Settings, *, now: dt.datetime,
+    actor_ref: str,
+) -> tuple[Decision, list[AuditorLine], list[ModeratorLine]]:  # fmt: skip
+    """``/audit calibration``: the QA team sees every auditor and moderator; an auditor sees only
+    their own line; anyone else is refused (and the refusal logged)."""
+    decision = check(session, person, Permission.VIEW_CALIBRATION, now=now, actor_ref=actor_ref, subject_type="calibration")
+    if not decision.allowed or person is None:
+        return decision, [], []
+    auditors, moderators = calibration(session, start, end, settings)
+    if person.has_role(Role.QA_COORDINATOR):
+        return decision, auditors, moderators
+    return decision, [a for a in auditors if a.person_id == person.id], []
