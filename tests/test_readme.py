@@ -31,7 +31,7 @@ from bot.local import describe_local, prepare_local_store
 from bot.runtime import Runtime, start_runtime, sync_workspace_users
 from bot.settings import load_settings
 from store.models import Allocation, Case, Person, SafeguardingAlert
-from store.records import AuditRecord
+from store.records import AuditChallenge, AuditRecord, ChallengeState
 from tests.conftest import drop_database, new_engine
 from tests.support import FakeClock, FakeTime, running_workspace
 
@@ -68,7 +68,7 @@ def table_commands(text: str) -> list[str]:
 
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
-    assert len(blocks) == 6 and blocks[0][0].startswith("python3 dev.py run")
+    assert len(blocks) == 7 and blocks[0][0].startswith("python3 dev.py run")
     assert len(table_commands(README)) == 20
 
 
@@ -217,6 +217,13 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
     with demo.runtime.sessions() as session:
         record = session.scalars(select(AuditRecord)).one()
         assert record.actions[0].owner.email == real["team_manager"] and record.submitted_by.email == real["new_auditor"]
+
+    asked = next(out for line, out in outputs if line.endswith("# the answer, and that moderation was asked for"))
+    assert "kept it" in asked and "You asked for moderation" in asked, asked
+    with demo.runtime.sessions() as session:
+        challenge = session.scalars(select(AuditChallenge)).one()
+        assert (challenge.target, challenge.target_key, challenge.proposed_grade) == ("section", "records", "good")
+        assert challenge.state == ChallengeState.MODERATION
 
     for command in table_commands(README):
         result = run_line(demo, command, variables, real)
