@@ -7,12 +7,12 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions, receipts
+from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions, qa_check, receipts
 from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (commands, audits, breaks, exemptions, alerts, qa_check, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

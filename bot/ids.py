@@ -56,6 +56,13 @@ class Template(StrEnum):
     #: An unexpected or unreadable request, or the database out of reach: ``kind`` picks the words.
     FAILURE = "failure"
     VIEW_FAILURE = "view_failure"
+    #: The QA check (Hull 19-20): the audit to each QA coordinator with Accept / Return, edited once decided.
+    QA_CHECK = "qa_check"
+    #: The QA check's outcome to the auditor: accepted, or returned (with Amend), reminded, amended.
+    QA_OUTCOME = "qa_outcome"
+    #: The QA team is told a returned audit was not amended by its due day.
+    QA_AMEND_OVERDUE = "qa_amend_overdue"
+    VIEW_QA_RETURN = "view_qa_return"
 
     @property
     def filename(self) -> str:
@@ -83,6 +90,9 @@ class ActionId(StrEnum):
     RAISE_CONCERN = "alert_raise"
     ACKNOWLEDGE_ALERT = "alert_acknowledge"
     CORRECTIVE_ACTION = "alert_corrective_action"
+    ACCEPT_AUDIT = "qa_check_accept"
+    RETURN_AUDIT = "qa_check_return"
+    AMEND_AUDIT = "qa_check_amend"
 
 
 class FormBlock(StrEnum):
@@ -106,6 +116,10 @@ class CallbackId(StrEnum):
     CORRECTIVE = "alert_corrective_action"
     #: The record form; its step is in the view's ``private_metadata``.
     RECORD = "audit_record"
+    #: Returning an audit for amendment (the reason).
+    QA_RETURN = "qa_return"
+    #: The record form in amend mode; the QA check and the step are in ``private_metadata``.
+    AMEND = "audit_amend"
 
 
 class BlockId(StrEnum):
@@ -116,6 +130,7 @@ class BlockId(StrEnum):
     ALERT_ACTIONS = "alert_actions"
     DECISION_ACTIONS = "decision_actions"
     CHOOSE_AUDITOR = "choose_auditor"
+    QA_CHECK_ACTIONS = "qa_check_actions"
 
 
 class Command(StrEnum):

@@ -82,6 +82,11 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.DELEGATE, person(APPROVER, Role.ASSISTANT_DIRECTOR), {"approver_roles": APPROVER_ROLES}, Decision(True)),
     (Permission.DELEGATE, person(STRANGER, Role.HEAD_OF_SERVICE), {"approver_roles": APPROVER_ROLES}, Decision(False, RefusalCode.NOT_AN_APPROVER)),
     (Permission.DELEGATE, person(STRANGER, Role.HEAD_OF_SERVICE), {"approver_roles": APPROVER_ROLES | {Role.HEAD_OF_SERVICE}}, Decision(True)),
+    (Permission.DECIDE_QA_CHECK, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(True)),
+    (Permission.DECIDE_QA_CHECK, person(AUDITOR, Role.AUDITOR), {"allocation": allocation()}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
+    (Permission.DECIDE_QA_CHECK, person(STRANGER, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
+    # nobody in the QA team checks an audit they did themself
+    (Permission.DECIDE_QA_CHECK, person(SECOND, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
 ]
 
 

@@ -17,6 +17,7 @@ from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.planning import Counter, Planner, TickContext, When
+from bot.services.qa_check import planners as qa_check
 from bot.settings import load_settings
 from store.models import Allocation, AuditMonth
 from tests.simulation import small_council
@@ -28,12 +29,13 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
-    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits)
+    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, qa_check)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
         ("preview", When.WORKING_HOURS), ("allocation", When.CYCLE), ("reminders", When.CYCLE),
         ("overdue", When.CYCLE), ("exemptions", When.CYCLE), ("drafts", When.WORKING_HOURS),
+        ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

@@ -36,6 +36,7 @@ class Permission(StrEnum):
     RAISE_ALERT = "raise_alert"
     ACT_ON_ALERT = "act_on_alert"
     RECORD_CORRECTIVE_ACTION = "record_corrective_action"
+    DECIDE_QA_CHECK = "decide_qa_check"
 
 
 class RefusalCode(StrEnum):
@@ -59,6 +60,10 @@ class RefusalCode(StrEnum):
     EXTENSION_DATE_PASSED = "extension_date_passed"
     NOT_YOUR_BREAK = "not_your_break"
     NO_SUCH_BREAK = "no_such_break"
+    QA_CHECKS_ONLY = "qa_checks_only"
+    OWN_AUDIT = "own_audit"
+    NOT_RETURNED = "not_returned"
+    ONLY_THE_AUDITOR = "only_the_auditor"
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,11 @@ def decide(
             return _allowed(person.id in circle or qa, RefusalCode.NOT_IN_CIRCLE)
         case Permission.RECORD_CORRECTIVE_ACTION:
             return _allowed(person.id == lead_id or person.id in (circle or set()), RefusalCode.NOT_THE_LEAD)
+        case Permission.DECIDE_QA_CHECK:  # the QA team, never on an audit they did themself
+            if not qa:
+                return Decision(False, RefusalCode.QA_CHECKS_ONLY)
+            mine = allocation is not None and person.id in (allocation.auditor_id, allocation.second_auditor_id)
+            return _allowed(not mine, RefusalCode.OWN_AUDIT)
         case Permission.DELEGATE:
             assert approver_roles is not None
             return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)
