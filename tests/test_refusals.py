@@ -46,6 +46,7 @@ from store.models import (
 )
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
+from tests.qa_fixtures import returned_check
 from tests.simulation import Simulation, small_council
 from tests.support import TOKEN, FakeClock, FakeTime, running_workspace
 
@@ -70,6 +71,7 @@ class World:
     spare_auditor_id: int  # who a forged "choose auditor" menu names
     break_value: str  # the Cancel button of the allocated auditor's February break
     actors: dict[str, str]  # kind of outsider -> email
+    qa_check_id: int = 0  # another audit's QA check, returned to its auditor for amendment
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -152,7 +154,11 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
         if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
-    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors)
+    with sim.sessions() as session, session.begin():
+        others = session.scalars(select(Allocation).where(Allocation.id != allocation_id).order_by(Allocation.id)).all()
+        elsewhere = next(a for a in others if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
+        qa_check_id = returned_check(session, elsewhere, now=sim.clock.now, amend_due=D(2026, 12, 7)).id
+    return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, qa_check_id)
 
 
 def session_email(sim: Simulation, person_id: int) -> str:
@@ -330,6 +336,20 @@ MATRIX = (
          lambda w, e: forged_submission(w, e, CallbackId.CORRECTIVE, {"alert_id": w.alert_id},
                                         typed(FormBlock.NOTE, "Done."), FormBlock.NOTE),
          every(RefusalCode.NOT_THE_LEAD)),
+    Cell("Accept (the QA check)", lambda w, e: click(w, e, ActionId.ACCEPT_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.ACCEPT_AUDIT),
+    Cell("Return for amendment…", lambda w, e: click(w, e, ActionId.RETURN_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.RETURN_AUDIT),
+    Cell("return modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.QA_RETURN, {"check_id": w.qa_check_id},
+                                        typed(FormBlock.REASON, "Redo it."), FormBlock.REASON),
+         every(RefusalCode.QA_CHECKS_ONLY)),
+    Cell("Amend the audit", lambda w, e: click(w, e, ActionId.AMEND_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.NOT_YOUR_AUDIT), told=RefusalCode.ONLY_THE_AUDITOR, action=ActionId.AMEND_AUDIT),
+    Cell("amend form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.AMEND, {"check_id": w.qa_check_id, "step": "actions"},
+                                        typed("no_actions", "None needed."), "action_1_what"),
+         every(RefusalCode.NOT_YOUR_AUDIT), told=RefusalCode.ONLY_THE_AUDITOR),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -346,6 +366,8 @@ MISSING = (
          every(RefusalCode.NO_SUCH_BREAK), told=RefusalCode.NOT_YOUR_BREAK),
     Cell("Approve, no such request", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
+    Cell("Amend the audit, no such check", lambda w, e: click(w, e, ActionId.AMEND_AUDIT, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.UNKNOWN_CASE),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

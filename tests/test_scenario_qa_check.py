@@ -10,15 +10,18 @@ import datetime as dt
 import json
 from typing import Any
 
+from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.ids import ActionId, CallbackId
 from bot.services.replies.lifecycle import OVERALL, change_grade, finalise
+from bot.workspace.forms import input_values
 from store.models import Allocation, AuditLog, Notification, Person, Role
 from store.records import ActionStatus, AuditQaCheck, AuditRecord, GradeStage, QaCheckState, RecordState
 from tests.allocation_fixtures import Council
 from tests.recording import BRADFORD_GRADES, FINDINGS, record_audit
 from tests.simulation import Simulation
+from tests.support import TOKEN
 from tests.test_scenario_exemptions import QUINN, D, allocate_december, deliver, email_of, with_button
 
 RITA = "rita.qa@council.example"
@@ -137,6 +140,23 @@ def test_accept_closes_the_check_tells_the_auditor_and_edits_every_copy(sim: Sim
         assert [(e.action, e.outcome, e.actor_id) for e in logged] == [
             ("qa_check.opened", "ok", None), ("qa_check.accepted", "ok", quinn)]
         assert logged[0].subject_id == record_id
+
+
+def test_a_reason_submitted_after_another_coordinator_accepted_is_not_sent(sim: Simulation) -> None:
+    add_second_qa(sim)
+    auditor, reference, _ = finalised(sim)
+    sim.step(sim.clock.now)
+    sim.at(D(2026, 12, 10), 14)
+    sim.workspace.click(RITA, qa_message(sim, RITA, reference), ActionId.RETURN_AUDIT)  # Rita starts typing a reason...
+    view = sim.workspace.view_stack(RITA)[-1]
+    sim.workspace.click(QUINN, qa_message(sim, QUINN, reference), ActionId.ACCEPT_AUDIT)  # ...Quinn accepts meanwhile
+    answer = sim.workspace.submit_view(RITA, view, {"reason": {"reason": {"type": "plain_text_input", "value": "Redo it."}}})
+    assert answer["body"] == {"response_action": "errors", "errors": {"reason": (
+        f"The QA check of {reference} was already done: accepted by Quinn Qa at 14:00 on Thursday 10 December 2026. "
+        "Your reason was not sent: nothing was changed.")}}
+    deliver(sim)
+    assert checks(sim) == [(QaCheckState.ACCEPTED, None)]
+    assert not [m for m in sim.workspace.messages(user_email=auditor) if m["text"].startswith("Audit returned")]
 
 
 def test_return_needs_a_reason_the_guardrail_passes_and_tells_the_auditor_when_it_is_due(sim: Simulation) -> None:
@@ -263,8 +283,6 @@ def test_the_auditor_amends_through_the_record_form_and_the_amended_audit_is_che
 
 def submit_top(sim: Simulation, email: str, typed: dict[str, str]) -> dict[str, Any]:
     """Change ``typed`` in the modal on top (the rest as it was filled in) and submit it."""
-    from bot.workspace.forms import input_values
-
     view = sim.workspace.view_stack(email)[-1]
     return sim.workspace.submit_view(email, view, input_values(view, typed, sim.workspace.member_id))
 
@@ -287,10 +305,6 @@ def test_only_the_qa_team_decides_and_only_the_auditor_amends(sim: Simulation, e
     with sim.sessions() as session:
         check_id = session.scalars(select(AuditQaCheck.id)).one()
     channel = sim.workspace.add_channel("forwarded")  # the check forwarded where an outsider can click it
-    from slack_sdk import WebClient
-
-    from tests.support import TOKEN
-
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(
         channel=channel, text="fwd", blocks=[b for b in message["blocks"] if b["type"] == "actions"])
     copy = next(m for m in sim.workspace.messages(channel=channel) if m["ts"] == posted["ts"])
@@ -313,3 +327,26 @@ def test_only_the_qa_team_decides_and_only_the_auditor_amends(sim: Simulation, e
             ("decide_qa_check", "qa_checks_only", "qa_check"), ("record_audit", "not_your_audit", "audit_record")]
         assert refused[1].detail["told"] == "only_the_auditor"
         assert refused[0].subject_id == check_id
+
+
+def test_a_closed_amend_form_keeps_what_was_typed_and_the_record_is_unchanged_until_submitted(sim: Simulation) -> None:
+    auditor, reference, record_id = finalised(sim)
+    sim.step(sim.clock.now)
+    sim.at(D(2026, 12, 10), 14)
+    assert not return_for_amendment(sim, QUINN, qa_message(sim, QUINN, reference), "Say why the plan is good.")["body"]
+    deliver(sim)
+    returned = sim.workspace.messages(user_email=auditor)[-1]
+    sim.workspace.click(auditor, returned, ActionId.AMEND_AUDIT)
+    view = sim.workspace.view_stack(auditor)[-1]
+    closed = sim.workspace.close_modal(auditor, input_values(view, {"rationale": "The plan is reviewed monthly."},
+                                                             sim.workspace.member_id))  # fmt: skip
+    assert closed is not None and closed["notified"] and closed["status"] == 200
+    with sim.sessions() as session:
+        assert session.get_one(AuditRecord, record_id).rationale == BRADFORD_GRADES["rationale"]
+
+    sim.at(D(2026, 12, 11), 9)
+    sim.workspace.click(auditor, returned, ActionId.AMEND_AUDIT)
+    blocks = {b["block_id"]: b for b in sim.workspace.view_stack(auditor)[-1]["blocks"]}
+    assert blocks["rationale"]["element"]["initial_value"] == "The plan is reviewed monthly."
+    assert blocks["overall"]["element"]["initial_option"]["value"] == "good"
+    assert checks(sim) == [(QaCheckState.RETURNED, D(2026, 12, 15))]

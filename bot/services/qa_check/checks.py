@@ -176,8 +176,9 @@ def decide_check(
     """Accept, or return for amendment with ``reason``, once: under the record's row lock, a
     second decision (a double click, another coordinator) changes nothing and says who decided."""
     outcome = may_decide(session, check_id, person, now=now, actor_ref=actor_ref, lock=True)
+    if outcome.late is not None:
+        outcome.late["submitted"] = not accept  # a reason typed into the modal was not sent
     if not outcome.decision.allowed or outcome.late is not None:
-        outcome.late = outcome.late and {**outcome.late, "submitted": not accept}
         return outcome
     qa_check = outcome.check
     assert qa_check is not None and person is not None
