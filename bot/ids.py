@@ -79,6 +79,13 @@ class Template(StrEnum):
     MODERATION_SAMPLE = "moderation_sample"
     #: A late click on a moderation message: decided already, by whom and when.
     MODERATION_LATE = "moderation_late"
+    #: The QA check (Hull 19-20): the audit to each QA coordinator with Accept / Return, edited once decided.
+    QA_CHECK = "qa_check"
+    #: The QA check's outcome to the auditor: accepted, or returned (with Amend), reminded, amended.
+    QA_OUTCOME = "qa_outcome"
+    #: The QA team is told a returned audit was not amended by its due day.
+    QA_AMEND_OVERDUE = "qa_amend_overdue"
+    VIEW_QA_RETURN = "view_qa_return"
 
     @property
     def filename(self) -> str:
@@ -119,6 +126,9 @@ class ActionId(StrEnum):
     TAKE_TO_HEAD_OF_SERVICE = "moderation_take_further"
     RECORD_HEAD_OF_SERVICE = "moderation_record_hos"
     SEND_SAMPLE = "moderation_send_sample"
+    ACCEPT_AUDIT = "qa_check_accept"
+    RETURN_AUDIT = "qa_check_return"
+    AMEND_AUDIT = "qa_check_amend"
 
 
 class FormBlock(StrEnum):
@@ -152,6 +162,10 @@ class CallbackId(StrEnum):
     #: The moderator's form, and the Head of Service's (Bradford §3).
     MODERATION = "moderation_record"
     HEAD_OF_SERVICE_DECISION = "moderation_hos"
+    #: Returning an audit for amendment (the reason).
+    QA_RETURN = "qa_return"
+    #: The record form in amend mode; the QA check and the step are in ``private_metadata``.
+    AMEND = "audit_amend"
 
 
 class BlockId(StrEnum):
@@ -166,6 +180,7 @@ class BlockId(StrEnum):
     CHALLENGE_ACTIONS = "challenge_actions"
     CHOOSE_MODERATOR = "choose_moderator"
     MODERATION_ACTIONS = "moderation_actions"
+    QA_CHECK_ACTIONS = "qa_check_actions"
 
 
 class Command(StrEnum):

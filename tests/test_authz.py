@@ -103,6 +103,11 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.DECIDE_AS_HEAD_OF_SERVICE, person(APPROVER, Role.HEAD_OF_SERVICE_QA), {"deciders": {APPROVER}}, Decision(True)),
     (Permission.DECIDE_AS_HEAD_OF_SERVICE, person(STRANGER, Role.HEAD_OF_SERVICE_QA), {"deciders": {APPROVER}},
      Decision(False, RefusalCode.NOT_THE_HEAD_OF_SERVICE)),
+    (Permission.DECIDE_QA_CHECK, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(True)),
+    (Permission.DECIDE_QA_CHECK, person(AUDITOR, Role.AUDITOR), {"allocation": allocation()}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
+    (Permission.DECIDE_QA_CHECK, person(STRANGER, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
+    # nobody in the QA team checks an audit they did themself
+    (Permission.DECIDE_QA_CHECK, person(SECOND, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
 ]
 
 

@@ -49,6 +49,7 @@ from store.records import AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
 from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record
+from tests.qa_fixtures import returned_check
 from tests.recording import BRADFORD_GRADES, FINDINGS, NO_ACTIONS, submit
 from tests.simulation import Simulation, small_council
 from tests.support import TOKEN, FakeClock, FakeTime, running_workspace
@@ -78,6 +79,7 @@ class World:
     challenge_id: int
     moderated_challenge_id: int = 0  # the first audit's team manager's challenge, taken to moderation
     moderation_id: int = 0  # its moderation, given to Dee Deputy
+    qa_check_id: int = 0  # another audit's QA check, returned to its auditor for amendment
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -181,8 +183,12 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     for email in [*actors.values(), DEE]:  # (Dee is named by the outsiders' /audit delegate)
         if email != UNKNOWN:  # a person's first request links them to their Slack account: done before the matrix
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
+    with sim.sessions() as session, session.begin():
+        others = session.scalars(select(Allocation).where(Allocation.id != allocation_id).order_by(Allocation.id)).all()
+        elsewhere = next(a for a in others if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
+        qa_check_id = returned_check(session, elsewhere, now=sim.clock.now, amend_due=D(2026, 12, 7)).id
     return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
-                 moderated_challenge_id, moderation_id)
+                 moderated_challenge_id, moderation_id, qa_check_id)
 
 
 def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tuple[int, int]:
@@ -416,6 +422,20 @@ MATRIX = (
          every(RefusalCode.NOT_THE_HEAD_OF_SERVICE)),
     Cell("Send to the moderators", lambda w, e: click(w, e, ActionId.SEND_SAMPLE, "2026-12"),
          every(RefusalCode.QA_ONLY), action=ActionId.SEND_SAMPLE),
+    Cell("Accept (the QA check)", lambda w, e: click(w, e, ActionId.ACCEPT_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.ACCEPT_AUDIT),
+    Cell("Return for amendment…", lambda w, e: click(w, e, ActionId.RETURN_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.RETURN_AUDIT),
+    Cell("return modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.QA_RETURN, {"check_id": w.qa_check_id},
+                                        typed(FormBlock.REASON, "Redo it."), FormBlock.REASON),
+         every(RefusalCode.QA_CHECKS_ONLY)),
+    Cell("Amend the audit", lambda w, e: click(w, e, ActionId.AMEND_AUDIT, str(w.qa_check_id)),
+         every(RefusalCode.NOT_THE_AUDITOR), told=RefusalCode.ONLY_THE_AUDITOR, action=ActionId.AMEND_AUDIT),
+    Cell("amend form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.AMEND, {"check_id": w.qa_check_id, "step": "actions"},
+                                        typed("no_actions", "None needed."), "action_1_what"),
+         every(RefusalCode.NOT_THE_AUDITOR), told=RefusalCode.ONLY_THE_AUDITOR),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -438,6 +458,8 @@ MISSING = (
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.AUDIT_CLOSED),
     Cell("Record the moderation, no such moderation", lambda w, e: click(w, e, ActionId.RECORD_MODERATION, "999999"),
          every(RefusalCode.NO_SUCH_MODERATION), told=RefusalCode.NOT_THE_MODERATOR),
+    Cell("Amend the audit, no such check", lambda w, e: click(w, e, ActionId.AMEND_AUDIT, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.UNKNOWN_CASE),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

@@ -104,6 +104,16 @@ def challenge_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def qa_context(**overrides: Any) -> dict[str, Any]:
+    """A QA check of an amended audit at its longest, returned (the reason at its limit)."""
+    returned = {"state": "returned", "by": KIM, "at": "2026-12-24T10:00:00+00:00", "reason": "q" * 1000,
+                "amend_due": "2026-12-31", "amended_at": None}  # fmt: skip
+    context = record_context(check_id=12, original_overall="Inadequate", decision=returned,
+                             amended_after={**returned, "amended_at": "2026-12-29T11:00:00+00:00"}, auditors=[SAM, JO])  # fmt: skip
+    context.update(overrides)
+    return context
+
+
 def alert_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"}, "urgency": "immediate",
@@ -254,6 +264,10 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.GUARDRAIL_ERROR: {"kinds": ["date_of_birth", "name"]},
     Template.BREAK_NOTICE: {"auditor": SAM, "month": "2027-01-01", "taken": 3, "limit": 3, "share": 20, "cap_reached": True},
     Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},
+    Template.QA_CHECK: qa_context(),
+    Template.QA_OUTCOME: qa_context(stage="returned"),
+    Template.QA_AMEND_OVERDUE: qa_context(),
+    Template.VIEW_QA_RETURN: {"check_id": 12, "reference": "CMS-104233", "auditor": "Sam Patel", "days": 3},
     Template.ALREADY_DONE: {
         "what": "decision", "reference": "CMS-104233", "kind": "exemption", "state": "approved", "requester": SAM,
         "by": JO, "at": "2026-12-04T10:00:00+00:00", "audit_state": "allocated", "submitted": True,

@@ -18,6 +18,7 @@ from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Counter, Planner, TickContext, When
+from bot.services.qa_check import planners as qa_check
 from bot.services.replies import planners as replies
 from bot.settings import load_settings
 from store.models import Allocation, AuditMonth
@@ -30,7 +31,7 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
-    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation)
+    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
@@ -38,6 +39,7 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("overdue", When.CYCLE), ("exemptions", When.CYCLE), ("drafts", When.WORKING_HOURS),
         ("reply reminders", When.WORKING_HOURS), ("reply windows", When.ALWAYS), ("challenges", When.WORKING_HOURS),
         ("moderation sample", When.CYCLE), ("moderation chasers", When.CYCLE),
+        ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

@@ -113,9 +113,15 @@ def handle_record_step(ack: Ack, body: dict[str, Any], client: WebClient, contex
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = advance(session, view.int_meta("allocation_id"), person, step, view.values, deps.settings,
                           WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
-    answer = _answer(deps, outcome, submitted=True)
-    if answer is not None:  # shown on the step's first field; the form stays open until they close it
-        first = step_fields(step, current_scheme(deps.settings.grading_scheme))[0]
+    ack_step(ack, deps, outcome, _answer(deps, outcome, submitted=True),
+             step_fields(step, current_scheme(deps.settings.grading_scheme))[0])  # fmt: skip
+
+
+def ack_step(ack: Ack, deps: Deps, outcome: FormOutcome, answer: dict[str, Any] | None, first: str) -> None:
+    """Answer a submitted step of the record form: ``answer`` (a refusal, or done already) on the
+    step's ``first`` field, the form staying open until they close it; field errors; the next
+    step pushed; or the form closed and its messages sent."""
+    if answer is not None:
         ack(response_action="errors", errors={first: answer["text"]})
     elif outcome.errors:
         ack(response_action="errors", errors=outcome.errors)

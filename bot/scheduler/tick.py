@@ -26,6 +26,7 @@ from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
+from bot.services.qa_check import planners as qa_check
 from bot.services.replies import planners as replies
 from bot.settings import Settings
 from store.months import is_paused
@@ -50,6 +51,8 @@ class TickReport:
     overdue: int = 0
     exemption_chasers: int = 0
     alert_escalations: int = 0
+    #: QA checks sent to the QA team
+    qa_checks: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -57,7 +60,7 @@ class TickReport:
         """Notifications planned by this tick."""
         return (
             self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
-            + self.alert_escalations
+            + self.alert_escalations + self.qa_checks
         )  # fmt: skip
 
     def summary(self) -> str:
@@ -75,6 +78,8 @@ class TickReport:
             f"{self.overdue} overdue notice(s)",
             f"{self.exemption_chasers} exemption reminder(s)/escalation(s)",
         ]
+        if self.qa_checks:
+            parts.append(f"{self.qa_checks} QA check message(s)")
         if self.alert_escalations:
             parts.append(f"{self.alert_escalations} safeguarding escalation(s) at the real time")
         errors = f"; {len(self.errors)} planner(s) failed: {'; '.join(self.errors)}" if self.errors else ""
@@ -91,6 +96,7 @@ PLANNERS: tuple[Planner, ...] = (
     *audits.PLANNERS,
     *replies.PLANNERS,
     *moderation.PLANNERS,
+    *qa_check.PLANNERS,
 )
 
 

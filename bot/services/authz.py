@@ -49,6 +49,7 @@ class Permission(StrEnum):
     MODERATE = "moderate"
     ANSWER_MODERATION = "answer_moderation"
     DECIDE_AS_HEAD_OF_SERVICE = "decide_as_head_of_service"
+    DECIDE_QA_CHECK = "decide_qa_check"
 
 
 class RefusalCode(StrEnum):
@@ -81,6 +82,10 @@ class RefusalCode(StrEnum):
     NOT_THE_CHALLENGER = "not_the_challenger"
     NOT_THE_HEAD_OF_SERVICE = "not_the_head_of_service"
     NO_SUCH_MODERATION = "no_such_moderation"
+    QA_CHECKS_ONLY = "qa_checks_only"
+    OWN_AUDIT = "own_audit"
+    NOT_RETURNED = "not_returned"
+    ONLY_THE_AUDITOR = "only_the_auditor"
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,11 @@ def decide(
         case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
             code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
+        case Permission.DECIDE_QA_CHECK:  # the QA team, never on an audit they did themself
+            if not qa:
+                return Decision(False, RefusalCode.QA_CHECKS_ONLY)
+            mine = allocation is not None and person.id in (allocation.auditor_id, allocation.second_auditor_id)
+            return _allowed(not mine, RefusalCode.OWN_AUDIT)
         case Permission.DELEGATE:
             assert approver_roles is not None
             return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)

@@ -209,24 +209,8 @@ def advance(
     if allocation is None or person is None:
         return outcome
     scheme = current_scheme(settings.grading_scheme)
-    today = now.astimezone(settings.tz).date()
-    guard = _guard(session, settings, today)
-    owners = {p.id for p in action_owners(session, allocation)} if step == Step.ACTIONS else set()
-    errors, _ = check_step(step, values, scheme, today=today, owners=owners, guard=guard)
-    _keep_draft(session, allocation, person, step, values, scheme, guard, now=now)
-    if errors:
-        outcome.errors = errors
-        return outcome
-    if step != Step.ACTIONS:
-        following = list(Step)[list(Step).index(step) + 1]
-        outcome.view = step_view(session, allocation, person, following, scheme, settings, now=now)
-        return outcome
-    draft = _draft(session, allocation.id, person.id)
-    everything = dict(draft.values) if draft is not None else {}
-    errors, form = check_record(everything, scheme, today=today, owners=owners, guard=guard)
-    if errors:  # an earlier step no longer passes (its draft was lost, or the scheme changed meanwhile)
-        first = next(iter(errors.values()))
-        outcome.errors = {step_fields(Step.ACTIONS, scheme)[0]: f"Go back: an earlier step needs a change. {first}"}
+    form = take_step(session, allocation, person, step, values, scheme, settings, outcome, now=now)
+    if form is None:
         return outcome
     try:
         outcome.record = store_record(session, allocation, form, scheme, settings, calendar, source=RecordSource.CHAT,
@@ -238,6 +222,35 @@ def advance(
     return outcome
 
 
+def take_step(
+    session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
+    settings: Settings, outcome: FormOutcome, *, now: dt.datetime,
+) -> RecordForm | None:  # fmt: skip
+    """One step of the form by ``person`` (allowed, the allocation locked by the caller): the draft
+    kept, and the step's field errors or the next step's view put in ``outcome``. On the last
+    step, the whole form checked from the draft; None while anything needs a change."""
+    today = now.astimezone(settings.tz).date()
+    guard = _guard(session, settings, today)
+    owners = {p.id for p in action_owners(session, allocation)} if step == Step.ACTIONS else set()
+    errors, _ = check_step(step, values, scheme, today=today, owners=owners, guard=guard)
+    _keep_draft(session, allocation, person, step, values, scheme, guard, now=now)
+    if errors:
+        outcome.errors = errors
+        return None
+    if step != Step.ACTIONS:
+        following = list(Step)[list(Step).index(step) + 1]
+        outcome.view = step_view(session, allocation, person, following, scheme, settings, now=now)
+        return None
+    draft = _draft(session, allocation.id, person.id)
+    everything = dict(draft.values) if draft is not None else {}
+    errors, form = check_record(everything, scheme, today=today, owners=owners, guard=guard)
+    if errors:  # an earlier step no longer passes (its draft was lost, or the scheme changed meanwhile)
+        first = next(iter(errors.values()))
+        outcome.errors = {step_fields(Step.ACTIONS, scheme)[0]: f"Go back: an earlier step needs a change. {first}"}
+        return None
+    return form
+
+
 def close_form(
     session: Session, allocation_id: int, person: Person | None, step: Step, values: dict[str, Any], settings: Settings,
     *, now: dt.datetime, actor_ref: str,
@@ -246,10 +259,17 @@ def close_form(
     _, allocation = _locked(session, allocation_id, person, now=now, actor_ref=actor_ref)
     if allocation is None or person is None:
         return False
-    scheme = current_scheme(settings.grading_scheme)
+    keep_draft(session, allocation, person, step, values, current_scheme(settings.grading_scheme), settings, now=now)
+    return True
+
+
+def keep_draft(
+    session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
+    settings: Settings, *, now: dt.datetime,
+) -> None:  # fmt: skip
+    """Merge one step's values into the person's draft (text the guardrail stops is not kept)."""
     guard = _guard(session, settings, now.astimezone(settings.tz).date())
     _keep_draft(session, allocation, person, step, values, scheme, guard, now=now)
-    return True
 
 
 def store_record(
