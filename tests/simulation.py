@@ -33,6 +33,8 @@ LABELS = (
     ("Allocation preview for", "preview"),
     ("Audit findings for case", "findings"),
     ("Reminder: the window to reply", "reply reminder"),
+    ("QA check: the audit of case", "qa check"),
+    ("Moderation sample for", "moderation sample"),
 )
 
 
@@ -63,6 +65,8 @@ class Received:
 
 
 def _reference(text: str) -> str:
+    if text.startswith("Moderation sample for"):
+        return ""
     for word in text.replace(",", " ").replace(":", " ").split():
         if word.startswith("CMS-"):
             return word.rstrip(".'s")

@@ -124,6 +124,9 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
         expected[Received(person.email, D(2027, 1, 4), "reply reminder", ref)] += 1
     for person in (done[0].auditor, done[0].case.allocated_worker, done[0].case.team_manager):
         expected[Received(person.email, D(2027, 1, 6), "final", ref)] += 1
+    # Final: the QA team checks it, and December's moderation sample is proposed to them.
+    expected[Received(quinn, D(2027, 1, 6), "qa check", ref)] += 1
+    expected[Received(quinn, D(2027, 1, 6), "moderation sample", "")] += 1
     assert Counter(sim.received) == expected
 
     # The allocation message and the reminder now say who recorded it, without buttons; the break was confirmed.
