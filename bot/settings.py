@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     sample_moderation_percent: int = Field(10, ge=0, le=100, description="Hull 4.32: 10% of the month's finalised audits")
     qa_amend_working_days: int = Field(3, ge=1, description="Hull 20: a returned audit is due back in 3 working days")
 
+    # After the audit (shared/domain.md steps 10-11; Hull 23-27, App. D, App. E).
+    oversight_working_days: int = Field(10, ge=1, description="Hull App. D: management oversight within 10 working days of finalisation")
+    oversight_reminder_working_days: int = Field(2, ge=0, description="the team manager is reminded this long before oversight is due")
+    action_reminder_working_days: int = Field(2, ge=0, description="an action's owner is reminded this long before it is due, and on the day")
+    inadequate_meeting_reminder_working_days: int = Field(5, ge=1, description="Hull 25: the group manager reminded until the meeting is held")
+    inadequate_review_weeks: int = Field(4, ge=1, description="Hull 25: a review four weeks after an Inadequate is final")
+    reaudit_within_months: int = Field(2, ge=1, description="Hull 25: a re-audit within two months")
+    assurance_sample_size: int = Field(10, ge=0, description="Hull App. E: audits a month whose signed-off actions QA verifies")
+
     # Immediate safeguarding concerns (shared/domain.md step 6).
     safeguarding_channel: str | None = Field(None, description="channel id told of each alert (never its note)")
     alert_escalation_minutes: int = Field(30, ge=1, description="unacknowledged by the team manager: escalate")

@@ -333,6 +333,8 @@ class Allocation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    #: A re-audit's Inadequate follow-up cycle (Hull 25-26): whose actions the re-audit judges.
+    cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     month: Mapped[AuditMonth] = relationship()
     case: Mapped[Case] = relationship()

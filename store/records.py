@@ -146,6 +146,15 @@ class AuditRecord(Base):
     #: The last working day of the right-to-reply window.
     reply_closes_on: Mapped[dt.date | None] = mapped_column(Date)
     finalised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Management oversight (Hull App. D: within 10 working days of finalisation; Hull 24: supervision).
+    oversight_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    oversight_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: (people ids without a database constraint: SQLite could add one only by copying the table)
+    oversight_recorded_by_id: Mapped[int | None] = mapped_column(Integer)
+    supervision_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    supervision_by_id: Mapped[int | None] = mapped_column(Integer)
+    #: Closed when oversight is recorded and the team manager has signed off every action (Hull 23).
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     allocation: Mapped[Allocation] = relationship()
     submitted_by: Mapped[Person | None] = relationship()
@@ -217,6 +226,24 @@ class AuditAction(Base):
     #: Set for an action a moderator added: the ``audit_moderations`` row (no database constraint:
     #: SQLite could add one only by copying the table).
     moderation_id: Mapped[int | None] = mapped_column(Integer)
+    #: The owner says it is done (with a short note); the team manager signs it off or says not yet.
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    done_by_id: Mapped[int | None] = mapped_column(Integer)
+    done_note: Mapped[str | None] = mapped_column(Text)
+    signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    signed_off_by_id: Mapped[int | None] = mapped_column(Integer)
+    not_yet_reason: Mapped[str | None] = mapped_column(Text)
+    not_yet_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The owner asks to move the due date; the team manager decides (``pending``/``approved``/``declined``).
+    requested_due: Mapped[dt.date | None] = mapped_column(Date)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    extension_state: Mapped[str | None] = mapped_column(String(16))
+    extension_decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    extension_decided_by_id: Mapped[int | None] = mapped_column(Integer)
+    #: Did it work? Judged by the auditor of the case's next audit: ``fixed``, ``partly`` or ``not_fixed``.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_record_id: Mapped[int | None] = mapped_column(Integer)
+    outcome_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     record: Mapped[AuditRecord] = relationship(back_populates="actions")
     owner: Mapped[Person] = relationship()
@@ -340,3 +367,70 @@ class AuditQaCheck(Base):
 
     record: Mapped[AuditRecord] = relationship()
     by: Mapped[Person | None] = relationship()
+
+
+class CycleState(StrEnum):
+    """An Inadequate follow-up cycle (Hull 25-26)."""
+
+    #: The group manager, team manager and worker are to meet as soon as possible.
+    MEETING_DUE = "meeting_due"
+    #: Met; the review is due four weeks after the audit was final.
+    REVIEW_DUE = "review_due"
+    #: Reviewed; waiting for the re-audit (allocated within two months).
+    REAUDIT_DUE = "reaudit_due"
+    #: The re-audit was no longer Inadequate.
+    CLOSED = "closed"
+    #: The re-audit was Inadequate again: the next cycle (with the Head of Service) took over.
+    CONTINUED = "continued"
+
+
+class InadequateCycle(Base):
+    """One round of Inadequate follow-up for a case: meet, review at 4 weeks, re-audit within 2 months."""
+
+    __tablename__ = "inadequate_cycles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: The final Inadequate audit that opened the cycle (one cycle per record).
+    record_id: Mapped[int] = mapped_column(ForeignKey("audit_records.id"), unique=True)
+    #: 1 for the first; 2 and on bring in the Head of Service of the case's service.
+    number: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[CycleState] = mapped_column(_enum(CycleState, "inadequate_cycle_state"), index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    group_manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    head_of_service_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    meeting_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    meeting_held_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    review_due: Mapped[dt.date | None] = mapped_column(Date)
+    review_held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    review_held_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    head_of_service_meeting_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The re-audit: its allocation, and the latest day it may be due (final date + 2 months).
+    reaudit_allocation_id: Mapped[int | None] = mapped_column(ForeignKey("allocations.id"))
+    reaudit_latest: Mapped[dt.date | None] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AssuranceState(StrEnum):
+    """The QA assurance check that an audit's signed-off actions were really done (Hull App. E)."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    NOT_EVIDENCED = "not_evidenced"
+
+
+class AssuranceCheck(Base):
+    """One audit in a month's QA assurance sample: min(10, eligible), random with a recorded seed."""
+
+    __tablename__ = "assurance_checks"
+    __table_args__ = (UniqueConstraint("month", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("audit_records.id"))
+    seed: Mapped[int] = mapped_column(Integer)
+    state: Mapped[AssuranceState] = mapped_column(_enum(AssuranceState, "assurance_state"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)
