@@ -86,6 +86,11 @@ class Template(StrEnum):
     #: The QA team is told a returned audit was not amended by its due day.
     QA_AMEND_OVERDUE = "qa_amend_overdue"
     VIEW_QA_RETURN = "view_qa_return"
+    #: The QA assurance sample (Hull App. E): the month's audits to each QA coordinator with
+    #: Verified / Not evidenced…, edited as each is decided; not evidenced, to the Group Manager for QA.
+    ASSURANCE_SAMPLE = "assurance_sample"
+    ASSURANCE_NOT_EVIDENCED = "assurance_not_evidenced"
+    VIEW_ASSURANCE_NOTE = "view_assurance_note"
 
     @property
     def filename(self) -> str:
@@ -129,6 +134,8 @@ class ActionId(StrEnum):
     ACCEPT_AUDIT = "qa_check_accept"
     RETURN_AUDIT = "qa_check_return"
     AMEND_AUDIT = "qa_check_amend"
+    ASSURANCE_VERIFIED = "assurance_verified"
+    ASSURANCE_NOT_EVIDENCED = "assurance_not_evidenced"
 
 
 class FormBlock(StrEnum):
@@ -166,6 +173,8 @@ class CallbackId(StrEnum):
     QA_RETURN = "qa_return"
     #: The record form in amend mode; the QA check and the step are in ``private_metadata``.
     AMEND = "audit_amend"
+    #: Not evidenced… (the note); the assurance check is in ``private_metadata``.
+    ASSURANCE_NOTE = "assurance_note"
 
 
 class BlockId(StrEnum):
@@ -181,6 +190,7 @@ class BlockId(StrEnum):
     CHOOSE_MODERATOR = "choose_moderator"
     MODERATION_ACTIONS = "moderation_actions"
     QA_CHECK_ACTIONS = "qa_check_actions"
+    ASSURANCE_ACTIONS = "assurance_actions"
 
 
 class Command(StrEnum):

@@ -27,8 +27,8 @@ from bot.services.qa_check.amend import amend_step, close_amend_form, open_amend
 from bot.services.qa_check.checks import CheckOutcome, decide_check, may_decide
 
 
-def _answer(deps: Deps, decision: Decision, late: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A refusal, or who did it already; None when the person may go on."""
+def decision_answer(deps: Deps, decision: Decision, late: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A refusal, or who did it already; None when the person may go on (the assurance sample uses it too)."""
     if decision.code is not None:
         return render(Template.REFUSAL, {"code": decision.code.value})
     if late is not None:
@@ -37,7 +37,7 @@ def _answer(deps: Deps, decision: Decision, late: dict[str, Any] | None) -> dict
     return None
 
 
-def _say(respond: Respond, payload: dict[str, Any]) -> None:
+def say_ephemeral(respond: Respond, payload: dict[str, Any]) -> None:
     respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
 
 
@@ -53,9 +53,9 @@ def handle_accept(ack: Ack, body: dict[str, Any], client: WebClient, context: Bo
     deps = deps_of(context)
     click = ButtonClick.parse(body)
     outcome = _decide(deps, client, click.user_id, click.int_value(), accept=True, reason="")
-    answer = _answer(deps, outcome.decision, outcome.late)
+    answer = decision_answer(deps, outcome.decision, outcome.late)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     else:
         deps.wake_outbox()
 
@@ -74,9 +74,9 @@ def handle_return_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
                 "check_id": outcome.check.id, "reference": record.allocation.case.reference,
                 "auditor": record.allocation.auditor.display_name, "days": deps.settings.qa_amend_working_days,
             })  # fmt: skip
-    answer = _answer(deps, outcome.decision, outcome.late)
+    answer = decision_answer(deps, outcome.decision, outcome.late)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     elif view is not None:
         client.views_open(trigger_id=click.trigger_id, view=view)
 
@@ -86,7 +86,7 @@ def handle_return_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
     deps = deps_of(context)
     view = ViewSubmission.parse(body)
     outcome = _decide(deps, client, view.user_id, view.int_meta("check_id"), accept=False, reason=view.text(FormBlock.REASON))
-    answer = _answer(deps, outcome.decision, outcome.late)
+    answer = decision_answer(deps, outcome.decision, outcome.late)
     if answer is not None:
         ack(response_action="errors", errors={FormBlock.REASON: answer["text"]})
     elif outcome.errors:
@@ -98,7 +98,7 @@ def handle_return_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
 
 def _form_answer(deps: Deps, outcome: FormOutcome) -> dict[str, Any] | None:
     late = {**outcome.late, "submitted": True} if outcome.late is not None else None
-    return _answer(deps, outcome.decision, late)
+    return decision_answer(deps, outcome.decision, late)
 
 
 def handle_amend_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -108,9 +108,9 @@ def handle_amend_button(ack: Ack, body: dict[str, Any], client: WebClient, conte
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = open_amend_form(session, click.int_value(), person, deps.settings, now=deps.clock(), actor_ref=click.user_id)
-    answer = _answer(deps, outcome.decision, outcome.late)
+    answer = decision_answer(deps, outcome.decision, outcome.late)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     elif outcome.view is not None:
         client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_RECORD, outcome.view))
 

@@ -21,6 +21,7 @@ from bot.calendar import WorkingCalendar
 from bot.scheduler import housekeeping
 from bot.services.alerts import planners as alerts
 from bot.services.allocation import planners as allocation
+from bot.services.assurance import planners as assurance
 from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
@@ -97,6 +98,7 @@ PLANNERS: tuple[Planner, ...] = (
     *replies.PLANNERS,
     *moderation.PLANNERS,
     *qa_check.PLANNERS,
+    *assurance.PLANNERS,
 )
 
 

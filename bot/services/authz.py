@@ -50,6 +50,8 @@ class Permission(StrEnum):
     ANSWER_MODERATION = "answer_moderation"
     DECIDE_AS_HEAD_OF_SERVICE = "decide_as_head_of_service"
     DECIDE_QA_CHECK = "decide_qa_check"
+    #: Verified / Not evidenced on the QA assurance sample: the QA team, never on an audit they did.
+    VERIFY_ASSURANCE = "verify_assurance"
 
 
 class RefusalCode(StrEnum):
@@ -176,7 +178,7 @@ def decide(
         case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
             code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
-        case Permission.DECIDE_QA_CHECK:  # the QA team, never on an audit they did themself
+        case Permission.DECIDE_QA_CHECK | Permission.VERIFY_ASSURANCE:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)
             mine = allocation is not None and person.id in (allocation.auditor_id, allocation.second_auditor_id)
