@@ -108,6 +108,10 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.DECIDE_QA_CHECK, person(STRANGER, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
     # nobody in the QA team checks an audit they did themself
     (Permission.DECIDE_QA_CHECK, person(SECOND, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
+    # the QA assurance sample: the QA team, never on an audit they did themself
+    (Permission.VERIFY_ASSURANCE, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(True)),
+    (Permission.VERIFY_ASSURANCE, person(LEAD, Role.GROUP_MANAGER), {"allocation": allocation()}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
+    (Permission.VERIFY_ASSURANCE, person(AUDITOR, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
 ]
 
 

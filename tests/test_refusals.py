@@ -45,7 +45,7 @@ from store.models import (
     SafeguardingAlert,
     Service,
 )
-from store.records import AuditChallenge, AuditRecord
+from store.records import AssuranceCheck, AssuranceState, AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
 from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record
@@ -80,6 +80,7 @@ class World:
     moderated_challenge_id: int = 0  # the first audit's team manager's challenge, taken to moderation
     moderation_id: int = 0  # its moderation, given to Dee Deputy
     qa_check_id: int = 0  # another audit's QA check, returned to its auditor for amendment
+    assurance_id: int = 0  # the second audit in a QA assurance sample
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -187,8 +188,13 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         others = session.scalars(select(Allocation).where(Allocation.id != allocation_id).order_by(Allocation.id)).all()
         elsewhere = next(a for a in others if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
         qa_check_id = returned_check(session, elsewhere, now=sim.clock.now, amend_due=D(2026, 12, 7)).id
+        assurance = AssuranceCheck(month=D(2026, 12, 1), record_id=record_id, seed=7, state=AssuranceState.PENDING,
+                                   created_at=sim.clock.now)  # fmt: skip
+        session.add(assurance)
+        session.flush()
+        assurance_id = assurance.id
     return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
-                 moderated_challenge_id, moderation_id, qa_check_id)
+                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id)
 
 
 def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tuple[int, int]:
@@ -436,6 +442,14 @@ MATRIX = (
          lambda w, e: forged_submission(w, e, CallbackId.AMEND, {"check_id": w.qa_check_id, "step": "actions"},
                                         typed("no_actions", "None needed."), "action_1_what"),
          every(RefusalCode.NOT_THE_AUDITOR), told=RefusalCode.ONLY_THE_AUDITOR),
+    Cell("Verified (the assurance sample)", lambda w, e: click(w, e, ActionId.ASSURANCE_VERIFIED, str(w.assurance_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.ASSURANCE_VERIFIED),
+    Cell("Not evidenced…", lambda w, e: click(w, e, ActionId.ASSURANCE_NOT_EVIDENCED, str(w.assurance_id)),
+         every(RefusalCode.QA_CHECKS_ONLY), action=ActionId.ASSURANCE_NOT_EVIDENCED),
+    Cell("not evidenced modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.ASSURANCE_NOTE, {"check_id": w.assurance_id},
+                                        typed(FormBlock.NOTE, "No evidence."), FormBlock.NOTE),
+         every(RefusalCode.QA_CHECKS_ONLY)),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (

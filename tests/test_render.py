@@ -104,6 +104,19 @@ def challenge_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def assurance_item(n: int, state: str) -> dict[str, Any]:
+    """One audit of the QA assurance sample, its actions signed off (the longest texts allowed)."""
+    decided = state != "pending"
+    return {
+        "check_id": n, "reference": f"CMS-1042{n:02d}", "team": "Assessment Team North", "auditor": SAM,
+        "finalised_at": "2026-12-10T11:00:00+00:00", "state": state, "own": n == 3,
+        "actions": [{"text": "Update the chronology " + "a" * 1000, "owner": ALEX, "due": "2027-02-15", "signed_off_by": JO,
+                     "signed_off_at": "2026-12-20T10:00:00+00:00"} for _ in range(7)],
+        "by": KIM if decided else None, "at": "2027-01-05T10:00:00+00:00" if decided else None,
+        "note": "No supervision record of the chronology update. " + "n" * 450 if state == "not_evidenced" else None,
+    }  # fmt: skip
+
+
 def qa_context(**overrides: Any) -> dict[str, Any]:
     """A QA check of an amended audit at its longest, returned (the reason at its limit)."""
     returned = {"state": "returned", "by": KIM, "at": "2026-12-24T10:00:00+00:00", "reason": "q" * 1000,
@@ -268,6 +281,10 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.QA_OUTCOME: qa_context(stage="returned"),
     Template.QA_AMEND_OVERDUE: qa_context(),
     Template.VIEW_QA_RETURN: {"check_id": 12, "reference": "CMS-104233", "auditor": "Sam Patel", "days": 3},
+    Template.ASSURANCE_SAMPLE: {"month": "2027-01-01", "seed": 123456789, "eligible": 37,
+                                "items": [assurance_item(n, ["pending", "verified", "not_evidenced"][n % 3]) for n in range(20)]},
+    Template.ASSURANCE_NOT_EVIDENCED: {**assurance_item(3, "not_evidenced"), "month": "2027-01-01"},
+    Template.VIEW_ASSURANCE_NOTE: {"check_id": 12, "reference": "CMS-104233"},
     Template.ALREADY_DONE: {
         "what": "decision", "reference": "CMS-104233", "kind": "exemption", "state": "approved", "requester": SAM,
         "by": JO, "at": "2026-12-04T10:00:00+00:00", "audit_state": "allocated", "submitted": True,
@@ -348,7 +365,7 @@ def test_interactive_ids_are_enum_members(template: Template) -> None:
         for element in interactive:
             assert element["action_id"] in {a.value for a in ActionId} | {f.value for f in FormBlock} | RECORD_FIELDS, element
         if block["type"] == "actions":
-            assert block["block_id"] in {b.value for b in BlockId}, block["block_id"]
+            assert block["block_id"].split(":")[0] in {b.value for b in BlockId}, block["block_id"]  # ":n" when one a row
         if block["type"] == "input":
             assert block["block_id"] in {f.value for f in FormBlock} | RECORD_FIELDS, block["block_id"]
 
