@@ -86,6 +86,18 @@ class Template(StrEnum):
     #: The QA team is told a returned audit was not amended by its due day.
     QA_AMEND_OVERDUE = "qa_amend_overdue"
     VIEW_QA_RETURN = "view_qa_return"
+    #: Management oversight (Hull App. D, 24): due, reminded, overdue (the TM's manager copied); edited once recorded.
+    OVERSIGHT = "oversight"
+    #: One message per person per day listing their actions, sign-offs and more-time requests.
+    ACTIONS_DIGEST = "actions_digest"
+    #: The IRO's read-only summary of a finalised audit's actions (Hull 4.3.4).
+    ACTIONS_SUMMARY = "actions_summary"
+    #: Oversight recorded and every action signed off: the audit is closed (Hull 23).
+    AUDIT_CLOSED = "audit_closed"
+    #: What a click on an action's button did (or, late, what had been done already).
+    ACTION_ANSWER = "action_answer"
+    #: Done… (a note), Not yet… (a reason), Ask for more time… (a date and a reason).
+    VIEW_ACTION = "view_action"
 
     @property
     def filename(self) -> str:
@@ -129,6 +141,14 @@ class ActionId(StrEnum):
     ACCEPT_AUDIT = "qa_check_accept"
     RETURN_AUDIT = "qa_check_return"
     AMEND_AUDIT = "qa_check_amend"
+    OVERSIGHT_RECORDED = "oversight_recorded"
+    SUPERVISION_DISCUSSED = "oversight_supervision"
+    ACTION_DONE = "action_done"
+    ACTION_MORE_TIME = "action_more_time"
+    ACTION_SIGN_OFF = "action_sign_off"
+    ACTION_NOT_YET = "action_not_yet"
+    AGREE_MORE_TIME = "action_agree_more_time"
+    DECLINE_MORE_TIME = "action_decline_more_time"
 
 
 class FormBlock(StrEnum):
@@ -166,6 +186,8 @@ class CallbackId(StrEnum):
     QA_RETURN = "qa_return"
     #: The record form in amend mode; the QA check and the step are in ``private_metadata``.
     AMEND = "audit_amend"
+    #: Done…, Not yet… and Ask for more time… on an action; which one is in ``private_metadata``.
+    ACTION = "audit_action"
 
 
 class BlockId(StrEnum):
@@ -181,6 +203,9 @@ class BlockId(StrEnum):
     CHOOSE_MODERATOR = "choose_moderator"
     MODERATION_ACTIONS = "moderation_actions"
     QA_CHECK_ACTIONS = "qa_check_actions"
+    OVERSIGHT_ACTIONS = "oversight_actions"
+    #: an action's buttons in a digest (``action_<id>`` would not be an enum member: one id, ``block_id`` must be unique)
+    ACTION_BUTTONS = "action_buttons"
 
 
 class Command(StrEnum):

@@ -108,6 +108,11 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.DECIDE_QA_CHECK, person(STRANGER, Role.HEAD_OF_SERVICE), {}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
     # nobody in the QA team checks an audit they did themself
     (Permission.DECIDE_QA_CHECK, person(SECOND, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
+    (Permission.ACT_ON_ACTION, person(AUDITOR), {"deciders": {AUDITOR}}, Decision(True)),
+    (Permission.ACT_ON_ACTION, person(QA, Role.QA_COORDINATOR), {"deciders": {AUDITOR}}, Decision(False, RefusalCode.NOT_YOUR_ACTION)),
+    (Permission.MANAGE_AUDIT_ACTIONS, person(AUDITOR, Role.TEAM_MANAGER), {"deciders": {AUDITOR}}, Decision(True)),
+    (Permission.MANAGE_AUDIT_ACTIONS, person(STRANGER, Role.TEAM_MANAGER), {"deciders": {AUDITOR}},
+     Decision(False, RefusalCode.NOT_THE_TEAM_MANAGER)),
 ]
 
 
