@@ -321,3 +321,18 @@ def test_the_store_refuses_an_action_with_no_owner_or_date(sim: Simulation) -> N
                     session.add(AuditAction(**values))
                     session.flush()
         session.rollback()
+
+
+def test_qa_lists_the_final_audits_still_waiting_for_oversight_or_sign_off(sim: Simulation) -> None:
+    from bot.services.actions.report import describe, waiting
+
+    f = finalised(sim)
+    sim.step(sim.clock.now)
+    submit_form(sim, f.worker, last(sim, f.worker, "Audit actions for"), ActionId.ACTION_DONE, f.action_ids[0], "Done.")
+    with sim.sessions() as session:
+        rows, closed = waiting(session, sim.calendar, D(2026, 12, 1))
+        assert closed == 0 and waiting(session, sim.calendar, D(2026, 11, 1)) == ([], 0)
+    assert [describe(r, D(2026, 12, 28)) for r in rows] == [
+        f"{f.reference}  Assessment Team North  finalised 10 Dec 2026  oversight due 24 Dec 2026 OVERDUE  "
+        "actions: 1 open, 1 done (to sign off), 0 signed off"
+    ]
