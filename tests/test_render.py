@@ -297,7 +297,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },  # fmt: skip
     Template.OVERSIGHT: {
         "record_id": 9, "stage": "overdue", "role": "copy", "reference": "CMS-104233", "team": "Assessment Team North",
-        "team_manager": JO, "finalised_on": "2026-05-21", "due": "2026-06-05", "actions": 3, "copied": KIM,
+        "team_manager": JO, "finalised_on": "2026-05-21", "due": "2026-06-05", "days": 10, "actions": 3, "copied": KIM,
         "oversight": None, "supervision": {"at": "2026-06-08T10:00:00+00:00", "by": JO},
     },
     Template.ACTIONS_DIGEST: {

@@ -174,14 +174,14 @@ def test_oversight_reminded_then_overdue_weekly_with_the_managers_manager_copied
     reminders = [(day, text) for who, day, text in got if who == f.tm and "oversight" in text.lower()]
     assert reminders == [
         (D(2026, 12, 22), f"Reminder: oversight of the audit of case {f.reference} is due Thursday 24 December 2026."),
-        (D(2026, 12, 29), f"Overdue: oversight of the audit of case {f.reference} was due Thursday 24 December 2026."),
-        (D(2027, 1, 5), f"Overdue: oversight of the audit of case {f.reference} was due Thursday 24 December 2026."),
+        (D(2026, 12, 29), f"Oversight overdue: the audit of case {f.reference} needed it by Thursday 24 December 2026."),
+        (D(2027, 1, 5), f"Oversight overdue: the audit of case {f.reference} needed it by Thursday 24 December 2026."),
     ]  # the first working day after the due day, then a week later
     copies = [day for who, day, text in got if who == f.tm_manager and text.startswith("Copy: ") and "oversight" in text]
     assert copies == [D(2026, 12, 29), D(2027, 1, 5)]
     assert buttons(last(sim, f.tm_manager, "Copy: ")) == [], "the manager is copied, not asked"
 
-    overdue = last(sim, f.tm, "Overdue: oversight")
+    overdue = last(sim, f.tm, "Oversight overdue")
     assert click(sim, f.tm, overdue, ActionId.OVERSIGHT_RECORDED, f.record_id) == (
         f"Management oversight of the audit of {f.reference} is recorded.")  # fmt: skip
     assert click(sim, f.tm, due, ActionId.OVERSIGHT_RECORDED, f.record_id).startswith(
@@ -193,9 +193,9 @@ def test_oversight_reminded_then_overdue_weekly_with_the_managers_manager_copied
     assert click(sim, f.tm, edited, ActionId.SUPERVISION_DISCUSSED, f.record_id).endswith("is recorded.")
     sim.step(sim.clock.now)
     assert buttons(current(sim, f.tm, due)) == []
-    before = len(texts(sim, f.tm, "Overdue: oversight"))
+    before = len(texts(sim, f.tm, "Oversight overdue"))
     run_days(sim, D(2027, 1, 9), D(2027, 1, 20), f.tm)
-    assert len(texts(sim, f.tm, "Overdue: oversight")) == before, "no more chasing once recorded"
+    assert len(texts(sim, f.tm, "Oversight overdue")) == before, "no more chasing once recorded"
     record = record_of(sim)
     assert record.oversight_recorded_at is not None and record.supervision_at is not None and record.closed_at is None
 

@@ -26,7 +26,8 @@ from bot.services.authz import Decision
 
 #: Which button does what.
 OPS = {ActionId.ACTION_DONE: Op.DONE, ActionId.ACTION_MORE_TIME: Op.MORE_TIME, ActionId.ACTION_SIGN_OFF: Op.SIGN_OFF,
-       ActionId.ACTION_NOT_YET: Op.NOT_YET, ActionId.AGREE_MORE_TIME: Op.AGREE, ActionId.DECLINE_MORE_TIME: Op.DECLINE}  # fmt: skip
+       ActionId.ACTION_NOT_YET: Op.NOT_YET, ActionId.AGREE_MORE_TIME: Op.AGREE,
+       ActionId.DECLINE_MORE_TIME: Op.DECLINE}  # fmt: skip
 
 
 def _answer(deps: Deps, decision: Decision, said: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -88,8 +89,9 @@ def handle_action_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
     op = view.meta_choice("op", Op)
     block = FormBlock.NOTE if op == Op.DONE else FormBlock.REASON
     with acting_as(deps, client, view.user_id) as (session, person):
-        outcome = act(session, view.int_meta("action_id"), person, op, deps.settings, WorkingCalendar.from_settings(deps.settings),
-                      now=deps.clock(), actor_ref=view.user_id, text=view.text(block), new_date=view.date(FormBlock.NEW_DATE))  # fmt: skip
+        outcome = act(session, view.int_meta("action_id"), person, op, deps.settings,
+                      WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id,
+                      text=view.text(block), new_date=view.date(FormBlock.NEW_DATE))  # fmt: skip
     said = _answer(deps, outcome.decision, outcome.late)
     if said is not None:
         ack(response_action="errors", errors={block: said["text"]})

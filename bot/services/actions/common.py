@@ -74,7 +74,8 @@ def maybe_close(session: Session, record: AuditRecord, calendar: WorkingCalendar
     told = [allocation.auditor, allocation.case.team_manager, allocation.case.allocated_worker]
     for person in {p.id: p for p in told if p is not None and p.active}.values():
         enqueue(session, key=f"record:{record.id}:closed:{person.id}", template=Template.AUDIT_CLOSED, context=context,
-                now=now, recipient_id=person.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                now=now, recipient_id=person.id, priority=Priority.NORMAL,
+                not_before=calendar.next_working_moment(now))  # fmt: skip
     return True
 
 

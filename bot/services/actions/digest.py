@@ -61,8 +61,9 @@ def _owner_items(action: AuditAction, today: dt.date, settings: Settings, calend
 def _history(session: Session, person_id: int) -> dict[tuple[int, str, str], dt.date]:
     """When each (action, kind, stamp) was last listed to the person."""
     seen: dict[tuple[int, str, str], dt.date] = {}
+    prefix = f"actions:digest:{person_id}:"
     rows = session.scalars(
-        select(Notification.context).where(Notification.idempotency_key.startswith(f"actions:digest:{person_id}:", autoescape=True),
+        select(Notification.context).where(Notification.idempotency_key.startswith(prefix, autoescape=True),
                                            Notification.replaces_key.is_(None))
     )  # fmt: skip
     for context in rows:
@@ -113,9 +114,10 @@ def plan_digests(session: Session, settings: Settings, calendar: WorkingCalendar
         if session.scalar(select(Notification.id).where(Notification.idempotency_key == key)) is not None:
             continue
         history = _history(session, person_id)
+        every = settings.overdue_repeat_days
         fresh = [
             item for item in candidates[person_id]
-            if (last := history.get(item)) is None or (item[1] in REPEATED and (today - last).days >= settings.overdue_repeat_days)
+            if (last := history.get(item)) is None or (item[1] in REPEATED and (today - last).days >= every)
         ]  # fmt: skip
         if not fresh:
             continue

@@ -31,14 +31,16 @@ from store.records import ActionStatus, AuditRecord
 OVERSIGHT, SUPERVISION = "oversight", "supervision"
 
 
-def oversight_context(session: Session, record: AuditRecord, tz: Any, *, stage: str, role: str = "team_manager") -> dict[str, Any]:
+def oversight_context(
+    session: Session, record: AuditRecord, settings: Settings, tz: Any, *, stage: str, role: str = "team_manager"
+) -> dict[str, Any]:
     """The oversight message: the audit, when it is due, and what is done (by whom, when)."""
     case = record.allocation.case
     assert record.finalised_at is not None and record.oversight_due is not None
     return {
         "record_id": record.id, "stage": stage, "role": role, "reference": case.reference, "team": case.team.name,
         "team_manager": person_ref(case.team_manager), "finalised_on": record.finalised_at.astimezone(tz).date().isoformat(),
-        "due": record.oversight_due.isoformat(), **done_context(session, record),
+        "due": record.oversight_due.isoformat(), "days": settings.oversight_working_days, **done_context(session, record),
         "actions": len([a for a in record.actions if a.status != ActionStatus.WITHDRAWN]),
     }  # fmt: skip
 
@@ -58,6 +60,15 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
     """Start oversight for newly final audits (and the IRO's summary), remind, chase overdue, close what may close."""
     today = calendar.local_date(now)
     sent = {"reminders": 0, "overdue": 0}
+
+    def send(record: AuditRecord, key: str, stage: str, to: Person, *, copied: bool = False) -> bool:
+        role = "copy" if copied else "team_manager"
+        context = oversight_context(session, record, settings, calendar.tz, stage=stage, role=role)
+        if copied:
+            context["copied"] = person_ref(to)
+        return enqueue(session, key=f"oversight:{record.id}:{key}", template=Template.OVERSIGHT, context=context, now=now,
+                       recipient_id=to.id, priority=Priority.NORMAL)  # fmt: skip
+
     starting = select(AuditRecord.id).where(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None),
                                             AuditRecord.oversight_due.is_(None))  # fmt: skip
     for record_id in list(session.scalars(starting.order_by(AuditRecord.id))):
@@ -65,14 +76,13 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
         if record is None or record.oversight_due is not None:
             continue
         assert record.finalised_at is not None
-        record.oversight_due = calendar.add_working_days(calendar.local_date(record.finalised_at), settings.oversight_working_days)
+        finalised_on = calendar.local_date(record.finalised_at)
+        record.oversight_due = calendar.add_working_days(finalised_on, settings.oversight_working_days)
         audit_log(session, now=now, action="oversight.due", actor_ref="scheduler", subject_type="audit_record",
                   subject_id=record.id, detail={"due": record.oversight_due.isoformat()})  # fmt: skip
         tm = team_manager_of(record)
         if tm is not None:
-            sent["reminders"] += enqueue(session, key=f"oversight:{record.id}:due:{tm.id}", template=Template.OVERSIGHT,
-                                         context=oversight_context(session, record, calendar.tz, stage="due"), now=now,
-                                         recipient_id=tm.id, priority=Priority.NORMAL)  # fmt: skip
+            sent["reminders"] += send(record, f"due:{tm.id}", "due", tm)
         sent["reminders"] += _iro_summary(session, record, calendar, now=now)
     waiting = session.scalars(
         select(AuditRecord)
@@ -81,24 +91,18 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
         .order_by(AuditRecord.id)
     ).all()  # fmt: skip
     for record in waiting:
-        assert record.oversight_due is not None
+        due = record.oversight_due
         tm = team_manager_of(record)
-        if tm is None:
+        if tm is None or due is None:
             continue
-        if calendar.add_working_days(record.oversight_due, -settings.oversight_reminder_working_days) <= today <= record.oversight_due:
-            sent["reminders"] += enqueue(session, key=f"oversight:{record.id}:remind:{tm.id}", template=Template.OVERSIGHT,
-                                         context=oversight_context(session, record, calendar.tz, stage="reminder"), now=now,
-                                         recipient_id=tm.id)  # fmt: skip
-        elif today >= calendar.add_working_days(record.oversight_due, 1):
-            week = _week(record.oversight_due, today, settings.overdue_repeat_days, calendar)
-            sent["overdue"] += enqueue(session, key=f"oversight:{record.id}:overdue:{week}:{tm.id}", template=Template.OVERSIGHT,
-                                       context=oversight_context(session, record, calendar.tz, stage="overdue"), now=now,
-                                       recipient_id=tm.id)  # fmt: skip
+        if calendar.add_working_days(due, -settings.oversight_reminder_working_days) <= today <= due:
+            sent["reminders"] += send(record, f"remind:{tm.id}", "reminder", tm)
+        elif today >= calendar.add_working_days(due, 1):
+            week = _week(due, today, settings.overdue_repeat_days, calendar)
+            sent["overdue"] += send(record, f"overdue:{week}:{tm.id}", "overdue", tm)
             boss = manager_of(tm)
             if boss is not None:
-                copy = {**oversight_context(session, record, calendar.tz, stage="overdue", role="copy"), "copied": person_ref(boss)}
-                sent["overdue"] += enqueue(session, key=f"oversight:{record.id}:overdue:{week}:copy:{boss.id}",
-                                           template=Template.OVERSIGHT, context=copy, now=now, recipient_id=boss.id)  # fmt: skip
+                sent["overdue"] += send(record, f"overdue:{week}:copy:{boss.id}", "overdue", boss, copied=True)
     close_waiting(session, calendar, now=now)
     return sent
 
@@ -151,7 +155,8 @@ def confirm(
     if not decision.allowed:
         return OversightOutcome(decision)
     assert person is not None
-    at_column, by_column = ("oversight_recorded_at", "oversight_recorded_by_id") if what == OVERSIGHT else ("supervision_at", "supervision_by_id")
+    at_column, by_column = (("oversight_recorded_at", "oversight_recorded_by_id") if what == OVERSIGHT
+                            else ("supervision_at", "supervision_by_id"))  # fmt: skip
     reference = record.allocation.case.reference
     if getattr(record, at_column) is not None:
         by = session.get(Person, getattr(record, by_column))
