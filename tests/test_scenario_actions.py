@@ -92,7 +92,8 @@ def texts(sim: Simulation, email: str, start: str = "") -> list[str]:
 
 
 def last(sim: Simulation, email: str, start: str) -> dict[str, Any]:
-    return next(m for m in reversed(sim.workspace.messages(user_email=email)) if not m["ephemeral"] and m["text"].startswith(start))
+    mine = sim.workspace.messages(user_email=email)
+    return next(m for m in reversed(mine) if not m["ephemeral"] and m["text"].startswith(start))
 
 
 def current(sim: Simulation, email: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +266,8 @@ def test_not_yet_sends_it_back_to_the_owner_with_the_reason(sim: Simulation) -> 
     submit_form(sim, f.worker, last(sim, f.worker, "Audit actions for"), ActionId.ACTION_DONE, f.action_ids[0], "Done.")
     sim.step(sim.at(D(2026, 12, 11), 9))
     to_sign = last(sim, f.tm, "Audit actions for")
-    assert submit_form(sim, f.tm, to_sign, ActionId.ACTION_NOT_YET, f.action_ids[0], "The plan still lacks dates.")["body"] in ("", {})
+    answer = submit_form(sim, f.tm, to_sign, ActionId.ACTION_NOT_YET, f.action_ids[0], "The plan still lacks dates.")
+    assert answer["body"] in ("", {})
     assert action_rows(sim) == [(ActionStatus.OPEN, D(2027, 1, 15), None)]
     assert click(sim, f.tm, to_sign, ActionId.ACTION_SIGN_OFF, f.action_ids[0]).startswith("Nothing was changed")
     sim.step(sim.at(D(2026, 12, 14), 9))
@@ -295,7 +297,8 @@ def test_more_time_agreed_moves_the_due_date(sim: Simulation) -> None:
     assert "already agreed by" in click(sim, f.tm, request, ActionId.DECLINE_MORE_TIME, f.action_ids[0])
     assert action_rows(sim) == [(ActionStatus.OPEN, D(2027, 2, 12), "approved")]
     sim.step(sim.at(D(2026, 12, 14), 9))
-    assert "More time agreed: now due Friday 12 February 2027." in str(last(sim, f.worker, "Audit actions for Monday 14")["blocks"])
+    told = last(sim, f.worker, "Audit actions for Monday 14")
+    assert "More time agreed: now due Friday 12 February 2027." in str(told["blocks"])
 
 
 def test_the_iro_gets_a_read_only_summary_of_the_actions(sim: Simulation) -> None:
@@ -336,3 +339,17 @@ def test_qa_lists_the_final_audits_still_waiting_for_oversight_or_sign_off(sim: 
         f"{f.reference}  Assessment Team North  finalised 10 Dec 2026  oversight due 24 Dec 2026 OVERDUE  "
         "actions: 1 open, 1 done (to sign off), 0 signed off"
     ]
+
+
+def test_an_audit_without_actions_closes_when_oversight_is_recorded(sim: Simulation) -> None:
+    f = finalised(sim, dues=())
+    sim.step(sim.clock.now)
+    assert texts(sim, f.worker, "Audit actions for") == []
+    oversight = last(sim, f.tm, "Oversight due")
+    assert "The audit has no actions." in str(oversight["blocks"])
+    assert click(sim, f.tm, oversight, ActionId.OVERSIGHT_RECORDED, f.record_id) == (
+        f"Management oversight of the audit of {f.reference} is recorded. Nothing else is outstanding, so the audit is closed.")
+    assert record_of(sim).closed_at == sim.clock.now
+    sim.step(sim.clock.now)
+    assert texts(sim, f.auditor, "The audit of case")[-1] == (
+        f"The audit of case {f.reference} is closed: management oversight is recorded; it had no actions.")
