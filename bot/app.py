@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.handlers import (
+    actions,
     alerts,
     assurance,
     audits,
@@ -25,7 +26,7 @@ from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, breaks, exemptions, alerts, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

@@ -91,6 +91,18 @@ class Template(StrEnum):
     ASSURANCE_SAMPLE = "assurance_sample"
     ASSURANCE_NOT_EVIDENCED = "assurance_not_evidenced"
     VIEW_ASSURANCE_NOTE = "view_assurance_note"
+    #: Management oversight (Hull App. D, 24): due, reminded, overdue (the TM's manager copied); edited once recorded.
+    OVERSIGHT = "oversight"
+    #: One message per person per day listing their actions, sign-offs and more-time requests.
+    ACTIONS_DIGEST = "actions_digest"
+    #: The IRO's read-only summary of a finalised audit's actions (Hull 4.3.4).
+    ACTIONS_SUMMARY = "actions_summary"
+    #: Oversight recorded and every action signed off: the audit is closed (Hull 23).
+    AUDIT_CLOSED = "audit_closed"
+    #: What a click on an action's button did (or, late, what had been done already).
+    ACTION_ANSWER = "action_answer"
+    #: Done… (a note), Not yet… (a reason), Ask for more time… (a date and a reason).
+    VIEW_ACTION = "view_action"
 
     @property
     def filename(self) -> str:
@@ -136,6 +148,14 @@ class ActionId(StrEnum):
     AMEND_AUDIT = "qa_check_amend"
     ASSURANCE_VERIFIED = "assurance_verified"
     ASSURANCE_NOT_EVIDENCED = "assurance_not_evidenced"
+    OVERSIGHT_RECORDED = "oversight_recorded"
+    SUPERVISION_DISCUSSED = "oversight_supervision"
+    ACTION_DONE = "action_done"
+    ACTION_MORE_TIME = "action_more_time"
+    ACTION_SIGN_OFF = "action_sign_off"
+    ACTION_NOT_YET = "action_not_yet"
+    AGREE_MORE_TIME = "action_agree_more_time"
+    DECLINE_MORE_TIME = "action_decline_more_time"
 
 
 class FormBlock(StrEnum):
@@ -175,6 +195,8 @@ class CallbackId(StrEnum):
     AMEND = "audit_amend"
     #: Not evidenced… (the note); the assurance check is in ``private_metadata``.
     ASSURANCE_NOTE = "assurance_note"
+    #: Done…, Not yet… and Ask for more time… on an action; which one is in ``private_metadata``.
+    ACTION = "audit_action"
 
 
 class BlockId(StrEnum):
@@ -191,6 +213,9 @@ class BlockId(StrEnum):
     MODERATION_ACTIONS = "moderation_actions"
     QA_CHECK_ACTIONS = "qa_check_actions"
     ASSURANCE_ACTIONS = "assurance_actions"
+    OVERSIGHT_ACTIONS = "oversight_actions"
+    #: an action's buttons in a digest (``action_<id>`` would not be an enum member: one id, ``block_id`` must be unique)
+    ACTION_BUTTONS = "action_buttons"
 
 
 class Command(StrEnum):

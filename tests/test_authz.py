@@ -112,6 +112,11 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.VERIFY_ASSURANCE, person(QA, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(True)),
     (Permission.VERIFY_ASSURANCE, person(LEAD, Role.GROUP_MANAGER), {"allocation": allocation()}, Decision(False, RefusalCode.QA_CHECKS_ONLY)),
     (Permission.VERIFY_ASSURANCE, person(AUDITOR, Role.QA_COORDINATOR), {"allocation": allocation()}, Decision(False, RefusalCode.OWN_AUDIT)),
+    (Permission.ACT_ON_ACTION, person(AUDITOR), {"deciders": {AUDITOR}}, Decision(True)),
+    (Permission.ACT_ON_ACTION, person(QA, Role.QA_COORDINATOR), {"deciders": {AUDITOR}}, Decision(False, RefusalCode.NOT_YOUR_ACTION)),
+    (Permission.MANAGE_AUDIT_ACTIONS, person(AUDITOR, Role.TEAM_MANAGER), {"deciders": {AUDITOR}}, Decision(True)),
+    (Permission.MANAGE_AUDIT_ACTIONS, person(STRANGER, Role.TEAM_MANAGER), {"deciders": {AUDITOR}},
+     Decision(False, RefusalCode.NOT_THE_TEAM_MANAGER)),
 ]
 
 

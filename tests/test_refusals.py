@@ -45,7 +45,7 @@ from store.models import (
     SafeguardingAlert,
     Service,
 )
-from store.records import AssuranceCheck, AssuranceState, AuditChallenge, AuditRecord
+from store.records import AssuranceCheck, AssuranceState, AuditAction, AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
 from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record
@@ -81,6 +81,7 @@ class World:
     moderation_id: int = 0  # its moderation, given to Dee Deputy
     qa_check_id: int = 0  # another audit's QA check, returned to its auditor for amendment
     assurance_id: int = 0  # the second audit in a QA assurance sample
+    action_id: int = 0  # an action of the second audit, its worker's
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -193,8 +194,15 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         session.add(assurance)
         session.flush()
         assurance_id = assurance.id
+    with sim.sessions() as session, session.begin():
+        record = session.get_one(AuditRecord, record_id)
+        action = AuditAction(record_id=record_id, text="Update the plan", owner_id=record.allocation.case.allocated_worker_id,
+                             due_date=D(2027, 1, 15), created_at=sim.clock.now)  # fmt: skip
+        session.add(action)
+        session.flush()
+        action_id = action.id
     return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
-                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id)
+                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id, action_id)
 
 
 def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tuple[int, int]:
@@ -450,6 +458,26 @@ MATRIX = (
          lambda w, e: forged_submission(w, e, CallbackId.ASSURANCE_NOTE, {"check_id": w.assurance_id},
                                         typed(FormBlock.NOTE, "No evidence."), FormBlock.NOTE),
          every(RefusalCode.QA_CHECKS_ONLY)),
+    Cell("Oversight recorded", lambda w, e: click(w, e, ActionId.OVERSIGHT_RECORDED, str(w.record_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.OVERSIGHT_RECORDED),
+    Cell("Discussed in supervision", lambda w, e: click(w, e, ActionId.SUPERVISION_DISCUSSED, str(w.record_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.SUPERVISION_DISCUSSED),
+    Cell("Done…", lambda w, e: click(w, e, ActionId.ACTION_DONE, str(w.action_id)),
+         every(RefusalCode.NOT_YOUR_ACTION), action=ActionId.ACTION_DONE),
+    Cell("Ask for more time…", lambda w, e: click(w, e, ActionId.ACTION_MORE_TIME, str(w.action_id)),
+         every(RefusalCode.NOT_YOUR_ACTION), action=ActionId.ACTION_MORE_TIME),
+    Cell("action modal, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.ACTION, {"action_id": w.action_id, "op": "done"},
+                                        typed(FormBlock.NOTE, "Done."), FormBlock.NOTE),
+         every(RefusalCode.NOT_YOUR_ACTION)),
+    Cell("Sign off", lambda w, e: click(w, e, ActionId.ACTION_SIGN_OFF, str(w.action_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.ACTION_SIGN_OFF),
+    Cell("Not yet…", lambda w, e: click(w, e, ActionId.ACTION_NOT_YET, str(w.action_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.ACTION_NOT_YET),
+    Cell("Agree (more time)", lambda w, e: click(w, e, ActionId.AGREE_MORE_TIME, str(w.action_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.AGREE_MORE_TIME),
+    Cell("Decline (more time)", lambda w, e: click(w, e, ActionId.DECLINE_MORE_TIME, str(w.action_id)),
+         every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.DECLINE_MORE_TIME),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -474,6 +502,10 @@ MISSING = (
          every(RefusalCode.NO_SUCH_MODERATION), told=RefusalCode.NOT_THE_MODERATOR),
     Cell("Amend the audit, no such check", lambda w, e: click(w, e, ActionId.AMEND_AUDIT, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.UNKNOWN_CASE),
+    Cell("Sign off, no such action", lambda w, e: click(w, e, ActionId.ACTION_SIGN_OFF, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_TEAM_MANAGER),
+    Cell("Oversight recorded, no such audit", lambda w, e: click(w, e, ActionId.OVERSIGHT_RECORDED, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_TEAM_MANAGER),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

@@ -127,6 +127,13 @@ def qa_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def action_item(n: int) -> dict[str, Any]:
+    """An action at its longest, as a message shows it (waiting for the team manager's decisions)."""
+    return {"id": n, "text": "a" * 300, "reference": "CMS-104233", "team": "Assessment Team North " + "t" * 60, "owner": ALEX, "due_date": "2027-01-15", "status": "open",
+            "done_note": "d" * 500, "done_at": "2027-01-14T10:00:00+00:00", "not_yet_reason": "n" * 500,
+            "requested_due": "2027-02-15", "extension_reason": "e" * 500, "extension_state": "pending"}  # fmt: skip
+
+
 def alert_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"}, "urgency": "immediate",
@@ -305,6 +312,24 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "target": "overall", "grades": [{"value": f"g{n}", "label": f"Grade {n} " + "g" * 80} for n in range(5)], "current": "g2",
         "owners": [{"id": n, "name": f"Person {n}"} for n in range(100)], "slots": [1, 2, 3], "scheme": "Hull",
     },  # fmt: skip
+    Template.OVERSIGHT: {
+        "record_id": 9, "stage": "overdue", "role": "copy", "reference": "CMS-104233", "team": "Assessment Team North",
+        "team_manager": JO, "finalised_on": "2026-05-21", "due": "2026-06-05", "days": 10, "actions": 3, "copied": KIM,
+        "oversight": None, "supervision": {"at": "2026-06-08T10:00:00+00:00", "by": JO},
+    },
+    Template.ACTIONS_DIGEST: {
+        "day": "2027-01-15", "recipient": JO, "more": 4, "reminder_days": 2, "listed": [[n, "new", ""] for n in range(20)],
+        "items": [{**action_item(n), "kind": ["new", "overdue", "not_yet", "sign_off", "request", "team_overdue", "more_time"][n % 7]}
+                  for n in range(20)],
+    },
+    Template.ACTIONS_SUMMARY: {"record_id": 9, "reference": "CMS-104233", "team": "Assessment Team North", "team_manager": JO,
+                               "actions": [action_item(n) for n in range(25)]},
+    Template.AUDIT_CLOSED: {"record_id": 9, "reference": "CMS-104233", "team": "Assessment Team North",
+                            "finalised_at": "2026-05-21T10:00:00+00:00", "oversight_at": "2026-06-01T10:00:00+00:00",
+                            "closed_at": "2026-07-01T10:00:00+00:00", "counts": {"open": 0, "done": 0, "signed_off": 3}},
+    Template.ACTION_ANSWER: {"what": "late", "op": "sign_off", "action": action_item(1), "state": "signed_off", "by": JO,
+                             "at": "2027-01-15T10:00:00+00:00", "submitted": False},
+    Template.VIEW_ACTION: {"op": "more_time", "action": action_item(1), "max": 500},
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }

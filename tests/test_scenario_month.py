@@ -127,6 +127,9 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
     # Final: the QA team checks it, and December's moderation sample is proposed to them.
     expected[Received(quinn, D(2027, 1, 6), "qa check", ref)] += 1
     expected[Received(quinn, D(2027, 1, 6), "moderation sample", "")] += 1
+    # ...and its team manager is asked for management oversight within 10 working days of Tue 5 Jan, when it became final.
+    tm = done[0].case.team_manager.email
+    expected[Received(tm, D(2027, 1, 6), f"Oversight due Tuesday 19 January 2027: the audit of case {ref} is final.", ref)] += 1
     assert Counter(sim.received) == expected
 
     # The allocation message and the reminder now say who recorded it, without buttons; the break was confirmed.

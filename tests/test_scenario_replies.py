@@ -132,7 +132,9 @@ def test_silence_is_no_comment_and_the_audit_is_final_on_the_fifth_working_day(s
     sim.step(sim.at(D(2026, 12, 18), 9))
     assert buttons(findings_message(sim, people["tm"])) == []
     assert "did not answer before the window closed: recorded as no comment" in str(findings_message(sim, people["tm"])["blocks"])
-    assert sim.workspace.messages(user_email=people["tm"])[-1]["text"].startswith(f"The audit of case {people['ref']} is final")
+    tm_texts = [m["text"] for m in sim.workspace.messages(user_email=people["tm"])]
+    assert tm_texts[-2].startswith(f"The audit of case {people['ref']} is final")
+    assert tm_texts[-1] == f"Oversight due Tuesday 5 January 2027: the audit of case {people['ref']} is final."
     late = sim.workspace.click(people["tm"], with_button(sim, people["tm"], ActionId.REPLY_AGREE), ActionId.REPLY_AGREE)
     assert late["status"] == 200
     assert sim.workspace.messages(user_email=people["tm"])[-1]["text"] == (

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.calendar import WorkingCalendar
 from bot.scheduler import housekeeping
 from bot.scheduler.tick import PLANNERS, TickReport, tick
+from bot.services.actions import planners as actions
 from bot.services.alerts import planners as alerts
 from bot.services.allocation import planners as allocation
 from bot.services.assurance import planners as assurance
@@ -32,7 +33,7 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
-    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check, assurance)
+    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check, assurance, actions)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
@@ -41,6 +42,7 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("reply reminders", When.WORKING_HOURS), ("reply windows", When.ALWAYS), ("challenges", When.WORKING_HOURS),
         ("moderation sample", When.CYCLE), ("moderation chasers", When.CYCLE),
         ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS), ("assurance sample", When.WORKING_HOURS),
+        ("oversight", When.WORKING_HOURS), ("action digests", When.WORKING_HOURS),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

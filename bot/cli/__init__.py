@@ -111,9 +111,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_all() -> None:
-    from bot.cli import alerts, allocate, db, doctor, imports, moderation, outbox, run, schedule, workspace
+    from bot.cli import alerts, allocate, db, doctor, imports, moderation, outbox, oversight, run, schedule, workspace
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, doctor, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, doctor, workspace):
         module.register(cli)
 
 

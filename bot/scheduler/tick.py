@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
 from bot.scheduler import housekeeping
+from bot.services.actions import planners as actions
 from bot.services.alerts import planners as alerts
 from bot.services.allocation import planners as allocation
 from bot.services.assurance import planners as assurance
@@ -99,6 +100,7 @@ PLANNERS: tuple[Planner, ...] = (
     *moderation.PLANNERS,
     *qa_check.PLANNERS,
     *assurance.PLANNERS,
+    *actions.PLANNERS,
 )
 
 

@@ -52,6 +52,10 @@ class Permission(StrEnum):
     DECIDE_QA_CHECK = "decide_qa_check"
     #: Verified / Not evidenced on the QA assurance sample: the QA team, never on an audit they did.
     VERIFY_ASSURANCE = "verify_assurance"
+    #: Say an action is done, or ask for more time: its owner.
+    ACT_ON_ACTION = "act_on_action"
+    #: Record oversight, sign off an action or say not yet, decide more time: the case's team manager.
+    MANAGE_AUDIT_ACTIONS = "manage_audit_actions"
 
 
 class RefusalCode(StrEnum):
@@ -88,6 +92,8 @@ class RefusalCode(StrEnum):
     OWN_AUDIT = "own_audit"
     NOT_RETURNED = "not_returned"
     ONLY_THE_AUDITOR = "only_the_auditor"
+    NOT_YOUR_ACTION = "not_your_action"
+    NOT_THE_TEAM_MANAGER = "not_the_team_manager"
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,10 @@ def decide(
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)
             mine = allocation is not None and person.id in (allocation.auditor_id, allocation.second_auditor_id)
             return _allowed(not mine, RefusalCode.OWN_AUDIT)
+        case Permission.ACT_ON_ACTION:  # ``deciders``: the action's owner
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_YOUR_ACTION)
+        case Permission.MANAGE_AUDIT_ACTIONS:  # ``deciders``: the case's team manager
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_THE_TEAM_MANAGER)
         case Permission.DELEGATE:
             assert approver_roles is not None
             return _allowed(any(person.has_role(r) for r in approver_roles), RefusalCode.NOT_AN_APPROVER)
