@@ -7,12 +7,25 @@ import logging
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import alerts, audits, breaks, commands, deps, errors, exemptions, moderation, qa_check, receipts, replies
+from bot.handlers import (
+    alerts,
+    audits,
+    breaks,
+    commands,
+    deps,
+    errors,
+    exemptions,
+    inadequate,
+    moderation,
+    qa_check,
+    receipts,
+    replies,
+)
 from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, inadequate, breaks, exemptions, alerts, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

@@ -86,6 +86,10 @@ class Template(StrEnum):
     #: The QA team is told a returned audit was not amended by its due day.
     QA_AMEND_OVERDUE = "qa_amend_overdue"
     VIEW_QA_RETURN = "view_qa_return"
+    #: Inadequate follow-up (Hull 25-26): meet, review at four weeks (Meeting held, Review held,
+    #: Head of Service meeting held), edited in place once recorded; the cycle's end.
+    INADEQUATE_FOLLOW_UP = "inadequate_follow_up"
+    INADEQUATE_CLOSED = "inadequate_closed"
 
     @property
     def filename(self) -> str:
@@ -129,6 +133,9 @@ class ActionId(StrEnum):
     ACCEPT_AUDIT = "qa_check_accept"
     RETURN_AUDIT = "qa_check_return"
     AMEND_AUDIT = "qa_check_amend"
+    MEETING_HELD = "inadequate_meeting_held"
+    REVIEW_HELD = "inadequate_review_held"
+    HEAD_OF_SERVICE_MEETING_HELD = "inadequate_hos_meeting_held"
 
 
 class FormBlock(StrEnum):
@@ -181,6 +188,7 @@ class BlockId(StrEnum):
     CHOOSE_MODERATOR = "choose_moderator"
     MODERATION_ACTIONS = "moderation_actions"
     QA_CHECK_ACTIONS = "qa_check_actions"
+    INADEQUATE_ACTIONS = "inadequate_actions"
 
 
 class Command(StrEnum):

@@ -52,6 +52,18 @@ def request_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def inadequate_context(**overrides: Any) -> dict[str, Any]:
+    """An Inadequate follow-up cycle at its longest: the second, every step recorded, its re-audit allocated."""
+    held = {"by": SAM, "at": "2026-03-12T10:00:00+00:00"}
+    return {
+        "cycle_id": 4, "number": 2, "state": "reaudit_due", "final_on": "2026-03-10", "review_due": "2026-04-07",
+        "reaudit_latest": "2026-05-10", "case": {"reference": "CMS-104233", "type": "CP", "team": "Assessment Team North"},
+        "group_manager": SAM, "team_manager": JO, "worker": ALEX, "head_of_service": KIM, "meeting_held": held,
+        "review_held": held, "hos_meeting_held": {"by": None, "at": "2026-03-13T10:00:00+00:00"},
+        "reaudit": {"due_date": "2026-04-30", "auditor": KIM}, "recipient": KIM, **overrides,
+    }  # fmt: skip
+
+
 def record_context(**overrides: Any) -> dict[str, Any]:
     """A recorded audit at its longest: nine sections, every text at its limit, five actions."""
     context = allocation_context(
@@ -288,6 +300,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "target": "overall", "grades": [{"value": f"g{n}", "label": f"Grade {n} " + "g" * 80} for n in range(5)], "current": "g2",
         "owners": [{"id": n, "name": f"Person {n}"} for n in range(100)], "slots": [1, 2, 3], "scheme": "Hull",
     },  # fmt: skip
+    Template.INADEQUATE_FOLLOW_UP: inadequate_context(stage="opened", role="head_of_service"),
+    Template.INADEQUATE_CLOSED: inadequate_context(stage="closed", role="auditor"),
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }

@@ -16,6 +16,7 @@ from bot.services.allocation import planners as allocation
 from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
+from bot.services.inadequate import planners as inadequate
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Counter, Planner, TickContext, When
 from bot.services.qa_check import planners as qa_check
@@ -31,7 +32,7 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
-    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check)
+    areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check, inadequate)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
@@ -40,6 +41,7 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("reply reminders", When.WORKING_HOURS), ("reply windows", When.ALWAYS), ("challenges", When.WORKING_HOURS),
         ("moderation sample", When.CYCLE), ("moderation chasers", When.CYCLE),
         ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS),
+        ("inadequate cycles", When.WORKING_HOURS), ("inadequate follow-ups", When.WORKING_HOURS), ("re-audits", When.CYCLE),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

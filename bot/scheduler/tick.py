@@ -24,6 +24,7 @@ from bot.services.allocation import planners as allocation
 from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
+from bot.services.inadequate import planners as inadequate
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
 from bot.services.qa_check import planners as qa_check
@@ -97,6 +98,7 @@ PLANNERS: tuple[Planner, ...] = (
     *replies.PLANNERS,
     *moderation.PLANNERS,
     *qa_check.PLANNERS,
+    *inadequate.PLANNERS,
 )
 
 

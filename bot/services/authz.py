@@ -50,6 +50,8 @@ class Permission(StrEnum):
     ANSWER_MODERATION = "answer_moderation"
     DECIDE_AS_HEAD_OF_SERVICE = "decide_as_head_of_service"
     DECIDE_QA_CHECK = "decide_qa_check"
+    #: Record an Inadequate follow-up meeting or review: the group manager, team manager or Head of Service it is for.
+    RECORD_FOLLOW_UP = "record_follow_up"
 
 
 class RefusalCode(StrEnum):
@@ -86,6 +88,7 @@ class RefusalCode(StrEnum):
     OWN_AUDIT = "own_audit"
     NOT_RETURNED = "not_returned"
     ONLY_THE_AUDITOR = "only_the_auditor"
+    NOT_IN_FOLLOW_UP = "not_in_follow_up"
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ def decide(
         case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
             code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
+        case Permission.RECORD_FOLLOW_UP:
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_IN_FOLLOW_UP)
         case Permission.DECIDE_QA_CHECK:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)
