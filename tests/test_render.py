@@ -14,6 +14,7 @@ from bot.ids import ActionId, BlockId, FormBlock, Template
 from bot.render import render, slack_escape
 from bot.services.audits.form import Step, step_fields
 from bot.services.audits.schemes import load_scheme
+from bot.services.inadequate.outcomes import outcome_field
 
 SAM = {"id": 1, "name": "Sam Patel"}
 ALEX = {"id": 2, "name": "Alex O'Neill"}
@@ -232,7 +233,9 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "moderators": [{"name": f"Moderator {n}", "decided": 4, "agreed": 3} for n in range(40)],
     },
     Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
-    Template.VIEW_RECORD: record_view("actions"),
+    Template.VIEW_RECORD: record_view("actions", previous_actions=[
+        {"id": n, "text": "p" * 300, "owner": ALEX, "due_date": "2026-04-01", "status": "done", "outcome": "partly"}
+        for n in range(20)]),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
@@ -349,7 +352,7 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
 RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
-    s.key for s in load_scheme("hull").sections}
+    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)}
 
 
 @pytest.mark.parametrize("template", list(Template))

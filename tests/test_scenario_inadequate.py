@@ -19,6 +19,7 @@ from store.models import Allocation, AuditType, Case, Notification, Person, Role
 from store.records import AuditAction, AuditRecord, CycleState, InadequateCycle
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
+from tests.recording import BRADFORD_GRADES, NO_ACTIONS, record_audit, submit
 from tests.simulation import Simulation, emails, settings, sim, workspace  # noqa: F401
 from tests.test_scenario_exemptions import with_button
 
@@ -33,7 +34,10 @@ def email(sim: Simulation, person_id: int) -> str:
         return session.get_one(Person, person_id).email
 
 
-def inadequate_final(sim: Simulation, day: dt.date = D(2026, 3, 10)) -> tuple[int, int]:
+FINAL_ON = D(2026, 3, 10)
+
+
+def inadequate_final(sim: Simulation, day: dt.date = FINAL_ON) -> tuple[int, int]:
     """CMS-100 audited in March by Sue Manager, Inadequate with one action, final on ``day`` at 11:00;
     a Head of Service for its service. The record's and the action's ids."""
     sim.at(day, 11)
@@ -121,3 +125,67 @@ def test_an_inadequate_final_opens_a_cycle_reminds_the_group_manager_and_allocat
     review = with_button(sim, TARA, ActionId.REVIEW_HELD, "is due today")
     sim.workspace.click(TARA, review, ActionId.REVIEW_HELD)
     assert cycles(sim)[0].state == CycleState.REAUDIT_DUE
+
+
+def reaudited(sim: Simulation, overall: str) -> tuple[int, int, str]:
+    """The Inadequate final on 10 March, its re-audit allocated on 1 April and recorded on 20 April
+    through the form (graded ``overall``; the previous action judged partly fixed), and final on
+    5 May. The first cycle's id, the previous action's id and the re-auditor's email."""
+    _, action_id = inadequate_final(sim)
+    sim.step(sim.at(D(2026, 3, 10), 12))
+    sim.step(sim.at(D(2026, 4, 1), 9))
+    [cycle] = cycles(sim)
+    with sim.sessions() as session:
+        auditor = session.get_one(Allocation, cycle.reaudit_allocation_id).auditor.email
+    sim.at(D(2026, 4, 20), 10)
+    grades = {**BRADFORD_GRADES, "overall": overall}
+    answer = record_audit(sim, auditor, with_button(sim, auditor, ActionId.RECORD_AUDIT, "CMS-100"), grades=grades,
+                          actions=NO_ACTIONS)  # fmt: skip
+    assert answer["body"]["response_action"] == "errors"  # the previous action is not judged yet
+    assert answer["body"]["errors"] == {f"outcome:{action_id}": "Say whether this action fixed what it was for."}
+    assert submit(sim, auditor, {**NO_ACTIONS, f"outcome:{action_id}": "partly"})["body"] == {"response_action": "clear"}
+    sim.at(D(2026, 5, 5), 10)
+    with sim.sessions() as session, session.begin():
+        record = session.scalars(select(AuditRecord).where(AuditRecord.allocation_id == cycle.reaudit_allocation_id)).one()
+        finalise(session, record, sim.runtime.settings, sim.calendar, now=sim.clock.now)
+    sim.step(sim.at(D(2026, 5, 5), 11))
+    return cycle.id, action_id, auditor
+
+
+def test_the_reaudit_form_asks_whether_each_action_worked_and_requires_improvement_closes_the_cycle(sim: Simulation) -> None:
+    cycle_id, action_id, auditor = reaudited(sim, "requires_improvement")
+
+    [cycle] = cycles(sim)
+    assert (cycle.id, cycle.state) == (cycle_id, CycleState.CLOSED)
+    with sim.sessions() as session:
+        action = session.get_one(AuditAction, action_id)
+        reaudit = session.scalars(select(AuditRecord).where(AuditRecord.allocation_id == cycle.reaudit_allocation_id)).one()
+        assert (action.outcome, action.outcome_record_id) == ("partly", reaudit.id)
+        assert action.outcome_at == sim.calendar.utc(D(2026, 4, 20), dt.time(10, 0))
+        worker = reaudit.allocation.case.allocated_worker.email
+    for address in (SID, TARA, worker, auditor):
+        assert texts(sim, address, "Inadequate follow-up closed: the re-audit of case CMS-100 is no longer Inadequate.") != []
+
+
+def test_an_inadequate_reaudit_brings_in_the_head_of_service_and_opens_cycle_2(sim: Simulation) -> None:
+    cycle_id, _, _ = reaudited(sim, "inadequate")
+
+    first, second = cycles(sim)
+    assert (first.id, first.state) == (cycle_id, CycleState.CONTINUED)
+    assert (second.number, second.state, second.review_due, second.reaudit_latest) == (
+        2, CycleState.MEETING_DUE, D(2026, 6, 2), D(2026, 7, 5))  # fmt: skip
+    with sim.sessions() as session:
+        assert session.get_one(Person, second.head_of_service_id).email == HELEN
+    assert texts(sim, HELEN, "Inadequate follow-up: case CMS-100 is Inadequate again") != []
+    assert texts(sim, SID, "Inadequate follow-up: case CMS-100 is Inadequate again") != []
+    meeting = with_button(sim, HELEN, ActionId.HEAD_OF_SERVICE_MEETING_HELD)
+    sim.workspace.click(HELEN, meeting, ActionId.HEAD_OF_SERVICE_MEETING_HELD)
+    assert cycles(sim)[1].head_of_service_meeting_at == sim.clock.now
+    sim.step(sim.clock.now)
+    assert ActionId.HEAD_OF_SERVICE_MEETING_HELD not in str(current(sim, HELEN, meeting)["blocks"])
+
+    # cycle 2's re-audit goes into June's allocation (the month after the re-audit was final)
+    sim.step(sim.at(D(2026, 6, 1), 9))
+    with sim.sessions() as session:
+        reaudit = session.get_one(Allocation, cycles(sim)[1].reaudit_allocation_id)
+        assert (reaudit.month_start, reaudit.due_date, reaudit.audit_type) == (D(2026, 6, 1), D(2026, 6, 30), AuditType.RE_AUDIT)
