@@ -119,6 +119,7 @@ def test_an_inadequate_final_opens_a_cycle_reminds_the_group_manager_and_allocat
         told = session.scalars(select(Notification.idempotency_key).where(Notification.recipient_id == reaudit.auditor_id)).all()
         assert f"alloc:{reaudit.id}:auditor:{reaudit.auditor_id}" in told
     assert any("CMS-100" in t for t in texts(sim, auditor))
+    assert "Re-audit allocated to" in str(current(sim, SID, opening)["blocks"])  # the follow-up message says so
 
     # the review: reminded on the day, recorded by the team manager
     sim.step(sim.at(D(2026, 4, 7), 9))
@@ -189,3 +190,17 @@ def test_an_inadequate_reaudit_brings_in_the_head_of_service_and_opens_cycle_2(s
     with sim.sessions() as session:
         reaudit = session.get_one(Allocation, cycles(sim)[1].reaudit_allocation_id)
         assert (reaudit.month_start, reaudit.due_date, reaudit.audit_type) == (D(2026, 6, 1), D(2026, 6, 30), AuditType.RE_AUDIT)
+
+
+def test_a_final_that_is_not_inadequate_opens_nothing(sim: Simulation) -> None:
+    sim.at(FINAL_ON, 11)
+    with sim.sessions() as session, session.begin():
+        case = session.scalars(select(Case).where(Case.reference == "CMS-100")).one()
+        sue = session.scalars(select(Person).where(Person.display_name == "Sue Manager")).one()
+        record = stored_record(session, Council(session).allocation(case, sue, FINAL_ON), now=sim.clock.now,
+                               overall="requires_improvement")  # fmt: skip
+        finalise(session, record, sim.runtime.settings, sim.calendar, now=sim.clock.now)
+    sim.step(sim.at(FINAL_ON, 12))
+    sim.step(sim.at(D(2026, 4, 1), 9))
+    assert cycles(sim) == []
+    assert texts(sim, SID, "Inadequate follow-up") == []

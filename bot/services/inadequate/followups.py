@@ -21,6 +21,7 @@ from bot.ids import Template
 from bot.services.allocation.reaudit import allocate_reaudit
 from bot.services.allocation.rules import last_day
 from bot.services.inadequate.cycles import OPEN, tell
+from bot.services.inadequate.decisions import edit_messages
 from bot.settings import Settings
 from store.models import Allocation, Person
 from store.records import AuditRecord, InadequateCycle
@@ -48,7 +49,8 @@ def plan_followups(session: Session, settings: Settings, calendar: WorkingCalend
         if cycle.meeting_held_at is None:
             due = calendar.working_days_between(opened, today) // every
             if due >= 1:
-                written += tell(session, cycle, [("group_manager", manager or case.team_manager)], stage="meeting_reminder",
+                asked = ("group_manager", manager) if manager is not None else ("team_manager", case.team_manager)
+                written += tell(session, cycle, [asked], stage="meeting_reminder",
                                 template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar, key=f"meeting:{due}")  # fmt: skip
         if cycle.review_held_at is None and cycle.review_due is not None:
             notice = calendar.add_working_days(cycle.review_due, -REVIEW_NOTICE_WORKING_DAYS)
@@ -92,5 +94,7 @@ def place_reaudits(session: Session, settings: Settings, calendar: WorkingCalend
         )  # fmt: skip
         if allocation is not None:
             cycle.reaudit_allocation_id = allocation.id
+            session.flush()
+            edit_messages(session, cycle, calendar, suffix="reaudit", now=now)
             placed += 1
     return placed
