@@ -17,6 +17,7 @@ from bot.handlers import (
     deps,
     errors,
     exemptions,
+    inadequate,
     moderation,
     qa_check,
     receipts,
@@ -26,7 +27,7 @@ from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions, alerts, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

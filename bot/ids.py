@@ -103,6 +103,10 @@ class Template(StrEnum):
     ACTION_ANSWER = "action_answer"
     #: Done… (a note), Not yet… (a reason), Ask for more time… (a date and a reason).
     VIEW_ACTION = "view_action"
+    #: Inadequate follow-up (Hull 25-26): meet, review at four weeks (Meeting held, Review held,
+    #: Head of Service meeting held), edited in place once recorded; the cycle's end.
+    INADEQUATE_FOLLOW_UP = "inadequate_follow_up"
+    INADEQUATE_CLOSED = "inadequate_closed"
 
     @property
     def filename(self) -> str:
@@ -156,6 +160,9 @@ class ActionId(StrEnum):
     ACTION_NOT_YET = "action_not_yet"
     AGREE_MORE_TIME = "action_agree_more_time"
     DECLINE_MORE_TIME = "action_decline_more_time"
+    MEETING_HELD = "inadequate_meeting_held"
+    REVIEW_HELD = "inadequate_review_held"
+    HEAD_OF_SERVICE_MEETING_HELD = "inadequate_hos_meeting_held"
 
 
 class FormBlock(StrEnum):
@@ -216,6 +223,7 @@ class BlockId(StrEnum):
     OVERSIGHT_ACTIONS = "oversight_actions"
     #: an action's buttons in a digest (``action_<id>`` would not be an enum member: one id, ``block_id`` must be unique)
     ACTION_BUTTONS = "action_buttons"
+    INADEQUATE_ACTIONS = "inadequate_actions"
 
 
 class Command(StrEnum):

@@ -45,7 +45,7 @@ from store.models import (
     SafeguardingAlert,
     Service,
 )
-from store.records import AssuranceCheck, AssuranceState, AuditAction, AuditChallenge, AuditRecord
+from store.records import AssuranceCheck, AssuranceState, AuditAction, AuditChallenge, AuditRecord, CycleState, InadequateCycle
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
 from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record
@@ -82,6 +82,7 @@ class World:
     qa_check_id: int = 0  # another audit's QA check, returned to its auditor for amendment
     assurance_id: int = 0  # the second audit in a QA assurance sample
     action_id: int = 0  # an action of the second audit, its worker's
+    cycle_id: int = 0  # an Inadequate follow-up of the second audit (its group manager: the team manager's manager)
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -201,8 +202,21 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         session.add(action)
         session.flush()
         action_id = action.id
+        cycle_id = _inadequate_cycle(session, record_id, now=sim.clock.now)
     return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
-                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id, action_id)
+                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id, action_id, cycle_id)
+
+
+def _inadequate_cycle(session: Session, record_id: int, *, now: dt.datetime) -> int:
+    """An Inadequate follow-up cycle of ``record_id``, its group manager the team manager's manager."""
+    record = session.get_one(AuditRecord, record_id)
+    case = record.allocation.case
+    cycle = InadequateCycle(case_id=case.id, record_id=record.id, number=1, state=CycleState.MEETING_DUE, opened_at=now,
+                            group_manager_id=case.team_manager.line_manager_id, review_due=D(2027, 1, 7),
+                            reaudit_latest=D(2027, 2, 10))  # fmt: skip
+    session.add(cycle)
+    session.flush()
+    return cycle.id
 
 
 def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tuple[int, int]:
@@ -478,6 +492,12 @@ MATRIX = (
          every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.AGREE_MORE_TIME),
     Cell("Decline (more time)", lambda w, e: click(w, e, ActionId.DECLINE_MORE_TIME, str(w.action_id)),
          every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.DECLINE_MORE_TIME),
+    Cell("Meeting held", lambda w, e: click(w, e, ActionId.MEETING_HELD, str(w.cycle_id)),
+         every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.MEETING_HELD),
+    Cell("Review held", lambda w, e: click(w, e, ActionId.REVIEW_HELD, str(w.cycle_id)),
+         every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.REVIEW_HELD),
+    Cell("Head of Service meeting held", lambda w, e: click(w, e, ActionId.HEAD_OF_SERVICE_MEETING_HELD, str(w.cycle_id)),
+         every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.HEAD_OF_SERVICE_MEETING_HELD),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -506,6 +526,8 @@ MISSING = (
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_TEAM_MANAGER),
     Cell("Oversight recorded, no such audit", lambda w, e: click(w, e, ActionId.OVERSIGHT_RECORDED, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_TEAM_MANAGER),
+    Cell("Meeting held, no such follow-up", lambda w, e: click(w, e, ActionId.MEETING_HELD, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_IN_FOLLOW_UP),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

@@ -14,6 +14,7 @@ from bot.ids import ActionId, BlockId, FormBlock, Template
 from bot.render import render, slack_escape
 from bot.services.audits.form import Step, step_fields
 from bot.services.audits.schemes import load_scheme
+from bot.services.inadequate.outcomes import outcome_field
 
 SAM = {"id": 1, "name": "Sam Patel"}
 ALEX = {"id": 2, "name": "Alex O'Neill"}
@@ -50,6 +51,18 @@ def request_context(**overrides: Any) -> dict[str, Any]:
     )  # fmt: skip
     context.update(overrides)
     return context
+
+
+def inadequate_context(**overrides: Any) -> dict[str, Any]:
+    """An Inadequate follow-up cycle at its longest: the second, every step recorded, its re-audit allocated."""
+    held = {"by": SAM, "at": "2026-03-12T10:00:00+00:00"}
+    return {
+        "cycle_id": 4, "number": 2, "state": "reaudit_due", "final_on": "2026-03-10", "review_due": "2026-04-07",
+        "reaudit_latest": "2026-05-10", "case": {"reference": "CMS-104233", "type": "CP", "team": "Assessment Team North"},
+        "group_manager": SAM, "team_manager": JO, "worker": ALEX, "head_of_service": KIM, "meeting_held": held,
+        "review_held": held, "hos_meeting_held": {"by": None, "at": "2026-03-13T10:00:00+00:00"},
+        "reaudit": {"due_date": "2026-04-30", "auditor": KIM}, "recipient": KIM, **overrides,
+    }  # fmt: skip
 
 
 def record_context(**overrides: Any) -> dict[str, Any]:
@@ -240,7 +253,9 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "moderators": [{"name": f"Moderator {n}", "decided": 4, "agreed": 3} for n in range(40)],
     },
     Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
-    Template.VIEW_RECORD: record_view("actions"),
+    Template.VIEW_RECORD: record_view("actions", previous_actions=[
+        {"id": n, "text": "p" * 300, "owner": ALEX, "due_date": "2026-04-01", "status": "done", "outcome": "partly"}
+        for n in range(20)]),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
     Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
@@ -330,6 +345,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.ACTION_ANSWER: {"what": "late", "op": "sign_off", "action": action_item(1), "state": "signed_off", "by": JO,
                              "at": "2027-01-15T10:00:00+00:00", "submitted": False},
     Template.VIEW_ACTION: {"op": "more_time", "action": action_item(1), "max": 500},
+    Template.INADEQUATE_FOLLOW_UP: inadequate_context(stage="opened", role="head_of_service"),
+    Template.INADEQUATE_CLOSED: inadequate_context(stage="closed", role="auditor"),
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -377,7 +394,7 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
 RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
-    s.key for s in load_scheme("hull").sections}
+    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)}
 
 
 @pytest.mark.parametrize("template", list(Template))

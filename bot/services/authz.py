@@ -56,6 +56,8 @@ class Permission(StrEnum):
     ACT_ON_ACTION = "act_on_action"
     #: Record oversight, sign off an action or say not yet, decide more time: the case's team manager.
     MANAGE_AUDIT_ACTIONS = "manage_audit_actions"
+    #: Record an Inadequate follow-up meeting or review: the group manager, team manager or Head of Service it is for.
+    RECORD_FOLLOW_UP = "record_follow_up"
 
 
 class RefusalCode(StrEnum):
@@ -94,6 +96,7 @@ class RefusalCode(StrEnum):
     ONLY_THE_AUDITOR = "only_the_auditor"
     NOT_YOUR_ACTION = "not_your_action"
     NOT_THE_TEAM_MANAGER = "not_the_team_manager"
+    NOT_IN_FOLLOW_UP = "not_in_follow_up"
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,8 @@ def decide(
         case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
             code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
+        case Permission.RECORD_FOLLOW_UP:
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_IN_FOLLOW_UP)
         case Permission.DECIDE_QA_CHECK | Permission.VERIFY_ASSURANCE:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)

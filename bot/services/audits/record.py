@@ -32,6 +32,7 @@ from bot.services.audits.form import (
 from bot.services.audits.schemes import Scheme, current_scheme
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
+from bot.services.inadequate.outcomes import check_outcomes, previous_actions, previous_context, store_outcomes
 from bot.services.replies.window import closes_on
 from bot.settings import Settings
 from store.audit import record as audit_log
@@ -164,6 +165,7 @@ def step_view(
     if step == Step.ACTIONS:
         context["owners"] = [{"id": p.id, "name": p.display_name} for p in action_owners(session, allocation)]
         context["slots"] = list(range(1, len([f for f in step_fields(step, scheme) if f.endswith("_what")]) + 1))
+        context["previous_actions"] = previous_context(previous_actions(session, allocation))
     return context
 
 
@@ -210,11 +212,18 @@ def advance(
         return outcome
     scheme = current_scheme(settings.grading_scheme)
     form = take_step(session, allocation, person, step, values, scheme, settings, outcome, now=now)
+    earlier = previous_actions(session, allocation) if step == Step.ACTIONS else []
+    problems, judged = check_outcomes(values, earlier)  # a re-audit: did the previous audit's actions work?
+    if problems:
+        outcome.errors = {**outcome.errors, **problems}
+        return outcome
     if form is None:
         return outcome
     try:
         outcome.record = store_record(session, allocation, form, scheme, settings, calendar, source=RecordSource.CHAT,
                                       by=person, now=now, actor_ref=actor_ref)  # fmt: skip
+        if earlier:
+            store_outcomes(session, outcome.record, judged, earlier, now=now)
     except RecordedMeanwhile:
         existing = _existing(session, allocation.id)
         assert existing is not None
