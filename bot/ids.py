@@ -28,6 +28,8 @@ class Template(StrEnum):
     AUDIT_FINDINGS = "audit_findings"
     #: The audit is final: its grades as they stand, to the auditor, team manager and worker.
     AUDIT_FINALISED = "audit_finalised"
+    #: An Inadequate follow-up's re-audit that nobody may do this month: to the QA team, once a month.
+    REAUDIT_NO_AUDITOR = "reaudit_no_auditor"
     #: ``/audit calibration``: how grades moved in challenges and moderation (QA, or an auditor's own).
     CALIBRATION = "calibration"
     #: Right to reply: a comment, to the auditor; a reminder before the window closes.

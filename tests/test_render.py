@@ -252,6 +252,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
                       "moved": [{"by": -1, "n": 2}, {"by": 0, "n": 1}]} for n in range(40)],
         "moderators": [{"name": f"Moderator {n}", "decided": 4, "agreed": 3} for n in range(40)],
     },
+    Template.REAUDIT_NO_AUDITOR: {"reference": "CMS-104233", "team": "Assessment Team North", "month": "2026-04-01",
+                                  "due_date": "2026-04-30"},
     Template.AUDIT_FINALISED: record_context(original_overall="Inadequate", challenged=True, recipient=JO),
     Template.VIEW_RECORD: record_view("actions", previous_actions=[
         {"id": n, "text": "p" * 300, "owner": ALEX, "due_date": "2026-04-01", "status": "done", "outcome": "partly"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.ids import ActionId
@@ -20,7 +21,7 @@ from store.records import AuditAction, AuditRecord, CycleState, InadequateCycle
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
 from tests.recording import BRADFORD_GRADES, NO_ACTIONS, record_audit, submit
-from tests.simulation import Simulation, emails, settings, sim, workspace  # noqa: F401
+from tests.simulation import Simulation
 from tests.test_scenario_exemptions import with_button
 
 D = dt.date
@@ -204,3 +205,22 @@ def test_a_final_that_is_not_inadequate_opens_nothing(sim: Simulation) -> None:
     sim.step(sim.at(D(2026, 4, 1), 9))
     assert cycles(sim) == []
     assert texts(sim, SID, "Inadequate follow-up") == []
+
+
+def test_a_reaudit_nobody_may_do_is_told_to_the_qa_team_once_and_logged_once(
+    sim: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services.allocation import reaudit
+    from store.models import AuditLog
+
+    monkeypatch.setattr(reaudit, "choose_reauditor", lambda *args, **kwargs: None)
+    inadequate_final(sim)
+    sim.step(sim.at(D(2026, 3, 10), 12))
+    for hour in (9, 10, 11):  # April's first working day: tried at every tick
+        sim.step(sim.at(D(2026, 4, 1), hour))
+    sim.step(sim.at(D(2026, 4, 2), 9))
+    told = [t for t in texts(sim, "quinn.qa@council.example") if t.startswith("The re-audit of case CMS-100 could not be allocated")]
+    assert told == ["The re-audit of case CMS-100 could not be allocated for April 2026: no auditor may audit it."]
+    with sim.sessions() as session:
+        logged = session.scalars(select(AuditLog).where(AuditLog.action == "allocation.reaudit")).all()
+        assert [e.outcome for e in logged] == ["no_auditor"]

@@ -15,6 +15,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.ids import Template
 from bot.services.allocation.plan import _auditors, _case_facts, _loads, _on_break, _ranks, rule_settings
 from bot.services.allocation.rules import Load, choice_reason, static_exclusion
 from bot.services.allocation.service import lock_month
@@ -22,6 +23,8 @@ from bot.services.notices import notify_allocation
 from bot.settings import Settings
 from store.audit import record
 from store.models import Allocation, AllocationState, AuditType, Case, Person
+from store.outbox import enqueue
+from store.queries import qa_coordinators
 
 
 def choose_reauditor(
@@ -62,9 +65,15 @@ def allocate_reaudit(
                subject_type="allocation", subject_id=existing.id, detail={"cycle": cycle_id})  # fmt: skip
         return existing
     chosen = choose_reauditor(session, settings, case_id, month, previous=previous)
-    if chosen is None:
-        record(session, now=now, action="allocation.reaudit", outcome="no_auditor", actor_ref="scheduler",
-               subject_type="case", subject_id=case_id, detail={"cycle": cycle_id, "month": month.isoformat()})  # fmt: skip
+    if chosen is None:  # the QA team is told once a month (and it is logged then), and it is tried again each tick
+        case = session.get_one(Case, case_id)
+        context = {"reference": case.reference, "team": case.team.name, "month": month.isoformat(), "due_date": due_date.isoformat()}
+        told = [enqueue(session, key=f"reaudit:{cycle_id}:{month.isoformat()}:no_auditor:{qa.id}",
+                        template=Template.REAUDIT_NO_AUDITOR, context=context, now=now, recipient_id=qa.id)
+                for qa in qa_coordinators(session)]  # fmt: skip
+        if any(told):
+            record(session, now=now, action="allocation.reaudit", outcome="no_auditor", actor_ref="scheduler",
+                   subject_type="case", subject_id=case_id, detail={"cycle": cycle_id, "month": month.isoformat()})  # fmt: skip
         return None
     auditor_id, reason = chosen
     allocation = Allocation(
