@@ -402,3 +402,16 @@ def test_hull_an_action_the_moderator_agrees_should_go_is_withdrawn(sim: Simulat
         assert session.get_one(AuditAction, action_id).status.value == "withdrawn"
         assert session.scalars(select(AuditChallenge)).one().state == ChallengeState.SETTLED
     assert any("the action is withdrawn" in json.dumps(m["blocks"]) for m in sim.workspace.messages(user_email=allocation.auditor))
+
+
+def test_the_qa_team_is_reminded_once_when_nobody_chooses_a_moderator(sim: Simulation) -> None:
+    allocation, _ = recorded_team_a_audit(sim)
+    to_moderation(sim, allocation)  # asked for on Thursday 17 December: a moderator due to be chosen by Tuesday 22
+    for day in (D(2026, 12, 22), D(2026, 12, 23), D(2026, 12, 24)):
+        sim.step(sim.at(day, 10))
+    for qa in (QUINN, QUENTIN):
+        chased = [m["text"] for m in sim.workspace.messages(user_email=qa) if m["text"].startswith("Choose a moderator")]
+        assert chased == [f"Choose a moderator: {allocation.reference}."], qa
+    choose(sim, QUINN, menu_of(sim, QUINN)[0], "Gail Group")
+    sim.step(sim.at(D(2026, 12, 29), 10))
+    assert len([m for m in sim.workspace.messages(user_email=QUINN) if m["text"].startswith("Choose a moderator")]) == 1

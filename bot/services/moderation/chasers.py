@@ -60,12 +60,34 @@ def plan_moderation_chasers(session: Session, settings: Settings, calendar: Work
         context = {**moderation_context(session, moderation, settings, calendar), "step": "moderator"}
         written += _chase(session, f"moderation:{moderation.id}", context, moderation.moderator, moderation.due_on, today,
                           calendar, now=now)  # fmt: skip
+    written += _chase_unchosen(session, settings, calendar, today=today, now=now)
     challenges = session.scalars(
         select(AuditChallenge.id).where(AuditChallenge.state.in_((ChallengeState.MODERATION, ChallengeState.HEAD_OF_SERVICE)))
         .order_by(AuditChallenge.id)
     ).all()  # fmt: skip
     for challenge_id in challenges:
         written += _chase_challenge(session, challenge_id, settings, calendar, today=today, now=now)
+    return written
+
+
+def _chase_unchosen(
+    session: Session, settings: Settings, calendar: WorkingCalendar, *, today: dt.date, now: dt.datetime
+) -> int:
+    """A moderation the QA team has not chosen a moderator for within the answer days: the QA team
+    is reminded, once for each moderation."""
+    written = 0
+    choosing = session.scalars(select(AuditModeration).where(AuditModeration.state == ModerationState.CHOOSING)
+                               .order_by(AuditModeration.id)).all()  # fmt: skip
+    for moderation in choosing:
+        due = calendar.add_working_days(calendar.local_date(moderation.created_at), settings.answer_working_days)
+        late = calendar.working_days_between(due, today)
+        if late < 1:
+            continue
+        context = {**moderation_context(session, moderation, settings, calendar), "step": "choose", "stage": "unchosen",
+                   "waiting": None, "days": late}  # fmt: skip
+        for qa in qa_coordinators(session):
+            written += enqueue(session, key=f"moderation:{moderation.id}:unchosen:{qa.id}", template=Template.MODERATION_CHASE,
+                               context=context, now=now, recipient_id=qa.id)  # fmt: skip
     return written
 
 
