@@ -13,7 +13,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
-from bot.delivery.mentions import known_slack_ids
+from bot.handlers.answers import refusal_or_late, say_ephemeral
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, ViewSubmission
@@ -32,17 +32,7 @@ OPS = {ActionId.ACTION_DONE: Op.DONE, ActionId.ACTION_MORE_TIME: Op.MORE_TIME, A
 
 def _answer(deps: Deps, decision: Decision, said: dict[str, Any] | None) -> dict[str, Any] | None:
     """A refusal, or what was done (now or before); None when there is nothing to say."""
-    if decision.code is not None:
-        return render(Template.REFUSAL, {"code": decision.code.value})
-    if said is None:
-        return None
-    with deps.sessions() as session:
-        return render(Template.ACTION_ANSWER, said, slack_ids=known_slack_ids(session, said))
-
-
-def _say(respond: Respond, payload: dict[str, Any] | None) -> None:
-    if payload is not None:
-        respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
+    return refusal_or_late(deps, decision, said, template=Template.ACTION_ANSWER)
 
 
 def _confirm(what: str) -> Any:
@@ -54,7 +44,7 @@ def _confirm(what: str) -> Any:
         with acting_as(deps, client, click.user_id) as (session, person):
             outcome = confirm(session, click.int_value(), person, what, WorkingCalendar.from_settings(deps.settings),
                               now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
-        _say(respond, _answer(deps, outcome.decision, outcome.late or outcome.done))
+        say_ephemeral(respond, _answer(deps, outcome.decision, outcome.late or outcome.done))
         deps.wake_outbox()
 
     return handle
@@ -78,7 +68,7 @@ def handle_action_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
     if view is not None:
         client.views_open(trigger_id=click.trigger_id, view=view)
         return
-    _say(respond, _answer(deps, outcome.decision, outcome.late or outcome.done))
+    say_ephemeral(respond, _answer(deps, outcome.decision, outcome.late or outcome.done))
     deps.wake_outbox()
 
 

@@ -11,10 +11,10 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
+from bot.handlers.answers import refusal_or_late, say_ephemeral
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, ViewSubmission
-from bot.handlers.qa_check import decision_answer, say_ephemeral
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.assurance.decisions import AssuranceOutcome, decide, may_decide, note_view
@@ -32,7 +32,7 @@ def handle_verified(ack: Ack, body: dict[str, Any], client: WebClient, context: 
     deps = deps_of(context)
     click = ButtonClick.parse(body)
     outcome = _decide(deps, client, click.user_id, click.int_value(), verified=True, note="")
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
     else:
@@ -49,7 +49,7 @@ def handle_not_evidenced_button(ack: Ack, body: dict[str, Any], client: WebClien
         outcome = may_decide(session, click.int_value(), person, now=deps.clock(), actor_ref=click.user_id)
         if outcome.decision.allowed and outcome.late is None and outcome.check is not None:
             view = render(Template.VIEW_ASSURANCE_NOTE, note_view(session, outcome.check))
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
     elif view is not None:
@@ -61,7 +61,7 @@ def handle_note_submission(ack: Ack, body: dict[str, Any], client: WebClient, co
     deps = deps_of(context)
     view = ViewSubmission.parse(body)
     outcome = _decide(deps, client, view.user_id, view.int_meta("check_id"), verified=False, note=view.text(FormBlock.NOTE))
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         ack(response_action="errors", errors={FormBlock.NOTE: answer["text"]})
     elif outcome.errors:

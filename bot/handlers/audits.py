@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
 from bot.delivery.mentions import known_slack_ids
+from bot.handlers.answers import refusal_or_late
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
@@ -63,13 +64,7 @@ def complete_command(ack: Ack, request: SlashCommand, client: WebClient, deps: D
 
 def _answer(deps: Deps, outcome: FormOutcome, *, submitted: bool = False) -> dict[str, Any] | None:
     """A refusal, or who recorded the audit already; None when the form may open."""
-    if outcome.decision.code is not None:
-        return render(Template.REFUSAL, {"code": outcome.decision.code.value})
-    if outcome.late is not None:
-        with deps.sessions() as session:
-            late = {**outcome.late, "submitted": submitted}
-            return render(Template.ALREADY_DONE, late, slack_ids=known_slack_ids(session, late))
-    return None
+    return refusal_or_late(deps, outcome.decision, {**outcome.late, "submitted": submitted} if outcome.late else None)
 
 
 def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None,

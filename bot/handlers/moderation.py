@@ -13,7 +13,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
-from bot.delivery.mentions import known_slack_ids
+from bot.handlers.answers import refusal_or_late, say_ephemeral
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, PayloadError, SlashCommand, ViewSubmission, id_of, parse_month_arg
@@ -37,20 +37,12 @@ def _calendar(deps: Deps) -> WorkingCalendar:
     return WorkingCalendar.from_settings(deps.settings)
 
 
-def _say(respond: Respond, payload: dict[str, Any]) -> None:
-    respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
-
-
 def _answer(deps: Deps, outcome: Outcome) -> dict[str, Any] | None:
     """A refusal, a late answer, or an error; None when it was done (or a form may open)."""
-    if outcome.decision.code is not None:
-        return render(Template.REFUSAL, {"code": outcome.decision.code.value})
-    if outcome.late is not None:
-        with deps.sessions() as session:
-            return render(Template.MODERATION_LATE, outcome.late, slack_ids=known_slack_ids(session, outcome.late))
-    if outcome.errors:
+    answer = refusal_or_late(deps, outcome.decision, outcome.late, template=Template.MODERATION_LATE)
+    if answer is None and outcome.errors:
         return render(Template.ERROR, {"message": next(iter(outcome.errors.values())), "reference": None})
-    return None
+    return answer
 
 
 def handle_choose_moderator(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -64,7 +56,7 @@ def handle_choose_moderator(ack: Ack, body: dict[str, Any], client: WebClient, c
                                    deps.settings, _calendar(deps), now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     else:
         deps.wake_outbox()
 
@@ -76,7 +68,7 @@ def _open(deps: Deps, client: WebClient, click: ButtonClick, respond: Respond, *
                          actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     elif outcome.view is not None:
         client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_MODERATION, outcome.view))
 
@@ -135,7 +127,7 @@ def _answer_click(ack: Ack, body: dict[str, Any], client: WebClient, context: Bo
                                     calendar=_calendar(deps), now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     else:
         deps.wake_outbox()
 
@@ -162,7 +154,7 @@ def handle_send_sample(ack: Ack, body: dict[str, Any], client: WebClient, contex
         outcome = send_sample(session, month, person, deps.settings, _calendar(deps), now=deps.clock(), actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     else:
         deps.wake_outbox()
 

@@ -12,7 +12,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
-from bot.delivery.mentions import known_slack_ids
+from bot.handlers.answers import refusal_or_late, say_ephemeral
 from bot.handlers.audits import ack_step
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
@@ -22,23 +22,8 @@ from bot.render import render
 from bot.services.audits.form import Field, Step, step_fields
 from bot.services.audits.record import FormOutcome
 from bot.services.audits.schemes import current_scheme
-from bot.services.authz import Decision
 from bot.services.qa_check.amend import amend_step, close_amend_form, open_amend_form
 from bot.services.qa_check.checks import CheckOutcome, decide_check, may_decide
-
-
-def decision_answer(deps: Deps, decision: Decision, late: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A refusal, or who did it already; None when the person may go on (the assurance sample uses it too)."""
-    if decision.code is not None:
-        return render(Template.REFUSAL, {"code": decision.code.value})
-    if late is not None:
-        with deps.sessions() as session:
-            return render(Template.ALREADY_DONE, late, slack_ids=known_slack_ids(session, late))
-    return None
-
-
-def say_ephemeral(respond: Respond, payload: dict[str, Any]) -> None:
-    respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
 
 
 def _decide(deps: Deps, client: WebClient, user_id: str, check_id: int, *, accept: bool, reason: str) -> CheckOutcome:
@@ -53,7 +38,7 @@ def handle_accept(ack: Ack, body: dict[str, Any], client: WebClient, context: Bo
     deps = deps_of(context)
     click = ButtonClick.parse(body)
     outcome = _decide(deps, client, click.user_id, click.int_value(), accept=True, reason="")
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
     else:
@@ -74,7 +59,7 @@ def handle_return_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
                 "check_id": outcome.check.id, "reference": record.allocation.case.reference,
                 "auditor": record.allocation.auditor.display_name, "days": deps.settings.qa_amend_working_days,
             })  # fmt: skip
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
     elif view is not None:
@@ -86,7 +71,7 @@ def handle_return_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
     deps = deps_of(context)
     view = ViewSubmission.parse(body)
     outcome = _decide(deps, client, view.user_id, view.int_meta("check_id"), accept=False, reason=view.text(FormBlock.REASON))
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         ack(response_action="errors", errors={FormBlock.REASON: answer["text"]})
     elif outcome.errors:
@@ -98,7 +83,7 @@ def handle_return_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
 
 def _form_answer(deps: Deps, outcome: FormOutcome) -> dict[str, Any] | None:
     late = {**outcome.late, "submitted": True} if outcome.late is not None else None
-    return decision_answer(deps, outcome.decision, late)
+    return refusal_or_late(deps, outcome.decision, late)
 
 
 def handle_amend_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -108,7 +93,7 @@ def handle_amend_button(ack: Ack, body: dict[str, Any], client: WebClient, conte
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = open_amend_form(session, click.int_value(), person, deps.settings, now=deps.clock(), actor_ref=click.user_id)
-    answer = decision_answer(deps, outcome.decision, outcome.late)
+    answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
     elif outcome.view is not None:

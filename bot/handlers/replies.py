@@ -11,7 +11,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.calendar import WorkingCalendar
-from bot.delivery.mentions import known_slack_ids
+from bot.handlers.answers import refusal_or_late, say_ephemeral
 from bot.handlers.deps import Deps, deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, ViewSubmission
@@ -38,17 +38,7 @@ def _calendar(deps: Deps) -> WorkingCalendar:
 
 def _answer(deps: Deps, outcome: ReplyOutcome, *, submitted: bool = False) -> dict[str, Any] | None:
     """A refusal, or what a late click is told; None when the work was done (or may go on)."""
-    if outcome.decision.code is not None:
-        return render(Template.REFUSAL, {"code": outcome.decision.code.value})
-    if outcome.late is not None:
-        late = {**outcome.late, "submitted": submitted}
-        with deps.sessions() as session:
-            return render(Template.ALREADY_DONE, late, slack_ids=known_slack_ids(session, late))
-    return None
-
-
-def _say(respond: Respond, payload: dict[str, Any]) -> None:
-    respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
+    return refusal_or_late(deps, outcome.decision, {**outcome.late, "submitted": submitted} if outcome.late else None)
 
 
 def handle_agree(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -61,7 +51,7 @@ def handle_agree(ack: Ack, body: dict[str, Any], client: WebClient, context: Bol
                         now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
     deps.wake_outbox()
 
 
@@ -76,7 +66,7 @@ def handle_comment_button(ack: Ack, body: dict[str, Any], client: WebClient, con
         reference = outcome.record.allocation.case.reference if outcome.record else ""
     answer = _answer(deps, outcome)
     if answer is not None:
-        _say(respond, answer)
+        say_ephemeral(respond, answer)
         return
     client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_REPLY_COMMENT,
                                                                {"record_id": click.int_value(), "reference": reference}))  # fmt: skip
@@ -113,7 +103,7 @@ def handle_challenge_button(ack: Ack, body: dict[str, Any], client: WebClient, c
                                        actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
     if answer is not None or form is None:
-        _say(respond, answer or render(Template.REFUSAL, {"code": "not_sent_findings"}))
+        say_ephemeral(respond, answer or render(Template.REFUSAL, {"code": "not_sent_findings"}))
         return
     client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CHALLENGE, form))
 
@@ -144,7 +134,7 @@ def _answer_button(decision: str) -> Any:
                 view = {**challenge_context(challenge, deps.settings, _calendar(deps)), "decision": decision}
         answer = _answer(deps, outcome)
         if answer is not None or view is None:
-            _say(respond, answer or render(Template.REFUSAL, {"code": "not_the_auditor"}))
+            say_ephemeral(respond, answer or render(Template.REFUSAL, {"code": "not_the_auditor"}))
             return
         client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CHALLENGE_ANSWER, view))
 
@@ -174,7 +164,7 @@ def _decide_button(choice: str) -> Any:
                                     now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
         answer = _answer(deps, outcome)
         if answer is not None:
-            _say(respond, answer)
+            say_ephemeral(respond, answer)
         deps.wake_outbox()
 
     return handle
