@@ -34,6 +34,7 @@ from bot.services.breaks.mine import BreakRef
 from bot.services.moderation.requests import assign
 from bot.settings import load_settings
 from store.db import make_sessionmaker
+from store.followup import AssuranceCheck, AssuranceState, CycleState, InadequateCycle
 from store.models import (
     Allocation,
     AuditLog,
@@ -45,7 +46,7 @@ from store.models import (
     SafeguardingAlert,
     Service,
 )
-from store.records import AssuranceCheck, AssuranceState, AuditAction, AuditChallenge, AuditRecord, CycleState, InadequateCycle
+from store.records import AuditAction, AuditChallenge, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.conftest import BACKENDS, drop_database, new_engine
 from tests.moderation_fixtures import kept_challenge_to_moderation, stored_record

@@ -16,8 +16,9 @@ from bot.ids import ActionId, CallbackId
 from bot.services.assurance.decisions import decide, group_managers_for_qa
 from bot.services.assurance.sample import choose_sample
 from bot.services.authz import RefusalCode
+from store.followup import AssuranceCheck, AssuranceState
 from store.models import AuditLog, Case, CaseType, Person, PersonRole, Role, Team
-from store.records import ActionStatus, AssuranceCheck, AssuranceState, AuditAction, AuditRecord, RecordState
+from store.records import ActionStatus, AuditAction, AuditRecord, RecordState
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
 from tests.simulation import Simulation

@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from bot.ids import ActionId
 from bot.services.replies.lifecycle import finalise
+from store.followup import CycleState, InadequateCycle
 from store.models import Allocation, AuditType, Case, Notification, Person, Role, Service
-from store.records import AuditAction, AuditRecord, CycleState, InadequateCycle
+from store.records import AuditAction, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
 from tests.recording import BRADFORD_GRADES, NO_ACTIONS, record_audit, submit

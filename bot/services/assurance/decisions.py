@@ -28,10 +28,11 @@ from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
 from bot.settings import Settings
 from store.audit import record as audit_log
+from store.followup import AssuranceCheck, AssuranceState
 from store.models import Person, PersonRole, Role
 from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
-from store.records import AssuranceCheck, AssuranceState, AuditRecord
+from store.records import AuditRecord
 
 #: The longest note (the modal enforces the same ``max_length``).
 MAX_NOTE = 500

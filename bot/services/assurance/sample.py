@@ -31,11 +31,12 @@ from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.settings import Settings
 from store.audit import record as audit_log
+from store.followup import AssuranceCheck, AssuranceState
 from store.models import Notification, Person
 from store.months import month_row
 from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
-from store.records import ActionStatus, AssuranceCheck, AssuranceState, AuditAction, AuditRecord
+from store.records import ActionStatus, AuditAction, AuditRecord
 
 #: Actions still standing: not withdrawn on a challenge.
 STANDING = (ActionStatus.OPEN, ActionStatus.DONE, ActionStatus.SIGNED_OFF)

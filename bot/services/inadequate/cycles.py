@@ -29,9 +29,10 @@ from bot.ids import Template
 from bot.services.staff.people import holder_in_service, up_the_line
 from bot.settings import Settings
 from store.audit import record as audit_log
+from store.followup import CycleState, InadequateCycle
 from store.models import SERVICE_MANAGER_RUNG, Allocation, Case, Person, Priority, Role
 from store.outbox import enqueue, person_ref
-from store.records import AuditRecord, CycleState, InadequateCycle, RecordState
+from store.records import AuditRecord, RecordState
 
 #: The overall grade that opens a cycle (the value in both shipped schemes).
 INADEQUATE = "inadequate"

@@ -21,9 +21,10 @@ from bot.ids import Template
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.inadequate.cycles import cycle_context
 from store.audit import record as audit_log
+from store.followup import CycleState, InadequateCycle
 from store.models import Notification, Person
 from store.outbox import enqueue, person_ref
-from store.records import AuditRecord, CycleState, InadequateCycle
+from store.records import AuditRecord
 
 
 class Step(StrEnum):

@@ -23,8 +23,9 @@ from bot.services.allocation.rules import last_day
 from bot.services.inadequate.cycles import OPEN, tell
 from bot.services.inadequate.decisions import edit_messages
 from bot.settings import Settings
+from store.followup import InadequateCycle
 from store.models import Allocation, Person
-from store.records import AuditRecord, InadequateCycle
+from store.records import AuditRecord
 
 #: How many working days before the review is due the group manager and team manager are asked to record it.
 REVIEW_NOTICE_WORKING_DAYS = 5

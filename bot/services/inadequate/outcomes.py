@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.audit import record as audit_log
+from store.followup import InadequateCycle
 from store.models import Allocation
 from store.outbox import person_ref
-from store.records import ActionStatus, AuditAction, AuditRecord, InadequateCycle
+from store.records import ActionStatus, AuditAction, AuditRecord
 
 #: The most previous actions the form asks about.
 MAX_SHOWN = 20
