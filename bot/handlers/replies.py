@@ -102,9 +102,10 @@ def handle_challenge_button(ack: Ack, body: dict[str, Any], client: WebClient, c
         outcome, form = open_challenge(session, click.int_value(), person, deps.settings, _calendar(deps), now=deps.clock(),
                                        actor_ref=click.user_id)  # fmt: skip
     answer = _answer(deps, outcome)
-    if answer is not None or form is None:
-        say_ephemeral(respond, answer or render(Template.REFUSAL, {"code": "not_sent_findings"}))
+    if answer is not None:
+        say_ephemeral(respond, answer)
         return
+    assert form is not None, "a challenge form is offered whenever nothing was refused or late"
     client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CHALLENGE, form))
 
 
@@ -133,9 +134,10 @@ def _answer_button(decision: str) -> Any:
                 challenge = next(c for c in outcome.record.challenges if c.id == click.int_value())
                 view = {**challenge_context(challenge, deps.settings, _calendar(deps)), "decision": decision}
         answer = _answer(deps, outcome)
-        if answer is not None or view is None:
-            say_ephemeral(respond, answer or render(Template.REFUSAL, {"code": "not_the_auditor"}))
+        if answer is not None:
+            say_ephemeral(respond, answer)
             return
+        assert view is not None, "the answer form opens whenever nothing was refused or late"
         client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CHALLENGE_ANSWER, view))
 
     return handle
