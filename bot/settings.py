@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     reaudit_within_months: int = Field(2, ge=1, description="Hull 25: a re-audit within two months")
     assurance_sample_size: int = Field(10, ge=0, description="Hull App. E: audits a month whose signed-off actions QA verifies")
 
+    # Reflection meetings (shared/domain.md step 2).
+    meeting_answer_working_days: int = Field(2, ge=1, description="a proposal unanswered this long is one attempt (Hull A.12)")
+    meeting_attempts: int = Field(2, ge=1, description="Hull A.12: after two unanswered attempts the auditor may escalate")
+    meeting_nudge_working_days: int = Field(5, ge=1, description="nothing arranged this long after allocation: nudge (Hull A.10-11)")
+    meeting_minutes: int = Field(60, ge=15, le=240, description="how long a reflection meeting is booked for")
+
     # Immediate safeguarding concerns (shared/domain.md step 6).
     safeguarding_channel: str | None = Field(None, description="channel id told of each alert (never its note)")
     alert_escalation_minutes: int = Field(30, ge=1, description="unacknowledged by the team manager: escalate")

@@ -5,4 +5,5 @@ is used (migrations, the schema check, tests), whichever module a caller imports
 """
 
 from store import followup as followup  # noqa: F401 - Inadequate follow-up and the assurance sample
+from store import meetings as meetings  # noqa: F401 - reflection meetings and sheets
 from store import records as records  # noqa: F401 - registers the audit record's tables

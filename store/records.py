@@ -136,6 +136,8 @@ class AuditRecord(Base):
     family_views: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Set when the auditor records that no action is needed, with why.
     no_actions_reason: Mapped[str | None] = mapped_column(Text)
+    #: Why it was recorded without a reflection meeting held (e.g. the worker is absent, Hull A.8).
+    no_meeting_reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[RecordSource] = mapped_column(_enum(RecordSource, "record_source"))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
