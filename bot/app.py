@@ -18,6 +18,7 @@ from bot.handlers import (
     errors,
     exemptions,
     inadequate,
+    meetings,
     moderation,
     qa_check,
     receipts,
@@ -27,7 +28,9 @@ from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (
+    commands, audits, meetings, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions, alerts, errors,
+)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

@@ -109,6 +109,19 @@ class Template(StrEnum):
     #: Head of Service meeting held), edited in place once recorded; the cycle's end.
     INADEQUATE_FOLLOW_UP = "inadequate_follow_up"
     INADEQUATE_CLOSED = "inadequate_closed"
+    #: Reflection meetings (Hull A.8-A.13, Bradford §2): the times proposed to an invitee (edited once
+    #: answered, booked or replaced), the booking to everyone (Move… / Cancel; edited when moved or
+    #: cancelled), the calendar invite file, notices to the proposer, auditor or worker (none of the
+    #: times work, unanswered, nudge, reminder, resolving), the group manager's escalation.
+    MEETING_PROPOSAL = "meeting_proposal"
+    MEETING_CONFIRMED = "meeting_confirmed"
+    #: A calendar invite (.ics) for a reflection meeting, uploaded to the DM (files_upload_v2).
+    MEETING_INVITE = "meeting_invite"
+    MEETING_NOTICE = "meeting_notice"
+    MEETING_ESCALATION = "meeting_escalation"
+    #: Propose two or three times (or move a booked meeting to one); None of these work… (another time).
+    VIEW_MEETING = "view_meeting"
+    VIEW_MEETING_DECLINE = "view_meeting_decline"
 
     @property
     def filename(self) -> str:
@@ -165,6 +178,19 @@ class ActionId(StrEnum):
     MEETING_HELD = "inadequate_meeting_held"
     REVIEW_HELD = "inadequate_review_held"
     HEAD_OF_SERVICE_MEETING_HELD = "inadequate_hos_meeting_held"
+    #: Arrange the reflection meeting (the auditor) / Suggest a meeting time (the worker) / Propose other times.
+    ARRANGE_MEETING = "meeting_arrange"
+    #: An invitee chooses one of the proposed times (the value is the proposal).
+    MEETING_TIME = "meeting_time"
+    #: None of these work… (the value is the round's first proposal).
+    MEETING_NONE = "meeting_none"
+    #: The proposer books the time the worker (or auditor) suggested instead.
+    BOOK_SUGGESTION = "meeting_book_suggestion"
+    MOVE_MEETING = "meeting_move"
+    CANCEL_MEETING = "meeting_cancel"
+    #: Two unanswered attempts: the auditor escalates to the group manager, who says they will resolve it.
+    ESCALATE_MEETING = "meeting_escalate"
+    RESOLVE_MEETING = "meeting_resolve"
 
 
 class FormBlock(StrEnum):
@@ -181,6 +207,8 @@ class FormBlock(StrEnum):
     PROPOSED = "proposed"
     AGREES = "agrees"
     GRADE = "grade"
+    #: Where a reflection meeting is: a room or a call link.
+    PLACE = "place"
 
 
 class CallbackId(StrEnum):
@@ -206,6 +234,10 @@ class CallbackId(StrEnum):
     ASSURANCE_NOTE = "assurance_note"
     #: Done…, Not yet… and Ask for more time… on an action; which one is in ``private_metadata``.
     ACTION = "audit_action"
+    #: Propose times for a reflection meeting, or move a booked one (``mode`` in ``private_metadata``).
+    MEETING = "meeting_propose"
+    #: None of these work… on a meeting's proposed times (another time, a note).
+    MEETING_DECLINE = "meeting_decline"
 
 
 class BlockId(StrEnum):
@@ -226,6 +258,9 @@ class BlockId(StrEnum):
     #: an action's buttons in a digest (``action_<id>`` would not be an enum member: one id, ``block_id`` must be unique)
     ACTION_BUTTONS = "action_buttons"
     INADEQUATE_ACTIONS = "inadequate_actions"
+    MEETING_ACTIONS = "meeting_actions"
+    #: one proposed time's button (``meeting_time:<proposal id>``: a block per time, as action ids repeat)
+    MEETING_TIME = "meeting_time"
 
 
 class Command(StrEnum):

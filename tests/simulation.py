@@ -35,6 +35,8 @@ LABELS = (
     ("Reminder: the window to reply", "reply reminder"),
     ("QA check: the audit of case", "qa check"),
     ("Moderation sample for", "moderation sample"),
+    ("Nothing is arranged yet for the reflection meeting", "meeting nudge"),
+    ("The reflection meeting for case", "meeting nudge"),
 )
 
 

@@ -35,6 +35,7 @@ from bot.services.moderation.requests import assign
 from bot.settings import load_settings
 from store.db import make_sessionmaker
 from store.followup import AssuranceCheck, AssuranceState, CycleState, InadequateCycle
+from store.meetings import AnswerKind, InviteeRole, MeetingAnswer, MeetingInvitee, MeetingProposal, ReflectionMeeting
 from store.models import (
     Allocation,
     AuditLog,
@@ -84,6 +85,9 @@ class World:
     assurance_id: int = 0  # the second audit in a QA assurance sample
     action_id: int = 0  # an action of the second audit, its worker's
     cycle_id: int = 0  # an Inadequate follow-up of the second audit (its group manager: the team manager's manager)
+    #: the first audit's reflection meeting: proposed by its auditor to its worker, who suggested another time;
+    #: the worker's silence escalated to the team manager's manager
+    meeting: tuple[int, int, int, int] = (0, 0, 0, 0)  # meeting, a proposal, the suggestion, the escalated invitee
     _copies: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _views: Iterator[int] = field(default_factory=itertools.count)
 
@@ -204,8 +208,31 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         session.flush()
         action_id = action.id
         cycle_id = _inadequate_cycle(session, record_id, now=sim.clock.now)
+        meeting = _meeting(session, allocation_id, now=sim.clock.now)
     return World(sim, reference, allocation_id, request_id, alert_id, spare, break_value, actors, record_id, challenge_id,
-                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id, action_id, cycle_id)
+                 moderated_challenge_id, moderation_id, qa_check_id, assurance_id, action_id, cycle_id, meeting)
+
+
+def _meeting(session: Session, allocation_id: int, *, now: dt.datetime) -> tuple[int, int, int, int]:
+    """A reflection meeting the allocation's auditor proposed to its worker (who suggested another
+    time, and whose silence was escalated to the team manager's manager)."""
+    allocation = session.get_one(Allocation, allocation_id)
+    case = allocation.case
+    meeting = ReflectionMeeting(allocation_id=allocation.id, uid="refusals@auditbot", proposed_by_id=allocation.auditor_id,
+                                organiser_id=allocation.auditor_id, place="Room 2", round_sent_at=now, created_at=now)  # fmt: skip
+    session.add(meeting)
+    session.flush()
+    worker = MeetingInvitee(meeting_id=meeting.id, person_id=case.allocated_worker_id, role=InviteeRole.WORKER,
+                            escalated_at=now, escalated_to_id=case.team_manager.line_manager_id)  # fmt: skip
+    proposal = MeetingProposal(meeting_id=meeting.id, round=1, starts_at=now + dt.timedelta(days=7))
+    session.add_all([MeetingInvitee(meeting_id=meeting.id, person_id=allocation.auditor_id, role=InviteeRole.AUDITOR),
+                     worker, proposal])  # fmt: skip
+    session.flush()
+    answer = MeetingAnswer(meeting_id=meeting.id, round=1, person_id=case.allocated_worker_id, kind=AnswerKind.NONE_WORK,
+                           suggested_at=now + dt.timedelta(days=8), at=now)  # fmt: skip
+    session.add(answer)
+    session.flush()
+    return meeting.id, proposal.id, answer.id, worker.id
 
 
 def _inadequate_cycle(session: Session, record_id: int, *, now: dt.datetime) -> int:
@@ -493,6 +520,34 @@ MATRIX = (
          every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.AGREE_MORE_TIME),
     Cell("Decline (more time)", lambda w, e: click(w, e, ActionId.DECLINE_MORE_TIME, str(w.action_id)),
          every(RefusalCode.NOT_THE_TEAM_MANAGER), action=ActionId.DECLINE_MORE_TIME),
+    Cell("Arrange the reflection meeting", lambda w, e: click(w, e, ActionId.ARRANGE_MEETING, str(w.allocation_id)),
+         every(RefusalCode.NOT_IN_MEETING), action=ActionId.ARRANGE_MEETING),
+    Cell("propose form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.MEETING, {"allocation_id": w.allocation_id, "mode": "propose"},
+                                        typed(FormBlock.PLACE, "Room 2"), "day_1"),  # type: ignore[arg-type]
+         every(RefusalCode.NOT_IN_MEETING)),
+    Cell("a meeting time", lambda w, e: click(w, e, ActionId.MEETING_TIME, str(w.meeting[1])),
+         every(RefusalCode.NOT_INVITED), action=ActionId.MEETING_TIME),
+    Cell("None of these work…", lambda w, e: click(w, e, ActionId.MEETING_NONE, str(w.meeting[1])),
+         every(RefusalCode.NOT_INVITED), action=ActionId.MEETING_NONE),
+    Cell("decline form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.MEETING_DECLINE, {"proposal_id": w.meeting[1]},
+                                        typed(FormBlock.NOTE, "Not Tuesday."), FormBlock.NOTE),
+         every(RefusalCode.NOT_INVITED)),
+    Cell("Book the suggested time", lambda w, e: click(w, e, ActionId.BOOK_SUGGESTION, str(w.meeting[2])),
+         every(RefusalCode.NOT_IN_MEETING), action=ActionId.BOOK_SUGGESTION),
+    Cell("Move…", lambda w, e: click(w, e, ActionId.MOVE_MEETING, str(w.meeting[0])),
+         every(RefusalCode.NOT_IN_MEETING), action=ActionId.MOVE_MEETING),
+    Cell("move form, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.MEETING, {"meeting_id": w.meeting[0], "mode": "move"},
+                                        typed(FormBlock.PLACE, "Room 3"), "day_1"),  # type: ignore[arg-type]
+         every(RefusalCode.NOT_IN_MEETING)),
+    Cell("Cancel the meeting", lambda w, e: click(w, e, ActionId.CANCEL_MEETING, str(w.meeting[0])),
+         every(RefusalCode.NOT_IN_MEETING), action=ActionId.CANCEL_MEETING),
+    Cell("Escalate to the group manager", lambda w, e: click(w, e, ActionId.ESCALATE_MEETING, str(w.meeting[3])),
+         every(RefusalCode.NOT_IN_MEETING), action=ActionId.ESCALATE_MEETING),
+    Cell("I'll resolve this", lambda w, e: click(w, e, ActionId.RESOLVE_MEETING, str(w.meeting[3])),
+         every(RefusalCode.NOT_ASKED_TO_RESOLVE), action=ActionId.RESOLVE_MEETING),
     Cell("Meeting held", lambda w, e: click(w, e, ActionId.MEETING_HELD, str(w.cycle_id)),
          every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.MEETING_HELD),
     Cell("Review held", lambda w, e: click(w, e, ActionId.REVIEW_HELD, str(w.cycle_id)),
@@ -529,6 +584,10 @@ MISSING = (
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_THE_TEAM_MANAGER),
     Cell("Meeting held, no such follow-up", lambda w, e: click(w, e, ActionId.MEETING_HELD, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_IN_FOLLOW_UP),
+    Cell("a meeting time, no such proposal", lambda w, e: click(w, e, ActionId.MEETING_TIME, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_INVITED),
+    Cell("Move…, no such meeting", lambda w, e: click(w, e, ActionId.MOVE_MEETING, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_IN_MEETING),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

@@ -15,6 +15,7 @@ from bot.render import render, slack_escape
 from bot.services.audits.form import Step, step_fields
 from bot.services.audits.schemes import load_scheme
 from bot.services.inadequate.outcomes import outcome_field
+from bot.services.meetings.arrange import FORM_FIELDS as MEETING_FORM_FIELDS
 
 SAM = {"id": 1, "name": "Sam Patel"}
 ALEX = {"id": 2, "name": "Alex O'Neill"}
@@ -51,6 +52,28 @@ def request_context(**overrides: Any) -> dict[str, Any]:
     )  # fmt: skip
     context.update(overrides)
     return context
+
+
+def meeting_context(**overrides: Any) -> dict[str, Any]:
+    """A reflection meeting as the meetings service describes it: three times, everyone in it."""
+    base: dict[str, Any] = {
+        "meeting_id": 7, "allocation_id": 11, "reference": "CMS-104233", "team": "Children in Care Team 1 (South & East)",
+        "audit_type": "re_audit", "due_date": "2026-12-31", "state": "proposed", "round": 2, "sequence": 0,
+        "place": "Room 2 <Civic Centre> & Teams: https://teams.example/meet/" + "x" * 150, "minutes": 60,
+        "starts_at": "2026-12-08T10:00:00+00:00", "proposed_by": SAM, "organiser": SAM, "open": True, "to": ALEX,
+        "times": [{"id": 21, "at": "2026-12-08T10:00:00+00:00"}, {"id": 22, "at": "2026-12-09T14:30:00+00:00"},
+                  {"id": 23, "at": "2026-12-10T09:00:00+00:00"}],
+        "people": [
+            {"person": SAM, "role": "auditor", "left_out": None, "answer": None, "proposer": True},
+            {"person": ALEX, "role": "worker", "left_out": None, "answer": {"kind": "accepted", "at": "2026-12-08T10:00:00+00:00"},
+             "proposer": False},
+            {"person": JO, "role": "previous_worker", "left_out": None, "answer": {"kind": "none_work", "at": None}, "proposer": False},
+            {"person": KIM, "role": "team_manager", "left_out": None, "answer": {"kind": "no_answer", "at": None}, "proposer": False},
+            {"person": {"id": 5, "name": "Ian Iro"}, "role": "iro", "left_out": "On leave until January " + "y" * 170,
+             "answer": None, "proposer": False},
+        ],
+    }  # fmt: skip
+    return {**base, **overrides}
 
 
 def inadequate_context(**overrides: Any) -> dict[str, Any]:
@@ -349,6 +372,19 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.VIEW_ACTION: {"op": "more_time", "action": action_item(1), "max": 500},
     Template.INADEQUATE_FOLLOW_UP: inadequate_context(stage="opened", role="head_of_service"),
     Template.INADEQUATE_CLOSED: inadequate_context(stage="closed", role="auditor"),
+    Template.MEETING_PROPOSAL: meeting_context(role="worker"),
+    Template.MEETING_CONFIRMED: meeting_context(state="booked", booked_by=ALEX, organiser_view=True, sequence=2),
+    Template.MEETING_NOTICE: meeting_context(kind="unanswered", about=KIM, about_role="team_manager", attempts=2, needed=2,
+                                             invitee_id=31),
+    Template.MEETING_ESCALATION: meeting_context(about=KIM, about_role="team_manager", attempts=2, invitee_id=31, by=SAM,
+                                                 to={"id": 6, "name": "Sid Manager"}),
+    Template.VIEW_MEETING: {"mode": "propose", "allocation_id": 11, "reference": "CMS-104233", "team": "Children in Care Team 1",
+                            "audit_type": "control", "due_date": "2026-12-31", "minutes": 60, "earliest": "08:30",
+                            "latest": "16:30", "round": 1, "place": "Room 2 & <the annexe>",
+                            "invitees": [{"role": r, "person": p, "field": f"leave_out_{r}", "may_leave_out": r != "auditor"}
+                                         for r, p in (("worker", ALEX), ("previous_worker", JO), ("team_manager", KIM),
+                                                      ("iro", {"id": 5, "name": "Ian Iro"}), ("auditor", SAM))]},
+    Template.VIEW_MEETING_DECLINE: meeting_context(proposal_id=21, earliest="08:30", latest="17:30"),
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -396,7 +432,7 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
 RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
-    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)}
+    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | MEETING_FORM_FIELDS
 
 
 @pytest.mark.parametrize("template", list(Template))

@@ -114,6 +114,12 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
     expected += allocation_messages(january, D(2027, 1, 4))
     expected += chasing(owed, D(2027, 1, 4), "overdue")
     expected += chasing(owed, D(2027, 1, 11), "overdue")
+    # With no reflection meeting arranged five working days after allocation, the auditor is nudged
+    # and the worker told they may get in touch (Tue 8 Dec; Mon 11 Jan for January).
+    for rows, day in ((december, D(2026, 12, 8)), (january, D(2027, 1, 11))):
+        for a in rows:
+            for person in (a.auditor, a.case.allocated_worker):
+                expected[Received(person.email, day, "meeting nudge", a.case.reference)] += 1
     # The recorded audit's findings go to its worker and team manager, its summary to the auditor.
     ref = done[0].case.reference
     expected[Received(done[0].case.allocated_worker.email, D(2026, 12, 24), "findings", ref)] += 1
@@ -268,7 +274,7 @@ def test_messages_about_one_audit_arrive_in_the_order_they_were_decided(sim: Sim
 
     first = allocations(sim.sessions, D(2026, 12, 1))[0]
     kinds = [kind for _, kind, ref in sim.inbox(first.auditor.email) if ref == first.case.reference]
-    assert kinds == ["allocated", "reminder"]
+    assert kinds == ["allocated", "reminder", "meeting nudge"]  # decided in one tick: the reminder, then the nudge
 
 
 def test_an_unplannable_prepared_request_does_not_stop_reminders(sim: Simulation, emails: dict[str, str]) -> None:

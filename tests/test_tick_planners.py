@@ -19,6 +19,7 @@ from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.inadequate import planners as inadequate
+from bot.services.meetings import planners as meetings
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Counter, Planner, TickContext, When
 from bot.services.qa_check import planners as qa_check
@@ -35,7 +36,7 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
     areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check, assurance, actions,
-             inadequate)
+             inadequate, meetings)
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
@@ -46,6 +47,8 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS), ("assurance sample", When.WORKING_HOURS),
         ("oversight", When.WORKING_HOURS), ("action digests", When.WORKING_HOURS),
         ("inadequate cycles", When.WORKING_HOURS), ("inadequate follow-ups", When.WORKING_HOURS), ("re-audits", When.CYCLE),
+        ("meeting answers", When.WORKING_HOURS), ("meeting nudges", When.CYCLE), ("meeting reminders", When.WORKING_HOURS),
+        ("meetings held", When.WORKING_HOURS),
     ]  # fmt: skip
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 

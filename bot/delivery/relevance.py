@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.ids import Template
+from store.meetings import MeetingAnswer, MeetingState, ReflectionMeeting
 from store.models import Allocation, AllocationState, AuditBreak, AuditMonth, BreakState
 
 #: Notices that chase an audit still owed by the auditor named, with the deadline named.
@@ -17,10 +19,16 @@ CHASERS = frozenset({Template.REMINDER_AUDITOR, Template.REMINDER_MANAGER, Templ
                      Template.OVERDUE_MANAGER})  # fmt: skip
 
 
+#: A reflection meeting's messages that ask or tell something that may stop being true.
+MEETING_NOTICES = frozenset({Template.MEETING_PROPOSAL, Template.MEETING_INVITE, Template.MEETING_NOTICE})
+
+
 def why_not_true(session: Session, template: str, context: dict[str, Any]) -> str | None:
     """Why the notice is no longer true (to cancel it), or None to send it."""
     if template == Template.BREAK_NOTICE:
         return _break_not_booked(session, context)
+    if template in MEETING_NOTICES:
+        return _meeting_moved_on(session, template, context)
     if template not in CHASERS:
         return None
     allocation = session.get(Allocation, context.get("allocation_id"))
@@ -45,4 +53,37 @@ def _break_not_booked(session: Session, context: dict[str, Any]) -> str | None:
     row = session.get(AuditBreak, booking.get("id"))
     if row is None or row.state != BreakState.APPROVED or row.requested_at.isoformat() != booking.get("at"):
         return "the break was cancelled"
+    return None
+
+
+def _meeting_moved_on(session: Session, template: str, context: dict[str, Any]) -> str | None:
+    """Times replaced or booked, an invite superseded by a move, a nudge after all, a reminder for another time.
+
+    Edits (``open`` false) always go: they correct what was sent."""
+    if context.get("open") is False:
+        return None
+    if context.get("kind") in ("nudge_auditor", "nudge_worker"):
+        allocation = session.get(Allocation, context.get("allocation_id"))
+        arranged = session.scalar(select(ReflectionMeeting.id).where(
+            ReflectionMeeting.allocation_id == context.get("allocation_id"), ReflectionMeeting.state != MeetingState.CANCELLED))
+        if allocation is None or allocation.state != AllocationState.ALLOCATED or arranged is not None:
+            return "the meeting was arranged, or the audit is no longer open"
+        return None
+    meeting = session.get(ReflectionMeeting, context.get("meeting_id"))
+    if meeting is None:
+        return "the meeting is gone"
+    if template == Template.MEETING_INVITE:
+        return None if meeting.sequence == context.get("sequence") else "the meeting moved or was cancelled since"
+    if template == Template.MEETING_PROPOSAL or context.get("kind") == "unanswered":
+        if meeting.state != MeetingState.PROPOSED or meeting.round != context.get("round"):
+            return "the times were answered, replaced or cancelled"
+        if context.get("kind") == "unanswered":
+            about = (context.get("about") or {}).get("id")
+            answer = session.scalar(select(MeetingAnswer.kind).where(
+                MeetingAnswer.meeting_id == meeting.id, MeetingAnswer.round == meeting.round, MeetingAnswer.person_id == about))
+            if answer is not None and answer != "no_answer":
+                return "they have answered since"
+        return None
+    if context.get("kind") == "reminder" and (meeting.state != MeetingState.BOOKED or meeting.sequence != context.get("sequence")):
+        return "the meeting moved or was cancelled since"
     return None

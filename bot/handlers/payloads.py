@@ -119,6 +119,7 @@ class ViewSubmission:
                     values[block_id] = (
                         element.get("value")
                         or element.get("selected_date")
+                        or element.get("selected_time")
                         or (element.get("selected_option") or {}).get("value")
                     )
             return cls(user_id_of(body["user"]["id"]), str(view.get("callback_id", ""))[:255], metadata, values)

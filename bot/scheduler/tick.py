@@ -27,6 +27,7 @@ from bot.services.audits import planners as audits
 from bot.services.cycle import planners as cycle
 from bot.services.exemptions import planners as exemptions
 from bot.services.inadequate import planners as inadequate
+from bot.services.meetings import planners as meetings
 from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
 from bot.services.qa_check import planners as qa_check
@@ -103,6 +104,7 @@ PLANNERS: tuple[Planner, ...] = (
     *assurance.PLANNERS,
     *actions.PLANNERS,
     *inadequate.PLANNERS,
+    *meetings.PLANNERS,
 )
 
 

@@ -58,6 +58,12 @@ class Permission(StrEnum):
     MANAGE_AUDIT_ACTIONS = "manage_audit_actions"
     #: Record an Inadequate follow-up meeting or review: the group manager, team manager or Head of Service it is for.
     RECORD_FOLLOW_UP = "record_follow_up"
+    #: Propose, move or cancel a reflection meeting, book a suggested time, escalate: the case's auditor and worker (``deciders``).
+    ARRANGE_MEETING = "arrange_meeting"
+    #: Choose a proposed time or say none works: the people the times were sent to.
+    ANSWER_MEETING = "answer_meeting"
+    #: Take on an escalated meeting request: the group manager it went to.
+    RESOLVE_MEETING = "resolve_meeting"
 
 
 class RefusalCode(StrEnum):
@@ -97,6 +103,9 @@ class RefusalCode(StrEnum):
     NOT_YOUR_ACTION = "not_your_action"
     NOT_THE_TEAM_MANAGER = "not_the_team_manager"
     NOT_IN_FOLLOW_UP = "not_in_follow_up"
+    NOT_IN_MEETING = "not_in_meeting"
+    NOT_INVITED = "not_invited"
+    NOT_ASKED_TO_RESOLVE = "not_asked_to_resolve"
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,9 @@ def decide(
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
         case Permission.RECORD_FOLLOW_UP:
             return _allowed(person.id in (deciders or set()), RefusalCode.NOT_IN_FOLLOW_UP)
+        case Permission.ARRANGE_MEETING | Permission.ANSWER_MEETING | Permission.RESOLVE_MEETING:
+            code = {Permission.ARRANGE_MEETING: RefusalCode.NOT_IN_MEETING, Permission.ANSWER_MEETING: RefusalCode.NOT_INVITED}
+            return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_ASKED_TO_RESOLVE))
         case Permission.DECIDE_QA_CHECK | Permission.VERIFY_ASSURANCE:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)

@@ -32,7 +32,7 @@ def allocation_context(allocation: Allocation, *, co_auditor: Person | None, rea
         "auditor": person_ref(allocation.auditor),
         "co_auditor": person_ref(co_auditor),
         "worker": person_ref(case.allocated_worker),
-        "previous_worker": person_ref(case.previous_worker) if _recent_change(allocation) else None,
+        "previous_worker": person_ref(case.previous_worker) if recent_worker_change(allocation) else None,
         "worker_changed_on": case.worker_changed_on.isoformat() if case.worker_changed_on else None,
         "team_manager": person_ref(case.team_manager),
         "iro": person_ref(case.iro),
@@ -40,7 +40,7 @@ def allocation_context(allocation: Allocation, *, co_auditor: Person | None, rea
     }
 
 
-def _recent_change(allocation: Allocation) -> bool:
+def recent_worker_change(allocation: Allocation) -> bool:
     """Bradford §2: a change of worker within the last month, previous worker still employed."""
     case = allocation.case
     if case.previous_worker is None or case.worker_changed_on is None or not case.previous_worker.active:

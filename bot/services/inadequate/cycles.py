@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
-from bot.services.staff.people import holder_in_service, up_the_line
+from bot.services.staff.people import group_manager_of, holder_in_service, up_the_line
 from bot.settings import Settings
 from store.audit import record as audit_log
 from store.followup import CycleState, InadequateCycle
-from store.models import SERVICE_MANAGER_RUNG, Allocation, Case, Person, Priority, Role
+from store.models import Allocation, Case, Person, Priority, Role
 from store.outbox import enqueue, person_ref
 from store.records import AuditRecord, RecordState
 
@@ -52,14 +52,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
 def review_due(final_on: dt.date, settings: Settings, calendar: WorkingCalendar) -> dt.date:
     """Four weeks (calendar days) after the final date, or the next working day."""
     return calendar.next_working_day(final_on + dt.timedelta(weeks=settings.inadequate_review_weeks))
-
-
-def group_manager_of(session: Session, case: Case) -> Person | None:
-    """The team manager's line manager, else the service (group) manager of the case's service."""
-    manager = case.team_manager.line_manager if case.team_manager is not None else None
-    if manager is not None and manager.active:
-        return manager
-    return holder_in_service(session, SERVICE_MANAGER_RUNG, case.team.service_id)
 
 
 def head_of_service_of(session: Session, case: Case, group_manager: Person | None) -> Person | None:

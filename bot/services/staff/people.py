@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from store.models import Allocation, AllocationState, Case, Person, PersonRole, Role
+from store.models import SERVICE_MANAGER_RUNG, Allocation, AllocationState, Case, Person, PersonRole, Role
 
 
 def up_the_line(person: Person, role: Role) -> Person | None:
@@ -33,6 +33,14 @@ def holder_in_service(session: Session, role: Role | frozenset[Role], service_id
         .where(Person.active.is_(True), Person.service_id == service_id, Person.role_rows.any(PersonRole.role.in_(roles)))
         .order_by(Person.id)
     ).first()
+
+
+def group_manager_of(session: Session, case: Case) -> Person | None:
+    """The team manager's line manager, else the service (group) manager of the case's service."""
+    manager = case.team_manager.line_manager if case.team_manager is not None else None
+    if manager is not None and manager.active:
+        return manager
+    return holder_in_service(session, SERVICE_MANAGER_RUNG, case.team.service_id)
 
 
 def find_person(session: Session, *, slack_user_id: str, email: str | None) -> Person | None:

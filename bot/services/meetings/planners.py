@@ -1,0 +1,142 @@
+"""The reflection meeting's planners a tick runs: count unanswered proposals as attempts (Hull
+A.12) and tell the auditor, offering escalation after the last; nudge the auditor and worker when
+nothing is arranged some working days after allocation (Hull A.10-11); remind everyone the working
+day before; and once a booked meeting has ended, mark it held and send the reflection sheet.
+
+Keys carry the attempt's number, the meeting's SEQUENCE or the allocation, so a tick that runs
+twice, or late, plans each message once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from bot.calendar import WorkingCalendar
+from bot.ids import Template
+from bot.services.meetings.answers import unanswered
+from bot.services.meetings.context import CHASED, asked, attending, auditors_of, tell
+from bot.services.planning import Planner, TickContext, When
+from bot.settings import Settings
+from store.meetings import AnswerKind, MeetingAnswer, MeetingState, ReflectionMeeting
+from store.models import Allocation, AllocationState, AuditMonth, Priority
+from store.outbox import enqueue, person_ref
+
+
+def answer_deadline(meeting: ReflectionMeeting, settings: Settings, calendar: WorkingCalendar) -> dt.datetime:
+    """The end of working hours on the last working day to answer the current round."""
+    last = calendar.add_working_days(calendar.local_date(meeting.round_sent_at), settings.meeting_answer_working_days)
+    return calendar.utc(last, calendar.working_hours[1])
+
+
+def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Record each silence past the deadline as an attempt and tell the auditor(s); offer escalation after the last."""
+    written = 0
+    proposed = session.scalars(select(ReflectionMeeting).where(ReflectionMeeting.state == MeetingState.PROPOSED)).all()
+    for meeting in proposed:
+        if now < answer_deadline(meeting, settings, calendar):
+            continue
+        answered = {a.person_id for a in meeting.answers if a.round == meeting.round}
+        for invitee in asked(meeting):
+            if invitee.role not in CHASED or invitee.person_id in answered:
+                continue
+            session.add(MeetingAnswer(meeting_id=meeting.id, round=meeting.round, person_id=invitee.person_id,
+                                      kind=AnswerKind.NO_ANSWER, at=now))  # fmt: skip
+            session.flush()
+            session.refresh(meeting)
+            attempts = unanswered(meeting, invitee.person_id)
+            offer = attempts >= settings.meeting_attempts and invitee.escalated_at is None
+            written += tell(session, meeting, auditors_of(meeting.allocation), kind="unanswered",
+                            key=f"unanswered:{invitee.person_id}:{attempts}", calendar=calendar, now=now,
+                            extra={"about": person_ref(invitee.person), "about_role": invitee.role.value, "attempts": attempts,
+                                   "needed": settings.meeting_attempts, "invitee_id": invitee.id if offer else None,
+                                   "open": True})  # fmt: skip
+    return written
+
+
+def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Nothing arranged N working days after allocation: nudge the auditor, tell the worker they may get in touch."""
+    today = calendar.local_date(now)
+    arranged = exists().where(ReflectionMeeting.allocation_id == Allocation.id, ReflectionMeeting.state != MeetingState.CANCELLED)
+    due = session.scalars(
+        select(Allocation)
+        .join(AuditMonth, AuditMonth.id == Allocation.month_id)
+        .where(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= today, AuditMonth.paused.is_(False),
+               Allocation.created_at <= now - dt.timedelta(days=settings.meeting_nudge_working_days), ~arranged)
+    ).all()  # fmt: skip
+    written = 0
+    for allocation in due:
+        if calendar.add_working_days(calendar.local_date(allocation.created_at), settings.meeting_nudge_working_days) > today:
+            continue
+        case = allocation.case
+        facts = {"allocation_id": allocation.id, "reference": case.reference, "team": case.team.name,
+                 "audit_type": allocation.audit_type.value, "due_date": allocation.due_date.isoformat(),
+                 "worker": person_ref(case.allocated_worker), "auditor": person_ref(allocation.auditor),
+                 "days": settings.meeting_nudge_working_days, "open": True}  # fmt: skip
+        people = [("nudge_auditor", p) for p in auditors_of(allocation)]
+        if case.allocated_worker is not None and case.allocated_worker.active:
+            people.append(("nudge_worker", case.allocated_worker))
+        for kind, person in people:
+            written += enqueue(session, key=f"meeting:nudge:{allocation.id}:{person.id}", template=Template.MEETING_NOTICE,
+                               context={**facts, "kind": kind, "to": person_ref(person)}, now=now, recipient_id=person.id,
+                               priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+    return written
+
+
+def plan_reminders(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """The working day before a booked meeting, everyone in it is reminded (unless it was booked that day or later)."""
+    today = calendar.local_date(now)
+    written = 0
+    booked = session.scalars(
+        select(ReflectionMeeting).where(ReflectionMeeting.state == MeetingState.BOOKED, ReflectionMeeting.starts_at > now)
+    ).all()
+    for meeting in booked:
+        assert meeting.starts_at is not None and meeting.booked_at is not None
+        day = calendar.local_date(meeting.starts_at)
+        remind_on = calendar.add_working_days(day, -1)
+        if remind_on <= today < day and calendar.local_date(meeting.booked_at) < remind_on:
+            written += tell(session, meeting, [i.person for i in attending(meeting)], kind="reminder",
+                            key=f"reminder:s{meeting.sequence}", calendar=calendar, now=now, extra={"open": True})  # fmt: skip
+    return written
+
+
+def plan_held(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """A booked meeting whose end has passed is held: the worker gets the reflection sheet."""
+    written = 0
+    ended = session.scalars(
+        select(ReflectionMeeting).where(ReflectionMeeting.state == MeetingState.BOOKED, ReflectionMeeting.starts_at <= now)
+    ).all()
+    for meeting in ended:
+        assert meeting.ends_at is not None
+        if meeting.ends_at > now:
+            continue
+        meeting.state, meeting.held_at = MeetingState.HELD, meeting.ends_at
+        session.flush()
+        written += 1
+    return written
+
+
+def _unanswered(session: Session, ctx: TickContext) -> int:
+    return plan_unanswered(session, ctx.settings, ctx.calendar, now=ctx.now)
+
+
+def _nudges(session: Session, ctx: TickContext) -> int:
+    return plan_nudges(session, ctx.settings, ctx.calendar, now=ctx.now)
+
+
+def _reminders(session: Session, ctx: TickContext) -> int:
+    return plan_reminders(session, ctx.settings, ctx.calendar, now=ctx.now)
+
+
+def _held(session: Session, ctx: TickContext) -> int:
+    return plan_held(session, ctx.settings, ctx.calendar, now=ctx.now)
+
+
+PLANNERS = (
+    Planner("meeting answers", _unanswered, "reminders", When.WORKING_HOURS),
+    Planner("meeting nudges", _nudges, "reminders", When.CYCLE),
+    Planner("meeting reminders", _reminders, "reminders", When.WORKING_HOURS),
+    Planner("meetings held", _held, "reminders", When.WORKING_HOURS),
+)
