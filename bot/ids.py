@@ -109,6 +109,8 @@ class Template(StrEnum):
     #: Head of Service meeting held), edited in place once recorded; the cycle's end.
     INADEQUATE_FOLLOW_UP = "inadequate_follow_up"
     INADEQUATE_CLOSED = "inadequate_closed"
+    #: A calendar invite (.ics) for a reflection meeting, uploaded to the DM (files_upload_v2).
+    MEETING_INVITE = "meeting_invite"
 
     @property
     def filename(self) -> str:
