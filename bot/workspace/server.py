@@ -446,8 +446,9 @@ class _Handler(BaseHTTPRequestHandler):
                 stack = ws.view_stack(query["user"])
                 return 200, stack[-1] if stack else None, {}
         except KeyError:
-            missing = "users_not_found" if "user" in query else "file_not_found" if route.startswith("files/") else "channel_not_found"
-            return 404, {"ok": False, "error": missing}, {}
+            if route.startswith("files/"):
+                return 404, {"ok": False, "error": "file_not_found"}, {}
+            return 404, {"ok": False, "error": "users_not_found" if "user" in query else "channel_not_found"}, {}
         return 404, {"ok": False, "error": "not_found"}, {}
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
