@@ -60,6 +60,19 @@ def before_call(sender: OutboxSender, method: str, do: Callable[[], None]) -> No
     sender.client.api_call = api_call  # type: ignore[method-assign]
 
 
+def invite_queued(
+    sessions: sessionmaker[Session], workspace: LocalWorkspace, clock: Any, timeline: Any, person: int,
+    before_completion: Callable[[], None] | None = None, *, latency: float = 0.05,
+) -> OutboxSender:
+    """A sender that knows ``person``'s DM, their invite queued, and ``before_completion`` arranged."""
+    sender = slow_sender(sessions, workspace, clock, latency=latency)
+    warm_up(sessions, sender, timeline, [person])
+    queue_invite(sessions, timeline.now(), person)
+    if before_completion is not None:
+        before_call(sender, COMPLETE, before_completion)
+    return sender
+
+
 def file_messages(workspace: LocalWorkspace) -> list[dict[str, Any]]:
     return [m for m in workspace.messages(user_email=EMAIL) if m["files"]]
 
@@ -94,10 +107,7 @@ def test_an_invite_reaches_the_dm_as_its_ics_file(session_factory, workspace, co
 def test_a_500_on_completion_is_retried_into_one_file_message(
     session_factory, workspace, council, clock, timeline
 ) -> None:
-    sender = slow_sender(session_factory, workspace, clock, latency=0.05)
-    warm_up(session_factory, sender, timeline, [council[1]])
-    queue_invite(session_factory, timeline.now(), council[1])
-    before_call(sender, COMPLETE, lambda: workspace.fail_next(1, "500"))
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "500"))
 
     deliver_all(session_factory, sender, timeline)
 
@@ -110,10 +120,7 @@ def test_a_completion_that_lands_after_a_timeout_is_found_not_uploaded_again(
     session_factory, workspace, council, clock, timeline
 ) -> None:
     """The completion takes effect after the client gave up: the retry finds the file by its title."""
-    sender = slow_sender(session_factory, workspace, clock, latency=0.05)
-    warm_up(session_factory, sender, timeline, [council[1]])
-    queue_invite(session_factory, timeline.now(), council[1])
-    before_call(sender, COMPLETE, lambda: workspace.fail_next(1, "timeout_after_store"))
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "timeout_after_store"))
 
     deliver_all(session_factory, sender, timeline)
     clock.advance(60)  # long after anything in flight could land
@@ -124,10 +131,7 @@ def test_a_completion_that_lands_after_a_timeout_is_found_not_uploaded_again(
 
 
 def test_a_429_on_completion_waits_for_retry_after(session_factory, workspace, council, clock, timeline) -> None:
-    sender = slow_sender(session_factory, workspace, clock, latency=0.05)
-    warm_up(session_factory, sender, timeline, [council[1]])
-    queue_invite(session_factory, timeline.now(), council[1])
-    before_call(sender, COMPLETE, lambda: workspace.fail_next(1, "429"))
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "429"))
 
     outcome = sender.send_due(timeline.now())
 
@@ -146,14 +150,10 @@ def test_a_429_on_completion_waits_for_retry_after(session_factory, workspace, c
 def test_a_bad_token_at_completion_halts_and_keeps_the_row(
     session_factory, workspace, council, clock, timeline
 ) -> None:
-    sender = slow_sender(session_factory, workspace, clock)
-    warm_up(session_factory, sender, timeline, [council[1]])
-    queue_invite(session_factory, timeline.now(), council[1])
-
-    def revoke() -> None:
+    def revoke() -> None:  # just before the completion, after the upload URL and the bytes went through
         sender.client.token = "xoxb-revoked"
 
-    before_call(sender, COMPLETE, revoke)
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1], revoke)
     with pytest.raises(DeliveryHalted, match="invalid_auth"):
         sender.send_due(timeline.now())
 
@@ -167,9 +167,7 @@ def test_a_failed_upload_to_the_upload_url_is_retried(
 ) -> None:
     """The bytes never reached the upload URL (``SlackRequestError``): nothing was completed, so it is
     retried at once after its backoff, not held back as if it might have landed."""
-    sender = slow_sender(session_factory, workspace, clock)
-    warm_up(session_factory, sender, timeline, [council[1]])
-    queue_invite(session_factory, timeline.now(), council[1])
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1])
     upload, failed = sender.client._upload_file, []
 
     def refused(**kwargs: Any) -> Any:
