@@ -718,6 +718,9 @@ def test_completion_refuses_what_slack_refuses(ws: LocalWorkspace, files: str, c
 def test_a_file_is_completed_once_and_without_a_channel_stays_private(ws: LocalWorkspace) -> None:
     web = client(ws)
     file_id = reserve(web)
+    with pytest.raises(SlackApiError) as too_long:
+        web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE), initial_comment="x" * 4001)
+    assert too_long.value.response["error"] == "msg_too_long"
     done = web.files_completeUploadExternal(files=[{"id": file_id, "title": "Kept"}])["files"][0]
     assert (done["title"], done["shares"]) == ("Kept", {})
     assert ws.messages() == []

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.blockkit import MAX_MESSAGE_TEXT
+from bot.blockkit import MAX_FILE_COMMENT
 from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import (
     ApiResult,
@@ -445,7 +445,7 @@ class WebApi:
                 return error("file_not_found", messages=["each file must be uploaded, with its declared length, once"])
         channel = self._channel({"channel": params["channel_id"]}) if params.get("channel_id") else None
         comment = str(params.get("initial_comment") or "")
-        if len(comment) > MAX_MESSAGE_TEXT:
+        if len(comment) > MAX_FILE_COMMENT:
             return error("msg_too_long")
         ts = self.state.next_ts() if channel is not None else None
         for file, asked in zip(files, wanted, strict=True):
