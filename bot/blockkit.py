@@ -18,6 +18,10 @@ Checker = Callable[[Any, str, Problems], None]
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
+#: A message sharing a file: its text is the file's initial comment, and the file's own limits.
+MAX_FILE_COMMENT = 4_000
+MAX_FILE_NAME = 255
+MAX_FILE_BYTES = 1_048_576
 TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 
 
@@ -388,8 +392,38 @@ def _blocks(blocks: Any, path: str, max_blocks: int, out: Problems) -> None:
 # --- messages and views ------------------------------------------------------------------------
 
 
+def _file_name(obj: Mapping[str, Any], path: str, out: Problems) -> None:
+    name, where = obj.get("filename"), _at(path, "filename")
+    if not isinstance(name, str) or not name.strip():
+        out.append(f"{where}: must be a non-empty string")
+        return
+    _length(name, MAX_FILE_NAME, where, out)
+    if "/" in name or "\\" in name:
+        out.append(f"{where}: must not contain a path separator")
+
+
+def _file_content(obj: Mapping[str, Any], path: str, out: Problems) -> None:
+    content, where = obj.get("content"), _at(path, "content")
+    if not isinstance(content, str) or not content:
+        out.append(f"{where}: must be a non-empty string")
+    elif (size := len(content.encode("utf-8"))) > MAX_FILE_BYTES:
+        out.append(f"{where}: {size} bytes, at most {MAX_FILE_BYTES} here")
+
+
+_file = _object((_file_name, Str("title", 255, required=True), _file_content), "a file object")
+
+
+def _shared_file(payload: Mapping[str, Any], out: Problems) -> None:
+    """A message that shares ``file`` (``files_upload_v2``): the file, a short comment, no blocks."""
+    _file(payload["file"], "file", out)
+    if payload.get("blocks") is not None:
+        out.append("blocks: a message sharing a file has none (its text is the file's comment)")
+    if isinstance(payload.get("text"), str):
+        _length(payload["text"], MAX_FILE_COMMENT, "text", out)
+
+
 def validate_message(payload: Mapping[str, Any]) -> list[str]:
-    """Every Block Kit problem in a message payload (``text``, ``blocks``); empty when valid."""
+    """Every Block Kit problem in a message payload (``text``, ``blocks``, or ``file``); empty when valid."""
     if not isinstance(payload, Mapping):
         return ["message: must be a JSON object"]
     out: Problems = []
@@ -402,6 +436,8 @@ def validate_message(payload: Mapping[str, Any]) -> list[str]:
         out.append("text: a plain-text fallback is required" if blocks else "text: a message needs text or blocks")
     if blocks is not None:
         _blocks(blocks, "blocks", MAX_MESSAGE_BLOCKS, out)
+    if payload.get("file") is not None:
+        _shared_file(payload, out)
     return out
 
 

@@ -206,3 +206,42 @@ def test_check_functions_raise_with_all_problems() -> None:
     with pytest.raises(BlockKitError) as caught_view:
         check_view({"type": "home"})
     assert caught_view.value.problems == ["blocks: required"]
+
+
+INVITE = {"filename": "reflection-meeting-CMS-1.ics", "title": "Reflection meeting CMS-1 (invite 1)",
+          "content": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}
+
+
+def test_a_message_sharing_a_file_needs_a_short_comment_and_no_blocks() -> None:
+    assert validate_message({"text": "Calendar invite", "file": INVITE}) == []
+    assert validate_message({"file": INVITE}) == ["text: a message needs text or blocks"]
+    assert validate_message({"text": "x" * 4001, "file": INVITE}) == ["text: 4001 characters, Slack allows 4000"]
+    assert validate_message({"text": "x", "blocks": [{"type": "divider"}], "file": INVITE}) == [
+        "blocks: a message sharing a file has none (its text is the file's comment)"
+    ]
+    assert validate_message({"text": "x", "file": "invite.ics"}) == ["file: must be a file object"]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"filename": ""}, "file.filename: must be a non-empty string"),
+        ({"filename": None}, "file.filename: must be a non-empty string"),
+        ({"filename": "x" * 252 + ".ics"}, "file.filename: 256 characters, Slack allows 255"),
+        ({"filename": "../invite.ics"}, "file.filename: must not contain a path separator"),
+        ({"filename": "c:\\invite.ics"}, "file.filename: must not contain a path separator"),
+        ({"title": None}, "file.title: required"),
+        ({"title": "t" * 256}, "file.title: 256 characters, Slack allows 255"),
+        ({"content": ""}, "file.content: must be a non-empty string"),
+        ({"content": b"BEGIN:VCALENDAR"}, "file.content: must be a non-empty string"),
+        ({"content": "é" * 524_289}, "file.content: 1048578 bytes, at most 1048576 here"),
+    ],
+)
+def test_a_shared_file_is_checked_before_it_is_sent(change: dict[str, Any], problem: str) -> None:
+    assert validate_message({"text": "Calendar invite", "file": {**INVITE, **change}}) == [problem]
+    with pytest.raises(BlockKitError):
+        check_message({"text": "Calendar invite", "file": {**INVITE, **change}})
+
+
+def test_the_largest_file_allowed_passes() -> None:
+    assert validate_message({"text": "x", "file": {**INVITE, "content": "a" * 1_048_576, "filename": "x" * 255}}) == []

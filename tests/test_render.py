@@ -204,6 +204,11 @@ def moderation_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+INVITE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:meeting-7@auditbot\r\nSEQUENCE:0\r\n"
+              "DTSTART:20261208T100000Z\r\nSUMMARY:Reflection meeting CMS-104233\r\nLOCATION:Room 2 & 3 <Town Hall>\r\n"
+              "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
 #: One realistic context per template; a new template without an entry fails test_every_template_renders.
 CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.ALLOCATION_AUDITOR: allocation_context(),
@@ -385,6 +390,12 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
                                          for r, p in (("worker", ALEX), ("previous_worker", JO), ("team_manager", KIM),
                                                       ("iro", {"id": 5, "name": "Ian Iro"}), ("auditor", SAM))]},
     Template.VIEW_MEETING_DECLINE: meeting_context(proposal_id=21, earliest="08:30", latest="17:30"),
+    Template.MEETING_INVITE: {
+        "meeting_id": 7, "sequence": 0, "method": "REQUEST", "reference": "CMS-104233", "starts_at": "2026-12-08T10:00:00+00:00",
+        "place": "Room 2 & 3 <Town Hall>", "invite": {
+            "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
+            "content": INVITE_ICS},
+    },  # fmt: skip
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -552,3 +563,29 @@ def test_each_step_of_the_record_form_offers_the_draft_back_within_limits(step: 
 
 def test_escape_function() -> None:
     assert slack_escape("a & b < c > d") == "a &amp; b &lt; c &gt; d"
+
+
+@pytest.mark.parametrize(
+    ("method", "sequence", "said"),
+    [
+        ("REQUEST", 0, "Calendar invite: the reflection meeting for case CMS-104233, 10:00 on Tuesday 8 December 2026. "
+                       "Open the file to add it to your calendar."),
+        ("REQUEST", 2, "Updated calendar invite: the reflection meeting for case CMS-104233 is now at 10:00 on Tuesday "
+                       "8 December 2026. Opening the file updates the meeting in your calendar."),
+        ("CANCEL", 3, "Cancelled: the reflection meeting for case CMS-104233 at 10:00 on Tuesday 8 December 2026. "
+                      "Opening the file removes it from your calendar."),
+    ],
+)
+def test_a_meeting_invite_is_a_file_with_its_ics_as_written(method: str, sequence: int, said: str) -> None:
+    """The comment names the case and the time; the .ics reaches the calendar byte for byte, never Slack-escaped."""
+    context = {**CONTEXTS[Template.MEETING_INVITE], "method": method, "sequence": sequence}
+    payload = render(Template.MEETING_INVITE, context)
+    assert payload == {"text": said, "file": {
+        "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
+        "content": INVITE_ICS}}  # fmt: skip
+    assert "LOCATION:Room 2 & 3 <Town Hall>\r\n" in payload["file"]["content"]
+
+
+def test_a_meeting_invites_reference_is_escaped_in_its_comment() -> None:
+    context = {**CONTEXTS[Template.MEETING_INVITE], "reference": "CMS-1<&>"}
+    assert "case CMS-1&lt;&amp;&gt;," in render(Template.MEETING_INVITE, context)["text"]

@@ -222,7 +222,7 @@ def test_post_message_is_stored_and_readable_per_user(ws: LocalWorkspace, wall: 
     assert [m["text"] for m in mine] == ["Audit C-1", "Second"]
     assert mine[0] == {
         "channel": dm, "ts": first["ts"], "user": ws.bot_user_id, "text": "Audit C-1", "blocks": [SECTION, ACTIONS],
-        "metadata": metadata, "ephemeral": False, "visible_to": None, "thread_ts": None, "edited": False,
+        "metadata": metadata, "ephemeral": False, "visible_to": None, "thread_ts": None, "edited": False, "files": None,
     }
     assert [m["text"] for m in ws.messages(user_email=BOB)] == ["For Bob"]
     assert [m["text"] for m in ws.messages(channel=dm)] == ["Audit C-1", "Second"]
@@ -642,3 +642,110 @@ def _post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+# --- files -------------------------------------------------------------------------------------
+
+ICS = "BEGIN:VCALENDAR\r\nLOCATION:Room 2 & 3 <Town Hall>\r\nEND:VCALENDAR\r\n"
+
+
+def post_bytes(url: str, data: bytes) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def reserve(web: WebClient, data: bytes = ICS.encode(), *, upload: bytes | None = None) -> str:
+    """A file id whose upload URL got ``upload`` (default: ``data``, as declared)."""
+    answer = web.files_getUploadURLExternal(filename="invite.ics", length=len(data))
+    assert post_bytes(answer["upload_url"], data if upload is None else upload) == (200, f"OK - {len(upload or data)}")
+    return str(answer["file_id"])
+
+
+def test_an_upload_is_shared_as_a_message_with_its_file(ws: LocalWorkspace) -> None:
+    web = client(ws)
+    shared = web.files_upload_v2(channel=ws.dm_channel(ALICE), content=ICS, filename="invite.ics", title="Invite 1",
+                                 initial_comment="Calendar invite")["files"][0]  # fmt: skip
+    [message] = ws.messages(user_email=ALICE)
+    assert (message["text"], message["user"]) == ("Calendar invite", ws.bot_user_id)
+    [listed] = message["files"]
+    assert (listed["id"], listed["name"], listed["title"], listed["size"]) == (shared["id"], "invite.ics", "Invite 1", len(ICS))
+    assert shared["shares"] == {"private": {ws.dm_channel(ALICE): [{"ts": message["ts"]}]}}
+    assert ws.file(shared["id"])[1] == ICS.encode()
+    [seen] = web.conversations_history(channel=ws.dm_channel(ALICE))["messages"]
+    assert seen["files"][0]["title"] == "Invite 1"
+    assert web.files_info(file=shared["id"])["file"]["shares"] == shared["shares"]
+    public = web.files_upload_v2(channel=ws.add_channel("leads"), content="x", filename="a.txt")["files"][0]
+    assert list(public["shares"]) == ["public"] and public["title"] == "a.txt"
+
+
+def test_upload_urls_refuse_what_slack_refuses(ws: LocalWorkspace) -> None:
+    web = client(ws)
+    for params in ({"filename": "invite.ics"}, {"filename": "invite.ics", "length": 0},
+                   {"filename": "invite.ics", "length": "ten"}, {"filename": "", "length": 10}, {"length": 10}):
+        with pytest.raises(SlackApiError) as caught:
+            web.api_call("files.getUploadURLExternal", params=params)
+        assert caught.value.response["error"] == "invalid_arguments", params
+    assert post_bytes(ws.root_url + "upload/v1/no-such-upload", b"x")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("files", "channel", "error"),
+    [
+        ("not json", None, "invalid_arguments"),
+        ('{"id": "F1"}', None, "invalid_arguments"),
+        ("[]", None, "invalid_arguments"),
+        ('[{"id": "FNEVER"}]', None, "file_not_found"),
+        ("uploaded", "CNOSUCH", "channel_not_found"),
+        ("short", None, "file_not_found"),
+        ("reserved", None, "file_not_found"),
+    ],
+)
+def test_completion_refuses_what_slack_refuses(ws: LocalWorkspace, files: str, channel: str | None, error: str) -> None:
+    web = client(ws)
+    if files in ("uploaded", "short"):
+        files = json.dumps([{"id": reserve(web, upload=b"BEGIN" if files == "short" else None)}])
+    elif files == "reserved":  # never uploaded
+        files = json.dumps([{"id": web.files_getUploadURLExternal(filename="a.ics", length=3)["file_id"]}])
+    with pytest.raises(SlackApiError) as caught:
+        web.api_call("files.completeUploadExternal", params={"files": files, "channel_id": channel})
+    assert caught.value.response["error"] == error
+    assert ws.messages() == []
+
+
+def test_a_file_is_completed_once_and_without_a_channel_stays_private(ws: LocalWorkspace) -> None:
+    web = client(ws)
+    file_id = reserve(web)
+    with pytest.raises(SlackApiError) as too_long:
+        web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE), initial_comment="x" * 4001)
+    assert too_long.value.response["error"] == "msg_too_long"
+    done = web.files_completeUploadExternal(files=[{"id": file_id, "title": "Kept"}])["files"][0]
+    assert (done["title"], done["shares"]) == ("Kept", {})
+    assert ws.messages() == []
+    with pytest.raises(SlackApiError) as again:
+        web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE))
+    assert again.value.response["error"] == "file_not_found"
+    assert post_bytes(ws.root_url + "upload/v1/x", b"")[0] == 404
+    with pytest.raises(SlackApiError) as unknown:
+        web.files_info(file="FNOSUCH")
+    assert unknown.value.response["error"] == "file_not_found"
+
+
+def test_faults_and_the_write_limit_apply_to_completion(make_ws: Callable[..., LocalWorkspace], clock: FakeClock) -> None:
+    ws = make_ws(channel_rate_per_sec=None, workspace_rate_per_sec=1.0, workspace_burst=1)
+    web = client(ws)
+    file_id = reserve(web)
+    ws.fail_next(1, kind="500")
+    with pytest.raises(SlackApiError) as failed:
+        web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE))
+    assert failed.value.response.status_code == 500
+    web.chat_postMessage(channel=ws.dm_channel(BOB), text="spends the write budget")
+    with pytest.raises(SlackApiError) as limited:
+        web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE))
+    assert (limited.value.response.status_code, limited.value.response.headers["Retry-After"]) == (429, "1")
+    assert web.files_getUploadURLExternal(filename="b.ics", length=1)["ok"] is True  # not a write
+    clock.advance(1.0)
+    assert web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE))["ok"] is True
+    assert [len(m["files"]) for m in ws.messages(user_email=ALICE)] == [1]

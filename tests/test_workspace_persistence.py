@@ -277,3 +277,28 @@ def test_without_a_state_file_nothing_is_tracked(tmp_path: Path, wall: FakeClock
     finally:
         ws.stop()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_and_their_bytes_survive_a_restart(make_ws: Make) -> None:
+    ics = "BEGIN:VCALENDAR\r\nLOCATION:Room 2 & 3 <Town Hall>\r\nEND:VCALENDAR\r\n"
+    ws = make_ws()
+    ws.add_user(ALICE, "Alice Auditor")
+    web = client(ws)
+    shared = web.files_upload_v2(channel=ws.dm_channel(ALICE), content=ics, filename="invite.ics", title="Invite 1",
+                                 initial_comment="Calendar invite")["files"][0]  # fmt: skip
+    pending = web.files_getUploadURLExternal(filename="later.ics", length=3)
+    with urllib.request.urlopen(urllib.request.Request(pending["upload_url"], data=b"abc", method="POST")) as answer:
+        assert answer.status == 200
+    ws.stop()
+
+    again = make_ws()
+    [message] = again.messages(user_email=ALICE)
+    assert message["text"] == "Calendar invite"
+    assert [(f["id"], f["title"]) for f in message["files"]] == [(shared["id"], "Invite 1")]
+    info, content = again.file(shared["id"])
+    assert content == ics.encode() and info["shares"] == shared["shares"]
+    web = client(again)
+    assert web.conversations_history(channel=again.dm_channel(ALICE))["messages"][0]["files"][0]["title"] == "Invite 1"
+    done = web.files_completeUploadExternal(files=[{"id": pending["file_id"]}], channel_id=again.dm_channel(ALICE))
+    assert again.file(done["files"][0]["id"])[1] == b"abc", "an upload before the restart is completed after it"
+    assert web.files_getUploadURLExternal(filename="new.ics", length=1)["file_id"] not in (shared["id"], pending["file_id"])

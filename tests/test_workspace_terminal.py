@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from bot.cli import _register_all, cli
 from bot.cli.workspace import readable
+from bot.ids import Template
 from bot.settings import load_settings
 from bot.workspace.forms import FormInputError, find_clickable, input_values
 from store.models import AlertRecipient, Allocation, ExemptionRequest, Person, SafeguardingAlert
+from store.outbox import enqueue
 from tests.simulation import Simulation
 
 D = dt.date
@@ -359,3 +361,36 @@ def test_users_by_role(sim: Simulation) -> None:
     assert len(everyone) > len(managers.output.splitlines()) + 5
     assert "--role ROLE Only people who hold ROLE in the staff list: auditor, social_worker," in " ".join(
         run(sim, "users", "--help").output.split())
+
+
+def test_a_calendar_invite_is_shown_and_saved_from_the_terminal(sim: Simulation, tmp_path) -> None:
+    ics = "BEGIN:VCALENDAR\r\nLOCATION:Room 2 & 3 <Town Hall>\r\nEND:VCALENDAR\r\n"
+    now = sim.at(D(2026, 12, 2), 10)
+    with sim.sessions() as session, session.begin():
+        tara = session.scalars(select(Person).where(Person.email == TARA)).one()
+        enqueue(session, key="invite:7:0", template=Template.MEETING_INVITE, now=now, recipient_id=tara.id,
+                context={"meeting_id": 7, "sequence": 0, "method": "REQUEST", "reference": "CMS-100", "place": "Room 2",
+                         "starts_at": "2026-12-08T10:00:00+00:00", "invite": {
+                             "filename": "reflection-meeting-CMS-100.ics", "title": "Reflection meeting CMS-100 (invite 1)",
+                             "content": ics}})  # fmt: skip
+    sim.step(now)
+
+    shown = run(sim, "messages", "--user", TARA)
+    assert shown.exit_code == 0, shown.output
+    [file_id] = [m["files"][0]["id"] for m in sim.workspace.messages(user_email=TARA) if m["files"]]
+    lines = shown.output.splitlines()
+    clip = next(n for n, line in enumerate(lines) if "📎" in line)
+    assert lines[clip - 1:clip + 1] == [
+        "  Calendar invite: the reflection meeting for case CMS-100, 10:00 on Tuesday 8 December 2026. "
+        "Open the file to add it to your calendar.",
+        f"  📎 reflection-meeting-CMS-100.ics — Reflection meeting CMS-100 (invite 1), {len(ics):,} bytes — "
+        f"save it with: workspace file {file_id} --save PATH",
+    ]
+    printed = run(sim, "file", file_id)
+    assert printed.exit_code == 0 and printed.stdout_bytes == ics.encode()
+    saved = run(sim, "file", file_id, "--save", str(tmp_path / "invite.ics"))
+    assert saved.exit_code == 0, saved.output
+    assert saved.output == f"Saved reflection-meeting-CMS-100.ics ({len(ics)} bytes) to {tmp_path / 'invite.ics'}\n"
+    assert (tmp_path / "invite.ics").read_bytes() == ics.encode()
+    missing = run(sim, "file", "FNOSUCH")
+    assert missing.exit_code == 1 and "no file with that id is in the local workspace" in missing.output

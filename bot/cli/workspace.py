@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -24,7 +25,9 @@ def _get(url: str) -> Any:
     status, answer = _request(url, None, timeout=10)
     if status >= 400:
         error = answer.get("error", f"HTTP {status}") if isinstance(answer, dict) else f"HTTP {status}"
-        raise click.ClickException({"users_not_found": "nobody with that email is in the local workspace"}.get(error, error))
+        refusals = {"users_not_found": "nobody with that email is in the local workspace",
+                    "file_not_found": "no file with that id is in the local workspace"}  # fmt: skip
+        raise click.ClickException(refusals.get(error, error))
     return answer
 
 
@@ -248,6 +251,22 @@ def register(group: click.Group) -> None:
         elif answer.get("not_told"):
             click.echo(click.style(f"(the bot could not be told: {answer['not_told']})", dim=True))
 
+    @workspace.command("file", short_help="Print a file shared in a message, or save it.")
+    @click.argument("file_id")
+    @click.option("--save", "path", type=click.Path(dir_okay=False, writable=True), default=None,
+                  help="Write the file to PATH instead of printing it.")
+    @click.pass_context
+    def file(click_ctx: click.Context, file_id: str, path: str | None) -> None:
+        """Print a shared file's content (its id is in `workspace messages`), or `--save PATH` it."""
+        answer = _get(f"{click_ctx.meta['ws_url']}/_local/files/{urllib.parse.quote(file_id)}")
+        content = base64.b64decode(answer["content_base64"])
+        if path is None:
+            click.echo(content.decode("utf-8", errors="replace"), nl=False)
+            return
+        with open(path, "wb") as out:
+            out.write(content)
+        click.echo(f"Saved {answer['file']['name']} ({len(content):,} bytes) to {path}")
+
     @workspace.command("users", short_help="List the people in the workspace (--role: by role).")
     @click.option("--role", default=None, callback=_role, metavar="ROLE",
                   help=f"Only people who hold ROLE in the staff list: {', '.join(Role)}.")
@@ -296,6 +315,9 @@ def _show_message(click_ctx: click.Context, message: dict[str, Any], names: dict
     click.echo(click.style(f"#{message['number']} — {when} in {message['channel']}{tag}{note}", bold=True))
     for line in block_lines(message.get("blocks") or []) or [message.get("text", "")]:
         click.echo(f"  {readable(line, names)}")
+    for file in message.get("files") or []:
+        click.echo(f"  📎 {file['name']} — {file['title']}, {file['size']:,} bytes — "
+                   f"save it with: workspace file {file['id']} --save PATH")
 
 
 def _show_modal_on_top(click_ctx: click.Context, email: str, answer: dict[str, Any]) -> None:

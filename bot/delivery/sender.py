@@ -4,7 +4,8 @@ The only code in the product that posts messages. Guarantees, with the claim rul
 ``claims.py``: a row is sent by one sender at a time; a row whose sender crashed is taken over
 after a lease; a retry of a row that might already have reached Slack (a timeout, a crash
 after posting) first looks for the message by its idempotency key in the channel's metadata,
-so a notification is delivered once.
+so a notification is delivered once. A calendar invite (a payload with ``file``) is uploaded
+with ``files_upload_v2`` instead, and its retry looks for a message sharing a file of its title.
 
 Time: ``send_due(now)`` takes ``now`` for the start of a batch; the moment of each failure is
 ``now`` plus the monotonic time since, and every pause and ``retry_at`` after a failure counts
@@ -32,7 +33,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -286,14 +287,17 @@ class OutboxSender:
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
         self._wait_for_channel(target[0] if target is not None else channel, moment())
+        if target is not None and "file" in payload:
+            raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
         if target is not None:
             edit_channel, edit_ts = target
             self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
             self._settle_sent(notification_id, now, edit_channel, edit_ts)
             return
         assert channel is not None
+        upload = payload.get("file")
         if attempts > 1:
-            found = self._find_existing(channel, key)
+            found = self._find_existing(channel, key, file_title=upload["title"] if upload else None)
             if found is not None:
                 log.info("notification %s was already delivered (ts %s); not sending again", key, found)
                 self._settle_sent(notification_id, now, channel, found)
@@ -301,6 +305,9 @@ class OutboxSender:
         # From here Slack may have the message: if the database fails, the row is given back
         # with its attempt counted, so the next try looks for it in the history first.
         self._held[notification_id] = _Held(counted=True)
+        if upload is not None:
+            self._settle_sent(notification_id, now, channel, self._upload(channel, payload))
+            return
         response = self._call(
             "chat_postMessage",
             channel=channel,
@@ -311,6 +318,21 @@ class OutboxSender:
             unfurl_media=False,
         )
         self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+
+    def _upload(self, channel: str, payload: dict[str, Any]) -> str:
+        """Share ``payload["file"]`` in ``channel``, ``payload["text"]`` its comment: the ts of the
+        message sharing it when Slack says, else "" (Slack may still be processing the file)."""
+        upload = payload["file"]
+        try:
+            response = self._call(
+                "files_upload_v2", channel=channel, content=upload["content"], filename=upload["filename"],
+                title=upload["title"], initial_comment=payload["text"],
+            )  # fmt: skip
+        except SlackRequestError as exc:  # the bytes did not reach the upload URL: nothing was completed
+            raise _Retry(f"files_upload_v2: {exc}", unknown=False) from exc
+        shares = ((response.get("files") or [{}])[0].get("shares")) or {}
+        found = (shares.get("private") or {}).get(channel) or (shares.get("public") or {}).get(channel) or [{}]
+        return str(found[0].get("ts") or "")
 
     def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
         """Defer a row whose channel Slack asked us to leave alone for a while."""
@@ -436,10 +458,17 @@ class OutboxSender:
                     priority=Priority.NORMAL,
                 )
 
-    def _find_existing(self, channel: str, key: str) -> str | None:
-        """The ts of a message already posted for ``key``, if an earlier attempt got through."""
+    def _find_existing(self, channel: str, key: str, *, file_title: str | None = None) -> str | None:
+        """The ts of a message already posted for ``key``, if an earlier attempt got through.
+
+        A file's message carries no metadata: it is found by the file's title (unique per row).
+        """
         history = self._call("conversations_history", channel=channel, limit=100, include_all_metadata=True)
         for message in history.get("messages", []):
+            if file_title is not None:
+                if any(f.get("title") == file_title for f in message.get("files") or []):
+                    return str(message["ts"])
+                continue
             meta = message.get("metadata") or {}
             if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
                 return str(message["ts"])

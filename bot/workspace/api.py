@@ -9,12 +9,23 @@ rejected here too.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.blockkit import MAX_FILE_COMMENT
 from bot.workspace.calls import CallRecord
-from bot.workspace.payloads import ApiResult, InvalidPayloadError, checked_view, error, message_content, ok, truthy
+from bot.workspace.payloads import (
+    ApiResult,
+    InvalidPayloadError,
+    checked_view,
+    error,
+    json_param,
+    message_content,
+    ok,
+    truthy,
+)
 from bot.workspace.state import (
     MAX_VIEW_STACK,
     RESPONSE_URL_MAX_USES,
@@ -37,7 +48,7 @@ Params = dict[str, Any]
 #: Methods that count against the optional workspace-wide write limit.
 WRITE_METHODS = frozenset(
     {"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.delete",
-     "views.open", "views.update", "views.push", "views.publish"}
+     "views.open", "views.update", "views.push", "views.publish", "files.completeUploadExternal"}
 )
 
 
@@ -56,6 +67,8 @@ class WebApi:
         self.state, self.bot_token, self.faults = state, bot_token, faults
         #: Seconds (by ``state.clock``) before a ``timeout_after_store`` call takes effect; 0 = at once.
         self.landing_delay = landing_delay
+        #: The server's root URL (``LocalWorkspace.start`` sets it): upload URLs and files live under it.
+        self.url_root = "http://127.0.0.1/"
         self._landing: list[tuple[float, Callable[[Params], ApiResult], Params]] = []
         self.limits = limits
         self._channel_buckets: dict[str, TokenBucket] = {}
@@ -77,6 +90,9 @@ class WebApi:
             "views.push": self.views_push,
             "views.update": self.views_update,
             "views.publish": self.views_publish,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.completeUploadExternal": self.files_complete_upload_external,
+            "files.info": self.files_info,
         }
 
     def set_limits(self, limits: RateLimits) -> None:
@@ -394,6 +410,63 @@ class WebApi:
         view = self.state.new_view(user.id, body, root=None, previous=None)
         self.state.home_views[user.id] = view.id
         return ok(view=self.api_view(view))
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def files_get_upload_url_external(self, params: Params) -> ApiResult:
+        """``files.getUploadURLExternal``: reserve a file and the URL its bytes go to."""
+        name, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        if not name.strip() or not length.isdigit() or int(length) < 1:
+            return error("invalid_arguments", messages=["filename and a positive integer length are required"])
+        file = self.state.new_file(name, int(length), self.state.bot_user.id)
+        return ok(upload_url=f"{self.url_root}upload/v1/{file.upload_id}", file_id=file.id)
+
+    def upload(self, upload_id: str, data: bytes) -> tuple[int, str]:
+        """A POST of a file's bytes to its upload URL (no token: the URL is the permission): (status, text)."""
+        with self.state.lock:
+            file = self.state.file_by_upload(upload_id)
+            if file is None or file.completed:
+                return 404, "Not Found"
+            file.data = base64.b64encode(data).decode("ascii")
+            self.state.changed("file", file)
+            return 200, f"OK - {len(data)}"
+
+    def files_complete_upload_external(self, params: Params) -> ApiResult:
+        """``files.completeUploadExternal``: title the uploaded files and share them, in one message
+        from the bot with ``initial_comment`` as its text, in ``channel_id`` (else they stay private)."""
+        wanted = json_param(params, "files", "invalid_arguments")
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) and f.get("id") for f in wanted):
+            return error("invalid_arguments", messages=["files: a JSON array of {id, title}"])
+        if params.get("channels"):
+            return error("not_implemented", messages=["the local workspace shares to one channel_id only"])
+        files = [self.state.files.get(str(f["id"])) for f in wanted]
+        for file in files:
+            if file is None or file.completed or file.data is None or len(file.content) != file.length:
+                return error("file_not_found", messages=["each file must be uploaded, with its declared length, once"])
+        channel = self._channel({"channel": params["channel_id"]}) if params.get("channel_id") else None
+        comment = str(params.get("initial_comment") or "")
+        if len(comment) > MAX_FILE_COMMENT:
+            return error("msg_too_long")
+        ts = self.state.next_ts() if channel is not None else None
+        for file, asked in zip(files, wanted, strict=True):
+            assert file is not None
+            file.title, file.completed = str(asked.get("title") or file.name), True
+            if channel is not None:
+                file.channel, file.ts, file.public = channel.id, ts, channel.im_user is None
+            self.state.changed("file", file)
+        shown = [file.api(self.url_root) for file in files if file is not None]
+        if channel is not None and ts is not None:
+            thread_ts = params.get("thread_ts") or None
+            self.state.store(Message(channel=channel.id, ts=ts, user=self.state.bot_user.id, text=comment,
+                                     files=shown, thread_ts=str(thread_ts) if thread_ts else None))
+        return ok(files=shown)
+
+    def files_info(self, params: Params) -> ApiResult:
+        """``files.info``: a completed file, with where it is shared."""
+        file = self.state.files.get(str(params.get("file", "")))
+        if file is None or not file.completed:
+            return error("file_not_found")
+        return ok(file=file.api(self.url_root), comments=[], response_metadata={"next_cursor": ""})
 
     # --- response_url --------------------------------------------------------------------------
 

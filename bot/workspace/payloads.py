@@ -51,7 +51,7 @@ def truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in {"1", "true"}) or value == 1
 
 
-def _json_param(params: Mapping[str, Any], key: str, bad: str) -> Any:
+def json_param(params: Mapping[str, Any], key: str, bad: str) -> Any:
     """A parameter that may arrive as JSON text (form posts) or already parsed (JSON posts)."""
     value = params.get(key)
     if isinstance(value, str):
@@ -69,8 +69,8 @@ def message_content(params: Mapping[str, Any], *, current: Message | None = None
 
     With ``current`` (chat.update) omitted fields keep the message's current values.
     """
-    blocks = _json_param(params, "blocks", "invalid_blocks_format")
-    metadata = _json_param(params, "metadata", "invalid_metadata_format")
+    blocks = json_param(params, "blocks", "invalid_blocks_format")
+    metadata = json_param(params, "metadata", "invalid_metadata_format")
     text = params.get("text")
     if current is not None:
         blocks = current.blocks if "blocks" not in params else blocks
@@ -97,7 +97,7 @@ def message_content(params: Mapping[str, Any], *, current: Message | None = None
 
 def checked_view(value: Any, *, kind: str) -> dict[str, Any]:
     """A view parameter parsed and checked (``kind`` is modal or home); raises ``InvalidPayloadError``."""
-    view = _json_param({"view": value}, "view", "invalid_arguments")
+    view = json_param({"view": value}, "view", "invalid_arguments")
     if not isinstance(view, dict):
         raise InvalidPayloadError(error("invalid_arguments", messages=["view: required"]))
     problems = validate_view(view)

@@ -2,8 +2,8 @@
 
 The first line is a header (``{"format": 1, "team_id": ...}``). Each later line is one batch:
 everything a single state-changing call did (users, channels, messages, deletions, views, view
-stacks, App Homes) plus the ts and id counters after it, so a post appends one short line however
-long the file is, and a call is replayed all or nothing. Loading replays the lines in order; a
+stacks, App Homes, files and their bytes) plus the ts and id counters after it, so a post appends
+one short line however long the file is, and a call is replayed all or nothing. Loading replays the lines in order; a
 truncated last line (a crash mid-write) is skipped with a warning and cut off, so later appends
 start on a clean line. Rate-limit buckets, faults, triggers, response_urls and ``calls`` are
 not kept.
@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.workspace.state import Channel, Message, User, View, WorkspaceState
+from bot.workspace.state import Channel, File, Message, User, View, WorkspaceState
 
 try:
     import fcntl
@@ -218,6 +218,8 @@ class _Replay:
                 self.messages.pop(value, None)
             elif kind == "view":
                 _upsert(s.views, value.id, value)
+            elif kind == "file":
+                _upsert(s.files, value.id, value)
             elif kind == "stack":
                 s.view_stacks[value[0]] = list(value[1])
             elif kind == "home":
@@ -247,9 +249,10 @@ def _decode_batch(batch: Any) -> tuple[int, int, list[Change]]:
     return ts_micros, counter, _decode_changes(batch["changes"])
 
 
-_TYPES: dict[str, type] = {"user": User, "channel": Channel, "message": Message, "view": View}
+_TYPES: dict[str, type] = {"user": User, "channel": Channel, "message": Message, "view": View, "file": File}
 #: Fields that must be strings, checked so a bad line fails on load rather than later.
-_KEYS = {"user": ("id", "email"), "channel": ("id",), "message": ("channel", "ts"), "view": ("id", "user_id")}
+_KEYS = {"user": ("id", "email"), "channel": ("id",), "message": ("channel", "ts"), "view": ("id", "user_id"),
+         "file": ("id", "name", "upload_id")}  # fmt: skip
 
 
 def _decode_changes(events: Any) -> list[Change]:

@@ -10,6 +10,7 @@ processes (the CLI).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -99,6 +100,7 @@ class LocalWorkspace:
             raise
         server.workspace = self
         self._server = server
+        self.api.url_root = self.root_url
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-workspace", daemon=True
         )
@@ -234,6 +236,15 @@ class LocalWorkspace:
             found = self.state.visible_messages(user_id=user_id, channel_id=channel_id)
             return [m.public() for m in found]
 
+    def file(self, file_id: str) -> tuple[dict[str, Any], bytes]:
+        """A completed file as ``files.info`` shows it, and its bytes; ``KeyError`` when there is none."""
+        with self.state.lock:
+            self.api.land_due()
+            file = self.state.files.get(file_id)
+            if file is None or not file.completed:
+                raise KeyError(f"no file {file_id!r} in the local workspace")
+            return file.api(self.api.url_root), file.content
+
     def views(self, user_email: str) -> list[dict[str, Any]]:
         """Views opened, pushed or published for a user (latest state each), oldest first."""
         with self.state.lock:
@@ -356,6 +367,11 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         raw = self._body()
+        if url.path.startswith("/upload/v1/") and self.command == "POST":
+            status, text = ws.api.upload(url.path.removeprefix("/upload/v1/"), raw)
+            ws.persist()
+            self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+            return
         if url.path.startswith("/api/"):
             result = self._web_api(ws, url.path.removeprefix("/api/"), query, raw)
         elif url.path.startswith("/_local/response/") and self.command == "POST":
@@ -421,20 +437,27 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if route == "messages":
                 return 200, ws.messages(user_email=query.get("user"), channel=query.get("channel")), {}
+            if route.startswith("files/"):
+                file, content = ws.file(route.removeprefix("files/"))
+                return 200, {"file": file, "content_base64": base64.b64encode(content).decode("ascii")}, {}
             if route == "views" and "user" in query:
                 return 200, ws.views(query["user"]), {}
             if route == "modal" and "user" in query:
                 stack = ws.view_stack(query["user"])
                 return 200, stack[-1] if stack else None, {}
         except KeyError:
+            if route.startswith("files/"):
+                return 404, {"ok": False, "error": "file_not_found"}, {}
             return 404, {"ok": False, "error": "users_not_found" if "user" in query else "channel_not_found"}, {}
         return 404, {"ok": False, "error": "not_found"}, {}
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode("utf-8")
+        self._send(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
+
+    def _send(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)

@@ -11,6 +11,7 @@ import base64
 import copy
 import hashlib
 import math
+import mimetypes
 import random
 import threading
 from collections import deque
@@ -108,6 +109,8 @@ class Message:
     visible_to: str | None = None
     thread_ts: str | None = None
     edited: bool = False
+    #: Files the message shares (``files.completeUploadExternal``), as the API shows them.
+    files: list[dict[str, Any]] | None = None
 
     def public(self) -> dict[str, Any]:
         """A deep copy in the shape ``LocalWorkspace.messages()`` returns."""
@@ -123,6 +126,7 @@ class Message:
                 "visible_to": self.visible_to,
                 "thread_ts": self.thread_ts,
                 "edited": self.edited,
+                "files": self.files,
             }
         )
 
@@ -145,7 +149,49 @@ class Message:
             body["edited"] = {"user": self.user, "ts": self.ts}
         if include_metadata and self.metadata is not None:
             body["metadata"] = copy.deepcopy(self.metadata)
+        if self.files:
+            body["files"] = copy.deepcopy(self.files)
+            body["upload"] = True
         return body
+
+
+@dataclass
+class File:
+    """A file uploaded through ``files.getUploadURLExternal``, then completed (shared or kept private)."""
+
+    id: str
+    name: str
+    #: The length declared when the upload URL was issued; the bytes must match it.
+    length: int
+    user: str
+    created: int
+    upload_id: str
+    #: The uploaded bytes, base64 (None until uploaded).
+    data: str | None = None
+    title: str = ""
+    completed: bool = False
+    #: Where completion shared it: the channel, the message's ts, and whether the channel is public.
+    channel: str | None = None
+    ts: str | None = None
+    public: bool = False
+
+    @property
+    def content(self) -> bytes:
+        """The uploaded bytes (empty before the upload)."""
+        return base64.b64decode(self.data) if self.data is not None else b""
+
+    def api(self, url_root: str) -> dict[str, Any]:
+        """The file object as ``files.info`` and ``files.completeUploadExternal`` show it."""
+        mimetype = mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+        shares = {("public" if self.public else "private"): {self.channel: [{"ts": self.ts}]}} if self.channel else {}
+        return {
+            "id": self.id, "created": self.created, "timestamp": self.created, "name": self.name,
+            "title": self.title or self.name, "mimetype": mimetype, "filetype": self.name.rpartition(".")[2].lower(),
+            "user": self.user, "size": len(self.content), "mode": "hosted", "is_external": False,
+            "is_public": self.public, "url_private": f"{url_root}files/{self.id}/{self.name}",
+            "channels": [self.channel] if self.channel and self.public else [],
+            "ims": [self.channel] if self.channel and not self.public else [], "shares": shares,
+        }  # fmt: skip
 
 
 @dataclass
@@ -315,6 +361,7 @@ class WorkspaceState:
         self.views: dict[str, View] = {}
         self.view_stacks: dict[str, list[str]] = {}
         self.home_views: dict[str, str] = {}
+        self.files: dict[str, File] = {}
         self.triggers: dict[str, Trigger] = {}
         self.responses: dict[str, ResponseTarget] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -327,7 +374,7 @@ class WorkspaceState:
         self.bot_user = self.add_user(f"auditbot@{self.team_domain}.invalid", "auditbot", is_bot=True)
 
     def changed(self, kind: str, obj: Any) -> None:
-        """Note a change for persistence: kind ``user``/``channel``/``message``/``view``/``deleted``."""
+        """Note a change for persistence: kind ``user``/``channel``/``message``/``view``/``file``/``deleted``."""
         if self.changes is not None:
             self.changes.append((kind, obj))
 
@@ -445,6 +492,22 @@ class WorkspaceState:
                     continue
             result.append(message)
         return sorted(result, key=ts_key)
+
+    # --- files -----------------------------------------------------------------------------
+
+    def new_file(self, name: str, length: int, user_id: str) -> File:
+        """Reserve a file and its opaque upload id (the bytes come later, to the upload URL)."""
+        n = self._next()
+        upload_id = hashlib.sha256(f"upload:{n}:{self.team_id}".encode()).hexdigest()[:32]
+        file = File(id=slack_id("F", f"file:{n}:{self.team_id}"), name=name, length=length, user=user_id,
+                    created=int(self.wall_clock()), upload_id=upload_id)
+        self.files[file.id] = file
+        self.changed("file", file)
+        return file
+
+    def file_by_upload(self, upload_id: str) -> File | None:
+        """The file an upload URL's id belongs to."""
+        return next((f for f in self.files.values() if f.upload_id == upload_id), None)
 
     # --- views -----------------------------------------------------------------------------
 
