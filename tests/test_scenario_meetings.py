@@ -79,7 +79,7 @@ def invites(sim: Simulation, who: str) -> list[Calendar]:
     found = []
     for message in messages_of(sim, who):
         for file in message.get("files") or []:
-            found.append(Calendar.from_ical(sim.workspace.file_content(file["id"])))
+            found.append(Calendar.from_ical(sim.workspace.file(file["id"])[1]))
     return found
 
 
@@ -112,7 +112,7 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
     sim.at(D(2026, 12, 1), 10)
     answer = propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
                      [("2026-12-08", "10:00"), ("2026-12-09", "14:00")], leave_out_iro="On leave until January")  # fmt: skip
-    assert answer["body"] == {} or answer["body"].get("response_action") != "errors", answer["body"]
+    assert not answer["body"], answer["body"]
     sim.step(sim.clock.now)
 
     asked = with_button(sim, cast.worker, ActionId.MEETING_TIME)
@@ -154,7 +154,7 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
     sim.at(D(2026, 12, 2), 11)
     sim.workspace.click(cast.auditor, with_button(sim, cast.auditor, ActionId.MOVE_MEETING), ActionId.MOVE_MEETING)
     answer = submit(sim, cast.auditor, {"day_1": "2026-12-10", "time_1": "11:30"})
-    assert answer["body"].get("response_action") != "errors", answer["body"]
+    assert not answer["body"], answer["body"]
     sim.step(sim.clock.now)
     for who in (cast.auditor, cast.worker, cast.manager):
         first, moved = invites(sim, who)
@@ -192,7 +192,7 @@ def test_a_meeting_in_summer_is_in_bst_and_a_cancellation_keeps_the_uid(sim: Sim
         booked, cancelled = invites(sim, who)
         assert str(cancelled["METHOD"]) == "CANCEL" and str(event(cancelled)["STATUS"]) == "CANCELLED"
         assert str(event(cancelled)["UID"]) == str(event(booked)["UID"]) and int(event(cancelled)["SEQUENCE"]) == 1
-        [note] = messages_of(sim, who, "Cancelled: the reflection meeting for case")
+        [note] = [m for m in messages_of(sim, who, "Cancelled: the reflection meeting for case") if not m.get("files")]
         assert note.get("edited")
     assert meeting(sim, cast.allocation_id).state == MeetingState.CANCELLED
 
@@ -301,7 +301,7 @@ def test_the_worker_may_start_it_and_the_auditor_books_a_suggested_time(sim: Sim
     ask = with_button(sim, cast.auditor, ActionId.MEETING_NONE)
     sim.workspace.click(cast.auditor, ask, ActionId.MEETING_NONE)
     answer = submit(sim, cast.auditor, {"day_1": "2026-12-10", "time_1": "09:00", "note": "I am in court on Tuesday."})
-    assert answer["body"].get("response_action") != "errors", answer["body"]
+    assert not answer["body"], answer["body"]
     sim.step(sim.clock.now)
     book = with_button(sim, cast.worker, ActionId.BOOK_SUGGESTION)
     assert "I am in court on Tuesday." in str(book["blocks"])
