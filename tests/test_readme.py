@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from icalendar import Calendar
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -30,6 +31,7 @@ from bot.cli import _register_all, cli
 from bot.local import describe_local, prepare_local_store
 from bot.runtime import Runtime, start_runtime, sync_workspace_users
 from bot.settings import load_settings
+from store.meetings import MeetingState, ReflectionMeeting
 from store.models import Allocation, Case, Person, SafeguardingAlert
 from store.records import AuditChallenge, AuditRecord, ChallengeState
 from tests.conftest import drop_database, new_engine
@@ -45,6 +47,8 @@ PLACEHOLDERS = {
     "michelle.kaur@council.example": "team_manager",
     "amira.khan@council.example": "approver",
     "bilal.hussain@council.example": "new_auditor",
+    "fiona.ali@council.example": "worker",
+    "F0ABCDEFGHI": "invite_file",
 }
 #: Names the README's walkthroughs type (a menu's option), and whose name each stands for.
 NAME_PLACEHOLDERS = {"Michelle Kaur": "team_manager"}
@@ -68,7 +72,7 @@ def table_commands(text: str) -> list[str]:
 
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
-    assert len(blocks) == 7 and blocks[0][0].startswith("python3 dev.py run")
+    assert len(blocks) == 8 and blocks[0][0].startswith("python3 dev.py run")
     assert len(table_commands(README)) == 21
 
 
@@ -153,8 +157,8 @@ def named(demo: Demo, pattern: str, output: str) -> str:
         return session.scalars(select(Person.email).where(Person.display_name == found[-1])).one()
 
 
-def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, str]) -> Result | None:
-    """Run one README line: an assignment sets a variable, an auditbot command runs."""
+def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, str], saved: Path | None = None) -> Result | None:
+    """Run one README line: an assignment sets a variable, an auditbot command runs (a file it saves goes to ``saved``)."""
     words = shlex.split(line, comments=True)
     if not words:
         return None
@@ -164,6 +168,8 @@ def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, s
         return None
     words = [re.sub(r"\$([A-Z]+)", lambda m: variables[m.group(1)], w) for w in words]
     words = [real[PLACEHOLDERS[w]] if w in PLACEHOLDERS else w for w in words]
+    if saved is not None:
+        words = [str(saved / w) if w.endswith(".ics") else w for w in words]
     for name, role in NAME_PLACEHOLDERS.items():
         words = [w.replace(name, demo_name(demo, real[role])) for w in words]
     assert words[0] in (".venv/bin/auditbot", "auditbot"), line
@@ -173,7 +179,7 @@ def run_line(demo: Demo, line: str, variables: dict[str, str], real: dict[str, s
     return result
 
 
-def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) -> None:
+def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tmp_path: Path) -> None:
     real = people(demo)
     printed = describe_local(demo.runtime)
     assert f"workspace messages --user {real['auditor']}" in printed, "dev.py run prints the auditor the README uses"
@@ -191,7 +197,11 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
                 real["approver"] = named(demo, r"has gone to @?([A-Z][\w' -]+?)(?: \(|\.)", outputs[-1][1])
             if line.startswith("B=") and "new_auditor" not in real:  # whoever the approval names
                 real["new_auditor"] = named(demo, r"reallocated to @?([A-Z][\w' -]+?)(?: \(|\.|,)", outputs[-1][1])
-            result = run_line(demo, line, variables, real)
+            if line.startswith("W=") and "worker" not in real:  # the social worker the new auditor's message names
+                real["worker"] = named(demo, r"Social worker: @?([A-Z][\w' -]+?)(?:\n|$| \()", outputs[-3][1])
+            if line.startswith("F="):  # the invite's id, from the 📎 line
+                real["invite_file"] = re.findall(r"workspace file (\S+) --save PATH", outputs[-1][1])[-1]
+            result = run_line(demo, line, variables, real, saved=tmp_path)
             if result is not None:
                 outputs.append((line, result.output))
 
@@ -208,6 +218,16 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo) ->
     assert f"has gone to @{demo_name(demo, real['approver'])}" in submitted
     outcome = next(out for line, out in outputs if line.endswith("# the exemption approved, and who has the case now"))
     assert f"was approved by @{demo_name(demo, real['approver'])}. The case has been reallocated to @" in outcome, outcome
+
+    booked = next(out for line, out in outputs if line.endswith("# the booking, and the invite's 📎 line with its id"))
+    assert "is booked for *10:00 on Tuesday 8 December 2026*" in booked and "📎 reflection-meeting-CMS-" in booked, booked
+    invite = Calendar.from_ical((tmp_path / "reflection-meeting.ics").read_bytes())
+    start = invite.walk("VEVENT")[0].decoded("DTSTART")
+    assert start.astimezone(dt.UTC) == dt.datetime(2026, 12, 8, 10, 0, tzinfo=dt.UTC) and str(invite["METHOD"]) == "REQUEST"
+    with demo.runtime.sessions() as session:
+        meeting = session.scalars(select(ReflectionMeeting)).one()
+        assert meeting.state == MeetingState.BOOKED
+        assert session.get_one(Person, meeting.booked_by_id).email == real["worker"], "the worker's choice booked it"
 
     recorded = next(out for line, out in outputs if line.endswith('# "Audit recorded: CMS-...", on time'))
     assert "Audit recorded: CMS-" in recorded and "on time, the reminders have stopped" in recorded, recorded
