@@ -589,3 +589,17 @@ def test_a_meeting_invite_is_a_file_with_its_ics_as_written(method: str, sequenc
 def test_a_meeting_invites_reference_is_escaped_in_its_comment() -> None:
     context = {**CONTEXTS[Template.MEETING_INVITE], "reference": "CMS-1<&>"}
     assert "case CMS-1&lt;&amp;&gt;," in render(Template.MEETING_INVITE, context)["text"]
+
+
+@pytest.mark.parametrize("kind", ["none_work", "unanswered", "resolving", "withdrawn", "reminder", "nudge_auditor", "nudge_worker"])
+def test_every_kind_of_meeting_notice_renders_within_limits(kind: str) -> None:
+    extra: dict[str, Any] = {"from": ALEX, "suggested_at": "2026-12-10T09:00:00+00:00", "note": "In court & <busy>", "answer_id": 9,
+                             "about": KIM, "about_role": "team_manager", "attempts": 1, "needed": 2, "invitee_id": None,
+                             "by": {"id": 6, "name": "Sid Manager"}, "cancelled_by": SAM, "worker": ALEX, "auditor": SAM,
+                             "days": 5}  # fmt: skip
+    payload = render(Template.MEETING_NOTICE, meeting_context(kind=kind, **extra))
+    assert "CMS-104233" in payload["text"] and "&lt;busy&gt;" not in payload["text"]
+    if kind == "none_work":
+        assert "In court &amp; &lt;busy&gt;" in all_text(payload)
+        assert [e["action_id"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+            ActionId.BOOK_SUGGESTION, ActionId.ARRANGE_MEETING]

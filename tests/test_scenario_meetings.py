@@ -252,7 +252,7 @@ def test_two_unanswered_proposals_are_escalated_to_the_group_manager_exactly_onc
     assert len(escalations) == 1
     with sim.sessions() as session:
         worker_name = session.scalars(select(Person.display_name).where(Person.email == cast.worker)).one()
-    assert escalations[0]["text"] == f"{worker_name} has not answered 2 meeting requests for case {cast.reference}."
+    assert escalations[0]["text"] == f"{worker_name} has not answered two meeting requests for case {cast.reference}."
     edited = next(m for m in sim.workspace.messages(user_email=cast.auditor) if m["ts"] == offer["ts"])
     assert "Escalated to" in str(edited["blocks"]) and ActionId.ESCALATE_MEETING not in str(edited["blocks"])
 
