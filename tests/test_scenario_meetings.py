@@ -333,3 +333,28 @@ def test_a_nudge_queued_for_the_morning_is_cancelled_when_a_meeting_was_proposed
     with sim.sessions() as session:
         rows = session.scalars(select(Notification.state).where(Notification.idempotency_key.startswith("meeting:nudge:"))).all()
     assert set(rows) == {NotificationState.SENT}
+
+
+def test_a_meeting_is_called_off_when_the_audit_goes_to_another_auditor(sim: Simulation) -> None:
+    cast = december(sim, iro=False)
+    sim.at(D(2026, 12, 1), 10)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
+            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])  # fmt: skip
+    sim.step(sim.clock.now)
+    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
+    sim.step(sim.clock.now)
+    with sim.sessions() as session, session.begin():  # an exemption approved: the case handed to another auditor
+        allocation = session.get_one(Allocation, cast.allocation_id)
+        other = session.scalars(select(Person).where(Person.email == cast.group_manager)).one()
+        allocation.auditor_id = other.id
+    sim.step(sim.at(D(2026, 12, 2), 10))
+    assert meeting(sim, cast.allocation_id).state == MeetingState.CANCELLED
+    for who in (cast.auditor, cast.worker, cast.manager):
+        booked, cancelled = invites(sim, who)
+        assert str(cancelled["METHOD"]) == "CANCEL" and str(event(cancelled)["UID"]) == str(event(booked)["UID"])
+    [note] = [m for m in messages_of(sim, cast.worker, "Cancelled: the reflection meeting") if not m.get("files")]
+    assert "the audit went to another auditor or closed" in str(note["blocks"])
+    # the new auditor can arrange a new one (a new calendar event)
+    sim.step(sim.at(D(2026, 12, 2), 11))
+    with sim.sessions() as session:
+        assert session.scalars(select(ReflectionMeeting.state)).all() == [MeetingState.CANCELLED]

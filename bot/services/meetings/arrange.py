@@ -388,13 +388,22 @@ def move(
 def cancel(
     session: Session, meeting_id: int, person: Person | None, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str
 ) -> MeetingOutcome:
-    """Cancel the meeting: proposals edited away, bookings edited, a METHOD:CANCEL invite to everyone once booked."""
+    """Cancel the meeting (its auditor or proposer)."""
     outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
     if meeting is None:
         return outcome
     assert person is not None
+    call_off(session, meeting, person, calendar, now=now, actor_ref=actor_ref)
+    return outcome
+
+
+def call_off(session: Session, meeting: ReflectionMeeting, person: Person | None, calendar: WorkingCalendar, *,
+             now: dt.datetime, actor_ref: str) -> None:  # fmt: skip
+    """Proposals edited away, bookings edited, a METHOD:CANCEL invite to everyone once booked.
+
+    ``person`` None: the bot calls it off, because the audit went to another auditor or closed."""
     was_booked = meeting.state == MeetingState.BOOKED
-    meeting.state, meeting.cancelled_at, meeting.cancelled_by_id = MeetingState.CANCELLED, now, person.id
+    meeting.state, meeting.cancelled_at, meeting.cancelled_by_id = MeetingState.CANCELLED, now, person.id if person else None
     if was_booked:
         meeting.sequence += 1
     session.flush()
@@ -410,4 +419,3 @@ def cancel(
     else:
         tell(session, meeting, [i.person for i in asked(meeting)], kind="withdrawn", key="withdrawn", calendar=calendar,
              now=now, extra=extra)  # fmt: skip
-    return outcome

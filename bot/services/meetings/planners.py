@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.meetings.answers import unanswered
+from bot.services.meetings.arrange import call_off
 from bot.services.meetings.context import CHASED, asked, attending, auditors_of, tell
 from bot.services.planning import Planner, TickContext, When
 from bot.settings import Settings
@@ -118,6 +119,25 @@ def plan_held(session: Session, settings: Settings, calendar: WorkingCalendar, *
     return written
 
 
+def plan_stale(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
+    """Call off the meetings whose audit went to another auditor, or was exempted or cancelled."""
+    stale = session.scalars(
+        select(ReflectionMeeting).join(Allocation, Allocation.id == ReflectionMeeting.allocation_id).where(
+            ReflectionMeeting.state.in_((MeetingState.PROPOSED, MeetingState.BOOKED)),
+            (Allocation.state.in_((AllocationState.EXEMPTED, AllocationState.CANCELLED)))
+            | ((ReflectionMeeting.organiser_id != Allocation.auditor_id)
+               & ((Allocation.second_auditor_id.is_(None)) | (ReflectionMeeting.organiser_id != Allocation.second_auditor_id))),
+        ).with_for_update(of=ReflectionMeeting)
+    ).all()  # fmt: skip
+    for meeting in stale:
+        call_off(session, meeting, None, calendar, now=now, actor_ref="scheduler")
+    return len(stale)
+
+
+def _stale(session: Session, ctx: TickContext) -> int:
+    return plan_stale(session, ctx.settings, ctx.calendar, now=ctx.now)
+
+
 def _unanswered(session: Session, ctx: TickContext) -> int:
     return plan_unanswered(session, ctx.settings, ctx.calendar, now=ctx.now)
 
@@ -135,6 +155,7 @@ def _held(session: Session, ctx: TickContext) -> int:
 
 
 PLANNERS = (
+    Planner("stale meetings", _stale, "reminders", When.WORKING_HOURS),
     Planner("meeting answers", _unanswered, "reminders", When.WORKING_HOURS),
     Planner("meeting nudges", _nudges, "reminders", When.CYCLE),
     Planner("meeting reminders", _reminders, "reminders", When.WORKING_HOURS),
