@@ -70,6 +70,15 @@ def propose(sim: Simulation, who: str, message: dict[str, Any], times: list[tupl
     return submit(sim, who, fields)
 
 
+def book(sim: Simulation, cast: Cast, first: str, second: str) -> None:
+    """The auditor proposes two days at 10:00 on Tue 1 Dec; the worker chooses the first."""
+    sim.at(D(2026, 12, 1), 10)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING), [(first, "10:00"), (second, "10:00")])
+    sim.step(sim.clock.now)
+    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
+    sim.step(sim.clock.now)
+
+
 def messages_of(sim: Simulation, who: str, start: str = "") -> list[dict[str, Any]]:
     return [m for m in sim.workspace.messages(user_email=who) if not m["ephemeral"] and m["text"].startswith(start)]
 
@@ -174,12 +183,7 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
 
 def test_a_meeting_in_summer_is_in_bst_and_a_cancellation_keeps_the_uid(sim: Simulation) -> None:
     cast = december(sim, iro=False)
-    sim.at(D(2026, 12, 1), 10)
-    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2027-06-08", "10:00"), ("2027-06-09", "10:00")])  # fmt: skip
-    sim.step(sim.clock.now)
-    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
-    sim.step(sim.clock.now)
+    book(sim, cast, "2027-06-08", "2027-06-09")
     [invite] = invites(sim, cast.worker)
     start = event(invite).decoded("DTSTART")
     assert start.astimezone(LONDON).hour == 10 and start.astimezone(dt.UTC).hour == 9  # BST: 10:00 local is 09:00 UTC
@@ -337,12 +341,7 @@ def test_a_nudge_queued_for_the_morning_is_cancelled_when_a_meeting_was_proposed
 
 def test_a_meeting_is_called_off_when_the_audit_goes_to_another_auditor(sim: Simulation) -> None:
     cast = december(sim, iro=False)
-    sim.at(D(2026, 12, 1), 10)
-    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])  # fmt: skip
-    sim.step(sim.clock.now)
-    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
-    sim.step(sim.clock.now)
+    book(sim, cast, "2026-12-08", "2026-12-09")
     with sim.sessions() as session, session.begin():  # an exemption approved: the case handed to another auditor
         allocation = session.get_one(Allocation, cast.allocation_id)
         other = session.scalars(select(Person).where(Person.email == cast.group_manager)).one()
