@@ -508,7 +508,9 @@ def test_tick_adds_nothing_to_a_month_allocated_by_hand(
     assert result.exit_code == 0, result.output
     assert "0 allocation(s) with 0 message(s)" in result.output
     assert count(session_factory, Allocation) == 1
-    assert count(session_factory, Notification) == messages
+    with session_factory() as s:  # allocated on 23 Nov with no reflection meeting arranged: only the auditor's nudge is new
+        added = s.scalars(select(Notification.idempotency_key).order_by(Notification.id).offset(messages)).all()
+    assert [k.split(":")[:2] for k in added] == [["meeting", "nudge"]]
     row = month_row(session_factory)
     assert row is not None and row.auto_allocated_at == dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)  # not retried
     assert log(session_factory, "allocation.scheduled") == [
