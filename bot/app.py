@@ -21,13 +21,15 @@ from bot.handlers import (
     moderation,
     qa_check,
     receipts,
+    reflection,
     replies,
 )
 from bot.handlers.deps import Deps
 
 log = logging.getLogger(__name__)
 
-HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions, alerts, errors)
+HANDLER_MODULES = (commands, audits, replies, moderation, qa_check, assurance, actions, inadequate, reflection, breaks, exemptions,
+                   alerts, errors)
 
 
 def create_app(deps_: Deps, *, client: WebClient) -> App:

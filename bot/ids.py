@@ -109,6 +109,11 @@ class Template(StrEnum):
     #: Head of Service meeting held), edited in place once recorded; the cycle's end.
     INADEQUATE_FOLLOW_UP = "inadequate_follow_up"
     INADEQUATE_CLOSED = "inadequate_closed"
+    #: After the reflection meeting: the sheet's questions to the worker and the auditors (Answer the
+    #: reflection questions), edited once answered; the answers, to the auditors; the sheet's modal.
+    REFLECTION_SHEET = "reflection_sheet"
+    REFLECTION_ANSWERED = "reflection_answered"
+    VIEW_REFLECTION = "view_reflection"
 
     @property
     def filename(self) -> str:
@@ -165,6 +170,8 @@ class ActionId(StrEnum):
     MEETING_HELD = "inadequate_meeting_held"
     REVIEW_HELD = "inadequate_review_held"
     HEAD_OF_SERVICE_MEETING_HELD = "inadequate_hos_meeting_held"
+    #: Answer the reflection questions (the value: the allocation's id).
+    ANSWER_REFLECTION = "reflection_answer"
 
 
 class FormBlock(StrEnum):
@@ -206,6 +213,8 @@ class CallbackId(StrEnum):
     ASSURANCE_NOTE = "assurance_note"
     #: Done…, Not yet… and Ask for more time… on an action; which one is in ``private_metadata``.
     ACTION = "audit_action"
+    #: The reflection sheet; the allocation is in ``private_metadata``.
+    REFLECTION = "reflection_sheet"
 
 
 class BlockId(StrEnum):
@@ -226,6 +235,7 @@ class BlockId(StrEnum):
     #: an action's buttons in a digest (``action_<id>`` would not be an enum member: one id, ``block_id`` must be unique)
     ACTION_BUTTONS = "action_buttons"
     INADEQUATE_ACTIONS = "inadequate_actions"
+    REFLECTION_ACTIONS = "reflection_actions"
 
 
 class Command(StrEnum):

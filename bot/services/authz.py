@@ -58,6 +58,8 @@ class Permission(StrEnum):
     MANAGE_AUDIT_ACTIONS = "manage_audit_actions"
     #: Record an Inadequate follow-up meeting or review: the group manager, team manager or Head of Service it is for.
     RECORD_FOLLOW_UP = "record_follow_up"
+    #: Answer the reflection sheet after the meeting: the case's allocated worker and the allocation's auditors.
+    REFLECT = "reflect"
 
 
 class RefusalCode(StrEnum):
@@ -97,6 +99,9 @@ class RefusalCode(StrEnum):
     NOT_YOUR_ACTION = "not_your_action"
     NOT_THE_TEAM_MANAGER = "not_the_team_manager"
     NOT_IN_FOLLOW_UP = "not_in_follow_up"
+    NOT_YOUR_REFLECTION = "not_your_reflection"
+    #: The reflection sheet opens once the allocation's reflection meeting has been held.
+    NO_MEETING_HELD = "no_meeting_held"
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ def decide(
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
         case Permission.RECORD_FOLLOW_UP:
             return _allowed(person.id in (deciders or set()), RefusalCode.NOT_IN_FOLLOW_UP)
+        case Permission.REFLECT:  # ``deciders``: the case's allocated worker and the allocation's auditors
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_YOUR_REFLECTION)
         case Permission.DECIDE_QA_CHECK | Permission.VERIFY_ASSURANCE:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)
