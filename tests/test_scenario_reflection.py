@@ -134,9 +134,9 @@ def test_the_worker_answers_the_sheet_once_and_the_auditor_sees_it_with_the_audi
     assert not [m for m in sim.workspace.messages(user_email=p["worker"]) if "reflection sheet" in m["text"]], "not out of hours"
     sim.step(sim.at(D(2026, 12, 11), 9))
     sent = with_button(sim, p["worker"], ActionId.ANSWER_REFLECTION)
-    assert sent["text"] == (f"Your reflection meeting for case {p['ref']} was held. "
-                            "Please answer the reflection sheet's four questions.")  # fmt: skip
-    assert "(a few lines each); your auditor sees the answers with the audit." in json.dumps(sent["blocks"])
+    assert sent["text"] == (f"Your reflection meeting for case {p['ref']} was held. Please answer the reflection sheet's four "
+                            "questions (a few lines each); your auditor sees the answers with the audit.")  # fmt: skip
+    assert "four questions (a few lines each); your auditor sees the answers with the audit." in json.dumps(sent["blocks"])
     assert [e["text"]["text"] for b in sent["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         "Answer the reflection questions"]
     to_auditor = with_button(sim, p["auditor"], ActionId.ANSWER_REFLECTION)
