@@ -22,6 +22,7 @@ from bot.handlers import (
     moderation,
     qa_check,
     receipts,
+    reflection,
     replies,
 )
 from bot.handlers.deps import Deps
@@ -29,7 +30,8 @@ from bot.handlers.deps import Deps
 log = logging.getLogger(__name__)
 
 HANDLER_MODULES = (
-    commands, audits, meetings, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions, alerts, errors,
+    commands, audits, meetings, reflection, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions,
+    alerts, errors,
 )
 
 

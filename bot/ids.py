@@ -122,6 +122,11 @@ class Template(StrEnum):
     #: Propose two or three times (or move a booked meeting to one); None of these work… (another time).
     VIEW_MEETING = "view_meeting"
     VIEW_MEETING_DECLINE = "view_meeting_decline"
+    #: After the reflection meeting: the sheet's questions to the worker and the auditors (Answer the
+    #: reflection questions), edited once answered; the answers, to the auditors; the sheet's modal.
+    REFLECTION_SHEET = "reflection_sheet"
+    REFLECTION_ANSWERED = "reflection_answered"
+    VIEW_REFLECTION = "view_reflection"
 
     @property
     def filename(self) -> str:
@@ -191,6 +196,8 @@ class ActionId(StrEnum):
     #: Two unanswered attempts: the auditor escalates to the group manager, who says they will resolve it.
     ESCALATE_MEETING = "meeting_escalate"
     RESOLVE_MEETING = "meeting_resolve"
+    #: Answer the reflection questions (the value: the allocation's id).
+    ANSWER_REFLECTION = "reflection_answer"
 
 
 class FormBlock(StrEnum):
@@ -238,6 +245,8 @@ class CallbackId(StrEnum):
     MEETING = "meeting_propose"
     #: None of these work… on a meeting's proposed times (another time, a note).
     MEETING_DECLINE = "meeting_decline"
+    #: The reflection sheet; the allocation is in ``private_metadata``.
+    REFLECTION = "reflection_sheet"
 
 
 class BlockId(StrEnum):
@@ -261,6 +270,7 @@ class BlockId(StrEnum):
     MEETING_ACTIONS = "meeting_actions"
     #: one proposed time's button (``meeting_time:<proposal id>``: a block per time, as action ids repeat)
     MEETING_TIME = "meeting_time"
+    REFLECTION_ACTIONS = "reflection_actions"
 
 
 class Command(StrEnum):

@@ -12,12 +12,14 @@ from bot.workspace.forms import input_values
 from store.models import Allocation
 from tests.simulation import Simulation
 
-#: A Bradford record that passes every rule: all sections Good, overall Good.
+#: The first step's answer to "why no reflection meeting?", asked while none has been held (none is, in most tests).
+NO_MEETING = {"no_meeting": "The worker is on long-term leave."}
+#: A Bradford record that passes every rule: all sections Good, overall Good (and no meeting held).
 BRADFORD_GRADES = {
     **{f"section:{k}": "good" for k in ("risk_and_need", "assessments", "plans_and_reviews", "voice_of_the_child",
                                         "family_engagement", "partner_collaboration", "management_oversight",
                                         "records", "impact")},
-    "overall": "good", "good_practice": "Timely visits.", "rationale": "Plans are clear and reviewed.",
+    "overall": "good", "good_practice": "Timely visits.", "rationale": "Plans are clear and reviewed.", **NO_MEETING,
 }  # fmt: skip
 FINDINGS = {"seen": "worker", "family_sought": "not_appropriate", "child_feedback": "no"}
 NO_ACTIONS = {"no_actions": "The plan already covers what is needed."}

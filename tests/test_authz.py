@@ -125,6 +125,13 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
     (Permission.MANAGE_AUDIT_ACTIONS, person(AUDITOR, Role.TEAM_MANAGER), {"deciders": {AUDITOR}}, Decision(True)),
     (Permission.MANAGE_AUDIT_ACTIONS, person(STRANGER, Role.TEAM_MANAGER), {"deciders": {AUDITOR}},
      Decision(False, RefusalCode.NOT_THE_TEAM_MANAGER)),
+    # the reflection sheet: the case's worker and the auditors (``deciders``), nobody else -- not even the QA team
+    (Permission.REFLECT, person(MEMBER, Role.SOCIAL_WORKER), {"deciders": {MEMBER, AUDITOR, SECOND}}, Decision(True)),
+    (Permission.REFLECT, person(SECOND, Role.AUDITOR), {"deciders": {MEMBER, AUDITOR, SECOND}}, Decision(True)),
+    (Permission.REFLECT, person(QA, Role.QA_COORDINATOR), {"deciders": {MEMBER, AUDITOR, SECOND}},
+     Decision(False, RefusalCode.NOT_YOUR_REFLECTION)),
+    (Permission.REFLECT, person(LEAD, Role.TEAM_MANAGER), {"deciders": {MEMBER, AUDITOR}},
+     Decision(False, RefusalCode.NOT_YOUR_REFLECTION)),
 ]
 
 

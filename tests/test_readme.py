@@ -73,7 +73,7 @@ def table_commands(text: str) -> list[str]:
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
     assert len(blocks) == 8 and blocks[0][0].startswith("python3 dev.py run")
-    assert len(table_commands(README)) == 21
+    assert len(table_commands(README)) == 22
 
 
 @dataclass
@@ -258,6 +258,9 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     assert said["auditbot moderation --month 2026-12"].startswith("Moderation calibration, audits of December 2026"), said[
         "auditbot moderation --month 2026-12"]
     assert said["auditbot oversight --month 2026-12"].startswith("0 final audit(s) finalised in December 2026 still open")
+    assert said["auditbot meetings --month 2026-12"].startswith("Reflection meetings for the "), said[
+        "auditbot meetings --month 2026-12"]
+    assert "reflection sheets answered: 0" in said["auditbot meetings --month 2026-12"]
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [
         "auditors whose exemption requests would reach nobody: 0",

@@ -31,6 +31,7 @@ from bot.runtime import start_runtime
 from bot.services.alerts.concerns import circle_ids
 from bot.services.authz import RefusalCode
 from bot.services.breaks.mine import BreakRef
+from bot.services.meetings.reflection import questions, reflection_field
 from bot.services.moderation.requests import assign
 from bot.settings import load_settings
 from store.db import make_sessionmaker
@@ -554,6 +555,13 @@ MATRIX = (
          every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.REVIEW_HELD),
     Cell("Head of Service meeting held", lambda w, e: click(w, e, ActionId.HEAD_OF_SERVICE_MEETING_HELD, str(w.cycle_id)),
          every(RefusalCode.NOT_IN_FOLLOW_UP), action=ActionId.HEAD_OF_SERVICE_MEETING_HELD),
+    Cell("Answer the reflection questions", lambda w, e: click(w, e, ActionId.ANSWER_REFLECTION, str(w.allocation_id)),
+         every(RefusalCode.NOT_YOUR_REFLECTION), action=ActionId.ANSWER_REFLECTION),
+    Cell("reflection sheet, forged",
+         lambda w, e: forged_submission(w, e, CallbackId.REFLECTION, {"allocation_id": w.allocation_id},
+                                        {k: v for q in questions() for k, v in typed(reflection_field(q.key), "Went well.").items()},
+                                        reflection_field(questions()[0].key)),
+         every(RefusalCode.NOT_YOUR_REFLECTION)),
 )
 #: Attempts naming things that do not exist: the person is told as before, the log says why.
 MISSING = (
@@ -588,6 +596,8 @@ MISSING = (
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_INVITED),
     Cell("Move…, no such meeting", lambda w, e: click(w, e, ActionId.MOVE_MEETING, "999999"),
          every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_IN_MEETING),
+    Cell("Answer the reflection questions, no such audit", lambda w, e: click(w, e, ActionId.ANSWER_REFLECTION, "999999"),
+         every(RefusalCode.NO_SUCH_AUDIT), told=RefusalCode.NOT_YOUR_REFLECTION),
     Cell("Acknowledge, no such alert", lambda w, e: click(w, e, ActionId.ACKNOWLEDGE_ALERT, "999999"),
          every(RefusalCode.NOT_IN_CIRCLE)),
 )

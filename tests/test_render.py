@@ -16,6 +16,7 @@ from bot.services.audits.form import Step, step_fields
 from bot.services.audits.schemes import load_scheme
 from bot.services.inadequate.outcomes import outcome_field
 from bot.services.meetings.arrange import FORM_FIELDS as MEETING_FORM_FIELDS
+from bot.services.meetings.reflection import MAX_ANSWER, questions, reflection_field
 
 SAM = {"id": 1, "name": "Sam Patel"}
 ALEX = {"id": 2, "name": "Alex O'Neill"}
@@ -114,16 +115,23 @@ def record_view(step: str, **overrides: Any) -> dict[str, Any]:
     draft |= {"overall": "good", "good_practice": "g & <b>" + "g" * 993, "rationale": "r" * 1000, "elements": "e" * 500,
               "flags": ["organisational_learning"], "seen": ["child", "worker"], "family_sought": "yes",
               "family_by": ["parent"], "family_view": "mixed", "child_feedback": "yes",
-              "no_actions": "", **{f"action_{n}_what": "a" * 300 for n in range(1, 6)},
+              "no_actions": "", "no_meeting": "m" * 300, **{f"action_{n}_what": "a" * 300 for n in range(1, 6)},
               **{f"action_{n}_owner": "7" for n in range(1, 6)}, **{f"action_{n}_due": "2027-01-15" for n in range(1, 6)}}  # fmt: skip
     context: dict[str, Any] = {
         "step": step, "allocation_id": 7, "case": {"reference": "CMS-104233", "team": "Assessment Team North", "type": "CP"},
         "audit": {"type": "control", "due_date": "2026-12-31"}, "scheme": scheme, "draft": draft,
         "draft_saved_at": "2026-12-09T16:00:00+00:00", "today": "2026-12-10",
         "owners": [{"id": n, "name": f"Person {n} " + "n" * 80} for n in range(100)], "slots": [1, 2, 3, 4, 5],
+        "reflection": reflection_sheet(), "ask_no_meeting": True,
     }  # fmt: skip
     context.update(overrides)
     return context
+
+
+def reflection_sheet() -> dict[str, Any]:
+    """An answered reflection sheet: every question answered at the longest, with markup typed in."""
+    answers = [{"key": q.key, "question": q.text, "answer": "a & <b> *x*\n" + "a" * (MAX_ANSWER - 12)} for q in questions()]
+    return {"by": ALEX, "at": "2026-12-10T15:00:00+00:00", "answers": answers}
 
 
 def challenge_context(**overrides: Any) -> dict[str, Any]:
@@ -396,6 +404,12 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
             "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
             "content": INVITE_ICS},
     },  # fmt: skip
+    Template.REFLECTION_SHEET: {"allocation_id": 7, "meeting_id": 3, "reference": "CMS-104233", "held_at": "2026-12-10T15:00:00+00:00",
+                                "worker": ALEX, "questions": 4, "answered": {"by": ALEX, "at": "2026-12-11T09:00:00+00:00"},
+                                "role": "auditor"},
+    Template.REFLECTION_ANSWERED: {"allocation_id": 7, "reference": "CMS-104233", **reflection_sheet()},
+    Template.VIEW_REFLECTION: {"allocation_id": 7, "reference": "CMS-104233", "max": MAX_ANSWER,
+                               "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]},
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -444,6 +458,8 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
 RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
     s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | MEETING_FORM_FIELDS
+    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | {
+    reflection_field(q.key) for q in questions()}
 
 
 @pytest.mark.parametrize("template", list(Template))

@@ -15,6 +15,7 @@ from bot.ids import ActionId
 from bot.workspace.forms import input_values
 from store.models import Allocation, AllocationState, Notification, Person
 from store.records import AuditDraft, AuditRecord, GradeStage
+from tests.recording import NO_MEETING
 from tests.simulation import Simulation
 from tests.test_scenario_exemptions import D, allocate_december, deliver, email_of, with_button
 
@@ -41,7 +42,8 @@ def open_form(sim: Simulation, allocation: Allocation) -> str:
 
 
 def grades(sections: dict[str, str], overall: str, **more: str) -> dict[str, str]:
-    return {**{f"section:{k}": v for k, v in sections.items()}, "overall": overall, "rationale": "Plans are clear.", **more}
+    return {**{f"section:{k}": v for k, v in sections.items()}, "overall": overall, "rationale": "Plans are clear.", **NO_MEETING,
+            **more}
 
 
 FINDINGS = {"seen": "worker, team_manager", "family_sought": "yes", "family_by": "parent", "family_view": "mixed",
@@ -135,12 +137,13 @@ def test_hull_ri_with_elements_needs_the_elements_named(sim: Simulation) -> None
     assert [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"][0].startswith("KSS 1")
     domains = {f"section:{b['block_id'].split(':')[1]}": "Met" for b in view["blocks"] if b["block_id"].startswith("section:")}
 
-    answer = submit(sim, x, {**domains, "overall": "Requires Improvement with elements of good practice", "rationale": "Mixed."})
+    answer = submit(sim, x, {**domains, "overall": "Requires Improvement with elements of good practice", "rationale": "Mixed.",
+                             **NO_MEETING})  # fmt: skip
     assert answer["body"]["errors"] == {
         "elements": 'Name the elements of good practice: "Requires Improvement with elements of good practice" needs them.'}
 
     answer = submit(sim, x, {**domains, "overall": "requires_improvement_with_elements", "rationale": "Mixed.",
-                             "elements": "Good direct work."})  # fmt: skip
+                             "elements": "Good direct work.", **NO_MEETING})  # fmt: skip
     assert answer["body"]["response_action"] == "push"
 
 

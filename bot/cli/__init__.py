@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.calendar import CalendarError, WorkingCalendar
 from bot.clock import Clock, system_clock
 from bot.services.audits.schemes import SchemeError, load_scheme
+from bot.services.meetings.reflection import ReflectionError, questions
 from bot.settings import Settings, SettingsError, load_settings
 from store.db import NotMigrated, check_migrated, make_engine, make_sessionmaker
 
@@ -24,7 +25,7 @@ _URL_EXAMPLE = "e.g. postgresql+psycopg://auditbot@db/auditbot or sqlite:///data
 
 def check_settings(settings: Settings) -> None:
     """What the settings model cannot check alone (working hours, holidays file, database URL,
-    grading scheme).
+    grading scheme; and the reflection sheet's questions file).
 
     Raises SettingsError naming the setting, so no command starts with a traceback later.
     """
@@ -47,6 +48,10 @@ def check_settings(settings: Settings) -> None:
         load_scheme(settings.grading_scheme)
     except SchemeError as exc:
         raise SettingsError(f"AUDITBOT_GRADING_SCHEME: {exc}") from None
+    try:
+        questions()  # the reflection sheet's questions (data, not a setting): a bad file stops every command here
+    except ReflectionError as exc:
+        raise SettingsError(f"the reflection sheet's questions: {exc}") from None
 
 
 def database_unreachable(engine: Engine, exc: DBAPIError) -> click.ClickException:
@@ -111,9 +116,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_all() -> None:
-    from bot.cli import alerts, allocate, db, doctor, imports, moderation, outbox, oversight, run, schedule, workspace
+    from bot.cli import alerts, allocate, db, doctor, imports, meetings, moderation, outbox, oversight, run, schedule, workspace
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, doctor, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, meetings, doctor, workspace):
         module.register(cli)
 
 

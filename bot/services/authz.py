@@ -64,6 +64,8 @@ class Permission(StrEnum):
     ANSWER_MEETING = "answer_meeting"
     #: Take on an escalated meeting request: the group manager it went to.
     RESOLVE_MEETING = "resolve_meeting"
+    #: Answer the reflection sheet after the meeting: the case's allocated worker and the allocation's auditors.
+    REFLECT = "reflect"
 
 
 class RefusalCode(StrEnum):
@@ -106,6 +108,9 @@ class RefusalCode(StrEnum):
     NOT_IN_MEETING = "not_in_meeting"
     NOT_INVITED = "not_invited"
     NOT_ASKED_TO_RESOLVE = "not_asked_to_resolve"
+    NOT_YOUR_REFLECTION = "not_your_reflection"
+    #: The reflection sheet opens once the allocation's reflection meeting has been held.
+    NO_MEETING_HELD = "no_meeting_held"
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,8 @@ def decide(
         case Permission.ARRANGE_MEETING | Permission.ANSWER_MEETING | Permission.RESOLVE_MEETING:
             code = {Permission.ARRANGE_MEETING: RefusalCode.NOT_IN_MEETING, Permission.ANSWER_MEETING: RefusalCode.NOT_INVITED}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_ASKED_TO_RESOLVE))
+        case Permission.REFLECT:  # ``deciders``: the case's allocated worker and the allocation's auditors
+            return _allowed(person.id in (deciders or set()), RefusalCode.NOT_YOUR_REFLECTION)
         case Permission.DECIDE_QA_CHECK | Permission.VERIFY_ASSURANCE:  # the QA team, never on an audit they did themself
             if not qa:
                 return Decision(False, RefusalCode.QA_CHECKS_ONLY)

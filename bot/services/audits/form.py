@@ -86,13 +86,15 @@ class Field(StrEnum):
     FAMILY_VIEW = "family_view"
     CHILD_FEEDBACK = "child_feedback"
     NO_ACTIONS = "no_actions"
+    #: Why the audit is recorded with no reflection meeting held (asked only then; Hull A.8).
+    NO_MEETING = "no_meeting"
 
 
 #: How many actions one record takes in chat (each a row of three fields in the last step).
 ACTION_SLOTS = 5
 #: The longest text each field takes (the modal enforces the same ``max_length``).
 MAX_LENGTH = {Field.RATIONALE: 1000, Field.GOOD_PRACTICE: 1000, Field.ELEMENTS: 500, Field.REASON: 500,
-              Field.NO_ACTIONS: 500, "action": 300}  # fmt: skip
+              Field.NO_ACTIONS: 500, Field.NO_MEETING: 300, "action": 300}  # fmt: skip
 YES_NO = ("yes", "no")
 
 
@@ -110,7 +112,7 @@ def step_fields(step: Step, scheme: Scheme, *, slots: int = ACTION_SLOTS) -> tup
     """The block ids a step's modal has (an import may give more than ``ACTION_SLOTS`` actions)."""
     if step == Step.GRADES:
         return (*(section_field(s.key) for s in scheme.sections), Field.OVERALL, Field.GOOD_PRACTICE, Field.ELEMENTS,
-                Field.REASON, Field.RATIONALE)  # fmt: skip
+                Field.REASON, Field.RATIONALE, Field.NO_MEETING)  # fmt: skip
     if step == Step.FINDINGS:
         return (Field.FLAGS, Field.SEEN, Field.FAMILY_SOUGHT, Field.FAMILY_BY, Field.FAMILY_VIEW, Field.CHILD_FEEDBACK)
     return (*(action_field(n, p) for n in range(1, slots + 1) for p in ("what", "owner", "due")), Field.NO_ACTIONS)
@@ -118,7 +120,7 @@ def step_fields(step: Step, scheme: Scheme, *, slots: int = ACTION_SLOTS) -> tup
 
 def text_fields(slots: int = ACTION_SLOTS) -> tuple[str, ...]:
     """The text fields, each passed through the privacy guardrail before it is stored."""
-    return (Field.RATIONALE, Field.GOOD_PRACTICE, Field.ELEMENTS, Field.REASON, Field.NO_ACTIONS,
+    return (Field.RATIONALE, Field.GOOD_PRACTICE, Field.ELEMENTS, Field.REASON, Field.NO_ACTIONS, Field.NO_MEETING,
             *(action_field(n, "what") for n in range(1, slots + 1)))  # fmt: skip
 
 
@@ -150,6 +152,8 @@ class RecordForm:
     family: dict[str, Any] = field(default_factory=dict)
     actions: list[ActionLine] = field(default_factory=list)
     no_actions_reason: str = ""
+    #: Why no reflection meeting was held (only when the form asked).
+    no_meeting_reason: str = ""
 
 
 def _text(values: Mapping[str, Any], key: str) -> str:
@@ -171,11 +175,12 @@ def _one(values: Mapping[str, Any], key: str, allowed: type[StrEnum] | tuple[str
 
 def check_step(
     step: Step, values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int],
-    guard: Callable[[str], str | None], slots: int = ACTION_SLOTS,
+    guard: Callable[[str], str | None], slots: int = ACTION_SLOTS, ask_no_meeting: bool = False,
 ) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
     """Check one step's values (block id → value, or list of values for checkboxes): field
     errors by block id, and the form as far as this step fills it. ``today``: the day it is
-    submitted; ``slots``: how many actions it may have."""
+    submitted; ``slots``: how many actions it may have; ``ask_no_meeting``: no reflection meeting
+    has been held, so the first step needs the reason (otherwise that field is ignored)."""
     errors: dict[str, str] = {}
     form = RecordForm(sections={s.key: _text(values, section_field(s.key)) or None for s in scheme.sections},
                       overall=_text(values, Field.OVERALL) or None)  # fmt: skip
@@ -197,6 +202,12 @@ def check_step(
         errors = {**grades.errors, **errors}
         if not form.rationale:
             errors.setdefault(Field.RATIONALE, "Say briefly why you gave this grade.")
+        if ask_no_meeting:
+            form.no_meeting_reason = _text(values, Field.NO_MEETING)
+            if not form.no_meeting_reason:
+                errors.setdefault(Field.NO_MEETING, "Say why you are recording the audit without a reflection meeting.")
+        else:
+            errors.pop(Field.NO_MEETING, None)
     elif step == Step.FINDINGS:
         _check_findings(values, form, errors)
     else:
@@ -268,13 +279,15 @@ def _date(text: str) -> dt.date | None:
 
 def check_record(
     values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int], guard: Callable[[str], str | None],
-    slots: int = ACTION_SLOTS,
+    slots: int = ACTION_SLOTS, ask_no_meeting: bool = False,
 ) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
-    """Check every step's values together: all field errors, and the whole form."""
+    """Check every step's values together: all field errors, and the whole form (an import asks
+    no reason for a missing meeting)."""
     errors: dict[str, str] = {}
     forms = []
     for step in Step:
-        step_errors, form = check_step(step, values, scheme, today=today, owners=owners, guard=guard, slots=slots)
+        step_errors, form = check_step(step, values, scheme, today=today, owners=owners, guard=guard, slots=slots,
+                                       ask_no_meeting=ask_no_meeting)  # fmt: skip
         errors.update(step_errors)
         forms.append(form)
     grades, findings, actions = forms

@@ -33,6 +33,7 @@ from bot.services.audits.schemes import Scheme, current_scheme
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
 from bot.services.inadequate.outcomes import check_outcomes, previous_actions, previous_context, store_outcomes
+from bot.services.meetings.reflection import meeting_has_been_held, sheet_context, sheet_of
 from bot.services.replies.window import closes_on
 from bot.settings import Settings
 from store.audit import record as audit_log
@@ -145,12 +146,20 @@ def open_record_form(
     return outcome
 
 
+def asks_no_meeting(session: Session, allocation: Allocation, *, now: dt.datetime, amending: bool = False) -> bool:
+    """Does the form ask why there was no reflection meeting? When none has been held (or begun), unless amending
+    (an amendment keeps the reason already stored)."""
+    return not amending and not meeting_has_been_held(session, allocation.id, now=now)
+
+
 def step_view(
     session: Session, allocation: Allocation, person: Person, step: Step, scheme: Scheme, settings: Settings, *,
-    now: dt.datetime,
+    now: dt.datetime, amending: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """What a step's modal shows: the case, the scheme, the draft so far, and (last step) who can own an action."""
+    """What a step's modal shows: the case, the scheme, the draft so far, (first step) the worker's
+    reflection sheet and whether it asks why there was no meeting, and (last step) who can own an action."""
     draft = _draft(session, allocation.id, person.id)
+    sheet = sheet_of(session, allocation.id) if step == Step.GRADES else None
     case = allocation.case
     context: dict[str, Any] = {
         "step": step.value,
@@ -161,6 +170,8 @@ def step_view(
         "draft": dict(draft.values) if draft is not None else {},
         "draft_saved_at": draft.updated_at.isoformat() if draft is not None and step == Step.GRADES else None,
         "today": now.astimezone(settings.tz).date().isoformat(),
+        "reflection": sheet_context(sheet) if sheet is not None else None,
+        "ask_no_meeting": step == Step.GRADES and asks_no_meeting(session, allocation, now=now, amending=amending),
     }
     if step == Step.ACTIONS:
         context["owners"] = [{"id": p.id, "name": p.display_name} for p in action_owners(session, allocation)]
@@ -233,7 +244,7 @@ def advance(
 
 def take_step(
     session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
-    settings: Settings, outcome: FormOutcome, *, now: dt.datetime,
+    settings: Settings, outcome: FormOutcome, *, now: dt.datetime, amending: bool = False,
 ) -> RecordForm | None:  # fmt: skip
     """One step of the form by ``person`` (allowed, the allocation locked by the caller): the draft
     kept, and the step's field errors or the next step's view put in ``outcome``. On the last
@@ -241,18 +252,19 @@ def take_step(
     today = now.astimezone(settings.tz).date()
     guard = _guard(session, settings, today)
     owners = {p.id for p in action_owners(session, allocation)} if step == Step.ACTIONS else set()
-    errors, _ = check_step(step, values, scheme, today=today, owners=owners, guard=guard)
+    ask = step in (Step.GRADES, Step.ACTIONS) and asks_no_meeting(session, allocation, now=now, amending=amending)
+    errors, _ = check_step(step, values, scheme, today=today, owners=owners, guard=guard, ask_no_meeting=ask)
     _keep_draft(session, allocation, person, step, values, scheme, guard, now=now)
     if errors:
         outcome.errors = errors
         return None
     if step != Step.ACTIONS:
         following = list(Step)[list(Step).index(step) + 1]
-        outcome.view = step_view(session, allocation, person, following, scheme, settings, now=now)
+        outcome.view = step_view(session, allocation, person, following, scheme, settings, now=now, amending=amending)
         return None
     draft = _draft(session, allocation.id, person.id)
     everything = dict(draft.values) if draft is not None else {}
-    errors, form = check_record(everything, scheme, today=today, owners=owners, guard=guard)
+    errors, form = check_record(everything, scheme, today=today, owners=owners, guard=guard, ask_no_meeting=ask)
     if errors:  # an earlier step no longer passes (its draft was lost, or the scheme changed meanwhile)
         first = next(iter(errors.values()))
         outcome.errors = {step_fields(Step.ACTIONS, scheme)[0]: f"Go back: an earlier step needs a change. {first}"}
@@ -293,8 +305,8 @@ def store_record(
         allocation_id=allocation.id, scheme=scheme.id, scheme_version=scheme.version, overall_grade=form.overall or "",
         rationale=form.rationale, strengths=form.good_practice, good_elements=form.elements, rule_reason=form.reason,
         flags=list(form.flags), seen_roles=list(form.seen), family_views=dict(form.family),
-        no_actions_reason=form.no_actions_reason or None, source=source, submitted_by_id=by.id if by else None,
-        submitted_at=at, reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
+        no_actions_reason=form.no_actions_reason or None, no_meeting_reason=form.no_meeting_reason or None, source=source,
+        submitted_by_id=by.id if by else None, submitted_at=at, reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
     )  # fmt: skip
     record.sections = [AuditSectionGrade(section_key=k, grade=v) for k, v in form.sections.items() if v]
     record.grades = [AuditGradeEvent(stage=GradeStage.SUBMITTED, grade=record.overall_grade, by_id=record.submitted_by_id,

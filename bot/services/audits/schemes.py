@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 SHIPPED = Path(__file__).resolve().parent.parent.parent / "schemes"
+#: Other data kept beside the schemes, never a grading scheme: the reflection sheet's questions
+#: (``bot/services/meetings/reflection.py``).
+NOT_SCHEMES = frozenset({"reflection"})
 
 
 #: What the record form can show: a menu option's words, a field's label, and sections in one step.
@@ -112,7 +115,7 @@ def load_scheme(name_or_path: str) -> Scheme:
     """The shipped scheme called ``name_or_path``, or the TOML file at that path."""
     path = _path(name_or_path)
     if not path.is_file():
-        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.toml")))
+        shipped = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.toml") if p.stem not in NOT_SCHEMES))
         raise SchemeError(f"grading scheme {name_or_path!r}: no such file (shipped: {shipped}; or give a path to a .toml file)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

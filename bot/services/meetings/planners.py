@@ -19,6 +19,7 @@ from bot.ids import Template
 from bot.services.meetings.answers import unanswered
 from bot.services.meetings.arrange import call_off
 from bot.services.meetings.context import CHASED, asked, attending, auditors_of, tell
+from bot.services.meetings.reflection import send_sheet
 from bot.services.planning import Planner, TickContext, When
 from bot.settings import Settings
 from store.meetings import AnswerKind, MeetingAnswer, MeetingState, ReflectionMeeting
@@ -104,7 +105,7 @@ def plan_reminders(session: Session, settings: Settings, calendar: WorkingCalend
 
 
 def plan_held(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
-    """A booked meeting whose end has passed is held: the worker gets the reflection sheet."""
+    """A booked meeting whose end has passed is held: the worker (and the auditor) get the reflection sheet."""
     written = 0
     ended = session.scalars(
         select(ReflectionMeeting).where(ReflectionMeeting.state == MeetingState.BOOKED, ReflectionMeeting.starts_at <= now)
@@ -115,7 +116,7 @@ def plan_held(session: Session, settings: Settings, calendar: WorkingCalendar, *
             continue
         meeting.state, meeting.held_at = MeetingState.HELD, meeting.ends_at
         session.flush()
-        written += 1
+        written += send_sheet(session, meeting, calendar, now=now)
     return written
 
 

@@ -124,7 +124,7 @@ def open_amend_form(
     elif qa_check.decided_at is None or draft.updated_at < qa_check.decided_at:  # typed before this return: start afresh
         draft.values, draft.updated_at = record_values(record, scheme), now
     session.flush()
-    view = step_view(session, record.allocation, person, Step.GRADES, scheme, settings, now=now)
+    view = step_view(session, record.allocation, person, Step.GRADES, scheme, settings, now=now, amending=True)
     outcome.view = {**view, **_amend_mode(qa_check)}
     return outcome
 
@@ -140,7 +140,7 @@ def amend_step(
         return outcome
     record = qa_check.record
     scheme = scheme_of(record, settings)
-    form = take_step(session, record.allocation, person, step, values, scheme, settings, outcome, now=now)
+    form = take_step(session, record.allocation, person, step, values, scheme, settings, outcome, now=now, amending=True)
     if outcome.view is not None:
         outcome.view = {**outcome.view, **_amend_mode(qa_check)}
     if form is None:
