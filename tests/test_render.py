@@ -457,8 +457,7 @@ def test_mentions_only_where_slack_shows_them_as_names(template: Template) -> No
 
 #: The record form's fields: its enum's members, and one per section of the scheme (and action row).
 RECORD_FIELDS = {f for step in Step for f in step_fields(step, load_scheme("hull"))} | {
-    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | MEETING_FORM_FIELDS
-    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | {
+    s.key for s in load_scheme("hull").sections} | {outcome_field(n) for n in range(20)} | MEETING_FORM_FIELDS | {
     reflection_field(q.key) for q in questions()}
 
 

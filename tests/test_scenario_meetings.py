@@ -179,6 +179,14 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
         assert reminders == [D(2026, 12, 9)], (who, reminders)
     held = meeting(sim, cast.allocation_id)
     assert held.state == MeetingState.HELD and held.held_at == dt.datetime(2026, 12, 10, 12, 30, tzinfo=dt.UTC)
+    # ...and the worker is sent the reflection sheet (Surrey §10), which opens on the four questions
+    sheet = with_button(sim, cast.worker, ActionId.ANSWER_REFLECTION)
+    assert [r.day for r in sim.received if r.email == cast.worker and r.kind == sheet["text"]] == [D(2026, 12, 10)]
+    sim.workspace.click(cast.worker, sheet, ActionId.ANSWER_REFLECTION)
+    labels = [b["label"]["text"] for b in sim.workspace.view_stack(cast.worker)[-1]["blocks"] if b["type"] == "input"]
+    assert labels == ["What do you think you have done well on this case?", "What have been the challenges in this case?",
+                      "Do you have the enough tools to enable you to undertake your role?",
+                      "If you had a case like this again, what would you do differently?"]  # fmt: skip
 
 
 def test_a_meeting_in_summer_is_in_bst_and_a_cancellation_keeps_the_uid(sim: Simulation) -> None:
