@@ -166,8 +166,8 @@ def test_the_worker_and_team_manager_can_raise_from_their_allocation_messages() 
         payload = render(template, CONTEXTS[template])
         [actions] = [b for b in payload["blocks"] if b["type"] == "actions"]
         assert actions["block_id"] == BlockId.CASE_ACTIONS
-        [button] = actions["elements"]
-        assert (button["action_id"], button["text"]["text"]) == (ActionId.RAISE_CONCERN, "Raise a safeguarding concern")
+        [button] = [e for e in actions["elements"] if e["action_id"] == ActionId.RAISE_CONCERN]
+        assert button["text"]["text"] == "Raise a safeguarding concern"
         assert button["value"] == CONTEXTS[template]["case"]["reference"]  # type: ignore[index]
         assert "CMS-" in json.dumps(button)
 

@@ -15,8 +15,10 @@ from bot.delivery.sender import DeliveryHalted, OutboxSender
 from bot.ids import Template
 from bot.workspace import LocalWorkspace
 from bot.workspace.calls import retry_waits
-from store.models import NotificationState, Priority
+from store.meetings import MeetingState, ReflectionMeeting
+from store.models import CaseType, NotificationState, Person, Priority
 from store.outbox import enqueue
+from tests.allocation_fixtures import Council
 from tests.test_sender_faults import (  # noqa: F401 (fixtures)
     clock,
     council,
@@ -37,11 +39,25 @@ FILENAME, TITLE = "reflection-meeting-CMS-104233.ics", "Reflection meeting CMS-1
 KEY = "invite:7:0"
 
 
+def booked_meeting(session: Session, now: dt.datetime, recipient: int) -> int:
+    """A booked meeting organised by ``recipient`` (an invite whose meeting moved on meanwhile is cancelled, not sent)."""
+    council = Council(session)
+    case = council.case("CMS-104233", council.team("Team", council.service("Service")), CaseType.CP)
+    allocation = council.allocation(case, session.get_one(Person, recipient), dt.date(2026, 12, 1))
+    meeting = ReflectionMeeting(allocation_id=allocation.id, uid="invite@auditbot", proposed_by_id=recipient,
+                                organiser_id=recipient, place="Room 2", round_sent_at=now, created_at=now,
+                                state=MeetingState.BOOKED, starts_at=dt.datetime(2026, 12, 8, 10, tzinfo=dt.UTC))  # fmt: skip
+    session.add(meeting)
+    session.flush()
+    return meeting.id
+
+
 def queue_invite(sessions: sessionmaker[Session], now: dt.datetime, recipient: int) -> None:
     with sessions() as session, session.begin():
+        meeting_id = booked_meeting(session, now, recipient)
         enqueue(
             session, key=KEY, template=Template.MEETING_INVITE, now=now, recipient_id=recipient, priority=Priority.NORMAL,
-            context={"meeting_id": 7, "sequence": 0, "method": "REQUEST", "reference": "CMS-104233",
+            context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-104233",
                      "starts_at": "2026-12-08T10:00:00+00:00", "place": "Room 2 & 3 <Town Hall>",
                      "invite": {"filename": FILENAME, "title": TITLE, "content": ICS}},
         )  # fmt: skip
@@ -189,9 +205,10 @@ def test_a_file_row_that_would_edit_a_message_fails(session_factory, workspace, 
     sender = slow_sender(session_factory, workspace, clock)
     warm_up(session_factory, sender, timeline, [council[1]])
     with session_factory() as session, session.begin():
+        meeting_id = booked_meeting(session, timeline.now(), council[1])
         enqueue(session, key=KEY, template=Template.MEETING_INVITE, now=timeline.now(), recipient_id=council[1],
                 replaces_key=f"warm:{council[1]}",
-                context={"meeting_id": 7, "sequence": 1, "method": "REQUEST", "reference": "CMS-1", "place": "Room 2",
+                context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-1", "place": "Room 2",
                          "starts_at": "2026-12-08T10:00:00+00:00",
                          "invite": {"filename": FILENAME, "title": TITLE, "content": ICS}})  # fmt: skip
 

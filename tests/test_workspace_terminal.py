@@ -20,6 +20,7 @@ from bot.workspace.forms import FormInputError, find_clickable, input_values
 from store.models import AlertRecipient, Allocation, ExemptionRequest, Person, SafeguardingAlert
 from store.outbox import enqueue
 from tests.simulation import Simulation
+from tests.test_sender_files import booked_meeting
 
 D = dt.date
 TARA, WENDY, SID = "tara.teamlead@council.example", "wendy.a1@council.example", "sid.manager@council.example"
@@ -368,8 +369,9 @@ def test_a_calendar_invite_is_shown_and_saved_from_the_terminal(sim: Simulation,
     now = sim.at(D(2026, 12, 2), 10)
     with sim.sessions() as session, session.begin():
         tara = session.scalars(select(Person).where(Person.email == TARA)).one()
+        meeting_id = booked_meeting(session, now, tara.id)
         enqueue(session, key="invite:7:0", template=Template.MEETING_INVITE, now=now, recipient_id=tara.id,
-                context={"meeting_id": 7, "sequence": 0, "method": "REQUEST", "reference": "CMS-100", "place": "Room 2",
+                context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-100", "place": "Room 2",
                          "starts_at": "2026-12-08T10:00:00+00:00", "invite": {
                              "filename": "reflection-meeting-CMS-100.ics", "title": "Reflection meeting CMS-100 (invite 1)",
                              "content": ics}})  # fmt: skip
