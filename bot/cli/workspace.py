@@ -346,7 +346,8 @@ def _show_modal(click_ctx: click.Context, view: dict[str, Any], email: str) -> N
         click.echo("Fields (fill with `auditbot workspace submit --user EMAIL field=value ...`):")
     for field in fields:
         options = readable(choices(field.options, " | "), names) if field.options else ""
-        kind = {"datepicker": "a date, YYYY-MM-DD", "users_select": "an email", "plain_text_input": "text",
+        kind = {"datepicker": "a date, YYYY-MM-DD", "timepicker": "a time, HH:MM", "users_select": "an email",
+                "plain_text_input": "text",
                 "checkboxes": "comma-separated"}.get(field.kind, field.kind)
         prefilled = f"; already filled in: {field.initial}" if field.initial else ""
         label = readable(field.label, names)
@@ -367,5 +368,6 @@ def _show_outcome(click_ctx: click.Context, email: str, answer: dict[str, Any], 
         _show_modal_on_top(click_ctx, email, answer)
     elif submitted:
         click.echo("The modal closed.")
-    click.echo(click.style(f"(the bot answered HTTP {answer['status']}; direct messages it queued arrive within "
-                           "seconds: `auditbot workspace messages --user EMAIL`)", dim=True))
+    click.echo(click.style(f"(the bot answered HTTP {answer['status']}; direct messages it queued arrive within seconds in "
+                           "working hours — routine ones queued after hours, at the start of the next working day: "
+                           "`auditbot workspace messages --user EMAIL`, `auditbot outbox`)", dim=True))

@@ -39,6 +39,8 @@ from store.models import Person, Priority
 from store.outbox import enqueue, person_ref
 
 MAX_NOTE = 300
+#: Who an escalation went to when no group manager was found (named in a late click's answer).
+NO_GROUP_MANAGER = {"id": 0, "name": "nobody (no group manager was found)"}
 
 
 def _locked(session: Session, meeting_id: int) -> ReflectionMeeting | None:
@@ -90,7 +92,8 @@ def _answer_of(meeting: ReflectionMeeting, person_id: int) -> MeetingAnswer | No
 
 
 def _store_answer(session: Session, meeting: ReflectionMeeting, person: Person, kind: AnswerKind, *, now: dt.datetime,
-                  proposal_id: int | None = None, suggested_at: dt.datetime | None = None, note: str | None = None) -> None:  # fmt: skip
+                  proposal_id: int | None = None, suggested_at: dt.datetime | None = None,
+                  note: str | None = None) -> None:  # fmt: skip
     """Record this round's answer (a late answer replaces the attempt its silence counted)."""
     row = _answer_of(meeting, person.id)
     if row is None:
@@ -182,7 +185,8 @@ def decline(
     answer = _answer_of(meeting, person.id)
     assert answer is not None
     audit_log(session, now=now, action="meeting.answered", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id, detail={"round": meeting.round, "answer": "none_work", "suggested": suggested is not None})  # fmt: skip
+              subject_id=meeting.id,
+              detail={"round": meeting.round, "answer": "none_work", "suggested": suggested is not None})  # fmt: skip
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"answered{meeting.round}", calendar=calendar, now=now,
               prefix=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
     bookable = suggested is not None and person.id in key_people(meeting)
@@ -235,7 +239,7 @@ def escalate(
     if invitee.escalated_at is not None:
         by = session.scalar(select(Person).where(Person.id == invitee.escalated_to_id)) if invitee.escalated_to_id else None
         return MeetingOutcome(decision, late={**late_context(meeting, "escalated"), "at": invitee.escalated_at.isoformat(),
-                                              "resolver": person_ref(by) or {"id": 0, "name": "nobody (no group manager was found)"}})  # fmt: skip
+                                              "resolver": person_ref(by) or NO_GROUP_MANAGER})  # fmt: skip
     if meeting.state == MeetingState.CANCELLED:
         return MeetingOutcome(decision, late=late_context(meeting, "cancelled"))
     manager = group_manager_of(session, meeting.allocation.case)

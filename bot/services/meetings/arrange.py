@@ -290,7 +290,8 @@ def _set_invitees(session: Session, meeting: ReflectionMeeting, people: list[tup
     for role, person in people:
         row = current.get(person.id)
         if row is None:
-            session.add(MeetingInvitee(meeting_id=meeting.id, person_id=person.id, role=role, left_out_reason=left_out.get(person.id)))
+            session.add(MeetingInvitee(meeting_id=meeting.id, person_id=person.id, role=role,
+                                       left_out_reason=left_out.get(person.id)))
         else:
             row.role, row.left_out_reason = role, left_out.get(person.id)
     session.flush()

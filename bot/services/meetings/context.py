@@ -156,7 +156,8 @@ def tell(
             continue
         written += enqueue(session, key=f"meeting:{meeting.id}:{key}:{person.id}", template=Template.MEETING_NOTICE,
                            context={**facts, **(extra or {}), "kind": kind, "to": person_ref(person)}, now=now,
-                           recipient_id=person.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                           recipient_id=person.id, priority=Priority.NORMAL,
+                           not_before=calendar.next_working_moment(now))  # fmt: skip
     return written
 
 

@@ -78,5 +78,6 @@ def build_invite(facts: InviteFacts, tz: ZoneInfo) -> str:
         event.add("attendee", _address(person, role="REQ-PARTICIPANT"), encode=0)
     calendar.add_component(event)
     # the zone's changes for a year either side of the meeting: enough, and a short file
-    calendar.add_missing_timezones(first_date=start.date() - dt.timedelta(days=366), last_date=start.date() + dt.timedelta(days=366))
+    year = dt.timedelta(days=366)
+    calendar.add_missing_timezones(first_date=start.date() - year, last_date=start.date() + year)
     return calendar.to_ical().decode("utf-8")
