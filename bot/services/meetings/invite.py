@@ -69,7 +69,7 @@ def build_invite(facts: InviteFacts, tz: ZoneInfo) -> str:
     event.add("dtstart", start)
     event.add("dtend", start + dt.timedelta(minutes=facts.minutes))
     event.add("summary", f"Case file audit reflection meeting: {facts.reference}")
-    event.add("description", f"Reflection meeting for the {facts.audit_type} audit of case {facts.reference} ({facts.team}).")
+    event.add("description", f"Reflection meeting for the audit of case {facts.reference} ({facts.team}, {facts.audit_type}).")
     event.add("location", facts.place)
     event.add("status", "CANCELLED" if facts.cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
