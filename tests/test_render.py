@@ -394,7 +394,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.VIEW_MEETING: {"mode": "propose", "allocation_id": 11, "reference": "CMS-104233", "team": "Children in Care Team 1",
                             "audit_type": "control", "due_date": "2026-12-31", "minutes": 60, "earliest": "08:30",
                             "latest": "16:30", "round": 1, "place": "Room 2 & <the annexe>",
-                            "invitees": [{"role": r, "person": p, "field": f"leave_out_{r}", "may_leave_out": r != "auditor"}
+                            "invitees": [{"role": r, "person": p, "field": f"leave_out_{r}", "may_leave_out": r != "auditor",
+                                          "reason": "On leave until January & <back> 4th" if r == "iro" else ""}
                                          for r, p in (("worker", ALEX), ("previous_worker", JO), ("team_manager", KIM),
                                                       ("iro", {"id": 5, "name": "Ian Iro"}), ("auditor", SAM))]},
     Template.VIEW_MEETING_DECLINE: meeting_context(proposal_id=21, earliest="08:30", latest="17:30"),

@@ -16,6 +16,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.ids import ActionId
+from bot.workspace.forms import input_values
 from store.meetings import AnswerKind, MeetingAnswer, MeetingState, ReflectionMeeting
 from store.models import Allocation, AuditLog, Notification, NotificationState, Person, Role
 from tests.allocation_fixtures import Council
@@ -365,3 +366,105 @@ def test_a_meeting_is_called_off_when_the_audit_goes_to_another_auditor(sim: Sim
     sim.step(sim.at(D(2026, 12, 2), 11))
     with sim.sessions() as session:
         assert session.scalars(select(ReflectionMeeting.state)).all() == [MeetingState.CANCELLED]
+
+
+def partstat(calendar: Calendar) -> dict[str, str]:
+    """Each attendee's email and PARTSTAT in an invite."""
+    return {str(a).lower().removeprefix("mailto:"): str(a.params["PARTSTAT"]) for a in event(calendar).get("ATTENDEE")}
+
+
+def test_review_one_persons_answer_never_edits_anothers_and_only_choosers_of_the_booked_time_have_accepted(
+    sim: Simulation,
+) -> None:
+    cast = december(sim, iro=False)
+    sim.at(D(2026, 12, 1), 10)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
+            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])  # fmt: skip
+    sim.step(sim.clock.now)
+    with sim.sessions() as session, session.begin():  # a request to someone whose id starts with the team manager's
+        manager_id = session.scalars(select(Person.id).where(Person.email == cast.manager)).one()
+        ask = session.scalars(select(Notification).where(Notification.idempotency_key.endswith(f":ask:{manager_id}"))).one()
+        twin = Notification(**{c: getattr(ask, c) for c in ("recipient_id", "template", "context", "priority", "state",
+                                                             "attempts", "next_attempt_at", "created_at")},
+                            idempotency_key=f"{ask.idempotency_key}0")  # fmt: skip
+        session.add(twin)
+    manager_ask = with_button(sim, cast.manager, ActionId.MEETING_TIME)
+    sim.workspace.click(cast.manager, manager_ask, ActionId.MEETING_TIME, value=values(manager_ask, ActionId.MEETING_TIME)[1])
+    with sim.sessions() as session:
+        edits = session.scalars(select(Notification.replaces_key).where(Notification.replaces_key.is_not(None))).all()
+    assert edits == [ask.idempotency_key]  # the team manager's own request, never the other one
+    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
+    sim.step(sim.clock.now)
+    [invite] = invites(sim, cast.worker)
+    # the team manager chose Wednesday; Tuesday was booked: they have not accepted it
+    assert partstat(invite) == {cast.auditor: "ACCEPTED", cast.worker: "ACCEPTED", cast.manager: "NEEDS-ACTION"}
+
+
+def test_review_a_rearranged_meeting_has_its_own_invite_titles_and_a_leaver_is_left_out(sim: Simulation) -> None:
+    cast = december(sim, iro=False)
+    book(sim, cast, "2026-12-08", "2026-12-09")
+    sim.at(D(2026, 12, 2), 10)
+    sim.workspace.click(cast.auditor, with_button(sim, cast.auditor, ActionId.CANCEL_MEETING), ActionId.CANCEL_MEETING)
+    sim.step(sim.clock.now)
+    with sim.sessions() as session, session.begin():  # the worker leaves; the case has no worker for now
+        case = session.get_one(Allocation, cast.allocation_id).case
+        case.allocated_worker.active = False
+    sim.at(D(2026, 12, 3), 10)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
+            [("2026-12-10", "10:00"), ("2026-12-11", "10:00")])  # fmt: skip
+    sim.step(sim.clock.now)
+    sim.workspace.click(cast.manager, with_button(sim, cast.manager, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
+    sim.step(sim.clock.now)
+    booked = meeting(sim, cast.allocation_id)
+    assert booked.state == MeetingState.BOOKED  # with no worker on the case, the team manager's choice books it
+    titles = [f["title"] for m in messages_of(sim, cast.manager) for f in m.get("files") or []]
+    assert len(titles) == 3 and len(set(titles)) == 3, titles  # invite, cancellation, the new meeting's invite
+    assert [m for m in messages_of(sim, cast.worker) if "10:00 on Thursday 10 December 2026" in str(m["blocks"])] == []
+
+
+def test_review_escalation_after_booking_and_a_form_overtaken_by_anothers_times_change_nothing(sim: Simulation) -> None:
+    cast = december(sim, iro=False)
+    sim.at(D(2026, 12, 1), 10)
+    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.ARRANGE_MEETING), ActionId.ARRANGE_MEETING)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
+            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="On leave")  # fmt: skip
+    # the worker's form, opened before the auditor proposed, is submitted now: it must not replace the auditor's times
+    stack = sim.workspace.view_stack(cast.worker)
+    typed = {"day_1": "2026-12-16", "time_1": "10:00", "day_2": "2026-12-17", "time_2": "10:00", "place": "Teams"}
+    answer = sim.workspace.submit_view(cast.worker, stack[0], input_values(stack[0], typed, sim.workspace.member_id))
+    assert "proposed times for the reflection meeting" in str(answer["body"]["errors"])
+    with sim.sessions() as session:
+        auditor_id = session.scalars(select(Person.id).where(Person.email == cast.auditor)).one()
+    assert (meeting(sim, cast.allocation_id).proposed_by_id, meeting(sim, cast.allocation_id).round) == (auditor_id, 1)
+    # proposing again keeps the reason the team manager was left out
+    sim.workspace.click(cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING), ActionId.ARRANGE_MEETING)
+    fields = {b["block_id"]: b["element"].get("initial_value") for b in sim.workspace.view_stack(cast.auditor)[-1]["blocks"]
+              if b["type"] == "input"}  # fmt: skip
+    assert fields["leave_out_team_manager"] == "On leave"
+    sim.workspace.close_modal(cast.auditor)
+    # two unanswered rounds, then the worker books before the auditor escalates
+    sim.run(D(2026, 12, 1), D(2026, 12, 5), every=dt.timedelta(hours=3))
+    sim.at(D(2026, 12, 7), 9)
+    propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING, "has not answered"),
+            [("2026-12-15", "11:00"), ("2026-12-16", "11:00")])  # fmt: skip
+    sim.run(D(2026, 12, 7), D(2026, 12, 11), every=dt.timedelta(hours=3))
+    offer = with_button(sim, cast.auditor, ActionId.ESCALATE_MEETING)
+    sim.at(D(2026, 12, 11), 10)
+    sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
+    sim.workspace.click(cast.auditor, offer, ActionId.ESCALATE_MEETING)
+    assert "is already booked" in ephemeral(sim, cast.auditor)
+    sim.step(sim.clock.now)
+    assert [m for m in messages_of(sim, cast.group_manager) if "meeting requests" in m["text"]] == []
+    settled = next(m for m in sim.workspace.messages(user_email=cast.auditor) if m["ts"] == offer["ts"])
+    assert "nothing to escalate" in str(settled["blocks"]) and ActionId.ESCALATE_MEETING not in str(settled["blocks"])
+
+
+def test_review_when_the_worker_proposed_a_silent_auditor_is_reminded_and_the_worker_told(sim: Simulation) -> None:
+    cast = december(sim, iro=False)
+    sim.at(D(2026, 12, 1), 10)
+    propose(sim, cast.worker, with_button(sim, cast.worker, ActionId.ARRANGE_MEETING),
+            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="Not needed")  # fmt: skip
+    sim.run(D(2026, 12, 1), D(2026, 12, 5), every=dt.timedelta(hours=3))
+    assert [m["text"] for m in messages_of(sim, cast.auditor, "Reminder: ")][-1].endswith(
+        f"suggested times for the reflection meeting for case {cast.reference}.")
+    assert messages_of(sim, cast.worker, f"The auditor has not answered your suggested times for case {cast.reference}")

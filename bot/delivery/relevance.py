@@ -20,7 +20,13 @@ CHASERS = frozenset({Template.REMINDER_AUDITOR, Template.REMINDER_MANAGER, Templ
 
 
 #: A reflection meeting's messages that ask or tell something that may stop being true.
-MEETING_NOTICES = frozenset({Template.MEETING_PROPOSAL, Template.MEETING_INVITE, Template.MEETING_NOTICE})
+MEETING_NOTICES = frozenset({Template.MEETING_PROPOSAL, Template.MEETING_INVITE, Template.MEETING_NOTICE,
+                             Template.MEETING_ESCALATION})
+
+
+#: Notices about a round's silences, and every notice that asks about a round's times.
+SILENCES = frozenset({"unanswered", "answer_due", "auditor_silent"})
+ASKING = SILENCES | {"none_work"}
 
 
 def why_not_true(session: Session, template: str, context: dict[str, Any]) -> str | None:
@@ -74,16 +80,19 @@ def _meeting_moved_on(session: Session, template: str, context: dict[str, Any]) 
         return "the meeting is gone"
     if template == Template.MEETING_INVITE:
         return None if meeting.sequence == context.get("sequence") else "the meeting moved or was cancelled since"
-    if template == Template.MEETING_PROPOSAL or context.get("kind") == "unanswered":
+    if template == Template.MEETING_ESCALATION:
+        return None if meeting.state == MeetingState.PROPOSED else "the meeting was booked or cancelled since"
+    if template == Template.MEETING_PROPOSAL or context.get("kind") in ASKING:
         if meeting.state != MeetingState.PROPOSED or meeting.round != context.get("round"):
             return "the times were answered, replaced or cancelled"
-        if context.get("kind") == "unanswered":
+        if context.get("kind") in SILENCES:
             about = (context.get("about") or {}).get("id")
             answer = session.scalar(select(MeetingAnswer.kind).where(
                 MeetingAnswer.meeting_id == meeting.id, MeetingAnswer.round == meeting.round, MeetingAnswer.person_id == about))
             if answer is not None and answer != "no_answer":
                 return "they have answered since"
         return None
-    if context.get("kind") == "reminder" and (meeting.state != MeetingState.BOOKED or meeting.sequence != context.get("sequence")):
+    moved = meeting.state != MeetingState.BOOKED or meeting.sequence != context.get("sequence")
+    if context.get("kind") == "reminder" and moved:
         return "the meeting moved or was cancelled since"
     return None

@@ -95,8 +95,10 @@ def handle_propose_submission(ack: Ack, body: dict[str, Any], client: WebClient,
             outcome = arrange.move(session, view.int_meta("meeting_id"), person, view.values, deps.settings, _calendar(deps),
                                    now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
         else:
+            expected = view.metadata.get("round")
             outcome = arrange.propose(session, view.int_meta("allocation_id"), person, view.values, deps.settings,
-                                      _calendar(deps), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                      _calendar(deps), now=deps.clock(), actor_ref=view.user_id,
+                                      expected_round=expected if isinstance(expected, int) else None)  # fmt: skip
     _ack_submission(ack, deps, outcome, "day_1")
 
 
@@ -114,7 +116,8 @@ def register(app: App) -> None:
     """Register the reflection meeting's buttons and modals."""
     app.action(ActionId.ARRANGE_MEETING.value)(_form_button(arrange.open_form, Template.VIEW_MEETING, with_settings=True))
     app.action(ActionId.MOVE_MEETING.value)(_form_button(arrange.open_move_form, Template.VIEW_MEETING, with_settings=True))
-    app.action(ActionId.MEETING_NONE.value)(_form_button(answers.open_decline, Template.VIEW_MEETING_DECLINE, with_settings=False))
+    decline = _form_button(answers.open_decline, Template.VIEW_MEETING_DECLINE, with_settings=False)
+    app.action(ActionId.MEETING_NONE.value)(decline)
     app.action(ActionId.MEETING_TIME.value)(_click(answers.choose_time))
     app.action(ActionId.BOOK_SUGGESTION.value)(_click(answers.book_suggestion))
     app.action(ActionId.CANCEL_MEETING.value)(_click(arrange.cancel))

@@ -122,7 +122,7 @@ def choose_time(
         book(session, meeting, proposal.starts_at, person, calendar, now=now, actor_ref=actor_ref)
     else:
         edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"answered{meeting.round}", calendar=calendar, now=now,
-                  prefix=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
+                  key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
     return outcome
 
 
@@ -134,7 +134,9 @@ def book(session: Session, meeting: ReflectionMeeting, starts_at: dt.datetime, b
     audit_log(session, now=now, action="meeting.booked", actor=by, actor_ref=actor_ref, subject_type="meeting",
               subject_id=meeting.id)  # fmt: skip
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix="booked", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:r")  # fmt: skip
+              prefix=f"meeting:{meeting.id}:")  # fmt: skip
+    edit_sent(session, meeting, Template.MEETING_NOTICE, suffix="booked", calendar=calendar, now=now,
+              prefix=f"meeting:{meeting.id}:unanswered:", extra={"settled": True})  # fmt: skip
     facts = meeting_context(meeting, calendar)
     organisers = {p.id for p in auditors_of(meeting.allocation)} | {meeting.proposed_by_id}
     for invitee in attending(meeting):
@@ -153,8 +155,9 @@ def open_decline(
     outcome, meeting, proposal = _answerable(session, proposal_id, person, now=now, actor_ref=actor_ref)
     if meeting is not None and proposal is not None:
         start, end = calendar.working_hours
+        latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=meeting.minutes)).time()
         outcome.form = {**meeting_context(meeting, calendar), "proposal_id": proposal.id, "earliest": start.strftime("%H:%M"),
-                        "latest": end.strftime("%H:%M")}  # fmt: skip
+                        "latest": latest.strftime("%H:%M")}  # fmt: skip
     return outcome
 
 
@@ -188,7 +191,7 @@ def decline(
               subject_id=meeting.id,
               detail={"round": meeting.round, "answer": "none_work", "suggested": suggested is not None})  # fmt: skip
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"answered{meeting.round}", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
+              key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
     bookable = suggested is not None and person.id in key_people(meeting)
     tell(session, meeting, [meeting.proposed_by], kind="none_work", key=f"r{meeting.round}:none:{person.id}", calendar=calendar,
          now=now, extra={"from": person_ref(person), "suggested_at": suggested.isoformat() if suggested else None,
@@ -240,8 +243,10 @@ def escalate(
         by = session.scalar(select(Person).where(Person.id == invitee.escalated_to_id)) if invitee.escalated_to_id else None
         return MeetingOutcome(decision, late={**late_context(meeting, "escalated"), "at": invitee.escalated_at.isoformat(),
                                               "resolver": person_ref(by) or NO_GROUP_MANAGER})  # fmt: skip
-    if meeting.state == MeetingState.CANCELLED:
-        return MeetingOutcome(decision, late=late_context(meeting, "cancelled"))
+    if meeting.state != MeetingState.PROPOSED:  # booked, held or cancelled since the offer
+        return MeetingOutcome(decision, late=late_context(meeting, meeting.state.value))
+    if unanswered(meeting, invitee.person_id) < settings.meeting_attempts:
+        return MeetingOutcome(decision, late={**late_context(meeting, "answered_since"), "about": person_ref(invitee.person)})
     manager = group_manager_of(session, meeting.allocation.case)
     invitee.escalated_at, invitee.escalated_to_id = now, manager.id if manager else None
     session.flush()
@@ -284,7 +289,7 @@ def resolve(
     audit_log(session, now=now, action="meeting.resolving", actor=person, actor_ref=actor_ref, subject_type="meeting_invitee",
               subject_id=invitee.id)  # fmt: skip
     edit_sent(session, meeting, Template.MEETING_ESCALATION, suffix="resolving", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:escalation:{invitee.id}", extra={"resolving_at": now.isoformat()})  # fmt: skip
+              key=f"meeting:{meeting.id}:escalation:{invitee.id}", extra={"resolving_at": now.isoformat()})  # fmt: skip
     tell(session, meeting, auditors_of(meeting.allocation), kind="resolving", key=f"resolving:{invitee.id}", calendar=calendar,
          now=now, extra={"about": person_ref(invitee.person), "by": person_ref(person)})  # fmt: skip
     return MeetingOutcome(decision)

@@ -42,6 +42,8 @@ from store.outbox import enqueue, person_ref
 #: Two or three times (Hull gives no number; the issue asks for two or three).
 MIN_TIMES, MAX_TIMES = 2, 3
 MAX_PLACE = 200
+#: Why someone asked in an earlier round is not asked again (they left, or the case changed hands).
+NO_LONGER_ON_THE_CASE = "no longer on the case"
 MAX_REASON = 200
 
 
@@ -140,13 +142,14 @@ def _form_context(allocation: Allocation, person: Person, settings: Settings, ca
     start, end = calendar.working_hours
     latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=settings.meeting_minutes)).time()
     others = [(role, p) for role, p in candidates(allocation) if p.id != person.id]
+    kept = {i.person_id: i.left_out_reason for i in meeting.invitees} if meeting else {}
     return {
         "mode": "propose", "allocation_id": allocation.id, "reference": allocation.case.reference,
         "team": allocation.case.team.name, "audit_type": allocation.audit_type.value, "due_date": allocation.due_date.isoformat(),
         "minutes": settings.meeting_minutes, "earliest": start.strftime("%H:%M"), "latest": latest.strftime("%H:%M"),
-        "round": meeting.round + 1 if meeting else 1, "place": meeting.place if meeting else "",
+        "round": meeting.round if meeting else 0, "place": meeting.place if meeting else "",
         "invitees": [{"role": role.value, "person": person_ref(p), "field": leave_out_field(role),
-                      "may_leave_out": role != InviteeRole.AUDITOR} for role, p in others],
+                      "may_leave_out": role != InviteeRole.AUDITOR, "reason": kept.get(p.id) or ""} for role, p in others],
     }  # fmt: skip
 
 
@@ -225,9 +228,12 @@ def _typed(session: Session, text: str, limit: int, what: str, settings: Setting
 
 def propose(
     session: Session, allocation_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
-    calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
+    calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str, expected_round: int | None = None,
 ) -> MeetingOutcome:  # fmt: skip
-    """Propose two or three times (a new meeting, or a new round of the open one) to the others."""
+    """Propose two or three times (a new meeting, or a new round of the open one) to the others.
+
+    ``expected_round``: the round the form was opened on (0: no meeting yet); someone else's times
+    proposed meanwhile are not silently replaced."""
     outcome, allocation = _start(session, allocation_id, person, now=now, actor_ref=actor_ref, lock=True)
     if allocation is None:
         return outcome
@@ -235,6 +241,9 @@ def propose(
     meeting = open_meeting(session, allocation.id, lock=True)
     if meeting is not None and meeting.state != MeetingState.PROPOSED:
         outcome.late = late_context(meeting, meeting.state.value)
+        return outcome
+    if meeting is not None and expected_round is not None and meeting.round != expected_round:
+        outcome.late = {**late_context(meeting, "raced"), "by": person_ref(meeting.proposed_by)}
         return outcome
     today = calendar.local_date(now)
     errors: dict[str, str] = {}
@@ -254,7 +263,9 @@ def propose(
             errors[leave_out_field(role)] = problem
         elif reason:
             left_out[invitee.id] = reason
-    if people and all(p.id in left_out for _, p in people):
+    if not people:
+        errors["place"] = "There is nobody else on this case to meet: tell the QA team the case's worker and team manager."
+    elif all(p.id in left_out for _, p in people):
         errors[leave_out_field(people[0][0])] = "Invite at least one person."
     if errors:
         outcome.errors = errors
@@ -286,14 +297,17 @@ def propose(
 
 def _set_invitees(session: Session, meeting: ReflectionMeeting, people: list[tuple[InviteeRole, Person]],
                   left_out: dict[int, str]) -> None:  # fmt: skip
+    """The people of this round: asked, or left out with a reason; anyone no longer on the case is left out."""
     current = {i.person_id: i for i in meeting.invitees}
     for role, person in people:
-        row = current.get(person.id)
+        row = current.pop(person.id, None)
         if row is None:
             session.add(MeetingInvitee(meeting_id=meeting.id, person_id=person.id, role=role,
                                        left_out_reason=left_out.get(person.id)))
         else:
             row.role, row.left_out_reason = role, left_out.get(person.id)
+    for gone in current.values():
+        gone.left_out_reason = NO_LONGER_ON_THE_CASE
     session.flush()
 
 
@@ -412,7 +426,7 @@ def call_off(session: Session, meeting: ReflectionMeeting, person: Person | None
               subject_id=meeting.id)  # fmt: skip
     extra = {"cancelled_by": person_ref(person)}
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix="cancelled", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:r", extra=extra)  # fmt: skip
+              prefix=f"meeting:{meeting.id}:", extra=extra)  # fmt: skip
     if was_booked:
         edit_sent(session, meeting, Template.MEETING_CONFIRMED, suffix="cancelled", calendar=calendar, now=now,
                   prefix=f"meeting:{meeting.id}:confirmed:", extra=extra)  # fmt: skip

@@ -50,7 +50,7 @@ def candidates(allocation: Allocation) -> list[tuple[InviteeRole, Person]]:
 
 def attending(meeting: ReflectionMeeting) -> list[MeetingInvitee]:
     """Everyone in the meeting: the proposer and every invitee not left out."""
-    return [i for i in meeting.invitees if i.asked]
+    return [i for i in meeting.invitees if i.asked and i.person.active]
 
 
 def asked(meeting: ReflectionMeeting) -> list[MeetingInvitee]:
@@ -112,9 +112,12 @@ def invite_rows(session: Session, meeting: ReflectionMeeting, calendar: WorkingC
     allocation = meeting.allocation
     case = allocation.case
     assert meeting.starts_at is not None
-    accepted = {a.person_id for a in meeting.answers if a.kind == AnswerKind.ACCEPTED} | {meeting.proposed_by_id}
-    if meeting.booked_by_id is not None:
-        accepted.add(meeting.booked_by_id)
+    accepted = {meeting.booked_by_id} if meeting.booked_by_id is not None else set()
+    if meeting.sequence == 0:  # the booked time is one of this round's: those who chose it, and the proposer
+        chosen = {p.id for p in meeting.current_proposals() if p.starts_at == meeting.starts_at}
+        accepted |= {a.person_id for a in meeting.answers
+                     if a.round == meeting.round and a.kind == AnswerKind.ACCEPTED and a.proposal_id in chosen}
+        accepted.add(meeting.proposed_by_id)
     people = attending(meeting)
     cancelled = meeting.state == MeetingState.CANCELLED
     facts = InviteFacts(
@@ -132,7 +135,7 @@ def invite_rows(session: Session, meeting: ReflectionMeeting, calendar: WorkingC
             "meeting_id": meeting.id, "sequence": meeting.sequence, "method": "CANCEL" if cancelled else "REQUEST",
             "reference": case.reference, "starts_at": meeting.starts_at.isoformat(), "place": meeting.place,
             "invite": {"filename": f"reflection-meeting-{_safe(case.reference)}.ics",
-                       "title": f"Reflection meeting {case.reference} ({label})", "content": content},
+                       "title": f"Reflection meeting {case.reference} (meeting {meeting.id}, {label})", "content": content},
         }  # fmt: skip
         written += enqueue(session, key=f"meeting:{meeting.id}:invite:s{meeting.sequence}:{invitee.person_id}",
                            template=Template.MEETING_INVITE, context=context, now=now, recipient_id=invitee.person_id,
@@ -163,16 +166,17 @@ def tell(
 
 def edit_sent(
     session: Session, meeting: ReflectionMeeting, template: Template, *, suffix: str, calendar: WorkingCalendar,
-    now: dt.datetime, prefix: str | None = None, extra: dict[str, Any] | None = None,
+    now: dt.datetime, prefix: str | None = None, key: str | None = None, extra: dict[str, Any] | None = None,
 ) -> int:  # fmt: skip
-    """Edit in place every message of ``template`` sent about the meeting (its originals, not edits)."""
+    """Edit in place the messages of ``template`` sent about the meeting (originals, not edits): the one
+    sent under ``key``, or every one whose key starts with ``prefix`` (which ends with ``:``, so person 1's
+    prefix is never person 10's)."""
+    start = prefix or f"meeting:{meeting.id}:"
+    assert start.endswith(":"), "a prefix ends with ':'"
+    which = Notification.idempotency_key == key if key else Notification.idempotency_key.startswith(start, autoescape=True)
     facts = meeting_context(meeting, calendar)
     sent = session.scalars(
-        select(Notification).where(
-            Notification.idempotency_key.startswith(prefix or f"meeting:{meeting.id}:", autoescape=True),
-            Notification.template == template.value,
-            Notification.replaces_key.is_(None),
-        )
+        select(Notification).where(which, Notification.template == template.value, Notification.replaces_key.is_(None))
     ).all()
     return sum(
         enqueue(session, key=f"{row.idempotency_key}:{suffix}", template=template,

@@ -22,7 +22,7 @@ from bot.services.meetings.context import CHASED, asked, attending, auditors_of,
 from bot.services.meetings.reflection import send_sheet
 from bot.services.planning import Planner, TickContext, When
 from bot.settings import Settings
-from store.meetings import AnswerKind, MeetingAnswer, MeetingState, ReflectionMeeting
+from store.meetings import AnswerKind, InviteeRole, MeetingAnswer, MeetingProposal, MeetingState, ReflectionMeeting
 from store.models import Allocation, AllocationState, AuditMonth, Priority
 from store.outbox import enqueue, person_ref
 
@@ -34,34 +34,52 @@ def answer_deadline(meeting: ReflectionMeeting, settings: Settings, calendar: Wo
 
 
 def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
-    """Record each silence past the deadline as an attempt and tell the auditor(s); offer escalation after the last."""
+    """Record each silence past the deadline as an attempt and tell the auditor(s), offering escalation after
+    the last (Hull A.12); when the worker proposed and the auditor is silent, remind the auditor and tell the worker."""
     written = 0
-    proposed = session.scalars(select(ReflectionMeeting).where(ReflectionMeeting.state == MeetingState.PROPOSED)).all()
+    proposed = session.scalars(
+        select(ReflectionMeeting).join(Allocation, Allocation.id == ReflectionMeeting.allocation_id)
+        .where(ReflectionMeeting.state == MeetingState.PROPOSED, Allocation.state == AllocationState.ALLOCATED)
+    ).all()  # fmt: skip
     for meeting in proposed:
         if now < answer_deadline(meeting, settings, calendar):
             continue
         answered = {a.person_id for a in meeting.answers if a.round == meeting.round}
         for invitee in asked(meeting):
-            if invitee.role not in CHASED or invitee.person_id in answered:
+            if invitee.person_id in answered or (invitee.role not in CHASED and invitee.role != InviteeRole.AUDITOR):
                 continue
             session.add(MeetingAnswer(meeting_id=meeting.id, round=meeting.round, person_id=invitee.person_id,
                                       kind=AnswerKind.NO_ANSWER, at=now))  # fmt: skip
             session.flush()
             session.refresh(meeting)
             attempts = unanswered(meeting, invitee.person_id)
+            about = {"about": person_ref(invitee.person), "about_role": invitee.role.value, "attempts": attempts, "open": True}
+            key = f"unanswered:{invitee.person_id}:{attempts}"
+            if invitee.role == InviteeRole.AUDITOR:  # the worker proposed (Hull A.11)
+                written += tell(session, meeting, [invitee.person], kind="answer_due", key=key, calendar=calendar, now=now,
+                                extra=about)  # fmt: skip
+                written += tell(session, meeting, [meeting.proposed_by], kind="auditor_silent", key=key, calendar=calendar,
+                                now=now, extra=about)  # fmt: skip
+                continue
             offer = attempts >= settings.meeting_attempts and invitee.escalated_at is None
-            written += tell(session, meeting, auditors_of(meeting.allocation), kind="unanswered",
-                            key=f"unanswered:{invitee.person_id}:{attempts}", calendar=calendar, now=now,
-                            extra={"about": person_ref(invitee.person), "about_role": invitee.role.value, "attempts": attempts,
-                                   "needed": settings.meeting_attempts, "invitee_id": invitee.id if offer else None,
-                                   "open": True})  # fmt: skip
+            written += tell(session, meeting, auditors_of(meeting.allocation), kind="unanswered", key=key, calendar=calendar,
+                            now=now, extra={**about, "needed": settings.meeting_attempts,
+                                            "invitee_id": invitee.id if offer else None})  # fmt: skip
     return written
 
 
 def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
     """Nothing arranged N working days after allocation: nudge the auditor, tell the worker they may get in touch."""
     today = calendar.local_date(now)
-    arranged = exists().where(ReflectionMeeting.allocation_id == Allocation.id, ReflectionMeeting.state != MeetingState.CANCELLED)
+    # booked or held; or proposed with a time still to come (a proposal whose times all passed arranges nothing)
+    booked = exists().where(ReflectionMeeting.allocation_id == Allocation.id,
+                            ReflectionMeeting.state.in_((MeetingState.BOOKED, MeetingState.HELD)))
+    pending = (
+        exists().where(ReflectionMeeting.allocation_id == Allocation.id, ReflectionMeeting.state == MeetingState.PROPOSED,
+                       MeetingProposal.meeting_id == ReflectionMeeting.id, MeetingProposal.round == ReflectionMeeting.round,
+                       MeetingProposal.starts_at > now)
+    )  # fmt: skip
+    arranged = booked | pending
     due = session.scalars(
         select(Allocation)
         .join(AuditMonth, AuditMonth.id == Allocation.month_id)
