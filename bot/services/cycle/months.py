@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -14,6 +13,7 @@ from bot.calendar import WorkingCalendar
 from bot.services.allocation.plan import _check_filter_names
 from bot.services.allocation.rules import parse_thematic_filter
 from bot.services.allocation.types import AllocationRequest, request_from_json, request_to_json
+from bot.services.reports.rates import percent_text
 from bot.settings import Settings
 from store.audit import record
 from store.models import (
@@ -188,11 +188,7 @@ class MonthStatus:
     @property
     def completion_rate(self) -> str:
         """completed ÷ (allocated − agreed exemptions not reallocated), rounded half up; "n/a" for none."""
-        owed = self.allocated - self.not_owed
-        if owed <= 0:
-            return "n/a"
-        percent = (Decimal(100 * self.completed) / owed).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        return f"{percent}%"
+        return percent_text(self.completed, self.allocated - self.not_owed)
 
 
 def month_status(session: Session, month: dt.date, *, today: dt.date, tz: ZoneInfo) -> MonthStatus:
