@@ -116,9 +116,23 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_all() -> None:
-    from bot.cli import alerts, allocate, db, doctor, imports, meetings, moderation, outbox, oversight, run, schedule, workspace
+    from bot.cli import (
+        alerts,
+        allocate,
+        db,
+        doctor,
+        imports,
+        meetings,
+        moderation,
+        outbox,
+        oversight,
+        report,
+        run,
+        schedule,
+        workspace,
+    )
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, meetings, doctor, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, meetings, report, doctor, workspace):
         module.register(cli)
 
 

@@ -1,0 +1,88 @@
+"""``auditbot report --month YYYY-MM | --quarter YYYYQn | --from YYYY-MM --to YYYY-MM``: the
+programme's figures for the QA team (shared/domain.md step 12), as text or CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import click
+
+from bot.calendar import WorkingCalendar
+from bot.cli import Context, pass_context
+from bot.services.allocation.rules import RequestError, add_months, parse_month
+from bot.services.reports.figures import figures
+from bot.services.reports.output import as_csv, as_text
+
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+class BadArguments(click.UsageError):
+    """A bad option: one line on stderr, exit status 2."""
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"auditbot report: {self.format_message()}", err=True)
+
+
+def parse_quarter(text: str) -> tuple[dt.date, dt.date]:
+    """``2026Q4`` to its first and last months (October and December 2026); RequestError if malformed."""
+    match = _QUARTER.match(text or "")
+    if not match:
+        raise RequestError(f"quarter must look like YYYYQn (n from 1 to 4), not {text!r}")
+    first = dt.date(int(match.group(1)), 3 * int(match.group(2)) - 2, 1)
+    return first, add_months(first, 2)
+
+
+def period(month: str | None, quarter: str | None, start: str | None, end: str | None) -> tuple[dt.date, dt.date]:
+    """The report's first and last months from exactly one of --month, --quarter or --from/--to."""
+    given = [name for name, value in (("--month", month), ("--quarter", quarter), ("--from/--to", start or end)) if value]
+    if len(given) != 1:
+        raise BadArguments("give one of --month YYYY-MM, --quarter YYYYQn, or --from YYYY-MM --to YYYY-MM")
+    try:
+        if month is not None:
+            first = parse_month(month)
+            return first, first
+        if quarter is not None:
+            return parse_quarter(quarter)
+        if start is None or end is None:
+            raise BadArguments("--from and --to go together: give both, as YYYY-MM")
+        first, last = parse_month(start), parse_month(end)
+    except RequestError as exc:
+        raise BadArguments(str(exc)) from None
+    if last < first:
+        raise BadArguments(f"--to ({end}) is before --from ({start})")
+    return first, last
+
+
+def parse_day(text: str) -> dt.date:
+    """--as-of's YYYY-MM-DD; BadArguments if it is not a real day."""
+    try:
+        return dt.date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else dt.date.fromisoformat("")
+    except ValueError:
+        raise BadArguments(f"--as-of must be a day as YYYY-MM-DD, not {text!r}") from None
+
+
+def register(group: click.Group) -> None:
+    """Add the ``report`` command."""
+
+    @group.command("report")
+    @click.option("--month", "month", metavar="YYYY-MM", help="one month's allocations")
+    @click.option("--quarter", "quarter", metavar="YYYYQn", help="a quarter's (2026Q4: October to December 2026)")
+    @click.option("--from", "start", metavar="YYYY-MM", help="from this month's allocations...")
+    @click.option("--to", "end", metavar="YYYY-MM", help="...to this month's, inclusive")
+    @click.option("--format", "fmt", metavar="text|csv", default="text", show_default=True)
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+                  help="overdue actions, audits and oversight as they stood on this day (default today)")  # fmt: skip
+    @pass_context
+    def report(
+        ctx: Context, month: str | None, quarter: str | None, start: str | None, end: str | None, fmt: str,
+        as_of: str | None,
+    ) -> None:  # fmt: skip
+        """Completion, grades, re-audits, actions, moderation, concerns, exemptions and reflection, by month, service and team."""
+        first, last = period(month, quarter, start, end)
+        if fmt not in ("text", "csv"):
+            raise BadArguments(f"--format is text or csv, not {fmt!r}")
+        day = parse_day(as_of) if as_of is not None else WorkingCalendar.from_settings(ctx.settings).local_date(ctx.now())
+        with ctx.sessions() as session:
+            result = figures(session, first, last, ctx.settings, as_of=day)
+        click.echo(as_csv(result) if fmt == "csv" else as_text(result), nl=False)
