@@ -21,8 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from icalendar import Calendar
 from click.testing import CliRunner, Result
+from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -73,7 +73,7 @@ def table_commands(text: str) -> list[str]:
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
     assert len(blocks) == 8 and blocks[0][0].startswith("python3 dev.py run")
-    assert len(table_commands(README)) == 22
+    assert len(table_commands(README)) == 23
 
 
 @dataclass
@@ -261,6 +261,9 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     assert said["auditbot meetings --month 2026-12"].startswith("Reflection meetings for the "), said[
         "auditbot meetings --month 2026-12"]
     assert "reflection sheets answered: 0" in said["auditbot meetings --month 2026-12"]
+    report = said["auditbot report --month 2026-12"]
+    assert report.splitlines()[0].startswith("Case file audits: December 2026 (as of "), report
+    assert "grades of 1 recorded audit(s)" in report and "CMS-" not in report, report
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [
         "auditors whose exemption requests would reach nobody: 0",
