@@ -18,6 +18,7 @@ from bot.calendar import WorkingCalendar
 from bot.cli import Context
 from bot.cli import report as report_cli
 from bot.services.audits.outcomes import import_outcomes
+from bot.services.moderation.sample import sample_target
 from bot.services.replies.lifecycle import OVERALL, change_grade
 from bot.services.reports.figures import Report, figures
 from bot.services.reports.output import as_csv, as_text
@@ -35,7 +36,6 @@ from store.models import (
     Case,
     CaseType,
     ExemptionRequest,
-    Person,
     RequestKind,
     RequestState,
     Role,
@@ -380,3 +380,9 @@ def test_bad_arguments_exit_2_with_one_line(engine: Engine, args: list[str], say
 def test_a_quarter_is_its_three_months() -> None:
     assert report_cli.parse_quarter("2026Q4") == (dt.date(2026, 10, 1), dt.date(2026, 12, 1))
     assert report_cli.parse_quarter("2015Q1") == (dt.date(2015, 1, 1), dt.date(2015, 3, 1))
+
+
+def test_the_moderation_target_is_the_samples() -> None:
+    assert sample_target(0, 10, 2) == 0  # nothing finalised: nothing to moderate
+    assert sample_target(11, 10, 2) == 2 + 2  # ceil(1.1) + one per Head of Service
+    assert sample_target(60, 10, 0) == 6

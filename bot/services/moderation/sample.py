@@ -61,6 +61,12 @@ def sample_size(finalised: int, percent: int) -> int:
     return (finalised * percent + 99) // 100
 
 
+def sample_target(finalised: int, percent: int, heads: int) -> int:
+    """How many moderations a month's sample asks for: ``sample_size`` plus one per Head of Service
+    (none for a month with no finalised audit)."""
+    return sample_size(finalised, percent) + heads if finalised else 0
+
+
 def choose_sample(candidates: Sequence[Candidate], percent: int, seed: int) -> list[tuple[int, str]]:
     """The record ids sampled and why (``challenged``, ``over_the_cap`` or ``random``): challenged
     audits first, then over-the-cap ones, then at random from the rest with ``seed``."""
@@ -119,7 +125,7 @@ def propose(session: Session, month: dt.date, settings: Settings, calendar: Work
         _add(session, by_id[record_id], ModerationKind.SAMPLE, month, seed, settings, calendar, now=now)
     rng = random.Random(seed + 1)
     taken = {r for r, _ in picked}
-    for head in _heads_of_service(session):
+    for head in heads_of_service(session):
         fits = [r for r in records if head.id not in circle_ids(r) and _service_of(head) != case_service_id(r)]
         if not fits:
             continue
@@ -144,7 +150,8 @@ def _service_of(person: Person) -> int | None:
     return person.team.service_id if person.team is not None else None
 
 
-def _heads_of_service(session: Session) -> list[Person]:
+def heads_of_service(session: Session) -> list[Person]:
+    """The active Heads of Service (and of Service QA): each moderates one audit of a month's sample."""
     return list(session.scalars(
         select(Person).where(Person.active.is_(True), Person.role_rows.any(PersonRole.role.in_(sorted(HEADS_OF_SERVICE))))
         .order_by(Person.display_name, Person.id)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, exists, func, literal, select
+from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -33,12 +33,11 @@ from bot.services.allocation.rules import add_months
 from bot.services.audits.schemes import current_scheme
 from bot.services.meetings.reflection import questions
 from bot.services.meetings.summary import month_summary
-from bot.services.moderation.sample import FINAL_STATES, SAMPLE_KINDS, sample_size
+from bot.services.moderation.sample import FINAL_STATES, SAMPLE_KINDS, heads_of_service, sample_target
 from bot.services.reports.rates import percent
 from bot.settings import Settings
 from store.followup import CycleState, InadequateCycle
 from store.models import (
-    HEADS_OF_SERVICE,
     Allocation,
     AllocationState,
     AuditBreak,
@@ -47,8 +46,6 @@ from store.models import (
     BreakState,
     Case,
     ExemptionRequest,
-    Person,
-    PersonRole,
     RequestKind,
     RequestState,
     SafeguardingAlert,
@@ -427,10 +424,7 @@ def _programme(session: Session, months: list[dt.date], settings: Settings) -> d
         .join(Allocation, Allocation.id == AuditRecord.allocation_id)
         .where(Allocation.month_start.in_(months), AuditRecord.state.in_(FINAL_STATES)).group_by(Allocation.month_start)
     )))  # fmt: skip
-    heads = session.scalar(
-        select(func.count(distinct(Person.id))).join(PersonRole, PersonRole.person_id == Person.id)
-        .where(Person.active.is_(True), PersonRole.role.in_(sorted(HEADS_OF_SERVICE)))
-    ) or 0  # fmt: skip
+    heads = len(heads_of_service(session))
     breaks: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for month, asked, agreed, declined in _rows(session, (
         select(AuditBreak.month, func.count(), _n(AuditBreak.state == BreakState.APPROVED),
@@ -443,7 +437,7 @@ def _programme(session: Session, months: list[dt.date], settings: Settings) -> d
         done = finalised.get(month, 0)
         meetings = month_summary(session, month)
         result[month] = Programme(
-            finalised=done, moderation_target=sample_size(done, settings.sample_moderation_percent) + heads if done else 0,
+            finalised=done, moderation_target=sample_target(done, settings.sample_moderation_percent, heads),
             **breaks.get(month, {}), reflection_meetings_held=meetings.held, reflection_sheets=meetings.sheets,
             reflection_answers=tuple((k, texts.get(k, k), n) for k, n in meetings.answered.items()),
         )  # fmt: skip
