@@ -17,6 +17,7 @@ from bot.handlers import (
     deps,
     errors,
     exemptions,
+    home,
     inadequate,
     meetings,
     moderation,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 HANDLER_MODULES = (
     commands, audits, meetings, reflection, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions,
-    alerts, errors,
+    alerts, home, errors,
 )
 
 

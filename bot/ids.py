@@ -127,6 +127,8 @@ class Template(StrEnum):
     REFLECTION_SHEET = "reflection_sheet"
     REFLECTION_ANSWERED = "reflection_answered"
     VIEW_REFLECTION = "view_reflection"
+    #: The App Home tab (a ``home`` view): waiting for you (each item with its DM's buttons), your audits, your actions.
+    VIEW_HOME = "view_home"
 
     @property
     def filename(self) -> str:
@@ -271,6 +273,9 @@ class BlockId(StrEnum):
     #: one proposed time's button (``meeting_time:<proposal id>``: a block per time, as action ids repeat)
     MEETING_TIME = "meeting_time"
     REFLECTION_ACTIONS = "reflection_actions"
+    #: The App Home: one waiting item's buttons (``home_item:<kind>:<id>``), one of your actions' (``home_action:<id>``).
+    HOME_ITEM = "home_item"
+    HOME_ACTION = "home_action"
 
 
 class Command(StrEnum):

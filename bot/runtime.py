@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
+from bot.delivery.homes import HomePublisher
 from bot.delivery.runner import DeliveryRunner
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
 from bot.handlers.deps import Deps
@@ -37,11 +38,12 @@ from bot.settings import Settings
 from bot.web import SLACK_PATH, RunningServer, make_wsgi, serve_in_thread
 from bot.workspace import LocalWorkspace
 from store.db import check_migrated, make_engine, make_sessionmaker
-from store.models import Person
+from store.models import Notification, Person
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+SentHook = Callable[[Session, Notification, dt.datetime], None]
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Runtime:
     app: Any
     server: RunningServer | None
     workspace: LocalWorkspace | None = None
+    #: Republishes App Home tabs; with ``background=False`` call its ``flush`` as the outbox is drained.
+    homes: HomePublisher | None = None
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
     socket_handler: Any = None
@@ -90,9 +94,10 @@ def sync_workspace_users(workspace: LocalWorkspace, sessions: sessionmaker[Sessi
 
 
 def make_senders(
-    settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None
+    settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None, *, homes: HomePublisher | None = None
 ) -> dict[str, OutboxSender]:
-    """One outbox sender per lane (urgent alerts never queue behind bulk sends)."""
+    """One outbox sender per lane (urgent alerts never queue behind bulk sends); each delivery
+    also asks ``homes`` to republish the recipient's App Home."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     lanes: tuple[Lane, ...] = (URGENT_LANE, BULK_LANE)
     return {
@@ -105,10 +110,24 @@ def make_senders(
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             on_failure=on_delivery_failed,
-            on_sent=on_delivered,
+            on_sent=on_delivered if homes is None else _both(on_delivered, homes.on_sent),
         )
         for lane in lanes
     }
+
+
+def _both(first: SentHook, second: SentHook) -> SentHook:
+    def hook(session: Session, notification: Notification, now: dt.datetime) -> None:
+        first(session, notification, now)
+        second(session, notification, now)
+
+    return hook
+
+
+def make_home_publisher(settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None,
+                        clock: Clock) -> HomePublisher:  # fmt: skip
+    """Who republishes App Home tabs (``bot.delivery.homes``), with its own client."""
+    return HomePublisher(sessions, sender_client(settings, token, base_url), settings, clock)
 
 
 def start_background(
@@ -247,7 +266,8 @@ def _assemble(
         sync_workspace_users(workspace, sessions)
 
     bolt_client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
-    senders = make_senders(settings, sessions, token, base_url)
+    homes = make_home_publisher(settings, sessions, token, base_url, clock)
+    senders = make_senders(settings, sessions, token, base_url, homes=homes)
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
 
@@ -255,7 +275,7 @@ def _assemble(
         if runner is not None:
             runner.wake()
 
-    deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=wake_outbox)
+    deps = Deps(sessions=sessions, settings=settings, clock=clock, wake_outbox=wake_outbox, refresh_home=homes.request)
     app = create_app(deps, client=bolt_client)
 
     socket_handler = None
@@ -276,7 +296,8 @@ def _assemble(
         local = workspace
         sync = (lambda: sync_workspace_users(local, sessions)) if local is not None else None
         runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync)
-        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False)])  # type: ignore[union-attr]
+        homes.start()
+        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False), homes.stop])  # type: ignore[union-attr]
 
     return Runtime(
         settings=settings,
@@ -284,6 +305,7 @@ def _assemble(
         sessions=sessions,
         client=bolt_client,
         senders=senders,
+        homes=homes,
         app=app,
         server=server,
         workspace=workspace,

@@ -225,6 +225,8 @@ class Person(Base):
     slack_dm_channel: Mapped[str | None] = mapped_column(String(32))
     #: Set when users.lookupByEmail found nobody; cleared on a later successful lookup.
     slack_missing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: When they last opened the bot's App Home tab: only their Home is republished when their work changes.
+    home_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
     service: Mapped[Service | None] = relationship(foreign_keys=[service_id])

@@ -171,6 +171,16 @@ def test_the_manifest_lists_every_subcommand_and_keeps_the_messages_tab_read_onl
     assert re.search(r"^\s+messages_tab_read_only_enabled: true$", app_home, re.M)
 
 
+def test_the_manifest_enables_the_home_tab_and_subscribes_to_exactly_the_events_the_code_handles() -> None:
+    manifest = (ROOT / "app_manifest.yml").read_text()
+    app_home = manifest.split("app_home:", 1)[1].split("slash_commands:", 1)[0]
+    assert re.search(r"^\s+home_tab_enabled: true$", app_home, re.M)
+    events = manifest.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
+    declared = set(re.findall(r"^\s+- ([a-z_]+)", events, re.M))
+    source = "\n".join(p.read_text() for p in (ROOT / "bot" / "handlers").rglob("*.py"))
+    assert declared == set(re.findall(r'app\.event\("([a-z_]+)"\)', source)) == {"app_home_opened"}
+
+
 def test_the_reader_shows_mentions_as_names_and_undoes_slack_escapes() -> None:
     from bot.cli.workspace import readable
 

@@ -24,6 +24,34 @@ JO = {"id": 3, "name": "Jo Smith"}
 KIM = {"id": 4, "name": "Kim Lee"}
 
 
+#: Every kind of waiting item (bot.services.home), with the longest details they carry.
+WAITING_KINDS = ("exemption_exemption", "exemption_extension", "challenge_answer", "challenge_decide", "head_of_service",
+                 "moderation", "alert_acknowledge", "alert_corrective", "sign_off", "more_time", "meeting", "oversight")
+
+
+def waiting_items(n: int) -> list[dict[str, Any]]:
+    """``n`` waiting items, every kind in turn, each detail as long as an action's text can be."""
+    times = [{"id": 900 + t, "at": f"2026-12-0{t + 2}T10:00:00+00:00"} for t in range(3)]
+    return [{"kind": WAITING_KINDS[i % len(WAITING_KINDS)], "id": 1000 + i, "at": "2026-12-01T09:30:00+00:00",
+             "reference": f"CMS-{100000 + i}",
+             "detail": "2026-12-15" if WAITING_KINDS[i % len(WAITING_KINDS)] == "oversight" else "Sam Patel: " + "x" * 500,
+             "times": times if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting" else []} for i in range(n)]  # fmt: skip
+
+
+def home_context_worst() -> dict[str, Any]:
+    """A full Home: a notice, every section at one screen, each with more behind it."""
+    return {
+        "unknown": False, "notice": "Already done: " + "y" * 300,
+        "waiting": waiting_items(20), "waiting_more": 130,
+        "audits": [{"id": n, "state": "allocated", "due_date": "2026-12-31", "audit_type": "re_audit", "reference": f"CMS-{n}",
+                    "late": n % 2 == 0} for n in range(10)],
+        "audits_more": 5,
+        "actions": [{"id": n, "text": "z" * 500, "due_date": "2027-01-31", "extension_state": "pending" if n % 2 else None,
+                     "reference": f"CMS-{n}"} for n in range(10)],
+        "actions_more": 7,
+    }  # fmt: skip
+
+
 def allocation_context(**overrides: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "allocation_id": 7,
@@ -239,6 +267,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
             for n in range(40)
         ],
         "more": 3,
+        "waiting": waiting_items(10),
+        "waiting_more": 140,
     },
     Template.ERROR: {"message": "Sorry, something went wrong.", "reference": "ab12cd34"},
     Template.REFUSAL: {"code": "unknown_person"},
@@ -411,6 +441,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.REFLECTION_ANSWERED: {"allocation_id": 7, "reference": "CMS-104233", **reflection_sheet()},
     Template.VIEW_REFLECTION: {"allocation_id": 7, "reference": "CMS-104233", "max": MAX_ANSWER,
                                "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]},
+    Template.VIEW_HOME: home_context_worst(),
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -523,7 +554,7 @@ def test_the_template_sandbox_blocks_attribute_escapes(tmp_path, monkeypatch) ->
 
 def test_a_payload_over_the_limits_is_refused_at_render_time() -> None:
     context = dict(CONTEXTS[Template.MY_AUDITS])
-    context["lines"] = context["lines"] * 2  # 80 sections + header: over Slack's 50 blocks
+    context["lines"] = context["lines"] * 2  # 80 sections + headers: over Slack's 50 blocks
     with pytest.raises(BlockKitError, match="50"):
         render(Template.MY_AUDITS, context)
 
@@ -619,3 +650,25 @@ def test_every_kind_of_meeting_notice_renders_within_limits(kind: str) -> None:
         assert "In court &amp; &lt;busy&gt;" in all_text(payload)
         assert [e["action_id"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
             ActionId.BOOK_SUGGESTION, ActionId.ARRANGE_MEETING]
+
+
+def test_a_full_home_stays_within_one_hundred_blocks_and_counts_the_rest() -> None:
+    payload = render(Template.VIEW_HOME, home_context_worst())
+    assert payload["type"] == "home" and len(payload["blocks"]) <= 100
+    text = all_text(payload)
+    assert "…and 130 more" in text and "…and 5 more" in text and "…and 7 more" in text
+    buttons = {(e["action_id"], e["value"]) for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert {(ActionId.APPROVE_EXEMPTION, "1000"), (ActionId.DECLINE_EXEMPTION, "1000"), (ActionId.ACKNOWLEDGE_ALERT, "1006"),
+            (ActionId.CORRECTIVE_ACTION, "1007"), (ActionId.ACTION_SIGN_OFF, "1008"), (ActionId.AGREE_MORE_TIME, "1009"),
+            (ActionId.MEETING_TIME, "900"), (ActionId.MEETING_NONE, "900"), (ActionId.OVERSIGHT_RECORDED, "1011"),
+            (ActionId.CHALLENGE_CHANGE, "1002"), (ActionId.CHALLENGE_ACCEPT, "1003"), (ActionId.RECORD_HEAD_OF_SERVICE, "1004"),
+            (ActionId.RECORD_MODERATION, "1005"), (ActionId.ACTION_DONE, "0")} <= buttons
+
+
+def test_an_empty_home_says_so_and_a_stranger_is_told_why() -> None:
+    empty = {"unknown": False, "notice": None, "waiting": [], "waiting_more": 0, "audits": [], "audits_more": 0,
+             "actions": [], "actions_more": 0}  # fmt: skip
+    text = all_text(render(Template.VIEW_HOME, empty))
+    assert "Nothing is waiting for you" in text and "You have no audits to do." in text and "no open actions" in text
+    stranger = all_text(render(Template.VIEW_HOME, {**empty, "unknown": True}))
+    assert "not in the council's staff list" in stranger and "Your audits" not in stranger

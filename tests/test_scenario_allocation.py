@@ -156,7 +156,9 @@ def test_audit_mine_over_signed_http_lists_the_callers_audits(
     assert result["status"] == 200
     shown = workspace.messages(user_email=email)
     assert len(shown) == 1 and shown[0]["ephemeral"]
-    assert shown[0]["blocks"][0]["text"]["text"] == "Your case file audits"
+    headers = [b["text"]["text"] for b in shown[0]["blocks"] if b["type"] == "header"]
+    assert headers == ["Waiting for you", "Your case file audits"], "what is waiting comes first, as on the Home tab"
+    assert shown[0]["blocks"][1]["text"]["text"] == "Nothing is waiting for you."
     assert any(reference in b.get("text", {}).get("text", "") for b in shown[0]["blocks"])
 
 

@@ -556,6 +556,42 @@ def test_click_sends_block_actions_and_response_url_replaces(make_ws: Callable[.
     assert (status, body["error"]) == (400, "invalid_blocks")
 
 
+def test_home_opened_event_and_a_click_on_a_published_home_view_arrive_as_slack_sends_them(
+    make_ws: Callable[..., LocalWorkspace], bot: FakeBot,
+) -> None:  # fmt: skip
+    ws = make_ws(bot_endpoint=bot.url)
+    assert ws.home(ALICE) is None
+    ws.open_home(ALICE)
+    [opened] = bot.requests
+    event = json.loads(opened["body"])
+    assert opened["valid"] is True and opened["headers"]["Content-Type"] == "application/json"
+    assert event["type"] == "event_callback" and event["event"]["type"] == "app_home_opened"
+    assert (event["event"]["user"], event["event"]["tab"]) == (ws.user_id(ALICE), "home") and "view" not in event["event"]
+
+    rows = [{"type": "actions", "block_id": f"home_item:x:{n}", "elements": [
+        {"type": "button", "action_id": "accept", "text": {"type": "plain_text", "text": f"Time {n}"}, "value": str(n)}]}
+        for n in (7, 8)]  # fmt: skip
+    published = client(ws).views_publish(user_id=ws.user_id(ALICE), view={"type": "home", "blocks": [SECTION, *rows]})["view"]
+    home = ws.home(ALICE)
+    assert home is not None and home["id"] == published["id"] and home["type"] == "home"
+    ws.open_home(ALICE)
+    assert json.loads(bot.requests[-1]["body"])["event"]["view"]["id"] == home["id"]
+
+    result = ws.click_view(ALICE, home, "accept", value="8")
+    payload = bot.requests[-1]["payload"]
+    assert result["status"] == 200 and bot.requests[-1]["valid"] is True
+    assert payload["type"] == "block_actions" and payload["container"] == {"type": "view", "view_id": home["id"]}
+    assert payload["view"]["id"] == home["id"] and payload["view"]["type"] == "home"
+    assert "response_url" not in payload and "channel" not in payload and "message" not in payload
+    assert payload["trigger_id"] == result["trigger_id"]
+    [action] = payload["actions"]
+    assert (action["action_id"], action["value"], action["block_id"]) == ("accept", "8", "home_item:x:8")
+    with pytest.raises(PermissionError):
+        ws.click_view(BOB, home, "accept")
+    with pytest.raises(ActionNotFoundError):
+        ws.click_view(ALICE, home, "accept", value="9")
+
+
 def test_submit_view_errors_then_close(make_ws: Callable[..., LocalWorkspace], bot: FakeBot) -> None:
     ws = make_ws(bot_endpoint=bot.url)
     client(ws).views_open(trigger_id=ws.issue_trigger(ALICE), view=MODAL)

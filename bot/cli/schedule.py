@@ -86,15 +86,18 @@ def register(group: click.Group) -> None:
     @pass_context
     def worker(ctx: Context, log_level: str) -> None:
         """Run only the scheduler and the outbox senders (no HTTP), e.g. beside web processes."""
-        from bot.runtime import make_senders, start_background
+        from bot.runtime import make_home_publisher, make_senders, start_background
 
         configure(log_level)
         settings = ctx.settings
         if settings.local_mode or settings.slack_bot_token is None:
             raise click.ClickException("auditbot worker needs Slack credentials; locally, `auditbot run` already runs the scheduler")
         _calendar(ctx)
-        senders = make_senders(settings, ctx.sessions, settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        token = settings.slack_bot_token.get_secret_value()
+        homes = make_home_publisher(settings, ctx.sessions, token, settings.slack_api_url, ctx.now)
+        senders = make_senders(settings, ctx.sessions, token, settings.slack_api_url, homes=homes)
         runner, timer = start_background(settings, ctx.sessions, senders, ctx.now, kind="worker")
+        homes.start()
         click.echo(f"auditbot worker ticking every {settings.tick_interval_seconds}s; Ctrl+C to stop")
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,6 +105,7 @@ def register(group: click.Group) -> None:
         stop.wait()
         timer.shutdown(wait=False)
         runner.stop()
+        homes.stop()
 
     @group.group("month")
     def month() -> None:

@@ -16,7 +16,11 @@ from bot.handlers.payloads import SlashCommand
 from bot.ids import Command, Template
 from bot.render import render
 from bot.services.authz import Permission, check
+from bot.services.home import waiting_for
 from bot.services.staff.people import my_audits
+
+#: ``/audit mine`` lists this many waiting items (one line each), newest first, then counts the rest.
+MINE_WAITING_LIMIT = 10
 
 
 def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
@@ -25,12 +29,15 @@ def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
 
 
 def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
-    """``/audit mine``: the audits the person does, and audits of cases they work on or manage."""
+    """``/audit mine``: what is waiting for the person (as on their Home tab), then the audits they
+    do, and audits of cases they work on or manage."""
     now = deps.clock()
     with acting_as(deps, client, request.user_id) as (session, person):
         decision = check(session, person, Permission.VIEW_OWN_AUDITS, now=now, actor_ref=request.user_id)
         if decision.allowed and person is not None:
-            lines = my_audits(session, person, today=now.astimezone(deps.settings.tz).date())
+            today = now.astimezone(deps.settings.tz).date()
+            lines = my_audits(session, person, today=today)
+            waiting = waiting_for(session, person, now=now, today=today)
             name = person.display_name
     if decision.code is not None:
         _reply(ack, Template.REFUSAL, {"code": decision.code.value})
@@ -53,6 +60,8 @@ def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps)
                 for line in lines[:40]
             ],
             "more": max(0, len(lines) - 40),
+            "waiting": [item.context() for item in waiting[:MINE_WAITING_LIMIT]],
+            "waiting_more": max(0, len(waiting) - MINE_WAITING_LIMIT),
         },
     )
 

@@ -16,12 +16,14 @@ from bot.settings import Settings
 
 @dataclass
 class Deps:
-    """The store, the settings, the clock, and a way to wake the outbox sender."""
+    """The store, the settings, the clock, a way to wake the outbox sender and to refresh a Home tab."""
 
     sessions: sessionmaker[Session]
     settings: Settings
     clock: Clock = system_clock
     wake_outbox: Callable[[], None] = field(default=lambda: None)
+    #: Ask for a person's App Home to be republished (Slack user id, a notice for its top); never blocks.
+    refresh_home: Callable[[str, str | None], None] = field(default=lambda user_id, notice: None)
 
 
 def install(app: App, deps: Deps) -> None:

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackClientError
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from bot.handlers import receipts
+from bot.handlers.home import from_home
 from bot.handlers.payloads import PayloadError
 from bot.ids import Template
 from bot.render import render
@@ -63,7 +64,7 @@ def handle_error(
     if body.get("command") and not body.get("type"):
         # A slash command not yet acknowledged: answer in the acknowledgement itself.
         return BoltResponse(status=200, body={"response_type": "ephemeral", **payload})
-    if respond is not None and body.get("response_url"):
+    if respond is not None and (body.get("response_url") or from_home(body)):  # from Home: a notice on it
         try:
             respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
         except (SlackClientError, OSError) as exc:

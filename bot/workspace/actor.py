@@ -245,6 +245,62 @@ class Actor:
         status, body = self._post_form({"payload": json.dumps(payload)})
         return {"status": status, "body": body, "trigger_id": trigger_id, "response_url": payload["response_url"]}
 
+    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None) -> dict[str, Any]:
+        """Click the button ``action_id`` (the one whose value is ``value``, when given) in a
+        published App Home view (a dict from ``home()`` or ``views()``), as Slack sends it:
+        ``container.type == "view"``, the view object, a trigger_id, and no response_url or channel.
+        Returns ``{"status", "body", "trigger_id"}``."""
+        state = self.ws.state
+        with state.lock:
+            user = self._member(user_email)
+            stored = state.views.get(str(view.get("id")))
+            if stored is None or not stored.open:
+                raise LookupError(f"view {view.get('id')} is not in the workspace")
+            if stored.user_id != user.id:
+                raise PermissionError(f"{user.email} cannot see another member's view")
+            block_id, element = _find_in_blocks(stored.body.get("blocks", []), stored.id, action_id, f"view {stored.id}", value)
+            action = _action(element, block_id, state.next_ts(), None, None)
+            trigger_id = state.issue_trigger(user.id)
+            payload: dict[str, Any] = {
+                "type": "block_actions",
+                "user": self._user_field(user),
+                "api_app_id": state.app_id,
+                "token": VERIFICATION_TOKEN,
+                "container": {"type": "view", "view_id": stored.id},
+                "trigger_id": trigger_id,
+                "team": self._team(),
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "view": self.ws.api.api_view(stored),
+                "actions": [action],
+            }
+        status, body = self._post_form({"payload": json.dumps(payload)})
+        return {"status": status, "body": body, "trigger_id": trigger_id}
+
+    # --- events --------------------------------------------------------------------------------
+
+    def open_home(self, user_email: str) -> dict[str, Any]:
+        """The member opens the bot's Home tab: Slack's ``app_home_opened`` event (JSON, signed),
+        carrying the Home view published before, if any. Returns ``{"status", "body"}``."""
+        state = self.ws.state
+        with state.lock:
+            user = self._member(user_email)
+            existing = state.views.get(state.home_views.get(user.id, ""))
+            event: dict[str, Any] = {"type": "app_home_opened", "user": user.id, "channel": user.im_channel, "tab": "home",
+                                     "event_ts": state.next_ts()}  # fmt: skip
+            if existing is not None:
+                event["view"] = self.ws.api.api_view(existing)
+            envelope = {
+                "token": VERIFICATION_TOKEN, "team_id": state.team_id, "api_app_id": state.app_id, "event": event,
+                "type": "event_callback", "event_id": slack_id("Ev", f"{user.id}:{event['event_ts']}"),
+                "event_time": int(state.wall_clock()), "authorizations": [{"team_id": state.team_id, "user_id": state.bot_user.id,
+                                                                           "is_bot": True}],
+            }  # fmt: skip
+        body = json.dumps(envelope).encode("utf-8")
+        headers = {**self.signed_headers(body), "Content-Type": "application/json"}
+        status, text = self.send_raw(body, headers)
+        return {"status": status, "body": _parse(text)}
+
     def _check_visible(self, user: User, message: Message) -> None:
         channel = self.ws.state.channels[message.channel]
         if message.ephemeral and message.visible_to != user.id:
@@ -352,17 +408,23 @@ def _parse(text: str) -> Any:
 
 def _find_action(message: Message, action_id: str) -> tuple[str, dict[str, Any]]:
     """(block_id, element) for ``action_id`` in a message's blocks; Slack fills missing block_ids."""
+    return _find_in_blocks(message.blocks or [], message.ts, action_id, f"message {message.ts}")
+
+
+def _find_in_blocks(blocks: list[dict[str, Any]], seed: str, action_id: str, where: str,
+                    value: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(block_id, element) for ``action_id`` in ``blocks`` (the first whose value is ``value``, when given)."""
     available: list[str] = []
-    for i, block in enumerate(message.blocks or []):
+    for i, block in enumerate(blocks):
         candidates = list(block.get("elements") or []) if block.get("type") == "actions" else []
         candidates += [block[key] for key in ("accessory", "element") if isinstance(block.get(key), dict)]
         for element in candidates:
             if not isinstance(element, dict) or "action_id" not in element:
                 continue
-            if element["action_id"] == action_id:
-                return str(block.get("block_id") or slack_id("", f"{message.ts}:{i}")[:5]), element
+            if element["action_id"] == action_id and (value is None or element.get("value") == value):
+                return str(block.get("block_id") or slack_id("", f"{seed}:{i}")[:5]), element
             available.append(str(element["action_id"]))
-    raise ActionNotFoundError(f"no element with action_id {action_id!r} in message {message.ts}; it has {available}")
+    raise ActionNotFoundError(f"no element with action_id {action_id!r} in {where}; it has {available}")
 
 
 def _action(element: dict[str, Any], block_id: str, action_ts: str, value: str | None,

@@ -251,6 +251,12 @@ class LocalWorkspace:
             user_id = self._user(user_email).id
             return [self.api.api_view(v) for v in self.state.views.values() if v.user_id == user_id]
 
+    def home(self, user_email: str) -> dict[str, Any] | None:
+        """The App Home view the bot last published for a user, or None."""
+        with self.state.lock:
+            view = self.state.views.get(self.state.home_views.get(self._user(user_email).id, ""))
+            return self.api.api_view(view) if view is not None else None
+
     def view_stack(self, user_email: str) -> list[dict[str, Any]]:
         """The user's open modals, bottom first (empty when none is open)."""
         with self.state.lock:
@@ -321,6 +327,20 @@ class LocalWorkspace:
         """Click an element of a stored message; see ``Actor.click``."""
         try:
             return self.actor.click(user_email, message, action_id, value=value, selected_option=selected_option)
+        finally:
+            self.persist()
+
+    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None) -> dict[str, Any]:
+        """Click a button in a published App Home view, as that member (see ``Actor.click_view``)."""
+        try:
+            return self.actor.click_view(user_email, view, action_id, value=value)
+        finally:
+            self.persist()
+
+    def open_home(self, user_email: str) -> dict[str, Any]:
+        """The member opens the bot's Home tab (Slack's ``app_home_opened`` event)."""
+        try:
+            return self.actor.open_home(user_email)
         finally:
             self.persist()
 

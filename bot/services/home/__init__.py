@@ -1,0 +1,20 @@
+"""What is waiting for one person, their audits and their actions: the App Home and ``/audit mine``.
+
+Slack-free: ``waiting_for`` and ``home_context`` read the store with a fixed number of set-based
+queries (one per kind of work, none per row) and return plain data the templates render.
+"""
+
+from bot.services.home.waiting import (
+    ACTIONS_LIMIT,
+    AUDITS_LIMIT,
+    WAITING_LIMIT,
+    HomeSummary,
+    WaitingItem,
+    home_context,
+    home_summary,
+    waiting_for,
+)
+
+__all__ = [
+    "ACTIONS_LIMIT", "AUDITS_LIMIT", "WAITING_LIMIT", "HomeSummary", "WaitingItem", "home_context", "home_summary", "waiting_for",
+]
