@@ -10,7 +10,7 @@ may escalate to the group manager, once per person, who says they will resolve i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
-from bot.services.authz import Permission, RefusalCode, check, refuse
+from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
 from bot.services.guardrail import check_text
 from bot.services.meetings.arrange import MeetingOutcome, late_context, read_time, when_field
 from bot.services.meetings.context import (
@@ -75,14 +75,21 @@ def _answerable(
 
 def _lookup(
     session: Session, model: type[MeetingAnswer | MeetingInvitee], row_id: int, person: Person | None,
-    permission: Permission, told: RefusalCode, *, now: dt.datetime, actor_ref: str,
+    permission: Permission, told: RefusalCode, deciders: Callable[[Any, ReflectionMeeting], set[int]], *,
+    now: dt.datetime, actor_ref: str, on_row: bool = False,
 ) -> tuple[Any, ReflectionMeeting | None, MeetingOutcome | None]:  # fmt: skip
-    """A meeting's answer or invitee and its meeting (locked), or the refusal of a made-up id."""
+    """A meeting's answer or invitee and its meeting (locked), if ``person`` is one of its ``deciders``;
+    else the refusal (logged against the row with ``on_row``, else the meeting; a made-up id as itself)."""
     row = session.get(model, row_id)
     meeting = _locked(session, row.meeting_id) if row is not None else None
     if row is None or meeting is None:
         decision = refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
                           subject_type=model.__tablename__, subject_id=row_id, told=told)  # fmt: skip
+        return None, None, MeetingOutcome(decision)
+    subject = ("meeting_invitee", row.id) if on_row else ("meeting", meeting.id)
+    decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type=subject[0], subject_id=subject[1],
+                     deciders=deciders(row, meeting))  # fmt: skip
+    if not decision.allowed:
         return None, None, MeetingOutcome(decision)
     return row, meeting, None
 
@@ -204,14 +211,12 @@ def book_suggestion(
 ) -> MeetingOutcome:
     """The proposer books the time the key person suggested instead."""
     answer, meeting, refused = _lookup(session, MeetingAnswer, answer_id, person, Permission.ARRANGE_MEETING,
-                                       RefusalCode.NOT_IN_MEETING, now=now, actor_ref=actor_ref)  # fmt: skip
+                                       RefusalCode.NOT_IN_MEETING, lambda _, m: {m.proposed_by_id}, now=now,
+                                       actor_ref=actor_ref)  # fmt: skip
     if refused is not None:
         return refused
     assert meeting is not None
-    decision = check(session, person, Permission.ARRANGE_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting",
-                     subject_id=meeting.id, deciders={meeting.proposed_by_id})  # fmt: skip
-    if not decision.allowed:
-        return MeetingOutcome(decision)
+    decision = Decision(True)
     assert person is not None
     if meeting.state != MeetingState.PROPOSED:
         return MeetingOutcome(decision, late=late_context(meeting, meeting.state.value))
@@ -229,14 +234,12 @@ def escalate(
 ) -> MeetingOutcome:  # fmt: skip
     """Escalate someone's unanswered requests to the group manager (Hull A.12), once."""
     invitee, meeting, refused = _lookup(session, MeetingInvitee, invitee_id, person, Permission.ARRANGE_MEETING,
-                                        RefusalCode.NOT_IN_MEETING, now=now, actor_ref=actor_ref)  # fmt: skip
+                                        RefusalCode.NOT_IN_MEETING, lambda _, m: {p.id for p in auditors_of(m.allocation)},
+                                        now=now, actor_ref=actor_ref)  # fmt: skip
     if refused is not None:
         return refused
     assert meeting is not None
-    decision = check(session, person, Permission.ARRANGE_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting",
-                     subject_id=meeting.id, deciders={p.id for p in auditors_of(meeting.allocation)})  # fmt: skip
-    if not decision.allowed:
-        return MeetingOutcome(decision)
+    decision = Decision(True)
     assert person is not None
     session.refresh(invitee, with_for_update=True)
     if invitee.escalated_at is not None:
@@ -271,14 +274,12 @@ def resolve(
 ) -> MeetingOutcome:
     """The group manager takes the escalation on: the auditor is told, the message edited."""
     invitee, meeting, refused = _lookup(session, MeetingInvitee, invitee_id, person, Permission.RESOLVE_MEETING,
-                                        RefusalCode.NOT_ASKED_TO_RESOLVE, now=now, actor_ref=actor_ref)  # fmt: skip
+                                        RefusalCode.NOT_ASKED_TO_RESOLVE, lambda i, _: {i.escalated_to_id} - {None}, now=now,
+                                        actor_ref=actor_ref, on_row=True)  # fmt: skip
     if refused is not None:
         return refused
     assert meeting is not None
-    decision = check(session, person, Permission.RESOLVE_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting_invitee",
-                     subject_id=invitee.id, deciders={invitee.escalated_to_id} - {None})  # fmt: skip
-    if not decision.allowed:
-        return MeetingOutcome(decision)
+    decision = Decision(True)
     assert person is not None
     session.refresh(invitee, with_for_update=True)
     if invitee.resolving_at is not None:
