@@ -21,7 +21,7 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, PayloadError, ViewSubmission
 from bot.ids import ActionId, CallbackId, Template
 from bot.render import render
-from bot.services.meetings import answers, arrange
+from bot.services.meetings import answers, arrange, changes
 from bot.services.meetings.arrange import MeetingOutcome
 
 
@@ -92,7 +92,7 @@ def handle_propose_submission(ack: Ack, body: dict[str, Any], client: WebClient,
         raise PayloadError("view metadata mode is not propose or move")
     with acting_as(deps, client, view.user_id) as (session, person):
         if mode == "move":
-            outcome = arrange.move(session, view.int_meta("meeting_id"), person, view.values, deps.settings, _calendar(deps),
+            outcome = changes.move(session, view.int_meta("meeting_id"), person, view.values, deps.settings, _calendar(deps),
                                    now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
         else:
             expected = view.metadata.get("round")
@@ -115,12 +115,12 @@ def handle_decline_submission(ack: Ack, body: dict[str, Any], client: WebClient,
 def register(app: App) -> None:
     """Register the reflection meeting's buttons and modals."""
     app.action(ActionId.ARRANGE_MEETING.value)(_form_button(arrange.open_form, Template.VIEW_MEETING, with_settings=True))
-    app.action(ActionId.MOVE_MEETING.value)(_form_button(arrange.open_move_form, Template.VIEW_MEETING, with_settings=True))
+    app.action(ActionId.MOVE_MEETING.value)(_form_button(changes.open_move_form, Template.VIEW_MEETING, with_settings=True))
     decline = _form_button(answers.open_decline, Template.VIEW_MEETING_DECLINE, with_settings=False)
     app.action(ActionId.MEETING_NONE.value)(decline)
     app.action(ActionId.MEETING_TIME.value)(_click(answers.choose_time))
     app.action(ActionId.BOOK_SUGGESTION.value)(_click(answers.book_suggestion))
-    app.action(ActionId.CANCEL_MEETING.value)(_click(arrange.cancel))
+    app.action(ActionId.CANCEL_MEETING.value)(_click(changes.cancel))
     app.action(ActionId.ESCALATE_MEETING.value)(_click(answers.escalate, with_settings=True))
     app.action(ActionId.RESOLVE_MEETING.value)(_click(answers.resolve))
     app.view(CallbackId.MEETING.value)(handle_propose_submission)

@@ -4,8 +4,7 @@ The auditor proposes two or three times to the worker, team manager and IRO (and
 worker after a recent change of worker, Bradford §2), each of whom may be left out with a reason;
 the worker may propose instead. Times are on working days, in working hours, not on bank holidays
 and not past. Proposing again starts a new round on the same meeting (the old times are edited
-away). A booked meeting moves to one new time (same calendar UID, SEQUENCE + 1) or is cancelled
-(METHOD:CANCEL); everyone gets the updated invite.
+away). Moving and cancelling a meeting are in ``changes.py``.
 """
 
 from __future__ import annotations
@@ -28,10 +27,8 @@ from bot.services.meetings.context import (
     auditors_of,
     candidates,
     edit_sent,
-    invite_rows,
     meeting_context,
     open_meeting,
-    tell,
 )
 from bot.settings import Settings
 from store.audit import record as audit_log
@@ -219,7 +216,7 @@ def _times(values: Mapping[str, Any], calendar: WorkingCalendar, settings: Setti
     return chosen
 
 
-def _typed(session: Session, text: str, limit: int, what: str, settings: Settings, today: dt.date) -> tuple[str, str | None]:
+def typed_text(session: Session, text: str, limit: int, what: str, settings: Settings, today: dt.date) -> tuple[str, str | None]:
     text = " ".join(text.split())
     if len(text) > limit:
         return text, f"{what} can be at most {limit} characters."
@@ -248,7 +245,7 @@ def propose(
     today = calendar.local_date(now)
     errors: dict[str, str] = {}
     times = _times(values, calendar, settings, now, errors)
-    place, problem = _typed(session, str(values.get("place") or ""), MAX_PLACE, "The place", settings, today)
+    place, problem = typed_text(session, str(values.get("place") or ""), MAX_PLACE, "The place", settings, today)
     if not place:
         errors["place"] = "Say where: a room, or a call link."
     elif problem:
@@ -258,7 +255,7 @@ def propose(
     for role, invitee in people:
         if role == InviteeRole.AUDITOR:
             continue
-        reason, problem = _typed(session, str(values.get(leave_out_field(role)) or ""), MAX_REASON, "The reason", settings, today)
+        reason, problem = typed_text(session, str(values.get(leave_out_field(role)) or ""), MAX_REASON, "The reason", settings, today)
         if problem:
             errors[leave_out_field(role)] = problem
         elif reason:
@@ -322,115 +319,3 @@ def _ask(session: Session, meeting: ReflectionMeeting, calendar: WorkingCalendar
                            now=now, recipient_id=invitee.person_id, priority=Priority.NORMAL,
                            not_before=calendar.next_working_moment(now))  # fmt: skip
     return written
-
-
-def _booked_meeting(
-    session: Session, meeting_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str
-) -> tuple[MeetingOutcome, ReflectionMeeting | None]:
-    """A meeting the person may move or cancel (its auditor(s) or proposer), locked."""
-    query = select(ReflectionMeeting).where(ReflectionMeeting.id == meeting_id)
-    meeting = session.scalar(query.with_for_update().execution_options(populate_existing=True))
-    if meeting is None:
-        decision = refuse(session, person, Permission.ARRANGE_MEETING, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                          subject_type="meeting", subject_id=meeting_id, told=RefusalCode.NOT_IN_MEETING)  # fmt: skip
-        return MeetingOutcome(decision), None
-    deciders = {p.id for p in auditors_of(meeting.allocation)} | {meeting.proposed_by_id}
-    decision = check(session, person, Permission.ARRANGE_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting",
-                     subject_id=meeting.id, deciders=deciders)  # fmt: skip
-    if not decision.allowed:
-        return MeetingOutcome(decision), None
-    if meeting.state == MeetingState.CANCELLED:
-        return MeetingOutcome(decision, late=late_context(meeting, "cancelled")), None
-    if meeting.state == MeetingState.HELD or (meeting.starts_at is not None and meeting.starts_at <= now):
-        return MeetingOutcome(decision, late=late_context(meeting, "held")), None
-    return MeetingOutcome(decision), meeting
-
-
-def open_move_form(
-    session: Session, meeting_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
-    now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
-    """The move form: one new time and the place."""
-    outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
-    if meeting is None:
-        return outcome
-    start, end = calendar.working_hours
-    latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=meeting.minutes)).time()
-    outcome.form = {**meeting_context(meeting, calendar), "mode": "move", "earliest": start.strftime("%H:%M"),
-                    "latest": latest.strftime("%H:%M"), "invitees": []}  # fmt: skip
-    return outcome
-
-
-def move(
-    session: Session, meeting_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
-    calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
-    """Move a booked meeting to one new time: same UID, SEQUENCE + 1, everyone's booking edited and re-invited."""
-    outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
-    if meeting is None:
-        return outcome
-    assert person is not None
-    if meeting.state != MeetingState.BOOKED:  # still proposed: propose other times instead
-        outcome.late = late_context(meeting, "replaced")
-        return outcome
-    errors: dict[str, str] = {}
-    moment, problem = read_time(values, 1, calendar, settings, now=now)
-    if problem is not None:
-        errors[when_field(1, problem.part)] = problem.words
-    elif moment is None:
-        errors[when_field(1, "day")] = "Give a date and a time."
-    elif moment == meeting.starts_at:
-        errors[when_field(1, "time")] = "The meeting is already at this time."
-    place, problem = _typed(session, str(values.get("place") or meeting.place), MAX_PLACE, "The place", settings,
-                            calendar.local_date(now))  # fmt: skip
-    if problem or not place:
-        errors["place"] = problem or "Say where: a room, or a call link."
-    if errors:
-        outcome.errors = errors
-        return outcome
-    assert moment is not None
-    meeting.starts_at, meeting.place, meeting.sequence = moment, place, meeting.sequence + 1
-    meeting.booked_at, meeting.booked_by_id = now, person.id
-    session.flush()
-    audit_log(session, now=now, action="meeting.moved", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id, detail={"sequence": meeting.sequence})  # fmt: skip
-    edit_sent(session, meeting, Template.MEETING_CONFIRMED, suffix=f"s{meeting.sequence}", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:confirmed:")  # fmt: skip
-    invite_rows(session, meeting, calendar, now=now)
-    return outcome
-
-
-def cancel(
-    session: Session, meeting_id: int, person: Person | None, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str
-) -> MeetingOutcome:
-    """Cancel the meeting (its auditor or proposer)."""
-    outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
-    if meeting is None:
-        return outcome
-    assert person is not None
-    call_off(session, meeting, person, calendar, now=now, actor_ref=actor_ref)
-    return outcome
-
-
-def call_off(session: Session, meeting: ReflectionMeeting, person: Person | None, calendar: WorkingCalendar, *,
-             now: dt.datetime, actor_ref: str) -> None:  # fmt: skip
-    """Proposals edited away, bookings edited, a METHOD:CANCEL invite to everyone once booked.
-
-    ``person`` None: the bot calls it off, because the audit went to another auditor or closed."""
-    was_booked = meeting.state == MeetingState.BOOKED
-    meeting.state, meeting.cancelled_at, meeting.cancelled_by_id = MeetingState.CANCELLED, now, person.id if person else None
-    if was_booked:
-        meeting.sequence += 1
-    session.flush()
-    audit_log(session, now=now, action="meeting.cancelled", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id)  # fmt: skip
-    extra = {"cancelled_by": person_ref(person)}
-    edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix="cancelled", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:", extra=extra)  # fmt: skip
-    if was_booked:
-        edit_sent(session, meeting, Template.MEETING_CONFIRMED, suffix="cancelled", calendar=calendar, now=now,
-                  prefix=f"meeting:{meeting.id}:confirmed:", extra=extra)  # fmt: skip
-        invite_rows(session, meeting, calendar, now=now)
-    else:
-        tell(session, meeting, [i.person for i in asked(meeting)], kind="withdrawn", key="withdrawn", calendar=calendar,
-             now=now, extra=extra)  # fmt: skip

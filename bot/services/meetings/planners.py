@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.meetings.answers import unanswered
-from bot.services.meetings.arrange import call_off
+from bot.services.meetings.changes import call_off
 from bot.services.meetings.context import CHASED, asked, attending, auditors_of, tell
 from bot.services.meetings.reflection import send_sheet
 from bot.services.planning import Planner, TickContext, When
