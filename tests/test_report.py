@@ -168,6 +168,12 @@ def test_stocktons_quarter_is_reproduced(session_factory: sessionmaker[Session],
     assert [got[(*whole, f"final_grade:{g}")] for g in ("good", "requires_improvement", "inadequate")] == ["12", "6", "1"]
     assert [got[(*whole, f"original_grade:{g}")] for g in ("good", "requires_improvement", "inadequate")] == ["12", "5", "2"]
     assert got[("2015-03", "", "", "completed")] == "6"
+    by_month_team = [(t.month, t.team, t.counts.allocated, t.counts.completed) for t in report.month_teams]
+    assert len(by_month_team) == 6 and sum(n for *_, n, _ in by_month_team) == 20 and sum(n for *_, n in by_month_team) == 19
+    assert all(t.month is not None and t.team and t.service for t in report.month_teams)
+    first = report.month_teams[0]
+    assert got[(f"{first.month:%Y-%m}", first.service, first.team, "allocated")] == str(first.counts.allocated)
+    assert "By month and team:" in text.output and f"  Jan 2015, {first.team} (" in text.output
 
     for output in (text.output, table.output, as_text(report), as_csv(report)):  # never a case reference or a name
         assert not [ref for ref in references if ref in output]
@@ -305,7 +311,8 @@ def test_actions_moderation_concerns_requests_breaks_and_cycles_are_counted(sess
         made = [c.allocation(c.case(f"CMS-{i}", team), auditor, JUNE, state=AllocationState.COMPLETED) for i in range(12)]
         records = [stored_record(s, a, now=now, overall="inadequate" if i == 0 else "good") for i, a in enumerate(made)]
         for r in records[:11]:
-            r.state = RecordState.FINALISED
+            r.state, r.finalised_at = RecordState.FINALISED, now
+        records[3].closed_at = now  # oversight recorded and every action signed off: no longer awaiting the manager
         records[0].oversight_due, records[1].oversight_due = dt.date(2026, 6, 20), dt.date(2026, 7, 20)
         records[2].oversight_due, records[2].oversight_recorded_at = dt.date(2026, 6, 20), now
         for status, due in ((ActionStatus.OPEN, dt.date(2026, 6, 20)), (ActionStatus.OPEN, dt.date(2026, 8, 1)),
@@ -335,6 +342,7 @@ def test_actions_moderation_concerns_requests_breaks_and_cycles_are_counted(sess
     fig, n = report.overall, report.overall.counts
     assert (n.actions_open, n.actions_overdue, n.actions_done, n.actions_signed_off) == (2, 1, 1, 1)
     assert n.oversight_overdue == 1
+    assert n.awaiting_confirmation == 10  # finalised and not closed; the twelfth is still in its reply window
     assert (n.moderated, n.moderated_sample, n.moderation_agreed, fig.moderation_agreement) == (2, 1, 1, 50)
     assert fig.programme is not None and fig.programme.finalised == 11
     assert fig.programme.moderation_target == 2 + 2  # ceil(10% of 11) + one per Head of Service
@@ -348,6 +356,9 @@ def test_actions_moderation_concerns_requests_breaks_and_cycles_are_counted(sess
     text = as_text(report)
     assert "moderation: 1 of a target of 4 (11 finalised); 2 moderated in all, the moderator agreed in 1 (50%)" in text
     assert "safeguarding concerns: 4 raised, 3 acknowledged; median time to acknowledge: 20 minutes" in text
+    assert "awaiting the team manager's final confirmation (oversight or every action done): 10" in text
+    assert "awaiting_team_manager_confirmation,10" in as_csv(report)
+    assert report.month_teams == () and "By month and team" not in text  # one month: the teams are the breakdown
     assert "CMS-" not in text + as_csv(report) and "Sam Patel" not in text + as_csv(report)
 
 

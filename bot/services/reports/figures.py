@@ -21,19 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.services.actions.common import LIVE
 from bot.services.allocation.rules import add_months
 from bot.services.audits.schemes import current_scheme
 from bot.services.meetings.reflection import questions
 from bot.services.meetings.summary import month_summary
 from bot.services.moderation.sample import FINAL_STATES, SAMPLE_KINDS, heads_of_service, sample_target
+from bot.services.reports.model import NO_SERVICE, Counts, Figures, GradeCount, Programme, Report, month_range
 from bot.services.reports.rates import percent
 from bot.settings import Settings
 from store.followup import CycleState, InadequateCycle
@@ -64,184 +65,7 @@ from store.records import (
     RecordState,
 )
 
-#: The service shown for a team in no service.
-NO_SERVICE = "(no service)"
-
 _Key = tuple[dt.date, int]  # (month, the case's team id)
-
-
-@dataclass(frozen=True)
-class Counts:
-    """Counts that add up across months, teams and services."""
-
-    #: Allocations not cancelled (agreed exemptions included: ``owed`` takes them out).
-    allocated: int = 0
-    cancelled: int = 0
-    #: An agreed exemption left the audit with no auditor: no longer owed.
-    exempted: int = 0
-    completed: int = 0
-    #: Completed after the due date (a local date).
-    late: int = 0
-    #: Still owed and past the due date on ``as_of`` (never while the month is paused).
-    overdue: int = 0
-    reaudits_allocated: int = 0
-    reaudits_exempted: int = 0
-    reaudits_completed: int = 0
-    #: Recorded audits (the grade counts' denominator); of them, still in the reply window.
-    graded: int = 0
-    in_reply_window: int = 0
-    changed_after_reply: int = 0
-    changed_after_moderation: int = 0
-    family_views_sought: int = 0
-    open_inadequate_cycles: int = 0
-    actions_open: int = 0
-    actions_overdue: int = 0
-    #: Done by the owner, waiting for the team manager's sign-off.
-    actions_done: int = 0
-    actions_signed_off: int = 0
-    oversight_overdue: int = 0
-    #: Moderations decided (any kind); of them, the month's sample and Heads of Service's; agreed with the auditor.
-    moderated: int = 0
-    moderated_sample: int = 0
-    moderation_agreed: int = 0
-    exemptions_asked: int = 0
-    exemptions_agreed: int = 0
-    exemptions_declined: int = 0
-    extensions_asked: int = 0
-    extensions_agreed: int = 0
-    extensions_declined: int = 0
-    #: Safeguarding concerns raised in the months (by the case's team), and acknowledged by their lead.
-    concerns_raised: int = 0
-    concerns_acknowledged: int = 0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
-
-    @property
-    def owed(self) -> int:
-        """Allocated − agreed exemptions − cancelled."""
-        return self.allocated - self.exempted
-
-    @property
-    def on_time(self) -> int:
-        """Completed by the due date."""
-        return self.completed - self.late
-
-    @property
-    def non_completions(self) -> int:
-        """Not done by the deadline: overdue, or completed late (Hull 30: it stays one)."""
-        return self.overdue + self.late
-
-    @property
-    def not_yet_due(self) -> int:
-        """Owed, not done, not yet overdue."""
-        return self.owed - self.completed - self.overdue
-
-    @property
-    def reaudits_owed(self) -> int:
-        """Re-audits allocated − agreed exemptions − cancelled."""
-        return self.reaudits_allocated - self.reaudits_exempted
-
-
-@dataclass(frozen=True)
-class GradeCount:
-    """One overall grade of the scheme: how many audits had it and their percentage (rounded on its own)."""
-
-    value: str
-    label: str
-    count: int
-    percent: int | None
-
-
-@dataclass(frozen=True)
-class Programme:
-    """What belongs to the programme's months rather than to a team: the moderation target, audit
-    breaks and the reflection sheets."""
-
-    finalised: int = 0
-    #: ceil(sample percent of the finalised audits) + one per Head of Service, for each month with any.
-    moderation_target: int = 0
-    breaks_asked: int = 0
-    breaks_agreed: int = 0
-    breaks_declined: int = 0
-    reflection_meetings_held: int = 0
-    reflection_sheets: int = 0
-    #: (question key, its words, how many sheets answered it), in the sheet's order.
-    reflection_answers: tuple[tuple[str, str, int], ...] = ()
-
-    def __add__(self, other: Programme) -> Programme:
-        answers: dict[str, tuple[str, int]] = {k: (t, n) for k, t, n in self.reflection_answers}
-        for key, text, n in other.reflection_answers:
-            answers[key] = (text, answers.get(key, (text, 0))[1] + n)
-        return Programme(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "reflection_answers"),
-            reflection_answers=tuple((k, t, n) for k, (t, n) in answers.items()),
-        )
-
-
-@dataclass(frozen=True)
-class Figures:
-    """One slice of the report: the whole period (``month`` None), one month, one service or one team."""
-
-    month: dt.date | None
-    service: str | None
-    team: str | None
-    #: Every month of the slice paused (a month paused, for a month's slice).
-    paused: bool
-    counts: Counts
-    final_grades: tuple[GradeCount, ...]
-    original_grades: tuple[GradeCount, ...]
-    #: Median minutes from a concern being raised to its lead's acknowledgement (None: none acknowledged).
-    minutes_to_acknowledge: float | None
-    #: Month-wide figures: for the whole period and each month; None for a service or team.
-    programme: Programme | None = None
-
-    @property
-    def completion_rate(self) -> int | None:
-        """Completed ÷ owed, rounded half up; None when paused or nothing is owed."""
-        return None if self.paused else percent(self.counts.completed, self.counts.owed)
-
-    @property
-    def completion_text(self) -> str:
-        """"80%", "paused" (never 0%) or "n/a"."""
-        if self.paused:
-            return "paused"
-        rate = self.completion_rate
-        return "n/a" if rate is None else f"{rate}%"
-
-    @property
-    def reaudit_rate(self) -> int | None:
-        """Re-audits completed ÷ owed, rounded half up."""
-        return percent(self.counts.reaudits_completed, self.counts.reaudits_owed)
-
-    @property
-    def moderation_agreement(self) -> int | None:
-        """How often the moderator agreed with the auditor, rounded half up."""
-        return percent(self.counts.moderation_agreed, self.counts.moderated)
-
-
-@dataclass(frozen=True)
-class Report:
-    """The figures for the allocations of the months ``start`` to ``end`` (first days), as of ``as_of``."""
-
-    start: dt.date
-    end: dt.date
-    as_of: dt.date
-    #: The grading scheme's id (grades labelled from its file).
-    scheme: str
-    overall: Figures
-    months: tuple[Figures, ...]
-    services: tuple[Figures, ...]
-    teams: tuple[Figures, ...]
-
-
-def month_range(start: dt.date, end: dt.date) -> list[dt.date]:
-    """The first day of each month from ``start`` to ``end``, inclusive."""
-    months, month = [], start.replace(day=1)
-    while month <= end:
-        months.append(month)
-        month = add_months(month, 1)
-    return months
 
 
 def _n(condition: ColumnElement[bool]) -> Any:
@@ -310,9 +134,10 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         _n(overall_event(GradeStage.AFTER_MODERATION, GradeStage.AFTER_HEAD_OF_SERVICE)),
         _n(AuditRecord.family_views["sought"].as_string() == "yes"),
         _n(and_(AuditRecord.oversight_recorded_at.is_(None), AuditRecord.closed_at.is_(None), AuditRecord.oversight_due < as_of)),
+        _n(and_(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None), AuditRecord.closed_at.is_(None))),
     ).select_from(AuditRecord)).group_by(Allocation.month_start, Case.team_id),
         ("graded", "in_reply_window", "changed_after_reply", "changed_after_moderation", "family_views_sought",
-         "oversight_overdue"))  # fmt: skip
+         "oversight_overdue", "awaiting_confirmation"))  # fmt: skip
 
     # Original (first) and final (latest) overall grades, counted together.
     ends_of = (select(AuditGradeEvent.record_id, func.min(AuditGradeEvent.id).label("first"),
@@ -381,10 +206,10 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
     keys = set(frozen) | set(final)
 
     def build(
-        which: Callable[[_Key], bool], *, month: dt.date | None = None, service: str | None = None, team: str | None = None,
+        chosen: Iterable[_Key], *, month: dt.date | None = None, service: str | None = None, team: str | None = None,
         is_paused: bool, extra: Programme | None = None,
     ) -> Figures:  # fmt: skip
-        chosen = sorted(k for k in keys if which(k))
+        chosen = sorted(chosen)
         total = sum((frozen.get(k, Counts()) for k in chosen), Counts())
         waits = [m for k in chosen for m in minutes.get(k, [])]
         return Figures(
@@ -395,17 +220,26 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         )  # fmt: skip
 
     all_paused = all(m in paused for m in months)
-    by_service: dict[str, set[int]] = defaultdict(set)
-    for _, team_id in keys:
-        by_service[teams[team_id][1]].add(team_id)
+    by_month: dict[dt.date, list[_Key]] = defaultdict(list)
+    by_service: dict[str, list[_Key]] = defaultdict(list)
+    by_team: dict[int, list[_Key]] = defaultdict(list)
+    for key in keys:
+        by_month[key[0]].append(key)
+        by_service[teams[key[1]][1]].append(key)
+        by_team[key[1]].append(key)
+
+    def place(key: _Key) -> tuple[str, str]:
+        return teams[key[1]][1], teams[key[1]][0]
+
     return Report(
         start=start, end=end, as_of=as_of, scheme=scheme.id,
-        overall=build(lambda k: True, is_paused=all_paused, extra=sum(programme.values(), Programme())),
-        months=tuple(build(lambda k, m=m: k[0] == m, month=m, is_paused=m in paused, extra=programme[m]) for m in months),
-        services=tuple(build(lambda k, ids=ids: k[1] in ids, service=name, is_paused=all_paused)
-                       for name, ids in sorted(by_service.items())),
-        teams=tuple(build(lambda k, t=t: k[1] == t, service=teams[t][1], team=teams[t][0], is_paused=all_paused)
-                    for t in sorted({k[1] for k in keys}, key=lambda t: (teams[t][1], teams[t][0]))),
+        overall=build(keys, is_paused=all_paused, extra=sum(programme.values(), Programme())),
+        months=tuple(build(by_month[m], month=m, is_paused=m in paused, extra=programme[m]) for m in months),
+        services=tuple(build(chosen, service=name, is_paused=all_paused) for name, chosen in sorted(by_service.items())),
+        teams=tuple(build(by_team[t], service=teams[t][1], team=teams[t][0], is_paused=all_paused)
+                    for t in sorted(by_team, key=lambda t: teams[t][::-1])),
+        month_teams=tuple(build([k], month=k[0], service=place(k)[0], team=place(k)[1], is_paused=k[0] in paused)
+                          for k in sorted(keys, key=lambda k: (k[0], *place(k)))) if len(months) > 1 else (),
     )  # fmt: skip
 
 

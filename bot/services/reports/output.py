@@ -47,6 +47,7 @@ def measures(fig: Figures) -> list[tuple[str, str]]:
         ("open_inadequate_cycles", c.open_inadequate_cycles),
         ("actions_open", c.actions_open), ("actions_overdue", c.actions_overdue), ("actions_done_to_sign_off", c.actions_done),
         ("actions_signed_off", c.actions_signed_off), ("oversight_overdue", c.oversight_overdue),
+        ("awaiting_team_manager_confirmation", c.awaiting_confirmation),
         ("moderated", c.moderated), ("moderated_sample", c.moderated_sample), ("moderation_agreed", c.moderation_agreed),
         ("moderation_agreement_percent", _pc(fig.moderation_agreement)),
         ("concerns_raised", c.concerns_raised), ("concerns_acknowledged", c.concerns_acknowledged),
@@ -73,7 +74,7 @@ def as_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["period", "service", "team", "measure", "value"])
     whole = _period_key(report)
-    for fig in (report.overall, *report.months, *report.services, *report.teams):
+    for fig in (report.overall, *report.months, *report.services, *report.teams, *report.month_teams):
         period = f"{fig.month:%Y-%m}" if fig.month is not None else whole
         for name, value in measures(fig):
             writer.writerow([period, fig.service or "", fig.team or "", name, value])
@@ -114,6 +115,7 @@ def as_text(report: Report) -> str:
         f"    changed after reply: {c.changed_after_reply}; after moderation: {c.changed_after_moderation}",
         f"  actions: {c.actions_open} open ({c.actions_overdue} overdue), {c.actions_done} done to sign off, "
         f"{c.actions_signed_off} signed off; oversight overdue: {c.oversight_overdue}",
+        f"  awaiting the team manager's final confirmation (oversight or every action done): {c.awaiting_confirmation}",
     ]  # fmt: skip
     p = fig.programme
     assert p is not None
@@ -136,6 +138,9 @@ def as_text(report: Report) -> str:
     lines += [f"  {s.service}: {_line(s)}" for s in report.services] or ["  none"]
     lines.append("By team:")
     lines += [f"  {t.team} ({t.service}): {_line(t)}" for t in report.teams] or ["  none"]
+    if report.month_teams:
+        lines.append("By month and team:")
+        lines += [f"  {t.month:%b %Y}, {t.team} ({t.service}): {_line(t)}" for t in report.month_teams if t.month is not None]
     return "\n".join(lines) + "\n"
 
 
