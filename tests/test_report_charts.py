@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,10 @@ def test_out_goes_only_with_png(engine: Engine, tmp_path: Path, fmt: str) -> Non
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip() == "auditbot report: --out goes with --format png (the charts' folder)"
     assert not (tmp_path / "x").exists()
+
+
+def test_importing_the_charts_does_not_import_matplotlib() -> None:
+    """The bot does not pay for matplotlib until a chart is drawn."""
+    code = "import sys, bot.cli.report, bot.services.reports.charts; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert done.stdout.strip() == "False"
