@@ -378,7 +378,9 @@ def test_an_empty_period_reports_nothing_owed(session_factory: sessionmaker[Sess
     [([], "give one of --month"), (["--month", "2026-13"], "2026-13"), (["--quarter", "2026Q5"], "2026Q5"),
      (["--month", "2026-12", "--quarter", "2026Q4"], "give one of"), (["--from", "2026-12"], "--from and --to go together"),
      (["--from", "2026-12", "--to", "2026-10"], "is before --from"), (["--month", "2026-12", "--as-of", "2027-02-30"], "--as-of"),
-     (["--month", "2026-12", "--format", "png"], "png")],
+     (["--month", "2026-12", "--format", "pdf"], "pdf"),
+     (["--month", "2026-12", "--out", "charts"], "--out goes with --format png"),
+     (["--month", "2026-12", "--format", "csv", "--out", "charts"], "--out goes with --format png")],
 )  # fmt: skip
 def test_bad_arguments_exit_2_with_one_line(engine: Engine, args: list[str], says: str) -> None:
     result = run(engine, ["report", *args], clock=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))

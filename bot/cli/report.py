@@ -1,17 +1,20 @@
 """``auditbot report --month YYYY-MM | --quarter YYYYQn | --from YYYY-MM --to YYYY-MM``: the
-programme's figures for the QA team (shared/domain.md step 12), as text or CSV."""
+programme's figures for the QA team (shared/domain.md step 12), as text or CSV, or its charts as
+PNG files (``--format png --out DIR``) each printed with its alt text."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import click
 
 from bot.calendar import WorkingCalendar
 from bot.cli import Context, pass_context
 from bot.services.allocation.rules import RequestError, add_months, parse_month
-from bot.services.reports.figures import figures
+from bot.services.reports.charts import charts
+from bot.services.reports.figures import Report, figures
 from bot.services.reports.output import as_csv, as_text
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
@@ -70,19 +73,44 @@ def register(group: click.Group) -> None:
     @click.option("--quarter", "quarter", metavar="YYYYQn", help="a quarter's (2026Q4: October to December 2026)")
     @click.option("--from", "start", metavar="YYYY-MM", help="from this month's allocations...")
     @click.option("--to", "end", metavar="YYYY-MM", help="...to this month's, inclusive")
-    @click.option("--format", "fmt", metavar="text|csv", default="text", show_default=True)
+    @click.option("--format", "fmt", metavar="text|csv|png", default="text", show_default=True,
+                  help="png: the charts, one file each, written to --out")  # fmt: skip
+    @click.option("--out", "out", metavar="DIR", type=click.Path(path_type=Path),
+                  help="with --format png: the folder for the charts (made if missing; default the current folder)")  # fmt: skip
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
                   help="overdue actions, audits and oversight as they stood on this day (default today)")  # fmt: skip
     @pass_context
     def report(
         ctx: Context, month: str | None, quarter: str | None, start: str | None, end: str | None, fmt: str,
-        as_of: str | None,
+        out: Path | None, as_of: str | None,
     ) -> None:  # fmt: skip
         """Completion, grades, re-audits, actions, moderation, concerns, exemptions and reflection, by month, service and team."""
         first, last = period(month, quarter, start, end)
-        if fmt not in ("text", "csv"):
-            raise BadArguments(f"--format is text or csv, not {fmt!r}")
+        if fmt not in ("text", "csv", "png"):
+            raise BadArguments(f"--format is text, csv or png, not {fmt!r}")
+        if out is not None and fmt != "png":
+            raise BadArguments("--out goes with --format png (the charts' folder)")
         day = parse_day(as_of) if as_of is not None else WorkingCalendar.from_settings(ctx.settings).local_date(ctx.now())
         with ctx.sessions() as session:
             result = figures(session, first, last, ctx.settings, as_of=day)
-        click.echo(as_csv(result) if fmt == "csv" else as_text(result), nl=False)
+        if fmt == "png":
+            write_charts(result, out or Path("."))
+        else:
+            click.echo(as_csv(result) if fmt == "csv" else as_text(result), nl=False)
+
+
+def write_charts(report: Report, folder: Path) -> list[Path]:
+    """Write the programme's charts into ``folder`` (made if missing), printing "wrote PATH" and the
+    chart's alt text under it (what a screen reader would read in Slack)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for chart in charts(report):
+            path = folder / chart.filename
+            path.write_bytes(chart.png)
+            written.append(path)
+            click.echo(f"wrote {path}")
+            click.echo(f"  {chart.alt_text}")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the charts to {folder}: {exc.strerror or exc}") from None
+    return written
