@@ -7,6 +7,8 @@ its JSON path, e.g. ``blocks[3].text.text: 3012 characters, Slack allows 3000``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -403,10 +405,21 @@ def _file_name(obj: Mapping[str, Any], path: str, out: Problems) -> None:
 
 
 def _file_content(obj: Mapping[str, Any], path: str, out: Problems) -> None:
-    content, where = obj.get("content"), _at(path, "content")
+    """The bytes: ``content`` (text, as written) or ``content_base64`` (a PNG, say), exactly one."""
+    if ("content" in obj) == ("content_base64" in obj):
+        out.append(f"{_at(path, 'content')}: give exactly one of content (text) or content_base64 (bytes)")
+        return
+    name = "content" if "content" in obj else "content_base64"
+    content, where = obj.get(name), _at(path, name)
     if not isinstance(content, str) or not content:
         out.append(f"{where}: must be a non-empty string")
-    elif (size := len(content.encode("utf-8"))) > MAX_FILE_BYTES:
+        return
+    try:
+        size = len(base64.b64decode(content, validate=True)) if name == "content_base64" else len(content.encode("utf-8"))
+    except binascii.Error:
+        out.append(f"{where}: is not base64")
+        return
+    if size > MAX_FILE_BYTES:
         out.append(f"{where}: {size} bytes, at most {MAX_FILE_BYTES} here")
 
 

@@ -127,6 +127,10 @@ class Template(StrEnum):
     REFLECTION_SHEET = "reflection_sheet"
     REFLECTION_ANSWERED = "reflection_answered"
     VIEW_REFLECTION = "view_reflection"
+    #: The monthly report: the summary (the programme's, or one service's for its Head of Service),
+    #: then each chart (PNG, its alt text the comment) and the CSV, uploaded as files.
+    REPORT_SUMMARY = "report_summary"
+    REPORT_FILE = "report_file"
     #: The App Home tab (a ``home`` view): waiting for you (each item with its DM's buttons), your audits, your actions.
     VIEW_HOME = "view_home"
 

@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     reaudit_within_months: int = Field(2, ge=1, description="Hull 25: a re-audit within two months")
     assurance_sample_size: int = Field(10, ge=0, description="Hull App. E: audits a month whose signed-off actions QA verifies")
 
+    # The monthly report (shared/domain.md step 12).
+    report_working_day: int = Field(10, ge=1, le=20, description="Hull App. C: posted on this working day of the next month")
+    qa_channel: str | None = Field(None, description="channel id the monthly report goes to (else each QA coordinator's DM)")
+
     # Reflection meetings (shared/domain.md step 2).
     meeting_answer_working_days: int = Field(2, ge=1, description="a proposal unanswered this long is one attempt (Hull A.12)")
     meeting_attempts: int = Field(2, ge=1, description="Hull A.12: after two unanswered attempts the auditor may escalate")

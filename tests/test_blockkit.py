@@ -235,12 +235,27 @@ def test_a_message_sharing_a_file_needs_a_short_comment_and_no_blocks() -> None:
         ({"content": ""}, "file.content: must be a non-empty string"),
         ({"content": b"BEGIN:VCALENDAR"}, "file.content: must be a non-empty string"),
         ({"content": "é" * 524_289}, "file.content: 1048578 bytes, at most 1048576 here"),
+        ({"content_base64": "iVBORw0KGgo="}, "file.content: give exactly one of content (text) or content_base64 (bytes)"),
     ],
 )
 def test_a_shared_file_is_checked_before_it_is_sent(change: dict[str, Any], problem: str) -> None:
     assert validate_message({"text": "Calendar invite", "file": {**INVITE, **change}}) == [problem]
     with pytest.raises(BlockKitError):
         check_message({"text": "Calendar invite", "file": {**INVITE, **change}})
+
+
+@pytest.mark.parametrize(
+    ("content_base64", "problem"),
+    [
+        ("iVBORw0KGgo=", None),
+        ("not base64!", "file.content_base64: is not base64"),
+        ("", "file.content_base64: must be a non-empty string"),
+        ("A" * 1_398_104, "file.content_base64: 1048578 bytes, at most 1048576 here"),
+    ],
+)
+def test_a_files_bytes_may_travel_as_base64(content_base64: str, problem: str | None) -> None:
+    chart = {"filename": "audit-report-2026-12-completion-by-month.png", "title": "Completion", "content_base64": content_base64}
+    assert validate_message({"text": "Bar chart of completion by month.", "file": chart}) == ([problem] if problem else [])
 
 
 def test_the_largest_file_allowed_passes() -> None:

@@ -240,6 +240,27 @@ def moderation_context(**overrides: Any) -> dict[str, Any]:
     return context
 
 
+def report_summary_worst(service: str | None = None) -> dict[str, Any]:
+    """The monthly report's summary at its longest: long names, the longest grade labels, every part listed and more."""
+    from bot.services.reports.model import Counts, Figures, GradeCount, Programme
+    from bot.services.reports.publish import LISTED, figures_context
+
+    label = "Requires Improvement with elements of good practice " + "l" * 40
+    grades = tuple(GradeCount(f"g{n}", label, 9999, 33) for n in range(5))
+    answers = tuple((f"q{n}", "What will you do differently after this audit? " + "w" * 200, 999) for n in range(4))
+
+    def slice_(name: str | None, team: str | None = None, paused: bool = False) -> dict[str, Any]:
+        counts = Counts(allocated=99999, completed=88888)
+        return figures_context(Figures(month=None, service=name, team=team, paused=paused, counts=counts,
+                                       final_grades=grades, original_grades=grades, minutes_to_acknowledge=12.5,
+                                       programme=None if name else Programme(reflection_answers=answers, moderation_target=12)))
+
+    parts = [slice_("Service & <" + "s" * 190 + ">", team=("Team " + "t" * 195) if service else None, paused=n == 1)
+             for n in range(LISTED)]  # fmt: skip
+    return {"period": "December 2026", "as_of": "2027-01-15", "service": service, "whole": slice_(service),
+            "parts": parts, "parts_more": 40, "files": 4}  # fmt: skip
+
+
 INVITE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:meeting-7@auditbot\r\nSEQUENCE:0\r\n"
               "DTSTART:20261208T100000Z\r\nSUMMARY:Reflection meeting CMS-104233\r\nLOCATION:Room 2 & 3 <Town Hall>\r\n"
               "END:VEVENT\r\nEND:VCALENDAR\r\n")
@@ -442,6 +463,10 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.VIEW_REFLECTION: {"allocation_id": 7, "reference": "CMS-104233", "max": MAX_ANSWER,
                                "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]},
     Template.VIEW_HOME: home_context_worst(),
+    Template.REPORT_SUMMARY: report_summary_worst(),
+    Template.REPORT_FILE: {"text": "Bar chart of completion by month. December 2026: 95% (19 of 20 owed). " + "x" * 1900,
+                           "filename": "audit-report-2026-12-completion-by-month.png",
+                           "title": "Audits completed, by month: December 2026", "content_base64": "iVBORw0KGgo="},
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -672,3 +697,14 @@ def test_an_empty_home_says_so_and_a_stranger_is_told_why() -> None:
     assert "Nothing is waiting for you" in text and "You have no audits to do." in text and "no open actions" in text
     stranger = all_text(render(Template.VIEW_HOME, {**empty, "unknown": True}))
     assert "not in the council's staff list" in stranger and "Your audits" not in stranger
+
+
+def test_a_services_report_summary_lists_its_teams_within_limits() -> None:
+    payload = render(Template.REPORT_SUMMARY, report_summary_worst(service="Children in Care"))
+    text = json.dumps(payload, ensure_ascii=False)
+    assert "Case file audits, Children in Care: December 2026" in text and "*By team*:" in text and "Team ttt" in text
+    assert "…and 40 more." in text and "the CSV" not in text  # a Head of Service gets the charts, not the CSV
+    whole = render(Template.REPORT_SUMMARY, report_summary_worst())
+    said = json.dumps(whole, ensure_ascii=False)
+    assert "…and 40 more (the CSV has them all)." in said and "paused (99999 allocated, 88888 completed)" in said
+    assert "median 12.5 minutes to acknowledge" in said

@@ -4,7 +4,7 @@ The only code in the product that posts messages. Guarantees, with the claim rul
 ``claims.py``: a row is sent by one sender at a time; a row whose sender crashed is taken over
 after a lease; a retry of a row that might already have reached Slack (a timeout, a crash
 after posting) first looks for the message by its idempotency key in the channel's metadata,
-so a notification is delivered once. A calendar invite (a payload with ``file``) is uploaded
+so a notification is delivered once. A file (a calendar invite, a report chart: a payload with ``file``) is uploaded
 with ``files_upload_v2`` instead, and its retry looks for a message sharing a file of its title.
 
 Time: ``send_due(now)`` takes ``now`` for the start of a batch; the moment of each failure is
@@ -21,6 +21,7 @@ instead of leaving them claimed until the lease runs out.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import random
@@ -323,9 +324,10 @@ class OutboxSender:
         """Share ``payload["file"]`` in ``channel``, ``payload["text"]`` its comment: the ts of the
         message sharing it when Slack says, else "" (Slack may still be processing the file)."""
         upload = payload["file"]
+        content = base64.b64decode(upload["content_base64"]) if "content_base64" in upload else upload["content"]
         try:
             response = self._call(
-                "files_upload_v2", channel=channel, content=upload["content"], filename=upload["filename"],
+                "files_upload_v2", channel=channel, content=content, filename=upload["filename"],
                 title=upload["title"], initial_comment=payload["text"],
             )  # fmt: skip
         except SlackRequestError as exc:  # the bytes did not reach the upload URL: nothing was completed

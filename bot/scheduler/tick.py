@@ -32,6 +32,7 @@ from bot.services.moderation import planners as moderation
 from bot.services.planning import Planned, Planner, TickContext, When
 from bot.services.qa_check import planners as qa_check
 from bot.services.replies import planners as replies
+from bot.services.reports import planners as reports
 from bot.settings import Settings
 from store.months import is_paused
 
@@ -57,6 +58,8 @@ class TickReport:
     alert_escalations: int = 0
     #: QA checks sent to the QA team
     qa_checks: int = 0
+    #: The monthly report's messages and files (once a month)
+    report_posts: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -64,7 +67,7 @@ class TickReport:
         """Notifications planned by this tick."""
         return (
             self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
-            + self.alert_escalations + self.qa_checks
+            + self.alert_escalations + self.qa_checks + self.report_posts
         )  # fmt: skip
 
     def summary(self) -> str:
@@ -84,6 +87,8 @@ class TickReport:
         ]
         if self.qa_checks:
             parts.append(f"{self.qa_checks} QA check message(s)")
+        if self.report_posts:
+            parts.append(f"{self.report_posts} monthly report message(s) and file(s)")
         if self.alert_escalations:
             parts.append(f"{self.alert_escalations} safeguarding escalation(s) at the real time")
         errors = f"; {len(self.errors)} planner(s) failed: {'; '.join(self.errors)}" if self.errors else ""
@@ -105,6 +110,7 @@ PLANNERS: tuple[Planner, ...] = (
     *actions.PLANNERS,
     *inadequate.PLANNERS,
     *meetings.PLANNERS,
+    *reports.PLANNERS,  # last: once a month it renders charts, and nothing waits behind it
 )
 
 

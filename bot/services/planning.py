@@ -18,7 +18,8 @@ from bot.settings import Settings
 
 #: The tick report's counters a planner's result adds to (the names of ``TickReport``'s fields).
 Counter = Literal[
-    "previews", "allocated", "allocation_messages", "reminders", "overdue", "exemption_chasers", "alert_escalations", "qa_checks"
+    "previews", "allocated", "allocation_messages", "reminders", "overdue", "exemption_chasers", "alert_escalations", "qa_checks",
+    "report_posts",
 ]
 
 
