@@ -15,7 +15,7 @@ from store.models import Allocation, AllocationState, AuditLog, AuditMonth, Exem
 from tests.simulation import Simulation
 from tests.test_scenario_alerts import raise_concern, urgent
 from tests.test_scenario_exemptions import AMY, QUINN, D, allocate_december
-from tests.test_scenario_home import buttons, home, opened, words
+from tests.test_scenario_home import buttons, home, opened, pending_extensions, words
 
 
 def glance(view: dict[str, Any]) -> str:
@@ -45,9 +45,9 @@ def december_with_everything(sim: Simulation) -> tuple[str, str]:
             due_date=row.due_date, state=RequestState.APPROVED, approver_id=amy, routed_to_id=amy, decided_by_id=amy,
             decided_at=sim.clock.now, created_at=sim.clock.now))  # fmt: skip
         row.state = AllocationState.EXEMPTED
-        case = session.get_one(Allocation, allocations[1].id).case
-        assert case.team_manager is not None
-        tm, auditor, reference = case.team_manager.email, session.get_one(Allocation, allocations[1].id).auditor.email, case.reference
+        concerned = session.get_one(Allocation, allocations[1].id)
+        assert concerned.case.team_manager is not None
+        tm, auditor, reference = concerned.case.team_manager.email, concerned.auditor.email, concerned.case.reference
     sim.at(D(2026, 12, 20), 10)
     raise_concern(sim, auditor, reference)
     urgent(sim)
@@ -123,15 +123,7 @@ def test_a_paused_month_says_paused_and_a_paused_next_month_has_no_preview(sim: 
 
 
 def test_a_qa_coordinator_with_a_huge_waiting_list_still_gets_at_most_one_hundred_blocks(sim: Simulation) -> None:
-    allocations = allocate_december(sim)
-    with sim.sessions() as session, session.begin():
-        quinn = session.scalars(select(Person).where(Person.email == QUINN)).one()
-        for n in range(150):
-            allocation = allocations[n % len(allocations)]
-            session.add(ExemptionRequest(
-                allocation_id=allocation.id, auditor_id=allocation.auditor_id, kind=RequestKind.EXTENSION, reason="Leave.",
-                due_date=allocation.due_date, new_due_date=D(2027, 1, 29), state=RequestState.PENDING, approver_id=quinn.id,
-                routed_to_id=quinn.id, created_at=sim.clock.now + dt.timedelta(minutes=n)))  # fmt: skip
+    pending_extensions(sim, allocate_december(sim), QUINN, 150)
     view = opened(sim, QUINN)
     assert view["blocks"][0]["block_id"] == "home_glance" and len(view["blocks"]) <= 100
     assert "…and 130 more" in words(view)
