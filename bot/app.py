@@ -25,6 +25,7 @@ from bot.handlers import (
     receipts,
     reflection,
     replies,
+    reports,
 )
 from bot.handlers.deps import Deps
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 HANDLER_MODULES = (
     commands, audits, meetings, reflection, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions,
-    alerts, home, errors,
+    alerts, reports, home, errors,
 )
 
 

@@ -133,6 +133,10 @@ class Template(StrEnum):
     REPORT_FILE = "report_file"
     #: The App Home tab (a ``home`` view): waiting for you (each item with its DM's buttons), your audits, your actions.
     VIEW_HOME = "view_home"
+    #: The QA team's report of a month so far, in a modal (from the Home tab's "This month's report").
+    VIEW_REPORT = "view_report"
+    #: Next month's allocation preview, in a modal (from the Home tab's "Preview next month's allocation").
+    VIEW_ALLOCATION_PREVIEW = "view_allocation_preview"
 
     @property
     def filename(self) -> str:
@@ -204,6 +208,9 @@ class ActionId(StrEnum):
     RESOLVE_MEETING = "meeting_resolve"
     #: Answer the reflection questions (the value: the allocation's id).
     ANSWER_REFLECTION = "reflection_answer"
+    #: The QA team's Home: next month's allocation preview, and this month's report, each in a modal.
+    PREVIEW_ALLOCATION = "reports_preview_allocation"
+    MONTH_REPORT = "reports_month_report"
 
 
 class FormBlock(StrEnum):
@@ -280,6 +287,8 @@ class BlockId(StrEnum):
     #: The App Home: one waiting item's buttons (``home_item:<kind>:<id>``), one of your actions' (``home_action:<id>``).
     HOME_ITEM = "home_item"
     HOME_ACTION = "home_action"
+    #: The QA team's Home: the month at a glance's buttons (the preview, the report).
+    HOME_GLANCE = "home_glance_actions"
 
 
 class Command(StrEnum):

@@ -132,6 +132,9 @@ CASES: list[tuple[Permission, Person | None, dict, Decision]] = [
      Decision(False, RefusalCode.NOT_YOUR_REFLECTION)),
     (Permission.REFLECT, person(LEAD, Role.TEAM_MANAGER), {"deciders": {MEMBER, AUDITOR}},
      Decision(False, RefusalCode.NOT_YOUR_REFLECTION)),
+    (Permission.VIEW_PROGRAMME, person(QA, Role.QA_COORDINATOR), {}, Decision(True)),
+    (Permission.VIEW_PROGRAMME, person(LEAD, Role.TEAM_MANAGER, Role.HEAD_OF_SERVICE_QA), {},
+     Decision(False, RefusalCode.QA_ONLY)),
 ]
 
 

@@ -14,6 +14,7 @@ from bot.ids import ActionId, BlockId, FormBlock, Template
 from bot.render import render, slack_escape
 from bot.services.audits.form import Step, step_fields
 from bot.services.audits.schemes import load_scheme
+from bot.services.home.month import GLANCE_BLOCKS
 from bot.services.inadequate.outcomes import outcome_field
 from bot.services.meetings.arrange import FORM_FIELDS as MEETING_FORM_FIELDS
 from bot.services.meetings.reflection import MAX_ANSWER, questions, reflection_field
@@ -38,10 +39,32 @@ def waiting_items(n: int) -> list[dict[str, Any]]:
              "times": times if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting" else []} for i in range(n)]  # fmt: skip
 
 
+#: The QA team's month at a glance (bot.services.home.month), every figure as wide as it gets.
+GLANCE = {"month": "2026-12-01", "paused": False, "allocated": 12345, "owed": 12000, "submitted": 11000, "completion": "92%",
+          "late": 1000, "overdue": 999, "exemptions_asked": 345, "exemptions_agreed": 300, "concerns_open": 77,
+          "concerns_unacknowledged": 7, "moderated": 40, "moderation_target": 1235}  # fmt: skip
+
+
+def report_context(**overrides: Any) -> dict[str, Any]:
+    """The month's report modal (bot.services.reports.modal), with large counts and every grade."""
+    counts = {name: 1234 for name in (
+        "allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated", "reaudits_exempted",
+        "reaudits_completed", "graded", "in_reply_window", "changed_after_reply", "changed_after_moderation",
+        "family_views_sought", "open_inadequate_cycles", "actions_open", "actions_overdue", "actions_done", "actions_signed_off",
+        "oversight_overdue", "moderated", "moderated_sample", "moderation_agreed", "exemptions_asked", "exemptions_agreed",
+        "exemptions_declined", "extensions_asked", "extensions_agreed", "extensions_declined", "concerns_raised",
+        "concerns_acknowledged", "owed", "on_time", "non_completions", "not_yet_due")}  # fmt: skip
+    grades = [{"label": label, "count": 300, "percent": 25} for label in
+              ("Outstanding", "Good", "Requires Improvement with elements of good practice", "Requires Improvement", "Inadequate")]
+    return {"month": "2026-12-01", "as_of": "2026-12-15", "paused": False, "completion": "48%", "counts": counts,
+            "final_grades": grades, "original_grades": grades, "moderation_target": 124, "finalised": 1200,
+            "concerns_open": 17, "concerns_unacknowledged": 3, **overrides}  # fmt: skip
+
+
 def home_context_worst() -> dict[str, Any]:
-    """A full Home: a notice, every section at one screen, each with more behind it."""
+    """A full Home: a notice, the QA team's month at a glance, every section at one screen, each with more behind it."""
     return {
-        "unknown": False, "notice": "Already done: " + "y" * 300,
+        "unknown": False, "notice": "Already done: " + "y" * 300, "glance": GLANCE,
         "waiting": waiting_items(20), "waiting_more": 130,
         "audits": [{"id": n, "state": "allocated", "due_date": "2026-12-31", "audit_type": "re_audit", "reference": f"CMS-{n}",
                     "late": n % 2 == 0} for n in range(10)],
@@ -290,6 +313,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "more": 3,
         "waiting": waiting_items(10),
         "waiting_more": 140,
+        "glance": GLANCE,
     },
     Template.ERROR: {"message": "Sorry, something went wrong.", "reference": "ab12cd34"},
     Template.REFUSAL: {"code": "unknown_person"},
@@ -467,6 +491,12 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.REPORT_FILE: {"text": "Bar chart of completion by month. December 2026: 95% (19 of 20 owed). " + "x" * 1900,
                            "filename": "audit-report-2026-12-completion-by-month.png",
                            "title": "Audits completed, by month: December 2026", "content_base64": "iVBORw0KGgo="},
+    Template.VIEW_REPORT: report_context(),
+    Template.VIEW_ALLOCATION_PREVIEW: {"month": "2027-01-01", "paused": False, "allocated": 0, "preview": {
+        "month": "2027-01-01", "first_working_day": "2027-01-04", "source": "rules", "prepared_by": None, "theme": None,
+        "counts": {"control": 40}, "total": 40, "auditors": 31, "max_load": 2,
+        "unallocated": [{"reference": f"CMS-{n}", "reason": "no eligible auditor: 12 in the case's team"} for n in range(10)],
+        "unallocated_more": 4, "notes": ["control sample: 40 requested, 0 already allocated, 40 planned"]}},
     Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
@@ -692,7 +722,7 @@ def test_a_full_home_stays_within_one_hundred_blocks_and_counts_the_rest() -> No
 
 def test_an_empty_home_says_so_and_a_stranger_is_told_why() -> None:
     empty = {"unknown": False, "notice": None, "waiting": [], "waiting_more": 0, "audits": [], "audits_more": 0,
-             "actions": [], "actions_more": 0}  # fmt: skip
+             "actions": [], "actions_more": 0, "glance": None}  # fmt: skip
     text = all_text(render(Template.VIEW_HOME, empty))
     assert "Nothing is waiting for you" in text and "You have no audits to do." in text and "no open actions" in text
     stranger = all_text(render(Template.VIEW_HOME, {**empty, "unknown": True}))
@@ -708,3 +738,28 @@ def test_a_services_report_summary_lists_its_teams_within_limits() -> None:
     said = json.dumps(whole, ensure_ascii=False)
     assert "…and 40 more (the CSV has them all)." in said and "paused (99999 allocated, 88888 completed)" in said
     assert "median 12.5 minutes to acknowledge" in said
+def test_the_glance_takes_four_blocks_and_its_buttons_open_the_preview_and_the_report() -> None:
+    with_glance = render(Template.VIEW_HOME, home_context_worst())
+    without = render(Template.VIEW_HOME, {**home_context_worst(), "glance": None})
+    assert len(with_glance["blocks"]) - len(without["blocks"]) == GLANCE_BLOCKS
+    assert len(with_glance["blocks"]) <= 100
+    buttons = [e["action_id"] for b in with_glance["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[:2] == [ActionId.PREVIEW_ALLOCATION, ActionId.MONTH_REPORT], "at the top, after the notice"
+    text = all_text(with_glance)
+    assert "This month at a glance: December 2026" in text and "1000 submitted after the deadline" in text
+    assert "40 done of a target of 1235" in text and "77 (7 not acknowledged)" in text
+    paused = all_text(render(Template.VIEW_HOME, {**home_context_worst(), "glance": {**GLANCE, "paused": True}}))
+    assert "December 2026 (paused)" in paused and "paused: nothing is chased" in paused and "999 past" not in paused
+    assert "at a glance" not in all_text(without)
+
+
+def test_the_report_modal_says_paused_never_zero_percent_and_preview_says_why_there_is_none() -> None:
+    paused = all_text(render(Template.VIEW_REPORT, report_context(paused=True, completion="paused")))
+    assert "paused: nothing is allocated or chased (1234 allocated, 1234 completed)" in paused and "0%" not in paused
+    running = all_text(render(Template.VIEW_REPORT, report_context()))
+    assert "1234 of 1234 submitted (48%)" in running and "Final: Outstanding 300 (25%)" in running
+    assert "1234 done of a target of 124" in running and "17 open now" in running
+    base = {"month": "2027-01-01", "allocated": 0, "preview": None}
+    assert "paused for January 2027" in all_text(render(Template.VIEW_ALLOCATION_PREVIEW, {**base, "paused": True}))
+    allocated = all_text(render(Template.VIEW_ALLOCATION_PREVIEW, {**base, "paused": False, "allocated": 42}))
+    assert "January 2027 is allocated already: 42 audit(s)" in allocated

@@ -32,6 +32,7 @@ from bot.clock import Clock
 from bot.ids import Template
 from bot.render import render
 from bot.services.home import home_context, home_summary
+from bot.services.home.month import glance_for
 from bot.settings import Settings
 from store.models import Notification, Person
 
@@ -40,11 +41,14 @@ log = logging.getLogger(__name__)
 
 def home_view(session: Session, person: Person | None, *, now: dt.datetime, settings: Settings,
               notice: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """``person``'s Home view as it stands (a stranger's: no work, a word on why)."""
+    """``person``'s Home view as it stands (a stranger's: no work, a word on why); the QA team's
+    starts with the month at a glance."""
     if person is None or not person.active:
-        return render(Template.VIEW_HOME, home_context(None, notice=notice, unknown=True))
-    summary = home_summary(session, person, now=now, today=now.astimezone(settings.tz).date())
-    return render(Template.VIEW_HOME, home_context(summary, notice=notice))
+        return render(Template.VIEW_HOME, {**home_context(None, notice=notice, unknown=True), "glance": None})
+    today = now.astimezone(settings.tz).date()
+    summary = home_summary(session, person, now=now, today=today)
+    glance = glance_for(session, person, settings, today=today)
+    return render(Template.VIEW_HOME, {**home_context(summary, notice=notice), "glance": glance})
 
 
 class HomePublisher:

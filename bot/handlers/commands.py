@@ -17,6 +17,7 @@ from bot.ids import Command, Template
 from bot.render import render
 from bot.services.authz import Permission, check
 from bot.services.home import waiting_for
+from bot.services.home.month import glance_for
 from bot.services.staff.people import my_audits
 
 #: ``/audit mine`` lists this many waiting items (one line each), newest first, then counts the rest.
@@ -29,8 +30,8 @@ def _reply(ack: Ack, template: Template, context: dict[str, Any]) -> None:
 
 
 def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
-    """``/audit mine``: what is waiting for the person (as on their Home tab), then the audits they
-    do, and audits of cases they work on or manage."""
+    """``/audit mine``: the month at a glance for the QA team, what is waiting for the person (as on
+    their Home tab), then the audits they do, and audits of cases they work on or manage."""
     now = deps.clock()
     with acting_as(deps, client, request.user_id) as (session, person):
         decision = check(session, person, Permission.VIEW_OWN_AUDITS, now=now, actor_ref=request.user_id)
@@ -38,6 +39,7 @@ def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps)
             today = now.astimezone(deps.settings.tz).date()
             lines = my_audits(session, person, today=today)
             waiting = waiting_for(session, person, now=now, today=today)
+            glance = glance_for(session, person, deps.settings, today=today)
             name = person.display_name
     if decision.code is not None:
         _reply(ack, Template.REFUSAL, {"code": decision.code.value})
@@ -62,6 +64,7 @@ def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps)
             "more": max(0, len(lines) - 40),
             "waiting": [item.context() for item in waiting[:MINE_WAITING_LIMIT]],
             "waiting_more": max(0, len(waiting) - MINE_WAITING_LIMIT),
+            "glance": glance,
         },
     )
 

@@ -66,6 +66,8 @@ class Permission(StrEnum):
     RESOLVE_MEETING = "resolve_meeting"
     #: Answer the reflection sheet after the meeting: the case's allocated worker and the allocation's auditors.
     REFLECT = "reflect"
+    #: The month at a glance, next month's allocation preview and the month's report: the QA team.
+    VIEW_PROGRAMME = "view_programme"
 
 
 class RefusalCode(StrEnum):
@@ -179,7 +181,8 @@ def decide(
             return _allowed(person.id == lead_id, RefusalCode.NOT_YOUR_CHALLENGE)
         case Permission.REQUEST_BREAK:
             return _allowed(person.has_role(Role.AUDITOR), RefusalCode.NOT_AN_AUDITOR)
-        case Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR | Permission.CHOOSE_MODERATOR | Permission.SEND_SAMPLE:
+        case (Permission.VIEW_BREAKS | Permission.CHOOSE_AUDITOR | Permission.CHOOSE_MODERATOR | Permission.SEND_SAMPLE
+              | Permission.VIEW_PROGRAMME):
             return _allowed(qa, RefusalCode.QA_ONLY)
         case Permission.CANCEL_BREAK:  # only the auditor whose break it is (nobody else manages breaks)
             return _allowed(person.id == break_owner_id, RefusalCode.NOT_YOUR_BREAK)

@@ -57,6 +57,29 @@ def preview_context(plan: AllocationPlan, row: AuditMonth, *, source: str, first
     }
 
 
+def _planned(
+    session: Session, settings: Settings, row: AuditMonth, *, first_working_day: dt.date, now: dt.datetime
+) -> dict[str, object]:
+    """Plan ``row``'s month as the scheduler would (nothing committed) and describe the plan."""
+    request, source = month_request(row, settings)
+    plan = plan_allocation(session, request, settings, now=now)
+    return preview_context(plan, row, source=source, first_working_day=first_working_day)
+
+
+def preview_modal_context(
+    session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime
+) -> dict[str, object]:
+    """Next month's preview on demand (the QA team's Home), any day: the plan, or why there is none
+    (paused, or allocated by hand already). Plans only; the caller rolls back (``month_row`` may add the month's row)."""
+    month = add_months(calendar.local_date(now).replace(day=1), 1)
+    row = month_row(session, month, lock=False)
+    allocated = allocated_count(session, month)
+    preview = None
+    if not row.paused and (row.prepared_request or not allocated):
+        preview = _planned(session, settings, row, first_working_day=calendar.first_working_day(month), now=now)
+    return {"month": month.isoformat(), "paused": row.paused, "allocated": allocated, "preview": preview}
+
+
 def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
     """DM the QA coordinators next month's plan ``preview_working_days_before`` working days ahead."""
     today = calendar.local_date(now)
@@ -72,9 +95,7 @@ def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar
     row = month_row(session, month, lock=False)
     if row.paused or (not row.prepared_request and allocated_count(session, month)):
         return 0  # allocated by hand already: the scheduler will not add to it, so nothing to preview
-    request, source = month_request(row, settings)
-    plan = plan_allocation(session, request, settings, now=now)
-    context = preview_context(plan, row, source=source, first_working_day=first)
+    context = _planned(session, settings, row, first_working_day=first, now=now)
     return sum(
         enqueue(
             session, key=key, template=Template.ALLOCATION_PREVIEW, context=context, now=now, recipient_id=qa_id,
