@@ -73,7 +73,7 @@ def table_commands(text: str) -> list[str]:
 def test_the_readme_examples_are_found() -> None:
     blocks = sh_blocks(README)
     assert len(blocks) == 8 and blocks[0][0].startswith("python3 dev.py run")
-    assert len(table_commands(README)) == 23
+    assert len(table_commands(README)) == 24
 
 
 @dataclass
@@ -264,6 +264,8 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     report = said["auditbot report --month 2026-12"]
     assert report.splitlines()[0].startswith("Case file audits: December 2026 (as of "), report
     assert "grades of 1 recorded audit(s)" in report and "CMS-" not in report, report
+    posted = said["auditbot report --month 2026-12 --post"]
+    assert posted.startswith("December 2026: ") and "planned for" in posted and "(the QA coordinators, and each Head" in posted, posted
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [
         "auditors whose exemption requests would reach nobody: 0",

@@ -11,11 +11,15 @@ import io
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
+from bot.cli import Context
+from bot.cli import report as report_cli
 from bot.services.reports.publish import plan_monthly_report, report_day
 from bot.settings import Settings, load_settings
 from bot.workspace import LocalWorkspace
@@ -168,3 +172,28 @@ def test_a_paused_month_is_posted_as_paused_never_zero(
     with session_factory() as s:
         summary = s.scalars(select(Notification).where(Notification.idempotency_key == "report:2027-02:channel:summary")).one()
         assert summary.context["whole"]["paused"] and summary.context["whole"]["completion"] == "paused"
+
+
+def test_an_operator_posts_a_month_now_once_delivered_in_working_hours(
+    session_factory: sessionmaker[Session], engine: Engine, settings: Settings, emails: dict[str, str],  # noqa: F811
+) -> None:  # fmt: skip
+    saturday = dt.datetime(2027, 1, 16, 20, tzinfo=dt.UTC)  # out of hours: the posts wait for Monday morning
+
+    def post(*args: str) -> Any:
+        group = click.Group("auditbot")
+        report_cli.register(group)
+        return CliRunner().invoke(group, ["report", *args], obj=Context(settings, _engine=engine, clock=lambda: saturday))
+
+    assert post("--month", "2026-12", "--post").output == "December 2026: nothing posted: nothing allocated\n"
+    december(session_factory)
+    said = post("--month", "2026-12", "--post")
+    assert said.exit_code == 0 and said.output == (
+        "December 2026: 8 message(s) and file(s) planned for 2 destination(s) (the QA channel, and each Head of Service whose "
+        "service had audits); sent from Mon 18 Jan 2027 08:30 by the running bot\n")
+    assert post("--month", "2026-12", "--post").output == "December 2026: nothing posted: already posted\n"
+    with session_factory() as s:
+        starts = set(s.scalars(select(Notification.next_attempt_at).where(Notification.idempotency_key.like("report:2026-12:%"))))
+    assert starts == {dt.datetime(2027, 1, 18, 8, 30, tzinfo=dt.UTC)}
+    for wrong in (["--quarter", "2026Q4", "--post"], ["--month", "2026-12", "--post", "--format", "csv"]):
+        refused = post(*wrong)
+        assert refused.exit_code == 2 and "--post goes with --month alone" in refused.output

@@ -1,6 +1,7 @@
 """``auditbot report --month YYYY-MM | --quarter YYYYQn | --from YYYY-MM --to YYYY-MM``: the
 programme's figures for the QA team (shared/domain.md step 12), as text or CSV, or its charts as
-PNG files (``--format png --out DIR``) each printed with its alt text."""
+PNG files (``--format png --out DIR``) each printed with its alt text; ``--post`` posts a month as the
+schedule does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.services.allocation.rules import RequestError, add_months, parse_month
 from bot.services.reports.charts import charts
 from bot.services.reports.figures import Report, figures
 from bot.services.reports.output import as_csv, as_text
+from bot.services.reports.publish import post_month
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -79,13 +81,20 @@ def register(group: click.Group) -> None:
                   help="with --format png: the folder for the charts (made if missing; default the current folder)")  # fmt: skip
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
                   help="overdue actions, audits and oversight as they stood on this day (default today)")  # fmt: skip
+    @click.option("--post", is_flag=True,
+                  help="with --month: post the month's report now, as the schedule does (once; from the next working moment)")
     @pass_context
     def report(
         ctx: Context, month: str | None, quarter: str | None, start: str | None, end: str | None, fmt: str,
-        out: Path | None, as_of: str | None,
+        out: Path | None, as_of: str | None, post: bool,
     ) -> None:  # fmt: skip
         """Completion, grades, re-audits, actions, moderation, concerns, exemptions and reflection, by month, service and team."""
         first, last = period(month, quarter, start, end)
+        if post:
+            if month is None or as_of is not None or out is not None or fmt != "text":
+                raise BadArguments("--post goes with --month alone (the report is posted as it stands today)")
+            post_now(ctx, first)
+            return
         if fmt not in ("text", "csv", "png"):
             raise BadArguments(f"--format is text, csv or png, not {fmt!r}")
         if out is not None and fmt != "png":
@@ -97,6 +106,21 @@ def register(group: click.Group) -> None:
             write_charts(result, out or Path("."))
         else:
             click.echo(as_csv(result) if fmt == "csv" else as_text(result), nl=False)
+
+
+def post_now(ctx: Context, month: dt.date) -> None:
+    """Plan the month's posts in one transaction and say what was planned (the running bot sends them)."""
+    calendar = WorkingCalendar.from_settings(ctx.settings)
+    with ctx.sessions() as session, session.begin():
+        posted = post_month(session, month, ctx.settings, calendar, now=ctx.now())
+    if posted.why_not is not None:
+        click.echo(f"{month:%B %Y}: nothing posted: {posted.why_not}")
+        return
+    where = "the QA channel" if ctx.settings.qa_channel else "the QA coordinators"
+    assert posted.starts is not None
+    click.echo(f"{month:%B %Y}: {posted.planned} message(s) and file(s) planned for {posted.destinations} destination(s) "
+               f"({where}, and each Head of Service whose service had audits); sent from "
+               f"{calendar.local(posted.starts):%a %d %b %Y %H:%M} by the running bot")  # fmt: skip
 
 
 def write_charts(report: Report, folder: Path) -> list[Path]:

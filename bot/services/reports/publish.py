@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -107,17 +108,40 @@ def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingC
     day = report_day(month, settings, calendar)
     if not day <= today <= calendar.add_working_days(day, CATCH_UP_WORKING_DAYS):
         return 0
+    return post_month(session, month, settings, calendar, now=now).planned
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What ``post_month`` planned: outbox rows, for how many destinations; or why nothing."""
+
+    planned: int = 0
+    destinations: int = 0
+    #: "nothing allocated", "nobody to post to" or "already posted" when nothing was planned.
+    why_not: str | None = None
+    starts: dt.datetime | None = None
+
+
+def post_month(session: Session, month: dt.date, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> Posted:
+    """Plan the posts of ``month``'s report as they stand today, each once (what was planned
+    already, by the schedule or an operator, is not planned again), delivered from the next working
+    moment."""
+    month, today = month.replace(day=1), calendar.local_date(now)
     prefix = f"report:{month:%Y-%m}"
     qa = [] if settings.qa_channel else [p.id for p in qa_coordinators(session)]
     heads = _heads(session, month)
     first_keys = [f"{prefix}:channel:summary"] if settings.qa_channel else [f"{prefix}:person:{p}:summary" for p in qa]
     first_keys += [f"{prefix}:head:{p}:summary" for p, _ in heads]
+    if not _has_month(session, month):
+        return Posted(why_not="nothing allocated")
+    if not first_keys:
+        return Posted(why_not="nobody to post to")
     done = set(session.scalars(select(Notification.idempotency_key).where(Notification.idempotency_key.in_(first_keys))))
-    if done == set(first_keys) or not _has_month(session, month):
-        return 0
+    if done == set(first_keys):
+        return Posted(why_not="already posted")
     report = figures(session, month, month, settings, as_of=today)
     label = period_label(report)
-    planned = 0
+    planned, start = 0, calendar.next_working_moment(now)
 
     def post(dest: str, summary: dict[str, Any], files: list[dict[str, Any]], *, to: int | None) -> None:
         nonlocal planned
@@ -125,7 +149,8 @@ def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingC
         rows = [(f"{prefix}:{dest}:summary", Template.REPORT_SUMMARY, {**summary, "files": len(files)})]
         rows += [(f"{prefix}:{dest}:file:{n}", Template.REPORT_FILE, f) for n, f in enumerate(files, 1)]
         for key, template, context in rows:
-            planned += enqueue(session, key=key, template=template, context=context, now=now, priority=Priority.BULK, **where)
+            planned += enqueue(session, key=key, template=template, context=context, now=now, priority=Priority.BULK,
+                               not_before=start, **where)  # fmt: skip
 
     programme = [_chart_file(c) for c in charts(report)]
     programme.append(_file(f"The figures of the case file audit report for {label}, one row per measure (CSV).",
@@ -141,7 +166,7 @@ def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingC
         if service in services:
             post(f"head:{person_id}", summary_context(report, service=service),
                  [_chart_file(c) for c in charts(report, service=service)], to=person_id)  # fmt: skip
-    return planned
+    return Posted(planned, len(first_keys), None if planned else "already posted", start)
 
 
 def _chart_file(chart: Chart) -> dict[str, Any]:
