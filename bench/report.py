@@ -6,7 +6,10 @@ Run: ``.venv/bin/python bench/report.py [--database-url URL] [--cases 100000] [-
 Inserts, set-based, ``--cases`` cases in 40 teams of 4 services and ``--audits`` allocations over
 twelve months, nine in ten of them recorded (an overall grade history, one in ten changed after
 reply; two actions each), then times ``figures`` over the twelve months and the text and CSV made
-from it. Prints each time beside the floor of 5 s and their ratio; nothing here is asserted.
+from it, then draws the programme's and each service's charts and plans December's posts (figures,
+charts, CSV, outbox rows; to no one without QA coordinators or Heads of Service, so the planning is
+timed, not the sending). Prints each time beside the floor of 5 s and their ratio; nothing here is
+asserted.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.calendar import WorkingCalendar
 from bot.services.allocation.rules import add_months
+from bot.services.reports.charts import charts
 from bot.services.reports.figures import figures
 from bot.services.reports.output import as_csv, as_text
+from bot.services.reports.publish import post_month
 from bot.settings import load_settings
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, CaseType, Person, Service, Team
@@ -99,6 +105,14 @@ def main() -> None:
             began = time.perf_counter()
             text, table = as_text(report), as_csv(report)
             row("text and CSV from them", time.perf_counter() - began)
+            began = time.perf_counter()
+            drawn = charts(report) + [c for s in report.services if s.service for c in charts(report, service=s.service)]
+            row(f"{len(drawn)} charts (PNG), matplotlib's import included", time.perf_counter() - began)
+        with sessions() as session, session.begin():
+            calendar = WorkingCalendar.from_settings(settings)
+            began = time.perf_counter()
+            posted = post_month(session, add_months(FIRST, 11), settings, calendar, now=AT.replace(year=2027, month=1, day=15))
+            row(f"the month's posts planned ({posted.planned} outbox rows)", time.perf_counter() - began)
         print(f"completion {report.overall.completion_text} of {report.overall.counts.owed}; "
               f"{len(report.teams)} teams; {len(table.splitlines())} CSV rows; {len(text.splitlines())} text lines")
         engine.dispose()
