@@ -182,22 +182,53 @@ def register(group: click.Group) -> None:
         _show_modal_on_top(click_ctx, email, answer)
         click.echo(click.style(f"(the bot answered HTTP {answer['status']}; only {email} sees this)", dim=True))
 
-    @workspace.command("click", short_help="Click a button in a message, by its words.")
+    @workspace.command("home", short_help="Open a person's App Home tab and show it.")
+    @click.option("--user", "email", required=True, help="Whose Home tab to open (their email).")
+    @click.pass_context
+    def home(click_ctx: click.Context, email: str) -> None:
+        """Open a person's App Home tab as Slack does (the bot is sent `app_home_opened`) and show the
+        Home the bot publishes; click its buttons with `click --user EMAIL "Button words" --home`.
+
+        Exits 1 when they have no Home: the bot published none, now or before.
+        """
+        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/home", {"user": email})
+        if not answer.get("ok"):
+            raise click.ClickException(_refused(answer))
+        if answer.get("home") is None:
+            raise click.ClickException(f"the bot published no Home tab for {email} when they opened it "
+                                       f"(it answered HTTP {answer['status']})")  # fmt: skip
+        note = "" if answer.get("published") else " (the bot did not republish it; this is the one it published before)"
+        _show_home(click_ctx, email, answer["home"], note)
+        click.echo(click.style(f"(click a button with `auditbot workspace click --user {email} \"Button words\" --home`)",
+                               dim=True))  # fmt: skip
+
+    @workspace.command("click", short_help="Click a button in a message (or on the Home tab), by its words.")
     @click.option("--user", "email", required=True, help="Who clicks (their email).")
     @click.option("--message", "number", type=int, default=None,
                   help="Which message (its # in `workspace messages`); default: their newest with that button.")
+    @click.option("--home", "on_home", is_flag=True,
+                  help="Click it on their App Home tab (as `workspace home` shows it; the first from the top) instead.")
     @click.option("--option", default=None, help="For a menu: the option to choose (its words or value).")
     @click.argument("button")
     @click.pass_context
-    def click_button(click_ctx: click.Context, email: str, number: int | None, option: str | None, button: str) -> None:
-        """Click a button in a message, by its words, e.g. `click --user EMAIL "Mark audit complete"`."""
+    def click_button(click_ctx: click.Context, email: str, number: int | None, on_home: bool, option: str | None,
+                     button: str) -> None:  # fmt: skip
+        """Click a button in a message, by its words, e.g. `click --user EMAIL "Mark audit complete"`;
+        with --home, on their Home tab: then the modal it opens is shown, or the Home as the bot republished it."""
+        if on_home and number is not None:
+            raise click.UsageError("--message and --home: a button is either in a message or on the Home tab")
         base = click_ctx.meta["ws_url"]
-        answer = _post(f"{base}/_local/act/click", {"user": email, "button": button, "message": number, "option": option})
+        body = {"user": email, "button": button, "message": number, "option": option, "home": on_home}
+        answer = _post(f"{base}/_local/act/click", body)
         if not answer.get("ok"):
             raise click.ClickException(_refused(answer))
-        click.echo(click.style(f"{email} clicked [{answer['clicked']}] in message #{answer['message']}", dim=True))
+        where = "on their Home tab" if on_home else f"in message #{answer['message']}"
+        click.echo(click.style(f"{email} clicked [{answer['clicked']}] {where}", dim=True))
         if answer.get("confirmed"):
             click.echo(click.style(f"(Slack asked first: \"{answer['confirmed']}\" and they confirmed)", dim=True))
+        if on_home and not (answer.get("modal") and answer.get("modal_changed")) and answer.get("home") is not None:
+            note = " (republished)" if answer.get("published") else " (not republished yet)"
+            _show_home(click_ctx, email, answer["home"], note)
         _show_outcome(click_ctx, email, answer)
 
     @workspace.command("modal", short_help="Show a person's open modal and its fields.")
@@ -318,6 +349,14 @@ def _show_message(click_ctx: click.Context, message: dict[str, Any], names: dict
     for file in message.get("files") or []:
         click.echo(f"  📎 {file['name']} — {file['title']}, {file['size']:,} bytes — "
                    f"save it with: workspace file {file['id']} --save PATH")
+
+
+def _show_home(click_ctx: click.Context, email: str, view: dict[str, Any], note: str = "") -> None:
+    """A Home view as `messages` shows a message: a bold title line, then its blocks read out."""
+    names = _names(click_ctx)
+    click.echo(click.style(f"Home tab of {email}{note}", bold=True))
+    for line in block_lines(view.get("blocks") or []):
+        click.echo(f"  {readable(line, names)}")
 
 
 def _show_modal_on_top(click_ctx: click.Context, email: str, answer: dict[str, Any]) -> None:

@@ -245,9 +245,10 @@ class Actor:
         status, body = self._post_form({"payload": json.dumps(payload)})
         return {"status": status, "body": body, "trigger_id": trigger_id, "response_url": payload["response_url"]}
 
-    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None) -> dict[str, Any]:
-        """Click the button ``action_id`` (the one whose value is ``value``, when given) in a
-        published App Home view (a dict from ``home()`` or ``views()``), as Slack sends it:
+    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None,
+                   selected_option: dict[str, Any] | str | None = None) -> dict[str, Any]:
+        """Click the element ``action_id`` (the button whose value is ``value``, when given; a menu's
+        ``selected_option``) in a published App Home view (a dict from ``home()`` or ``views()``), as Slack sends it:
         ``container.type == "view"``, the view object, a trigger_id, and no response_url or channel.
         Returns ``{"status", "body", "trigger_id"}``."""
         state = self.ws.state
@@ -259,7 +260,7 @@ class Actor:
             if stored.user_id != user.id:
                 raise PermissionError(f"{user.email} cannot see another member's view")
             block_id, element = _find_in_blocks(stored.body.get("blocks", []), stored.id, action_id, f"view {stored.id}", value)
-            action = _action(element, block_id, state.next_ts(), None, None)
+            action = _action(element, block_id, state.next_ts(), None, selected_option)
             trigger_id = state.issue_trigger(user.id)
             payload: dict[str, Any] = {
                 "type": "block_actions",

@@ -406,10 +406,17 @@ class WebApi:
                 return error("hash_conflict")
             existing.body, existing.hash = body, self.state.new_hash()
             self.state.changed("view", existing)
+            self._home_published()
             return ok(view=self.api_view(existing))
         view = self.state.new_view(user.id, body, root=None, previous=None)
         self.state.home_views[user.id] = view.id
+        self._home_published()
         return ok(view=self.api_view(view))
+
+    def _home_published(self) -> None:
+        """Wake whoever waits for a Home to be published (``LocalWorkspace.wait_for_home``)."""
+        with self.state.home_published:
+            self.state.home_published.notify_all()
 
     # --- files ---------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ class Clickable:
     label: str
     option: dict[str, Any] | None
     confirm: str = ""  # the question Slack asks before sending the click ('' when none)
+    value: str | None = None  # a button's value (which of several same buttons, e.g. one per item on Home)
 
 
 def _text(obj: Any) -> str:
@@ -103,11 +104,23 @@ def find_clickable(
                 chosen = _choose(element_options(element), option, repr(_label(element)))
             confirm = element.get("confirm") or {}
             question = " ".join(t for t in (_text(confirm.get("title")), _text(confirm.get("text"))) if t)
-            return Clickable(n, message, str(element["action_id"]), _label(element), chosen, question)
+            value = str(element["value"]) if element.get("value") is not None else None
+            return Clickable(n, message, str(element["action_id"]), _label(element), chosen, question, value)
     if number:
         labels = ", ".join(repr(_label(e)) for e in _elements(messages[number - 1])) or "no buttons"
         raise FormInputError(f"message #{number} has no button {wanted!r}; it has {labels}")
     raise FormInputError(f"no message of theirs has a button {wanted!r}")
+
+
+def find_in_view(view: dict[str, Any], wanted: str, *, option: str | None = None, where: str = "their Home") -> Clickable:
+    """The first element (top down) of a view labelled (or with action id) ``wanted``, as on a message."""
+    try:
+        return find_clickable([view], wanted, number=1, option=option)
+    except FormInputError as exc:
+        if not str(exc).startswith("message #1 has no button"):
+            raise
+        labels = ", ".join(repr(_label(e)) for e in _elements(view)) or "no buttons"
+        raise FormInputError(f"{where} has no button {wanted!r}; it has {labels}") from None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class LocalWorkspace:
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
+        #: How long (real seconds) a terminal action waits for the bot to publish a Home (``wait_for_home``).
+        self.publish_wait_seconds = ack_timeout_seconds
         self.state = WorkspaceState(team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock)
         limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst)
         faults = FaultPlan(fault_rate, "500", fault_seed)
@@ -257,6 +259,25 @@ class LocalWorkspace:
             view = self.state.views.get(self.state.home_views.get(self._user(user_email).id, ""))
             return self.api.api_view(view) if view is not None else None
 
+    def wait_for_home(self, user_email: str, since: dict[str, Any] | None, timeout: float | None = None) -> dict[str, Any] | None:
+        """The user's App Home once the bot has published it after ``since`` (the Home as it was, or None),
+        waiting up to ``timeout`` seconds (default ``publish_wait_seconds``); None when nothing was published.
+
+        A publish always gives the view a new hash, so an unchanged (id, hash) means not published yet.
+        """
+        key = (since["id"], since["hash"]) if since is not None else None
+        deadline = time.monotonic() + (self.publish_wait_seconds if timeout is None else timeout)
+        with self.state.home_published:
+            while True:
+                self.api.land_due()
+                view = self.home(user_email)
+                if view is not None and (view["id"], view["hash"]) != key:
+                    return view
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.state.home_published.wait(left)
+
     def view_stack(self, user_email: str) -> list[dict[str, Any]]:
         """The user's open modals, bottom first (empty when none is open)."""
         with self.state.lock:
@@ -330,10 +351,11 @@ class LocalWorkspace:
         finally:
             self.persist()
 
-    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None) -> dict[str, Any]:
-        """Click a button in a published App Home view, as that member (see ``Actor.click_view``)."""
+    def click_view(self, user_email: str, view: dict[str, Any], action_id: str, value: str | None = None,
+                   selected_option: dict[str, Any] | str | None = None) -> dict[str, Any]:
+        """Click an element of a published App Home view, as that member (see ``Actor.click_view``)."""
         try:
-            return self.actor.click_view(user_email, view, action_id, value=value)
+            return self.actor.click_view(user_email, view, action_id, value=value, selected_option=selected_option)
         finally:
             self.persist()
 

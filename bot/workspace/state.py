@@ -349,6 +349,8 @@ class WorkspaceState:
 
     def __init__(self, *, team_id: str, team_name: str, clock: Clock, wall_clock: Clock) -> None:
         self.lock = threading.RLock()
+        #: Notified (under ``lock``) whenever ``views.publish`` stores someone's App Home.
+        self.home_published = threading.Condition(self.lock)
         self.team_id, self.team_name = team_id, team_name
         self.team_domain = "".join(c if c.isalnum() else "-" for c in team_name.lower()).strip("-") or "local"
         self.clock, self.wall_clock = clock, wall_clock

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.workspace.actor import BotTimeoutError, BotUnreachableError
-from bot.workspace.forms import FormInputError, find_clickable, input_values
+from bot.workspace.forms import FormInputError, find_clickable, find_in_view, input_values
 
 if TYPE_CHECKING:
     from bot.workspace.server import LocalWorkspace
@@ -23,7 +23,8 @@ Answer = tuple[int, Any]
 #: What each endpoint expects, for the 400 answer to a body it cannot read.
 EXPECTED = {
     "command": "JSON with user (email), command and text",
-    "click": "JSON with user (email), button, and optionally message (number) and option",
+    "click": "JSON with user (email), button, and optionally message (number) or home (true), and option",
+    "home": "JSON with user (email)",
     "submit": "JSON with user (email) and fields",
     "close": "JSON with user (email), and optionally fields (what was typed before closing)",
 }
@@ -68,12 +69,41 @@ def _command(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, 
 
 
 def _click(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("home"):
+        return _click_home(ws, email, body)
     number = int(body["message"]) if body.get("message") is not None else None
     option = str(body["option"]) if body.get("option") is not None else None
     target = find_clickable(ws.messages(user_email=email), str(body["button"]), number=number, option=option)
     result = ws.click(email, target.message, target.action_id, selected_option=target.option)
     return {"clicked": target.label, "message": target.number, "confirmed": target.confirm,
             "status": result["status"], "body": result["body"]}  # fmt: skip
+
+
+def _home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The member opens the Home tab (``app_home_opened``, signed); the Home the bot publishes for it.
+
+    ``home`` is the Home they now see (None when none was ever published); ``published`` says
+    whether the bot published it for this opening (within ``publish_wait_seconds``).
+    """
+    before = ws.home(email)
+    result = ws.open_home(email)
+    published = ws.wait_for_home(email, before) if result["status"] == 200 else None
+    return {"status": result["status"], "body": result["body"], "home": published or before, "published": published is not None}
+
+
+def _click_home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Click a button on the member's Home by its words (the first from the top), then wait for the
+    bot to republish the Home (it does after every click, from its publisher thread)."""
+    before = ws.home(email)
+    if before is None:
+        raise FormInputError(f"{email} has no Home tab yet; open it first with `auditbot workspace home --user {email}`")
+    option = str(body["option"]) if body.get("option") is not None else None
+    target = find_in_view(before, str(body["button"]), option=option)
+    value = None if target.option is not None else target.value
+    result = ws.click_view(email, before, target.action_id, value=value, selected_option=target.option)
+    republished = ws.wait_for_home(email, before) if result["status"] == 200 else None
+    return {"clicked": target.label, "message": None, "confirmed": target.confirm, "status": result["status"],
+            "body": result["body"], "home": republished or ws.home(email), "published": republished is not None}  # fmt: skip
 
 
 def _submit(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +139,7 @@ ACTIONS: dict[str, Callable[[LocalWorkspace, str, dict[str, Any]], dict[str, Any
     "click": _click,
     "submit": _submit,
     "close": _close,
+    "home": _home,
 }
 
 
