@@ -93,15 +93,18 @@ def _home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any
 
 def _click_home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
     """Click a button on the member's Home by its words (the first from the top), then wait for the
-    bot to republish the Home (it does after every click, from its publisher thread)."""
+    bot to republish the Home (it does after every click, from its publisher thread), unless the
+    click opened a modal: that is what the member sees next, so it is shown at once."""
     before = ws.home(email)
     if before is None:
         raise FormInputError(f"{email} has no Home tab yet; open it first with `auditbot workspace home --user {email}`")
     option = str(body["option"]) if body.get("option") is not None else None
     target = find_in_view(before, str(body["button"]), option=option)
     value = None if target.option is not None else target.value
+    modals = len(ws.view_stack(email))
     result = ws.click_view(email, before, target.action_id, value=value, selected_option=target.option)
-    republished = ws.wait_for_home(email, before) if result["status"] == 200 else None
+    opened = len(ws.view_stack(email)) > modals
+    republished = ws.wait_for_home(email, before) if result["status"] == 200 and not opened else None
     return {"clicked": target.label, "message": None, "confirmed": target.confirm, "status": result["status"],
             "body": result["body"], "home": republished or ws.home(email), "published": republished is not None}  # fmt: skip
 

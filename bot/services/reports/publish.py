@@ -113,7 +113,7 @@ def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingC
 
 @dataclass(frozen=True)
 class Posted:
-    """What ``post_month`` planned: outbox rows, for how many destinations; or why nothing."""
+    """What ``post_month`` planned: outbox rows, for how many destinations not posted to before; or why nothing."""
 
     planned: int = 0
     destinations: int = 0
@@ -166,7 +166,7 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
         if service in services:
             post(f"head:{person_id}", summary_context(report, service=service),
                  [_chart_file(c) for c in charts(report, service=service)], to=person_id)  # fmt: skip
-    return Posted(planned, len(first_keys), None if planned else "already posted", start)
+    return Posted(planned, len(set(first_keys) - done), None if planned else "already posted", start)
 
 
 def _chart_file(chart: Chart) -> dict[str, Any]:
