@@ -113,7 +113,8 @@ def supervision(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Ca
                 lambda s: s.get_one(AuditRecord, record_id).supervision_at is not None)  # fmt: skip
 
 
-def inadequate_meeting(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
+def _cycle(sim: Simulation, allocation: Allocation, now: dt.datetime, **columns: object) -> tuple[int, str, str, str]:
+    """An open Inadequate cycle on ``allocation``'s audit: its id, the group manager's, team manager's and worker's addresses."""
     with sim.sessions() as session, session.begin():
         record = _final(session, session.get_one(Allocation, allocation.id), now)
         case = record.allocation.case
@@ -121,11 +122,32 @@ def inadequate_meeting(sim: Simulation, allocation: Allocation, now: dt.datetime
         assert manager is not None
         cycle = InadequateCycle(case_id=case.id, record_id=record.id, number=1, state=CycleState.MEETING_DUE, opened_at=now,
                                 group_manager_id=manager.id, review_due=D(2027, 1, 7), reaudit_latest=D(2027, 2, 10))  # fmt: skip
+        for name, value in columns.items():
+            setattr(cycle, name, value)
         session.add(cycle)
         session.flush()
-        cycle_id, tm = cycle.id, _email(session, case.team_manager_id)
-    return Case(manager.email, tm, "Inadequate audit: record the meeting", ActionId.MEETING_HELD, cycle_id,
+        return cycle.id, manager.email, _email(session, case.team_manager_id), _email(session, case.allocated_worker_id)
+
+
+def inadequate_meeting(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
+    cycle_id, manager, tm, _ = _cycle(sim, allocation, now)
+    return Case(manager, tm, "Inadequate audit: record the meeting", ActionId.MEETING_HELD, cycle_id,
                 lambda s: s.get_one(InadequateCycle, cycle_id).meeting_held_at is not None)  # fmt: skip
+
+
+def inadequate_review(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
+    cycle_id, _, tm, worker = _cycle(sim, allocation, now, state=CycleState.REVIEW_DUE, meeting_held_at=now,
+                                     review_due=D(2026, 12, 15))  # fmt: skip
+    return Case(tm, worker, "Inadequate audit: record the four-week review", ActionId.REVIEW_HELD, cycle_id,
+                lambda s: s.get_one(InadequateCycle, cycle_id).review_held_at is not None)  # fmt: skip
+
+
+def inadequate_hos(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
+    with sim.sessions() as session:
+        hana = session.scalars(select(Person.id).where(Person.email == HANA)).one()
+    cycle_id, manager, _, _ = _cycle(sim, allocation, now, number=2, head_of_service_id=hana, meeting_held_at=now)
+    return Case(HANA, manager, "Inadequate again: record your meeting (Head of Service)", ActionId.HEAD_OF_SERVICE_MEETING_HELD,
+                cycle_id, lambda s: s.get_one(InadequateCycle, cycle_id).head_of_service_meeting_at is not None)  # fmt: skip
 
 
 def _proposed(sim: Simulation, allocation: Allocation) -> tuple[int, str, str]:
@@ -172,19 +194,22 @@ def reflection(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Cas
     meeting_id, _, worker = _proposed(sim, allocation)
     with sim.sessions() as session, session.begin():
         meeting = session.get_one(ReflectionMeeting, meeting_id)
-        meeting.state, meeting.starts_at, meeting.held_at = MeetingState.HELD, sim.at(D(2026, 12, 8), 10), sim.at(D(2026, 12, 8), 11)
+        held = sim.at(D(2026, 12, 8), 11)
+        meeting.state, meeting.starts_at, meeting.held_at = MeetingState.HELD, held - dt.timedelta(hours=1), held
         tm = _email(session, meeting.allocation.case.team_manager_id)
     sim.clock.now = now
 
     def answered(s: Session) -> None:
-        s.add(ReflectionSheet(allocation_id=allocation.id, meeting_id=meeting_id, answers={"q": "a"},
-                              answered_by_id=s.scalars(select(Person.id).where(Person.email == worker)).one(), answered_at=now))  # fmt: skip
+        by = s.scalars(select(Person.id).where(Person.email == worker)).one()
+        s.add(ReflectionSheet(allocation_id=allocation.id, meeting_id=meeting_id, answers={"q": "a"}, answered_by_id=by,
+                              answered_at=now))  # fmt: skip
 
     return Case(worker, tm, "Reflection sheet to fill in", ActionId.ANSWER_REFLECTION, allocation.id,
                 lambda s: bool(sim.workspace.view_stack(worker)), answered)  # fmt: skip
 
 
-KINDS = [qa_check, qa_amend, assurance, reply, supervision, inadequate_meeting, meeting_book, meeting_resolve, reflection]
+KINDS = [qa_check, qa_amend, assurance, reply, supervision, inadequate_meeting, inadequate_review, inadequate_hos, meeting_book,
+         meeting_resolve, reflection]
 
 
 @pytest.mark.parametrize("setup", KINDS, ids=[k.__name__ for k in KINDS])

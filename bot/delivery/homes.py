@@ -43,7 +43,8 @@ def home_view(session: Session, person: Person | None, *, now: dt.datetime, sett
     """``person``'s Home view as it stands (a stranger's: no work, a word on why)."""
     if person is None or not person.active:
         return render(Template.VIEW_HOME, home_context(None, notice=notice, unknown=True))
-    summary = home_summary(session, person, now=now, today=now.astimezone(settings.tz).date())
+    local = now.astimezone(settings.tz)
+    summary = home_summary(session, person, now=now, today=local.date(), day_over=local.time() >= settings.working_hours_end)
     return render(Template.VIEW_HOME, home_context(summary, notice=notice))
 
 

@@ -203,12 +203,16 @@ def _oversight(session: Session, person_id: int) -> list[WaitingItem]:
     return [WaitingItem("oversight", rid, aware(fin), ref, due.isoformat()) for rid, fin, due, ref in rows]
 
 
-def waiting_for(session: Session, person: Person, *, now: dt.datetime, today: dt.date) -> list[WaitingItem]:
-    """Everything waiting for ``person`` to decide or do, newest first."""
+def waiting_for(
+    session: Session, person: Person, *, now: dt.datetime, today: dt.date, day_over: bool = False
+) -> list[WaitingItem]:
+    """Everything waiting for ``person`` to decide or do, newest first (``day_over``: today's
+    working hours have ended, so reply windows closing today are closed)."""
     pid = person.id
     items = [*_exemptions(session, pid, today), *_challenges(session, pid), *_moderations(session, pid), *_alerts(session, pid),
              *_team_actions(session, pid), *_meetings(session, pid), *_oversight(session, pid),
-             *audits.replies(session, pid, today), *audits.qa_amendments(session, pid), *audits.supervision(session, pid),
+             *audits.replies(session, pid, today, day_over=day_over), *audits.qa_amendments(session, pid),
+             *audits.supervision(session, pid),
              *audits.inadequate(session, pid, today), *meetings.escalations(session, pid),
              *meetings.suggestions(session, pid, now), *meetings.reflection_sheets(session, pid)]  # fmt: skip
     if person.has_role(Role.QA_COORDINATOR):  # the QA team's own work (``authz`` DECIDE_QA_CHECK / VERIFY_ASSURANCE)
@@ -243,10 +247,10 @@ def _my_actions(session: Session, person_id: int) -> list[dict[str, Any]]:
             for aid, text, due, ext, ref in rows]  # fmt: skip
 
 
-def home_summary(session: Session, person: Person, *, now: dt.datetime, today: dt.date) -> HomeSummary:
+def home_summary(session: Session, person: Person, *, now: dt.datetime, today: dt.date, day_over: bool = False) -> HomeSummary:
     """What ``person``'s Home shows: waiting for them, their audits, their open actions (each newest first)."""
-    return HomeSummary(waiting_for(session, person, now=now, today=today), _my_audits(session, person.id, today),
-                       _my_actions(session, person.id))  # fmt: skip
+    return HomeSummary(waiting_for(session, person, now=now, today=today, day_over=day_over),
+                       _my_audits(session, person.id, today), _my_actions(session, person.id))  # fmt: skip
 
 
 def first_screen(items: list[WaitingItem]) -> list[WaitingItem]:

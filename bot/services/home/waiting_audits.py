@@ -67,15 +67,17 @@ def assurance(session: Session, person_id: int) -> list[WaitingItem]:
     return _qa_decisions(session, person_id, AssuranceCheck, AssuranceState.PENDING, "assurance")
 
 
-def replies(session: Session, person_id: int, today: dt.date) -> list[WaitingItem]:
+def replies(session: Session, person_id: int, today: dt.date, *, day_over: bool = False) -> list[WaitingItem]:
     """Findings the person (the case's worker, team manager or IRO, not its auditor) may still
-    agree with, comment on or challenge: the window open, nothing answered by them yet."""
+    agree with, comment on or challenge: the window open, nothing answered by them yet. A window
+    closes at the end of working hours on its last day (``day_over``: today's have closed)."""
+    still_open = AuditRecord.reply_closes_on > today if day_over else AuditRecord.reply_closes_on >= today
     answered = exists().where(AuditReply.record_id == AuditRecord.id, AuditReply.person_id == person_id)
     rows = session.execute(
         select(AuditRecord.id, AuditRecord.submitted_at, AuditRecord.reply_closes_on, Case.reference)
         .join(Allocation, Allocation.id == AuditRecord.allocation_id)
         .join(Case, Case.id == Allocation.case_id)
-        .where(AuditRecord.state == RecordState.REPLY_WINDOW, AuditRecord.reply_closes_on >= today,
+        .where(AuditRecord.state == RecordState.REPLY_WINDOW, still_open,
                or_(Case.allocated_worker_id == person_id, Case.team_manager_id == person_id, Case.iro_id == person_id),
                _not_their_audit(person_id), ~answered)
     ).all()  # fmt: skip
@@ -102,7 +104,8 @@ def inadequate(session: Session, person_id: int, today: dt.date) -> list[Waiting
     meeting = and_(InadequateCycle.meeting_held_at.is_(None), func.coalesce(gm, Case.team_manager_id) == person_id)
     hos = and_(InadequateCycle.head_of_service_id == person_id, InadequateCycle.head_of_service_meeting_at.is_(None))
     review = and_(InadequateCycle.review_held_at.is_(None), InadequateCycle.review_due.is_not(None),
-                  InadequateCycle.review_due <= today + REVIEW_NOTICE, or_(gm == person_id, Case.team_manager_id == person_id))  # fmt: skip
+                  InadequateCycle.review_due <= today + REVIEW_NOTICE,
+                  or_(gm == person_id, Case.team_manager_id == person_id))  # fmt: skip
     rows = session.execute(
         select(InadequateCycle.id, InadequateCycle.opened_at, InadequateCycle.review_due, Case.reference,
                meeting.label("meeting"), hos.label("hos"), review.label("review"))

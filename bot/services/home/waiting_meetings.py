@@ -48,7 +48,8 @@ def suggestions(session: Session, person_id: int, now: dt.datetime) -> list[Wait
     auditor when the worker proposed; else the worker, or anyone asked when no worker is."""
     answerer, proposer, worker = aliased(MeetingInvitee), aliased(MeetingInvitee), aliased(MeetingInvitee)
     worker_asked = exists().where(worker.meeting_id == ReflectionMeeting.id, worker.role == InviteeRole.WORKER,
-                                  worker.left_out_reason.is_(None), worker.person_id != ReflectionMeeting.proposed_by_id)  # fmt: skip
+                                  worker.left_out_reason.is_(None),
+                                  worker.person_id != ReflectionMeeting.proposed_by_id)  # fmt: skip
     by_worker = proposer.role == InviteeRole.WORKER
     key = or_(and_(by_worker, answerer.role == InviteeRole.AUDITOR),
               and_(or_(proposer.id.is_(None), ~by_worker), or_(answerer.role == InviteeRole.WORKER, ~worker_asked)))  # fmt: skip
