@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.ids import ActionId
+from bot.services.home import waiting_for
 from bot.services.staff.people import group_manager_of
 from store.followup import AssuranceCheck, AssuranceState, CycleState, InadequateCycle
 from store.meetings import AnswerKind, MeetingAnswer, MeetingInvitee, MeetingState, ReflectionMeeting, ReflectionSheet
@@ -239,3 +240,49 @@ def test_each_kind_is_on_the_home_of_the_person_asked_and_goes_once_done_from_th
     after = home(sim, case.doer)
     assert button not in buttons(after)
     assert case.words not in words(after)
+
+
+def _listed(sim: Simulation, email: str, kind: str, now: dt.datetime, *, day_over: bool = False) -> list[int]:
+    with sim.sessions() as session:
+        who = session.scalars(select(Person).where(Person.email == email)).one()
+        return [i.id for i in waiting_for(session, who, now=now, today=now.date(), day_over=day_over) if i.kind == kind]
+
+
+def test_what_the_handlers_would_refuse_is_not_listed(sim: Simulation) -> None:
+    """Never an item whose click would be refused or answered "already done"."""
+    allocations = allocate_december(sim)
+    sim.at(D(2026, 12, 1), 10)
+    now = sim.at(D(2026, 12, 10), 10)
+
+    # QA never checks an audit they did themself.
+    check = qa_check(sim, allocations[0], now)
+    assert _listed(sim, QUINN, "qa_check", now) == [check.value]
+    with sim.sessions() as session, session.begin():
+        quinn = session.scalars(select(Person.id).where(Person.email == QUINN)).one()
+        session.get_one(Allocation, allocations[0].id).second_auditor_id = quinn
+    assert _listed(sim, QUINN, "qa_check", now) == []
+
+    # The reply window closes at the end of working hours on its last day.
+    answer = reply(sim, allocations[1], now)
+    closes = D(2026, 12, 17)
+    assert _listed(sim, answer.doer, "reply", sim.at(closes, 10)) == [answer.value]
+    assert _listed(sim, answer.doer, "reply", sim.at(closes, 18), day_over=True) == []
+    assert _listed(sim, answer.doer, "reply", sim.at(D(2026, 12, 18), 9)) == []
+
+    # A suggestion from someone whose choice does not book the meeting, or already past, has no Book button.
+    sim.clock.now = now
+    book = meeting_book(sim, allocations[2], now)
+    assert _listed(sim, book.doer, "meeting_book", now) == [book.value]
+    assert _listed(sim, book.doer, "meeting_book", sim.at(D(2026, 12, 16), 12)) == []
+    sim.clock.now = now
+    with sim.sessions() as session, session.begin():
+        row = session.get_one(MeetingAnswer, book.value)
+        row.person_id = session.get_one(Allocation, allocations[2].id).case.team_manager_id
+    assert _listed(sim, book.doer, "meeting_book", now) == []
+
+    # An escalation about a meeting since booked is over.
+    resolve = meeting_resolve(sim, allocations[3], now)
+    assert _listed(sim, HANA, "meeting_resolve", now) == [resolve.value]
+    with sim.sessions() as session, session.begin():
+        session.get_one(MeetingInvitee, resolve.value).meeting.state = MeetingState.BOOKED
+    assert _listed(sim, HANA, "meeting_resolve", now) == []
