@@ -3,7 +3,9 @@
 Each kind of work is one query (columns, joined, filtered on the person), so a person with a
 thousand items costs the same dozen queries as one with none. Nothing here knows about Slack:
 the items carry ids and the kind of work; the template puts on each the same button (action id
-and value) as the direct message that asked for it.
+and value) as the direct message that asked for it. The kinds after an audit is submitted are in
+``waiting_audits`` and the meeting ones beyond answering times in ``waiting_meetings``; ``waiting_for``
+gathers them all.
 """
 
 from __future__ import annotations
