@@ -27,7 +27,11 @@ KIM = {"id": 4, "name": "Kim Lee"}
 
 #: Every kind of waiting item (bot.services.home), with the longest details they carry.
 WAITING_KINDS = ("exemption_exemption", "exemption_extension", "challenge_answer", "challenge_decide", "head_of_service",
-                 "moderation", "alert_acknowledge", "alert_corrective", "sign_off", "more_time", "meeting", "oversight")
+                 "moderation", "alert_acknowledge", "alert_corrective", "sign_off", "more_time", "meeting", "oversight",
+                 "supervision", "reply", "qa_check", "qa_amend", "assurance", "meeting_resolve", "meeting_book", "reflection",
+                 "inadequate_meeting", "inadequate_hos", "inadequate_review")
+#: Waiting kinds whose detail is a date.
+DATED = ("oversight", "qa_amend", "reply", "inadequate_review")
 
 
 def waiting_items(n: int) -> list[dict[str, Any]]:
@@ -35,8 +39,10 @@ def waiting_items(n: int) -> list[dict[str, Any]]:
     times = [{"id": 900 + t, "at": f"2026-12-0{t + 2}T10:00:00+00:00"} for t in range(3)]
     return [{"kind": WAITING_KINDS[i % len(WAITING_KINDS)], "id": 1000 + i, "at": "2026-12-01T09:30:00+00:00",
              "reference": f"CMS-{100000 + i}",
-             "detail": "2026-12-15" if WAITING_KINDS[i % len(WAITING_KINDS)] == "oversight" else "Sam Patel: " + "x" * 500,
-             "times": times if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting" else []} for i in range(n)]  # fmt: skip
+             "detail": "2026-12-15" if WAITING_KINDS[i % len(WAITING_KINDS)] in DATED else "Sam Patel: " + "x" * 500,
+             "times": times if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting" else [],
+             "suggested": "2026-12-18T11:00:00+00:00" if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting_book" else None}
+            for i in range(n)]  # fmt: skip
 
 
 #: The QA team's month at a glance (bot.services.home.month), every figure as wide as it gets.
@@ -763,3 +769,14 @@ def test_the_report_modal_says_paused_never_zero_percent_and_preview_says_why_th
     assert "paused for January 2027" in all_text(render(Template.VIEW_ALLOCATION_PREVIEW, {**base, "paused": True}))
     allocated = all_text(render(Template.VIEW_ALLOCATION_PREVIEW, {**base, "paused": False, "allocated": 42}))
     assert "January 2027 is allocated already: 42 audit(s)" in allocated
+
+
+def test_every_waiting_kind_has_words_and_the_buttons_of_its_message() -> None:
+    """Each kind the Home lists renders its words and at least one button whose id the app handles."""
+    items = waiting_items(len(WAITING_KINDS))
+    view = render(Template.VIEW_HOME, {**home_context_worst(), "waiting": items, "waiting_more": 0})
+    for item in items:
+        [row] = [b for b in view["blocks"] if b.get("block_id") == f"home_item:{item['kind']}:{item['id']}"]
+        assert row["elements"], item["kind"]
+        assert all(e["action_id"] in {a.value for a in ActionId} for e in row["elements"]), item["kind"]
+        assert all(e["value"] == str(item["id"]) for e in row["elements"] if e["action_id"] != "meeting_none"), item["kind"]

@@ -45,8 +45,9 @@ def home_view(session: Session, person: Person | None, *, now: dt.datetime, sett
     starts with the month at a glance."""
     if person is None or not person.active:
         return render(Template.VIEW_HOME, {**home_context(None, notice=notice, unknown=True), "glance": None})
-    today = now.astimezone(settings.tz).date()
-    summary = home_summary(session, person, now=now, today=today)
+    local = now.astimezone(settings.tz)
+    today = local.date()
+    summary = home_summary(session, person, now=now, today=today, day_over=local.time() >= settings.working_hours_end)
     glance = glance_for(session, person, settings, today=today)
     return render(Template.VIEW_HOME, {**home_context(summary, notice=notice), "glance": glance})
 

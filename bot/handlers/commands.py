@@ -36,9 +36,10 @@ def mine_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps)
     with acting_as(deps, client, request.user_id) as (session, person):
         decision = check(session, person, Permission.VIEW_OWN_AUDITS, now=now, actor_ref=request.user_id)
         if decision.allowed and person is not None:
-            today = now.astimezone(deps.settings.tz).date()
+            local = now.astimezone(deps.settings.tz)
+            today = local.date()
             lines = my_audits(session, person, today=today)
-            waiting = waiting_for(session, person, now=now, today=today)
+            waiting = waiting_for(session, person, now=now, today=today, day_over=local.time() >= deps.settings.working_hours_end)
             glance = glance_for(session, person, deps.settings, today=today)
             name = person.display_name
     if decision.code is not None:

@@ -3,7 +3,9 @@
 Each kind of work is one query (columns, joined, filtered on the person), so a person with a
 thousand items costs the same dozen queries as one with none. Nothing here knows about Slack:
 the items carry ids and the kind of work; the template puts on each the same button (action id
-and value) as the direct message that asked for it.
+and value) as the direct message that asked for it. The kinds after an audit is submitted are in
+``waiting_audits`` and the meeting ones beyond answering times in ``waiting_meetings``; ``waiting_for``
+gathers them all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.services.actions.common import LIVE
+from bot.services.home import waiting_audits as audits
+from bot.services.home import waiting_meetings as meetings
+from bot.services.home.items import WaitingItem, aware
 from store.meetings import MeetingAnswer, MeetingInvitee, MeetingProposal, MeetingState, ReflectionMeeting
 from store.models import (
     AlertRecipient,
@@ -26,6 +31,7 @@ from store.models import (
     ExemptionRequest,
     Person,
     RequestState,
+    Role,
     SafeguardingAlert,
 )
 from store.records import ActionStatus, AuditAction, AuditChallenge, AuditModeration, AuditRecord, ChallengeState, ModerationState
@@ -40,23 +46,6 @@ ACTIONS_LIMIT = 10
 RECENT_AUDITS = dt.timedelta(days=60)
 
 
-@dataclass(frozen=True)
-class WaitingItem:
-    """One thing the person must do: ``kind`` picks the words and buttons, ``id`` is the buttons' value."""
-
-    kind: str
-    id: int
-    at: dt.datetime
-    reference: str
-    detail: str = ""
-    #: Meeting proposals: the round's times as (proposal id, start), earliest first.
-    times: tuple[tuple[int, dt.datetime], ...] = ()
-
-    def context(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "at": self.at.isoformat(), "reference": self.reference,
-                "detail": self.detail, "times": [{"id": pid, "at": at.isoformat()} for pid, at in self.times]}  # fmt: skip
-
-
 @dataclass
 class HomeSummary:
     """Everything the Home tab shows, newest first, each list whole (the caller caps it)."""
@@ -64,10 +53,6 @@ class HomeSummary:
     waiting: list[WaitingItem] = field(default_factory=list)
     audits: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime:
-    return value if value is not None else dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _exemptions(session: Session, person_id: int, today: dt.date) -> list[WaitingItem]:
@@ -118,9 +103,9 @@ def _challenges(session: Session, person_id: int) -> list[WaitingItem]:
         if state == ChallengeState.WITH_AUDITOR:
             items.append(WaitingItem("challenge_answer", cid, raised_at, ref, f"{name} challenged the {target}"))
         elif state == ChallengeState.ANSWERED:
-            items.append(WaitingItem("challenge_decide", cid, _aware(auditor_at), ref, f"your challenge of the {target}"))
+            items.append(WaitingItem("challenge_decide", cid, aware(auditor_at), ref, f"your challenge of the {target}"))
         else:
-            items.append(WaitingItem("head_of_service", cid, _aware(auditor_at or raised_at), ref, f"{name}'s challenge of the {target}"))
+            items.append(WaitingItem("head_of_service", cid, aware(auditor_at or raised_at), ref, f"{name}'s challenge of the {target}"))
     return items
 
 
@@ -175,7 +160,7 @@ def _team_actions(session: Session, person_id: int) -> list[WaitingItem]:
     items = []
     for aid, status, done_at, created_at, _, requested, text, ref, name in rows:
         if status == ActionStatus.DONE:
-            items.append(WaitingItem("sign_off", aid, _aware(done_at), ref, f"{name}: {text}"))
+            items.append(WaitingItem("sign_off", aid, aware(done_at), ref, f"{name}: {text}"))
         else:
             items.append(WaitingItem("more_time", aid, created_at, ref, f"{name} asks until {requested.isoformat()}: {text}"))
     return items
@@ -217,14 +202,23 @@ def _oversight(session: Session, person_id: int) -> list[WaitingItem]:
         .where(Case.team_manager_id == person_id, AuditRecord.oversight_due.is_not(None),
                AuditRecord.oversight_recorded_at.is_(None), AuditRecord.closed_at.is_(None))
     ).all()  # fmt: skip
-    return [WaitingItem("oversight", rid, _aware(fin), ref, due.isoformat()) for rid, fin, due, ref in rows]
+    return [WaitingItem("oversight", rid, aware(fin), ref, due.isoformat()) for rid, fin, due, ref in rows]
 
 
-def waiting_for(session: Session, person: Person, *, now: dt.datetime, today: dt.date) -> list[WaitingItem]:
-    """Everything waiting for ``person`` to decide or do, newest first."""
+def waiting_for(
+    session: Session, person: Person, *, now: dt.datetime, today: dt.date, day_over: bool = False
+) -> list[WaitingItem]:
+    """Everything waiting for ``person`` to decide or do, newest first (``day_over``: today's
+    working hours have ended, so reply windows closing today are closed)."""
     pid = person.id
     items = [*_exemptions(session, pid, today), *_challenges(session, pid), *_moderations(session, pid), *_alerts(session, pid),
-             *_team_actions(session, pid), *_meetings(session, pid), *_oversight(session, pid)]  # fmt: skip
+             *_team_actions(session, pid), *_meetings(session, pid), *_oversight(session, pid),
+             *audits.replies(session, pid, today, day_over=day_over), *audits.qa_amendments(session, pid),
+             *audits.supervision(session, pid),
+             *audits.inadequate(session, pid, today), *meetings.escalations(session, pid),
+             *meetings.suggestions(session, pid, now), *meetings.reflection_sheets(session, pid)]  # fmt: skip
+    if person.has_role(Role.QA_COORDINATOR):  # the QA team's own work (``authz`` DECIDE_QA_CHECK / VERIFY_ASSURANCE)
+        items += [*audits.qa_checks(session, pid), *audits.assurance(session, pid)]
     return sorted(items, key=lambda i: (i.at, i.kind, i.id), reverse=True)
 
 
@@ -255,10 +249,10 @@ def _my_actions(session: Session, person_id: int) -> list[dict[str, Any]]:
             for aid, text, due, ext, ref in rows]  # fmt: skip
 
 
-def home_summary(session: Session, person: Person, *, now: dt.datetime, today: dt.date) -> HomeSummary:
+def home_summary(session: Session, person: Person, *, now: dt.datetime, today: dt.date, day_over: bool = False) -> HomeSummary:
     """What ``person``'s Home shows: waiting for them, their audits, their open actions (each newest first)."""
-    return HomeSummary(waiting_for(session, person, now=now, today=today), _my_audits(session, person.id, today),
-                       _my_actions(session, person.id))  # fmt: skip
+    return HomeSummary(waiting_for(session, person, now=now, today=today, day_over=day_over),
+                       _my_audits(session, person.id, today), _my_actions(session, person.id))  # fmt: skip
 
 
 def first_screen(items: list[WaitingItem]) -> list[WaitingItem]:
