@@ -739,6 +739,10 @@ def test_a_services_report_summary_lists_its_teams_within_limits() -> None:
     payload = render(Template.REPORT_SUMMARY, report_summary_worst(service="Children in Care"))
     text = json.dumps(payload, ensure_ascii=False)
     assert "Case file audits, Children in Care: December 2026" in text and "*By team*:" in text and "Team ttt" in text
+    longest = "Children in Care & Care Leavers " + "c" * 168  # services.name holds 200 characters
+    header = render(Template.REPORT_SUMMARY, report_summary_worst(service=longest))["blocks"][0]["text"]["text"]
+    assert len(header) <= 150 and header.startswith("Case file audits, Children in Care &amp; Care Leavers ccc")
+    assert header.endswith("…: December 2026")
     assert "…and 40 more." in text and "the CSV" not in text  # a Head of Service gets the charts, not the CSV
     whole = render(Template.REPORT_SUMMARY, report_summary_worst())
     said = json.dumps(whole, ensure_ascii=False)

@@ -147,3 +147,17 @@ def test_importing_the_charts_does_not_import_matplotlib() -> None:
     code = "import sys, bot.cli.report, bot.services.reports.charts; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
     assert done.stdout.strip() == "False"
+
+
+def test_a_grade_only_a_later_service_has_is_drawn_in_the_stack_and_the_legend() -> None:
+    """A grade no longer on the scheme (old records) that the first service lacks still gets its band."""
+    from bot.services.reports.charts import _scale
+    from bot.services.reports.model import Counts, Figures, GradeCount
+
+    def service(name: str, *grades: GradeCount) -> Figures:
+        return Figures(month=None, service=name, team=None, paused=False, counts=Counts(), final_grades=grades,
+                       original_grades=grades, minutes_to_acknowledge=None)  # fmt: skip
+
+    on_scheme = [GradeCount("good", "Good", 2, 100), GradeCount("inadequate", "Inadequate", 0, 0)]
+    rows = [("A", "A", service("A", *on_scheme)), ("B", "B", service("B", *on_scheme, GradeCount("met", "met", 3, 100)))]
+    assert [g.value for g in _scale(rows)] == ["good", "inadequate", "met"]

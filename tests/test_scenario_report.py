@@ -14,16 +14,16 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
 from bot.cli import Context
 from bot.cli import report as report_cli
-from bot.services.reports.publish import plan_monthly_report, report_day
+from bot.services.reports.publish import plan_monthly_report, post_month, report_day
 from bot.settings import Settings, load_settings
 from bot.workspace import LocalWorkspace
-from store.models import AllocationState, Case, Notification, Person, Service
+from store.models import Allocation, AllocationState, Case, Notification, Person, Service
 from store.records import RecordState
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
@@ -197,3 +197,37 @@ def test_an_operator_posts_a_month_now_once_delivered_in_working_hours(
     for wrong in (["--quarter", "2026Q4", "--post"], ["--month", "2026-12", "--post", "--format", "csv"]):
         refused = post(*wrong)
         assert refused.exit_code == 2 and "--post goes with --month alone" in refused.output
+
+
+def test_a_month_not_over_a_cancelled_month_and_a_late_report_day(
+    session_factory: sessionmaker[Session], settings: Settings, emails: dict[str, str],  # noqa: F811
+) -> None:  # fmt: skip
+    calendar = WorkingCalendar.from_settings(settings)
+    december(session_factory)
+    with session_factory() as s, s.begin():  # the real report is not pre-empted by a partial one
+        assert post_month(s, DECEMBER, settings, calendar, now=calendar.utc(dt.date(2026, 12, 14), dt.time(10))).why_not == (
+            "not over yet")
+    late = settings.model_copy(update={"report_working_day": 20})
+    assert report_day(dt.date(2026, 11, 1), late, calendar) == dt.date(2026, 12, 30)
+    with session_factory() as s, s.begin():  # November's report day is 30 December; the bot is back on 4 January
+        s.execute(update(Allocation).values(month_start=dt.date(2026, 11, 1)))
+        assert plan_monthly_report(s, late, calendar, now=calendar.utc(dt.date(2027, 1, 4), dt.time(10))) == 8
+    with session_factory() as s, s.begin():
+        s.execute(update(Allocation).values(month_start=DECEMBER, state=AllocationState.CANCELLED))
+        assert post_month(s, DECEMBER, settings, calendar, now=calendar.utc(REPORT_DAY, dt.time(10))).why_not == (
+            "nothing allocated")  # every allocation cancelled: no audits to report
+
+
+def test_a_chart_waits_for_its_summary(sim: Simulation, emails: dict[str, str]) -> None:  # noqa: F811
+    december(sim.sessions)
+    with sim.sessions() as s, s.begin():
+        assert plan_monthly_report(s, sim.runtime.settings, sim.calendar, now=sim.at(REPORT_DAY, 10)) == 8
+        summary = s.scalars(select(Notification).where(Notification.idempotency_key == "report:2026-12:channel:summary")).one()
+        summary.next_attempt_at = sim.at(REPORT_DAY, 11)  # held back (a retry after a 5xx, say)
+    for sender in sim.runtime.senders.values():
+        sender.drain(sim.at(REPORT_DAY, 10))
+    assert posts(sim, channel=sim.runtime.settings.qa_channel) == []  # the files wait for it
+    for sender in sim.runtime.senders.values():
+        sender.drain(sim.at(REPORT_DAY, 11))
+    first, *rest = posts(sim, channel=sim.runtime.settings.qa_channel)
+    assert first["text"].startswith("Case file audits: December 2026") and not first.get("files") and len(rest) == 4

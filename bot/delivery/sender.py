@@ -270,6 +270,8 @@ class OutboxSender:
             untrue = why_not_true(session, template, context)
             if untrue is not None:
                 raise _Cancelled(untrue)
+            if context.get("after"):
+                self._wait_for(session, str(context["after"]))
             superseded = bool(replaces) and self._superseded(session, row)
             target = self._edit_target(session, replaces) if replaces and not superseded else None
             named = session.execute(
@@ -359,6 +361,14 @@ class OutboxSender:
             )
             is not None
         )
+
+    @staticmethod
+    def _wait_for(session: Session, key: str) -> None:
+        """A row that follows another (a report's chart after its summary) waits while that one is
+        still to be sent; once it is sent, failed or cancelled, this one goes."""
+        state = session.scalar(select(Notification.state).where(Notification.idempotency_key == key))
+        if state in (NotificationState.PENDING, NotificationState.SENDING):
+            raise _NotYet(30)
 
     @staticmethod
     def _edit_target(session: Session, replaces: str) -> tuple[str, str] | None:

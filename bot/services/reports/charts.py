@@ -106,8 +106,18 @@ def _alt(opening: str, items: Sequence[str], compact: Sequence[str]) -> str:
         text = " ".join([opening, *chosen])
         if len(text) <= ALT_TEXT_LIMIT:
             return text
-    tail = " … The CSV has every number."
+    tail = " … (shortened to fit)"
     return text[: ALT_TEXT_LIMIT - len(tail)].rsplit(" ", 1)[0] + tail
+
+
+def _scale(rows: Sequence[tuple[str, str, Figures]]) -> list[GradeCount]:
+    """Every grade any row has, in the order the figures give them (the scheme's, then any other): a
+    grade no longer on the scheme that only a later row has is still drawn."""
+    seen: dict[str, GradeCount] = {}
+    for _, _, fig in rows:
+        for grade in fig.final_grades:
+            seen.setdefault(grade.value, grade)
+    return list(seen.values())
 
 
 def _completion_words(fig: Figures) -> str:
@@ -183,7 +193,7 @@ def _completion(title: str, xlabel: str, rows: list[tuple[str, str, Figures]], f
 def _grades(title: str, xlabel: str, rows: list[tuple[str, str, Figures]], filename: str, name: str) -> Chart:
     """Stacked bars of the final grades' counts, one colour and hatch a grade, the scheme's labels in the legend."""
     figure, ax = _new_figure()
-    scale = rows[0][2].final_grades if rows else ()
+    scale = _scale(rows)
     totals = [sum(g.count for g in fig.final_grades) for _, _, fig in rows]
     top = max(totals, default=0) or 1
     labelled = len(rows) <= _MOST_LABELLED

@@ -31,7 +31,19 @@ from bot.services.reports.figures import figures
 from bot.services.reports.model import Figures, Report
 from bot.services.reports.output import as_csv, period_label
 from bot.settings import Settings
-from store.models import Allocation, AuditMonth, Case, Notification, Person, PersonRole, Priority, Role, Service, Team
+from store.models import (
+    Allocation,
+    AllocationState,
+    AuditMonth,
+    Case,
+    Notification,
+    Person,
+    PersonRole,
+    Priority,
+    Role,
+    Service,
+    Team,
+)
 from store.outbox import enqueue
 from store.queries import qa_coordinators
 
@@ -81,9 +93,9 @@ def _file(text: str, filename: str, title: str, content: bytes) -> dict[str, Any
 
 
 def _has_month(session: Session, month: dt.date) -> bool:
-    """Anything to report on: allocations that month, or the month paused."""
+    """Anything to report on: allocations that month (not cancelled), or the month paused."""
     return bool(session.scalar(select(
-        or_(exists().where(Allocation.month_start == month),
+        or_(exists().where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED),
             exists().where(AuditMonth.month == month, AuditMonth.paused.is_(True)))
     )))  # fmt: skip
 
@@ -91,7 +103,7 @@ def _has_month(session: Session, month: dt.date) -> bool:
 def _heads(session: Session, month: dt.date) -> list[Any]:
     """(person id, their service's name) of each active Head of Service whose service's cases had audits in ``month``."""
     audited = (select(Team.service_id).join(Case, Case.team_id == Team.id).join(Allocation, Allocation.case_id == Case.id)
-               .where(Allocation.month_start == month))  # fmt: skip
+               .where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED))  # fmt: skip
     return list(session.execute(
         select(Person.id, Service.name).join(Service, Service.id == Person.service_id)
         .where(Person.active.is_(True), Person.role_rows.any(PersonRole.role == Role.HEAD_OF_SERVICE),
@@ -101,14 +113,17 @@ def _heads(session: Session, month: dt.date) -> list[Any]:
 
 
 def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
-    """On the report day of last month (or a few working days after, if the bot was down), plan its
-    posts once. How many outbox rows were written."""
+    """On a month's report day (or a few working days after, if the bot was down), plan its posts
+    once. Last month's, or the month before's when a late report day and the catch-up run into
+    this month. How many outbox rows were written."""
     today = calendar.local_date(now)
-    month = add_months(today.replace(day=1), -1)
-    day = report_day(month, settings, calendar)
-    if not day <= today <= calendar.add_working_days(day, CATCH_UP_WORKING_DAYS):
-        return 0
-    return post_month(session, month, settings, calendar, now=now).planned
+    planned = 0
+    for back in (2, 1):
+        month = add_months(today.replace(day=1), -back)
+        day = report_day(month, settings, calendar)
+        if day <= today <= calendar.add_working_days(day, CATCH_UP_WORKING_DAYS):
+            planned += post_month(session, month, settings, calendar, now=now).planned
+    return planned
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,7 @@ class Posted:
 
     planned: int = 0
     destinations: int = 0
-    #: "nothing allocated", "nobody to post to" or "already posted" when nothing was planned.
+    #: "not over yet", "nothing allocated", "nobody to post to" or "already posted" when nothing was planned.
     why_not: str | None = None
     starts: dt.datetime | None = None
 
@@ -127,6 +142,8 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
     already, by the schedule or an operator, is not planned again), delivered from the next working
     moment."""
     month, today = month.replace(day=1), calendar.local_date(now)
+    if month >= today.replace(day=1):  # a partial month would stand in for the real report, which is then never posted
+        return Posted(why_not="not over yet")
     prefix = f"report:{month:%Y-%m}"
     qa = [] if settings.qa_channel else [p.id for p in qa_coordinators(session)]
     heads = _heads(session, month)
@@ -147,7 +164,9 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
         nonlocal planned
         where: dict[str, Any] = {"recipient_id": to} if to is not None else {"channel": settings.qa_channel}
         rows = [(f"{prefix}:{dest}:summary", Template.REPORT_SUMMARY, {**summary, "files": len(files)})]
-        rows += [(f"{prefix}:{dest}:file:{n}", Template.REPORT_FILE, f) for n, f in enumerate(files, 1)]
+        # each file waits for the summary it follows (the sender holds it while the summary is unsent)
+        rows += [(f"{prefix}:{dest}:file:{n}", Template.REPORT_FILE, {**f, "after": f"{prefix}:{dest}:summary"})
+                 for n, f in enumerate(files, 1)]
         for key, template, context in rows:
             planned += enqueue(session, key=key, template=template, context=context, now=now, priority=Priority.BULK,
                                not_before=start, **where)  # fmt: skip
