@@ -257,10 +257,12 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     assert "November 2026" in modal and "CMS-" not in modal, modal
     drawn = next(out for line, out in outputs if line.endswith("# three charts, each printed with its alt text"))
     assert drawn.count("wrote ") == 3 and (tmp_path / "report-charts" / "audit-report-2026-12-grades-by-month.png").is_file()
-    posted = next(out for line, out in outputs if line.endswith("# what the 10th working day of January posts, now"))
-    assert posted.startswith("December 2026: ") and "(the QA coordinators, and each Head of Service" in posted, posted
+    posted = next(out for line, out in outputs if line.endswith("# the month so far, as its report day will post it"))
+    assert posted.startswith("December 2026 so far (its report is posted on Fri 15 Jan 2027): "), posted
+    assert "(the QA coordinators, and each Head of Service" in posted, posted
     inbox = next(out for line, out in outputs if line.endswith("# the summary, then the charts and the CSV (📎 lines)"))
-    assert "Case file audits: December 2026" in inbox and inbox.count("📎") == 4 and "audit-report-2026-12.csv" in inbox, inbox
+    assert "Case file audits: December 2026 so far" in inbox and inbox.count("📎") == 4, inbox
+    assert "audit-report-2026-12.csv" in inbox, inbox
 
     for command in table_commands(README):
         result = run_line(demo, command, variables, real)
@@ -282,7 +284,8 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     assert report.splitlines()[0].startswith("Case file audits: December 2026 (as of "), report
     assert "grades of 1 recorded audit(s)" in report and "CMS-" not in report, report
     again = said["auditbot report --month 2026-12 --post"]  # the walkthrough posted it; the staff imported since get it
-    assert again.startswith("December 2026: 8 message(s) and file(s) planned for 2 destination(s)"), again
+    assert again.startswith("December 2026 so far (its report is posted on Fri 15 Jan 2027): 8 message(s) and file(s) "
+                            "planned for 2 destination(s)"), again
     assert "needs Slack credentials" in said["auditbot worker"]
     assert said["auditbot doctor"].splitlines()[:2] == [
         "auditors whose exemption requests would reach nobody: 0",

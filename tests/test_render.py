@@ -287,7 +287,7 @@ def report_summary_worst(service: str | None = None) -> dict[str, Any]:
     parts = [slice_("Service & <" + "s" * 190 + ">", team=("Team " + "t" * 195) if service else None, paused=n == 1)
              for n in range(LISTED)]  # fmt: skip
     return {"period": "December 2026", "as_of": "2027-01-15", "service": service, "whole": slice_(service),
-            "parts": parts, "parts_more": 40, "files": 4}  # fmt: skip
+            "parts": parts, "parts_more": 40, "files": 4, "so_far": service is None}  # fmt: skip
 
 
 INVITE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:meeting-7@auditbot\r\nSEQUENCE:0\r\n"
@@ -748,6 +748,7 @@ def test_a_services_report_summary_lists_its_teams_within_limits() -> None:
     said = json.dumps(whole, ensure_ascii=False)
     assert "…and 40 more (the CSV has them all)." in said and "paused (99999 allocated, 88888 completed)" in said
     assert "median 12.5 minutes to acknowledge" in said
+    assert "Case file audits: December 2026 so far" in said and "The month's report follows on its report day." in said
 def test_the_glance_takes_four_blocks_and_its_buttons_open_the_preview_and_the_report() -> None:
     with_glance = render(Template.VIEW_HOME, home_context_worst())
     without = render(Template.VIEW_HOME, {**home_context_worst(), "glance": None})

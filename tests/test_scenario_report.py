@@ -14,7 +14,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
@@ -204,9 +204,14 @@ def test_a_month_not_over_a_cancelled_month_and_a_late_report_day(
 ) -> None:  # fmt: skip
     calendar = WorkingCalendar.from_settings(settings)
     december(session_factory)
-    with session_factory() as s, s.begin():  # the real report is not pre-empted by a partial one
-        assert post_month(s, DECEMBER, settings, calendar, now=calendar.utc(dt.date(2026, 12, 14), dt.time(10))).why_not == (
-            "not over yet")
+    with session_factory() as s, s.begin():  # the month so far: keys of its own, so the real report still goes
+        early = post_month(s, DECEMBER, settings, calendar, now=calendar.utc(dt.date(2026, 12, 14), dt.time(10)))
+        assert early.so_far and early.planned == 8
+        titles = {n.context.get("title") for n in s.scalars(select(Notification).where(Notification.template == "report_file"))}
+        assert "Case file audit report December 2026 (so far, 14 Dec 2026) (CSV)" in titles
+        assert plan_monthly_report(s, settings, calendar, now=calendar.utc(REPORT_DAY, dt.time(10))) == 8
+        assert post_month(s, DECEMBER, settings, calendar, now=calendar.utc(REPORT_DAY, dt.time(11))).why_not == "already posted"
+        s.execute(delete(Notification))
     late = settings.model_copy(update={"report_working_day": 20})
     assert report_day(dt.date(2026, 11, 1), late, calendar) == dt.date(2026, 12, 30)
     with session_factory() as s, s.begin():  # November's report day is 30 December; the bot is back on 4 January

@@ -17,7 +17,7 @@ from bot.services.allocation.rules import RequestError, add_months, parse_month
 from bot.services.reports.charts import charts
 from bot.services.reports.figures import Report, figures
 from bot.services.reports.output import as_csv, as_text
-from bot.services.reports.publish import post_month
+from bot.services.reports.publish import post_month, report_day
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -82,7 +82,7 @@ def register(group: click.Group) -> None:
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
                   help="overdue actions, audits and oversight as they stood on this day (default today)")  # fmt: skip
     @click.option("--post", is_flag=True,
-                  help="with --month: post the month's report now, as the schedule does (once; from the next working moment)")
+                  help="with --month: post the month's report now as the schedule does (before its report day: the month so far)")
     @pass_context
     def report(
         ctx: Context, month: str | None, quarter: str | None, start: str | None, end: str | None, fmt: str,
@@ -118,7 +118,8 @@ def post_now(ctx: Context, month: dt.date) -> None:
         return
     where = "the QA channel" if ctx.settings.qa_channel else "the QA coordinators"
     assert posted.starts is not None
-    click.echo(f"{month:%B %Y}: {posted.planned} message(s) and file(s) planned for {posted.destinations} destination(s) "
+    so_far = f" so far (its report is posted on {report_day(month, ctx.settings, calendar):%a %d %b %Y})" if posted.so_far else ""
+    click.echo(f"{month:%B %Y}{so_far}: {posted.planned} message(s) and file(s) planned for {posted.destinations} destination(s) "
                f"({where}, and each Head of Service whose service had audits); sent from "
                f"{calendar.local(posted.starts):%a %d %b %Y %H:%M} by the running bot")  # fmt: skip
 

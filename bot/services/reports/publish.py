@@ -74,8 +74,9 @@ def figures_context(fig: Figures) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def summary_context(report: Report, *, service: str | None = None, files: int = 0) -> dict[str, Any]:
-    """The summary message: the programme's month with its services, or one service with its teams."""
+def summary_context(report: Report, *, service: str | None = None, files: int = 0, so_far: bool = False) -> dict[str, Any]:
+    """The summary message: the programme's month with its services, or one service with its teams
+    (``so_far``: before the month's report day)."""
     if service is None:
         whole, parts = report.overall, list(report.services)
     else:
@@ -84,7 +85,7 @@ def summary_context(report: Report, *, service: str | None = None, files: int = 
     return {
         "period": period_label(report), "as_of": report.as_of.isoformat(), "service": service,
         "whole": figures_context(whole), "parts": [figures_context(p) for p in parts[:LISTED]],
-        "parts_more": max(0, len(parts) - LISTED), "files": files,
+        "parts_more": max(0, len(parts) - LISTED), "files": files, "so_far": so_far,
     }  # fmt: skip
 
 
@@ -132,19 +133,21 @@ class Posted:
 
     planned: int = 0
     destinations: int = 0
-    #: "not over yet", "nothing allocated", "nobody to post to" or "already posted" when nothing was planned.
+    #: "nothing allocated", "nobody to post to" or "already posted" when nothing was planned.
     why_not: str | None = None
     starts: dt.datetime | None = None
+    #: Before the month's report day: the month so far, not its report.
+    so_far: bool = False
 
 
 def post_month(session: Session, month: dt.date, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> Posted:
-    """Plan the posts of ``month``'s report as they stand today, each once (what was planned
-    already, by the schedule or an operator, is not planned again), delivered from the next working
-    moment."""
+    """Plan the posts of ``month``'s report as they stand today, each once, delivered from the next
+    working moment. From its report day on it is the month's report (what the schedule or an
+    operator planned already is not planned again); before, it is the month *so far*, posted once a
+    day under keys of its own, so it never stands in for the real report."""
     month, today = month.replace(day=1), calendar.local_date(now)
-    if month >= today.replace(day=1):  # a partial month would stand in for the real report, which is then never posted
-        return Posted(why_not="not over yet")
-    prefix = f"report:{month:%Y-%m}"
+    so_far = today < report_day(month, settings, calendar)
+    prefix = f"report:{month:%Y-%m}" + (f":so-far:{today:%Y-%m-%d}" if so_far else "")
     qa = [] if settings.qa_channel else [p.id for p in qa_coordinators(session)]
     heads = _heads(session, month)
     first_keys = [f"{prefix}:channel:summary"] if settings.qa_channel else [f"{prefix}:person:{p}:summary" for p in qa]
@@ -171,11 +174,17 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
             planned += enqueue(session, key=key, template=template, context=context, now=now, priority=Priority.BULK,
                                not_before=start, **where)  # fmt: skip
 
-    programme = [_chart_file(c) for c in charts(report)]
-    programme.append(_file(f"The figures of the case file audit report for {label}, one row per measure (CSV).",
-                           f"audit-report-{month:%Y-%m}.csv", f"Case file audit report {label} (CSV)",
+    # A file's title is how a retried upload is recognised: one posted so far must not pass for the report's.
+    mark = f" (so far, {today:%d %b %Y})" if so_far else ""
+
+    def chart_file(chart: Chart) -> dict[str, Any]:
+        return _file(chart.alt_text, chart.filename, chart.title + mark, chart.png)
+
+    programme = [chart_file(c) for c in charts(report)]
+    programme.append(_file(f"The figures of the case file audit report for {label}{mark}, one row per measure (CSV).",
+                           f"audit-report-{month:%Y-%m}.csv", f"Case file audit report {label}{mark} (CSV)",
                            as_csv(report).encode()))  # fmt: skip
-    summary = summary_context(report)
+    summary = summary_context(report, so_far=so_far)
     if settings.qa_channel:
         post("channel", summary, programme, to=None)
     for person_id in qa:
@@ -183,10 +192,6 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
     services = {s.service for s in report.services}
     for person_id, service in heads:
         if service in services:
-            post(f"head:{person_id}", summary_context(report, service=service),
-                 [_chart_file(c) for c in charts(report, service=service)], to=person_id)  # fmt: skip
-    return Posted(planned, len(set(first_keys) - done), None if planned else "already posted", start)
-
-
-def _chart_file(chart: Chart) -> dict[str, Any]:
-    return _file(chart.alt_text, chart.filename, chart.title, chart.png)
+            post(f"head:{person_id}", summary_context(report, service=service, so_far=so_far),
+                 [chart_file(c) for c in charts(report, service=service)], to=person_id)  # fmt: skip
+    return Posted(planned, len(set(first_keys) - done), None if planned else "already posted", start, so_far)
