@@ -7,8 +7,8 @@ Inserts, set-based, ``--cases`` cases in 40 teams of 4 services and ``--audits``
 twelve months, nine in ten of them recorded (an overall grade history, one in ten changed after
 reply; two actions each), then times ``figures`` over the twelve months and the text and CSV made
 from it, then draws the programme's and each service's charts and plans December's posts (figures,
-charts, CSV, outbox rows; to no one without QA coordinators or Heads of Service, so the planning is
-timed, not the sending). Prints each time beside the floor of 5 s and their ratio; nothing here is
+charts, CSV, outbox rows for a QA coordinator and the four Heads of Service: the planning is timed,
+not the sending). Prints each time beside the floor of 5 s and their ratio; nothing here is
 asserted.
 """
 
@@ -31,7 +31,19 @@ from bot.services.reports.output import as_csv, as_text
 from bot.services.reports.publish import post_month
 from bot.settings import load_settings
 from store.db import make_engine, make_sessionmaker, upgrade
-from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, CaseType, Person, Service, Team
+from store.models import (
+    Allocation,
+    AllocationState,
+    AuditMonth,
+    AuditType,
+    Case,
+    CaseType,
+    Person,
+    PersonRole,
+    Role,
+    Service,
+    Team,
+)
 from store.records import ActionStatus, AuditAction, AuditGradeEvent, AuditRecord, GradeStage, RecordSource, RecordState
 
 FLOOR = 5.0
@@ -51,7 +63,12 @@ def populate(sessions: sessionmaker[Session], cases: int, audits: int) -> None:
     with sessions() as s, s.begin():
         s.execute(insert(Service), [{"id": k + 1, "name": f"Service {k + 1}"} for k in range(4)])
         s.execute(insert(Team), [{"id": k + 1, "name": f"Team {k + 1}", "service_id": k % 4 + 1} for k in range(40)])
-        s.execute(insert(Person), [{"id": 1, "email": "auditor@council.example", "display_name": "Auditor", "team_id": 1}])
+        s.execute(insert(Person), [{"id": 1, "email": "auditor@council.example", "display_name": "Auditor", "team_id": 1},
+                                   {"id": 2, "email": "qa@council.example", "display_name": "QA Coordinator"},
+                                   *({"id": 3 + k, "email": f"head{k}@council.example", "display_name": f"Head {k}",
+                                      "service_id": k + 1} for k in range(4))])  # fmt: skip
+        s.execute(insert(PersonRole), [{"person_id": 2, "role": Role.QA_COORDINATOR},
+                                       *({"person_id": 3 + k, "role": Role.HEAD_OF_SERVICE} for k in range(4))])  # fmt: skip
         s.execute(insert(Case), [{"id": k + 1, "reference": f"CMS-{k:06d}", "case_type": CaseType.CP, "team_id": k % 40 + 1}
                                  for k in range(cases)])  # fmt: skip
         s.execute(insert(AuditMonth), [{"id": k + 1, "month": m} for k, m in enumerate(months)])
