@@ -4,7 +4,6 @@ figures as ``auditbot report`` for one month, as of today, with the concerns sti
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,11 +22,9 @@ def report_context(session: Session, settings: Settings, *, today: dt.date) -> d
     fig = month_figures(session, settings, today=today)
     assert fig.month is not None and fig.programme is not None
     concerns, unacknowledged = open_concerns(session)
-    c = fig.counts
     return {
         "month": fig.month.isoformat(), "as_of": today.isoformat(), "paused": fig.paused, "completion": fig.completion_text,
-        "counts": {**asdict(c), "owed": c.owed, "on_time": c.on_time, "non_completions": c.non_completions,
-                   "not_yet_due": c.not_yet_due},
+        "counts": fig.counts.as_context(),
         "final_grades": _grades(fig.final_grades), "original_grades": _grades(fig.original_grades),
         "moderation_target": fig.programme.moderation_target, "finalised": fig.programme.finalised,
         "concerns_open": concerns, "concerns_unacknowledged": unacknowledged,

@@ -63,6 +63,11 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
+    def as_context(self) -> dict[str, int]:
+        """Every count and every count derived from them, as a template reads them."""
+        derived = ("owed", "on_time", "non_completions", "not_yet_due", "reaudits_owed")
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, **{name: getattr(self, name) for name in derived}}
+
     @property
     def owed(self) -> int:
         """Allocated − agreed exemptions − cancelled."""

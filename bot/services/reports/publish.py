@@ -61,11 +61,9 @@ def report_day(month: dt.date, settings: Settings, calendar: WorkingCalendar) ->
 
 def figures_context(fig: Figures) -> dict[str, Any]:
     """One slice's numbers as the summary template words them."""
-    c = fig.counts
     return {
         "service": fig.service, "team": fig.team, "paused": fig.paused, "completion": fig.completion_text,
-        "counts": {**dataclasses.asdict(c), "owed": c.owed, "on_time": c.on_time, "non_completions": c.non_completions,
-                   "reaudits_owed": c.reaudits_owed},
+        "counts": fig.counts.as_context(),
         "reaudit_rate": fig.reaudit_rate, "moderation_agreement": fig.moderation_agreement,
         "minutes_to_acknowledge": fig.minutes_to_acknowledge,
         "final_grades": [dataclasses.asdict(g) for g in fig.final_grades],
