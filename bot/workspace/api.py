@@ -1,7 +1,8 @@
 """The local workspace's Web API methods, answering like Slack does.
 
-``WebApi.call`` runs one method: token check, injected faults, rate limits, then the method,
-and keeps a ``CallRecord`` of it. A ``timeout_after_store`` fault may take effect late
+``WebApi.call`` runs one method: token check, injected faults, rate limits (the method's Slack
+tier, chat.postMessage's per-channel limit, an optional workspace-wide write limit), then the
+method, and keeps a ``CallRecord`` of it. A ``timeout_after_store`` fault may take effect late
 (``landing_delay``), as a post still on its way through Slack when the client gave up.
 Messages and views are checked with ``bot.blockkit`` so a payload Slack would reject is
 rejected here too.
