@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -90,6 +94,17 @@ def running_workspace(**kwargs: object) -> Iterator[LocalWorkspace]:
         yield workspace
     finally:
         workspace.stop()
+
+
+def post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST ``body`` as JSON to ``url`` (a response_url, say): (status, decoded answer), errors included."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def another_engine(engine: Engine) -> Engine:

@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.blockkit import BlockKitError
 from bot.workspace import ActionNotFoundError, LocalWorkspace
 from bot.workspace.state import user_id_for
-from tests.support import FakeClock
+from tests.support import FakeClock, post_json
 
 TOKEN = "xoxb-local-test"
 SECRET = "local-signing-secret"
@@ -492,7 +492,7 @@ def test_slash_command_is_signed_and_ack_shown_as_ephemeral(make_ws: Callable[..
     assert (ack["text"], ack["ephemeral"], ack["visible_to"]) == ("Fetching your audits…", True, ws.user_id(ALICE))
     assert ws.messages(user_email=BOB) == []
 
-    status, _ = _post_json(form["response_url"], {"text": "You have 2 audits", "response_type": "in_channel"})
+    status, _ = post_json(form["response_url"], {"text": "You have 2 audits", "response_type": "in_channel"})
     assert status == 200
     assert [(m["text"], m["ephemeral"]) for m in ws.messages(user_email=ALICE)] == [
         ("Fetching your audits…", True), ("You have 2 audits", False),
@@ -546,13 +546,13 @@ def test_click_sends_block_actions_and_response_url_replaces(make_ws: Callable[.
     with pytest.raises(PermissionError):
         ws.click(BOB, message, "accept")
 
-    status, _ = _post_json(payload["response_url"], {"replace_original": True, "text": "Accepted"})
+    status, _ = post_json(payload["response_url"], {"replace_original": True, "text": "Accepted"})
     assert status == 200
     [replaced] = ws.messages(user_email=ALICE)
     assert (replaced["ts"], replaced["text"], replaced["blocks"], replaced["edited"]) == (
         posted["ts"], "Accepted", None, True,
     )
-    status, body = _post_json(payload["response_url"], {"text": "x", "blocks": [{"type": "nope"}]})
+    status, body = post_json(payload["response_url"], {"text": "x", "blocks": [{"type": "nope"}]})
     assert (status, body["error"]) == (400, "invalid_blocks")
 
 
@@ -655,7 +655,7 @@ def test_closing_a_modal_tells_the_bot_only_when_the_modal_asked(make_ws: Callab
     ws.close_modal(ALICE)  # the X on a pushed modal closes them all
     assert bot.requests[-1]["payload"]["is_cleared"] is True and ws.view_stack(ALICE) == []
 
-    status, body = _post_json(ws.root_url + "_local/act/close", {"user": ALICE})
+    status, body = post_json(ws.root_url + "_local/act/close", {"user": ALICE})
     assert (status, body["error"]) == (404, "no_open_modal")
 
 
@@ -668,16 +668,6 @@ def test_invalid_view_in_response_action_raises(make_ws: Callable[..., LocalWork
         ws.submit_view(ALICE, ws.view_stack(ALICE)[0], {})
     assert caught.value.problems == ["response_action push view: title.text: 30 characters, Slack allows 24"]
     assert len(ws.view_stack(ALICE)) == 1
-
-
-def _post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 # --- files -------------------------------------------------------------------------------------

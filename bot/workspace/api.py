@@ -1,7 +1,8 @@
 """The local workspace's Web API methods, answering like Slack does.
 
-``WebApi.call`` runs one method: token check, injected faults, rate limits, then the method,
-and keeps a ``CallRecord`` of it. A ``timeout_after_store`` fault may take effect late
+``WebApi.call`` runs one method: token check, injected faults, rate limits (the method's Slack
+tier, chat.postMessage's per-channel limit, an optional workspace-wide write limit), then the
+method, and keeps a ``CallRecord`` of it. A ``timeout_after_store`` fault may take effect late
 (``landing_delay``), as a post still on its way through Slack when the client gave up.
 Messages and views are checked with ``bot.blockkit`` so a payload Slack would reject is
 rejected here too.
@@ -72,6 +73,7 @@ class WebApi:
         self._landing: list[tuple[float, Callable[[Params], ApiResult], Params]] = []
         self.limits = limits
         self._channel_buckets: dict[str, TokenBucket] = {}
+        self._tier_buckets: dict[str, TokenBucket | None] = {}
         self._workspace_bucket: TokenBucket | None = None
         self.set_limits(limits)
         self.methods: dict[str, Callable[[Params], ApiResult]] = {
@@ -100,6 +102,7 @@ class WebApi:
         with self.state.lock:
             self.limits = limits
             self._channel_buckets.clear()
+            self._tier_buckets.clear()
             rate = limits.workspace_rate_per_sec
             self._workspace_bucket = TokenBucket(rate, limits.workspace_burst, self.state.clock) if rate else None
 
@@ -108,15 +111,14 @@ class WebApi:
     def call(self, method: str, params: Params, token: str | None) -> ApiResult:
         """Run one Web API call as Slack would: auth, faults, rate limits, then the method.
 
-        Each call is kept in ``state.calls`` and, with its arrival time and answer, in
-        ``state.call_log``.
+        Each call is kept, with its arrival time and answer, in ``state.calls`` and ``state.call_log``
+        (the last ``call_history`` of them; the record keeps its own compact copy of ``params``).
         """
         with self.state.lock:
             now = self.state.clock()
             self.land_due(now)
-            kept = copy.deepcopy(params)
-            self.state.calls.append((method, kept))
-            record = CallRecord(method=method, params=kept, at=now)
+            record = CallRecord(method=method, params=params, at=now)
+            self.state.calls.append(record)
             self.state.call_log.append(record)
             result = self._answer(method, params, token, record)
             record.status = result.status
@@ -140,7 +142,7 @@ class WebApi:
         if fault in {"500", "503", "timeout"}:
             status = 503 if fault == "503" else 500
             return ApiResult({"ok": False, "error": "internal_error"}, status=status, hold=fault == "timeout")
-        limited = self._rate_limit(method, params)
+        limited = self._rate_limit(method, params, record)
         if limited is not None:
             record.fault = None  # answered at once: the fault never happened
             return limited
@@ -168,10 +170,20 @@ class WebApi:
                 except InvalidPayloadError:
                     pass  # Slack would have rejected it too: nothing lands
 
-    def _rate_limit(self, method: str, params: Params) -> ApiResult | None:
-        buckets: list[TokenBucket] = []
+    def _rate_limit(self, method: str, params: Params, record: CallRecord) -> ApiResult | None:
+        """A 429 when any limit on this call has no token left (the longest wait is the Retry-After).
+
+        Limits: the method's tier (per workspace), chat.postMessage's per channel, and the optional
+        workspace-wide one for writes. A limited call spends no token.
+        """
+        buckets: list[tuple[str, TokenBucket]] = []
+        if method not in self._tier_buckets:
+            self._tier_buckets[method] = self.limits.tier_bucket(method, self.state.clock)
+        tier_bucket = self._tier_buckets[method]
+        if tier_bucket is not None:
+            buckets.append(("tier", tier_bucket))
         if method in WRITE_METHODS and self._workspace_bucket is not None:
-            buckets.append(self._workspace_bucket)
+            buckets.append(("workspace", self._workspace_bucket))
         if method == "chat.postMessage" and self.limits.channel_rate_per_sec:
             channel = self.state.resolve_channel(str(params.get("channel", "")))
             if channel is not None:
@@ -179,13 +191,15 @@ class WebApi:
                 if bucket is None:
                     bucket = TokenBucket(self.limits.channel_rate_per_sec, self.limits.channel_burst, self.state.clock)
                     self._channel_buckets[channel.id] = bucket
-                buckets.append(bucket)
-        wait = max((b.wait_seconds() for b in buckets), default=0.0)
+                buckets.append(("channel", bucket))
+        waits = [(bucket.wait_seconds(), name) for name, bucket in buckets]
+        wait, name = max(waits, default=(0.0, ""))
         if wait > 0:
+            record.limited_by = name
             result = error("ratelimited", status=429)
             result.headers["Retry-After"] = str(retry_after(wait))
             return result
-        for bucket in buckets:
+        for _, bucket in buckets:
             bucket.take()
         return None
 
@@ -211,7 +225,9 @@ class WebApi:
         trigger_id = str(params.get("trigger_id", "") or "")
         trigger = self.state.triggers.get(trigger_id)
         if trigger is None:
-            raise InvalidPayloadError(error("invalid_trigger_id"))
+            # An expired trigger is forgotten; one this workspace issued still answers expired_trigger_id.
+            issued = self.state.was_issued(trigger_id, "trigger")
+            raise InvalidPayloadError(error("expired_trigger_id" if issued else "invalid_trigger_id"))
         if self.state.clock() - trigger.issued_at >= TRIGGER_TTL_SECONDS:
             raise InvalidPayloadError(error("expired_trigger_id"))
         if trigger.used:
@@ -480,16 +496,20 @@ class WebApi:
     def respond(self, token: str, body: Any) -> ApiResult:
         """A post to a response_url issued with an interaction."""
         with self.state.lock:
-            self.state.calls.append(("response_url", copy.deepcopy(body) if isinstance(body, dict) else {}))
+            now = self.state.clock()
+            self.state.calls.append(CallRecord(method="response_url", params=body if isinstance(body, dict) else {}, at=now))
+            self.state.forget_expired()
             target = self.state.responses.get(token)
             if target is None:
-                return error("not_found", status=404)
-            expired = self.state.clock() - target.issued_at > RESPONSE_URL_TTL_SECONDS
-            if expired or target.uses >= RESPONSE_URL_MAX_USES:
+                # Expired or used up, then forgotten: Slack still knows the URL it issued.
+                return error("expired_url" if self.state.was_issued(token, "response") else "not_found", status=404)
+            if now - target.issued_at > RESPONSE_URL_TTL_SECONDS:
                 return error("expired_url", status=404)
             if not isinstance(body, dict):
                 return error("invalid_payload", status=400)
             target.uses += 1
+            if target.uses >= RESPONSE_URL_MAX_USES:
+                del self.state.responses[token]  # used up: the next post answers expired_url
             try:
                 return self.record_response(target, body)
             except InvalidPayloadError as exc:

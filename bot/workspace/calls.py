@@ -9,9 +9,52 @@ how long it waited before posting a message again after a post of it timed out
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+_MISSING = object()
+
+
+class PackedJson:
+    """A dataclass field kept as compact JSON text and decoded (a fresh copy) on each read.
+
+    A parsed Block Kit payload costs several times its JSON's size in Python objects; kept as
+    text it costs about its size. A value JSON cannot encode is kept as a deep copy instead.
+    """
+
+    def __init__(self, *, default: Any = _MISSING) -> None:
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_json"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:  # the dataclass asks for the field's default
+            if self.default is _MISSING:
+                raise AttributeError(self.slot)
+            return self.default
+        packed = obj.__dict__[self.slot]
+        if isinstance(packed, str):
+            return json.loads(packed)
+        return copy.deepcopy(packed)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if value is None:
+            obj.__dict__[self.slot] = None
+            return
+        try:
+            obj.__dict__[self.slot] = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            obj.__dict__[self.slot] = copy.deepcopy(value)
+
+    @staticmethod
+    def size(obj: Any, name: str) -> int:
+        """Characters of ``obj.name``'s JSON text (0 when None or not kept as text)."""
+        packed = obj.__dict__.get(f"_{name}_json")
+        return len(packed) if isinstance(packed, str) else 0
 
 #: Methods Slack rate limits per channel: a 429 from them holds back that channel only.
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage", "chat.update"})
@@ -24,7 +67,8 @@ class CallRecord:
     """One Web API call: what was asked, when it arrived, and how it was answered."""
 
     method: str
-    params: dict[str, Any]
+    #: The parameters as received, kept as compact JSON (each read decodes a fresh copy).
+    params: dict[str, Any] = PackedJson()  # type: ignore[assignment]
     #: Arrival time by the workspace's ``clock`` (seconds).
     at: float
     status: int = 200
@@ -32,6 +76,8 @@ class CallRecord:
     retry_after: int | None = None
     #: The injected fault this call met (``429``, ``500``, ``timeout``, ...), if any.
     fault: str | None = None
+    #: Which limit answered 429 ``ratelimited``: ``tier`` (the method's), ``channel`` or ``workspace``; None if none.
+    limited_by: str | None = None
 
     @property
     def channel(self) -> str | None:

@@ -27,7 +27,7 @@ from bot.workspace.api import WebApi
 from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
-from bot.workspace.state import FaultPlan, RateLimits, User, WorkspaceState
+from bot.workspace.state import CALL_HISTORY, FaultPlan, RateLimits, User, WorkspaceState
 from bot.workspace.terminal import act
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class LocalWorkspace:
         channel_burst: int = 5,
         workspace_rate_per_sec: float | None = None,
         workspace_burst: int = 50,
+        tiers: bool = True,
+        tier_scale: float = 1.0,
+        call_history: int = CALL_HISTORY,
         fault_rate: float = 0.0,
         fault_seed: int = 0,
         team_id: str = "TLOCAL",
@@ -62,13 +65,17 @@ class LocalWorkspace:
         ``timeout_hold_seconds``: how long a ``timeout``/``timeout_after_store`` answer is held.
         ``landing_delay_seconds``: how long (by ``clock``) a ``timeout_after_store`` call takes
         to take effect; 0 (the default) stores it before the answer is held.
+        ``tiers``/``tier_scale``: Slack's per-method rate-limit tiers (on, at Slack's rates, by default;
+        see ``RateLimits``). ``call_history``: how many calls ``calls``/``call_log`` keep.
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
         #: How long (real seconds) a terminal action waits for the bot to publish a Home (``wait_for_home``).
         self.publish_wait_seconds = ack_timeout_seconds
-        self.state = WorkspaceState(team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock)
-        limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst)
+        self.state = WorkspaceState(
+            team_id=team_id, team_name=team_name, clock=clock, wall_clock=wall_clock, call_history=call_history
+        )
+        limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst, tiers, tier_scale)
         faults = FaultPlan(fault_rate, "500", fault_seed)
         self.api = WebApi(
             self.state, bot_token=bot_token, limits=limits, faults=faults, landing_delay=landing_delay_seconds
@@ -153,13 +160,14 @@ class LocalWorkspace:
 
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every API call received, as (method, params), oldest first (a copy)."""
+        """The last ``call_history`` API calls and response_url posts, as (method, params), oldest first (a copy)."""
         with self.state.lock:
-            return list(self.state.calls)
+            return [(record.method, record.params) for record in self.state.calls]
 
     @property
     def call_log(self) -> list[CallRecord]:
-        """Every Web API call with its arrival time (by ``clock``), status, Retry-After and fault."""
+        """The last ``call_history`` Web API calls with their arrival time (by ``clock``), status, Retry-After,
+        fault and the limit that answered 429, if one did."""
         with self.state.lock:
             return list(self.state.call_log)
 
@@ -328,9 +336,18 @@ class LocalWorkspace:
         channel_burst: int = 5,
         workspace_rate_per_sec: float | None = None,
         workspace_burst: int = 50,
+        tiers: bool = True,
+        tier_scale: float = 1.0,
     ) -> None:
-        """Replace the rate limits (None disables one); all buckets start full."""
-        self.api.set_limits(RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst))
+        """Replace the rate limits (None disables one; ``tiers=False`` turns Slack's method tiers off,
+        ``tier_scale`` multiplies their allowances); all buckets start full."""
+        limits = RateLimits(channel_rate_per_sec, channel_burst, workspace_rate_per_sec, workspace_burst, tiers, tier_scale)
+        self.api.set_limits(limits)
+
+    def set_call_history(self, maxlen: int) -> None:
+        """Keep the last ``maxlen`` calls in ``calls`` and ``call_log``."""
+        with self.state.lock:
+            self.state.set_call_history(maxlen)
 
     # --- acting as a user (see bot.workspace.actor.Actor) ---------------------------------------
 

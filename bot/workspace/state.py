@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.workspace.calls import CallRecord
+from bot.workspace.calls import CallRecord, PackedJson
 
 Clock = Callable[[], float]
 
@@ -34,6 +34,36 @@ FAULT_KINDS = frozenset({"429", "500", "503", "timeout", "timeout_after_store", 
 #: What a ``mix`` fault is, drawn evenly: a rate limit, a server error, and hangs past the client's
 #: timeout where nothing is stored and where the call takes effect.
 MIX_KINDS = ("429", "500", "timeout", "timeout_after_store")
+#: How many Web API calls ``state.calls`` and ``state.call_log`` keep (the oldest are forgotten first).
+CALL_HISTORY = 20_000
+
+#: Calls a minute per method per workspace in each of Slack's Web API tiers
+#: (https://docs.slack.dev/apis/web-api/rate-limits: Tier 1 1+, Tier 2 20+, Tier 3 50+, Tier 4 100+ a minute).
+TIER_CALLS_PER_MINUTE: dict[int, int] = {1: 1, 2: 20, 3: 50, 4: 100}
+#: The tier of each method the workspace implements, as each method's reference page gives it.
+#: ``chat.postMessage`` has no tier: Slack limits it per channel (1 a second, short bursts), as ``RateLimits`` does.
+#: ``conversations.history``/``.replies``: Tier 3. Since 2025 Slack gives commercially distributed apps that are
+#: not in the Marketplace Tier 1 (and 15 messages a page) for these two; this bot is a council's internal app,
+#: which keeps Tier 3.
+METHOD_TIERS: dict[str, int] = {
+    "auth.test": 4,
+    "users.lookupByEmail": 3,
+    "users.info": 4,
+    "users.list": 2,
+    "conversations.open": 3,
+    "conversations.history": 3,
+    "conversations.replies": 3,
+    "chat.update": 3,
+    "chat.postEphemeral": 4,
+    "chat.delete": 3,
+    "views.open": 4,
+    "views.push": 4,
+    "views.update": 4,
+    "views.publish": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
+    "files.info": 4,
+}
 
 
 def slack_id(prefix: str, seed: str) -> str:
@@ -103,8 +133,9 @@ class Message:
     ts: str
     user: str
     text: str
-    blocks: list[Any] | None = None
-    metadata: dict[str, Any] | None = None
+    #: Kept as compact JSON text and decoded on each read (a fresh copy): a message costs about its JSON's size.
+    blocks: list[Any] | None = PackedJson(default=None)  # type: ignore[assignment]
+    metadata: dict[str, Any] | None = PackedJson(default=None)  # type: ignore[assignment]
     ephemeral: bool = False
     visible_to: str | None = None
     thread_ts: str | None = None
@@ -113,22 +144,20 @@ class Message:
     files: list[dict[str, Any]] | None = None
 
     def public(self) -> dict[str, Any]:
-        """A deep copy in the shape ``LocalWorkspace.messages()`` returns."""
-        return copy.deepcopy(
-            {
-                "channel": self.channel,
-                "ts": self.ts,
-                "user": self.user,
-                "text": self.text,
-                "blocks": self.blocks,
-                "metadata": self.metadata,
-                "ephemeral": self.ephemeral,
-                "visible_to": self.visible_to,
-                "thread_ts": self.thread_ts,
-                "edited": self.edited,
-                "files": self.files,
-            }
-        )
+        """A copy in the shape ``LocalWorkspace.messages()`` returns (blocks and metadata decode afresh)."""
+        return {
+            "channel": self.channel,
+            "ts": self.ts,
+            "user": self.user,
+            "text": self.text,
+            "blocks": self.blocks,
+            "metadata": self.metadata,
+            "ephemeral": self.ephemeral,
+            "visible_to": self.visible_to,
+            "thread_ts": self.thread_ts,
+            "edited": self.edited,
+            "files": copy.deepcopy(self.files),
+        }
 
     def api(self, *, bot_id: str, app_id: str, team_id: str, include_metadata: bool = False) -> dict[str, Any]:
         """The message object as the Web API and interaction payloads show it."""
@@ -141,14 +170,16 @@ class Message:
             "text": self.text,
             "ts": self.ts,
         }
-        if self.blocks is not None:
-            body["blocks"] = copy.deepcopy(self.blocks)
+        blocks = self.blocks
+        if blocks is not None:
+            body["blocks"] = blocks
         if self.thread_ts:
             body["thread_ts"] = self.thread_ts
         if self.edited:
             body["edited"] = {"user": self.user, "ts": self.ts}
-        if include_metadata and self.metadata is not None:
-            body["metadata"] = copy.deepcopy(self.metadata)
+        metadata = self.metadata if include_metadata else None
+        if metadata is not None:
+            body["metadata"] = metadata
         if self.files:
             body["files"] = copy.deepcopy(self.files)
             body["upload"] = True
@@ -329,6 +360,10 @@ class FaultPlan:
         return self._rng.choice(MIX_KINDS) if kind == "mix" else kind
 
 
+def _token_digest(kind: str, n: int, team_id: str) -> str:
+    return hashlib.sha256(f"{kind}:{n}:{team_id}".encode()).hexdigest()[:24]
+
+
 def _check_kind(kind: str) -> None:
     if kind not in FAULT_KINDS:
         raise ValueError(f"fault kind must be one of {sorted(FAULT_KINDS)}, got {kind!r}")
@@ -336,18 +371,39 @@ def _check_kind(kind: str) -> None:
 
 @dataclass
 class RateLimits:
-    """Configured limits: per-channel for chat.postMessage, optional workspace-wide for writes."""
+    """Configured limits: Slack's per-method tiers, per-channel for chat.postMessage, optional workspace-wide for writes.
+
+    ``tiers``: each method in ``METHOD_TIERS`` gets a bucket of its tier's calls a minute (refilled
+    evenly, one minute's allowance saved as its burst); ``tier_scale`` multiplies those allowances
+    (2.0 = twice Slack's); ``tiers=False`` turns them off.
+    """
 
     channel_rate_per_sec: float | None = 1.0
     channel_burst: int = 5
     workspace_rate_per_sec: float | None = None
     workspace_burst: int = 50
+    tiers: bool = True
+    tier_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.tier_scale <= 0:
+            raise ValueError(f"tier_scale must be positive, got {self.tier_scale}")
+
+    def tier_bucket(self, method: str, clock: Clock) -> TokenBucket | None:
+        """A full bucket for ``method``'s tier (None when tiers are off or the method has none)."""
+        tier = METHOD_TIERS.get(method)
+        if not self.tiers or tier is None:
+            return None
+        per_minute = TIER_CALLS_PER_MINUTE[tier] * self.tier_scale
+        return TokenBucket(per_minute / 60.0, max(1, round(per_minute)), clock)
 
 
 class WorkspaceState:
     """Everything the local workspace remembers, behind ``self.lock``."""
 
-    def __init__(self, *, team_id: str, team_name: str, clock: Clock, wall_clock: Clock) -> None:
+    def __init__(
+        self, *, team_id: str, team_name: str, clock: Clock, wall_clock: Clock, call_history: int = CALL_HISTORY
+    ) -> None:
         self.lock = threading.RLock()
         #: Notified (under ``lock``) whenever ``views.publish`` stores someone's App Home.
         self.home_published = threading.Condition(self.lock)
@@ -366,14 +422,22 @@ class WorkspaceState:
         self.files: dict[str, File] = {}
         self.triggers: dict[str, Trigger] = {}
         self.responses: dict[str, ResponseTarget] = {}
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        #: Every Web API call with its arrival time and answer (``bot.workspace.calls``).
-        self.call_log: list[CallRecord] = []
+        #: The last ``call_history`` Web API calls and response_url posts (``method`` "response_url").
+        self.calls: deque[CallRecord] = deque(maxlen=call_history)
+        #: The last ``call_history`` Web API calls with their arrival time and answer (``bot.workspace.calls``).
+        self.call_log: deque[CallRecord] = deque(maxlen=call_history)
         #: Changes not yet persisted, as (kind, object), oldest first; None = not tracked.
         self.changes: list[tuple[str, Any]] | None = None
         self._last_ts_micros = 0
         self._counter = 0
         self.bot_user = self.add_user(f"auditbot@{self.team_domain}.invalid", "auditbot", is_bot=True)
+
+    def set_call_history(self, maxlen: int) -> None:
+        """Keep the last ``maxlen`` calls from now on (the newest of those kept so far stay)."""
+        if maxlen < 1:
+            raise ValueError(f"call history must keep at least 1 call, got {maxlen}")
+        self.calls = deque(self.calls, maxlen=maxlen)
+        self.call_log = deque(self.call_log, maxlen=maxlen)
 
     def changed(self, kind: str, obj: Any) -> None:
         """Note a change for persistence: kind ``user``/``channel``/``message``/``view``/``file``/``deleted``."""
@@ -407,7 +471,8 @@ class WorkspaceState:
         return f"{int(self.wall_clock())}.{hashlib.sha256(f'hash:{n}'.encode()).hexdigest()[:8]}"
 
     def issue_trigger(self, user_id: str) -> str:
-        """Issue a trigger_id for an interaction by ``user_id``."""
+        """Issue a trigger_id for an interaction by ``user_id`` (expired ones are forgotten first)."""
+        self.forget_expired()
         n = self._next()
         token = f"{n}.{int(self.wall_clock())}.{hashlib.sha256(f'trigger:{n}'.encode()).hexdigest()[:32]}"
         self.triggers[token] = Trigger(user_id=user_id, issued_at=self.clock())
@@ -415,10 +480,38 @@ class WorkspaceState:
 
     def issue_response_url(self, user_id: str, channel_id: str, message_ts: str | None) -> str:
         """Issue a response_url token for an interaction (the server builds the URL)."""
+        self.forget_expired()
         n = self._next()
-        token = hashlib.sha256(f"response:{n}:{self.team_id}".encode()).hexdigest()[:24]
+        token = f"{n}.{_token_digest('response', n, self.team_id)}"
         self.responses[token] = ResponseTarget(user_id, channel_id, message_ts, issued_at=self.clock())
         return token
+
+    def forget_expired(self) -> None:
+        """Drop expired trigger_ids and response_urls, oldest first, stopping at the first still live.
+
+        Both dicts keep issue order, so this costs one look per forgotten token (plus one).
+        """
+        now = self.clock()
+        while self.triggers:
+            token, trigger = next(iter(self.triggers.items()))
+            if now - trigger.issued_at < TRIGGER_TTL_SECONDS:
+                break
+            del self.triggers[token]
+        while self.responses:
+            token, target = next(iter(self.responses.items()))
+            if now - target.issued_at <= RESPONSE_URL_TTL_SECONDS:
+                break
+            del self.responses[token]
+
+    def was_issued(self, token: str, kind: str) -> bool:
+        """Whether this workspace issued ``token`` (a ``trigger`` or ``response`` token), kept or forgotten."""
+        number, _, rest = token.partition(".")
+        if not number.isdigit() or int(number) > self._counter:
+            return False
+        n = int(number)
+        if kind == "trigger":
+            return rest.partition(".")[2] == hashlib.sha256(f"trigger:{n}".encode()).hexdigest()[:32]
+        return rest == _token_digest(kind, n, self.team_id)
 
     # --- users and channels ----------------------------------------------------------------
 
