@@ -242,8 +242,9 @@ def start_runtime(
     ``workspace`` (or a new local workspace on ``settings.local_workspace_port``) stands in for
     Slack and gets the signing secret and the bot's request URL. The database must be migrated
     (after ``prepare``). Bad calendar settings raise CalendarError before anything is started.
-    The scheduler's timer and the outbox senders start last. If any step fails, whatever was
-    started is stopped again.
+    Once requests are served, the Slack directory sync (``users.list``) records everyone's Slack id;
+    the scheduler's timer and the outbox senders start last. If any step fails, whatever was
+    started is stopped again (a failed directory sync is only logged).
     """
     calendar = WorkingCalendar.from_settings(settings)
     engine = engine or make_engine(settings.database_url)

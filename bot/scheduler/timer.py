@@ -34,7 +34,7 @@ def make_timer(
     before_tick: Callable[[], object] | None = None,
     daily: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
+    """A started-on-demand scheduler whose main job ticks every ``tick_interval_seconds``.
 
     A missed run is never skipped (``misfire_grace_time=None``), missed runs collapse into one
     (``coalesce``), and ticks never overlap (``max_instances=1``). Nothing is stored in the job
