@@ -15,6 +15,7 @@ from bot.handlers import (
     breaks,
     commands,
     deps,
+    directory,
     errors,
     exemptions,
     home,
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 HANDLER_MODULES = (
     commands, audits, meetings, reflection, replies, moderation, qa_check, assurance, actions, inadequate, breaks, exemptions,
-    alerts, reports, home, errors,
+    alerts, reports, home, directory, errors,
 )
 
 

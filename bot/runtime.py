@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
+from bot.delivery.directory import SyncCounts, sync_directory
 from bot.delivery.homes import HomePublisher
 from bot.delivery.runner import DeliveryRunner
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
@@ -93,6 +94,35 @@ def sync_workspace_users(workspace: LocalWorkspace, sessions: sessionmaker[Sessi
     return len(added)
 
 
+def directory_syncer(settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None,
+                     clock: Clock) -> Callable[[], SyncCounts | None]:  # fmt: skip
+    """The Slack directory sync (``bot.delivery.directory``) with a client of its own; a run asked for while
+    another is under way (start, the daily job, local accounts added before a tick) is skipped (None)."""
+    client = sender_client(settings, token, base_url)
+    running = threading.Lock()
+
+    def run() -> SyncCounts | None:
+        if not running.acquire(blocking=False):
+            return None
+        try:
+            return sync_directory(client, sessions, clock)
+        except Exception:  # noqa: BLE001 - a failed sync must not stop start-up or the timer; the next run retries
+            log.exception("directory sync failed")
+            return None
+        finally:
+            running.release()
+
+    return run
+
+
+def _local_accounts(workspace: LocalWorkspace, sessions: sessionmaker[Session], sync: Callable[[], object]) -> int:
+    """Local mode, before a tick: new staff get local accounts, then (if any did) their Slack ids."""
+    added = sync_workspace_users(workspace, sessions)
+    if added:
+        sync()
+    return added
+
+
 def make_senders(
     settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None, *, homes: HomePublisher | None = None
 ) -> dict[str, OutboxSender]:
@@ -139,12 +169,14 @@ def start_background(
     *,
     kind: str = "run",
     before_tick: Callable[[], object] | None = None,
+    daily: Callable[[], object] | None = None,
 ) -> tuple[DeliveryRunner, BackgroundScheduler]:
-    """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick)."""
+    """Start the outbox loops and the scheduler's timer (which wakes the loops after a tick, and runs ``daily``)."""
     calendar = calendar or WorkingCalendar.from_settings(settings)  # a bad calendar fails before anything starts
     runner = DeliveryRunner(list(senders.values()), clock=clock)
     runner.start()
-    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind, before_tick=before_tick)
+    timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind, before_tick=before_tick,
+                       daily=daily)  # fmt: skip
     timer.start()
     return runner, timer
 
@@ -210,8 +242,9 @@ def start_runtime(
     ``workspace`` (or a new local workspace on ``settings.local_workspace_port``) stands in for
     Slack and gets the signing secret and the bot's request URL. The database must be migrated
     (after ``prepare``). Bad calendar settings raise CalendarError before anything is started.
-    The scheduler's timer and the outbox senders start last. If any step fails, whatever was
-    started is stopped again.
+    Once requests are served, the Slack directory sync (``users.list``) records everyone's Slack id;
+    the scheduler's timer and the outbox senders start last. If any step fails, whatever was
+    started is stopped again (a failed directory sync is only logged).
     """
     calendar = WorkingCalendar.from_settings(settings)
     engine = engine or make_engine(settings.database_url)
@@ -292,10 +325,16 @@ def _assemble(
     if workspace is not None:
         workspace.bot_endpoint = server.url + SLACK_PATH
 
+    # Everyone's Slack id in a few users.list pages, while requests are already served and before the
+    # outbox sends: the first fan-out then needs no per-person lookups. A failure is logged; start-up goes on.
+    sync_directory_now = directory_syncer(settings, sessions, token, base_url, clock)
+    sync_directory_now()
+
     if background:  # last: the first tick and the first send happen only once everything else is up
         local = workspace
-        sync = (lambda: sync_workspace_users(local, sessions)) if local is not None else None
-        runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync)
+        sync = (lambda: _local_accounts(local, sessions, sync_directory_now)) if local is not None else None
+        runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync,
+                                         daily=sync_directory_now)  # fmt: skip
         homes.start()
         stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False), homes.stop])  # type: ignore[union-attr]
 

@@ -167,6 +167,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)
+    #: Local (``timezone``) time of the daily Slack directory sync (``users.list``); it also runs at start.
+    directory_sync_time: dt.time = dt.time(6, 30)
 
     @field_validator("qa_team_names", "moderator_roles", mode="before")
     @classmethod

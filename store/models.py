@@ -205,7 +205,8 @@ class Team(Base):
 
 
 class Person(Base):
-    """A member of staff. Slack identity is resolved lazily from the email and cached here."""
+    """A member of staff. Slack identity comes from the Slack directory in bulk (``bot.services.staff.directory``),
+    matched by email; a person the sync did not match may still be looked up by email when first messaged."""
 
     __tablename__ = "people"
     #: ``Jane.Doe@`` from the case system and ``jane.doe@`` in Slack are one person: emails are
@@ -223,7 +224,8 @@ class Person(Base):
 
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     slack_dm_channel: Mapped[str | None] = mapped_column(String(32))
-    #: Set when users.lookupByEmail found nobody; cleared on a later successful lookup.
+    #: Set when users.lookupByEmail, or a complete directory sync, found nobody (or their account was
+    #: deactivated); cleared when a later lookup or sync finds them.
     slack_missing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: When they last opened the bot's App Home tab: only their Home is republished when their work changes.
     home_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

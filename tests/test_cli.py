@@ -148,6 +148,7 @@ def test_manifest_scopes_are_exactly_those_the_code_uses() -> None:
         # the outbox's look-up before a retry: DMs, and the safeguarding channel (public or private)
         "conversations_history": {"im:history", "channels:history", "groups:history"},
         "users_info": {"users:read"},
+        "users_list": {"users:read", "users:read.email"},  # the directory sync matches people by the emails it lists
         "users_lookupByEmail": {"users:read.email"},
         "files_upload_v2": {"files:write"},  # calendar invites (files.getUploadURLExternal, files.completeUploadExternal)
     }
@@ -178,7 +179,7 @@ def test_the_manifest_enables_the_home_tab_and_subscribes_to_exactly_the_events_
     events = manifest.split("bot_events:", 1)[1].split("interactivity:", 1)[0]
     declared = set(re.findall(r"^\s+- ([a-z_]+)", events, re.M))
     source = "\n".join(p.read_text() for p in (ROOT / "bot" / "handlers").rglob("*.py"))
-    assert declared == set(re.findall(r'app\.event\("([a-z_]+)"\)', source)) == {"app_home_opened"}
+    assert declared == set(re.findall(r'app\.event\("([a-z_]+)"\)', source)) == {"app_home_opened", "user_change", "team_join"}
 
 
 def test_the_reader_shows_mentions_as_names_and_undoes_slack_escapes() -> None:

@@ -1,4 +1,5 @@
-"""APScheduler as a timer only: one in-memory interval job that calls ``tick(now)``."""
+"""APScheduler as a timer only: one in-memory interval job that calls ``tick(now)``, and optionally a daily
+job beside it for Slack I/O that is not tick planning (the directory sync)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkingCalendar
@@ -30,8 +32,9 @@ def make_timer(
     after_tick: Callable[[], None] = lambda: None,
     kind: str = "run",
     before_tick: Callable[[], object] | None = None,
+    daily: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """A started-on-demand scheduler whose only job ticks every ``tick_interval_seconds``.
+    """A started-on-demand scheduler whose main job ticks every ``tick_interval_seconds``.
 
     A missed run is never skipped (``misfire_grace_time=None``), missed runs collapse into one
     (``coalesce``), and ticks never overlap (``max_instances=1``). Nothing is stored in the job
@@ -39,6 +42,9 @@ def make_timer(
 
     Each tick first records this process's heartbeat (``store/heartbeats.py``), so that
     ``auditbot tick --at`` knows a bot serves the database; shutting the timer down removes it.
+
+    ``daily`` (the Slack directory sync) runs each day at ``settings.directory_sync_time`` local
+    time, in an executor of its own so that its Slack calls never hold up a tick.
     """
     pid = heartbeats.process_id()
 
@@ -65,7 +71,7 @@ def make_timer(
 
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
-        executors={"default": ThreadPoolExecutor(1)},
+        executors={"default": ThreadPoolExecutor(1), "slack": ThreadPoolExecutor(1)},
         timezone=dt.UTC,
     )
     scheduler.add_job(
@@ -78,5 +84,27 @@ def make_timer(
         max_instances=1,
         next_run_time=clock(),
     )
+    if daily is not None:
+        scheduler.add_job(
+            _logged(daily, "daily"),
+            CronTrigger(hour=(at := settings.directory_sync_time).hour, minute=at.minute, timezone=settings.tz),
+            id="directory",
+            executor="slack",
+            misfire_grace_time=3600,
+            coalesce=True,
+            max_instances=1,
+        )
     scheduler.add_listener(lambda _event: _guarded("heartbeat removal", lambda s: heartbeats.forget(s, pid)), EVENT_SCHEDULER_SHUTDOWN)
     return scheduler
+
+
+def _logged(work: Callable[[], object], name: str) -> Callable[[], None]:
+    """``work`` with any exception logged (a failed daily run waits for the next day, or the next start)."""
+
+    def job() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - logged; the scheduler goes on
+            log.exception("timer %s job failed", name)
+
+    return job

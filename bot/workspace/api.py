@@ -258,9 +258,16 @@ class WebApi:
         return ok(user=user.api(self.state.team_id))
 
     def users_list(self, params: Params) -> ApiResult:
-        """``users.list``: everyone, in one page."""
-        members = [u.api(self.state.team_id) for u in self.state.users.values()]
-        return ok(members=members, response_metadata={"next_cursor": ""})
+        """``users.list``: everyone; with ``limit``, a page at a time (``cursor``/``next_cursor``), as Slack pages."""
+        users = list(self.state.users.values())
+        limit = int(params.get("limit") or 0) or len(users)
+        try:
+            start = int(base64.b64decode(str(params.get("cursor") or "")).decode().removeprefix("offset:") or 0)
+        except ValueError:
+            return error("invalid_cursor")
+        members = [u.api(self.state.team_id) for u in users[start : start + limit]]
+        following = base64.b64encode(f"offset:{start + limit}".encode()).decode() if start + limit < len(users) else ""
+        return ok(members=members, response_metadata={"next_cursor": following})
 
     # --- conversations -----------------------------------------------------------------------
 
