@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from bot.delivery.claims import owned_rows, set_released, set_sent
 from bot.delivery.mentions import person_ids
-from bot.delivery.relevance import why_not_true
-from store.models import Notification, NotificationState, Person
+from bot.delivery.relevance import CHASERS, why_not_true
+from store.models import Allocation, AuditMonth, Notification, NotificationState, Person
 
 Hook = Callable[[Session, Notification, dt.datetime], None]
 #: A Person row's Slack fields: id, email, slack_user_id, slack_dm_channel, slack_missing_since.
@@ -129,11 +129,18 @@ def load_jobs(session: Session, ids: list[int]) -> list[Job]:
     }  # fmt: skip
     in_batch = {job.key for job in jobs}
     _dependencies(session, jobs, in_batch)
+    chased = {job.context.get("allocation_id") for job in jobs if job.template in CHASERS}
+    # Held here while the checks run (the identity map keeps objects only while referenced): the
+    # relevance checks below find a chaser's allocation and month there, without a query each.
+    allocations = session.scalars(select(Allocation).where(Allocation.id.in_(chased))).all() if chased else []
+    month_ids = {a.month_id for a in allocations}
+    months = session.scalars(select(AuditMonth).where(AuditMonth.id.in_(month_ids))).all() if month_ids else []
     for job in jobs:
         job.recipient = people.get(job.recipient_id) if job.recipient_id is not None else None
         job.named = [(p[0], p[1], p[2], p[4]) for pid in sorted(set(person_ids(job.context))) if (p := people.get(pid))]
         if job.untrue is None and job.wait is None:
             job.untrue = why_not_true(session, job.template, job.context)
+    del allocations, months
     return jobs
 
 

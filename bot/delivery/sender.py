@@ -408,7 +408,7 @@ class OutboxSender:
             payload = render(Template(job.template), job.context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        pause_key = target[0] if target is not None else job.destination if job.recipient_id is not None else channel
+        pause_key = job.destination if job.recipient_id is not None else target[0] if target is not None else channel
         self._wait_for_channel(pause_key, moment())
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
