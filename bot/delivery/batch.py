@@ -107,6 +107,19 @@ class BatchState:
                 self.posted[key] = (result.channel, result.ts)
 
 
+def shares_of(jobs: list[Job], workers: int) -> list[list[Job]]:
+    """Split a batch among at most ``workers``: each destination's rows to one worker, in claim order
+    (so a channel's messages arrive in order and its 429 pause holds), destinations dealt round-robin."""
+    worker_of: dict[str, int] = {}
+    shares: list[list[Job]] = []
+    for job in jobs:
+        index = worker_of.setdefault(job.destination, len(worker_of) % workers)
+        if index == len(shares):
+            shares.append([])
+        shares[index].append(job)
+    return shares
+
+
 def load_jobs(session: Session, ids: list[int]) -> list[Job]:
     """The claimed rows ``ids`` as jobs, in claim order, with what each needs (a few queries in all)."""
     rows = session.execute(

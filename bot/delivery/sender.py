@@ -7,6 +7,13 @@ after posting) first looks for the message by its idempotency key in the channel
 so a notification is delivered once. A file (a calendar invite, a report chart: a payload with ``file``) is uploaded
 with ``files_upload_v2`` instead, and its retry looks for a message sharing a file of its title.
 
+A batch (``batch.py``) is loaded in a few queries and sent by ``concurrency`` threads: every row for
+one person or channel goes to the same thread, in claim order, so a channel's messages arrive in
+order, an edit follows the message it edits, and a channel's 429 pause holds. Threads share the
+Slack client, never a session; results are settled ``settle_every`` to a transaction. A DM goes to
+the person's stored D… channel, else to their Slack user id (the D… id in the answer is stored with
+the row); only someone never matched to Slack is looked up by email.
+
 Time: ``send_due(now)`` takes ``now`` for the start of a batch; the moment of each failure is
 ``now`` plus the monotonic time since, and every pause and ``retry_at`` after a failure counts
 from that moment (a 429's ``Retry-After`` from when Slack said it). After a call whose outcome
@@ -44,7 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blockkit import BlockKitError
 from bot.clock import Clock
-from bot.delivery.batch import BatchState, Job, Result, load_jobs, settle
+from bot.delivery.batch import BatchState, Job, Result, load_jobs, settle, shares_of
 from bot.delivery.claims import Lane, claim_due, mark_sent, next_due, release
 from bot.ids import Template
 from bot.render import render
@@ -231,7 +238,7 @@ class OutboxSender:
         with self.sessions() as session:
             jobs = load_jobs(session, ids)
         batch = BatchState({job.key for job in jobs})
-        shares = _shares(jobs, self.concurrency)
+        shares = shares_of(jobs, self.concurrency)
         if len(shares) == 1:
             pending: list[Result] = []
 
@@ -653,19 +660,6 @@ class OutboxSender:
         self._held.clear()
         log.info("outbox %s: gave back %d notification(s) from an interrupted batch: %s",
                  self.lane.name, len(held), sorted(held))  # fmt: skip
-
-
-def _shares(jobs: list[Job], workers: int) -> list[list[Job]]:
-    """Split a batch among at most ``workers``: each destination's rows to one worker, in claim order
-    (so a channel's messages arrive in order and its 429 pause holds), destinations dealt round-robin."""
-    worker_of: dict[str, int] = {}
-    shares: list[list[Job]] = []
-    for job in jobs:
-        index = worker_of.setdefault(job.destination, len(worker_of) % workers)
-        if index == len(shares):
-            shares.append([])
-        shares[index].append(job)
-    return shares
 
 
 def _in_batch(job: Job, batch: BatchState) -> tuple[str, str] | None:
