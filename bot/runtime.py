@@ -137,6 +137,8 @@ def make_senders(
             worker_id=f"{worker}:{lane.name}",
             lane=lane,
             batch_size=settings.outbox_batch_size,
+            concurrency=settings.outbox_concurrency,
+            settle_every=settings.outbox_settle_every,
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             on_failure=on_delivery_failed,

@@ -163,7 +163,9 @@ class Settings(BaseSettings):
     alert_escalation_minutes: int = Field(30, ge=1, description="unacknowledged by the team manager: escalate")
 
     # Delivery.
-    outbox_batch_size: int = Field(50, ge=1)
+    outbox_batch_size: int = Field(200, ge=1)
+    outbox_concurrency: int = Field(8, ge=1, description="threads sending a batch; a channel's messages stay with one, in order")
+    outbox_settle_every: int = Field(50, ge=1, description="sent messages recorded per database transaction")
     outbox_max_attempts: int = Field(8, ge=1)
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Notification, NotificationState
@@ -28,6 +28,16 @@ def _due(now: dt.datetime, lane: Lane, lease: dt.timedelta) -> ColumnElement[boo
             # A claim whose sender died before settling it: take it over after the lease.
             and_(Notification.state == NotificationState.SENDING, Notification.claimed_at < now - lease),
         ),
+    )
+
+
+def next_due(session: Session, lane: Lane) -> dt.datetime | None:
+    """When the lane's earliest pending row falls due (a paused channel's rows, a backoff), if any."""
+    return session.scalar(
+        select(func.min(Notification.next_attempt_at)).where(
+            Notification.priority.between(lane.min_priority, lane.max_priority),
+            Notification.state == NotificationState.PENDING,
+        )
     )
 
 
@@ -75,6 +85,14 @@ def _owned(session: Session, notification_id: int, worker_id: str) -> Notificati
     return row
 
 
+def owned_rows(session: Session, ids: list[int], worker_id: str) -> dict[int, Notification]:
+    """The rows of ``ids`` still claimed by ``worker_id``, locked, in one query (a batch's settling)."""
+    query = select(Notification).where(
+        Notification.id.in_(ids), Notification.state == NotificationState.SENDING, Notification.claimed_by == worker_id
+    )
+    return {row.id: row for row in session.scalars(query.order_by(Notification.id).with_for_update())}
+
+
 def mark_sent(
     session: Session, notification_id: int, *, worker_id: str, now: dt.datetime, channel: str, ts: str
 ) -> bool:
@@ -82,12 +100,17 @@ def mark_sent(
     row = _owned(session, notification_id, worker_id)
     if row is None:
         return False
+    set_sent(row, now=now, channel=channel, ts=ts)
+    return True
+
+
+def set_sent(row: Notification, *, now: dt.datetime, channel: str, ts: str) -> None:
+    """``mark_sent`` on a row already known to be owned and locked."""
     row.state = NotificationState.SENT
     row.sent_at = now
     row.slack_channel = channel
     row.slack_ts = ts
     row.last_error = None
-    return True
 
 
 def release(
@@ -107,6 +130,12 @@ def release(
     row = _owned(session, notification_id, worker_id)
     if row is None:
         return False
+    set_released(row, retry_at=retry_at, error=error, count_attempt=count_attempt)
+    return True
+
+
+def set_released(row: Notification, *, retry_at: dt.datetime, error: str | None, count_attempt: bool) -> None:
+    """``release`` on a row already known to be owned and locked."""
     row.state = NotificationState.PENDING
     row.next_attempt_at = retry_at
     row.claimed_by = None
@@ -114,7 +143,6 @@ def release(
         row.attempts = max(0, row.attempts - 1)
     if error is not None:
         row.last_error = error
-    return True
 
 
 def _finish(session: Session, notification_id: int, worker_id: str, state: NotificationState, why: str) -> bool:

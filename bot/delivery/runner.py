@@ -88,4 +88,8 @@ class DeliveryRunner:
             log.info("outbox %s: database answering again", lane)
         if outcome.pause_until is not None:
             return max(0.0, (outcome.pause_until - self.clock()).total_seconds())
-        return self.idle_seconds if outcome.claimed == 0 else 0.0
+        if outcome.claimed:
+            return 0.0
+        if outcome.next_due is not None:  # a paused channel's rows, a backoff: wake when the first falls due
+            return min(self.idle_seconds, max(0.01, (outcome.next_due - self.clock()).total_seconds()))
+        return self.idle_seconds

@@ -7,6 +7,13 @@ after posting) first looks for the message by its idempotency key in the channel
 so a notification is delivered once. A file (a calendar invite, a report chart: a payload with ``file``) is uploaded
 with ``files_upload_v2`` instead, and its retry looks for a message sharing a file of its title.
 
+A batch (``batch.py``) is loaded in a few queries and sent by ``concurrency`` threads: every row for
+one person or channel goes to the same thread, in claim order, so a channel's messages arrive in
+order, an edit follows the message it edits, and a channel's 429 pause holds. Threads share the
+Slack client, never a session; results are settled ``settle_every`` to a transaction. A DM goes to
+the person's stored D… channel, else to their Slack user id (the D… id in the answer is stored with
+the row); only someone never matched to Slack is looked up by email.
+
 Time: ``send_due(now)`` takes ``now`` for the start of a batch; the moment of each failure is
 ``now`` plus the monotonic time since, and every pause and ``retry_at`` after a failure counts
 from that moment (a 429's ``Retry-After`` from when Slack said it). After a call whose outcome
@@ -24,11 +31,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import queue
 import random
 import socket
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +51,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blockkit import BlockKitError
 from bot.clock import Clock
-from bot.delivery.claims import Lane, claim_due, mark_cancelled, mark_failed, mark_sent, release
-from bot.delivery.mentions import person_ids
-from bot.delivery.relevance import why_not_true
+from bot.delivery.batch import BatchState, Job, Result, load_jobs, settle, shares_of
+from bot.delivery.claims import Lane, claim_due, mark_sent, next_due, release
 from bot.ids import Template
 from bot.render import render
-from store.models import Notification, NotificationState, Person, Priority
+from store.models import Notification, Person, Priority
 from store.outbox import enqueue, person_ref
 from store.queries import qa_coordinators
 
@@ -96,6 +105,8 @@ class SendOutcome:
     cancelled: int = 0
     #: Set after a 429: the lane should not send again before this time.
     pause_until: dt.datetime | None = None
+    #: When nothing was due: when the lane's next pending row is (None: nothing pending).
+    next_due: dt.datetime | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -160,9 +171,13 @@ class OutboxSender:
         on_sent: Callable[[Session, Notification, dt.datetime], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         timeout_margin: float = 2.0,
+        concurrency: int = 1,
+        settle_every: int = 1,
     ) -> None:
         """``monotonic`` measures time within a batch (tests pass a clock they move by hand);
-        ``timeout_margin``: seconds beyond the client's timeout before a timed-out call is retried."""
+        ``timeout_margin``: seconds beyond the client's timeout before a timed-out call is retried;
+        ``concurrency``: worker threads sending a batch (a channel's rows all go to one, in claim order);
+        ``settle_every``: results written per transaction (1: each row as soon as it ends)."""
         self.sessions = sessions
         self.client = client
         self.worker_id = worker_id
@@ -182,6 +197,10 @@ class OutboxSender:
         self.timeout_margin = timeout_margin
         #: Rows claimed and not settled yet (by id), kept to give back after a database error.
         self._held: dict[int, _Held] = {}
+        self.concurrency = max(1, concurrency)
+        self.settle_every = max(1, settle_every)
+        #: Guards the outcome's counts and the jitter's generator across a batch's worker threads.
+        self._lock = threading.Lock()
 
     # -- the loop body ----------------------------------------------------------------------
 
@@ -212,37 +231,153 @@ class OutboxSender:
             )
         self._held.update({notification_id: _Held() for notification_id in ids})
         outcome.claimed = len(ids)
-        limited_channels: set[str] = set()
-        for index, notification_id in enumerate(ids):
-            if (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
-                # A slow Slack: hand the rest back long before another sender may take them over.
-                self._release_untouched(ids[index:], now)
-                break
-            try:
-                self._deliver(notification_id, now, moment)
-                outcome.sent += 1
-            except _Retry as retry:
-                failed_at = moment()
-                self._retry(notification_id, now, failed_at, retry, outcome)
-                if retry.after is not None and retry.channel is not None and not limited_channels:
-                    # One channel is limited: its rows wait, everyone else's messages go on.
-                    limited_channels.add(retry.channel)
-                    self._channel_pause[retry.channel] = failed_at + dt.timedelta(seconds=retry.after)
-                elif retry.after is not None:  # a second channel too, or a workspace-wide limit: hand back the rest
-                    outcome.pause_until = failed_at + dt.timedelta(seconds=retry.after)
-                    self._release_untouched(ids[index + 1 :], outcome.pause_until)
-                    break
-            except _Permanent as exc:
-                self._fail(notification_id, str(exc), outcome, now)
-            except _Cancelled as exc:
-                self._cancel(notification_id, str(exc), outcome)
-            except _NotYet as wait:
-                self._defer(notification_id, moment() + dt.timedelta(seconds=wait.seconds), str(wait))
-                outcome.retried += 1
-            except DeliveryHalted:
-                self._release_untouched(ids[index:], now)
-                raise
+        if not ids:
+            with self.sessions() as session:
+                outcome.next_due = next_due(session, self.lane)
+            return outcome
+        with self.sessions() as session:
+            jobs = load_jobs(session, ids)
+        batch = BatchState({job.key for job in jobs})
+        shares = shares_of(jobs, self.concurrency)
+        if len(shares) == 1:
+            pending: list[Result] = []
+
+            def settle_soon(result: Result) -> None:
+                pending.append(result)
+                if len(pending) >= self.settle_every:
+                    self._settle(pending, now)
+                    pending.clear()
+
+            self._work(shares[0], now, moment, batch, outcome, settle_soon)
+            if pending:
+                self._settle(pending, now)
+        else:
+            self._work_concurrently(shares, now, moment, batch, outcome)
+        if batch.halted is not None:
+            raise batch.halted
+        outcome.pause_until = batch.stop_until
         return outcome
+
+    def _work_concurrently(
+        self, shares: list[list[Job]], now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome
+    ) -> None:
+        """One thread per share; this thread settles results as they come, ``settle_every`` at a time.
+
+        On a database error the workers stop taking new rows (each finishes its Slack call, so what
+        Slack has is held as posted) before the error is raised."""
+        results: queue.SimpleQueue[Result | BaseException | None] = queue.SimpleQueue()
+
+        def run(share: list[Job]) -> None:
+            try:
+                self._work(share, now, moment, batch, outcome, results.put)
+            except BaseException as exc:  # noqa: BLE001 - handed to the settling thread, raised there
+                batch.stop.set()
+                results.put(exc)
+            finally:
+                results.put(None)
+
+        pending: list[Result] = []
+        failure: BaseException | None = None
+        finished = 0
+        with ThreadPoolExecutor(max_workers=len(shares), thread_name_prefix=f"outbox-{self.lane.name}") as pool:
+            for share in shares:
+                pool.submit(run, share)
+            try:
+                while finished < len(shares):
+                    item = results.get()
+                    if item is None:
+                        finished += 1
+                    elif isinstance(item, BaseException):
+                        failure = failure or item
+                    else:
+                        pending.append(item)
+                    if pending and (len(pending) >= self.settle_every or finished == len(shares)):
+                        self._settle(pending, now)
+                        pending = []
+            except BaseException:
+                batch.stop.set()  # the pool waits for the workers' current calls before this is raised
+                raise
+        if failure is not None:
+            raise failure
+
+    def _work(
+        self, jobs: list[Job], now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome,
+        sink: Callable[[Result], None],
+    ) -> None:  # fmt: skip
+        """Send ``jobs`` (one share of a batch) in claim order, handing each one's result to ``sink``."""
+        learnt: dict[int, str] = {}
+        for job in jobs:
+            if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
+                # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
+                # long before another sender may take them over.
+                retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
+                self._held[job.id] = _Held(retry_at=retry_at)
+                result = Result(job.id, "retry", retry_at=retry_at)
+            else:
+                result = self._attempt(job, now, moment, batch, outcome, learnt)
+            batch.record(job.key, result)
+            sink(result)
+
+    def _attempt(
+        self, job: Job, now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome, learnt: dict[int, str]
+    ) -> Result:
+        """Send one row; how it ended. Slack's answers and their failures become results, never database writes."""
+        try:
+            channel, ts, dm = self._deliver(job, now, moment, batch, learnt)
+        except _Retry as retry:
+            failed_at = moment()
+            result = self._retry(job, failed_at, retry, outcome)
+            if retry.after is not None:
+                self._rate_limited(retry, failed_at + dt.timedelta(seconds=retry.after), batch)
+            return result
+        except _Permanent as exc:
+            return self._fail(job.id, str(exc), outcome)
+        except _Cancelled as exc:
+            log.info("notification %s cancelled: no longer true", job.id)
+            self._count(outcome, "cancelled")
+            return Result(job.id, "cancel", error=str(exc))
+        except _NotYet as wait:
+            retry_at = moment() + dt.timedelta(seconds=wait.seconds)
+            self._held[job.id] = _Held(retry_at=retry_at)
+            self._count(outcome, "retried")
+            return Result(job.id, "retry", retry_at=retry_at, error=str(wait))
+        except DeliveryHalted as exc:
+            with batch.lock:
+                batch.halted = batch.halted or exc
+                batch.stop.set()
+            return Result(job.id, "retry", retry_at=now)
+        self._held[job.id] = _Held(posted=(channel, ts), sent_at=now)
+        self._count(outcome, "sent")
+        return Result(job.id, "sent", channel=channel, ts=ts, dm=dm)
+
+    def _rate_limited(self, retry: _Retry, until: dt.datetime, batch: BatchState) -> None:
+        """One channel limited: its rows wait, everyone else's go on. A second channel too, or a workspace-wide
+        limit: the lane pauses and the rest of the batch is handed back."""
+        with batch.lock:
+            if retry.channel is not None and batch.limited_channels <= {retry.channel}:
+                batch.limited_channels.add(retry.channel)
+                self._channel_pause[retry.channel] = until
+                return
+            if batch.stop_until is None or until > batch.stop_until:
+                batch.stop_until = until
+            batch.stop.set()
+
+    def _count(self, outcome: SendOutcome, name: str, error: str | None = None) -> None:
+        with self._lock:
+            setattr(outcome, name, getattr(outcome, name) + 1)
+            if error is not None:
+                outcome.errors.append(error)
+
+    def _settle(self, results: list[Result], now: dt.datetime) -> None:
+        """Write ``results`` in one transaction; then they are no longer held."""
+        with self.sessions() as session, session.begin():
+            lost = settle(
+                session, results, worker_id=self.worker_id, now=now, on_sent=self.on_sent, on_failure=self.on_failure
+            )
+        for result in results:
+            self._held.pop(result.id, None)
+        for notification_id in lost:
+            log.warning("notification %s was taken over by another sender before it was settled", notification_id)
 
     def drain(self, now: dt.datetime, *, max_batches: int = 10_000) -> SendOutcome:
         """Send batches until nothing is due at ``now`` (for tests and operator commands)."""
@@ -261,66 +396,69 @@ class OutboxSender:
 
     # -- one notification ---------------------------------------------------------------------
 
-    def _deliver(self, notification_id: int, now: dt.datetime, moment: Clock) -> None:
-        with self.sessions() as session:
-            row = session.get(Notification, notification_id)
-            assert row is not None
-            key, template, context, attempts = row.idempotency_key, row.template, row.context, row.attempts
-            recipient_id, channel, replaces = row.recipient_id, row.channel, row.replaces_key
-            untrue = why_not_true(session, template, context)
-            if untrue is not None:
-                raise _Cancelled(untrue)
-            if context.get("after"):
-                self._wait_for(session, str(context["after"]))
-            superseded = bool(replaces) and self._superseded(session, row)
-            target = self._edit_target(session, replaces) if replaces and not superseded else None
-            named = session.execute(
-                select(Person.id, Person.email, Person.slack_user_id, Person.slack_missing_since).where(
-                    Person.id.in_(set(person_ids(context)))
-                )
-            ).all()
-        if superseded:  # a newer edit of the same message already went out
-            self._settle_sent(notification_id, now, "", "")
-            return
-        if target is None and recipient_id is not None:
-            channel = self._dm_channel(recipient_id, key, now)
-        slack_ids = self._mentionable(named, now)
+    def _deliver(
+        self, job: Job, now: dt.datetime, moment: Clock, batch: BatchState, learnt: dict[int, str]
+    ) -> tuple[str, str, tuple[int, str] | None]:
+        """Post (or edit, or upload) one row: the channel and ts Slack has it under, and a DM channel learnt."""
+        if job.untrue is not None:
+            raise _Cancelled(job.untrue)
+        if job.wait is not None:
+            raise _NotYet(job.wait)
+        target = _in_batch(job, batch) if job.after_in_batch or job.edit_in_batch else job.target
+        if job.superseded:  # a newer edit of the same message already went out
+            return "", "", None
+        channel, dm = job.channel, None
+        if target is None and job.recipient_id is not None:
+            channel = self._dm_or_user(job, learnt, now)
+        slack_ids = self._mentionable(job.named, now)
         try:
-            payload = render(Template(template), context, slack_ids=slack_ids)
+            payload = render(Template(job.template), job.context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        self._wait_for_channel(target[0] if target is not None else channel, moment())
+        pause_key = job.destination if job.recipient_id is not None else target[0] if target is not None else channel
+        self._wait_for_channel(pause_key, moment())
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
-        if target is not None:
-            edit_channel, edit_ts = target
-            self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
-            self._settle_sent(notification_id, now, edit_channel, edit_ts)
-            return
-        assert channel is not None
-        upload = payload.get("file")
-        if attempts > 1:
-            found = self._find_existing(channel, key, file_title=upload["title"] if upload else None)
-            if found is not None:
-                log.info("notification %s was already delivered (ts %s); not sending again", key, found)
-                self._settle_sent(notification_id, now, channel, found)
-                return
-        # From here Slack may have the message: if the database fails, the row is given back
-        # with its attempt counted, so the next try looks for it in the history first.
-        self._held[notification_id] = _Held(counted=True)
-        if upload is not None:
-            self._settle_sent(notification_id, now, channel, self._upload(channel, payload))
-            return
-        response = self._call(
-            "chat_postMessage",
-            channel=channel,
-            text=payload["text"],
-            blocks=payload.get("blocks"),
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-        self._settle_sent(notification_id, now, str(response["channel"]), str(response["ts"]))
+        try:
+            if target is not None:
+                edit_channel, edit_ts = target
+                self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
+                return edit_channel, edit_ts, None
+            assert channel is not None
+            upload = payload.get("file")
+            if (job.attempts > 1 or upload is not None) and job.recipient is not None and channel == job.recipient[2]:
+                # History and file shares need the D… id: open the DM once (rare: a retry, or a file to a person).
+                channel = str(self._call("conversations_open", users=channel)["channel"]["id"])
+                learnt[job.recipient[0]] = channel
+                dm = (job.recipient[0], channel)
+            if job.attempts > 1:
+                found = self._find_existing(channel, job.key, file_title=upload["title"] if upload else None)
+                if found is not None:
+                    log.info("notification %s was already delivered (ts %s); not sending again", job.key, found)
+                    return channel, found, dm
+            # From here Slack may have the message: if the database fails, the row is given back
+            # with its attempt counted, so the next try looks for it in the history first.
+            self._held[job.id] = _Held(counted=True)
+            if upload is not None:
+                return channel, self._upload(channel, payload), dm
+            response = self._call(
+                "chat_postMessage",
+                channel=channel,
+                text=payload["text"],
+                blocks=payload.get("blocks"),
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": job.key}},
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except _Retry as retry:
+            if retry.channel is not None:
+                retry.channel = pause_key  # the person's DM, whether posted to by user id or D… id
+            raise
+        answered = str(response["channel"])
+        if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
+            learnt[job.recipient[0]] = answered
+            dm = (job.recipient[0], answered)
+        return answered, str(response["ts"]), dm
 
     def _upload(self, channel: str, payload: dict[str, Any]) -> str:
         """Share ``payload["file"]`` in ``channel``, ``payload["text"]`` its comment: the ts of the
@@ -348,46 +486,6 @@ class OutboxSender:
             return
         raise _NotYet((until - at).total_seconds())
 
-    @staticmethod
-    def _superseded(session: Session, row: Notification) -> bool:
-        """True if a later edit of the same message has already been sent."""
-        return (
-            session.scalar(
-                select(Notification.id).where(
-                    Notification.replaces_key == row.replaces_key,
-                    Notification.id > row.id,
-                    Notification.state == NotificationState.SENT,
-                )
-            )
-            is not None
-        )
-
-    @staticmethod
-    def _wait_for(session: Session, key: str) -> None:
-        """A row that follows another (a report's chart after its summary) waits while that one is
-        still to be sent; once it is sent, failed or cancelled, this one goes."""
-        state = session.scalar(select(Notification.state).where(Notification.idempotency_key == key))
-        if state in (NotificationState.PENDING, NotificationState.SENDING):
-            raise _NotYet(30)
-
-    @staticmethod
-    def _edit_target(session: Session, replaces: str) -> tuple[str, str] | None:
-        """Where the message to edit is; None to post afresh (it was never sent); wait if queued."""
-        original = session.scalar(select(Notification).where(Notification.idempotency_key == replaces))
-        if original is None or original.state == NotificationState.FAILED:
-            return None
-        if original.state == NotificationState.CANCELLED:  # nobody saw it: there is nothing to correct
-            raise _Cancelled("the message it edits was cancelled, never sent")
-        if original.state != NotificationState.SENT or not original.slack_channel or not original.slack_ts:
-            raise _NotYet(30)
-        return original.slack_channel, original.slack_ts
-
-    def _settle_sent(self, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
-        self._held[notification_id] = _Held(posted=(channel, ts), sent_at=now)
-        with self.sessions() as session, session.begin():
-            self._mark_sent(session, notification_id, now, channel, ts)
-        self._held.pop(notification_id, None)
-
     def _mark_sent(self, session: Session, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
         if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
             log.warning("notification %s was taken over by another sender after it was posted", notification_id)
@@ -396,27 +494,29 @@ class OutboxSender:
             assert row is not None
             self.on_sent(session, row, now)
 
-    def _dm_channel(self, person_id: int, key: str, now: dt.datetime) -> str:
-        """The person's DM channel, resolving and caching their Slack identity on first use."""
-        with self.sessions() as session:
-            person = session.get(Person, person_id)
-            assert person is not None
-            email, user_id, dm = person.email, person.slack_user_id, person.slack_dm_channel
+    def _dm_or_user(self, job: Job, learnt: dict[int, str], now: dt.datetime) -> str:
+        """Where a DM goes: the stored D… channel, else the user id (chat.postMessage opens the DM and
+        answers with its D… id, stored with the row), else — someone never matched to Slack — looked up by email."""
+        assert job.recipient is not None
+        person_id, email, user_id, dm, _ = job.recipient
+        dm = dm or learnt.get(person_id)
         if dm:
             return dm
-        if user_id is None:
-            try:
-                user_id = str(self._call("users_lookupByEmail", email=email)["user"]["id"])
-            except _Permanent as exc:
-                if "users_not_found" in str(exc):
-                    self._no_slack_account(person_id, key, now)
-                    raise _Permanent(f"no Slack account uses {email}") from exc
-                raise
+        if user_id:
+            return user_id
+        try:
+            user_id = str(self._call("users_lookupByEmail", email=email)["user"]["id"])
+        except _Permanent as exc:
+            if "users_not_found" in str(exc):
+                self._no_slack_account(person_id, job.key, now)
+                raise _Permanent(f"no Slack account uses {email}") from exc
+            raise
         dm = str(self._call("conversations_open", users=user_id)["channel"]["id"])
         with self.sessions() as session, session.begin():
             person = session.get(Person, person_id)
             assert person is not None
             person.slack_user_id, person.slack_dm_channel, person.slack_missing_since = user_id, dm, None
+        learnt[person_id] = dm
         return dm
 
     def _mentionable(self, named: Iterable[Any], now: dt.datetime) -> dict[int, str]:
@@ -514,71 +614,28 @@ class OutboxSender:
             return float(self.client.timeout) + self.timeout_margin
         return 0.0
 
-    def _retry(
-        self, notification_id: int, now: dt.datetime, failed_at: dt.datetime, retry: _Retry, outcome: SendOutcome
-    ) -> None:
+    def _retry(self, job: Job, failed_at: dt.datetime, retry: _Retry, outcome: SendOutcome) -> Result:
         """Put the row back until its next attempt, counted from ``failed_at`` (the failure's moment)."""
         not_before = self._not_before(retry)
-        self._held[notification_id] = _Held(
+        self._held[job.id] = _Held(
             retry_at=failed_at + dt.timedelta(seconds=not_before), counted=retry.counts, error=retry.error
         )
-        with self.sessions() as session, session.begin():
-            row = session.get(Notification, notification_id)
-            attempts = row.attempts if row is not None else 0
-        if retry.counts and attempts >= self.max_attempts:
-            self._fail(notification_id, f"gave up after {attempts} attempts: {retry.error}", outcome, now)
-            return
+        if retry.counts and job.attempts >= self.max_attempts:
+            return self._fail(job.id, f"gave up after {job.attempts} attempts: {retry.error}", outcome)
         if retry.after is not None:
             delay = retry.after
         else:  # exponential backoff with jitter, capped at an hour
-            delay = max(not_before, min(3600.0, 2.0 ** min(attempts, 12)) * (0.5 + self.rng.random() / 2))
-        with self.sessions() as session, session.begin():
-            release(
-                session,
-                notification_id,
-                worker_id=self.worker_id,
-                retry_at=failed_at + dt.timedelta(seconds=delay),
-                error=retry.error,
-                count_attempt=retry.counts,
-            )
-        self._held.pop(notification_id, None)
-        outcome.retried += 1
-        outcome.errors.append(retry.error)
+            with self._lock:
+                jitter = self.rng.random()
+            delay = max(not_before, min(3600.0, 2.0 ** min(job.attempts, 12)) * (0.5 + jitter / 2))
+        self._count(outcome, "retried", retry.error)
+        retry_at = failed_at + dt.timedelta(seconds=delay)
+        return Result(job.id, "retry", retry_at=retry_at, error=retry.error, counted=retry.counts)
 
-    def _defer(self, notification_id: int, retry_at: dt.datetime, reason: str) -> None:
-        """Put back a row that must wait (its channel is paused, the message it edits is queued)."""
-        self._held[notification_id] = _Held(retry_at=retry_at)
-        with self.sessions() as session, session.begin():
-            release(
-                session, notification_id, worker_id=self.worker_id, retry_at=retry_at, error=reason, count_attempt=False
-            )
-        self._held.pop(notification_id, None)
-
-    def _cancel(self, notification_id: int, reason: str, outcome: SendOutcome) -> None:
-        log.info("notification %s cancelled: no longer true", notification_id)
-        with self.sessions() as session, session.begin():
-            mark_cancelled(session, notification_id, worker_id=self.worker_id, reason=reason)
-        self._held.pop(notification_id, None)
-        outcome.cancelled += 1
-
-    def _fail(self, notification_id: int, error: str, outcome: SendOutcome, now: dt.datetime) -> None:
+    def _fail(self, notification_id: int, error: str, outcome: SendOutcome) -> Result:
         log.error("notification %s failed permanently: %s", notification_id, error)
-        with self.sessions() as session, session.begin():
-            if mark_failed(session, notification_id, worker_id=self.worker_id, error=error) and self.on_failure:
-                row = session.get(Notification, notification_id)
-                assert row is not None
-                self.on_failure(session, row, now)
-        self._held.pop(notification_id, None)
-        outcome.failed += 1
-        outcome.errors.append(error)
-
-    def _release_untouched(self, ids: list[int], retry_at: dt.datetime) -> None:
-        self._held.update({notification_id: _Held(retry_at=retry_at) for notification_id in ids})
-        with self.sessions() as session, session.begin():
-            for notification_id in ids:
-                release(session, notification_id, worker_id=self.worker_id, retry_at=retry_at, error=None, count_attempt=False)
-        for notification_id in ids:
-            self._held.pop(notification_id, None)
+        self._count(outcome, "failed", error)
+        return Result(notification_id, "fail", error=error)
 
     def _give_back(self, now: dt.datetime) -> None:
         """Settle or release, in one transaction, the rows still held from an interrupted batch.
@@ -603,6 +660,24 @@ class OutboxSender:
         self._held.clear()
         log.info("outbox %s: gave back %d notification(s) from an interrupted batch: %s",
                  self.lane.name, len(held), sorted(held))  # fmt: skip
+
+
+def _in_batch(job: Job, batch: BatchState) -> tuple[str, str] | None:
+    """A dependency claimed in this batch, at this row's turn: wait while it is unsent; the message to edit."""
+    with batch.lock:
+        if job.after_in_batch and batch.ended.get(job.after_in_batch) in (None, "retry"):
+            raise _NotYet(30)
+        if not job.edit_in_batch:
+            return job.target
+        assert job.replaces is not None
+        ended, posted = batch.ended.get(job.replaces), batch.posted.get(job.replaces)
+    if posted is not None and posted[1]:
+        return posted
+    if ended == "fail":
+        return None  # never sent: post afresh
+    if ended == "cancel":
+        raise _Cancelled("the message it edits was cancelled, never sent")
+    raise _NotYet(30)
 
 
 def _may_have_landed(exc: OSError) -> bool:
