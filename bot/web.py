@@ -48,6 +48,8 @@ SERVER_IDENT = "auditbot"
 MAX_AGE_SECONDS = 300
 #: Far above anything Slack sends (a full modal submission is tens of kilobytes).
 MAX_BODY_BYTES = 1_000_000
+#: Marks an answer given without processing the request (Slack ignores it; benchmarks count it).
+SHED_HEADER = ("X-Auditbot-Shed", "busy")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
@@ -176,10 +178,10 @@ def _shed(start_response: StartResponse, request: Incoming, followups: fu.Follow
     log.warning("slack request shed (busy): %s", request.kind)
     busy = render(Template.BUSY, {})
     if request.kind == "command":
-        start_response("200 OK", [("Content-Type", "application/json")])
+        start_response("200 OK", [("Content-Type", "application/json"), SHED_HEADER])
         return [json.dumps({"response_type": "ephemeral", **busy}).encode()]
     if request.kind in ("block_actions", "block_suggestion", "message_action", "shortcut") :
-        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write = start_response("200 OK", [("Content-Type", "text/plain"), SHED_HEADER])
         if request.response_url is None or followups is None:
             return [b""]
         shed = fu.Scope(started=time.monotonic(), kind=f"shed {request.kind}")
