@@ -204,7 +204,7 @@ def main() -> None:
     sessions = make_sessionmaker(engine)
     workspace = LocalWorkspace(bot_token=TOKEN, signing_secret=SECRET, channel_rate_per_sec=None)
     workspace.start()
-    settings = load_settings(database_url=args.database_url, slack_signing_secret=SECRET)
+    settings = load_settings(database_url=args.database_url, slack_signing_secret=SECRET, slack_bot_token=TOKEN)
     print(f"building the council and {needed} allocations ...", flush=True)
     targets = iter(prepare(sessions, workspace, needed))
     followups = FollowUps(threads=settings.followup_threads).start()
