@@ -175,8 +175,9 @@ def answered(results: list[Result]) -> list[float]:
 # --- the bots ------------------------------------------------------------------------------------------------------
 
 
-def bare_app() -> App:
-    app = App(signing_secret=SECRET, token=TOKEN, token_verification_enabled=False, process_before_response=True)
+def bare_app(base_url: str) -> App:
+    client = WebClient(token=TOKEN, base_url=base_url)
+    app = App(signing_secret=SECRET, client=client, process_before_response=True)
 
     @app.action(ActionId.MARK_COMPLETE)
     def _ack(ack: Ack) -> None:
@@ -212,7 +213,7 @@ def main() -> None:
     gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
     bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate),
                           threads=settings.http_threads)  # fmt: skip
-    bare = serve_in_thread(make_wsgi(bare_app(), sessions, signing_secret=SECRET), threads=settings.http_threads)
+    bare = serve_in_thread(make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET), threads=settings.http_threads)
     try:
         def run(server_url: str, rate: float, seconds: float) -> list[Result]:
             bodies = click_bodies(workspace, [next(targets) for _ in range(int(rate * seconds))])
