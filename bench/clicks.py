@@ -213,7 +213,8 @@ def main() -> None:
     gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
     bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate),
                           threads=settings.http_threads)  # fmt: skip
-    bare = serve_in_thread(make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET), threads=settings.http_threads)
+    bare_wsgi = make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET)
+    bare = serve_in_thread(bare_wsgi, threads=settings.http_threads)
     try:
         def run(server_url: str, rate: float, seconds: float) -> list[Result]:
             bodies = click_bodies(workspace, [next(targets) for _ in range(int(rate * seconds))])
