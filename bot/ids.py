@@ -71,6 +71,10 @@ class Template(StrEnum):
     #: An unexpected or unreadable request, or the database out of reach: ``kind`` picks the words.
     FAILURE = "failure"
     VIEW_FAILURE = "view_failure"
+    #: Load shedding: the bot could not take a request in time, nothing was changed (``bot/web.py``).
+    BUSY = "busy"
+    #: A modal's trigger expired before ``views.open`` could use it (``bot/delivery/followups.py``).
+    FORM_EXPIRED = "form_expired"
     #: Moderation (Hull 22, 4.32; Bradford §3): the QA team's choice of moderator, the moderator's
     #: request and form, each step's outcome, the Head of Service's step, chasers, the month's sample.
     MODERATION_QA = "moderation_qa"

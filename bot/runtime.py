@@ -29,6 +29,7 @@ from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
 from bot.delivery.directory import SyncCounts, sync_directory
+from bot.delivery.followups import FollowUps
 from bot.delivery.homes import HomePublisher
 from bot.delivery.runner import DeliveryRunner
 from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
@@ -36,7 +37,7 @@ from bot.handlers.deps import Deps
 from bot.scheduler.timer import make_timer
 from bot.services.alerts.followups import on_delivered, on_delivery_failed
 from bot.settings import Settings
-from bot.web import SLACK_PATH, RunningServer, make_wsgi, serve_in_thread
+from bot.web import SLACK_PATH, Gate, RunningServer, make_wsgi, serve_in_thread
 from bot.workspace import LocalWorkspace
 from store.db import check_migrated, make_engine, make_sessionmaker
 from store.models import Notification, Person
@@ -64,6 +65,8 @@ class Runtime:
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
     socket_handler: Any = None
+    #: Makes the calls that follow a request's acknowledgement (``bot.delivery.followups``).
+    followups: FollowUps | None = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -254,7 +257,7 @@ def start_runtime(
     pending = _Pending()
     port = settings.port if http_port is None else http_port
     server = _listen(
-        lambda: serve_in_thread(pending, host=settings.host, port=port),
+        lambda: serve_in_thread(pending, host=settings.host, port=port, threads=settings.http_threads),
         port, "AUDITBOT_PORT" if http_port is None else None, host=settings.host,
     )  # fmt: skip
     stoppers += [server.stop, pending.close]
@@ -314,6 +317,7 @@ def _assemble(
     app = create_app(deps, client=bolt_client)
 
     socket_handler = None
+    followups: FollowUps | None = None
     if not settings.local_mode and settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -323,7 +327,12 @@ def _assemble(
         stoppers.append(socket_handler.close)
     else:
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-        pending.serve(make_wsgi(app, sessions, signing_secret=secret))
+        followups = FollowUps(threads=settings.followup_threads).start()
+        stoppers.append(followups.stop)
+        gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
+        pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate))
+        if workspace is not None:  # the actor waits for a request's follow-ups, as a person sees them arrive
+            workspace.settle = followups.wait_idle
     if workspace is not None:
         workspace.bot_endpoint = server.url + SLACK_PATH
 
@@ -353,5 +362,6 @@ def _assemble(
         runner=runner,
         timer=timer,
         socket_handler=socket_handler,
+        followups=followups,
         _stoppers=stoppers,
     )

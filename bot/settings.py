@@ -172,6 +172,13 @@ class Settings(BaseSettings):
     #: Local (``timezone``) time of the daily Slack directory sync (``users.list``); it also runs at start.
     directory_sync_time: dt.time = dt.time(6, 30)
 
+    # The Slack request URL (bot/web.py): threads, the processing gate and load shedding.
+    http_threads: int = Field(32, ge=1, description="waitress threads")
+    slack_gate: int = Field(8, ge=1, description="Slack requests processed at once (about the database pool)")
+    slack_gate_wait_seconds: float = Field(0.5, ge=0, description="a click or command waits this long, then is told busy")
+    view_gate_wait_seconds: float = Field(2.5, ge=0, description="a modal submission waits this long, then gets a 503")
+    followup_threads: int = Field(16, ge=1, description="threads making calls that follow an acknowledgement")
+
     @field_validator("qa_team_names", "moderator_roles", mode="before")
     @classmethod
     def _list_from_text(cls, value: object) -> object:

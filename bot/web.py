@@ -3,6 +3,14 @@
 Every request to the Slack URL is verified here, before anything reads, logs or answers it:
 a missing, non-numeric, stale or wrong signature is a 401 with no outbound call (Bolt verifies
 again behind this). Verified bodies that are not what Slack sends are a 400.
+
+Slack is answered before any outbound call: each verified request runs inside a follow-up scope
+(``bot.delivery.followups``), and the calls its listener queued there are handed to the follow-up
+threads only once the HTTP answer has been written (the WSGI iterable's ``close``). At most
+``gate`` Slack requests are processed at once (about the database pool); a click or command that
+cannot start within ``gate_wait`` seconds is shed at once with "busy, nothing was changed" (a click:
+an ack plus an ephemeral through its response_url; a command: the words in the ack), a modal
+submission waits up to ``view_wait`` and is then refused with a 503, as is an event (Slack retries those).
 """
 
 from __future__ import annotations
@@ -16,15 +24,21 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.context.respond import Respond
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from waitress.server import create_server
+
+from bot.delivery import followups as fu
+from bot.ids import Template
+from bot.render import render
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -34,6 +48,8 @@ SERVER_IDENT = "auditbot"
 MAX_AGE_SECONDS = 300
 #: Far above anything Slack sends (a full modal submission is tens of kilobytes).
 MAX_BODY_BYTES = 1_000_000
+#: Marks an answer given without processing the request (Slack ignores it; benchmarks count it).
+SHED_HEADER = ("X-Auditbot-Shed", "busy")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
@@ -86,20 +102,132 @@ def well_formed(body: bytes, content_type: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """What a verified Slack request is, for the gate: its kind and (for a click) its response_url."""
+
+    kind: str  # block_actions, view_submission, view_closed, command, event, ...
+    response_url: str | None = None
+
+
+def incoming(body: bytes, content_type: str) -> Incoming:
+    """Read the kind of a well-formed, verified body (``well_formed`` has accepted it)."""
+    text = body.decode("utf-8")
+    if content_type.startswith("application/json"):
+        return Incoming("event")
+    form = urllib.parse.parse_qs(text, keep_blank_values=True)
+    if "payload" in form:
+        payload = json.loads(form["payload"][0])
+        url = payload.get("response_url")
+        return Incoming(str(payload.get("type"))[:40], url if isinstance(url, str) and url.startswith("http") else None)
+    return Incoming("command" if form.get("command") else "other")
+
+
+class _AfterAnswer:
+    """The WSGI body of a Slack request: writes the answer itself (waitress sends each write at once, see
+    ``serve_in_thread``), then hands the request's follow-ups on: they start only once Slack has its answer."""
+
+    def __init__(self, body: Iterable[bytes], followups: fu.FollowUps, collected: fu.Scope,
+                 write: Callable[[bytes], Any]) -> None:
+        self.body, self.followups, self.collected, self.write = body, followups, collected, write
+        self._handed = False
+        followups.reserve()  # pending before Slack has the answer: whoever waits for the follow-ups waits for these
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.body:
+            self.write(chunk)  # also the headers, even for an empty answer
+        self.write(b"")
+        self._hand_on()
+        return
+        yield b""  # a generator: the answer is written when waitress starts iterating
+
+    def _hand_on(self) -> None:
+        if not self._handed:
+            self._handed = True
+            self.followups.submit(self.collected, reserved=True)
+
+    def close(self) -> None:
+        close = getattr(self.body, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self._hand_on()  # not iterated (the client went away): the follow-ups still happen
+
+
+def _capturing(start_response: StartResponse, writers: list[Callable[[bytes], Any]]) -> StartResponse:
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        write = start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+        writers.append(write)
+        return write
+
+    return start
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How many Slack requests run at once, and how long each kind waits to start before it is shed."""
+
+    size: int = 8
+    wait: float = 0.5
+    view_wait: float = 2.5
+
+
+def _shed(start_response: StartResponse, request: Incoming, followups: fu.FollowUps | None) -> Iterable[bytes]:
+    """Answer a request the bot cannot take now: nothing of it was processed."""
+    log.warning("slack request shed (busy): %s", request.kind)
+    busy = render(Template.BUSY, {})
+    if request.kind == "command":
+        start_response("200 OK", [("Content-Type", "application/json"), SHED_HEADER])
+        return [json.dumps({"response_type": "ephemeral", **busy}).encode()]
+    if request.kind in ("block_actions", "block_suggestion", "message_action", "shortcut") :
+        write = start_response("200 OK", [("Content-Type", "text/plain"), SHED_HEADER])
+        if request.response_url is None or followups is None:
+            return [b""]
+        shed = fu.Scope(started=time.monotonic(), kind=f"shed {request.kind}")
+        answer = Respond(response_url=request.response_url)
+        shed.calls.append(fu.Call("respond", lambda: answer(text=busy["text"], blocks=busy["blocks"],
+                                                             response_type="ephemeral", replace_original=False)))
+        return _AfterAnswer([], followups, shed, write)
+    return _answer(start_response, "503 Service Unavailable", "busy")
+
+
 def make_wsgi(
     app: App | None,
     sessions: sessionmaker[Session],
     *,
     signing_secret: str | None = None,
     wall: Callable[[], float] = time.time,
+    followups: fu.FollowUps | None = None,
+    gate: Gate | None = None,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI application: Bolt at ``/slack/events`` (signatures verified first) and ``/healthz``.
 
     ``wall`` is the transport's clock (Unix seconds), against which Slack's timestamps are read.
+    With ``followups``, a listener's outbound calls are made after its answer is written; with ``gate``,
+    requests beyond its size wait briefly and are then shed (see the module docstring).
     """
     slack = SlackRequestHandler(app, path=SLACK_PATH) if app is not None else None
     if slack is not None and not signing_secret:
         raise ValueError("the Slack request URL needs the signing secret to verify requests")
+    semaphore = threading.BoundedSemaphore(gate.size) if gate is not None else None
+
+    def run_slack(environ: dict[str, Any], start_response: StartResponse, request: Incoming) -> Iterable[bytes]:
+        assert slack is not None
+        if semaphore is not None and gate is not None:
+            waits = gate.view_wait if request.kind in ("view_submission", "view_closed") else gate.wait
+            if not semaphore.acquire(timeout=waits):
+                return _shed(start_response, request, followups)
+        try:
+            if followups is None:
+                return slack(environ, start_response)
+            writers: list[Callable[[bytes], Any]] = []
+            with fu.scope(request.kind) as collected:
+                answer = slack(environ, _capturing(start_response, writers))
+            return _AfterAnswer(answer, followups, collected, writers[-1])
+        finally:
+            if semaphore is not None:
+                semaphore.release()
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -125,7 +253,7 @@ def make_wsgi(
                 return _answer(start_response, "400 Bad Request", "malformed_request")
             environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
             try:
-                return slack(environ, start_response)
+                return run_slack(environ, start_response, incoming(body, str(environ.get("CONTENT_TYPE", ""))))
             except (ValueError, KeyError, TypeError):
                 # Bolt parses the body before checking the signature; unparseable input is
                 # the sender's fault, answered 400 without a traceback.
@@ -153,8 +281,14 @@ class RunningServer:
 
 
 def serve_in_thread(wsgi: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> RunningServer:
-    """Serve ``wsgi`` with waitress on ``host:port`` (0 = ephemeral) in a daemon thread."""
-    server = create_server(wsgi, host=host, port=port, threads=threads, ident=SERVER_IDENT)
+    """Serve ``wsgi`` with waitress on ``host:port`` (0 = ephemeral) in a daemon thread.
+
+    Each write is sent from the request's thread at once (``send_bytes=1``), not left for the main loop:
+    an acknowledgement is on its way before the request's follow-ups start (``_AfterAnswer``).
+    """
+    with warnings.catch_warnings():  # waitress 3 marks send_bytes deprecated, and still honours it
+        warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
+        server = create_server(wsgi, host=host, port=port, threads=threads, ident=SERVER_IDENT, send_bytes=1)
     actual = int(server.effective_port)  # type: ignore[union-attr]
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()

@@ -415,6 +415,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },
     Template.VIEW_CORRECTIVE: {"alert_id": 5, "reference": "CMS-104233"},
     Template.FAILURE: {"kind": "unreadable", "reference": "ab12cd34"},
+    Template.BUSY: {},
+    Template.FORM_EXPIRED: {},
     Template.GUARDRAIL_ERROR: {"kinds": ["date_of_birth", "name"]},
     Template.BREAK_NOTICE: {"auditor": SAM, "month": "2027-01-01", "taken": 3, "limit": 3, "share": 20, "cap_reached": True},
     Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},

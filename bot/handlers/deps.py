@@ -11,6 +11,7 @@ from slack_bolt.context import BoltContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, system_clock
+from bot.delivery.followups import DeferringClient, DeferringRespond
 from bot.settings import Settings
 
 
@@ -27,11 +28,18 @@ class Deps:
 
 
 def install(app: App, deps: Deps) -> None:
-    """Make ``deps`` available to listeners as ``context["deps"]``."""
+    """Make ``deps`` available to listeners as ``context["deps"]``, and their outbound calls wait for the ack.
+
+    ``respond`` and the ``client``'s ``views.*``/``chat.postEphemeral`` are queued while ``bot/web.py`` holds a
+    follow-up scope open for the request, and made once Slack has its answer (``bot.delivery.followups``).
+    """
 
     @app.middleware
     def _inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
         context["deps"] = deps
+        context["client"] = DeferringClient(context.client)
+        if context.respond is not None:
+            context["respond"] = DeferringRespond(context.respond)
         return next()
 
 

@@ -121,15 +121,19 @@ class Actor:
         request = urllib.request.Request(self.ws.bot_endpoint, data=body, headers=headers, method="POST")
         try:
             with self._opener.open(request, timeout=self.ws.ack_timeout_seconds) as response:
-                return response.status, response.read().decode("utf-8", errors="replace")
+                answer = response.status, response.read().decode("utf-8", errors="replace")
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode("utf-8", errors="replace")
+            answer = exc.code, exc.read().decode("utf-8", errors="replace")
         except TimeoutError as exc:
             raise BotTimeoutError(f"the bot did not answer within {self.ws.ack_timeout_seconds} s") from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 raise BotTimeoutError(f"the bot did not answer within {self.ws.ack_timeout_seconds} s") from exc
             raise BotUnreachableError(f"cannot reach the bot at {self.ws.bot_endpoint}: {exc.reason}") from exc
+        self.ws.arrivals.append("answer")
+        if self.ws.settle is not None:  # the bot's follow-ups (modal, ephemeral) land before the member looks
+            self.ws.settle()
+        return answer
 
     def _post_form(self, fields: dict[str, str]) -> tuple[int, Any]:
         body = urlencode(fields).encode("utf-8")

@@ -59,6 +59,7 @@ class LocalWorkspace:
         landing_delay_seconds: float = 0.0,
         ack_timeout_seconds: float = 3.0,
         state_file: Path | None = None,
+        api_latency: float = 0.0,
     ) -> None:
         """``state_file``: keep users, channels, messages, views and the ts counter across runs.
 
@@ -67,6 +68,8 @@ class LocalWorkspace:
         to take effect; 0 (the default) stores it before the answer is held.
         ``tiers``/``tier_scale``: Slack's per-method rate-limit tiers (on, at Slack's rates, by default;
         see ``RateLimits``). ``call_history``: how many calls ``calls``/``call_log`` keep.
+        ``api_latency``: real seconds every Web API and response_url call spends "on the network" before
+        it is handled (slept in the handler thread, outside the state lock); see ``set_api_latency``.
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
@@ -88,6 +91,16 @@ class LocalWorkspace:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._release = threading.Event()
+        self.api_latency = api_latency
+        #: What the bot does after answering a request, when it runs in this process: the actor calls it
+        #: after each answer, so the member sees the follow-ups (a modal, an ephemeral) as they would in Slack.
+        self.settle: Callable[[], object] | None = None
+        #: The order things reached Slack: "answer" (the bot's HTTP answer to a request) and "response_url".
+        self.arrivals: list[str] = []
+
+    def set_api_latency(self, seconds: float) -> None:
+        """Make every Web API and response_url call take ``seconds`` longer (0 = none)."""
+        self.api_latency = seconds
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -426,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         raw = self._body()
+        if ws.api_latency > 0 and (url.path.startswith("/api/") or url.path.startswith("/_local/response/")):
+            time.sleep(ws.api_latency)  # the network, not the workspace: no lock held
         if url.path.startswith("/upload/v1/") and self.command == "POST":
             status, text = ws.api.upload(url.path.removeprefix("/upload/v1/"), raw)
             ws.persist()
@@ -434,6 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith("/api/"):
             result = self._web_api(ws, url.path.removeprefix("/api/"), query, raw)
         elif url.path.startswith("/_local/response/") and self.command == "POST":
+            ws.arrivals.append("response_url")
             result = self._response_url(ws, unquote(url.path.removeprefix("/_local/response/")), raw)
         elif url.path.startswith("/_local/") and self.command == "GET":
             self._send_json(*self._read_api(ws, url.path.removeprefix("/_local/"), query))
