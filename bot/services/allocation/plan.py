@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
-from typing import Any
+from operator import itemgetter
 
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session, aliased
@@ -86,25 +86,38 @@ _FACT_COLUMNS = (
 )
 
 
-def _case_rows(session: Session, *criteria: ColumnElement[bool], join_service: bool = False) -> list[Row[Any]]:
-    """The cases matching ``criteria`` as plain rows (fields named as CaseFacts'), by reference.
+def _case_facts(session: Session, *criteria: ColumnElement[bool]) -> list[CaseFacts]:
+    """The cases matching ``criteria`` as CaseFacts, by reference: columns only, no ORM objects."""
+    stmt = (
+        select(*_FACT_COLUMNS)
+        .join(Team, Case.team_id == Team.id)
+        .outerjoin(_WORKER, _WORKER.id == Case.allocated_worker_id)
+        .where(*criteria)
+        .order_by(Case.reference)
+    )
+    return [CaseFacts(*row) for row in session.execute(stmt)]
 
-    Columns only, not ORM objects: a pool may be most of the council's cases. ``join_service`` lets
-    the criteria name Service."""
-    stmt = select(*_FACT_COLUMNS).join(Team, Case.team_id == Team.id)
+
+#: Cases fetched by id per query (well under SQLite's limit on bound parameters).
+_BATCH = 900
+
+
+def _facts_of(session: Session, case_ids: list[int]) -> list[CaseFacts]:
+    """CaseFacts for ``case_ids``, in their order (those drawn from a pool)."""
+    found: dict[int, CaseFacts] = {}
+    for start in range(0, len(case_ids), _BATCH):
+        found.update((c.case_id, c) for c in _case_facts(session, Case.id.in_(case_ids[start : start + _BATCH])))
+    return [found[case_id] for case_id in case_ids]
+
+
+def _pool(session: Session, *criteria: ColumnElement[bool], join_service: bool = False) -> list[Row[tuple[int, str]]]:
+    """A sample's pool as (case_id, reference) rows, unordered: only what drawing needs, for up to every case
+    of the council (the rules' facts are read for the drawn cases alone). ``join_service`` lets the criteria
+    name Service (Team is always joined)."""
+    stmt = select(Case.id.label("case_id"), Case.reference).join(Team, Case.team_id == Team.id)
     if join_service:
         stmt = stmt.outerjoin(Service, Team.service_id == Service.id)
-    stmt = stmt.outerjoin(_WORKER, _WORKER.id == Case.allocated_worker_id).where(*criteria).order_by(Case.reference)
-    return list(session.execute(stmt))
-
-
-def _facts(row: Row[Any]) -> CaseFacts:
-    return CaseFacts(*row)
-
-
-def _case_facts(session: Session, *criteria: ColumnElement[bool]) -> list[CaseFacts]:
-    """The cases matching ``criteria`` as CaseFacts, by reference (for a few cases; pools use ``_case_rows``)."""
-    return [_facts(row) for row in _case_rows(session, *criteria)]
+    return list(session.execute(stmt.where(*criteria)))
 
 
 def _auditors(session: Session) -> list[AuditorFacts]:
@@ -191,7 +204,7 @@ def _check_filter_names(session: Session, thematic: ThematicFilter) -> None:
             raise RequestError(f"the thematic filter names no {label} called {unknown[0]!r}")
 
 
-def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[Any]]:
+def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[tuple[int, str]]]:
     criteria: list[ColumnElement[bool]] = [Case.active.is_(True)]
     if thematic.case_types:
         criteria.append(Case.case_type.in_(sorted(thematic.case_types)))
@@ -199,7 +212,7 @@ def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[Any]
         criteria.append(func.lower(Team.name).in_([t.lower() for t in thematic.teams]))
     if thematic.services:
         criteria.append(func.lower(Service.name).in_([s.lower() for s in thematic.services]))
-    return _case_rows(session, *criteria, join_service=True)
+    return _pool(session, *criteria, join_service=True)
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -220,11 +233,12 @@ class _Sample:
     pool: int
     recent: int
     taken: int
-    drawn: list[CaseFacts]
+    #: The drawn cases' ids, in the order drawn.
+    drawn: list[int]
 
 
 def _draw(
-    candidates: list[Row[Any]],
+    candidates: list[Row[tuple[int, str]]],
     wanted: int,
     *,
     claimed: set[int],
@@ -232,13 +246,14 @@ def _draw(
     allow_recent: bool,
     rng: random.Random,
 ) -> _Sample:
-    taken = [c for c in candidates if c.case_id in claimed]
-    free = [c for c in candidates if c.case_id not in claimed]
-    fresh = free if allow_recent else [c for c in free if c.case_id not in recent]
-    fresh.sort(key=lambda c: c.reference)
-    drawn = fresh if wanted >= len(fresh) else rng.sample(fresh, wanted)
-    claimed.update(c.case_id for c in drawn)
-    return _Sample(wanted, len(fresh), len(free) - len(fresh), len(taken), [_facts(c) for c in drawn])
+    """Sample ``wanted`` of the candidates not yet claimed (nor, unless allowed, recently audited), drawn from
+    them sorted by reference; claim them. Rows are (case_id, reference)."""
+    free = [c for c in candidates if c[0] not in claimed]
+    fresh = free if allow_recent else [c for c in free if c[0] not in recent]
+    fresh.sort(key=itemgetter(1))
+    drawn = [c[0] for c in (fresh if wanted >= len(fresh) else rng.sample(fresh, wanted))]
+    claimed.update(drawn)
+    return _Sample(wanted, len(fresh), len(free) - len(fresh), len(candidates) - len(free), drawn)
 
 
 def _shortfall_note(kind: str, sample: _Sample, resample_months: int) -> str | None:
@@ -471,7 +486,7 @@ def _thematic_sample(
     wanted = max(target - existing, 0)
     allow_recent = plan.request.allow_recent or not settings.avoid_recent_thematic
     sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
-    slots += [_Slot(c, AuditType.THEMATIC, theme) for c in sample.drawn]
+    slots += [_Slot(c, AuditType.THEMATIC, theme) for c in _facts_of(session, sample.drawn)]
     kind = "match the thematic filter" if sample.pool == len(candidates) else "matching the thematic filter can be sampled"
     label = f"thematic sample {theme!r} ({thematic.describe()})"
     return label, AuditType.THEMATIC, target, existing, _shortfall_note(kind, sample, settings.resample_months)
@@ -526,12 +541,12 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         existing = sum(1 for kind, _ in live if kind == AuditType.CONTROL)
         plan.already_allocated[AuditType.CONTROL.value] = existing
         control_types = sorted(CONTROL_CASE_TYPES)
-        candidates = _case_rows(session, Case.active.is_(True), Case.case_type.in_(control_types))
+        candidates = _pool(session, Case.active.is_(True), Case.case_type.in_(control_types))
         rng = random.Random(f"{plan.seed}:control")
         wanted = max(request.control - existing, 0)
         allow_recent = request.allow_recent or not settings.avoid_recent_control
         sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
-        slots += [_Slot(c, AuditType.CONTROL, None) for c in sample.drawn]
+        slots += [_Slot(c, AuditType.CONTROL, None) for c in _facts_of(session, sample.drawn)]
         shortfall = _shortfall_note("of type CIN, CP or CLA can be sampled", sample, settings.resample_months)
         samples.append(("control sample", AuditType.CONTROL, request.control, existing, shortfall))
 
