@@ -5,17 +5,34 @@ of four services and 100,000 cases, as the issue on speed at council scale measu
 Service, twenty service managers, a team manager per team, a hundred IROs, a QA coordinator and
 social workers, each case with a worker, their team manager and (CP, CLA) an IRO. Ids are explicit
 so the rows can refer to each other; on PostgreSQL the id sequences are moved past them so the
-bot's own inserts afterwards do not collide. Not a test fixture: nothing here is asserted.
+bot's own inserts afterwards do not collide. ``history`` adds that many past allocations (completed,
+spread over the twelve months before ``until``, unevenly across the auditors, each of another case),
+so the rolling-year load and re-sampling rules have something to bite on. Not a test fixture:
+nothing here is asserted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Case, CaseType, Person, PersonRole, Role, Service, Team
+from bot.services.allocation.rules import add_months, last_day
+from store.models import (
+    Allocation,
+    AllocationState,
+    AuditMonth,
+    AuditType,
+    Case,
+    CaseType,
+    Person,
+    PersonRole,
+    Role,
+    Service,
+    Team,
+)
 
 SERVICES = 4
 TEAMS = 200
@@ -39,7 +56,7 @@ class Council:
 
 
 def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, auditors: int = 300,
-                     cases: int = 100_000) -> Council:  # fmt: skip
+                     cases: int = 100_000, history: int = 0, until: dt.date = dt.date(2026, 12, 1)) -> Council:  # fmt: skip
     """Insert the council in one transaction and return the ids a benchmark needs."""
     people: list[dict[str, object]] = []
     roles: list[dict[str, object]] = []
@@ -85,7 +102,26 @@ def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, aud
         s.execute(insert(PersonRole), roles)
         for start in range(0, len(case_rows), 10_000):
             s.execute(insert(Case), case_rows[start : start + 10_000])
+        if history:
+            _history(s, auditor_ids, cases, history, until)
         if s.bind is not None and s.bind.dialect.name == "postgresql":
-            for table in ("services", "teams", "people", "cases"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            for table in ("services", "teams", "people", "cases", "audit_months", "allocations"):
+                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"))
     return Council(qa, auditor_ids, [w for team in workers for w in team], len(people), cases)
+
+
+def _history(s: Session, auditor_ids: list[int], cases: int, history: int, until: dt.date) -> None:
+    """``history`` completed allocations over the twelve months before ``until``: auditor k of n gets a share
+    growing with k (some reach the yearly limit sooner), each allocation a different case."""
+    months = [add_months(until, k - 12) for k in range(12)]
+    s.execute(insert(AuditMonth), [{"id": k + 1, "month": m} for k, m in enumerate(months)])
+    at = dt.datetime.combine(months[0], dt.time(9), tzinfo=dt.UTC)
+    weights = [k + 1 for k in range(len(auditor_ids))]
+    owners = [p for p, w in zip(auditor_ids, weights, strict=True) for _ in range(w)]
+    step = max(cases // history, 1)
+    rows = [{"id": n + 1, "month_id": n % 12 + 1, "month_start": months[n % 12], "case_id": (n * step) % cases + 1,
+             "auditor_id": owners[(n * 7919) % len(owners)], "audit_type": AuditType.CONTROL,
+             "due_date": last_day(months[n % 12]), "state": AllocationState.COMPLETED, "reason": "", "created_at": at,
+             "completed_at": at} for n in range(history)]  # fmt: skip
+    for start in range(0, len(rows), 10_000):
+        s.execute(insert(Allocation), rows[start : start + 10_000])

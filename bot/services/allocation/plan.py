@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from heapq import heapify, heappop, heappush
+from operator import itemgetter
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, Row, func, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.services.allocation.rules import (
     CONTROL_CASE_TYPES,
@@ -28,7 +30,6 @@ from bot.services.allocation.rules import (
     last_day,
     month_label,
     no_auditor_reason,
-    static_exclusion,
 )
 from bot.services.allocation.types import AllocationPlan, AllocationRequest, PlannedAllocation, Unallocated
 from bot.settings import Settings
@@ -65,29 +66,58 @@ def rule_settings(settings: Settings) -> RuleSettings:
 # --- reading the store ----------------------------------------------------------------------
 
 
-def _case_facts(session: Session, stmt: Select[Any]) -> list[CaseFacts]:
-    rows: list[Case] = list(
-        session.scalars(
-            stmt.options(joinedload(Case.team), joinedload(Case.allocated_worker)).order_by(Case.reference)
-        ).unique()
+#: The social worker's row, for their line manager.
+_WORKER = aliased(Person, name="worker")
+
+#: The columns the rules read, labelled as CaseFacts' fields, in their order.
+_FACT_COLUMNS = (
+    Case.id.label("case_id"),
+    Case.reference,
+    Case.case_type,
+    Case.team_id,
+    Team.name.label("team_name"),
+    Team.service_id,
+    Case.allocated_worker_id.label("worker_id"),
+    Case.previous_worker_id,
+    Case.team_manager_id,
+    Case.iro_id,
+    _WORKER.line_manager_id.label("worker_line_manager_id"),
+    Case.active,
+)
+
+
+def _case_facts(session: Session, *criteria: ColumnElement[bool]) -> list[CaseFacts]:
+    """The cases matching ``criteria`` as CaseFacts, by reference: columns only, no ORM objects."""
+    stmt = (
+        select(*_FACT_COLUMNS)
+        .join(Team, Case.team_id == Team.id)
+        .outerjoin(_WORKER, _WORKER.id == Case.allocated_worker_id)
+        .where(*criteria)
+        .order_by(Case.reference)
     )
-    return [
-        CaseFacts(
-            case_id=c.id,
-            reference=c.reference,
-            case_type=c.case_type,
-            team_id=c.team_id,
-            team_name=c.team.name,
-            service_id=c.team.service_id,
-            worker_id=c.allocated_worker_id,
-            previous_worker_id=c.previous_worker_id,
-            team_manager_id=c.team_manager_id,
-            iro_id=c.iro_id,
-            worker_line_manager_id=c.allocated_worker.line_manager_id if c.allocated_worker else None,
-            active=c.active,
-        )
-        for c in rows
-    ]
+    return [CaseFacts(*row) for row in session.execute(stmt)]
+
+
+#: Cases fetched by id per query (well under SQLite's limit on bound parameters).
+_BATCH = 900
+
+
+def _facts_of(session: Session, case_ids: list[int]) -> list[CaseFacts]:
+    """CaseFacts for ``case_ids``, in their order (those drawn from a pool)."""
+    found: dict[int, CaseFacts] = {}
+    for start in range(0, len(case_ids), _BATCH):
+        found.update((c.case_id, c) for c in _case_facts(session, Case.id.in_(case_ids[start : start + _BATCH])))
+    return [found[case_id] for case_id in case_ids]
+
+
+def _pool(session: Session, *criteria: ColumnElement[bool], join_service: bool = False) -> list[Row[tuple[int, str]]]:
+    """A sample's pool as (case_id, reference) rows, unordered: only what drawing needs, for up to every case
+    of the council (the rules' facts are read for the drawn cases alone). ``join_service`` lets the criteria
+    name Service (Team is always joined)."""
+    stmt = select(Case.id.label("case_id"), Case.reference).join(Team, Case.team_id == Team.id)
+    if join_service:
+        stmt = stmt.outerjoin(Service, Team.service_id == Service.id)
+    return list(session.execute(stmt.where(*criteria)))
 
 
 def _auditors(session: Session) -> list[AuditorFacts]:
@@ -174,16 +204,15 @@ def _check_filter_names(session: Session, thematic: ThematicFilter) -> None:
             raise RequestError(f"the thematic filter names no {label} called {unknown[0]!r}")
 
 
-def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[CaseFacts]:
-    stmt = select(Case).join(Team, Case.team_id == Team.id).outerjoin(Service, Team.service_id == Service.id)
-    stmt = stmt.where(Case.active.is_(True))
+def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[tuple[int, str]]]:
+    criteria: list[ColumnElement[bool]] = [Case.active.is_(True)]
     if thematic.case_types:
-        stmt = stmt.where(Case.case_type.in_(sorted(thematic.case_types)))
+        criteria.append(Case.case_type.in_(sorted(thematic.case_types)))
     if thematic.teams:
-        stmt = stmt.where(func.lower(Team.name).in_([t.lower() for t in thematic.teams]))
+        criteria.append(func.lower(Team.name).in_([t.lower() for t in thematic.teams]))
     if thematic.services:
-        stmt = stmt.where(func.lower(Service.name).in_([s.lower() for s in thematic.services]))
-    return _case_facts(session, stmt)
+        criteria.append(func.lower(Service.name).in_([s.lower() for s in thematic.services]))
+    return _pool(session, *criteria, join_service=True)
 
 
 # --- planning -------------------------------------------------------------------------------
@@ -204,11 +233,12 @@ class _Sample:
     pool: int
     recent: int
     taken: int
-    drawn: list[CaseFacts]
+    #: The drawn cases' ids, in the order drawn.
+    drawn: list[int]
 
 
 def _draw(
-    candidates: list[CaseFacts],
+    candidates: list[Row[tuple[int, str]]],
     wanted: int,
     *,
     claimed: set[int],
@@ -216,13 +246,14 @@ def _draw(
     allow_recent: bool,
     rng: random.Random,
 ) -> _Sample:
-    taken = [c for c in candidates if c.case_id in claimed]
-    free = [c for c in candidates if c.case_id not in claimed]
-    fresh = free if allow_recent else [c for c in free if c.case_id not in recent]
-    fresh.sort(key=lambda c: c.reference)
-    drawn = fresh if wanted >= len(fresh) else rng.sample(fresh, wanted)
-    claimed.update(c.case_id for c in drawn)
-    return _Sample(wanted, len(fresh), len(free) - len(fresh), len(taken), drawn)
+    """Sample ``wanted`` of the candidates not yet claimed (nor, unless allowed, recently audited), drawn from
+    them sorted by reference; claim them. Rows are (case_id, reference)."""
+    free = [c for c in candidates if c[0] not in claimed]
+    fresh = free if allow_recent else [c for c in free if c[0] not in recent]
+    fresh.sort(key=itemgetter(1))
+    drawn = [c[0] for c in (fresh if wanted >= len(fresh) else rng.sample(fresh, wanted))]
+    claimed.update(drawn)
+    return _Sample(wanted, len(fresh), len(free) - len(fresh), len(candidates) - len(free), drawn)
 
 
 def _shortfall_note(kind: str, sample: _Sample, resample_months: int) -> str | None:
@@ -250,7 +281,7 @@ def _explicit_cases(
     """Resolve the named cases: unknown, closed and already allocated ones drop out, and recently
     audited ones too when the council chose so (never a re-audit)."""
     refs = list(dict.fromkeys(r.strip() for r in request.cases if r.strip()))
-    found = {c.reference: c for c in _case_facts(session, select(Case).where(Case.reference.in_(refs)))}
+    found = {c.reference: c for c in _case_facts(session, Case.reference.in_(refs))}
     slots: list[_Slot] = []
     already = 0
     for ref in refs:
@@ -274,6 +305,82 @@ def _explicit_cases(
     return slots
 
 
+@dataclass(frozen=True)
+class _Verdicts:
+    """Which auditors the static rules exclude from one slot: each rule's count (the first rule that
+    applies to each auditor, as ``static_exclusion`` checks them) and all of them together."""
+
+    counts: tuple[tuple[Rule, int], ...]
+    excluded: frozenset[int]
+
+
+class _Eligibility:
+    """``static_exclusion`` for one case against every auditor at once, by set operations.
+
+    An auditor is excluded by the first of: involvement, own team (or managing its service), being the
+    worker's line manager, a break. Indexes by team and service keep each case to a few small sets."""
+
+    def __init__(self, auditors: list[AuditorFacts], on_break: set[int], rules: RuleSettings) -> None:
+        self.ids = frozenset(a.person_id for a in auditors)
+        self.rules = rules
+        self.on_break = frozenset(on_break) & self.ids
+        self.by_team: dict[int, set[int]] = {}
+        self.managing: dict[int, set[int]] = {}
+        for a in auditors:
+            if a.team_id is not None:
+                self.by_team.setdefault(a.team_id, set()).add(a.person_id)
+            if a.manages_service and a.service_id is not None:
+                self.managing.setdefault(a.service_id, set()).add(a.person_id)
+
+    def of(self, case: CaseFacts) -> _Verdicts:
+        """The auditors the static rules exclude from ``case``, counted by rule."""
+        involved = {case.worker_id, case.previous_worker_id, case.team_manager_id, case.iro_id} & self.ids
+        excluded = set(involved)
+        counts = [(Rule.INVOLVED, len(involved))]
+        if self.rules.exclude_own_team:
+            own = self.by_team.get(case.team_id, set())
+            if case.service_id is not None:
+                own = own | self.managing.get(case.service_id, set())
+            own = own - excluded
+            counts.append((Rule.OWN_TEAM, len(own)))
+            excluded |= own
+        manager = case.worker_line_manager_id
+        if self.rules.exclude_line_reports and manager in self.ids and manager not in excluded:
+            counts.append((Rule.LINE_MANAGER, 1))
+            excluded.add(manager)
+        resting = self.on_break - excluded
+        counts.append((Rule.ON_BREAK, len(resting)))
+        excluded |= resting
+        return _Verdicts(tuple((rule, n) for rule, n in counts if n), frozenset(excluded))
+
+
+class _Ladder:
+    """The auditors not at the yearly limit, least loaded first by (month load, year load, seeded rank)."""
+
+    def __init__(self, loads: _Loads, rank: dict[int, int], capped: set[int]) -> None:
+        self.loads, self.rank = loads, rank
+        self.order = sorted((self.key(p), p) for p in rank if p not in capped)
+
+    def key(self, person_id: int) -> tuple[int, int, int]:
+        return (self.loads.month[person_id], self.loads.year[person_id], self.rank[person_id])
+
+    def first(self, needed: int, excluded: frozenset[int]) -> list[int]:
+        """The ``needed`` least-loaded auditors not in ``excluded`` (fewer if there are not so many)."""
+        chosen: list[int] = []
+        for _, person_id in self.order:
+            if person_id not in excluded:
+                chosen.append(person_id)
+                if len(chosen) == needed:
+                    break
+        return chosen
+
+    def move(self, person_id: int, before: tuple[int, int, int], *, capped: bool) -> None:
+        """Re-place ``person_id`` after its load changed from ``before`` (drop it once capped)."""
+        del self.order[bisect_left(self.order, (before, person_id))]
+        if not capped:
+            insort(self.order, (self.key(person_id), person_id))
+
+
 def _assign(
     plan: AllocationPlan,
     slots: list[_Slot],
@@ -284,40 +391,50 @@ def _assign(
     *,
     pairs: bool,
 ) -> None:
-    """Give each slot the least-loaded eligible auditor(s), most constrained case first."""
+    """Give each slot the least-loaded eligible auditor(s), most constrained case first.
+
+    Most constrained = fewest eligible auditors not at the yearly limit, ties by reference. That count is
+    (auditors - capped) - (statically excluded - capped): the first term is common to every slot, so the
+    slots wait in a heap keyed by -(excluded - capped), which only rises as auditors are capped; a popped
+    slot whose key went stale is pushed back with its fresh key (lazy invalidation)."""
     names = {a.person_id: a.name for a in auditors}
     rank = _ranks(f"{plan.seed}:auditors", names)
-    eligible: dict[int, frozenset[int]] = {}
-    excluded: dict[int, list[Rule]] = {}
-    for slot in slots:
-        verdicts = {a.person_id: static_exclusion(slot.case, a, rules, on_break=a.person_id in on_break) for a in auditors}
-        eligible[slot.case.case_id] = frozenset(p for p, rule in verdicts.items() if rule is None)
-        excluded[slot.case.case_id] = [rule for rule in verdicts.values() if rule is not None]
+    eligibility = _Eligibility(auditors, on_break, rules)
+    verdicts = {slot.case.case_id: eligibility.of(slot.case) for slot in slots}
     capped = {p for p in names if at_yearly_limit(loads.year[p], rules)}
+    ladder = _Ladder(loads, rank, capped)
     needed = 2 if pairs else 1
-    pending = {slot.case.case_id: slot for slot in slots}
-    while pending:
-        slot = min(pending.values(), key=lambda s: (len(eligible[s.case.case_id] - capped), s.case.reference))
-        case = slot.case
-        del pending[case.case_id]
-        candidates = set(eligible[case.case_id] - capped)
-        if len(candidates) < needed:
-            limited = len(eligible[case.case_id] & capped)
-            exclusions = Exclusions.of(excluded[case.case_id] + [Rule.YEARLY_LIMIT] * limited)
-            reason = no_auditor_reason(exclusions, rules, eligible=len(candidates), needed=needed)
+    by_id = {slot.case.case_id: slot for slot in slots}
+
+    def key(case_id: int) -> int:
+        excluded = verdicts[case_id].excluded
+        return -(len(excluded) - len(excluded & capped)) if capped else -len(excluded)
+
+    waiting = [(key(s.case.case_id), s.case.reference, s.case.case_id) for s in slots]
+    heapify(waiting)
+    while waiting:
+        stale, reference, case_id = heappop(waiting)
+        fresh = key(case_id)
+        if fresh != stale:
+            heappush(waiting, (fresh, reference, case_id))
+            continue
+        slot = by_id[case_id]
+        case, verdict = slot.case, verdicts[case_id]
+        chosen = ladder.first(needed, verdict.excluded)
+        if len(chosen) < needed:
+            limited = len(capped - verdict.excluded)
+            exclusions = Exclusions.of([r for r, n in verdict.counts for _ in range(n)] + [Rule.YEARLY_LIMIT] * limited)
+            reason = no_auditor_reason(exclusions, rules, eligible=len(chosen), needed=needed)
             plan.unallocated.append(Unallocated(case.reference, reason, case.case_id, slot.audit_type, dict(exclusions.counts)))
             continue
-        chosen: list[int] = []
-        for _ in range(needed):
-            best = min(candidates, key=lambda p: (loads.month[p], loads.year[p], rank[p]))
-            candidates.discard(best)
-            chosen.append(best)
         before = [Load(names[p], loads.month[p], loads.year[p]) for p in chosen]
         for p in chosen:
+            old = ladder.key(p)
             loads.month[p] += 1
             loads.year[p] += 1
             if at_yearly_limit(loads.year[p], rules):
                 capped.add(p)
+            ladder.move(p, old, capped=p in capped)
         second = chosen[1] if pairs else None
         plan.items.append(
             PlannedAllocation(
@@ -369,7 +486,7 @@ def _thematic_sample(
     wanted = max(target - existing, 0)
     allow_recent = plan.request.allow_recent or not settings.avoid_recent_thematic
     sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
-    slots += [_Slot(c, AuditType.THEMATIC, theme) for c in sample.drawn]
+    slots += [_Slot(c, AuditType.THEMATIC, theme) for c in _facts_of(session, sample.drawn)]
     kind = "match the thematic filter" if sample.pool == len(candidates) else "matching the thematic filter can be sampled"
     label = f"thematic sample {theme!r} ({thematic.describe()})"
     return label, AuditType.THEMATIC, target, existing, _shortfall_note(kind, sample, settings.resample_months)
@@ -424,14 +541,12 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         existing = sum(1 for kind, _ in live if kind == AuditType.CONTROL)
         plan.already_allocated[AuditType.CONTROL.value] = existing
         control_types = sorted(CONTROL_CASE_TYPES)
-        candidates = _case_facts(
-            session, select(Case).where(Case.active.is_(True), Case.case_type.in_(control_types))
-        )
+        candidates = _pool(session, Case.active.is_(True), Case.case_type.in_(control_types))
         rng = random.Random(f"{plan.seed}:control")
         wanted = max(request.control - existing, 0)
         allow_recent = request.allow_recent or not settings.avoid_recent_control
         sample = _draw(candidates, wanted, claimed=claimed, recent=recent, allow_recent=allow_recent, rng=rng)
-        slots += [_Slot(c, AuditType.CONTROL, None) for c in sample.drawn]
+        slots += [_Slot(c, AuditType.CONTROL, None) for c in _facts_of(session, sample.drawn)]
         shortfall = _shortfall_note("of type CIN, CP or CLA can be sampled", sample, settings.resample_months)
         samples.append(("control sample", AuditType.CONTROL, request.control, existing, shortfall))
 

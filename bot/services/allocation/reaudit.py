@@ -31,7 +31,7 @@ def choose_reauditor(
     session: Session, settings: Settings, case_id: int, month: dt.date, *, previous: set[int]
 ) -> tuple[int, str] | None:
     """The re-audit's auditor and why (the rules, not the cap), or None when nobody may audit the case."""
-    case = _case_facts(session, select(Case).where(Case.id == case_id))[0]
+    case = _case_facts(session, Case.id == case_id)[0]
     rules = rule_settings(settings)
     on_break = _on_break(session, month)
     eligible = [a for a in _auditors(session) if static_exclusion(case, a, rules, on_break=a.person_id in on_break) is None]

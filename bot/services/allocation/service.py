@@ -28,7 +28,7 @@ from bot.services.allocation.types import (
 from bot.services.notices import notify_allocation
 from bot.settings import Settings
 from store.audit import record
-from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, Person
+from store.models import Allocation, AllocationState, AuditMonth, AuditType, Case, Person, Team
 from store.months import month_row
 
 __all__ = [
@@ -91,6 +91,28 @@ def _requested(plan: AllocationPlan) -> dict[str, Any]:
     }
 
 
+#: Rows fetched by id per query (well under SQLite's limit on bound parameters).
+_BATCH = 900
+
+
+def _by_ids(session: Session, model: type[Any], ids: set[int]) -> list[Any]:
+    ordered = sorted(ids)
+    found: list[Any] = []
+    for start in range(0, len(ordered), _BATCH):
+        found += session.scalars(select(model).where(model.id.in_(ordered[start : start + _BATCH]))).all()
+    return found
+
+
+def _preload(session: Session, plan: AllocationPlan) -> list[Any]:
+    """Load in a few queries the cases, teams and people the plan's allocations and messages refer to, so
+    creating them fetches nothing row by row (lazy loads of these find them in the session). Returns them:
+    the caller holds the list so the session keeps them."""
+    cases = _by_ids(session, Case, {item.case_id for item in plan.items})
+    people = {p for item in plan.items for p in (item.auditor_id, item.second_auditor_id) if p is not None}
+    people |= {p for c in cases for p in (c.allocated_worker_id, c.previous_worker_id, c.team_manager_id, c.iro_id) if p}
+    return [*cases, *_by_ids(session, Team, {c.team_id for c in cases}), *_by_ids(session, Person, people)]
+
+
 def commit_allocation(session: Session, plan: AllocationPlan, *, now: dt.datetime, actor_ref: str = "cli") -> CommitResult:
     """Create the plan's allocations in the caller's transaction and queue their messages.
 
@@ -102,6 +124,7 @@ def commit_allocation(session: Session, plan: AllocationPlan, *, now: dt.datetim
     room = _room(session, plan)
     created: list[Allocation] = []
     skipped = messages = 0
+    loaded = _preload(session, plan)
     for item in plan.items:
         if item.case_id in taken or room.get(item.audit_type, 1) <= 0:
             skipped += 1
@@ -122,10 +145,12 @@ def commit_allocation(session: Session, plan: AllocationPlan, *, now: dt.datetim
             created_at=now,
         )
         session.add(allocation)
-        session.flush()
         taken.add(item.case_id)
         created.append(allocation)
+    session.flush()  # one batched INSERT, ids in the plan's order
+    for allocation in created:
         messages += notify_allocation(session, allocation, now=now)
+    del loaded
     if plan.request.theme and not month_row.theme:
         month_row.theme = plan.request.theme
     result = CommitResult(

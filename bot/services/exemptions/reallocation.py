@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.services.allocation.plan import _NOT_COUNTED, _auditors, _case_facts, _loads, _on_break, _ranks, rule_settings
@@ -54,7 +53,7 @@ def _survey(
     if allocation is None:
         raise LookupError(f"there is no allocation {allocation_id}")
     month = allocation.month_start
-    (case,) = _case_facts(session, select(Case).where(Case.id == allocation.case_id))
+    (case,) = _case_facts(session, Case.id == allocation.case_id)
     rules = rule_settings(settings)
     current = {p for p in (allocation.auditor_id, allocation.second_auditor_id) if p is not None}
     loads = _loads(session, month)
