@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from sqlalchemy import insert
@@ -49,15 +50,23 @@ def enqueue(
         next_attempt_at=not_before or now,
         created_at=now,
     )
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = pg_insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(Notification).values(**values)
+    session.flush()  # as an ORM statement would (autoflush): rows it refers to are written first
     # RETURNING says exactly whether a row was written (rowcount is -1 here on PostgreSQL).
-    return session.execute(stmt.returning(Notification.id)).first() is not None
+    return session.execute(_insert_once(session.get_bind().dialect.name), values).first() is not None
+
+
+@functools.cache
+def _insert_once(dialect: str) -> Any:
+    """The INSERT ... ON CONFLICT DO NOTHING RETURNING id for ``dialect``, built once: the values are
+    parameters, so a fan-out of thousands of rows compiles it once instead of building each."""
+    table = Notification.__table__
+    if dialect == "postgresql":
+        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        stmt = insert(table)
+    return stmt.returning(table.c.id)
 
 
 def person_ref(person: Any) -> dict[str, Any] | None:
