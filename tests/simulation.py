@@ -124,20 +124,32 @@ class Simulation:
         start: dt.date,
         end: dt.date,
         *,
-        every: dt.timedelta = dt.timedelta(hours=1),
+        every: dt.timedelta | None = None,
         hooks: dict[dt.date, Callable[[], None]] | None = None,
     ) -> None:
-        """Tick from ``start`` 00:00 to ``end`` 00:00 local, calling a day's hook at its 12:00 tick."""
+        """Tick from ``start`` 00:00 to ``end`` 00:00 local, calling a day's hook at its 12:00 tick.
+
+        By default, at the hours that matter: every hour from 07:00 to 19:00 on working days
+        (the working hours and either side of them), every third hour otherwise (nights, weekends,
+        bank holidays: only safeguarding goes out then, and the planners must still hold off); a
+        hook's day ticks at 12:00 whatever the day. ``every`` ticks at that fixed interval instead.
+        """
         now = self.calendar.utc(start, dt.time(0, 0))
         stop = self.calendar.utc(end, dt.time(0, 0))
         hooks = dict(hooks or {})
         while now < stop:
-            self.step(now)
             local = self.calendar.local(now)
+            if every is not None or self._ticks_at(local, hooks):
+                self.step(now)
             if local.hour == 12 and local.date() in hooks:
                 hooks.pop(local.date())()
                 self.collect(now)
-            now += every
+            now += every or dt.timedelta(hours=1)
+
+    def _ticks_at(self, local: dt.datetime, hooks: dict[dt.date, Callable[[], None]]) -> bool:
+        """Whether the default pace ticks at this local hour (see ``run``)."""
+        busy = 7 <= local.hour < 19 and self.calendar.is_working_day(local.date())
+        return busy or local.hour % 3 == 0 or (local.hour == 12 and local.date() in hooks)
 
     def inbox(self, email: str) -> list[tuple[dt.date, str, str]]:
         """What one person received, in order."""
