@@ -1,6 +1,6 @@
 """Benchmark: planning and committing a month's allocations at council scale (the issue on planning speed).
 
-Run: ``.venv/bin/python -m bench.allocation [--database-url URL] [--sizes 1000,10000] [--history 6000]
+Run: ``.venv/bin/python bench/allocation.py [--database-url URL] [--sizes 1000,10000] [--history 6000]
 [--no-memory]`` (the URL names an empty database, e.g. one made with ``createdb``; without one, a SQLite
 file in a temporary folder).
 
@@ -24,9 +24,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from council import populate_council  # bench/council.py: this script's own folder is on the path
 from sqlalchemy import insert
 
-from bench.council import populate_council
 from bot.services.allocation.service import AllocationRequest, commit_allocation, plan_allocation
 from bot.settings import load_settings
 from store.db import make_engine, make_sessionmaker, upgrade

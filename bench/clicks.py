@@ -3,7 +3,7 @@
 Run (an empty PostgreSQL database of your own)::
 
     createdb -h 127.0.0.1 -U postgres bench_clicks
-    .venv/bin/python -m bench.clicks --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_clicks \\
+    .venv/bin/python bench/clicks.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_clicks \\
         [--seconds 30] [--rate 20] [--sweep 50,100,200,300,400] [--sweep-seconds 5] [--latency 0.3]
     dropdb -h 127.0.0.1 -U postgres bench_clicks
 
@@ -32,12 +32,12 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from council import populate_council  # bench/council.py: this script's own folder is on the path
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.council import populate_council
 from bot.app import create_app
 from bot.delivery.followups import FollowUps
 from bot.handlers.deps import Deps
