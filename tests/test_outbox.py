@@ -362,3 +362,22 @@ def test_an_older_edit_never_overwrites_a_newer_one(session_factory, workspace, 
     assert [m["text"] for m in workspace.messages(user_email="person0@council.example")] == ["newer"]
     assert states(session_factory) == {"k:1": "sent", "k:1:a": "sent", "k:1:b": "sent"}
     assert len([c for c in workspace.calls if c[0] == "chat.update"]) == 1
+
+
+def test_a_limited_channel_is_then_posted_to_at_slacks_pace_not_retried_into_more_429s(
+    session_factory, workspace, council, clock, now
+) -> None:
+    _, p0, _, _ = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=1)
+    for n in range(4):
+        queue(session_factory, now, p0, f"k:{n}")
+    sender = make_sender(session_factory, workspace, monotonic=lambda: 0.0)  # within a batch, time stands still
+
+    sender.send_due(now)  # k:0 goes; k:1 is limited (Retry-After 1 s); k:2 and k:3 wait for the channel
+    for second in range(1, 4):  # Slack's bucket gives one post a second, and the sender now keeps that pace
+        clock.advance(1)
+        sender.drain(now + dt.timedelta(seconds=second))
+
+    assert received(workspace, "person0@council.example") == [f"message k:{n}" for n in range(4)]
+    limited = [c for c in workspace.call_log if c.method == "chat.postMessage" and c.status == 429]
+    assert len(limited) == 1, "after the first 429 the channel is paced, not tried again too soon"

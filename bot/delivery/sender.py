@@ -71,6 +71,11 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 #: Errors that say the bot itself is misconfigured: stop sending, keep every row pending.
 #: Methods Slack rate limits per channel: a 429 from them holds back only that channel.
 PER_CHANNEL_METHODS = frozenset({"chat_postMessage", "chat_update"})
+#: Slack's pace for posting to one channel (about one message a second): a channel it has limited is
+#: then posted to at this pace, rather than tried again at once after each Retry-After (whole seconds).
+CHANNEL_PACE = dt.timedelta(seconds=1)
+#: A paced channel goes back to Slack's short bursts after this long without a post from us.
+PACE_FORGOTTEN_AFTER = dt.timedelta(seconds=3)
 HALTING_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope", "no_permission"}
 )
@@ -193,6 +198,8 @@ class OutboxSender:
         #: Channels Slack rate limited (chat.postMessage allows about one message a second per
         #: channel): rows for them wait, rows for other channels go on.
         self._channel_pause: dict[str, dt.datetime] = {}
+        #: Channels Slack has limited, and when we last posted to each: later posts keep ``CHANNEL_PACE``.
+        self._paced: dict[str, dt.datetime] = {}
         self.monotonic = monotonic
         self.timeout_margin = timeout_margin
         #: Rows claimed and not settled yet (by id), kept to give back after a database error.
@@ -357,6 +364,7 @@ class OutboxSender:
             if retry.channel is not None and batch.limited_channels <= {retry.channel}:
                 batch.limited_channels.add(retry.channel)
                 self._channel_pause[retry.channel] = until
+                self._paced[retry.channel] = until - CHANNEL_PACE  # its first post after the pause goes at once
                 return
             if batch.stop_until is None or until > batch.stop_until:
                 batch.stop_until = until
@@ -423,6 +431,7 @@ class OutboxSender:
             if target is not None:
                 edit_channel, edit_ts = target
                 self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
+                self._posted(pause_key, moment())
                 return edit_channel, edit_ts, None
             assert channel is not None
             upload = payload.get("file")
@@ -454,6 +463,7 @@ class OutboxSender:
             if retry.channel is not None:
                 retry.channel = pause_key  # the person's DM, whether posted to by user id or D… id
             raise
+        self._posted(pause_key, moment())
         answered = str(response["channel"])
         if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
             learnt[job.recipient[0]] = answered
@@ -477,14 +487,24 @@ class OutboxSender:
         return str(found[0].get("ts") or "")
 
     def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
-        """Defer a row whose channel Slack asked us to leave alone for a while."""
-        until = self._channel_pause.get(channel) if channel else None
-        if until is None:
+        """Defer a row whose channel Slack asked us to leave alone for a while, or (once limited) that
+        would post to it sooner than ``CHANNEL_PACE`` after our last post there."""
+        if not channel:
             return
-        if until <= at:
-            del self._channel_pause[channel]  # type: ignore[arg-type]
-            return
-        raise _NotYet((until - at).total_seconds())
+        until = self._channel_pause.get(channel)
+        if until is not None and until > at:
+            raise _NotYet((until - at).total_seconds())
+        self._channel_pause.pop(channel, None)
+        last = self._paced.get(channel)
+        if last is not None and at - last > PACE_FORGOTTEN_AFTER:
+            self._paced.pop(channel, None)
+        elif last is not None and at < last + CHANNEL_PACE:
+            raise _NotYet((last + CHANNEL_PACE - at).total_seconds())
+
+    def _posted(self, channel: str | None, at: dt.datetime) -> None:
+        """Note a post or edit to a paced channel (its next one keeps the pace)."""
+        if channel in self._paced:
+            self._paced[channel] = at
 
     def _mark_sent(self, session: Session, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
         if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
