@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -127,10 +128,12 @@ def _local_accounts(workspace: LocalWorkspace, sessions: sessionmaker[Session], 
 
 
 def make_senders(
-    settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None, *, homes: HomePublisher | None = None
+    settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None, *, homes: HomePublisher | None = None,
+    sleep: Callable[[float], None] | None = time.sleep,
 ) -> dict[str, OutboxSender]:
     """One outbox sender per lane (urgent alerts never queue behind bulk sends); each delivery
-    also asks ``homes`` to republish the recipient's App Home."""
+    also asks ``homes`` to republish the recipient's App Home. ``sleep``: how a worker waits out a
+    limited channel's pace (None: the row is deferred instead, for callers that move time by hand)."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     lanes: tuple[Lane, ...] = (URGENT_LANE, BULK_LANE)
     return {
@@ -142,6 +145,7 @@ def make_senders(
             batch_size=settings.outbox_batch_size,
             concurrency=settings.outbox_concurrency,
             settle_every=settings.outbox_settle_every,
+            sleep=sleep,
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             on_failure=on_delivery_failed,
@@ -305,7 +309,8 @@ def _assemble(
 
     bolt_client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
     homes = make_home_publisher(settings, sessions, token, base_url, clock)
-    senders = make_senders(settings, sessions, token, base_url, homes=homes)
+    # a fake clock means the caller moves time: nothing sleeps
+    senders = make_senders(settings, sessions, token, base_url, homes=homes, sleep=time.sleep if clock is system_clock else None)
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
 
