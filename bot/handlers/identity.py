@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from bot.handlers.deps import Deps
@@ -29,6 +29,10 @@ def slack_email(client: WebClient, user_id: str) -> str | None:
     return str(email) if email else None
 
 
+#: The person behind a Slack user id, with their roles (one statement; built once).
+_BY_SLACK_ID = select(Person).options(joinedload(Person.role_rows)).where(Person.slack_user_id == bindparam("user_id"))
+
+
 @contextmanager
 def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Session, Person | None]]:
     """One unit of work on behalf of Slack user ``user_id``: the session and their person (or None).
@@ -37,9 +41,7 @@ def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Ses
     otherwise Slack is asked for their email (users.info, no transaction open meanwhile) and they are found by it."""
     with deps.sessions() as session:
         unit = session.begin()
-        person = session.scalars(
-            select(Person).options(joinedload(Person.role_rows)).where(Person.slack_user_id == user_id)
-        ).unique().first()
+        person = session.scalars(_BY_SLACK_ID, {"user_id": user_id}).unique().first()
         if person is None:
             session.rollback()
             email = slack_email(client, user_id)
