@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,11 +15,18 @@ from store.models import RequestReceipt
 KEEP = dt.timedelta(days=1)
 
 
+#: The insert-unless-seen, per dialect; built once (every Slack request runs it before its listener).
+_FIRST = {
+    name: insert(RequestReceipt).values(key=bindparam("key"), received_at=bindparam("received_at"))
+    .on_conflict_do_nothing(index_elements=["key"]).returning(RequestReceipt.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}  # fmt: skip
+
+
 def first_receipt(session: Session, key: str, *, now: dt.datetime) -> bool:
     """Record ``key``; True if this is the first time it is seen (the caller may act on it)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(RequestReceipt).values(key=key, received_at=now).on_conflict_do_nothing(index_elements=["key"])
-    return session.execute(stmt.returning(RequestReceipt.id)).first() is not None
+    stmt = _FIRST["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    return session.execute(stmt, {"key": key, "received_at": now}).first() is not None
 
 
 def forget_receipt(session: Session, key: str) -> None:

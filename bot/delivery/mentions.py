@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from store.models import Person
 
@@ -24,7 +25,20 @@ def person_ids(value: Any) -> Iterable[int]:
 
 
 def known_slack_ids(session: Session, context: Mapping[str, Any]) -> dict[int, str]:
-    """The Slack user ids already known for the people ``context`` names (no API calls)."""
-    ids = set(person_ids(dict(context)))
-    rows = session.execute(select(Person.id, Person.slack_user_id).where(Person.id.in_(ids), Person.slack_user_id.is_not(None)))
-    return {pid: uid for pid, uid in rows}
+    """The Slack user ids already known for the people ``context`` names (no API calls).
+
+    People the session holds already, with their Slack id loaded, are answered from memory; the rest in one query."""
+    found: dict[int, str] = {}
+    missing: set[int] = set()
+    for pid in set(person_ids(dict(context))):
+        person = session.identity_map.get(identity_key(Person, pid))
+        if person is None or "slack_user_id" in inspect(person).unloaded:
+            missing.add(pid)
+        elif person.slack_user_id is not None:
+            found[pid] = person.slack_user_id
+    if missing:
+        rows = session.execute(
+            select(Person.id, Person.slack_user_id).where(Person.id.in_(missing), Person.slack_user_id.is_not(None))
+        )
+        found.update({pid: uid for pid, uid in rows})
+    return found

@@ -36,13 +36,12 @@ def handle_mark_complete(ack: Ack, body: dict[str, Any], client: WebClient, cont
         outcome = complete_allocation(
             session, click.int_value(), person, now=now, tz=deps.settings.tz, actor_ref=click.user_id
         )
+        slack_ids = known_slack_ids(session, outcome.context) if outcome.context else {}  # the people just loaded
     if outcome.decision.code is not None:
         payload = render(Template.REFUSAL, {"code": outcome.decision.code.value})
         respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
         return
     assert outcome.context is not None
-    with deps.sessions() as session:
-        slack_ids = known_slack_ids(session, outcome.context)
     payload = render(Template.AUDIT_COMPLETED, outcome.context, slack_ids=slack_ids)
     respond(text=payload["text"], blocks=payload["blocks"], replace_original=True)
 

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload
 
 from bot.handlers.deps import Deps
 from bot.services.staff.people import find_person
@@ -29,16 +29,23 @@ def slack_email(client: WebClient, user_id: str) -> str | None:
     return str(email) if email else None
 
 
-def email_if_unknown(client: WebClient, deps: Deps, user_id: str) -> str | None:
-    """The user's email when the store does not know their Slack id yet (one API call, once)."""
-    with deps.sessions() as session:
-        known = session.scalar(select(Person.id).where(Person.slack_user_id == user_id))
-    return None if known is not None else slack_email(client, user_id)
+#: The person behind a Slack user id, with their roles (one statement; built once).
+_BY_SLACK_ID = select(Person).options(joinedload(Person.role_rows)).where(Person.slack_user_id == bindparam("user_id"))
 
 
 @contextmanager
 def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Session, Person | None]]:
-    """One unit of work on behalf of Slack user ``user_id``: the session and their person (or None)."""
-    email = email_if_unknown(client, deps, user_id)
-    with deps.sessions() as session, session.begin():
-        yield session, find_person(session, slack_user_id=user_id, email=email)
+    """One unit of work on behalf of Slack user ``user_id``: the session and their person (or None).
+
+    A person known by Slack id is found, with their roles, in the unit's own transaction (one statement);
+    otherwise Slack is asked for their email (users.info, no transaction open meanwhile) and they are found by it."""
+    with deps.sessions() as session:
+        unit = session.begin()
+        person = session.scalars(_BY_SLACK_ID, {"user_id": user_id}).unique().first()
+        if person is None:
+            session.rollback()
+            email = slack_email(client, user_id)
+            unit = session.begin()
+            person = find_person(session, slack_user_id=user_id, email=email)
+        with unit:
+            yield session, person

@@ -15,7 +15,7 @@ from bot.services.notices import allocation_context
 from store.audit import record
 from store.models import Allocation, AllocationState, Person
 from store.outbox import person_ref
-from store.queries import latest_allocation_id, load_allocation
+from store.queries import latest_allocation_id, load_allocation_to_complete
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Completion:
     decision: Decision
     already: bool = False
     context: dict[str, object] | None = None
+    #: The allocation, with the people ``context`` names: held so they stay in the session (the message's mentions).
+    allocation: Allocation | None = None
 
 
 def complete_allocation(
@@ -34,7 +36,7 @@ def complete_allocation(
 
     A pending exemption or extension request is withdrawn and its approver's message edited to
     say so. The allocation is locked before its requests, as when a request is decided."""
-    allocation = load_allocation(session, allocation_id, lock=True)
+    allocation = load_allocation_to_complete(session, allocation_id)
     if allocation is None:  # a forged or stale button: told, as before, that there is nothing to mark
         return Completion(refuse(
             session, person, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
@@ -64,7 +66,7 @@ def complete_allocation(
         days_late=max(0, (completed_on - allocation.due_date).days),
         already=already,
     )
-    return Completion(decision, already=already, context=context)
+    return Completion(decision, already=already, context=context, allocation=allocation)
 
 
 def mark_completed(

@@ -1,0 +1,80 @@
+"""How much database work one "Mark audit complete" click does before Slack is answered (the click's hot path:
+bot/web.py, the receipt, who is asking, the completion, the message's mentions), pinned by counting the SQL
+statements and transactions it sends, so that a joined-load tree or a per-person lookup cannot creep back in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from bot.ids import ActionId
+from store.models import Allocation, AllocationState, Person
+from tests.simulation import Simulation
+from tests.test_followups import mark_complete_button
+from tests.test_scenario_exemptions import allocate_december, email_of
+
+#: The receipt; the clicker with their roles; the allocation (locked) with the people its message names; the audit
+#: log entry; the allocation's new state; its pending requests (to withdraw). BEGIN on SQLite is not counted.
+CLICK_STATEMENTS = 6
+#: The receipt's, and the unit of work's.
+CLICK_TRANSACTIONS = 2
+
+
+@contextmanager
+def counting(sim: Simulation) -> Iterator[dict[str, list[Any]]]:
+    """The statements sent and the connections checked out while the block runs."""
+    engine = sim.sessions.kw["bind"]
+    seen: dict[str, list[Any]] = {"statements": [], "checkouts": []}
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if not sql.lstrip().upper().startswith("BEGIN"):
+            seen["statements"].append(sql.split("\n")[0])
+
+    def checkout(*args: Any) -> None:
+        seen["checkouts"].append(args[0])
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine.pool, "checkout", checkout)
+
+
+def test_a_click_completes_the_audit_in_six_statements_and_two_transactions(sim: Simulation) -> None:
+    first, second = allocate_december(sim)[:2]
+    warm = mark_complete_button(sim, second.id)
+    sim.workspace.click(email_of(sim, second.auditor_id), warm, ActionId.MARK_COMPLETE)  # first use of the templates
+    auditor = email_of(sim, first.auditor_id)
+    message = mark_complete_button(sim, first.id)
+
+    with counting(sim) as seen:
+        answer = sim.workspace.click(auditor, message, ActionId.MARK_COMPLETE)
+
+    assert answer["status"] == 200
+    assert len(seen["statements"]) <= CLICK_STATEMENTS, seen["statements"]
+    assert len(seen["checkouts"]) <= CLICK_TRANSACTIONS, seen["statements"]
+    with sim.sessions() as session:
+        assert session.scalar(select(Allocation.state).where(Allocation.id == first.id)) == AllocationState.COMPLETED
+        slack_id = session.scalar(select(Person.slack_user_id).where(Person.id == first.auditor_id))
+    replaced = next(m for m in sim.workspace.messages(channel=message["channel"]) if m["ts"] == message["ts"])
+    assert f"<@{slack_id}>" in json.dumps(replaced["blocks"]), "who marked it complete is a mention, as before"
+
+
+def test_a_refused_click_costs_no_more(sim: Simulation) -> None:
+    first, second = allocate_december(sim)[:2]
+    stranger = email_of(sim, second.auditor_id)
+    message = mark_complete_button(sim, first.id)
+
+    with counting(sim) as seen:
+        sim.workspace.click(stranger, message, ActionId.MARK_COMPLETE)
+
+    assert len(seen["statements"]) <= 4, seen["statements"]  # receipt, clicker, allocation, the refusal's log entry
+    assert len(seen["checkouts"]) <= CLICK_TRANSACTIONS
+    with sim.sessions() as session:
+        assert session.scalar(select(Allocation.state).where(Allocation.id == first.id)) == AllocationState.ALLOCATED
