@@ -45,7 +45,7 @@ from typing import Any
 from jinja2 import TemplateError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,6 +78,9 @@ CHANNEL_PACE = dt.timedelta(seconds=1)
 INLINE_WAIT = 1.5
 #: A paced channel goes back to Slack's short bursts after this long without a post from us.
 PACE_FORGOTTEN_AFTER = dt.timedelta(seconds=3)
+#: A DM's answers that mean the person's Slack account is deactivated or gone: they are then treated as
+#: having none (named in plain text, the QA coordinators told) until the directory finds them again.
+GONE_ERRORS = ("user_not_found", "user_disabled", "is_archived", "channel_not_found")
 HALTING_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope", "no_permission"}
 )
@@ -470,6 +473,10 @@ class OutboxSender:
             if retry.channel is not None:
                 retry.channel = pause_key  # the person's DM, whether posted to by user id or D… id
             raise
+        except _Permanent as exc:
+            if job.recipient is not None and any(error in str(exc) for error in GONE_ERRORS):
+                self._account_gone(job.recipient[0], job.key, now)
+            raise
         self._posted(pause_key, moment())
         answered = str(response["channel"])
         if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
@@ -572,6 +579,12 @@ class OutboxSender:
             if user_id is not None:
                 found[person_id] = user_id
         return found
+
+    def _account_gone(self, person_id: int, key: str, now: dt.datetime) -> None:
+        """A DM found the person's account deactivated: forget their Slack ids, then as ``_no_slack_account``."""
+        with self.sessions() as session, session.begin():
+            session.execute(update(Person).where(Person.id == person_id).values(slack_user_id=None, slack_dm_channel=None))
+        self._no_slack_account(person_id, key, now)
 
     def _no_slack_account(self, person_id: int, key: str, now: dt.datetime) -> None:
         """Record the gap and tell the QA coordinators once per person (never silently skip)."""
