@@ -87,21 +87,6 @@ def verified_body(environ: dict[str, Any], signing_secret: str, now: float) -> b
     return body if hmac.compare_digest(expected, signature) else "invalid_signature"
 
 
-def well_formed(body: bytes, content_type: str) -> bool:
-    """True if a verified body has the shape Slack gives it (a form, or a JSON object)."""
-    try:
-        text = body.decode("utf-8")
-        if content_type.startswith("application/json"):
-            return isinstance(json.loads(text), dict)
-        form = urllib.parse.parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
-        if "payload" in form:
-            payload = json.loads(form["payload"][0])
-            return isinstance(payload, dict) and isinstance(payload.get("type"), str)
-        return "\x00" not in text
-    except ValueError:  # bad UTF-8, bad JSON, a malformed form
-        return False
-
-
 @dataclass(frozen=True)
 class Incoming:
     """What a verified Slack request is, for the gate: its kind and (for a click) its response_url."""
@@ -110,17 +95,25 @@ class Incoming:
     response_url: str | None = None
 
 
-def incoming(body: bytes, content_type: str) -> Incoming:
-    """Read the kind of a well-formed, verified body (``well_formed`` has accepted it)."""
-    text = body.decode("utf-8")
-    if content_type.startswith("application/json"):
-        return Incoming("event")
-    form = urllib.parse.parse_qs(text, keep_blank_values=True)
-    if "payload" in form:
-        payload = json.loads(form["payload"][0])
-        url = payload.get("response_url")
-        return Incoming(str(payload.get("type"))[:40], url if isinstance(url, str) and url.startswith("http") else None)
-    return Incoming("command" if form.get("command") else "other")
+def incoming(body: bytes, content_type: str) -> Incoming | None:
+    """What a verified body is, read once; None if it is not the shape Slack gives it (a form, or a
+    JSON object)."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            return Incoming("event") if isinstance(json.loads(text), dict) else None
+        form = urllib.parse.parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+        if "payload" in form:
+            payload = json.loads(form["payload"][0])
+            if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+                return None
+            url = payload.get("response_url")
+            return Incoming(payload["type"][:40], url if isinstance(url, str) and url.startswith("http") else None)
+        if "\x00" in text:
+            return None
+        return Incoming("command" if form.get("command") else "other")
+    except ValueError:  # bad UTF-8, bad JSON, a malformed form
+        return None
 
 
 class _AfterAnswer:
@@ -248,12 +241,13 @@ def make_wsgi(
                 log.info("request to %s refused: %s", SLACK_PATH, body)  # nothing of it is read or echoed
                 status = "413 Payload Too Large" if body == "too_large" else "401 Unauthorized"
                 return _answer(start_response, "400 Bad Request" if body == "bad_length" else status, body)
-            if not well_formed(body, str(environ.get("CONTENT_TYPE", ""))):
+            request = incoming(body, str(environ.get("CONTENT_TYPE", "")))
+            if request is None:
                 log.info("malformed signed request to %s rejected", SLACK_PATH)
                 return _answer(start_response, "400 Bad Request", "malformed_request")
             environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
             try:
-                return run_slack(environ, start_response, incoming(body, str(environ.get("CONTENT_TYPE", ""))))
+                return run_slack(environ, start_response, request)
             except (ValueError, KeyError, TypeError):
                 # Bolt parses the body before checking the signature; unparseable input is
                 # the sender's fault, answered 400 without a traceback.
