@@ -310,17 +310,13 @@ class FollowUps:
         delay = max(wait, self.retry_delays[job.attempt])
         job.attempt += 1
         log.info("follow-up respond for a %s failed transiently; retry %d in %.1f s", job.scope.kind, job.attempt, delay)
-        if not self._workers:
-            self._run_later_inline(job, delay)
+        if not self._workers:  # not started (tests, one-off commands): retry at once, in this thread
+            self._run(job)
             return False
         with self._idle:
             heapq.heappush(self._delayed, (self.clock() + delay, next(self._seq), job))
         self._wake_timer.set()
         return False
-
-    def _run_later_inline(self, job: _Job, delay: float) -> None:
-        """Not started (tests, one-off commands): retry at once, in this thread (this run finishes the job)."""
-        self._run(job)
 
     def _retry_loop(self) -> None:
         while not self._stopping.is_set():
