@@ -25,17 +25,22 @@ from tests.test_sender_faults import database_error, delivered_keys
 
 
 class ThreadRecordingSlack(WebClient):
-    """A WebClient that notes which thread made each call, and to which channel."""
+    """A WebClient that notes which thread made each call, and to which channel. With ``together``,
+    the first call to each channel waits there until as many threads are calling at once."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.threads: dict[str, set[str]] = defaultdict(set)
         self.lock = threading.Lock()
+        self.together: threading.Barrier | None = None
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
         channel = str((kwargs.get("json") or kwargs.get("params") or kwargs.get("data") or {}).get("channel", ""))
         with self.lock:
+            first = channel not in self.threads
             self.threads[channel].add(threading.current_thread().name)
+        if first and channel and self.together is not None:
+            self.together.wait()
         return super().api_call(api_method, **kwargs)
 
 
@@ -110,14 +115,15 @@ def test_threads_keep_each_recipients_messages_in_claim_order(session_factory, w
         for who in staff:
             queue(session_factory, now, who, f"k:{who}:{n}")
     one = sender(session_factory, workspace, clock)
+    client = one.client
+    assert isinstance(client, ThreadRecordingSlack)
+    client.together = threading.Barrier(3, timeout=10)  # sent one recipient after another, it would break
 
     outcome = one.drain(now)
 
-    assert outcome.sent == 6
+    assert outcome.sent == 6 and not client.together.broken
     for index, who in enumerate(staff):
         assert received(workspace, f"person{index}@council.example") == [f"message k:{who}:0", f"message k:{who}:1"]
-    client = one.client
-    assert isinstance(client, ThreadRecordingSlack)
     posted_to = {channel: names for channel, names in client.threads.items() if channel}
     assert all(len(names) == 1 for names in posted_to.values()), f"one thread per channel: {posted_to}"
     assert len(set().union(*posted_to.values())) == 3, "the three recipients were sent to by three threads"
