@@ -435,13 +435,14 @@ class OutboxSender:
             raise _Permanent(f"render failed: {exc}") from exc
         pause_key = job.destination if job.recipient_id is not None else target[0] if target is not None else channel
         self._wait_for_channel(pause_key, moment())
+        asked = moment()  # Slack paces a channel by when posts reach it, not by when their answers come back
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
         try:
             if target is not None:
                 edit_channel, edit_ts = target
                 self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
-                self._posted(pause_key, moment())
+                self._posted(pause_key, asked)
                 return edit_channel, edit_ts, None
             assert channel is not None
             upload = payload.get("file")
@@ -477,7 +478,7 @@ class OutboxSender:
             if job.recipient is not None and any(error in str(exc) for error in GONE_ERRORS):
                 self._account_gone(job.recipient[0], job.key, now)
             raise
-        self._posted(pause_key, moment())
+        self._posted(pause_key, asked)
         answered = str(response["channel"])
         if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
             learnt[job.recipient[0]] = answered
