@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,10 +12,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, exc, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: A pooled PostgreSQL connection back from use within this many seconds is handed out as it is;
+#: one idle longer is pinged first (a database restart or an idle timeout is found before a unit of
+#: work meets it). Pinging every checkout cost a round trip per unit of work, a seventh of a tick.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 class NotMigrated(Exception):
@@ -45,7 +51,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use when it has been idle ``PING_AFTER_IDLE_SECONDS``; a dead
+    one is discarded and another taken (the pool tries three times). A connection that fails within
+    those seconds of its last use is found by the statement that meets it: SQLAlchemy then discards
+    the whole pool, so a restart costs at most one unit of work per process."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError("a pooled connection no longer answers") from error
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
