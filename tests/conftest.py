@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from store.db import make_engine, make_sessionmaker, upgrade
 
@@ -178,14 +179,78 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+# A PostgreSQL database a test has finished with is emptied and handed to the next test in this
+# process, rather than dropped: copying the template costs PostgreSQL about 0.2 s of CPU per test
+# (a third of the suite's PostgreSQL time on two cores), emptying a few milliseconds. It is dropped
+# instead when it cannot be emptied at once (a lock still held) or its tables are not the template's.
+_EMPTIED: list[str] = []
+
+
+@lru_cache(maxsize=1)
+def _emptying_sql() -> tuple[str, int]:
+    """Statements that empty a test database and restart its sequences; and how many tables it has."""
+    probe = create_engine(_database_url(_template("postgresql", Path(tempfile.gettempdir()))), poolclass=NullPool)
+    with probe.connect() as conn:
+        tables = [str(t) for (t,) in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]  # fmt: skip
+        sequences = [str(s) for (s,) in conn.execute(text(
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"))]  # fmt: skip
+    probe.dispose()
+    statements = [f'DELETE FROM "{table}"' for table in tables if table != "alembic_version"]
+    statements += [f"SELECT setval('\"{sequence}\"', 1, false)" for sequence in sequences]
+    return "; ".join(statements), len(tables)
+
+
+def _take_database(tmp_path: os.PathLike[str]) -> tuple[Engine, str]:
+    """An engine on an empty migrated PostgreSQL database: one emptied after an earlier test, or a new copy."""
+    if _EMPTIED and not _postgres_problem():
+        name = _EMPTIED.pop()
+        return make_engine(_database_url(name)), name
+    eng, name = new_engine("postgresql", tmp_path, migrated=True)
+    assert name is not None
+    return eng, name
+
+
+def _give_back(name: str) -> None:
+    """Empty ``name`` for the next test (its triggers off: the audit log refuses deletes), or drop it."""
+    statements, table_count = _emptying_sql()
+    cleaner = create_engine(_database_url(name), poolclass=NullPool)
+    try:
+        with cleaner.begin() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))  # fmt: skip
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar_one()
+            if tables != table_count:
+                raise RuntimeError(f"{tables} tables, not the template's {table_count}")
+            conn.exec_driver_sql(statements)
+    except Exception:  # noqa: BLE001 - whatever stops it being emptied, a fresh copy replaces it
+        cleaner.dispose()
+        drop_database(name)
+        return
+    cleaner.dispose()
+    _EMPTIED.append(name)
+
+
+@atexit.register
+def _drop_emptied() -> None:
+    while _EMPTIED:
+        drop_database(_EMPTIED.pop())
+
+
 @pytest.fixture
 def engine(backend: str, tmp_path: os.PathLike[str]) -> Iterator[Engine]:
     """A migrated, empty database."""
-    eng, database = new_engine(backend, tmp_path, migrated=True)
+    if backend == "postgresql":
+        eng, name = _take_database(tmp_path)
+        yield eng
+        eng.dispose()
+        _give_back(name)
+        return
+    eng, _ = new_engine(backend, tmp_path, migrated=True)
     yield eng
     eng.dispose()
-    if database:
-        drop_database(database)
 
 
 @pytest.fixture
