@@ -34,6 +34,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.context.respond import Respond
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.delivery import followups as fu
@@ -269,9 +270,14 @@ class RunningServer:
     _thread: threading.Thread
 
     def stop(self) -> None:
-        """Close the listening socket and stop serving."""
-        self._server.close()
-        self._thread.join(5)
+        """Stop serving: the server's own loop thread closes its sockets, open keep-alive connections
+        included (closed from another thread, they race its ``select``, and one left open kept it running)."""
+        if self._thread.is_alive():
+            try:
+                self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+            except OSError:  # already closed
+                pass
+            self._thread.join(5)
 
 
 def serve_in_thread(wsgi: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> RunningServer:

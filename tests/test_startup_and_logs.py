@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from bot.ids import ActionId
 from bot.logs import PARAMETER_LOGGERS, PAYLOAD_LOGGERS, configure
 from bot.runtime import StartupError, start_runtime
 from bot.settings import load_settings
+from bot.web import serve_in_thread
 from bot.workspace import LocalWorkspace
 from store.models import Allocation, Notification
 from tests.simulation import Simulation
@@ -142,3 +144,19 @@ def test_a_safeguarding_concern_leaves_no_note_or_message_text_in_the_log_at_deb
         if secret in record.getMessage() or secret in repr(record.args) or secret in (record.exc_text or "")
     ]
     assert leaks == []
+
+
+def test_stopping_the_server_closes_an_open_keep_alive_connection_and_ends_its_thread_at_once() -> None:
+    def hello(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = serve_in_thread(hello)
+    client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    client.request("GET", "/")
+    assert client.getresponse().read() == b"ok"  # the connection stays open (HTTP/1.1 keep-alive)
+
+    server.stop()
+
+    assert not server._thread.is_alive(), "the server's loop ended (it kept running for the open connection)"
+    server.stop()  # a second stop is harmless
