@@ -381,3 +381,69 @@ def test_a_limited_channel_is_then_posted_to_at_slacks_pace_not_retried_into_mor
     assert received(workspace, "person0@council.example") == [f"message k:{n}" for n in range(4)]
     limited = [c for c in workspace.call_log if c.method == "chat.postMessage" and c.status == 429]
     assert len(limited) == 1, "after the first 429 the channel is paced, not tried again too soon"
+
+
+def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_never_overtake_its_retry(
+    session_factory, workspace, council, clock, now
+) -> None:
+    _, p0, p1, _ = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=1)
+    for key, who in (("k:a", p0), ("k:b", p0), ("k:c", p0), ("k:d", p1)):
+        queue(session_factory, now, who, key)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)  # one worker for all four
+
+    first = sender.send_due(now)  # k:a; k:b limited (Retry-After 1 s); k:d; k:b and k:c go back until the pause ends
+    for second in (1, 2):
+        clock.advance(1)
+        sender.drain(now + dt.timedelta(seconds=second))  # k:b at once; k:c at Slack's pace, a second later
+
+    posts = [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
+             if m == "chat.postMessage"]  # fmt: skip
+    assert posts == [("k:a", 200), ("k:b", 429), ("k:d", 200), ("k:b", 200), ("k:c", 200)], (
+        "k:d went while person0's channel waited; k:b was tried again once its pause was over, before k:c"
+    )
+    assert first.sent == 2
+    assert received(workspace, "person0@council.example") == ["message k:a", "message k:b", "message k:c"]
+    assert slept == [], "alone in its batch, the worker handed rows back rather than hold up the next batch"
+
+
+def test_a_row_handed_back_takes_its_channels_later_rows_with_it(session_factory, workspace, council, clock, now) -> None:
+    _, p0, p1, _ = council
+    for key, who in (("k:a", p0), ("k:b", p0), ("k:c", p1)):
+        queue(session_factory, now, who, key)
+    workspace.fail_next(1, kind="500")
+    sender = make_sender(session_factory, workspace, monotonic=clock)
+
+    outcome = sender.send_due(now)
+
+    assert (outcome.sent, outcome.retried) == (1, 2)
+    assert [(r.method, r.status) for r in workspace.call_log] == [
+        ("users.lookupByEmail", 500), ("users.lookupByEmail", 200), ("conversations.open", 200), ("chat.postMessage", 200),
+    ], "person0's first row failed and their second was not tried; person1's went"  # fmt: skip
+    assert received(workspace, "person1@council.example") == ["message k:c"]
+    assert states(session_factory) == {"k:a": "pending", "k:b": "pending", "k:c": "sent"}, "k:b never overtakes k:a"
+
+
+def test_two_channels_each_meeting_their_own_limit_do_not_pause_everyone_else(
+    session_factory, workspace, council, clock, now
+) -> None:
+    _, p0, p1, p2 = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=3)
+    for who in (p0, p1):
+        for n in range(4):
+            queue(session_factory, now, who, f"k:{who}:{n}")
+    queue(session_factory, now, p2, "k:other")
+    sender = make_sender(session_factory, workspace, monotonic=clock)
+
+    outcome = sender.send_due(now)
+
+    limited = [r for r in workspace.call_log if r.method == "chat.postMessage" and r.status == 429]
+    assert len(limited) == 2, "each of the two busy channels met its own limit on its fourth post"
+    assert outcome.pause_until is None, "two channels' own limits are not a workspace-wide one: the lane goes on"
+    assert received(workspace, "person2@council.example") == ["message k:other"]

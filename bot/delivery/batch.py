@@ -88,8 +88,10 @@ class Result:
 class BatchState:
     """What the workers of one batch share: messages posted so far (by key), how rows ended, the stop."""
 
-    def __init__(self, keys_in_batch: set[str]) -> None:
+    def __init__(self, keys_in_batch: set[str], *, workers: int = 1) -> None:
         self.lock = threading.Lock()
+        #: Workers still sending their share.
+        self.working = workers
         self.keys = keys_in_batch
         self.posted: dict[str, tuple[str, str]] = {}
         self.ended: dict[str, str] = {}
@@ -99,6 +101,16 @@ class BatchState:
         #: Set with ``stop`` when Slack refuses the bot itself: raised once the batch is settled.
         self.halted: BaseException | None = None
         self.limited_channels: set[str] = set()
+
+    def alone(self) -> bool:
+        """True when this worker is the batch's last one still sending: the batch waits on it alone."""
+        with self.lock:
+            return self.working <= 1
+
+    def done(self) -> None:
+        """A worker has finished its share."""
+        with self.lock:
+            self.working -= 1
 
     def record(self, key: str, result: Result) -> None:
         with self.lock:

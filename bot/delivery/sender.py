@@ -31,12 +31,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import math
 import queue
 import random
 import socket
 import threading
 import time
 import urllib.error
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,6 +78,14 @@ PER_CHANNEL_METHODS = frozenset({"chat_postMessage", "chat_update"})
 CHANNEL_PACE = dt.timedelta(seconds=1)
 #: The longest pause or pace a worker waits out itself (with ``sleep``) rather than deferring the row.
 INLINE_WAIT = 1.5
+#: A channel refused (429) after this many posts within ``OWN_LIMIT_WINDOW`` (the refused one included) has met
+#: its own limit, about one a second with short bursts, rather than a workspace-wide one.
+OWN_LIMIT_POSTS = 4
+OWN_LIMIT_WINDOW = dt.timedelta(seconds=5)
+#: The channels whose recent posts are remembered, at most (a month's fan-out reaches about 1,250).
+RECENT_CHANNELS = 20_000
+#: A worker waiting for a channel looks again this often (whether it is due, whether others are still busy).
+WAIT_STEP = 0.1
 #: A paced channel goes back to Slack's short bursts after this long without a post from us.
 PACE_FORGOTTEN_AFTER = dt.timedelta(seconds=3)
 #: A DM's answers that mean the person's Slack account is deactivated or gone: they are then treated as
@@ -206,6 +216,8 @@ class OutboxSender:
         self._channel_pause: dict[str, dt.datetime] = {}
         #: Channels Slack has limited, and when we last posted to each: later posts keep ``CHANNEL_PACE``.
         self._paced: dict[str, dt.datetime] = {}
+        #: Each channel's last few posts (when they were asked): a 429 after several is the channel's own limit.
+        self._recent: dict[str, deque[dt.datetime]] = {}
         self.monotonic = monotonic
         self.timeout_margin = timeout_margin
         #: With ``sleep``, a worker waits out a channel's short pause or pace itself (at most
@@ -254,8 +266,8 @@ class OutboxSender:
             return outcome
         with self.sessions() as session:
             jobs = load_jobs(session, ids)
-        batch = BatchState({job.key for job in jobs})
         shares = shares_of(jobs, self.concurrency)
+        batch = BatchState({job.key for job in jobs}, workers=len(shares))
         if len(shares) == 1:
             pending: list[Result] = []
 
@@ -321,19 +333,53 @@ class OutboxSender:
         self, jobs: list[Job], now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome,
         sink: Callable[[Result], None],
     ) -> None:  # fmt: skip
-        """Send ``jobs`` (one share of a batch) in claim order, handing each one's result to ``sink``."""
+        """Send ``jobs`` (one share of a batch), each destination's in claim order, handing each one's result
+        to ``sink``. A destination Slack has limited waits without holding up the share's others: the worker
+        waits out a pace only when every destination it has left must wait, and other workers are still busy
+        (alone, it hands the row back rather than hold up the next batch). A row handed back to be tried again
+        takes its destination's later rows with it; one refused for its channel's pace is tried again here
+        once the pause is over (``_again_in_batch``)."""
         learnt: dict[int, str] = {}
+        queues: dict[str, deque[Job]] = {}
         for job in jobs:
-            if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
-                # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
-                # long before another sender may take them over.
-                retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
-                self._held[job.id] = _Held(retry_at=retry_at)
-                result = Result(job.id, "retry", retry_at=retry_at)
-            else:
-                result = self._attempt(job, now, moment, batch, outcome, learnt)
-            batch.record(job.key, result)
-            sink(result)
+            queues.setdefault(job.destination, deque()).append(job)
+        try:
+            while queues:
+                job = self._next_job(queues, moment())
+                if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
+                    # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
+                    # long before another sender may take them over.
+                    retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
+                    self._held[job.id] = _Held(retry_at=retry_at)
+                    result = Result(job.id, "retry", retry_at=retry_at)
+                elif wait := self._channel_wait(job.destination, moment()):
+                    if self.sleep is not None and wait <= INLINE_WAIT and not batch.alone():
+                        # Others are still sending: wait a little, then look again (the channel may be due,
+                        # or this worker may be the last one, and then its waiting would hold up the batch).
+                        self.sleep(min(wait, WAIT_STEP))
+                        queues.setdefault(job.destination, deque()).appendleft(job)
+                        continue
+                    # Alone, or a long wait: the row goes back until its channel's turn, and the next batch is
+                    # claimed meanwhile.
+                    retry_at = moment() + dt.timedelta(seconds=wait)
+                    self._held[job.id] = _Held(retry_at=retry_at)
+                    self._count(outcome, "retried")
+                    result = Result(job.id, "retry", retry_at=retry_at)
+                else:
+                    result = self._attempt(job, now, moment, batch, outcome, learnt)
+                    if self._again_in_batch(job, result, batch, moment()):
+                        queues.setdefault(job.destination, deque()).appendleft(job)
+                        continue
+                batch.record(job.key, result)
+                sink(result)
+                if result.kind == "retry" and job.destination in queues:  # its later rows never overtake it
+                    for later in queues.pop(job.destination):
+                        self._held[later.id] = _Held(retry_at=result.retry_at)
+                        self._count(outcome, "retried")
+                        batch.record(later.key, handed_back := Result(later.id, "retry", retry_at=result.retry_at))
+                        sink(handed_back)
+        finally:
+            batch.done()
 
     def _attempt(
         self, job: Job, now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome, learnt: dict[int, str]
@@ -345,7 +391,7 @@ class OutboxSender:
             failed_at = moment()
             result = self._retry(job, failed_at, retry, outcome)
             if retry.after is not None:
-                self._rate_limited(retry, failed_at + dt.timedelta(seconds=retry.after), batch)
+                self._rate_limited(retry, failed_at, failed_at + dt.timedelta(seconds=retry.after), batch)
             return result
         except _Permanent as exc:
             return self._fail(job.id, str(exc), outcome)
@@ -367,11 +413,13 @@ class OutboxSender:
         self._count(outcome, "sent")
         return Result(job.id, "sent", channel=channel, ts=ts, dm=dm)
 
-    def _rate_limited(self, retry: _Retry, until: dt.datetime, batch: BatchState) -> None:
+    def _rate_limited(self, retry: _Retry, failed_at: dt.datetime, until: dt.datetime, batch: BatchState) -> None:
         """One channel limited: its rows wait, everyone else's go on. A second channel too, or a workspace-wide
-        limit: the lane pauses and the rest of the batch is handed back."""
+        limit: the lane pauses and the rest of the batch is handed back. A channel we had just posted to several
+        times has met its own limit (Slack's 429 does not say which limit), whatever other channels have met."""
+        own = retry.channel is not None and self._met_own_limit(retry.channel, failed_at)
         with batch.lock:
-            if retry.channel is not None and batch.limited_channels <= {retry.channel}:
+            if retry.channel is not None and (own or batch.limited_channels <= {retry.channel}):
                 batch.limited_channels.add(retry.channel)
                 self._channel_pause[retry.channel] = until
                 self._paced[retry.channel] = until - CHANNEL_PACE  # its first post after the pause goes at once
@@ -436,6 +484,7 @@ class OutboxSender:
         pause_key = job.destination if job.recipient_id is not None else target[0] if target is not None else channel
         self._wait_for_channel(pause_key, moment())
         asked = moment()  # Slack paces a channel by when posts reach it, not by when their answers come back
+        self._note_post(pause_key, asked)
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
         try:
@@ -501,11 +550,34 @@ class OutboxSender:
         found = (shares.get("private") or {}).get(channel) or (shares.get("public") or {}).get(channel) or [{}]
         return str(found[0].get("ts") or "")
 
-    def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
-        """Defer a row whose channel Slack asked us to leave alone for a while, or (once limited) that
-        would post to it sooner than ``CHANNEL_PACE`` after our last post there."""
+    def _again_in_batch(self, job: Job, result: Result, batch: BatchState, at: dt.datetime) -> bool:
+        """A row Slack refused for its channel's pace (429) is tried again in this batch, ahead of the
+        channel's later rows, once the channel's short pause is over, when this worker may wait it out."""
+        return (
+            self.sleep is not None and result.kind == "retry" and not result.counted and not batch.stop.is_set()
+            and job.destination in batch.limited_channels and result.retry_at is not None
+            and (result.retry_at - at).total_seconds() <= INLINE_WAIT
+        )  # fmt: skip
+
+    def _next_job(self, queues: dict[str, deque[Job]], at: dt.datetime) -> Job:
+        """The next row of the first destination that may be posted to now, else of the one that may soonest."""
+        best, least = next(iter(queues)), math.inf
+        for destination in queues:
+            wait = self._channel_wait(destination, at)
+            if wait < least:
+                best, least = destination, wait
+            if not wait:
+                break
+        job = queues[best].popleft()
+        if not queues[best]:
+            del queues[best]
+        return job
+
+    def _channel_wait(self, channel: str | None, at: dt.datetime) -> float:
+        """Seconds until ``channel`` may be posted to: Slack asked us to leave it alone for a while, or (once
+        limited) our last post there was less than ``CHANNEL_PACE`` ago. 0: now."""
         if not channel:
-            return
+            return 0.0
         until = self._channel_pause.get(channel)
         last = self._paced.get(channel)
         if last is not None and at - last > PACE_FORGOTTEN_AFTER:
@@ -514,11 +586,29 @@ class OutboxSender:
             until = max(until or at, last + CHANNEL_PACE)
         if until is None or until <= at:
             self._channel_pause.pop(channel, None)
+            return 0.0
+        return (until - at).total_seconds()
+
+    def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
+        """Wait out a short pause or pace of ``channel`` (with ``sleep``), or defer the row."""
+        wait = self._channel_wait(channel, at)
+        if not wait:
             return
-        wait = (until - at).total_seconds()
         if self.sleep is None or wait > INLINE_WAIT:
             raise _NotYet(wait)
         self.sleep(wait)
+
+    def _note_post(self, channel: str | None, at: dt.datetime) -> None:
+        """Remember when we last posted to ``channel`` (its last ``OWN_LIMIT_POSTS`` posts)."""
+        if channel:
+            if len(self._recent) > RECENT_CHANNELS:
+                self._recent.clear()
+            self._recent.setdefault(channel, deque(maxlen=OWN_LIMIT_POSTS)).append(at)
+
+    def _met_own_limit(self, channel: str, at: dt.datetime) -> bool:
+        """True when ``channel`` had ``OWN_LIMIT_POSTS`` posts (the refused one included) within ``OWN_LIMIT_WINDOW``."""
+        posts = self._recent.get(channel)
+        return posts is not None and len(posts) == OWN_LIMIT_POSTS and at - posts[0] <= OWN_LIMIT_WINDOW
 
     def _posted(self, channel: str | None, at: dt.datetime) -> None:
         """Note a post or edit to a paced channel (its next one keeps the pace)."""
