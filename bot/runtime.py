@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from pydantic import SecretStr
@@ -85,7 +85,15 @@ def sender_client(settings: Settings, token: str, base_url: str | None) -> WebCl
     return WebClient(**kwargs)
 
 
-def sync_workspace_users(workspace: LocalWorkspace, sessions: sessionmaker[Session]) -> int:
+class Accounts(Protocol):
+    """A local workspace's members: ``LocalWorkspace``, or ``WorkspaceProcess`` serving one from a child process."""
+
+    def users(self) -> list[dict[str, Any]]: ...
+
+    def add_user(self, email: str, name: str) -> str: ...
+
+
+def sync_workspace_users(workspace: Accounts, sessions: sessionmaker[Session]) -> int:
     """Give every active person in the store an account in the local workspace, as a council's
     Slack would have (at start, and in local mode before every tick: staff imported while the bot
     runs get one too). Returns how many accounts were added."""

@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.blockkit import BlockKitError
 from bot.workspace import ActionNotFoundError, LocalWorkspace
+from bot.workspace.process import WorkspaceProcess
 from bot.workspace.state import user_id_for
 from tests.support import FakeClock, post_json
 
@@ -775,3 +776,21 @@ def test_faults_and_the_write_limit_apply_to_completion(make_ws: Callable[..., L
     clock.advance(1.0)
     assert web.files_completeUploadExternal(files=[{"id": file_id}], channel_id=ws.dm_channel(ALICE))["ok"] is True
     assert [len(m["files"]) for m in ws.messages(user_email=ALICE)] == [1]
+
+
+def test_the_workspace_served_from_a_process_of_its_own_answers_as_in_process_and_stops() -> None:
+    workspace = WorkspaceProcess(bot_token="xoxb-own", signing_secret="s", tiers=False)
+    with workspace:
+        uid = workspace.add_user("auditor@council.example", "An Auditor")
+        assert uid == user_id_for("auditor@council.example")
+        web = WebClient(token="xoxb-own", base_url=workspace.base_url)
+        web.chat_postMessage(channel=uid, text="You have a case file audit")
+        with pytest.raises(SlackApiError):
+            WebClient(token="xoxb-wrong", base_url=workspace.base_url).chat_postMessage(channel=uid, text="x")
+
+        assert [m["text"] for m in workspace.messages()] == ["You have a case file audit"]
+        assert ("chat.postMessage", 200) in workspace.call_log()
+        assert {u["email"] for u in workspace.users()} >= {"auditor@council.example"}
+        assert workspace.rss_mib() > 0
+        process = workspace._process
+    assert process is not None and not process.is_alive(), "the child ended with the workspace"

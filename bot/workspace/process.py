@@ -1,0 +1,128 @@
+"""The local workspace in a process of its own, as Slack is to a real bot.
+
+In one process the workspace shares the bot's interpreter lock and heap: every message it
+stores counts in the bot's resident memory, and every call it answers takes CPU from the
+bot's senders. ``WorkspaceProcess`` serves the same ``LocalWorkspace`` from a child process
+(started with ``spawn``, so nothing of the parent's threads or connections is copied) and
+answers the read calls the benchmarks make over a pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.connection import Connection
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+#: How long ``start`` waits for the child to report its URL.
+START_TIMEOUT = 30.0
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _serve(options: dict[str, Any], conn: Connection) -> None:
+    """The child: run the workspace and answer the parent's requests until told to stop."""
+    from bot.workspace.server import LocalWorkspace
+
+    workspace = LocalWorkspace(**options)
+    conn.send(workspace.start())
+    while True:
+        request, *args = conn.recv()
+        if request == "stop":
+            workspace.stop()
+            conn.send(None)
+            return
+        if request == "add_user":
+            conn.send(workspace.add_user(*args))
+        elif request == "users":
+            conn.send(workspace.users())
+        elif request == "messages":
+            conn.send(workspace.messages())
+        elif request == "call_log":
+            conn.send([(record.method, record.status) for record in workspace.call_log])
+        elif request == "rss_mib":
+            conn.send(_rss_mib())
+        else:
+            conn.send(ValueError(f"unknown request {request!r}"))
+
+
+class WorkspaceProcess:
+    """``LocalWorkspace(**options)`` served from a child process (options must be picklable)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        """Start the child; returns its Web API base URL."""
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(self.options, child), name="local-workspace", daemon=True)
+        self._process.start()
+        child.close()
+        try:
+            if not parent.poll(START_TIMEOUT):
+                raise EOFError
+            self._conn, self.base_url = parent, str(parent.recv())
+        except EOFError:
+            self._process.kill()
+            raise RuntimeError("the local workspace process did not start (see its error above)") from None
+        return self.base_url
+
+    def _ask(self, request: str, *args: Any) -> Any:
+        if self._conn is None:
+            raise RuntimeError("the local workspace process is not running; call start() first")
+        self._conn.send((request, *args))
+        answer = self._conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def add_user(self, email: str, name: str) -> str:
+        """Add a member (idempotent), as ``LocalWorkspace.add_user``; returns the user id."""
+        return str(self._ask("add_user", email, name))
+
+    def users(self) -> list[dict[str, Any]]:
+        """The workspace's users, as ``LocalWorkspace.users``."""
+        return list(self._ask("users"))
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message, as ``LocalWorkspace.messages``."""
+        return list(self._ask("messages"))
+
+    def call_log(self) -> list[tuple[str, int]]:
+        """(method, HTTP status) of the calls the workspace still remembers, oldest first."""
+        return [(str(method), int(status)) for method, status in self._ask("call_log")]
+
+    def rss_mib(self) -> float:
+        """The child's resident set size."""
+        return float(self._ask("rss_mib"))
+
+    def stop(self) -> None:
+        """Stop the workspace and wait for the child to end."""
+        if self._conn is not None:
+            try:
+                self._ask("stop")
+            finally:
+                self._conn.close()
+                self._conn = None
+        if self._process is not None:
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = None
+
+    def __enter__(self) -> WorkspaceProcess:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
