@@ -8,12 +8,17 @@ team managers' DMs) are the real templates. Scenario ``binding``: 600 messages t
 per-channel limit binds. Every recipient has a workspace account and a ``slack_user_id`` set in bulk from
 ``workspace.users()`` (standing in for the directory sync); nobody has a stored DM channel yet.
 
-The workspace enforces chat.postMessage's per-channel limit (1/s, burst 5) and a workspace-wide write limit
-(``--workspace-rate``/s, burst ``--workspace-burst``). The floor is the least time those limits allow for these
-messages: max over channels of (n - burst) / rate, and (all - burst) / rate for the workspace. Both lanes' real
+The workspace enforces chat.postMessage's per-channel limit (1/s, burst 5), as it does by default, and with
+``--workspace-rate`` a workspace-wide write limit too (that many a second, burst ``--workspace-burst``). The floor
+is the least time those limits allow for these messages: max over channels of (n - burst) / rate, and with a
+workspace-wide limit (all - burst) / rate. Both lanes' real
 senders run in the real ``DeliveryRunner`` with the runtime's settings (batch, concurrency, settling) until every
 row is sent. Prints messages/s beside the floor's rate and their ratio, duplicates (messages in the workspace per
 idempotency key > 1), 429s met and Slack calls per message, for each run. Nothing is asserted.
+
+``--workspace own-process`` (the default) serves the workspace from a process of its own (``WorkspaceProcess``),
+as Slack is to a real bot: the senders then have this process's interpreter to themselves. ``in-process`` runs it
+on a thread beside them, as local mode does.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from bot.services.allocation.service import allocate
 from bot.services.allocation.types import AllocationRequest
 from bot.settings import load_settings
 from bot.workspace import LocalWorkspace
+from bot.workspace.process import WorkspaceProcess
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Notification, NotificationState, Person, Priority
 from store.outbox import enqueue
@@ -75,7 +81,7 @@ def queue_binding(sessions: sessionmaker[Session], messages: int, people: int) -
     return f"{messages} messages to {people} people"
 
 
-def match_users(workspace: LocalWorkspace, sessions: sessionmaker[Session]) -> int:
+def match_users(workspace: LocalWorkspace | WorkspaceProcess, sessions: sessionmaker[Session]) -> int:
     """Set every person's ``slack_user_id`` in bulk from the workspace's users (the directory sync's job)."""
     by_email = {str(u["email"]).lower(): str(u["id"]) for u in workspace.users()}
     with sessions() as session, session.begin():
@@ -86,14 +92,14 @@ def match_users(workspace: LocalWorkspace, sessions: sessionmaker[Session]) -> i
     return len(values)
 
 
-def floor_seconds(sessions: sessionmaker[Session], workspace_rate: float, workspace_burst: int) -> tuple[float, int, int]:
+def floor_seconds(sessions: sessionmaker[Session], workspace_rate: float | None, workspace_burst: int) -> tuple[float, int, int]:
     """The least time the enforced limits allow for the queued messages; the messages; the busiest channel's."""
     with sessions() as session:
         per_channel = [int(n) for (n,) in session.execute(
             select(func.count()).select_from(Notification).group_by(Notification.recipient_id, Notification.channel))]
     total = sum(per_channel)
     channel_floor = max((max(0, n - CHANNEL_BURST) / CHANNEL_RATE for n in per_channel), default=0.0)
-    workspace_floor = max(0, total - workspace_burst) / workspace_rate
+    workspace_floor = max(0, total - workspace_burst) / workspace_rate if workspace_rate else 0.0
     return max(channel_floor, workspace_floor), total, max(per_channel, default=0)
 
 
@@ -113,9 +119,10 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    workspace = LocalWorkspace(bot_token=TOKEN, signing_secret="s", channel_rate_per_sec=CHANNEL_RATE,
-                               channel_burst=CHANNEL_BURST, workspace_rate_per_sec=args.workspace_rate,
-                               workspace_burst=args.workspace_burst)  # fmt: skip
+    options = {"bot_token": TOKEN, "signing_secret": "s", "channel_rate_per_sec": CHANNEL_RATE, "channel_burst": CHANNEL_BURST,
+               "workspace_rate_per_sec": args.workspace_rate, "workspace_burst": args.workspace_burst}  # fmt: skip
+    own = args.workspace == "own-process"
+    workspace: LocalWorkspace | WorkspaceProcess = WorkspaceProcess(**options) if own else LocalWorkspace(**options)
     workspace.start()
     try:
         what = queue_allocation(sessions, args) if scenario == "allocation" else queue_binding(sessions, 600, 12)
@@ -125,7 +132,8 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
         settings = load_settings(database_url=url)
         senders = make_senders(settings, sessions, TOKEN, workspace.base_url)
         runner = DeliveryRunner(list(senders.values()), clock=system_clock)
-        print(f"\n{scenario}: {what}; {messages:,} messages, busiest channel {busiest}, {matched:,} people matched; "
+        print(f"\n{scenario}: {what}; workspace {args.workspace}; {messages:,} messages, busiest channel {busiest}, "
+              f"{matched:,} people matched; "
               f"batch {settings.outbox_batch_size}, {settings.outbox_concurrency} threads, "
               f"settled {settings.outbox_settle_every} a transaction")  # fmt: skip
         started = time.monotonic()
@@ -142,20 +150,21 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
         engine.dispose()
 
 
-def report(workspace: LocalWorkspace, sessions: sessionmaker[Session], messages: int, took: float, floor: float) -> None:
+def report(workspace: LocalWorkspace | WorkspaceProcess, sessions: sessionmaker[Session], messages: int, took: float,
+           floor: float) -> None:  # fmt: skip
     """Print the figures for one run."""
     kept = [m for m in workspace.messages() if m["metadata"] and not m["ephemeral"]]
     copies = Counter(str(m["metadata"]["event_payload"]["key"]) for m in kept)
     with sessions() as session:
         states = Counter(s.value for s in session.scalars(select(Notification.state)))
-    log = workspace.call_log
-    limited = sum(1 for r in log if r.status == 429)
+    log = workspace.call_log() if isinstance(workspace, WorkspaceProcess) else [(r.method, r.status) for r in workspace.call_log]
+    limited = sum(1 for _, status in log if status == 429)
     rate, floor_rate = len(copies) / took, messages / floor if floor else float("inf")
     row("messages/s", f"{rate:.0f}/s ({len(copies):,} in {took:.1f} s)", f"{floor_rate:.0f}/s ({floor:.1f} s)",
         rate / floor_rate)  # fmt: skip
     row("duplicates", str(sum(1 for n in copies.values() if n > 1)), "0")
     row("429s met", str(limited))
-    calls = Counter(r.method for r in log)
+    calls = Counter(method for method, _ in log)
     row("Slack calls per message", f"{len(log) / messages:.3f}", f"{dict(calls.most_common())}")
     print(f"  outbox rows: {dict(sorted(states.items()))}")
 
@@ -170,8 +179,10 @@ def main() -> None:
     parser.add_argument("--staff", type=int, default=3_000)
     parser.add_argument("--auditors", type=int, default=300)
     parser.add_argument("--council-cases", type=int, default=20_000)
-    parser.add_argument("--workspace-rate", type=float, default=300.0, help="workspace-wide writes per second")
+    parser.add_argument("--workspace-rate", type=float, default=None,
+                        help="a workspace-wide limit on writes per second (none by default, as the local workspace)")
     parser.add_argument("--workspace-burst", type=int, default=50)
+    parser.add_argument("--workspace", choices=("own-process", "in-process"), default="own-process")
     parser.add_argument("--deadline", type=float, default=300.0, help="stop a run after this many seconds regardless")
     args = parser.parse_args()
     scenarios = ("allocation", "binding") if args.scenario == "both" else (args.scenario,)
