@@ -9,7 +9,8 @@ Run (an empty PostgreSQL database of your own)::
 
 Builds the council of ``bench/council.py`` (9,902 staff, 100,000 cases) with one December allocation per
 click to come, every auditor known by Slack id. The real bot (``create_app`` behind ``make_wsgi`` with its
-follow-ups and gate, on waitress via ``serve_in_thread``) answers; a local workspace is its Slack. A load
+follow-ups and gate, on waitress via ``serve_in_thread``) answers; a local workspace is its Slack, served from
+a process of its own (``--workspace in-process``: on a thread beside the bot, as in local mode). A load
 generator in a separate process (threads with keep-alive ``http.client`` connections) sends signed
 ``block_actions`` clicks at a fixed rate and times each answer. The floor is a bare Bolt app (one ``ack()``
 listener) on the same waitress setup in the same run; the generator's own lag (how late it sends against
@@ -46,6 +47,7 @@ from bot.settings import load_settings
 from bot.web import SLACK_PATH, Gate, make_wsgi, serve_in_thread
 from bot.workspace import LocalWorkspace
 from bot.workspace.actor import sign
+from bot.workspace.process import WorkspaceProcess, click_context
 from store.db import make_engine, make_sessionmaker, upgrade
 from store.models import Allocation, AllocationState, AuditMonth, AuditType, Person
 
@@ -61,7 +63,7 @@ def row(label: str, figure: str, floor: str = "", ratio: float | None = None) ->
 # --- the store and the workspace -----------------------------------------------------------------------------------
 
 
-def prepare(sessions: sessionmaker[Session], workspace: LocalWorkspace, clicks: int) -> list[tuple[int, str]]:
+def prepare(sessions: sessionmaker[Session], workspace: LocalWorkspace | WorkspaceProcess, clicks: int) -> list[tuple[int, str]]:
     """The council, ``clicks`` open allocations, and each auditor's Slack account: (allocation id, Slack id)."""
     council = populate_council(sessions)
     slack_ids: dict[int, str] = {}
@@ -81,20 +83,18 @@ def prepare(sessions: sessionmaker[Session], workspace: LocalWorkspace, clicks: 
     return [(allocation_id, slack_ids[r["auditor_id"]]) for allocation_id, r in zip(ids, rows, strict=True)]  # type: ignore[index]
 
 
-def click_bodies(workspace: LocalWorkspace, targets: list[tuple[int, str]]) -> list[bytes]:
+def click_bodies(workspace: LocalWorkspace | WorkspaceProcess, targets: list[tuple[int, str]]) -> list[bytes]:
     """A signed-to-be ``block_actions`` body per allocation, with a live response_url."""
-    state, bodies = workspace.state, []
+    bodies = []
     for allocation_id, user_id in targets:
-        with state.lock:
-            user = state.users[user_id]
-            token = state.issue_response_url(user_id, user.im_channel, None)
-            trigger = state.issue_trigger(user_id)
+        own = isinstance(workspace, WorkspaceProcess)
+        c = workspace.click_context(user_id) if own else click_context(workspace, user_id)
         payload = {
-            "type": "block_actions", "user": {"id": user_id, "username": user.username, "team_id": state.team_id},
-            "api_app_id": state.app_id, "token": "verification", "trigger_id": trigger,
-            "team": {"id": state.team_id, "domain": state.team_domain}, "channel": {"id": user.im_channel},
-            "container": {"type": "message", "message_ts": "1.000001", "channel_id": user.im_channel},
-            "response_url": f"{workspace.root_url}_local/response/{token}",
+            "type": "block_actions", "user": {"id": user_id, "username": c["username"], "team_id": c["team_id"]},
+            "api_app_id": c["app_id"], "token": "verification", "trigger_id": c["trigger_id"],
+            "team": {"id": c["team_id"], "domain": c["team_domain"]}, "channel": {"id": c["channel"]},
+            "container": {"type": "message", "message_ts": "1.000001", "channel_id": c["channel"]},
+            "response_url": c["response_url"],
             "actions": [{"type": "button", "action_id": ActionId.MARK_COMPLETE, "block_id": BlockId.AUDIT_ACTIONS,
                          "value": str(allocation_id), "action_ts": f"{time.time():.6f}"}],
         }  # fmt: skip
@@ -175,6 +175,13 @@ def answered(results: list[Result]) -> list[float]:
 # --- the bots ------------------------------------------------------------------------------------------------------
 
 
+def arrivals(workspace: LocalWorkspace | WorkspaceProcess) -> int:
+    """How many response_url posts have reached the workspace."""
+    if isinstance(workspace, WorkspaceProcess):
+        return workspace.arrivals("response_url")
+    return workspace.arrivals.count("response_url")
+
+
 def bare_app(base_url: str) -> App:
     client = WebClient(token=TOKEN, base_url=base_url)
     app = App(signing_secret=SECRET, client=client, process_before_response=True)
@@ -195,6 +202,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="seconds every Web API / response_url call takes")
     parser.add_argument("--sweep", default="50,100,200,300,400")
     parser.add_argument("--sweep-seconds", type=float, default=5.0)
+    parser.add_argument("--workspace", choices=("own-process", "in-process"), default="own-process")
     args = parser.parse_args()
     sweep = [float(r) for r in args.sweep.split(",") if r]
     per_run = int(args.rate * args.seconds)
@@ -203,7 +211,9 @@ def main() -> None:
     engine = make_engine(args.database_url)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
-    workspace = LocalWorkspace(bot_token=TOKEN, signing_secret=SECRET, channel_rate_per_sec=None)
+    options = {"bot_token": TOKEN, "signing_secret": SECRET, "channel_rate_per_sec": None}
+    own = args.workspace == "own-process"
+    workspace: LocalWorkspace | WorkspaceProcess = WorkspaceProcess(**options) if own else LocalWorkspace(**options)
     workspace.start()
     settings = load_settings(database_url=args.database_url, slack_signing_secret=SECRET, slack_bot_token=TOKEN)
     print(f"building the council and {needed} allocations ...", flush=True)
@@ -232,10 +242,10 @@ def main() -> None:
 
         print(f"\nthe same, every Slack Web API and response_url call taking {args.latency:g} s")
         workspace.set_api_latency(args.latency)
-        before = workspace.arrivals.count("response_url")
+        before = arrivals(workspace)
         slow = run(bot.url, args.rate, args.seconds)
         followups.wait_idle(120)
-        arrived = workspace.arrivals.count("response_url") - before
+        arrived = arrivals(workspace) - before
         acked = sum(1 for r in slow if r.latency is not None and r.status == 200)
         row("ack p50", ms(pct(answered(slow), 0.5)), ms(pct(answered(floor), 0.5)))
         row("ack p99", ms(pct(answered(slow), 0.99)), ms(pct(answered(floor), 0.99)),

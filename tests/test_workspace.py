@@ -792,5 +792,9 @@ def test_the_workspace_served_from_a_process_of_its_own_answers_as_in_process_an
         assert ("chat.postMessage", 200) in workspace.call_log()
         assert {u["email"] for u in workspace.users()} >= {"auditor@council.example"}
         assert workspace.rss_mib() > 0
+        click = workspace.click_context(uid)
+        assert post_json(click["response_url"], {"text": "Marked complete"})[0] == 200
+        assert workspace.arrivals("response_url") == 1
+        assert [m["text"] for m in workspace.messages()][-1] == "Marked complete"
         process = workspace._process
     assert process is not None and not process.is_alive(), "the child ended with the workspace"

@@ -26,6 +26,19 @@ def _rss_mib() -> float:
     return float("nan")
 
 
+def click_context(workspace: Any, user_id: str) -> dict[str, str]:
+    """What a click by ``user_id`` carries from Slack: a fresh response_url and trigger_id, their DM, the team."""
+    state = workspace.state
+    with state.lock:
+        user = state.users[user_id]
+        token = state.issue_response_url(user_id, user.im_channel, None)
+        return {
+            "response_url": f"{workspace.root_url}_local/response/{token}", "trigger_id": state.issue_trigger(user_id),
+            "channel": user.im_channel, "username": user.username, "team_id": state.team_id,
+            "team_domain": state.team_domain, "app_id": state.app_id,
+        }  # fmt: skip
+
+
 def _serve(options: dict[str, Any], conn: Connection) -> None:
     """The child: run the workspace and answer the parent's requests until told to stop."""
     from bot.workspace.server import LocalWorkspace
@@ -48,6 +61,13 @@ def _serve(options: dict[str, Any], conn: Connection) -> None:
             conn.send([(record.method, record.status) for record in workspace.call_log])
         elif request == "rss_mib":
             conn.send(_rss_mib())
+        elif request == "set_api_latency":
+            workspace.set_api_latency(*args)
+            conn.send(None)
+        elif request == "arrivals":
+            conn.send(workspace.arrivals.count(*args))
+        elif request == "click_context":
+            conn.send(click_context(workspace, *args))
         else:
             conn.send(ValueError(f"unknown request {request!r}"))
 
@@ -105,6 +125,18 @@ class WorkspaceProcess:
     def rss_mib(self) -> float:
         """The child's resident set size."""
         return float(self._ask("rss_mib"))
+
+    def set_api_latency(self, seconds: float) -> None:
+        """As ``LocalWorkspace.set_api_latency``."""
+        self._ask("set_api_latency", seconds)
+
+    def arrivals(self, kind: str) -> int:
+        """How many ``kind`` ("answer", "response_url") have reached the workspace."""
+        return int(self._ask("arrivals", kind))
+
+    def click_context(self, user_id: str) -> dict[str, str]:
+        """A fresh response_url and trigger_id for a click by ``user_id``, with its DM channel and the team's ids."""
+        return dict(self._ask("click_context", user_id))
 
     def stop(self) -> None:
         """Stop the workspace and wait for the child to end."""
