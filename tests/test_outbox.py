@@ -447,3 +447,46 @@ def test_two_channels_each_meeting_their_own_limit_do_not_pause_everyone_else(
     assert len(limited) == 2, "each of the two busy channels met its own limit on its fourth post"
     assert outcome.pause_until is None, "two channels' own limits are not a workspace-wide one: the lane goes on"
     assert received(workspace, "person2@council.example") == ["message k:other"]
+
+
+def test_a_limited_slack_channel_waits_without_holding_up_another_channel(session_factory, workspace, clock, now) -> None:
+    audit_a, audit_b = workspace.add_channel("audit-a"), workspace.add_channel("audit-b")
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=1)
+    for key, channel in (("k:a", audit_a), ("k:b", audit_a), ("k:c", audit_a), ("k:d", audit_b)):
+        with session_factory() as session, session.begin():
+            enqueue(session, key=key, template=Template.ERROR, context={"message": f"message {key}", "reference": None},
+                    now=now, channel=channel, priority=Priority.BULK)  # fmt: skip
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)
+    sender.send_due(now)
+    for second in (1, 2):
+        clock.advance(1)
+        sender.drain(now + dt.timedelta(seconds=second))
+
+    posts = [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
+             if m == "chat.postMessage"]  # fmt: skip
+    assert posts == [("k:a", 200), ("k:b", 429), ("k:d", 200), ("k:b", 200), ("k:c", 200)]
+    assert slept == [], "a channel's pace is kept under the same key as the person's DM's: nobody held up the batch"
+
+
+def test_workers_all_waiting_for_their_channels_hand_their_rows_back_rather_than_wait_on_each_other(
+    session_factory, workspace, council, clock, now
+) -> None:
+    _, p0, p1, _ = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=3)
+    for who in (p0, p1):
+        for n in range(5):
+            queue(session_factory, now, who, f"k:{who}:{n}")
+    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=lambda seconds: None, concurrency=2)
+    batch = threading.Thread(target=sender.send_due, args=(now,), daemon=True)  # time never moves: waiting cannot end
+
+    batch.start()
+    batch.join(10)
+
+    assert not batch.is_alive(), "each saw the other waiting too, and handed its rows back"
+    assert states(session_factory) == {f"k:{who}:{n}": "sent" if n < 3 else "pending" for who in (p0, p1) for n in range(5)}

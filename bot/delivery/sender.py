@@ -335,17 +335,19 @@ class OutboxSender:
     ) -> None:  # fmt: skip
         """Send ``jobs`` (one share of a batch), each destination's in claim order, handing each one's result
         to ``sink``. A destination Slack has limited waits without holding up the share's others: the worker
-        waits out a pace only when every destination it has left must wait, and other workers are still busy
-        (alone, it hands the row back rather than hold up the next batch). A row handed back to be tried again
+        waits out a pace only when every destination it has left must wait, and another worker is still sending
+        (otherwise it hands the row back rather than hold up the next batch). A row handed back to be tried again
         takes its destination's later rows with it; one refused for its channel's pace is tried again here
         once the pause is over (``_again_in_batch``)."""
         learnt: dict[int, str] = {}
         queues: dict[str, deque[Job]] = {}
         for job in jobs:
             queues.setdefault(job.destination, deque()).append(job)
+        retried: set[int] = set()
         try:
             while queues:
                 job = self._next_job(queues, moment())
+                job_retried = job.id in retried
                 if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
                     # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
                     # long before another sender may take them over.
@@ -353,21 +355,24 @@ class OutboxSender:
                     self._held[job.id] = _Held(retry_at=retry_at)
                     result = Result(job.id, "retry", retry_at=retry_at)
                 elif wait := self._channel_wait(job.destination, moment()):
-                    if self.sleep is not None and wait <= INLINE_WAIT and not batch.alone():
-                        # Others are still sending: wait a little, then look again (the channel may be due,
-                        # or this worker may be the last one, and then its waiting would hold up the batch).
-                        self.sleep(min(wait, WAIT_STEP))
+                    if self.sleep is not None and wait <= INLINE_WAIT and batch.others_sending():
+                        # Others are still sending: wait a little, then look again (the channel may be due, or
+                        # nobody else may be sending any more, and then this waiting would hold up the batch).
+                        with batch.waiting():
+                            self.sleep(min(wait, WAIT_STEP))
                         queues.setdefault(job.destination, deque()).appendleft(job)
                         continue
-                    # Alone, or a long wait: the row goes back until its channel's turn, and the next batch is
-                    # claimed meanwhile.
+                    # Nobody else is sending, or a long wait: the row goes back until its channel's turn, and the
+                    # next batch is claimed meanwhile.
                     retry_at = moment() + dt.timedelta(seconds=wait)
                     self._held[job.id] = _Held(retry_at=retry_at)
-                    self._count(outcome, "retried")
+                    if not job_retried:
+                        self._count(outcome, "retried")
                     result = Result(job.id, "retry", retry_at=retry_at)
                 else:
                     result = self._attempt(job, now, moment, batch, outcome, learnt)
                     if self._again_in_batch(job, result, batch, moment()):
+                        retried.add(job.id)  # counted once, however it ends
                         queues.setdefault(job.destination, deque()).appendleft(job)
                         continue
                 batch.record(job.key, result)
@@ -481,7 +486,8 @@ class OutboxSender:
             payload = render(Template(job.template), job.context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        pause_key = job.destination if job.recipient_id is not None else target[0] if target is not None else channel
+        # The key Slack's pace is kept under: the person's DM, or the channel posted or edited in (as ``destination``).
+        pause_key = job.destination if job.recipient_id is not None else f"channel:{target[0] if target else channel}"
         self._wait_for_channel(pause_key, moment())
         asked = moment()  # Slack paces a channel by when posts reach it, not by when their answers come back
         self._note_post(pause_key, asked)
