@@ -58,7 +58,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _ping_when_idle(engine: Engine) -> None:
     """Ping a pooled connection before use when it has been idle ``PING_AFTER_IDLE_SECONDS``; a dead
-    one is discarded and another taken (the pool tries three times). A connection that fails within
+    one is discarded and a new one taken in its place. A connection that fails within
     those seconds of its last use is found by the statement that meets it: SQLAlchemy then discards
     the whole pool, so a restart costs at most one unit of work per process."""
 
