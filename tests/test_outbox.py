@@ -430,14 +430,19 @@ def test_a_row_handed_back_takes_its_channels_later_rows_with_it(session_factory
     assert states(session_factory) == {"k:a": "pending", "k:b": "pending", "k:c": "sent"}, "k:b never overtakes k:a"
 
 
+def queue_each(sessions: sessionmaker[Session], now: dt.datetime, people: tuple[int, ...], count: int) -> None:
+    """``count`` rows for each of ``people``, keyed ``k:<person>:<n>``."""
+    for who in people:
+        for n in range(count):
+            queue(sessions, now, who, f"k:{who}:{n}")
+
+
 def test_two_channels_each_meeting_their_own_limit_do_not_pause_everyone_else(
     session_factory, workspace, council, clock, now
 ) -> None:
     _, p0, p1, p2 = council
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=3)
-    for who in (p0, p1):
-        for n in range(4):
-            queue(session_factory, now, who, f"k:{who}:{n}")
+    queue_each(session_factory, now, (p0, p1), 4)
     queue(session_factory, now, p2, "k:other")
     sender = make_sender(session_factory, workspace, monotonic=clock)
 
@@ -479,9 +484,7 @@ def test_workers_all_waiting_for_their_channels_hand_their_rows_back_rather_than
 ) -> None:
     _, p0, p1, _ = council
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=3)
-    for who in (p0, p1):
-        for n in range(5):
-            queue(session_factory, now, who, f"k:{who}:{n}")
+    queue_each(session_factory, now, (p0, p1), 5)
     sender = make_sender(session_factory, workspace, monotonic=clock, sleep=lambda seconds: None, concurrency=2)
     batch = threading.Thread(target=sender.send_due, args=(now,), daemon=True)  # time never moves: waiting cannot end
 
