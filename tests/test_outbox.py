@@ -479,7 +479,7 @@ def test_a_limited_slack_channel_waits_without_holding_up_another_channel(sessio
     assert slept == [], "a channel's pace is kept under the same key as the person's DM's: nobody held up the batch"
 
 
-def test_workers_all_waiting_for_their_channels_hand_their_rows_back_rather_than_wait_on_each_other(
+def test_workers_waiting_for_their_channels_hand_their_rows_back_when_time_does_not_move(
     session_factory, workspace, council, clock, now
 ) -> None:
     _, p0, p1, _ = council
@@ -491,5 +491,5 @@ def test_workers_all_waiting_for_their_channels_hand_their_rows_back_rather_than
     batch.start()
     batch.join(10)
 
-    assert not batch.is_alive(), "each saw the other waiting too, and handed its rows back"
+    assert not batch.is_alive(), "neither waited for ever on the other: a wait that moves no clock ends at once"
     assert states(session_factory) == {f"k:{who}:{n}": "sent" if n < 3 else "pending" for who in (p0, p1) for n in range(5)}

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,8 +90,8 @@ class BatchState:
 
     def __init__(self, keys_in_batch: set[str], *, workers: int = 1) -> None:
         self.lock = threading.Lock()
-        #: Workers not done with their share, and of those, how many are waiting for a channel's turn.
-        self.working, self.waiters = workers, 0
+        #: Workers not done with their share.
+        self.working = workers
         self.keys = keys_in_batch
         self.posted: dict[str, tuple[str, str]] = {}
         self.ended: dict[str, str] = {}
@@ -103,22 +102,10 @@ class BatchState:
         self.halted: BaseException | None = None
         self.limited_channels: set[str] = set()
 
-    def others_sending(self) -> bool:
-        """True while another worker of the batch is still sending (not done, and not waiting for a channel):
-        a worker waiting for its channel then holds nobody up."""
+    def alone(self) -> bool:
+        """True when this worker is the last of the batch still at work: the batch waits on it alone."""
         with self.lock:
-            return self.working - self.waiters > 1
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Around a worker's wait for a channel's turn."""
-        with self.lock:
-            self.waiters += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.waiters -= 1
+            return self.working <= 1
 
     def done(self) -> None:
         """A worker has finished its share."""

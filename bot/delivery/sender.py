@@ -335,8 +335,8 @@ class OutboxSender:
     ) -> None:  # fmt: skip
         """Send ``jobs`` (one share of a batch), each destination's in claim order, handing each one's result
         to ``sink``. A destination Slack has limited waits without holding up the share's others: the worker
-        waits out a pace only when every destination it has left must wait, and another worker is still sending
-        (otherwise it hands the row back rather than hold up the next batch). A row handed back to be tried again
+        waits out a pace only when every destination it has left must wait, and other workers are still at work
+        (the last one hands the row back rather than hold up the next batch). A row handed back to be tried again
         takes its destination's later rows with it; one refused for its channel's pace is tried again here
         once the pause is over (``_again_in_batch``)."""
         learnt: dict[int, str] = {}
@@ -355,14 +355,15 @@ class OutboxSender:
                     self._held[job.id] = _Held(retry_at=retry_at)
                     result = Result(job.id, "retry", retry_at=retry_at)
                 elif wait := self._channel_wait(job.destination, moment()):
-                    if self.sleep is not None and wait <= INLINE_WAIT and batch.others_sending():
-                        # Others are still sending: wait a little, then look again (the channel may be due, or
-                        # nobody else may be sending any more, and then this waiting would hold up the batch).
-                        with batch.waiting():
-                            self.sleep(min(wait, WAIT_STEP))
-                        queues.setdefault(job.destination, deque()).appendleft(job)
-                        continue
-                    # Nobody else is sending, or a long wait: the row goes back until its channel's turn, and the
+                    if self.sleep is not None and wait <= INLINE_WAIT and not batch.alone():
+                        # Others are still at work: wait a little, then look again (the channel may be due, or
+                        # this worker may be the last one, and then its waiting would hold up the batch).
+                        before = moment()
+                        self.sleep(min(wait, WAIT_STEP))
+                        if moment() > before:  # (a clock that does not move would have it wait for ever)
+                            queues.setdefault(job.destination, deque()).appendleft(job)
+                            continue
+                    # The last one at work, or a long wait: the row goes back until its channel's turn, and the
                     # next batch is claimed meanwhile.
                     retry_at = moment() + dt.timedelta(seconds=wait)
                     self._held[job.id] = _Held(retry_at=retry_at)
