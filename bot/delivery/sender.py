@@ -55,6 +55,7 @@ from bot.blockkit import BlockKitError
 from bot.clock import Clock
 from bot.delivery.batch import BatchState, Job, Result, load_jobs, settle, shares_of
 from bot.delivery.claims import Lane, claim_due, mark_sent, next_due, release
+from bot.delivery.pace import ChannelPace
 from bot.ids import Template
 from bot.render import render
 from store.models import Notification, Person, Priority
@@ -70,27 +71,16 @@ METADATA_EVENT = "auditbot_notification"
 
 #: Slack errors that mean "try again later" rather than "this message can never be sent".
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-#: Errors that say the bot itself is misconfigured: stop sending, keep every row pending.
 #: Methods Slack rate limits per channel: a 429 from them holds back only that channel.
 PER_CHANNEL_METHODS = frozenset({"chat_postMessage", "chat_update"})
-#: Slack's pace for posting to one channel (about one message a second): a channel it has limited is
-#: then posted to at this pace, rather than tried again at once after each Retry-After (whole seconds).
-CHANNEL_PACE = dt.timedelta(seconds=1)
 #: The longest pause or pace a worker waits out itself (with ``sleep``) rather than deferring the row.
 INLINE_WAIT = 1.5
-#: A channel refused (429) after this many posts within ``OWN_LIMIT_WINDOW`` (the refused one included) has met
-#: its own limit, about one a second with short bursts, rather than a workspace-wide one.
-OWN_LIMIT_POSTS = 4
-OWN_LIMIT_WINDOW = dt.timedelta(seconds=5)
-#: The channels whose recent posts are remembered, at most (a month's fan-out reaches about 1,250).
-RECENT_CHANNELS = 20_000
 #: A worker waiting for a channel looks again this often (whether it is due, whether others are still busy).
 WAIT_STEP = 0.1
-#: A paced channel goes back to Slack's short bursts after this long without a post from us.
-PACE_FORGOTTEN_AFTER = dt.timedelta(seconds=3)
 #: A DM's answers that mean the person's Slack account is deactivated or gone: they are then treated as
 #: having none (named in plain text, the QA coordinators told) until the directory finds them again.
 GONE_ERRORS = ("user_not_found", "user_disabled", "is_archived", "channel_not_found")
+#: Errors that say the bot itself is misconfigured: stop sending, keep every row pending.
 HALTING_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "missing_scope", "no_permission"}
 )
@@ -211,13 +201,9 @@ class OutboxSender:
         self.on_failure = on_failure
         #: Called in the same transaction that marks a row sent (alerts log each delivery).
         self.on_sent = on_sent
-        #: Channels Slack rate limited (chat.postMessage allows about one message a second per
-        #: channel): rows for them wait, rows for other channels go on.
-        self._channel_pause: dict[str, dt.datetime] = {}
-        #: Channels Slack has limited, and when we last posted to each: later posts keep ``CHANNEL_PACE``.
-        self._paced: dict[str, dt.datetime] = {}
-        #: Each channel's last few posts (when they were asked): a 429 after several is the channel's own limit.
-        self._recent: dict[str, deque[dt.datetime]] = {}
+        #: Destinations Slack rate limited (chat.postMessage allows about one message a second per
+        #: channel): rows for them wait, rows for others go on.
+        self.pace = ChannelPace()
         self.monotonic = monotonic
         self.timeout_margin = timeout_margin
         #: With ``sleep``, a worker waits out a channel's short pause or pace itself (at most
@@ -354,7 +340,7 @@ class OutboxSender:
                     retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
                     self._held[job.id] = _Held(retry_at=retry_at)
                     result = Result(job.id, "retry", retry_at=retry_at)
-                elif wait := self._channel_wait(job.destination, moment()):
+                elif wait := self.pace.wait(job.destination, moment()):
                     if self.sleep is not None and wait <= INLINE_WAIT and not batch.alone():
                         # Others are still at work: wait a little, then look again (the channel may be due, or
                         # this worker may be the last one, and then its waiting would hold up the batch).
@@ -423,12 +409,11 @@ class OutboxSender:
         """One channel limited: its rows wait, everyone else's go on. A second channel too, or a workspace-wide
         limit: the lane pauses and the rest of the batch is handed back. A channel we had just posted to several
         times has met its own limit (Slack's 429 does not say which limit), whatever other channels have met."""
-        own = retry.channel is not None and self._met_own_limit(retry.channel, failed_at)
+        own = retry.channel is not None and self.pace.met_own_limit(retry.channel, failed_at)
         with batch.lock:
             if retry.channel is not None and (own or batch.limited_channels <= {retry.channel}):
                 batch.limited_channels.add(retry.channel)
-                self._channel_pause[retry.channel] = until
-                self._paced[retry.channel] = until - CHANNEL_PACE  # its first post after the pause goes at once
+                self.pace.limited(retry.channel, until)
                 return
             if batch.stop_until is None or until > batch.stop_until:
                 batch.stop_until = until
@@ -487,18 +472,15 @@ class OutboxSender:
             payload = render(Template(job.template), job.context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        # The key Slack's pace is kept under: the person's DM, or the channel posted or edited in (as ``destination``).
-        pause_key = job.destination if job.recipient_id is not None else f"channel:{target[0] if target else channel}"
-        self._wait_for_channel(pause_key, moment())
         asked = moment()  # Slack paces a channel by when posts reach it, not by when their answers come back
-        self._note_post(pause_key, asked)
+        self.pace.sending(job.destination, asked)  # its pace was waited for in ``_work``
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
         try:
             if target is not None:
                 edit_channel, edit_ts = target
                 self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
-                self._posted(pause_key, asked)
+                self.pace.sent(job.destination, asked)
                 return edit_channel, edit_ts, None
             assert channel is not None
             upload = payload.get("file")
@@ -528,13 +510,13 @@ class OutboxSender:
             )
         except _Retry as retry:
             if retry.channel is not None:
-                retry.channel = pause_key  # the person's DM, whether posted to by user id or D… id
+                retry.channel = job.destination  # the person's DM (by user id or D… id), or the channel
             raise
         except _Permanent as exc:
             if job.recipient is not None and any(error in str(exc) for error in GONE_ERRORS):
                 self._account_gone(job.recipient[0], job.key, now)
             raise
-        self._posted(pause_key, asked)
+        self.pace.sent(job.destination, asked)
         answered = str(response["channel"])
         if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
             learnt[job.recipient[0]] = answered
@@ -570,7 +552,7 @@ class OutboxSender:
         """The next row of the first destination that may be posted to now, else of the one that may soonest."""
         best, least = next(iter(queues)), math.inf
         for destination in queues:
-            wait = self._channel_wait(destination, at)
+            wait = self.pace.wait(destination, at)
             if wait < least:
                 best, least = destination, wait
             if not wait:
@@ -579,48 +561,6 @@ class OutboxSender:
         if not queues[best]:
             del queues[best]
         return job
-
-    def _channel_wait(self, channel: str | None, at: dt.datetime) -> float:
-        """Seconds until ``channel`` may be posted to: Slack asked us to leave it alone for a while, or (once
-        limited) our last post there was less than ``CHANNEL_PACE`` ago. 0: now."""
-        if not channel:
-            return 0.0
-        until = self._channel_pause.get(channel)
-        last = self._paced.get(channel)
-        if last is not None and at - last > PACE_FORGOTTEN_AFTER:
-            self._paced.pop(channel, None)
-        elif last is not None:
-            until = max(until or at, last + CHANNEL_PACE)
-        if until is None or until <= at:
-            self._channel_pause.pop(channel, None)
-            return 0.0
-        return (until - at).total_seconds()
-
-    def _wait_for_channel(self, channel: str | None, at: dt.datetime) -> None:
-        """Wait out a short pause or pace of ``channel`` (with ``sleep``), or defer the row."""
-        wait = self._channel_wait(channel, at)
-        if not wait:
-            return
-        if self.sleep is None or wait > INLINE_WAIT:
-            raise _NotYet(wait)
-        self.sleep(wait)
-
-    def _note_post(self, channel: str | None, at: dt.datetime) -> None:
-        """Remember when we last posted to ``channel`` (its last ``OWN_LIMIT_POSTS`` posts)."""
-        if channel:
-            if len(self._recent) > RECENT_CHANNELS:
-                self._recent.clear()
-            self._recent.setdefault(channel, deque(maxlen=OWN_LIMIT_POSTS)).append(at)
-
-    def _met_own_limit(self, channel: str, at: dt.datetime) -> bool:
-        """True when ``channel`` had ``OWN_LIMIT_POSTS`` posts (the refused one included) within ``OWN_LIMIT_WINDOW``."""
-        posts = self._recent.get(channel)
-        return posts is not None and len(posts) == OWN_LIMIT_POSTS and at - posts[0] <= OWN_LIMIT_WINDOW
-
-    def _posted(self, channel: str | None, at: dt.datetime) -> None:
-        """Note a post or edit to a paced channel (its next one keeps the pace)."""
-        if channel in self._paced:
-            self._paced[channel] = at
 
     def _mark_sent(self, session: Session, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
         if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
