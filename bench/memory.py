@@ -32,7 +32,7 @@ from bot.runtime import start_runtime, sync_workspace_users
 from bot.scheduler.tick import tick
 from bot.settings import load_settings
 from bot.workspace import LocalWorkspace
-from bot.workspace.process import WorkspaceProcess
+from bot.workspace.process import WorkspaceProcess, rss_mib
 from store.db import make_engine, make_sessionmaker, upgrade
 
 GOAL_MIB = 200.0
@@ -48,14 +48,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def rss_mib() -> float:
-    """This process's resident set size, from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def row(label: str, mib: float, tail: str = "") -> None:

@@ -19,7 +19,8 @@ from typing import Any
 START_TIMEOUT = 30.0
 
 
-def _rss_mib() -> float:
+def rss_mib() -> float:
+    """This process's resident set size, from /proc."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -60,7 +61,7 @@ def _serve(options: dict[str, Any], conn: Connection) -> None:
         elif request == "call_log":
             conn.send([(record.method, record.status) for record in workspace.call_log])
         elif request == "rss_mib":
-            conn.send(_rss_mib())
+            conn.send(rss_mib())
         elif request == "set_api_latency":
             workspace.set_api_latency(*args)
             conn.send(None)
