@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -383,6 +383,23 @@ def test_a_limited_channel_is_then_posted_to_at_slacks_pace_not_retried_into_mor
     assert len(limited) == 1, "after the first 429 the channel is paced, not tried again too soon"
 
 
+def clock_sleep(clock: FakeClock) -> tuple[Callable[[float], None], list[float]]:
+    """A sender's ``sleep`` that moves ``clock`` on, and the waits it was asked for."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    return sleep, slept
+
+
+def posts_made(workspace: LocalWorkspace) -> list[tuple[str, int]]:
+    """Every chat.postMessage the workspace was asked for: (the row's key, HTTP status), in order."""
+    return [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
+            if m == "chat.postMessage"]  # fmt: skip
+
+
 def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_never_overtake_its_retry(
     session_factory, workspace, council, clock, now
 ) -> None:
@@ -390,12 +407,7 @@ def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_ne
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=1)
     for key, who in (("k:a", p0), ("k:b", p0), ("k:c", p0), ("k:d", p1)):
         queue(session_factory, now, who, key)
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
-
+    sleep, slept = clock_sleep(clock)
     sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)  # one worker for all four
 
     first = sender.send_due(now)  # k:a; k:b limited (Retry-After 1 s); k:d; k:b and k:c go back until the pause ends
@@ -403,8 +415,7 @@ def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_ne
         clock.advance(1)
         sender.drain(now + dt.timedelta(seconds=second))  # k:b at once; k:c at Slack's pace, a second later
 
-    posts = [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
-             if m == "chat.postMessage"]  # fmt: skip
+    posts = posts_made(workspace)
     assert posts == [("k:a", 200), ("k:b", 429), ("k:d", 200), ("k:b", 200), ("k:c", 200)], (
         "k:d went while person0's channel waited; k:b was tried again once its pause was over, before k:c"
     )
@@ -461,20 +472,14 @@ def test_a_limited_slack_channel_waits_without_holding_up_another_channel(sessio
         with session_factory() as session, session.begin():
             enqueue(session, key=key, template=Template.ERROR, context={"message": f"message {key}", "reference": None},
                     now=now, channel=channel, priority=Priority.BULK)  # fmt: skip
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
-
+    sleep, slept = clock_sleep(clock)
     sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)
     sender.send_due(now)
     for second in (1, 2):
         clock.advance(1)
         sender.drain(now + dt.timedelta(seconds=second))
 
-    posts = [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
-             if m == "chat.postMessage"]  # fmt: skip
+    posts = posts_made(workspace)
     assert posts == [("k:a", 200), ("k:b", 429), ("k:d", 200), ("k:b", 200), ("k:c", 200)]
     assert slept == [], "a channel's pace is kept under the same key as the person's DM's: nobody held up the batch"
 
