@@ -418,6 +418,9 @@ class LocalWorkspace:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: The listen backlog. socketserver's default of 5 drops connections a busy bot opens at once, and each
+    #: then waits a second for TCP to try again: Slack answers them.
+    request_queue_size = 1024
     workspace: LocalWorkspace
 
 
