@@ -15,7 +15,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -137,11 +136,9 @@ def _local_accounts(workspace: LocalWorkspace, sessions: sessionmaker[Session], 
 
 def make_senders(
     settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None, *, homes: HomePublisher | None = None,
-    sleep: Callable[[float], None] | None = time.sleep,
 ) -> dict[str, OutboxSender]:
     """One outbox sender per lane (urgent alerts never queue behind bulk sends); each delivery
-    also asks ``homes`` to republish the recipient's App Home. ``sleep``: how a worker waits out a
-    limited channel's pace (None: the row is deferred instead, for callers that move time by hand)."""
+    also asks ``homes`` to republish the recipient's App Home."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     lanes: tuple[Lane, ...] = (URGENT_LANE, BULK_LANE)
     return {
@@ -153,7 +150,7 @@ def make_senders(
             batch_size=settings.outbox_batch_size,
             concurrency=settings.outbox_concurrency,
             settle_every=settings.outbox_settle_every,
-            sleep=sleep,
+            channel_burst=settings.slack_channel_burst,
             max_attempts=settings.outbox_max_attempts,
             lease=dt.timedelta(seconds=settings.outbox_lease_seconds),
             on_failure=on_delivery_failed,
@@ -317,8 +314,7 @@ def _assemble(
 
     bolt_client = WebClient(token=token, base_url=base_url) if base_url else WebClient(token=token)
     homes = make_home_publisher(settings, sessions, token, base_url, clock)
-    # a fake clock means the caller moves time: nothing sleeps
-    senders = make_senders(settings, sessions, token, base_url, homes=homes, sleep=time.sleep if clock is system_clock else None)
+    senders = make_senders(settings, sessions, token, base_url, homes=homes)
     runner: DeliveryRunner | None = None
     timer: BackgroundScheduler | None = None
 

@@ -34,9 +34,11 @@ def row(sessions: sessionmaker[Session], key: str) -> Notification:
         return found
 
 
-def claim(sessions: sessionmaker[Session], now: dt.datetime, worker: str, *, lane: Lane = LANE, limit: int = 10) -> list[int]:
+def claim(
+    sessions: sessionmaker[Session], now: dt.datetime, worker: str, *, lane: Lane = LANE, limit: int = 10, burst: int = 1
+) -> list[int]:
     with sessions() as session, session.begin():
-        return claim_due(session, now=now, lane=lane, worker_id=worker, limit=limit, lease=LEASE)
+        return claim_due(session, now=now, lane=lane, worker_id=worker, limit=limit, lease=LEASE, burst=burst)
 
 
 def keys(sessions: sessionmaker[Session], ids: list[int]) -> list[str]:
@@ -67,6 +69,24 @@ def test_claims_come_most_urgent_first_then_oldest_and_respect_the_limit(session
     queue(session_factory, now, person, "d", priority=10)
     assert keys(session_factory, claim(session_factory, now, "w1", limit=3)) == ["b", "d", "a"]
     assert keys(session_factory, claim(session_factory, now, "w2", limit=3)) == ["c"]
+
+
+def test_claims_come_in_the_order_slack_can_take_them_busiest_first_each_ones_in_order(session_factory, now) -> None:
+    a, b, c = people_council(session_factory, count=3)[1:4]
+    for name, who, count in (("b", b, 2), ("a", a, 8), ("c", c, 7)):  # b's are the oldest
+        for n in range(count):
+            queue(session_factory, now, who, f"{name}{n + 1}", priority=15)
+
+    first = keys(session_factory, claim(session_factory, now, "w1", limit=14, burst=5))
+    second = keys(session_factory, claim(session_factory, now, "w1", limit=2, burst=5))
+
+    assert sorted(first) == sorted(["a1", "a2", "a3", "a4", "a5", "b1", "b2", "c1", "c2", "c3", "c4", "c5", "a6", "c6"]), (
+        "each one's first five (Slack's burst), then the busiest ones' next, before anyone's seventh"
+    )
+    for who in "abc":
+        assert [k for k in first if k.startswith(who)] == sorted(k for k in first if k.startswith(who)), "each in order"
+    assert first.index("b1") > max(first.index("a1"), first.index("c1")), "the busiest first"
+    assert second == ["a7", "a8"], "then what is left: the busiest first"
 
 
 def test_a_claim_records_who_when_and_counts_an_attempt(session_factory, person, now) -> None:

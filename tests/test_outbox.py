@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -258,13 +258,14 @@ def test_urgent_alerts_do_not_wait_behind_a_bulk_fan_out(session_factory, worksp
     bulk = make_sender(session_factory, workspace, worker_id="bulk", batch_size=20)
     urgent = make_sender(session_factory, workspace, worker_id="urgent", lane=URGENT_LANE)
 
-    bulk.send_due(now + dt.timedelta(seconds=1))  # a fan-out is under way
+    under_way = bulk.send_due(now + dt.timedelta(seconds=1))  # a fan-out is under way
     assert urgent.send_due(now + dt.timedelta(seconds=1)).sent == 1
 
     assert received(workspace, "person2@council.example") == ["message alert:1"]
     with session_factory() as session:
         pending = session.scalar(select(func.count()).where(Notification.state == NotificationState.PENDING))
-    assert pending == 100, "the alert went out while 100 bulk messages were still queued"
+    assert under_way.sent == 10, "each of the two got Slack's burst of five; their next ones wait for their turns"
+    assert pending == 110, "the alert went out while 110 bulk messages were still queued"
 
 
 def test_a_bad_token_halts_delivery_and_keeps_every_row(session_factory, workspace, council, now) -> None:
@@ -286,9 +287,9 @@ def test_two_senders_on_one_database_never_double_send(engine: Engine, session_f
         queue(session_factory, now, recipients[n % 3], f"k:{n:03d}")
     second_engine = another_engine(engine)
     senders = [
-        make_sender(session_factory, workspace, worker_id="one", batch_size=7),
-        make_sender(make_sessionmaker(second_engine), workspace, worker_id="two", batch_size=7),
-    ]
+        make_sender(session_factory, workspace, worker_id="one", batch_size=7, channel_burst=90),
+        make_sender(make_sessionmaker(second_engine), workspace, worker_id="two", batch_size=7, channel_burst=90),
+    ]  # (no pace of their own, as the workspace: only the claims are tested)
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -383,15 +384,32 @@ def test_a_limited_channel_is_then_posted_to_at_slacks_pace_not_retried_into_mor
     assert len(limited) == 1, "after the first 429 the channel is paced, not tried again too soon"
 
 
-def clock_sleep(clock: FakeClock) -> tuple[Callable[[float], None], list[float]]:
-    """A sender's ``sleep`` that moves ``clock`` on, and the waits it was asked for."""
-    slept: list[float] = []
+def test_a_busy_channel_gets_slacks_burst_then_a_turn_a_second_without_meeting_a_429(
+    session_factory, workspace, council, clock, now
+) -> None:
+    _, p0, p1, _ = council
+    workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=5)
+    queue_each(session_factory, now, (p0,), 8)
+    queue(session_factory, now, p1, "k:other")
+    sender = make_sender(session_factory, workspace, monotonic=lambda: 0.0, channel_burst=5)
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(seconds)
+    first = sender.send_due(now)
 
-    return sleep, slept
+    assert (first.sent, first.retried) == (6, 3), "person0's burst of five and person1's; person0's other three wait"
+    with session_factory() as session:
+        waiting = session.execute(
+            select(Notification.idempotency_key, Notification.next_attempt_at)
+            .where(Notification.state == NotificationState.PENDING).order_by(Notification.id)
+        ).all()  # fmt: skip
+    assert [(key, at - now) for key, at in waiting] == [
+        (f"k:{p0}:{n}", dt.timedelta(seconds=n - 4)) for n in (5, 6, 7)
+    ], "each handed back until its own turn, a second apart, in order"
+    for second in (1, 2, 3):
+        clock.advance(1)
+        assert sender.drain(now + dt.timedelta(seconds=second)).sent == 1
+
+    assert received(workspace, "person0@council.example") == [f"message k:{p0}:{n}" for n in range(8)]
+    assert not [r for r in workspace.call_log if r.status == 429], "the sender kept Slack's pace itself"
 
 
 def posts_made(workspace: LocalWorkspace) -> list[tuple[str, int]]:
@@ -407,8 +425,7 @@ def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_ne
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=1)
     for key, who in (("k:a", p0), ("k:b", p0), ("k:c", p0), ("k:d", p1)):
         queue(session_factory, now, who, key)
-    sleep, slept = clock_sleep(clock)
-    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)  # one worker for all four
+    sender = make_sender(session_factory, workspace, monotonic=clock)  # one worker for all four
 
     first = sender.send_due(now)  # k:a; k:b limited (Retry-After 1 s); k:d; k:b and k:c go back until the pause ends
     for second in (1, 2):
@@ -421,7 +438,6 @@ def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_ne
     )
     assert first.sent == 2
     assert received(workspace, "person0@council.example") == ["message k:a", "message k:b", "message k:c"]
-    assert slept == [], "alone in its batch, the worker handed rows back rather than hold up the next batch"
 
 
 def test_a_row_handed_back_takes_its_channels_later_rows_with_it(session_factory, workspace, council, clock, now) -> None:
@@ -472,8 +488,7 @@ def test_a_limited_slack_channel_waits_without_holding_up_another_channel(sessio
         with session_factory() as session, session.begin():
             enqueue(session, key=key, template=Template.ERROR, context={"message": f"message {key}", "reference": None},
                     now=now, channel=channel, priority=Priority.BULK)  # fmt: skip
-    sleep, slept = clock_sleep(clock)
-    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=sleep)
+    sender = make_sender(session_factory, workspace, monotonic=clock)
     sender.send_due(now)
     for second in (1, 2):
         clock.advance(1)
@@ -481,20 +496,17 @@ def test_a_limited_slack_channel_waits_without_holding_up_another_channel(sessio
 
     posts = posts_made(workspace)
     assert posts == [("k:a", 200), ("k:b", 429), ("k:d", 200), ("k:b", 200), ("k:c", 200)]
-    assert slept == [], "a channel's pace is kept under the same key as the person's DM's: nobody held up the batch"
 
 
-def test_workers_waiting_for_their_channels_hand_their_rows_back_when_time_does_not_move(
+def test_two_workers_whose_channels_meet_their_limits_hand_their_rows_back_and_end(
     session_factory, workspace, council, clock, now
 ) -> None:
     _, p0, p1, _ = council
     workspace.set_rate_limits(channel_rate_per_sec=1.0, channel_burst=3)
     queue_each(session_factory, now, (p0, p1), 5)
-    sender = make_sender(session_factory, workspace, monotonic=clock, sleep=lambda seconds: None, concurrency=2)
-    batch = threading.Thread(target=sender.send_due, args=(now,), daemon=True)  # time never moves: waiting cannot end
+    sender = make_sender(session_factory, workspace, monotonic=clock, concurrency=2)  # Slack's burst is smaller than ours
 
-    batch.start()
-    batch.join(10)
+    outcome = sender.send_due(now)
 
-    assert not batch.is_alive(), "neither waited for ever on the other: a wait that moves no clock ends at once"
+    assert outcome.pause_until is None, "each channel's 429 is its own limit, not a workspace-wide one"
     assert states(session_factory) == {f"k:{who}:{n}": "sent" if n < 3 else "pending" for who in (p0, p1) for n in range(5)}

@@ -62,6 +62,8 @@ class Job:
     after_in_batch: str | None = None
     #: The message this edits was claimed in this same batch: its channel and ts are known at this row's turn.
     edit_in_batch: bool = False
+    #: Its turn at its destination was booked when it was handed back before (``ChannelPace``).
+    booked: bool = False
 
     @property
     def destination(self) -> str:
@@ -88,10 +90,8 @@ class Result:
 class BatchState:
     """What the workers of one batch share: messages posted so far (by key), how rows ended, the stop."""
 
-    def __init__(self, keys_in_batch: set[str], *, workers: int = 1) -> None:
+    def __init__(self, keys_in_batch: set[str]) -> None:
         self.lock = threading.Lock()
-        #: Workers not done with their share.
-        self.working = workers
         self.keys = keys_in_batch
         self.posted: dict[str, tuple[str, str]] = {}
         self.ended: dict[str, str] = {}
@@ -101,16 +101,6 @@ class BatchState:
         #: Set with ``stop`` when Slack refuses the bot itself: raised once the batch is settled.
         self.halted: BaseException | None = None
         self.limited_channels: set[str] = set()
-
-    def alone(self) -> bool:
-        """True when this worker is the last of the batch still at work: the batch waits on it alone."""
-        with self.lock:
-            return self.working <= 1
-
-    def done(self) -> None:
-        """A worker has finished its share."""
-        with self.lock:
-            self.working -= 1
 
     def record(self, key: str, result: Result) -> None:
         with self.lock:

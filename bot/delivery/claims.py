@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Notification, NotificationState
+
+#: A claim ranks this many batches' worth of the lane's first due rows (see ``claim_due``).
+CLAIM_WINDOW = 20
 
 
 @dataclass(frozen=True)
@@ -42,20 +46,39 @@ def next_due(session: Session, lane: Lane) -> dt.datetime | None:
 
 
 def claim_due(
-    session: Session, *, now: dt.datetime, lane: Lane, worker_id: str, limit: int, lease: dt.timedelta
+    session: Session, *, now: dt.datetime, lane: Lane, worker_id: str, limit: int, lease: dt.timedelta, burst: int = 1
 ) -> list[int]:
     """Mark up to ``limit`` due rows of ``lane`` as being sent by ``worker_id``; return their ids.
+
+    In the order Slack can take them: among the lane's first ``limit * CLAIM_WINDOW`` due rows (by
+    priority, then age), each person's or channel's first ``burst`` rows, then each one's next row, and
+    so on (Slack takes about one message a second per channel, after a short burst); within each round,
+    the busiest destinations first, since a fan-out lasts as long as its busiest recipient's share. A
+    destination's own rows keep their order.
 
     PostgreSQL: the candidate rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent senders
     take disjoint rows. SQLite: the write lock taken by ``BEGIN IMMEDIATE`` serialises
     claimers, and the ``UPDATE ... RETURNING`` re-checks the due condition.
     """
     due = _due(now, lane, lease)
-    candidates = select(Notification.id).where(due).order_by(Notification.priority, Notification.id).limit(limit)
+    window = (
+        select(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
+        .where(due).order_by(Notification.priority, Notification.id).limit(limit * CLAIM_WINDOW).subquery()
+    )  # fmt: skip
+    destination = (window.c.recipient_id, window.c.channel)
+    nth = func.row_number().over(partition_by=destination, order_by=window.c.id)
+    ranked = select(
+        window.c.id, window.c.priority,
+        case((nth > burst, nth - burst), else_=0).label("round"),
+        func.count().over(partition_by=destination).label("busy"),
+    ).subquery()  # fmt: skip
+    order = (ranked.c.priority, ranked.c.round, ranked.c.busy.desc(), ranked.c.id)
+    candidates = select(ranked.c.id).order_by(*order).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         # Lock exactly these rows first: a LIMIT subquery inside UPDATE ... IN (...) may be
         # re-run by the planner and claim more (or other) rows than it locked.
-        ids = list(session.scalars(candidates.with_for_update(skip_locked=True)))
+        locking = select(Notification.id).where(Notification.id.in_(candidates.scalar_subquery()))
+        ids = list(session.scalars(locking.with_for_update(skip_locked=True)))
         if not ids:
             return []
         target = Notification.id.in_(ids)
@@ -70,11 +93,12 @@ def claim_due(
             claimed_at=now,
             attempts=Notification.attempts + 1,
         )
-        .returning(Notification.id, Notification.priority)
+        .returning(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
         .execution_options(synchronize_session=False)
     )
     rows = session.execute(stmt).all()
-    rows.sort(key=lambda r: (r.priority, r.id))
+    busiest = Counter((r.recipient_id, r.channel) for r in rows)
+    rows.sort(key=lambda r: (r.priority, -busiest[r.recipient_id, r.channel], r.id))
     return [r.id for r in rows]
 
 

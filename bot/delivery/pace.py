@@ -1,58 +1,95 @@
-"""Slack's pace for each destination (a person's DM or a channel), as one sender has met it.
+"""Slack's pace for each destination (a person's DM or a channel), as one sender keeps it.
 
-``chat.postMessage`` allows about one message a second per channel, with short bursts. A
-destination Slack has refused (429) is left alone until its ``Retry-After``, then posted to at
-``CHANNEL_PACE``; a destination's last few posts tell its own limit from a workspace-wide one.
-Each destination is sent to by one worker thread at a time, so its entries are never raced.
+``chat.postMessage`` allows about one message a second per channel, with short bursts. The sender keeps
+that pace itself rather than meeting 429s: each destination has a rate of one post per ``CHANNEL_PACE``
+with ``burst`` saved, kept as a theoretical arrival time (the generic cell rate algorithm, one timestamp
+per destination). A row whose destination has no turn now is given the next free one (``turn`` books it)
+and handed back until then; the destination's later rows get the turns after it, so they never overtake
+it, and a row coming back at its turn goes without being booked again. A post is booked from when its
+answer came back, which is no earlier than when Slack counted it.
+
+A 429 (Slack's burst was smaller than ours, or another sender posted there) starts the destination
+afresh: nothing saved, its next post at the ``Retry-After``, its booked turns forgotten. A destination's
+last few posts tell its own limit from a workspace-wide one. Each destination is sent to by one worker
+thread at a time, so its entries are never raced; the turns of different destinations are, so they
+are taken under a lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import deque
+from dataclasses import dataclass
 
-#: Slack's pace for posting to one channel (about one message a second): a channel it has limited is
-#: then posted to at this pace, rather than tried again at once after each Retry-After (whole seconds).
+#: Slack's pace for posting to one channel: about one message a second.
 CHANNEL_PACE = dt.timedelta(seconds=1)
-#: A paced channel goes back to Slack's short bursts after this long without a post from us.
-PACE_FORGOTTEN_AFTER = dt.timedelta(seconds=3)
+#: Posts to one channel Slack takes at once before its pace applies (the local workspace's burst).
+CHANNEL_BURST = 5
 #: A channel refused (429) after this many posts within ``OWN_LIMIT_WINDOW`` (the refused one included) has met
 #: its own limit, about one a second with short bursts, rather than a workspace-wide one.
 OWN_LIMIT_POSTS = 4
 OWN_LIMIT_WINDOW = dt.timedelta(seconds=5)
-#: The channels whose recent posts are remembered, at most (a month's fan-out reaches about 1,250).
+#: The destinations remembered, at most (a month's fan-out reaches about 1,250); past it, the idle are forgotten.
 RECENT_CHANNELS = 20_000
 
 
-class ChannelPace:
-    """Pauses, paces and recent posts, by destination key (``Job.destination``)."""
+@dataclass(frozen=True)
+class Turn:
+    """A row's turn at its destination."""
 
-    def __init__(self) -> None:
-        #: Destinations Slack asked us to leave alone, until when.
-        self._pause: dict[str, dt.datetime] = {}
-        #: Destinations Slack has limited, and when we last posted to each: later posts keep ``CHANNEL_PACE``.
-        self._paced: dict[str, dt.datetime] = {}
+    #: None: now; else when (the row is handed back until then).
+    at: dt.datetime | None
+    #: The turn was booked beforehand, so the post is not booked again when it goes.
+    booked: bool
+
+
+class ChannelPace:
+    """Each destination's pace, booked turns and recent posts, by destination key (``Job.destination``)."""
+
+    def __init__(self, burst: int = CHANNEL_BURST) -> None:
+        self.burst = max(1, burst)
+        #: How far ahead of its pace a destination may run: the burst, less the post itself.
+        self.tolerance = CHANNEL_PACE * (self.burst - 1)
+        #: Each destination's theoretical arrival time: when its saved burst would be empty again.
+        self._due: dict[str, dt.datetime] = {}
+        #: Rows handed back until a turn booked for them, by destination, then row id.
+        self._booked: dict[str, dict[int, dt.datetime]] = {}
         #: Each destination's last few posts (when they were sent): a 429 after several is its own limit.
         self._recent: dict[str, deque[dt.datetime]] = {}
+        self._lock = threading.Lock()
 
-    def wait(self, channel: str, at: dt.datetime) -> float:
-        """Seconds until ``channel`` may be posted to: Slack asked us to leave it alone for a while, or (once
-        limited) our last post there was less than ``CHANNEL_PACE`` ago. 0: now."""
-        until = self._pause.get(channel)
-        last = self._paced.get(channel)
-        if last is not None and at - last > PACE_FORGOTTEN_AFTER:
-            self._paced.pop(channel, None)
-        elif last is not None:
-            until = max(until or at, last + CHANNEL_PACE)
-        if until is None or until <= at:
-            self._pause.pop(channel, None)
-            return 0.0
-        return (until - at).total_seconds()
+    def turn(self, destination: str, row: int, at: dt.datetime) -> Turn:
+        """When row ``row`` may be posted to ``destination``: now, or at a turn booked for it from ``at``."""
+        with self._lock:
+            booked = self._booked.get(destination, {})
+            if row in booked:
+                when = booked[row]
+                if when > at:
+                    return Turn(when, booked=True)
+                del booked[row]
+                return Turn(None, booked=True)
+            due = self._due.get(destination)
+            if due is None or at >= due - self.tolerance:
+                return Turn(None, booked=False)
+            when = due - self.tolerance
+            self._due[destination] = due + CHANNEL_PACE
+            self._booked.setdefault(destination, {})[row] = when
+            return Turn(when, booked=True)
 
-    def limited(self, channel: str, until: dt.datetime) -> None:
-        """Slack refused ``channel`` until ``until``: leave it alone till then, and keep the pace after."""
-        self._pause[channel] = until
-        self._paced[channel] = until - CHANNEL_PACE  # its first post after the pause goes at once
+    def spent(self, destination: str, answered: dt.datetime) -> None:
+        """A post to ``destination`` not booked beforehand was answered at ``answered``: book it from then."""
+        with self._lock:
+            if len(self._due) > RECENT_CHANNELS:
+                self._forget_idle(answered)
+            due = self._due.get(destination)
+            self._due[destination] = max(due or answered, answered) + CHANNEL_PACE
+
+    def limited(self, destination: str, until: dt.datetime) -> None:
+        """Slack refused ``destination`` until ``until``: its next post then, one a ``CHANNEL_PACE`` after."""
+        with self._lock:
+            self._due[destination] = until + self.tolerance
+            self._booked.pop(destination, None)
 
     def sending(self, channel: str, at: dt.datetime) -> None:
         """A post or edit to ``channel`` is being sent at ``at`` (Slack counts posts as they arrive)."""
@@ -60,12 +97,14 @@ class ChannelPace:
             self._recent.clear()
         self._recent.setdefault(channel, deque(maxlen=OWN_LIMIT_POSTS)).append(at)
 
-    def sent(self, channel: str, at: dt.datetime) -> None:
-        """The post sent at ``at`` was taken: a paced channel's next one keeps the pace from it."""
-        if channel in self._paced:
-            self._paced[channel] = at
-
     def met_own_limit(self, channel: str, at: dt.datetime) -> bool:
         """True when ``channel`` had ``OWN_LIMIT_POSTS`` posts (the refused one included) within ``OWN_LIMIT_WINDOW``."""
         posts = self._recent.get(channel)
         return posts is not None and len(posts) == OWN_LIMIT_POSTS and at - posts[0] <= OWN_LIMIT_WINDOW
+
+    def _forget_idle(self, at: dt.datetime) -> None:
+        """Drop destinations whose burst is whole again (any turn still booked there has come: they start afresh)."""
+        idle = [d for d, due in self._due.items() if due <= at]
+        for destination in idle:
+            del self._due[destination]
+            self._booked.pop(destination, None)

@@ -9,7 +9,7 @@ with ``files_upload_v2`` instead, and its retry looks for a message sharing a fi
 
 A batch (``batch.py``) is loaded in a few queries and sent by ``concurrency`` threads: every row for
 one person or channel goes to the same thread, in claim order, so a channel's messages arrive in
-order, an edit follows the message it edits, and a channel's 429 pause holds. Threads share the
+order, an edit follows the message it edits, and a channel's pace (``pace.py``) holds. Threads share the
 Slack client, never a session; results are settled ``settle_every`` to a transaction. A DM goes to
 the person's stored D… channel, else to their Slack user id (the D… id in the answer is stored with
 the row); only someone never matched to Slack is looked up by email.
@@ -31,14 +31,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-import math
 import queue
 import random
 import socket
 import threading
 import time
 import urllib.error
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +53,7 @@ from bot.blockkit import BlockKitError
 from bot.clock import Clock
 from bot.delivery.batch import BatchState, Job, Result, load_jobs, settle, shares_of
 from bot.delivery.claims import Lane, claim_due, mark_sent, next_due, release
-from bot.delivery.pace import ChannelPace
+from bot.delivery.pace import CHANNEL_BURST, ChannelPace
 from bot.ids import Template
 from bot.render import render
 from store.models import Notification, Person, Priority
@@ -73,10 +71,6 @@ METADATA_EVENT = "auditbot_notification"
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 #: Methods Slack rate limits per channel: a 429 from them holds back only that channel.
 PER_CHANNEL_METHODS = frozenset({"chat_postMessage", "chat_update"})
-#: The longest pause or pace a worker waits out itself (with ``sleep``) rather than deferring the row.
-INLINE_WAIT = 1.5
-#: A worker waiting for a channel looks again this often (whether it is due, whether others are still busy).
-WAIT_STEP = 0.1
 #: A DM's answers that mean the person's Slack account is deactivated or gone: they are then treated as
 #: having none (named in plain text, the QA coordinators told) until the directory finds them again.
 GONE_ERRORS = ("user_not_found", "user_disabled", "is_archived", "channel_not_found")
@@ -183,12 +177,13 @@ class OutboxSender:
         timeout_margin: float = 2.0,
         concurrency: int = 1,
         settle_every: int = 1,
-        sleep: Callable[[float], None] | None = None,
+        channel_burst: int = CHANNEL_BURST,
     ) -> None:
         """``monotonic`` measures time within a batch (tests pass a clock they move by hand);
         ``timeout_margin``: seconds beyond the client's timeout before a timed-out call is retried;
         ``concurrency``: worker threads sending a batch (a channel's rows all go to one, in claim order);
-        ``settle_every``: results written per transaction (1: each row as soon as it ends)."""
+        ``settle_every``: results written per transaction (1: each row as soon as it ends);
+        ``channel_burst``: posts to one channel sent at once before Slack's pace of one a second is kept."""
         self.sessions = sessions
         self.client = client
         self.worker_id = worker_id
@@ -201,15 +196,11 @@ class OutboxSender:
         self.on_failure = on_failure
         #: Called in the same transaction that marks a row sent (alerts log each delivery).
         self.on_sent = on_sent
-        #: Destinations Slack rate limited (chat.postMessage allows about one message a second per
-        #: channel): rows for them wait, rows for others go on.
-        self.pace = ChannelPace()
+        #: Each destination's pace (chat.postMessage allows about one message a second per channel): a row
+        #: whose destination has no turn now is handed back until its turn; rows for others go on.
+        self.pace = ChannelPace(channel_burst)
         self.monotonic = monotonic
         self.timeout_margin = timeout_margin
-        #: With ``sleep``, a worker waits out a channel's short pause or pace itself (at most
-        #: ``INLINE_WAIT``) instead of handing the row back to be claimed again: a limited channel then
-        #: gets Slack's pace exactly. Without it (tests that move time by hand) the row is deferred.
-        self.sleep = sleep
         #: Rows claimed and not settled yet (by id), kept to give back after a database error.
         self._held: dict[int, _Held] = {}
         self.concurrency = max(1, concurrency)
@@ -242,7 +233,8 @@ class OutboxSender:
         outcome = SendOutcome()
         with self.sessions() as session, session.begin():
             ids = claim_due(
-                session, now=now, lane=self.lane, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
+                session, now=now, lane=self.lane, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease,
+                burst=self.pace.burst,
             )
         self._held.update({notification_id: _Held() for notification_id in ids})
         outcome.claimed = len(ids)
@@ -253,7 +245,7 @@ class OutboxSender:
         with self.sessions() as session:
             jobs = load_jobs(session, ids)
         shares = shares_of(jobs, self.concurrency)
-        batch = BatchState({job.key for job in jobs}, workers=len(shares))
+        batch = BatchState({job.key for job in jobs})
         if len(shares) == 1:
             pending: list[Result] = []
 
@@ -319,59 +311,36 @@ class OutboxSender:
         self, jobs: list[Job], now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome,
         sink: Callable[[Result], None],
     ) -> None:  # fmt: skip
-        """Send ``jobs`` (one share of a batch), each destination's in claim order, handing each one's result
-        to ``sink``. A destination Slack has limited waits without holding up the share's others: the worker
-        waits out a pace only when every destination it has left must wait, and other workers are still at work
-        (the last one hands the row back rather than hold up the next batch). A row handed back to be tried again
-        takes its destination's later rows with it; one refused for its channel's pace is tried again here
-        once the pause is over (``_again_in_batch``)."""
+        """Send ``jobs`` (one share of a batch) in claim order, handing each one's result to ``sink``. A row whose
+        destination has no turn now (``ChannelPace``) is handed back until the turn booked for it, and the
+        destination's later rows get the turns after it; a row handed back to be tried again takes its
+        destination's later rows with it. Either way a destination's rows never overtake one another, and
+        nobody waits: the next batch is claimed meanwhile."""
         learnt: dict[int, str] = {}
-        queues: dict[str, deque[Job]] = {}
+        behind: dict[str, dt.datetime] = {}  # destinations with a row to be tried again: when it is due
         for job in jobs:
-            queues.setdefault(job.destination, deque()).append(job)
-        retried: set[int] = set()
-        try:
-            while queues:
-                job = self._next_job(queues, moment())
-                job_retried = job.id in retried
-                if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
-                    # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
-                    # long before another sender may take them over.
-                    retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
-                    self._held[job.id] = _Held(retry_at=retry_at)
-                    result = Result(job.id, "retry", retry_at=retry_at)
-                elif wait := self.pace.wait(job.destination, moment()):
-                    if self.sleep is not None and wait <= INLINE_WAIT and not batch.alone():
-                        # Others are still at work: wait a little, then look again (the channel may be due, or
-                        # this worker may be the last one, and then its waiting would hold up the batch).
-                        before = moment()
-                        self.sleep(min(wait, WAIT_STEP))
-                        if moment() > before:  # (a clock that does not move would have it wait for ever)
-                            queues.setdefault(job.destination, deque()).appendleft(job)
-                            continue
-                    # The last one at work, or a long wait: the row goes back until its channel's turn, and the
-                    # next batch is claimed meanwhile.
-                    retry_at = moment() + dt.timedelta(seconds=wait)
-                    self._held[job.id] = _Held(retry_at=retry_at)
-                    if not job_retried:
-                        self._count(outcome, "retried")
-                    result = Result(job.id, "retry", retry_at=retry_at)
-                else:
-                    result = self._attempt(job, now, moment, batch, outcome, learnt)
-                    if self._again_in_batch(job, result, batch, moment()):
-                        retried.add(job.id)  # counted once, however it ends
-                        queues.setdefault(job.destination, deque()).appendleft(job)
-                        continue
-                batch.record(job.key, result)
-                sink(result)
-                if result.kind == "retry" and job.destination in queues:  # its later rows never overtake it
-                    for later in queues.pop(job.destination):
-                        self._held[later.id] = _Held(retry_at=result.retry_at)
-                        self._count(outcome, "retried")
-                        batch.record(later.key, handed_back := Result(later.id, "retry", retry_at=result.retry_at))
-                        sink(handed_back)
-        finally:
-            batch.done()
+            if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
+                # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
+                # long before another sender may take them over.
+                retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
+                self._held[job.id] = _Held(retry_at=retry_at)
+                result = Result(job.id, "retry", retry_at=retry_at)
+            elif (retry_at := behind.get(job.destination)) or (retry_at := self._turn(job, moment())):
+                self._held[job.id] = _Held(retry_at=retry_at)
+                self._count(outcome, "retried")
+                result = Result(job.id, "retry", retry_at=retry_at)
+            else:
+                result = self._attempt(job, now, moment, batch, outcome, learnt)
+                if result.kind == "retry":
+                    behind[job.destination] = result.retry_at or now
+            batch.record(job.key, result)
+            sink(result)
+
+    def _turn(self, job: Job, at: dt.datetime) -> dt.datetime | None:
+        """None when ``job`` may be posted now (``job.booked`` says whether its turn was booked before); else its turn."""
+        turn = self.pace.turn(job.destination, job.id, at)
+        job.booked = turn.booked
+        return turn.at
 
     def _attempt(
         self, job: Job, now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome, learnt: dict[int, str]
@@ -472,15 +441,14 @@ class OutboxSender:
             payload = render(Template(job.template), job.context, slack_ids=slack_ids)
         except (BlockKitError, TemplateError, ValueError) as exc:
             raise _Permanent(f"render failed: {exc}") from exc
-        asked = moment()  # Slack paces a channel by when posts reach it, not by when their answers come back
-        self.pace.sending(job.destination, asked)  # its pace was waited for in ``_work``
+        self.pace.sending(job.destination, moment())  # its turn was taken in ``_work``
         if target is not None and "file" in payload:
             raise _Permanent("a file is shared afresh, never as an edit: replaces_key must not be set")
         try:
             if target is not None:
                 edit_channel, edit_ts = target
                 self._call("chat_update", channel=edit_channel, ts=edit_ts, text=payload["text"], blocks=payload.get("blocks"))
-                self.pace.sent(job.destination, asked)
+                self._spent(job, moment())
                 return edit_channel, edit_ts, None
             assert channel is not None
             upload = payload.get("file")
@@ -516,7 +484,7 @@ class OutboxSender:
             if job.recipient is not None and any(error in str(exc) for error in GONE_ERRORS):
                 self._account_gone(job.recipient[0], job.key, now)
             raise
-        self.pace.sent(job.destination, asked)
+        self._spent(job, moment())
         answered = str(response["channel"])
         if job.recipient is not None and job.recipient[3] != answered and answered.startswith("D"):
             learnt[job.recipient[0]] = answered
@@ -539,28 +507,10 @@ class OutboxSender:
         found = (shares.get("private") or {}).get(channel) or (shares.get("public") or {}).get(channel) or [{}]
         return str(found[0].get("ts") or "")
 
-    def _again_in_batch(self, job: Job, result: Result, batch: BatchState, at: dt.datetime) -> bool:
-        """A row Slack refused for its channel's pace (429) is tried again in this batch, ahead of the
-        channel's later rows, once the channel's short pause is over, when this worker may wait it out."""
-        return (
-            self.sleep is not None and result.kind == "retry" and not result.counted and not batch.stop.is_set()
-            and job.destination in batch.limited_channels and result.retry_at is not None
-            and (result.retry_at - at).total_seconds() <= INLINE_WAIT
-        )  # fmt: skip
-
-    def _next_job(self, queues: dict[str, deque[Job]], at: dt.datetime) -> Job:
-        """The next row of the first destination that may be posted to now, else of the one that may soonest."""
-        best, least = next(iter(queues)), math.inf
-        for destination in queues:
-            wait = self.pace.wait(destination, at)
-            if wait < least:
-                best, least = destination, wait
-            if not wait:
-                break
-        job = queues[best].popleft()
-        if not queues[best]:
-            del queues[best]
-        return job
+    def _spent(self, job: Job, answered: dt.datetime) -> None:
+        """A post or edit was answered: unless its turn was booked beforehand, it takes the destination's next."""
+        if not job.booked:
+            self.pace.spent(job.destination, answered)
 
     def _mark_sent(self, session: Session, notification_id: int, now: dt.datetime, channel: str, ts: str) -> None:
         if not mark_sent(session, notification_id, worker_id=self.worker_id, now=now, channel=channel, ts=ts):
