@@ -302,7 +302,8 @@ def workspace() -> Iterator[LocalWorkspace]:
 
 
 def _start(engine: Engine, workspace: LocalWorkspace, tmp_path: Path) -> Runtime:
-    settings = load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False))
+    settings = load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False),
+                             slack_channel_burst=1000)
     return start_runtime(settings, engine=engine, clock=FakeTime(NOW), background=False, workspace=workspace, http_port=0)
 
 

@@ -100,7 +100,7 @@ class Demo:
 def demo(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
     engine, database = new_engine(backend, tmp_path)  # empty: local mode creates and seeds it
     url = engine.url.render_as_string(hide_password=False)
-    settings = load_settings(data_dir=tmp_path / "data", database_url=url)
+    settings = load_settings(data_dir=tmp_path / "data", database_url=url, slack_channel_burst=1000)  # as the workspace
     clock = FakeTime(NOW)
     monkeypatch.setattr(bot.cli, "Context", functools.partial(bot.cli.Context, clock=clock))
     monkeypatch.chdir(ROOT)  # the README's relative paths (examples/...)

@@ -110,7 +110,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             cic = session.scalars(select(Service).where(Service.name == "Children in Care")).one()
             council.person("Olga Director", Role.ASSISTANT_DIRECTOR, service=cic, line_manager=dan)
         settings = load_settings(
-            data_dir=folder, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4
+            data_dir=folder, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
+            slack_channel_burst=1000,
         )
         with running_workspace(clock=FakeClock(), channel_burst=1000) as ws:
             ws.add_user(UNKNOWN, "Sam Stranger")

@@ -46,7 +46,8 @@ def workspace() -> Iterator[LocalWorkspace]:
 
 @pytest.fixture
 def bot(engine: Engine, demo_council: Path, workspace: LocalWorkspace, tmp_path: Path) -> Iterator[Runtime]:
-    settings = load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    settings = load_settings(data_dir=tmp_path, database_url=url, slack_channel_burst=1000)  # the workspace's pace
     runtime = start_runtime(settings, engine=engine, clock=FakeTime(NOW), background=False, workspace=workspace, http_port=0)
     yield runtime
     runtime.server.stop() if runtime.server else None
