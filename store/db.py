@@ -47,8 +47,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Take the write lock up front so two processes never interleave read-then-write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Take the write lock up front so two processes never interleave read-then-write (an autocommit
+            # connection has no transaction: its one statement is atomic on its own).
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     engine = create_engine(url, **kwargs)

@@ -24,9 +24,12 @@ _FIRST = {
 
 
 def first_receipt(session: Session, key: str, *, now: dt.datetime) -> bool:
-    """Record ``key``; True if this is the first time it is seen (the caller may act on it)."""
-    stmt = _FIRST["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
-    return session.execute(stmt, {"key": key, "received_at": now}).first() is not None
+    """Record ``key``, committed at once on its own; True if this is the first time it is seen (the caller may
+    act on it). ``session`` must not have begun: the insert runs in autocommit, one round trip with no
+    BEGIN or COMMIT around it (every Slack request runs it before its listener)."""
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    stmt = _FIRST["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
+    return connection.execute(stmt, {"key": key, "received_at": now}).first() is not None
 
 
 def forget_receipt(session: Session, key: str) -> None:

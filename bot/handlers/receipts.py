@@ -80,7 +80,7 @@ def register(app: App) -> None:
         if key is None:
             return next()
         deps = deps_of(context)
-        with deps.sessions() as session, session.begin():
+        with deps.sessions() as session:
             first = first_receipt(session, key, now=deps.clock())
         if not first:
             log.info("request %s was already received; not acted on again", key)
