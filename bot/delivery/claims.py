@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Notification, NotificationState
@@ -24,15 +24,61 @@ class Lane:
     max_priority: int
 
 
-def _due(now: dt.datetime, lane: Lane, lease: dt.timedelta) -> ColumnElement[bool]:
+def _due() -> ColumnElement[bool]:
+    """A lane's due rows; bound: ``low``/``high`` (its priorities), ``now``, ``stale`` (now less the lease)."""
     return and_(
-        Notification.priority.between(lane.min_priority, lane.max_priority),
+        Notification.priority.between(bindparam("low"), bindparam("high")),
         or_(
-            and_(Notification.state == NotificationState.PENDING, Notification.next_attempt_at <= now),
+            and_(Notification.state == NotificationState.PENDING, Notification.next_attempt_at <= bindparam("now")),
             # A claim whose sender died before settling it: take it over after the lease.
-            and_(Notification.state == NotificationState.SENDING, Notification.claimed_at < now - lease),
+            and_(Notification.state == NotificationState.SENDING, Notification.claimed_at < bindparam("stale")),
         ),
     )
+
+
+def _candidates() -> Select[tuple[int]]:
+    """The ``limit`` rows to claim, in the order Slack can take them (see ``claim_due``); bound as ``_due``, and
+    ``window`` (due rows ranked), ``burst``, ``limit``."""
+    window = (
+        select(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
+        .where(_due()).order_by(Notification.priority, Notification.id).limit(bindparam("window")).subquery()
+    )  # fmt: skip
+    destination = (window.c.recipient_id, window.c.channel)
+    nth = func.row_number().over(partition_by=destination, order_by=window.c.id)
+    burst = bindparam("burst")
+    ranked = select(
+        window.c.id, window.c.priority,
+        case((nth > burst, nth - burst), else_=0).label("round"),
+        func.count().over(partition_by=destination).label("busy"),
+    ).subquery()  # fmt: skip
+    order = (ranked.c.priority, ranked.c.round, ranked.c.busy.desc(), ranked.c.id)
+    return select(ranked.c.id).order_by(*order).limit(bindparam("limit"))
+
+
+def _claiming(target: ColumnElement[bool]) -> Update:
+    """Mark the rows of ``target`` that are still due as sent by ``worker`` from ``now``, an attempt more."""
+    return (
+        update(Notification)
+        .where(target, _due())
+        .values(
+            state=NotificationState.SENDING,
+            claimed_by=bindparam("worker"),
+            claimed_at=bindparam("now"),
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
+        .execution_options(synchronize_session=False)
+    )
+
+
+#: Built once: a claim runs whenever a sender looks for work (every tick in tests, on every wake in the bot).
+#: PostgreSQL locks the candidates ``FOR UPDATE SKIP LOCKED`` first, then claims exactly those (``ids``).
+_LOCK_CANDIDATES = (
+    select(Notification.id).where(Notification.id.in_(_candidates().scalar_subquery())).with_for_update(skip_locked=True)
+)
+_CLAIM_LOCKED = _claiming(Notification.id.in_(bindparam("ids", expanding=True)))
+#: SQLite: the write lock taken by ``BEGIN IMMEDIATE`` serialises claimers, and the update re-checks the due condition.
+_CLAIM_CANDIDATES = _claiming(Notification.id.in_(_candidates().scalar_subquery()))
 
 
 def next_due(session: Session, lane: Lane) -> dt.datetime | None:
@@ -60,43 +106,19 @@ def claim_due(
     take disjoint rows. SQLite: the write lock taken by ``BEGIN IMMEDIATE`` serialises
     claimers, and the ``UPDATE ... RETURNING`` re-checks the due condition.
     """
-    due = _due(now, lane, lease)
-    window = (
-        select(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
-        .where(due).order_by(Notification.priority, Notification.id).limit(limit * CLAIM_WINDOW).subquery()
-    )  # fmt: skip
-    destination = (window.c.recipient_id, window.c.channel)
-    nth = func.row_number().over(partition_by=destination, order_by=window.c.id)
-    ranked = select(
-        window.c.id, window.c.priority,
-        case((nth > burst, nth - burst), else_=0).label("round"),
-        func.count().over(partition_by=destination).label("busy"),
-    ).subquery()  # fmt: skip
-    order = (ranked.c.priority, ranked.c.round, ranked.c.busy.desc(), ranked.c.id)
-    candidates = select(ranked.c.id).order_by(*order).limit(limit)
+    params = {
+        "low": lane.min_priority, "high": lane.max_priority, "now": now, "stale": now - lease, "worker": worker_id,
+        "window": limit * CLAIM_WINDOW, "burst": burst, "limit": limit,
+    }  # fmt: skip
     if session.get_bind().dialect.name == "postgresql":
         # Lock exactly these rows first: a LIMIT subquery inside UPDATE ... IN (...) may be
         # re-run by the planner and claim more (or other) rows than it locked.
-        locking = select(Notification.id).where(Notification.id.in_(candidates.scalar_subquery()))
-        ids = list(session.scalars(locking.with_for_update(skip_locked=True)))
+        ids = list(session.scalars(_LOCK_CANDIDATES, params))
         if not ids:
             return []
-        target = Notification.id.in_(ids)
+        rows = session.execute(_CLAIM_LOCKED, {**params, "ids": ids}).all()
     else:
-        target = Notification.id.in_(candidates.scalar_subquery())
-    stmt = (
-        update(Notification)
-        .where(target, due)
-        .values(
-            state=NotificationState.SENDING,
-            claimed_by=worker_id,
-            claimed_at=now,
-            attempts=Notification.attempts + 1,
-        )
-        .returning(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
-        .execution_options(synchronize_session=False)
-    )
-    rows = session.execute(stmt).all()
+        rows = session.execute(_CLAIM_CANDIDATES, params).all()
     busiest = Counter((r.recipient_id, r.channel) for r in rows)
     rows.sort(key=lambda r: (r.priority, -busiest[r.recipient_id, r.channel], r.id))
     return [r.id for r in rows]
