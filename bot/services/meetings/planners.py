@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import exists, select
+from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
@@ -23,7 +23,7 @@ from bot.services.meetings.reflection import send_sheet
 from bot.services.planning import Planner, TickContext, When
 from bot.settings import Settings
 from store.meetings import AnswerKind, InviteeRole, MeetingAnswer, MeetingProposal, MeetingState, ReflectionMeeting
-from store.models import Allocation, AllocationState, AuditMonth, Priority
+from store.models import Allocation, AllocationState, AuditMonth, Notification, Priority
 from store.outbox import enqueue, person_ref
 
 
@@ -80,11 +80,14 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
                        MeetingProposal.starts_at > now)
     )  # fmt: skip
     arranged = booked | pending
+    # its auditor was nudged already (its worker and co-auditor in the same transaction): not loaded again each tick
+    key = literal("meeting:nudge:") + cast(Allocation.id, String) + literal(":") + cast(Allocation.auditor_id, String)
+    nudged = exists().where(Notification.idempotency_key == key)
     due = session.scalars(
         select(Allocation)
         .join(AuditMonth, AuditMonth.id == Allocation.month_id)
         .where(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= today, AuditMonth.paused.is_(False),
-               Allocation.created_at <= now - dt.timedelta(days=settings.meeting_nudge_working_days), ~arranged)
+               Allocation.created_at <= now - dt.timedelta(days=settings.meeting_nudge_working_days), ~arranged, ~nudged)
     ).all()  # fmt: skip
     written = 0
     for allocation in due:
