@@ -56,6 +56,10 @@ def label(text: str) -> str:
     return text
 
 
+#: For a test that runs the bot hour by hour through weeks: half a minute alone, minutes in a loaded
+#: run of the whole suite on 2 cores, past the suite's 120 s guard against a hang.
+WEEKS = pytest.mark.timeout(480)
+
 @dataclass(frozen=True)
 class Received:
     """One message as the recipient saw it: when (local date) and what."""

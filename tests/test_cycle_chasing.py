@@ -22,7 +22,7 @@ from bot.services.cycle.chasing import reminder_day
 from bot.settings import Nation
 from store.models import Allocation, Case, Notification, Person
 from tests.allocation_fixtures import Council
-from tests.simulation import Simulation
+from tests.simulation import WEEKS, Simulation
 
 D = dt.date
 FEB = "2027-02-01"
@@ -57,6 +57,7 @@ def break_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+@WEEKS
 def test_no_message_offers_a_break_that_would_be_refused(sim: Simulation) -> None:
     """The button names the month after today, and only while the rules would grant it.
 
@@ -144,6 +145,7 @@ def test_the_reminder_says_the_line_manager_was_copied_only_when_one_was(sim: Si
     assert [k for k in keys if k.startswith("remind:") and ":manager:" in k and k.endswith(f":{managed}")]
 
 
+@WEEKS
 def test_overdue_notices_repeat_every_n_days_from_the_first_notice(sim: Simulation) -> None:
     """Every 5 days: first notice Mon 4 Jan (1 Jan is a bank holiday), then Sat 9 Jan -> Mon 11 Jan
     (the next working moment), then Thu 14 Jan. Counting from the deadline instead would have
@@ -185,6 +187,7 @@ def test_the_reminder_goes_on_the_last_working_day_on_or_before_a_week_before(
     assert reminder_day(calendar, deadline, 7) == reminded_on
 
 
+@WEEKS
 def test_an_october_reminder_is_sent_on_friday_23rd_and_not_again(sim: Simulation) -> None:
     sim.step(sim.at(D(2026, 11, 2), 9))  # allocate November's audits so there is something due
     with sim.sessions() as session, session.begin():

@@ -12,7 +12,7 @@ from bot.ids import ActionId
 from bot.services.exemptions.followups import choose_replacement
 from bot.services.exemptions.requests import exempted_auditors
 from store.models import Allocation, AllocationState, AuditLog, ExemptionRequest, Person, RequestKind, RequestState, Role
-from tests.simulation import Simulation
+from tests.simulation import WEEKS, Simulation
 from tests.test_scenario_exemptions import (
     AMY,
     DAN,
@@ -307,6 +307,7 @@ def test_the_reminder_history_names_the_configured_resend_interval(sim: Simulati
 # 11. ----------------------------------------------------------------------------------------
 
 
+@WEEKS
 def test_an_unanswered_request_that_cannot_be_escalated_is_reported_to_the_qa_team_once(sim: Simulation) -> None:
     first = allocate_december(sim)[0]
     with sim.sessions() as session, session.begin():  # Amy's manager has left

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.ids import ActionId
 from store.models import Allocation, AllocationState, AuditLog, Delegation, ExemptionRequest, RequestState
 from tests.recording import record_audit
-from tests.simulation import Simulation
+from tests.simulation import WEEKS, Simulation
 from tests.support import TOKEN
 
 D = dt.date
@@ -176,6 +176,7 @@ def test_invalid_modal_input_shows_field_errors_and_changes_nothing(sim: Simulat
         assert session.scalars(select(ExemptionRequest)).all() == []
 
 
+@WEEKS
 def test_approved_extension_moves_the_reminder_and_the_overdue_notice(sim: Simulation) -> None:
     first = allocate_december(sim)[0]
     x = email_of(sim, first.auditor_id)

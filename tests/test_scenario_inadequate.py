@@ -22,7 +22,7 @@ from store.records import AuditAction, AuditRecord
 from tests.allocation_fixtures import Council
 from tests.moderation_fixtures import stored_record
 from tests.recording import BRADFORD_GRADES, NO_ACTIONS, record_audit, submit
-from tests.simulation import Simulation
+from tests.simulation import WEEKS, Simulation
 from tests.test_scenario_exemptions import with_button
 
 D = dt.date
@@ -72,6 +72,7 @@ def current(sim: Simulation, address: str, message: dict[str, Any]) -> dict[str,
     return next(m for m in sim.workspace.messages(user_email=address) if m["ts"] == message["ts"])
 
 
+@WEEKS
 def test_an_inadequate_final_opens_a_cycle_reminds_the_group_manager_and_allocates_the_reaudit_in_april(
     sim: Simulation,
 ) -> None:

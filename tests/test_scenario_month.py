@@ -23,7 +23,7 @@ from store.db import make_sessionmaker
 from store.models import Allocation, AllocationState, AuditBreak, BreakState, Case, Person
 from store.months import month_row
 from tests.recording import record_audit
-from tests.simulation import Received, Simulation
+from tests.simulation import WEEKS, Received, Simulation
 from tests.support import FakeTime, another_engine
 
 D = dt.date
@@ -64,6 +64,7 @@ def chasing(rows: list[Allocation], day: dt.date, kind: str) -> Counter[Received
     return expected
 
 
+@WEEKS
 def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulation, emails: dict[str, str]) -> None:
     """Dec 2026: allocated Tue 1 Dec; reminders Thu 24 Dec; due Thu 31 Dec; 1 Jan is a bank
     holiday so the first overdue notices go on Mon 4 Jan, and again a week after that first notice
