@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.delivery.pace import CHANNEL_PACE, ChannelPace, Turn
+from bot.delivery.pace import CHANNEL_PACE, HOLD_EXPIRES_AFTER, ChannelPace, Turn
 
 T0 = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -89,3 +89,26 @@ def test_idle_destinations_are_forgotten_when_there_are_very_many(monkeypatch) -
     post(pace, "person:9", 9, at(1))  # person:9's own entry stays (it was just booked)
 
     assert set(pace._due) == {"person:9"}
+
+
+def test_a_row_to_be_tried_again_holds_its_destinations_later_rows_until_it_has_gone() -> None:
+    pace = ChannelPace(burst=1)
+    assert post(pace, "person:1", 1, at(0)).at is None
+    assert post(pace, "person:1", 2, at(0)).at == at(1)
+    assert post(pace, "person:1", 3, at(0)).at == at(2)
+    assert pace.turn("person:1", 2, at(1)) == Turn(None, booked=True)
+    pace.hold("person:1", 2, at(3))  # row 2 failed at its turn: tried again at 3 s
+
+    assert pace.turn("person:1", 3, at(2)) == Turn(at(4), booked=False), "its turn at 2 s no longer counts"
+    assert pace.turn("person:2", 9, at(2)).at is None, "another destination is not held"
+    assert post(pace, "person:1", 2, at(3)).at is None
+    pace.ended("person:1", 2)
+    assert post(pace, "person:1", 3, at(4)).at is None
+
+
+def test_a_hold_whose_row_never_comes_back_lapses() -> None:
+    pace = ChannelPace(burst=1)
+    pace.hold("person:1", 2, at(3))  # say, taken over by another sender
+
+    assert pace.turn("person:1", 3, at(60)).at == at(61)
+    assert pace.turn("person:1", 3, at(3) + HOLD_EXPIRES_AFTER + dt.timedelta(seconds=1)).at is None

@@ -5,8 +5,10 @@ that pace itself rather than meeting 429s: each destination has a rate of one po
 with ``burst`` saved, kept as a theoretical arrival time (the generic cell rate algorithm, one timestamp
 per destination). A row whose destination has no turn now is given the next free one (``turn`` books it)
 and handed back until then; the destination's later rows get the turns after it, so they never overtake
-it, and a row coming back at its turn goes without being booked again. A post is booked from when its
-answer came back, which is no earlier than when Slack counted it.
+it, and a row coming back at its turn goes without being booked again. A row handed back to be tried
+again (a 429, a 5xx, a timeout) holds its destination's later rows back until it has gone, whatever turns
+they were given. A post is booked from when its answer came back, which is no earlier than when Slack
+counted it.
 
 A 429 (Slack's burst was smaller than ours, or another sender posted there) starts the destination
 afresh: nothing saved, its next post at the ``Retry-After``, its booked turns forgotten. A destination's
@@ -30,6 +32,9 @@ CHANNEL_BURST = 5
 #: its own limit, about one a second with short bursts, rather than a workspace-wide one.
 OWN_LIMIT_POSTS = 4
 OWN_LIMIT_WINDOW = dt.timedelta(seconds=5)
+#: A row handed back to be tried again holds its destination's later rows back at most this long after its retry
+#: time (it may have been cancelled meanwhile, or taken over by another sender).
+HOLD_EXPIRES_AFTER = dt.timedelta(minutes=1)
 #: The destinations remembered, at most (a month's fan-out reaches about 1,250); past it, the idle are forgotten.
 RECENT_CHANNELS = 20_000
 
@@ -55,6 +60,8 @@ class ChannelPace:
         self._due: dict[str, dt.datetime] = {}
         #: Rows handed back until a turn booked for them, by destination, then row id.
         self._booked: dict[str, dict[int, dt.datetime]] = {}
+        #: A row handed back to be tried again (a 429, a 5xx, a timeout), by destination: (its id, when it is due).
+        self._held: dict[str, tuple[int, dt.datetime]] = {}
         #: Each destination's last few posts (when they were sent): a 429 after several is its own limit.
         self._recent: dict[str, deque[dt.datetime]] = {}
         self._lock = threading.Lock()
@@ -63,6 +70,12 @@ class ChannelPace:
         """When row ``row`` may be posted to ``destination``: now, or at a turn booked for it from ``at``."""
         with self._lock:
             booked = self._booked.get(destination, {})
+            held = self._held.get(destination)
+            if held is not None and at > held[1] + HOLD_EXPIRES_AFTER:
+                del self._held[destination]
+            elif held is not None and row > held[0]:  # an earlier row is to be tried again: this one goes after it
+                booked.pop(row, None)
+                return Turn(max(at, held[1]) + CHANNEL_PACE, booked=False)
             if row in booked:
                 when = booked[row]
                 if when > at:
@@ -85,6 +98,20 @@ class ChannelPace:
             due = self._due.get(destination)
             self._due[destination] = max(due or answered, answered) + CHANNEL_PACE
 
+    def hold(self, destination: str, row: int, retry_at: dt.datetime) -> None:
+        """Row ``row`` was handed back to be tried again at ``retry_at``: the destination's later rows wait for it."""
+        with self._lock:
+            held = self._held.get(destination)
+            if held is None or row <= held[0]:
+                self._held[destination] = (row, retry_at)
+
+    def ended(self, destination: str, row: int) -> None:
+        """Row ``row`` was sent, cancelled or failed for good: the destination's later rows no longer wait for it."""
+        with self._lock:
+            held = self._held.get(destination)
+            if held is not None and held[0] == row:
+                del self._held[destination]
+
     def limited(self, destination: str, until: dt.datetime) -> None:
         """Slack refused ``destination`` until ``until``: its next post then, one a ``CHANNEL_PACE`` after."""
         with self._lock:
@@ -104,7 +131,7 @@ class ChannelPace:
 
     def _forget_idle(self, at: dt.datetime) -> None:
         """Drop destinations whose burst is whole again (any turn still booked there has come: they start afresh)."""
-        idle = [d for d, due in self._due.items() if due <= at]
+        idle = [d for d, due in self._due.items() if due <= at and d not in self._held]
         for destination in idle:
             del self._due[destination]
             self._booked.pop(destination, None)

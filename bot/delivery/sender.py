@@ -333,6 +333,9 @@ class OutboxSender:
                 result = self._attempt(job, now, moment, batch, outcome, learnt)
                 if result.kind == "retry":
                     behind[job.destination] = result.retry_at or now
+                    self.pace.hold(job.destination, job.id, result.retry_at or now)
+                else:
+                    self.pace.ended(job.destination, job.id)
             batch.record(job.key, result)
             sink(result)
 
