@@ -334,6 +334,20 @@ def test_nothing_arranged_after_five_working_days_nudges_the_auditor_and_tells_t
     with_button(sim, cast.worker, ActionId.ARRANGE_MEETING, "you may contact the auditor")
 
 
+def test_a_new_worker_is_nudged_after_the_first_one_was(sim: Simulation) -> None:
+    cast = december(sim, iro=False)
+    sim.run(D(2026, 12, 1), D(2026, 12, 9), every=dt.timedelta(hours=2))
+    with sim.sessions() as session, session.begin():  # the case moves to another worker after the first nudges
+        allocation = session.get_one(Allocation, cast.allocation_id)
+        other = session.scalars(select(Person).where(Person.email == cast.group_manager)).one()
+        allocation.case.allocated_worker_id = other.id
+    sim.run(D(2026, 12, 9), D(2026, 12, 10), every=dt.timedelta(hours=2))
+
+    nudges = [(r.email, r.day) for r in sim.received if r.reference == cast.reference and r.kind == "meeting nudge"]
+    assert (cast.group_manager, D(2026, 12, 9)) in nudges, nudges
+    assert sorted(nudges).count((cast.auditor, D(2026, 12, 8))) == 1 and len(nudges) == 3, "nobody twice"
+
+
 def test_a_nudge_queued_for_the_morning_is_cancelled_when_a_meeting_was_proposed_meanwhile(sim: Simulation) -> None:
     cast = december(sim, iro=False)
     # Tue 8 Dec 07:00: out of hours, the nudge waits for 08:30; the auditor proposes at 08:00 from home

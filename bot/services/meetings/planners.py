@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import ColumnElement, String, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
@@ -23,7 +23,7 @@ from bot.services.meetings.reflection import send_sheet
 from bot.services.planning import Planner, TickContext, When
 from bot.settings import Settings
 from store.meetings import AnswerKind, InviteeRole, MeetingAnswer, MeetingProposal, MeetingState, ReflectionMeeting
-from store.models import Allocation, AllocationState, AuditMonth, Notification, Priority
+from store.models import Allocation, AllocationState, AuditMonth, Case, Notification, Priority
 from store.outbox import enqueue, person_ref
 
 
@@ -68,6 +68,12 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
     return written
 
 
+def _nudged(person_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+    """The allocation's nudge to ``person_id`` is queued (its key as ``plan_nudges`` writes it)."""
+    key = literal("meeting:nudge:") + cast(Allocation.id, String) + literal(":") + cast(person_id, String)
+    return exists().where(Notification.idempotency_key == key)
+
+
 def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
     """Nothing arranged N working days after allocation: nudge the auditor, tell the worker they may get in touch."""
     today = calendar.local_date(now)
@@ -80,12 +86,16 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
                        MeetingProposal.starts_at > now)
     )  # fmt: skip
     arranged = booked | pending
-    # its auditor was nudged already (its worker and co-auditor in the same transaction): not loaded again each tick
-    key = literal("meeting:nudge:") + cast(Allocation.id, String) + literal(":") + cast(Allocation.auditor_id, String)
-    nudged = exists().where(Notification.idempotency_key == key)
+    # everyone it names now was nudged already: not loaded again on every tick (a new co-auditor or worker still is)
+    nudged = (
+        _nudged(Allocation.auditor_id)
+        & (Allocation.second_auditor_id.is_(None) | _nudged(Allocation.second_auditor_id))
+        & (Case.allocated_worker_id.is_(None) | _nudged(Case.allocated_worker_id))
+    )
     due = session.scalars(
         select(Allocation)
         .join(AuditMonth, AuditMonth.id == Allocation.month_id)
+        .join(Case, Case.id == Allocation.case_id)
         .where(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= today, AuditMonth.paused.is_(False),
                Allocation.created_at <= now - dt.timedelta(days=settings.meeting_nudge_working_days), ~arranged, ~nudged)
     ).all()  # fmt: skip
