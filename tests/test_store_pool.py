@@ -1,16 +1,19 @@
 """The PostgreSQL pool: a connection idle a while is pinged before use, one used a moment ago is not,
-and a connection the server has dropped is replaced before a unit of work meets it."""
+and a connection the server has dropped is replaced before a unit of work meets it. On both: a connection
+used in autocommit (a request's receipt) goes back to the pool transactional."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.pool import NullPool
 
 import store.db
-from store.models import Person
+from store.models import Person, RequestReceipt
+from store.receipts import first_receipt
 
 
 @pytest.fixture
@@ -58,3 +61,22 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_unit_of_work_use
     with pg.connect() as conn:
         assert conn.execute(select(Person.id)).all() == []
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+
+
+def test_a_connection_used_in_autocommit_goes_back_to_the_pool_transactional(engine: Engine) -> None:
+    """The request receipt is inserted in autocommit; the next unit on that connection is one transaction again."""
+    sessions = store.db.make_sessionmaker(engine)
+    now = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+    with sessions() as session:
+        assert first_receipt(session, "k:1", now=now)
+
+    with pytest.raises(RuntimeError), sessions() as session, session.begin():
+        session.execute(insert(RequestReceipt).values(key="k:2", received_at=now))
+        raise RuntimeError("the unit fails")
+
+    with sessions() as session:
+        assert session.scalars(select(RequestReceipt.key)).all() == ["k:1"], "k:2 was rolled back with its unit"
+    if engine.dialect.name == "sqlite":
+        connection = engine.raw_connection()
+        assert connection.driver_connection.isolation_level is None, "pysqlite's own implicit BEGIN stays off"
+        connection.close()
