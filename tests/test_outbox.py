@@ -413,21 +413,25 @@ def test_a_busy_channel_gets_slacks_burst_then_a_turn_a_second_without_meeting_a
     assert not [r for r in workspace.call_log if r.status == 429], "the sender kept Slack's pace itself"
 
 
+def turns_then_a_failure(sessions: sessionmaker[Session], workspace: LocalWorkspace, clock: FakeClock, now: dt.datetime,
+                         person: int, kind: str, seconds: int) -> None:  # fmt: skip
+    """k:1 goes, k:2 and k:3 get turns a second apart; k:2 meets ``kind`` at its turn; then ``seconds`` of sending."""
+    for n in (1, 2, 3):
+        queue(sessions, now, person, f"k:{n}")
+    rng = random.Random()
+    rng.random = lambda: 0.999  # type: ignore[method-assign]  # the backoff after a first failure: 2 s
+    sender = make_sender(sessions, workspace, monotonic=clock, channel_burst=1, rng=rng)
+    sender.send_due(now)  # k:1 goes; k:2 has its turn at +1 s, k:3 at +2 s
+    workspace.fail_next(1, kind=kind)
+    for second in range(1, seconds + 1):
+        clock.advance(1)
+        sender.drain(now + dt.timedelta(seconds=second))
+
+
 def test_a_later_row_with_a_booked_turn_waits_for_an_earlier_row_being_tried_again_after_a_500(
     session_factory, workspace, council, clock, now
 ) -> None:
-    _, p0, _, _ = council
-    for n in (1, 2, 3):
-        queue(session_factory, now, p0, f"k:{n}")
-    rng = random.Random()
-    rng.random = lambda: 0.999  # type: ignore[method-assign]  # the backoff after a first failure: 2 s
-    sender = make_sender(session_factory, workspace, monotonic=clock, channel_burst=1, rng=rng)
-    sender.send_due(now)  # k:1 goes; k:2 has its turn at +1 s, k:3 at +2 s
-
-    workspace.fail_next(1, kind="500")
-    for second in range(1, 7):  # k:2 fails at its turn and is tried again at +3 s; k:3's turn at +2 s comes first
-        clock.advance(1)
-        sender.drain(now + dt.timedelta(seconds=second))
+    turns_then_a_failure(session_factory, workspace, clock, now, council[1], "500", 6)  # k:2 again at +3 s, after k:3's turn
 
     assert [(key, status) for key, status in posts_made(workspace)] == [
         ("k:1", 200), ("k:2", 500), ("k:2", 200), ("k:3", 200)
@@ -437,16 +441,7 @@ def test_a_later_row_with_a_booked_turn_waits_for_an_earlier_row_being_tried_aga
 def test_a_later_row_with_a_booked_turn_waits_for_an_earlier_row_limited_by_a_429(
     session_factory, workspace, council, clock, now
 ) -> None:
-    _, p0, _, _ = council
-    for n in (1, 2, 3):
-        queue(session_factory, now, p0, f"k:{n}")
-    sender = make_sender(session_factory, workspace, monotonic=clock, channel_burst=1)
-    sender.send_due(now)
-
-    workspace.fail_next(1, kind="429")
-    for second in range(1, 8):
-        clock.advance(1)
-        sender.drain(now + dt.timedelta(seconds=second))
+    turns_then_a_failure(session_factory, workspace, clock, now, council[1], "429", 7)
 
     assert received(workspace, "person0@council.example") == ["message k:1", "message k:2", "message k:3"]
 
