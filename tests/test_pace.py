@@ -99,7 +99,8 @@ def test_a_row_to_be_tried_again_holds_its_destinations_later_rows_until_it_has_
     assert pace.turn("person:1", 2, at(1)) == Turn(None, booked=True)
     pace.hold("person:1", 2, at(3))  # row 2 failed at its turn: tried again at 3 s
 
-    assert pace.turn("person:1", 3, at(2)) == Turn(at(4), booked=False), "its turn at 2 s no longer counts"
+    assert pace.turn("person:1", 3, at(2)) == Turn(at(3), booked=False), "its turn at 2 s no longer counts: with row 2"
+    assert pace.turn("person:1", 3, at(3.5)) == Turn(at(4.5), booked=False), "row 2 late: a turn later, never at once"
     assert pace.turn("person:2", 9, at(2)).at is None, "another destination is not held"
     assert post(pace, "person:1", 2, at(3)).at is None
     pace.ended("person:1", 2)

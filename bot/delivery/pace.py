@@ -61,7 +61,7 @@ class ChannelPace:
         #: Rows handed back until a turn booked for them, by destination, then row id.
         self._booked: dict[str, dict[int, dt.datetime]] = {}
         #: A row handed back to be tried again (a 429, a 5xx, a timeout), by destination: (its id, when it is due).
-        self._held: dict[str, tuple[int, dt.datetime]] = {}
+        self._retrying: dict[str, tuple[int, dt.datetime]] = {}
         #: Each destination's last few posts (when they were sent): a 429 after several is its own limit.
         self._recent: dict[str, deque[dt.datetime]] = {}
         self._lock = threading.Lock()
@@ -70,12 +70,12 @@ class ChannelPace:
         """When row ``row`` may be posted to ``destination``: now, or at a turn booked for it from ``at``."""
         with self._lock:
             booked = self._booked.get(destination, {})
-            held = self._held.get(destination)
+            held = self._retrying.get(destination)
             if held is not None and at > held[1] + HOLD_EXPIRES_AFTER:
-                del self._held[destination]
+                del self._retrying[destination]
             elif held is not None and row > held[0]:  # an earlier row is to be tried again: this one goes after it
                 booked.pop(row, None)
-                return Turn(max(at, held[1]) + CHANNEL_PACE, booked=False)
+                return Turn(max(held[1], at + CHANNEL_PACE), booked=False)  # with it, or a turn later if it is late
             if row in booked:
                 when = booked[row]
                 if when > at:
@@ -101,16 +101,16 @@ class ChannelPace:
     def hold(self, destination: str, row: int, retry_at: dt.datetime) -> None:
         """Row ``row`` was handed back to be tried again at ``retry_at``: the destination's later rows wait for it."""
         with self._lock:
-            held = self._held.get(destination)
+            held = self._retrying.get(destination)
             if held is None or row <= held[0]:
-                self._held[destination] = (row, retry_at)
+                self._retrying[destination] = (row, retry_at)
 
     def ended(self, destination: str, row: int) -> None:
         """Row ``row`` was sent, cancelled or failed for good: the destination's later rows no longer wait for it."""
         with self._lock:
-            held = self._held.get(destination)
+            held = self._retrying.get(destination)
             if held is not None and held[0] == row:
-                del self._held[destination]
+                del self._retrying[destination]
 
     def limited(self, destination: str, until: dt.datetime) -> None:
         """Slack refused ``destination`` until ``until``: its next post then, one a ``CHANNEL_PACE`` after."""
@@ -130,8 +130,12 @@ class ChannelPace:
         return posts is not None and len(posts) == OWN_LIMIT_POSTS and at - posts[0] <= OWN_LIMIT_WINDOW
 
     def _forget_idle(self, at: dt.datetime) -> None:
-        """Drop destinations whose burst is whole again (any turn still booked there has come: they start afresh)."""
-        idle = [d for d, due in self._due.items() if due <= at and d not in self._held]
+        """Drop destinations whose burst is whole again (any turn still booked there has come: they start afresh),
+        and holds that have lapsed (their row was taken over or cancelled elsewhere)."""
+        lapsed = [d for d, (_, retry_at) in self._retrying.items() if at > retry_at + HOLD_EXPIRES_AFTER]
+        for destination in lapsed:
+            del self._retrying[destination]
+        idle = [d for d, due in self._due.items() if due <= at and d not in self._retrying]
         for destination in idle:
             del self._due[destination]
             self._booked.pop(destination, None)

@@ -313,11 +313,10 @@ class OutboxSender:
     ) -> None:  # fmt: skip
         """Send ``jobs`` (one share of a batch) in claim order, handing each one's result to ``sink``. A row whose
         destination has no turn now (``ChannelPace``) is handed back until the turn booked for it, and the
-        destination's later rows get the turns after it; a row handed back to be tried again takes its
-        destination's later rows with it. Either way a destination's rows never overtake one another, and
+        destination's later rows get the turns after it; a row handed back to be tried again holds its
+        destination's later rows until it has gone. Either way a destination's rows never overtake one another, and
         nobody waits: the next batch is claimed meanwhile."""
         learnt: dict[int, str] = {}
-        behind: dict[str, dt.datetime] = {}  # destinations with a row to be tried again: when it is due
         for job in jobs:
             if batch.stop.is_set() or (moment() - now).total_seconds() > self.lease.total_seconds() / 2:
                 # A lane pause, a halt, a database error; or a slow Slack: hand the rest back untouched,
@@ -325,14 +324,13 @@ class OutboxSender:
                 retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
                 self._held[job.id] = _Held(retry_at=retry_at)
                 result = Result(job.id, "retry", retry_at=retry_at)
-            elif (retry_at := behind.get(job.destination)) or (retry_at := self._turn(job, moment())):
+            elif retry_at := self._turn(job, moment()):
                 self._held[job.id] = _Held(retry_at=retry_at)
                 self._count(outcome, "retried")
                 result = Result(job.id, "retry", retry_at=retry_at)
             else:
                 result = self._attempt(job, now, moment, batch, outcome, learnt)
-                if result.kind == "retry":
-                    behind[job.destination] = result.retry_at or now
+                if result.kind == "retry":  # its destination's later rows wait for it (``ChannelPace.hold``)
                     self.pace.hold(job.destination, job.id, result.retry_at or now)
                 else:
                     self.pace.ended(job.destination, job.id)
