@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(300, ge=10)
     slack_timeout_seconds: float = Field(10.0, gt=0)
     slack_channel_burst: int = Field(
-        5, ge=1, description="posts to one channel sent at once before Slack's pace of one a second is kept (a 429 teaches less)"
+        5, ge=1, description="posts to one channel sent at once before Slack's pace of one a second is kept (after a 429, none)"
     )
     #: Local (``timezone``) time of the daily Slack directory sync (``users.list``); it also runs at start.
     directory_sync_time: dt.time = dt.time(6, 30)

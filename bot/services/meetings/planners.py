@@ -68,9 +68,13 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
     return written
 
 
+#: A nudge's idempotency key: this, then ``<allocation id>:<person id>``.
+NUDGE_KEY = "meeting:nudge:"
+
+
 def _nudged(person_id: ColumnElement[int | None]) -> ColumnElement[bool]:
     """The allocation's nudge to ``person_id`` is queued (its key as ``plan_nudges`` writes it)."""
-    key = literal("meeting:nudge:") + cast(Allocation.id, String) + literal(":") + cast(person_id, String)
+    key = literal(NUDGE_KEY) + cast(Allocation.id, String) + literal(":") + cast(person_id, String)
     return exists().where(Notification.idempotency_key == key)
 
 
@@ -112,7 +116,7 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
         if case.allocated_worker is not None and case.allocated_worker.active:
             people.append(("nudge_worker", case.allocated_worker))
         for kind, person in people:
-            written += enqueue(session, key=f"meeting:nudge:{allocation.id}:{person.id}", template=Template.MEETING_NOTICE,
+            written += enqueue(session, key=f"{NUDGE_KEY}{allocation.id}:{person.id}", template=Template.MEETING_NOTICE,
                                context={**facts, "kind": kind, "to": person_ref(person)}, now=now, recipient_id=person.id,
                                priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
     return written
