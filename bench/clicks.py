@@ -9,14 +9,15 @@ Run (an empty PostgreSQL database of your own)::
 
 Builds the council of ``bench/council.py`` (9,902 staff, 100,000 cases) with one December allocation per
 click to come, every auditor known by Slack id. The real bot (``create_app`` behind ``make_wsgi`` with its
-follow-ups and gate, on waitress via ``serve_in_thread``) answers; a local workspace is its Slack, served from
+follow-ups, gate and click lane, on waitress via ``serve_in_thread``) answers; a local workspace is its Slack, served from
 a process of its own (``--workspace in-process``: on a thread beside the bot, as in local mode). A load
 generator in a separate process (threads with keep-alive ``http.client`` connections) sends signed
 ``block_actions`` clicks at a fixed rate and times each answer. The floor is a bare Bolt app (one ``ack()``
 listener) on the same waitress setup in the same run; the generator's own lag (how late it sends against
 its schedule) is printed beside it. Scenarios: the rate for ``--seconds``; the same with every Web API and
 response_url call taking ``--latency`` (and whether every click's respond() reached Slack); a sweep of
-rates (p99, share acknowledged within 3 s, share shed "busy", share timed out). Nothing is asserted.
+rates (p99, share acknowledged within 3 s, share shed "busy", share timed out, share of the clicks' audits
+completed, and how long the listeners ran on after the last click). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from typing import Any
 from council import populate_council  # bench/council.py: this script's own folder is on the path
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.delivery.clicks import ClickLane
 from bot.delivery.followups import FollowUps
 from bot.handlers.deps import Deps
 from bot.ids import ActionId, BlockId
@@ -221,19 +223,34 @@ def main() -> None:
     followups = FollowUps(threads=settings.followup_threads).start()
     app = create_app(Deps(sessions=sessions, settings=settings), client=WebClient(token=TOKEN, base_url=workspace.base_url))
     gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
-    bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate),
+    clicks = ClickLane(followups, threads=gate.size, max_wait=gate.wait).start()
+    bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate, clicks=clicks),
                           threads=settings.http_threads)  # fmt: skip
     bare_wsgi = make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET)
     bare = serve_in_thread(bare_wsgi, threads=settings.http_threads)
     try:
         def run(server_url: str, rate: float, seconds: float) -> list[Result]:
-            bodies = click_bodies(workspace, [next(targets) for _ in range(int(rate * seconds))])
-            return load(server_url + SLACK_PATH, bodies, rate)
+            taken = [next(targets) for _ in range(int(rate * seconds))]
+            sent[:] = [allocation_id for allocation_id, _ in taken]
+            return load(server_url + SLACK_PATH, click_bodies(workspace, taken), rate)
+
+        def settle() -> tuple[float, float]:
+            """Wait for the clicks' listeners and calls: (seconds it took, share of the last run's audits completed)."""
+            started = time.monotonic()
+            followups.wait_idle(300)
+            with sessions() as session:
+                done = session.scalar(select(func.count()).where(Allocation.id.in_(sent),
+                                                                 Allocation.state == AllocationState.COMPLETED))  # fmt: skip
+            return time.monotonic() - started, (done or 0) / len(sent) if sent else 0.0
+
+        sent: list[int] = []
 
         print(f"\nclicks at {args.rate:g}/s for {args.seconds:g} s (ack latency; floor: bare Bolt, same waitress)")
         row("", "bot", "floor", None)
         floor = run(bare.url, args.rate, args.seconds)
         real = run(bot.url, args.rate, args.seconds)
+        _, done = settle()
+        row("audits completed / clicks sent", f"{done:.0%}", "")
         for q, name in ((0.5, "p50"), (0.99, "p99")):
             f, r = pct(answered(floor), q), pct(answered(real), q)
             row(f"ack {name}", ms(r), ms(f), r / f if f else None)
@@ -254,7 +271,9 @@ def main() -> None:
         workspace.set_api_latency(0.0)
 
         print(f"\nrate sweep ({args.sweep_seconds:g} s each): the knee is where ack p99 passes 1 s")
-        print(f"  {'rate':>6} {'p50':>10} {'p99':>10} {'acked<3s':>9} {'shed':>7} {'timeout':>8} {'gen lag p99':>12}")
+        print("  (done: audits completed of the clicks sent; drain: how long the listeners ran on after the last click)")
+        print(f"  {'rate':>6} {'p50':>10} {'p99':>10} {'acked<3s':>9} {'shed':>7} {'timeout':>8} {'done':>6} {'drain':>7}"
+              f" {'gen lag p99':>12}")
         for rate in sweep:
             results = run(bot.url, rate, args.sweep_seconds)
             n = len(results)
@@ -262,12 +281,13 @@ def main() -> None:
             shed = sum(1 for r in results if r.shed or r.status == 503)
             timeouts = sum(1 for r in results if r.latency is None or r.latency > SLACK_TIMEOUT)
             lat = answered(results)
+            drain, done = settle()
             print(f"  {rate:>6g} {ms(pct(lat, 0.5)):>10} {ms(pct(lat, 0.99)):>10} {len(ok) / n:>9.0%} {shed / n:>7.0%} "
-                  f"{timeouts / n:>8.0%} {ms(pct([r.lag for r in results], 0.99)):>12}", flush=True)
-            followups.wait_idle(120)
+                  f"{timeouts / n:>8.0%} {done:>6.0%} {drain:>6.1f}s {ms(pct([r.lag for r in results], 0.99)):>12}", flush=True)
     finally:
         bot.stop()
         bare.stop()
+        clicks.stop()
         followups.stop()
         workspace.stop()
         engine.dispose()

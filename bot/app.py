@@ -42,8 +42,9 @@ def create_app(deps_: Deps, *, client: WebClient) -> App:
     """Build the Bolt app: verified requests, injected dependencies, every handler registered.
 
     ``client`` carries the bot token and, for the local workspace, its ``base_url``.
-    Listeners run before the HTTP response is returned (``process_before_response``) so that
-    every reply is in the acknowledgement or the outbox, never in a background thread.
+    Listeners run in the thread that dispatches to them (``process_before_response``), never in one Bolt
+    leaves behind: a request's, or for a click answered once its receipt is written, the click lane's
+    (``bot/delivery/clicks.py``).
     """
     settings = deps_.settings
     secret = settings.slack_signing_secret

@@ -75,6 +75,8 @@ class Template(StrEnum):
     BUSY = "busy"
     #: A modal's trigger expired before ``views.open`` could use it (``bot/delivery/followups.py``).
     FORM_EXPIRED = "form_expired"
+    #: A click answered and never acted on (the bot stopped in between): nothing was changed (``bot/delivery/clicks.py``).
+    CLICK_NOT_DONE = "click_not_done"
     #: Moderation (Hull 22, 4.32; Bradford §3): the QA team's choice of moderator, the moderator's
     #: request and form, each step's outcome, the Head of Service's step, chasers, the month's sample.
     MODERATION_QA = "moderation_qa"

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
+from bot.delivery.clicks import ClickLane
 from bot.delivery.directory import SyncCounts, sync_directory
 from bot.delivery.followups import FollowUps
 from bot.delivery.homes import HomePublisher
@@ -67,6 +68,8 @@ class Runtime:
     socket_handler: Any = None
     #: Makes the calls that follow a request's acknowledgement (``bot.delivery.followups``).
     followups: FollowUps | None = None
+    #: Acts on clicks after their acknowledgement (``bot.delivery.clicks``).
+    clicks: ClickLane | None = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -327,6 +330,7 @@ def _assemble(
 
     socket_handler = None
     followups: FollowUps | None = None
+    clicks: ClickLane | None = None
     if not settings.local_mode and settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -339,7 +343,10 @@ def _assemble(
         followups = FollowUps(threads=settings.followup_threads).start()
         stoppers.append(followups.stop)
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
-        pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate))
+        clicks = ClickLane(followups, threads=gate.size, max_wait=gate.wait).start()
+        stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to
+        pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate, clicks=clicks,
+                                clock=clock))
         if workspace is not None:  # the actor waits for a request's follow-ups, as a person sees them arrive
             workspace.settle = followups.wait_idle
     if workspace is not None:
@@ -372,5 +379,6 @@ def _assemble(
         timer=timer,
         socket_handler=socket_handler,
         followups=followups,
+        clicks=clicks,
         _stoppers=stoppers,
     )

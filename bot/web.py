@@ -24,6 +24,7 @@ import re
 import threading
 import time
 import urllib.parse
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -33,13 +34,19 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.context.respond import Respond
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import wasyncore
 from waitress.server import create_server
 
+from bot.clock import Clock, system_clock
 from bot.delivery import followups as fu
+from bot.delivery.clicks import ClickLane
+from bot.handlers.payloads import PayloadError, user_id_of
+from bot.handlers.receipts import request_key
 from bot.ids import Template
 from bot.render import render
+from store.receipts import acting_on, first_receipt, settle, settle_on_commit, settled_here
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -90,10 +97,13 @@ def verified_body(environ: dict[str, Any], signing_secret: str, now: float) -> b
 
 @dataclass(frozen=True)
 class Incoming:
-    """What a verified Slack request is, for the gate: its kind and (for a click) its response_url."""
+    """What a verified Slack request is, for the gate: its kind and (for a click) its response_url, its
+    receipt's key and who clicked."""
 
     kind: str  # block_actions, view_submission, view_closed, command, event, ...
     response_url: str | None = None
+    key: str | None = None
+    user: str | None = None
 
 
 def incoming(body: bytes, content_type: str) -> Incoming | None:
@@ -109,7 +119,15 @@ def incoming(body: bytes, content_type: str) -> Incoming | None:
             if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
                 return None
             url = payload.get("response_url")
-            return Incoming(payload["type"][:40], url if isinstance(url, str) and url.startswith("http") else None)
+            url = url if isinstance(url, str) and url.startswith("http") else None
+            if payload["type"] != "block_actions":
+                return Incoming(payload["type"][:40], url)
+            user = payload.get("user")
+            try:  # whom to tell if the click is never acted on; the listener says what is wrong with a bad one
+                user_id: str | None = user_id_of(user.get("id") if isinstance(user, dict) else None)
+            except PayloadError:
+                user_id = None
+            return Incoming("block_actions", url, request_key(payload), user_id)
         if "\x00" in text:
             return None
         return Incoming("command" if form.get("command") else "other")
@@ -119,11 +137,12 @@ def incoming(body: bytes, content_type: str) -> Incoming | None:
 
 class _AfterAnswer:
     """The WSGI body of a Slack request: writes the answer itself (waitress sends each write at once, see
-    ``serve_in_thread``), then hands the request's follow-ups on: they start only once Slack has its answer."""
+    ``serve_in_thread``), then hands the request's follow-ups on (``hand_on``: its collected calls, or a click's
+    listener): they start only once Slack has its answer."""
 
-    def __init__(self, body: Iterable[bytes], followups: fu.FollowUps, collected: fu.Scope,
+    def __init__(self, body: Iterable[bytes], followups: fu.FollowUps, hand_on: Callable[[], None],
                  write: Callable[[bytes], Any]) -> None:
-        self.body, self.followups, self.collected, self.write = body, followups, collected, write
+        self.body, self.hand_on, self.write = body, hand_on, write
         self._handed = False
         followups.reserve()  # pending before Slack has the answer: whoever waits for the follow-ups waits for these
 
@@ -138,7 +157,7 @@ class _AfterAnswer:
     def _hand_on(self) -> None:
         if not self._handed:
             self._handed = True
-            self.followups.submit(self.collected, reserved=True)
+            self.hand_on()
 
     def close(self) -> None:
         close = getattr(self.body, "close", None)
@@ -175,15 +194,21 @@ def _shed(start_response: StartResponse, request: Incoming, followups: fu.Follow
         start_response("200 OK", [("Content-Type", "application/json"), SHED_HEADER])
         return [json.dumps({"response_type": "ephemeral", **busy}).encode()]
     if request.kind in ("block_actions", "block_suggestion", "message_action", "shortcut") :
-        write = start_response("200 OK", [("Content-Type", "text/plain"), SHED_HEADER])
-        if request.response_url is None or followups is None:
-            return [b""]
-        shed = fu.Scope(started=time.monotonic(), kind=f"shed {request.kind}")
-        answer = Respond(response_url=request.response_url)
-        shed.calls.append(fu.Call("respond", lambda: answer(text=busy["text"], blocks=busy["blocks"],
-                                                             response_type="ephemeral", replace_original=False)))
-        return _AfterAnswer([], followups, shed, write)
+        return _answer_click(start_response, request, followups, busy, SHED_HEADER)
     return _answer(start_response, "503 Service Unavailable", "busy")
+
+
+def _answer_click(start_response: StartResponse, request: Incoming, followups: fu.FollowUps | None,
+                  words: dict[str, Any], *headers: tuple[str, str]) -> Iterable[bytes]:
+    """Acknowledge a click not acted on, and tell its person ``words`` (ephemeral, through its response_url)."""
+    write = start_response("200 OK", [("Content-Type", "text/plain"), *headers])
+    if request.response_url is None or followups is None:
+        return [b""]
+    told = fu.Scope(started=time.monotonic(), kind=f"unanswered {request.kind}")
+    answer = Respond(response_url=request.response_url)
+    told.calls.append(fu.Call("respond", lambda: answer(text=words["text"], blocks=words["blocks"],
+                                                        response_type="ephemeral", replace_original=False)))
+    return _AfterAnswer([], followups, lambda: followups.submit(told, reserved=True), write)
 
 
 def make_wsgi(
@@ -194,17 +219,70 @@ def make_wsgi(
     wall: Callable[[], float] = time.time,
     followups: fu.FollowUps | None = None,
     gate: Gate | None = None,
+    clicks: ClickLane | None = None,
+    clock: Clock = system_clock,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI application: Bolt at ``/slack/events`` (signatures verified first) and ``/healthz``.
 
     ``wall`` is the transport's clock (Unix seconds), against which Slack's timestamps are read.
     With ``followups``, a listener's outbound calls are made after its answer is written; with ``gate``,
-    requests beyond its size wait briefly and are then shed (see the module docstring).
+    requests beyond its size wait briefly and are then shed (see the module docstring). With ``clicks``
+    (whose follow-ups are ``followups``), a click is answered once its receipt is written (at ``clock``),
+    and its listener runs on that lane afterwards (``bot/delivery/clicks.py``).
     """
     slack = SlackRequestHandler(app, path=SLACK_PATH) if app is not None else None
     if slack is not None and not signing_secret:
         raise ValueError("the Slack request URL needs the signing secret to verify requests")
+    if clicks is not None and clicks.followups is not followups:
+        raise ValueError("the click lane hands its calls to the same follow-ups as the requests")
     semaphore = threading.BoundedSemaphore(gate.size) if gate is not None else None
+    if clicks is not None:
+        settle_on_commit(sessions)
+
+    def act_on_click(environ: dict[str, Any], key: str) -> fu.Scope:
+        """A taken click's listener, after its answer: in the gate, in a follow-up scope, acting on its receipt."""
+        assert slack is not None
+        if semaphore is not None:
+            semaphore.acquire()  # the database's share, as for any request; the door sheds, not this
+        try:
+            with fu.scope("block_actions") as collected, acting_on(key):
+                statuses: list[str] = []
+                answer = slack(environ, lambda status, headers, exc_info=None: statuses.append(status) or (lambda _: None))
+                for _ in answer:
+                    pass
+                if statuses and not statuses[0].startswith("200"):
+                    log.warning("a click's listener answered %s", statuses[0][:40])
+                if not settled_here():  # it committed nothing (a form opened, a refusal answered): now it is done
+                    try:
+                        with sessions() as session:
+                            settle(session, key)
+                    except DBAPIError as exc:  # still pending: in five minutes its person is told nothing changed
+                        log.warning("a click's receipt could not be cleared: %s", type(exc).__name__)
+            return collected
+        finally:
+            if semaphore is not None:
+                semaphore.release()
+
+    def take_click(environ: dict[str, Any], start_response: StartResponse, request: Incoming) -> Iterable[bytes]:
+        """Answer a click once its receipt is durable; its listener follows on the lane."""
+        assert clicks is not None and followups is not None and request.key is not None
+        key = request.key
+        if clicks.busy():
+            return _shed(start_response, request, followups)
+        try:
+            with sessions() as session:
+                first = first_receipt(session, key, now=clock(), pending=True, slack_user_id=request.user)
+        except DBAPIError as exc:
+            reference = uuid.uuid4().hex[:8]  # as the error handler words it (bot/handlers/errors.py)
+            log.warning("unavailable %s while taking a click: %s", reference, type(exc).__name__)
+            words = render(Template.FAILURE, {"kind": "unavailable", "reference": reference})
+            return _answer_click(start_response, request, followups, words)
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        if not first:
+            log.info("request %s was already received; not acted on again", key)
+            return [b""]
+        arrived = clicks.clock()
+        return _AfterAnswer([], followups, lambda: clicks.take(arrived, lambda: act_on_click(environ, key)), write)
 
     def run_slack(environ: dict[str, Any], start_response: StartResponse, request: Incoming) -> Iterable[bytes]:
         assert slack is not None
@@ -218,7 +296,7 @@ def make_wsgi(
             writers: list[Callable[[bytes], Any]] = []
             with fu.scope(request.kind) as collected:
                 answer = slack(environ, _capturing(start_response, writers))
-            return _AfterAnswer(answer, followups, collected, writers[-1])
+            return _AfterAnswer(answer, followups, lambda: followups.submit(collected, reserved=True), writers[-1])
         finally:
             if semaphore is not None:
                 semaphore.release()
@@ -248,6 +326,8 @@ def make_wsgi(
                 return _answer(start_response, "400 Bad Request", "malformed_request")
             environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
             try:
+                if clicks is not None and request.kind == "block_actions" and request.key is not None:
+                    return take_click(environ, start_response, request)
                 return run_slack(environ, start_response, request)
             except (ValueError, KeyError, TypeError):
                 # Bolt parses the body before checking the signature; unparseable input is

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
@@ -527,6 +528,11 @@ class RequestReceipt(Base):
     #: ``action_ts`` and message, a slash command's ``trigger_id`` (``bot/handlers/receipts.py``)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    #: A click acknowledged before its listener ran (``bot/delivery/clicks.py``) whose unit of work has not
+    #: committed yet: the unit clears it in its own transaction; one left set tells its person nothing changed.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Who clicked (a Slack user id), for a pending click: whom to tell if it is never acted on.
+    slack_user_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class ProcessHeartbeat(Base):

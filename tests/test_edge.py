@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from bot import web
 from bot.handlers import receipts
 from bot.ids import ActionId
 from bot.scheduler.tick import tick
@@ -259,7 +260,7 @@ def test_with_the_database_down_a_click_is_200_with_words(sim, wire, monkeypatch
     payload["actions"][0]["action_ts"] = "3.000003"
     body = as_form(payload)
     before = len(sim.workspace.messages(user_email=TARA))
-    monkeypatch.setattr(receipts, "first_receipt", _refuse)
+    monkeypatch.setattr(web, "first_receipt", _refuse)  # a click's receipt is written before it is answered
     status, _ = send(sim, body, signed(sim, body))
     assert status == 200
     assert [m["text"] for m in sim.workspace.messages(user_email=TARA)[before:]] == [UNAVAILABLE]

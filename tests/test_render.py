@@ -417,6 +417,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.FAILURE: {"kind": "unreadable", "reference": "ab12cd34"},
     Template.BUSY: {},
     Template.FORM_EXPIRED: {},
+    Template.CLICK_NOT_DONE: {"clicked_at": "14:02 on Tuesday 1 December"},
     Template.GUARDRAIL_ERROR: {"kinds": ["date_of_birth", "name"]},
     Template.BREAK_NOTICE: {"auditor": SAM, "month": "2027-01-01", "taken": 3, "limit": 3, "share": 20, "cap_reached": True},
     Template.VIEW_FAILURE: {"kind": "unexpected", "reference": "ab12cd34"},

@@ -63,6 +63,9 @@ class Scope:
     respond: Callable[..., Any] | None = None
     #: When its calls were handed to the follow-up threads (monotonic), once they are.
     handed: float | None = None
+    #: For a click acted on after its answer (``bot/delivery/clicks.py``): when it was answered (monotonic).
+    #: Its trigger's 3 s count from then, not from when its listener finished.
+    arrived: float | None = None
 
 
 _scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("followup_scope", default=None)
@@ -269,7 +272,8 @@ class FollowUps:
         self._finish()
 
     def _call(self, handed: Scope, call: Call) -> None:
-        waited = self.clock() - (handed.handed if handed.handed is not None else handed.started)
+        since = handed.arrived if handed.arrived is not None else handed.handed
+        waited = self.clock() - (since if since is not None else handed.started)
         if call.method in TRIGGER_METHODS and waited > self.trigger_deadline:
             log.warning("follow-up %s for a %s not made: its trigger is too old", call.method, handed.kind)
             self._form_expired(handed)

@@ -24,6 +24,7 @@ from bot.handlers.home import from_home
 from bot.handlers.payloads import PayloadError
 from bot.ids import Template
 from bot.render import render
+from store.receipts import ReceiptLapsed
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def handle_error(
     error: Exception, body: dict[str, Any], respond: Respond | None, context: BoltContext | None = None
 ) -> BoltResponse:
     """Log ``error`` with a short reference and tell the person, in the way this request allows."""
+    if isinstance(error, ReceiptLapsed):  # its person was told nothing was changed, which the refused commit keeps true
+        log.info("a click's listener came after its click was handed over as unfinished; its commit was refused")
+        return BoltResponse(status=200, body="")
     reference = uuid.uuid4().hex[:8]
     kind = failure_kind(error)
     if kind == "unexpected":

@@ -4,7 +4,8 @@ or Slack's own retry (``X-Slack-Retry-Num``), is acknowledged and otherwise igno
 A global middleware records a receipt for the request before any listener runs; a request whose
 receipt exists already is answered with an empty 200. If the listener then fails, or answers a
 modal with field errors (nothing was created), the receipt is forgotten, so the person can
-correct and try again.
+correct and try again. A click's receipt is written by the edge before it is answered (``bot/web.py``,
+``bot/delivery/clicks.py``): its listener runs later inside ``store.receipts.acting_on``, and passes here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
 
 from bot.handlers.deps import deps_of
-from store.receipts import first_receipt, forget_receipt
+from store.receipts import first_receipt, forget_receipt, taken_here
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def register(app: App) -> None:
     def once(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
         key = request_key(body)
         if key is None:
+            return next()
+        if taken_here(key):  # a click the edge acknowledged once its receipt was written (bot/delivery/clicks.py)
             return next()
         deps = deps_of(context)
         with deps.sessions() as session:

@@ -1,11 +1,23 @@
-"""Housekeeping a tick does at any hour, at the real time: pruning old request receipts. It plans no notification."""
+"""Housekeeping a tick does at any hour, at the real time: pruning old request receipts, and telling people
+whose click was answered but never acted on (``bot/delivery/clicks.py``) that nothing was changed."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.delivery.clicks import UNFINISHED_AFTER
+from bot.ids import Template
 from bot.services.planning import Planner, TickContext, When
-from store.receipts import prune_receipts
+from store.models import Person, Priority
+from store.outbox import enqueue
+from store.receipts import claim_unfinished, prune_receipts
+
+#: Out of working hours, a click this recent is still answered at once (its person is at work); older ones
+#: wait for the working day, as routine notices do.
+STILL_THERE = dt.timedelta(minutes=30)
 
 
 def _prune_receipts(session: Session, ctx: TickContext) -> int:
@@ -13,4 +25,27 @@ def _prune_receipts(session: Session, ctx: TickContext) -> int:
     return 0
 
 
-PLANNERS = (Planner("housekeeping", _prune_receipts, None, When.ALWAYS),)
+def _unfinished_clicks(session: Session, ctx: TickContext) -> int:
+    """Each click still pending ``UNFINISHED_AFTER`` after it was answered: one DM to whoever clicked."""
+    at_work = ctx.calendar.in_working_hours(ctx.real_now)
+    clicks = claim_unfinished(session, before=ctx.real_now - UNFINISHED_AFTER,
+                              since=None if at_work else ctx.real_now - STILL_THERE)  # fmt: skip
+    users = {click.slack_user_id for click in clicks if click.slack_user_id}
+    found = session.execute(select(Person.slack_user_id, Person.id).where(Person.slack_user_id.in_(users))) if users else []
+    people: dict[str | None, int] = {user: person_id for user, person_id in found}
+    told = 0
+    for click in clicks:
+        person_id = people.get(click.slack_user_id)
+        if person_id is None:  # not someone the bot knows: it would have refused the click anyway
+            continue
+        local = ctx.calendar.local(click.received_at)
+        told += enqueue(session, key=f"click-not-done:{click.key}", template=Template.CLICK_NOT_DONE,
+                        context={"clicked_at": f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"},
+                        recipient_id=person_id, now=ctx.real_now, priority=Priority.NORMAL)  # fmt: skip
+    return told
+
+
+PLANNERS = (
+    Planner("housekeeping", _prune_receipts, None, When.ALWAYS),
+    Planner("unfinished clicks", _unfinished_clicks, None, When.ALWAYS),
+)
