@@ -223,7 +223,7 @@ def main() -> None:
     followups = FollowUps(threads=settings.followup_threads).start()
     app = create_app(Deps(sessions=sessions, settings=settings), client=WebClient(token=TOKEN, base_url=workspace.base_url))
     gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
-    clicks = ClickLane(followups, threads=gate.size, max_wait=gate.wait).start()
+    clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()
     bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate, clicks=clicks),
                           threads=settings.http_threads)  # fmt: skip
     bare_wsgi = make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET)

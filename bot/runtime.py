@@ -343,7 +343,7 @@ def _assemble(
         followups = FollowUps(threads=settings.followup_threads).start()
         stoppers.append(followups.stop)
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
-        clicks = ClickLane(followups, threads=gate.size, max_wait=gate.wait).start()
+        clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()
         stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to
         pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate, clicks=clicks,
                                 clock=clock))
