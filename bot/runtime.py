@@ -340,7 +340,7 @@ def _assemble(
         stoppers.append(socket_handler.close)
     else:
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-        followups = FollowUps(threads=settings.followup_threads).start()
+        followups = FollowUps(threads=settings.followup_threads, trigger_deadline=settings.form_trigger_seconds).start()
         stoppers.append(followups.stop)
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
         clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()

@@ -179,12 +179,15 @@ class Settings(BaseSettings):
     http_threads: int = Field(32, ge=1, description="waitress threads")
     slack_gate: int = Field(8, ge=1, description="Slack requests processed at once (about the database pool)")
     slack_gate_wait_seconds: float = Field(
-        0.5, ge=0, description="a command waits this long for a place, or the oldest click for a thread; then a new one is told busy"
+        0.5, ge=0, description="a command waits this long for a place, or the oldest click for a thread; then new ones hear busy"
     )
     view_gate_wait_seconds: float = Field(2.5, ge=0, description="a modal submission waits this long, then gets a 503")
     followup_threads: int = Field(16, ge=1, description="threads making calls that follow an acknowledgement")
+    form_trigger_seconds: float = Field(
+        2.5, gt=0, description="a form not open this long after its click (Slack's trigger: 3 s) is answered 'please click again'"
+    )
     click_threads: int = Field(
-        2, ge=1, description="threads acting on clicks after their acknowledgement (within the gate; few: their work is mostly CPU)"
+        2, ge=1, description="threads acting on clicks after their acknowledgement (within the gate; few: their work is CPU)"
     )
 
     @field_validator("qa_team_names", "moderator_roles", mode="before")

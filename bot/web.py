@@ -35,6 +35,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.context.respond import Respond
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import wasyncore
 from waitress.server import create_server
@@ -250,9 +251,11 @@ def make_wsgi(
                 answer = slack(environ, lambda status, headers, exc_info=None: statuses.append(status) or (lambda _: None))
                 for _ in answer:
                     pass
-                if statuses and not statuses[0].startswith("200"):
-                    log.warning("a click's listener answered %s", statuses[0][:40])
-                if not settled_here():  # it committed nothing (a form opened, a refusal answered): now it is done
+                status = statuses[0][:3] if statuses else ""
+                if status not in ("200", "404"):  # e.g. 401: Bolt found the signature stale by now; nothing ran
+                    log.warning("a click was not acted on (%s): it stays pending, and its person will be told", status)
+                    return collected
+                if not settled_here():  # it committed nothing (a form opened; no listener for it): now it is done
                     try:
                         with sessions() as session:
                             settle(session, key)
@@ -272,7 +275,7 @@ def make_wsgi(
         try:
             with sessions() as session:
                 first = first_receipt(session, key, now=clock(), pending=True, slack_user_id=request.user)
-        except DBAPIError as exc:
+        except (DBAPIError, PoolTimeout) as exc:
             reference = uuid.uuid4().hex[:8]  # as the error handler words it (bot/handlers/errors.py)
             log.warning("unavailable %s while taking a click: %s", reference, type(exc).__name__)
             words = render(Template.FAILURE, {"kind": "unavailable", "reference": reference})

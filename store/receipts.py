@@ -58,7 +58,10 @@ class ReceiptLapsed(RuntimeError):
 @dataclass
 class _Unit:
     key: str
+    #: The receipt's clearing has committed (or the receipt was dropped): nothing more to do.
     settled: bool = False
+    #: The session whose open transaction holds the clearing, until it commits or rolls back.
+    holder: Session | None = None
 
 
 _acting: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("receipt_acting_on", default=None)
@@ -90,18 +93,32 @@ def settled_here() -> bool:
 
 def _settle_in_commit(session: Session) -> None:
     unit = _acting.get()
-    if unit is None or unit.settled:
-        return
+    if unit is None or unit.settled or unit.holder is not None or session.in_nested_transaction():
+        return  # not a click's unit; done; already in a transaction under way; a savepoint, not the commit
     if session.execute(_SETTLE, {"k": unit.key}).first() is None:
         raise ReceiptLapsed(f"receipt {unit.key} was handed over as unfinished")
-    unit.settled = True
+    unit.holder = session
+
+
+def _committed(session: Session) -> None:
+    unit = _acting.get()
+    if unit is not None and unit.holder is session:
+        unit.settled, unit.holder = True, None
+
+
+def _rolled_back(session: Session) -> None:
+    unit = _acting.get()
+    if unit is not None and unit.holder is session:
+        unit.holder = None  # the clearing went with the rest: the next commit clears it again
 
 
 def settle_on_commit(sessions: sessionmaker[Session]) -> None:
     """Have the first commit of ``sessions`` inside ``acting_on`` clear that receipt in the same transaction
-    (idempotent)."""
-    if not event.contains(sessions, "before_commit", _settle_in_commit):
-        event.listen(sessions, "before_commit", _settle_in_commit)
+    (idempotent). Only a real commit counts: a savepoint's release does not, and a rolled-back one is undone."""
+    for name, listener in (("before_commit", _settle_in_commit), ("after_commit", _committed),
+                           ("after_rollback", _rolled_back)):  # fmt: skip
+        if not event.contains(sessions, name, listener):
+            event.listen(sessions, name, listener)
 
 
 def settle(session: Session, key: str) -> bool:

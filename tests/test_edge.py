@@ -152,6 +152,16 @@ def test_signed_bodies_that_are_not_what_slack_sends_are_400(sim) -> None:
 UNREADABLE = "Sorry, I couldn't read that request, so nothing was changed. Please use the buttons and forms as they are."
 
 
+@pytest.mark.parametrize("container", ["a string", 7, ["list"], None])
+def test_a_click_whose_container_is_not_an_object_is_not_a_500(sim, wire, container: Any) -> None:
+    payload = click_body(sim, wire)
+    payload["container"] = container
+    payload["actions"][0]["action_ts"] = "5.000005"
+    body = as_form(payload)
+    status, _ = send(sim, body, signed(sim, body))
+    assert status in (200, 400)
+
+
 def test_a_button_value_or_user_that_is_not_what_the_bot_sent_gets_words_not_a_500(sim, wire, caplog) -> None:
     payload = click_body(sim, wire)
     values = ["abc", "1.5", "7" * 200_000, "1\x00", str(2**31), str(2**63), "-3", "0", "١٢"]

@@ -111,7 +111,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             council.person("Olga Director", Role.ASSISTANT_DIRECTOR, service=cic, line_manager=dan)
         settings = load_settings(
             data_dir=folder, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
-            slack_channel_burst=1000,
+            slack_channel_burst=1000, form_trigger_seconds=60,  # the workspace's own clock expires its triggers
         )
         with running_workspace(clock=FakeClock(), channel_burst=1000) as ws:
             ws.add_user(UNKNOWN, "Sam Stranger")

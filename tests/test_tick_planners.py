@@ -41,7 +41,8 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
     assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
-        ("unfinished clicks", When.ALWAYS), ("preview", When.WORKING_HOURS), ("allocation", When.CYCLE), ("reminders", When.CYCLE),
+        ("unfinished clicks", When.ALWAYS),
+        ("preview", When.WORKING_HOURS), ("allocation", When.CYCLE), ("reminders", When.CYCLE),
         ("overdue", When.CYCLE), ("exemptions", When.CYCLE), ("drafts", When.WORKING_HOURS),
         ("reply reminders", When.WORKING_HOURS), ("reply windows", When.ALWAYS), ("challenges", When.WORKING_HOURS),
         ("moderation sample", When.CYCLE), ("moderation chasers", When.CYCLE),

@@ -41,7 +41,7 @@ def request_key(body: dict[str, Any]) -> str | None:
             identity = str(body["trigger_id"])
         else:
             return None
-    except (KeyError, IndexError, TypeError):
+    except (KeyError, IndexError, TypeError, AttributeError):
         return None  # the listener's own parsing says what is wrong with it
     digest = hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()
     return f"{kind or 'command'}:{digest}"

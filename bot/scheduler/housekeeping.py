@@ -35,13 +35,15 @@ def _unfinished_clicks(session: Session, ctx: TickContext) -> int:
     people: dict[str | None, int] = {user: person_id for user, person_id in found}
     told = 0
     for click in clicks:
-        person_id = people.get(click.slack_user_id)
-        if person_id is None:  # not someone the bot knows: it would have refused the click anyway
+        if click.slack_user_id is None:  # not a Slack user id the bot could read: nobody to tell
             continue
+        person_id = people.get(click.slack_user_id)
+        # someone whose Slack id is not stored yet (found by email when they clicked) is told in their DM by user id
+        to = {"recipient_id": person_id} if person_id is not None else {"channel": click.slack_user_id}
         local = ctx.calendar.local(click.received_at)
         told += enqueue(session, key=f"click-not-done:{click.key}", template=Template.CLICK_NOT_DONE,
                         context={"clicked_at": f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"},
-                        recipient_id=person_id, now=ctx.real_now, priority=Priority.NORMAL)  # fmt: skip
+                        now=ctx.real_now, priority=Priority.NORMAL, **to)  # fmt: skip
     return told
 
 
