@@ -10,7 +10,7 @@ Run (an empty PostgreSQL database of your own)::
 Builds the council of ``bench/council.py`` (9,902 staff, 100,000 cases) with one December allocation per
 click to come, every auditor known by Slack id. The real bot (``create_app`` behind ``make_wsgi`` with its
 follow-ups, gate and click lane, on waitress via ``serve_in_thread``) answers; a local workspace is its Slack, served from
-a process of its own (``--workspace in-process``: on a thread beside the bot, as in local mode). A load
+a process of its own, as in local mode (``--workspace in-process``: on a thread beside the bot, as in the tests). A load
 generator in a separate process (threads with keep-alive ``http.client`` connections) sends signed
 ``block_actions`` clicks at a fixed rate and times each answer. The floor is a bare Bolt app (one ``ack()``
 listener) on the same waitress setup in the same run; the generator's own lag (how late it sends against

@@ -18,8 +18,8 @@ row is sent. Prints messages/s beside the floor's rate and their ratio, duplicat
 idempotency key > 1), 429s met and Slack calls per message, for each run. Nothing is asserted.
 
 ``--workspace own-process`` (the default) serves the workspace from a process of its own (``WorkspaceProcess``),
-as Slack is to a real bot: the senders then have this process's interpreter to themselves. ``in-process`` runs it
-on a thread beside them, as local mode does.
+as Slack is to a real bot (and as local mode does): the senders then have this process's interpreter to themselves.
+``in-process`` runs it on a thread beside them, as the tests do.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ bot's resident set size (VmRSS) after start and after each month beside the goal
 a ratio (goal ÷ RSS: 1.00 or more is within it), and the growth from the first month to the last.
 
 ``--workspace own-process`` (the default): the bot runs with Slack settings against the local workspace
-served from a process of its own (``WorkspaceProcess``), as a council's bot runs against Slack; the
-workspace's own RSS (every message it keeps) is printed beside, not counted. ``--workspace in-process``:
-local mode's arrangement, the workspace in the bot's process, its messages counted in the bot's RSS.
+served from a process of its own (``WorkspaceProcess``), as a council's bot runs against Slack and as local
+mode runs it; the workspace's own RSS (every message it keeps) is printed beside, not counted.
+``--workspace in-process``: the tests' arrangement, the workspace in the bot's process, its messages counted.
 The workspace's rate limits are off: this measures memory, not the pace Slack allows.
 """
 

@@ -38,8 +38,9 @@ from bot.handlers.deps import Deps
 from bot.scheduler.timer import make_timer
 from bot.services.alerts.followups import on_delivered, on_delivery_failed
 from bot.settings import Settings
-from bot.web import SLACK_PATH, Gate, RunningServer, make_wsgi, serve_in_thread
+from bot.web import SETTLED_PATH, SLACK_PATH, Gate, RunningServer, make_wsgi, serve_in_thread
 from bot.workspace import LocalWorkspace
+from bot.workspace.process import WorkspaceProcess
 from store.db import check_migrated, make_engine, make_sessionmaker
 from store.models import Notification, Person
 
@@ -60,7 +61,8 @@ class Runtime:
     senders: dict[str, OutboxSender]
     app: Any
     server: RunningServer | None
-    workspace: LocalWorkspace | None = None
+    #: Local mode's Slack: in a process of its own (``auditbot run``), or the one a test passed in.
+    workspace: LocalWorkspace | WorkspaceProcess | None = None
     #: Republishes App Home tabs; with ``background=False`` call its ``flush`` as the outbox is drained.
     homes: HomePublisher | None = None
     runner: DeliveryRunner | None = None
@@ -129,7 +131,7 @@ def directory_syncer(settings: Settings, sessions: sessionmaker[Session], token:
     return run
 
 
-def _local_accounts(workspace: LocalWorkspace, sessions: sessionmaker[Session], sync: Callable[[], object]) -> int:
+def _local_accounts(workspace: Accounts, sessions: sessionmaker[Session], sync: Callable[[], object]) -> int:
     """Local mode, before a tick: new staff get local accounts, then (if any did) their Slack ids."""
     added = sync_workspace_users(workspace, sessions)
     if added:
@@ -284,7 +286,7 @@ def start_runtime(
 
 def _assemble(
     settings: Settings, engine: Engine, server: RunningServer, pending: _Pending, stoppers: list[Callable[[], None]],
-    *, clock: Clock, calendar: WorkingCalendar, background: bool, workspace: LocalWorkspace | None,
+    *, clock: Clock, calendar: WorkingCalendar, background: bool, workspace: LocalWorkspace | WorkspaceProcess | None,
     prepare: Callable[[Engine], None] | None,
 ) -> Runtime:  # fmt: skip
     """Everything after the HTTP port is bound, in an order that starts work last."""
@@ -292,8 +294,8 @@ def _assemble(
     if settings.local_mode:
         token = f"xoxb-local-{secrets.token_hex(8)}"
         secret = secrets.token_hex(16)
-        if workspace is None:
-            local = LocalWorkspace(
+        if workspace is None:  # in a process of its own, as Slack is: its messages are not the bot's memory
+            local = WorkspaceProcess(
                 bot_token=token, signing_secret=secret, state_file=settings.data_dir / "local-workspace.jsonl"
             )
             _listen(lambda: local.start(port=settings.local_workspace_port), settings.local_workspace_port,
@@ -345,11 +347,14 @@ def _assemble(
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
         clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()
         stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to
+        settled = followups.wait_idle if workspace is not None else None
         pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate, clicks=clicks,
-                                clock=clock))
-        if workspace is not None:  # the actor waits for a request's follow-ups, as a person sees them arrive
+                                clock=clock, settled=settled))
+        if isinstance(workspace, LocalWorkspace):  # the actor waits for a request's follow-ups, as a person sees them arrive
             workspace.settle = followups.wait_idle
-    if workspace is not None:
+    if isinstance(workspace, WorkspaceProcess):
+        workspace.connect_bot(server.url + SLACK_PATH, server.url + SETTLED_PATH)
+    elif workspace is not None:
         workspace.bot_endpoint = server.url + SLACK_PATH
 
     # Everyone's Slack id in a few users.list pages, while requests are already served and before the

@@ -51,6 +51,9 @@ from store.receipts import acting_on, first_receipt, settle, settle_on_commit, s
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+#: Local mode only: answered once the follow-ups of the requests answered so far are done (the local workspace,
+#: in a process of its own, waits here before its member looks, as Slack's own clients do not need to).
+SETTLED_PATH = "/_local/settled"
 #: The ``Server`` header the bot answers with (how ``auditbot workspace --url`` knows it reached the bot).
 SERVER_IDENT = "auditbot"
 #: Slack refuses requests older than five minutes; so do we.
@@ -222,6 +225,7 @@ def make_wsgi(
     gate: Gate | None = None,
     clicks: ClickLane | None = None,
     clock: Clock = system_clock,
+    settled: Callable[[], bool] | None = None,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI application: Bolt at ``/slack/events`` (signatures verified first) and ``/healthz``.
 
@@ -229,7 +233,8 @@ def make_wsgi(
     With ``followups``, a listener's outbound calls are made after its answer is written; with ``gate``,
     requests beyond its size wait briefly and are then shed (see the module docstring). With ``clicks``
     (whose follow-ups are ``followups``), a click is answered once its receipt is written (at ``clock``),
-    and its listener runs on that lane afterwards (``bot/delivery/clicks.py``).
+    and its listener runs on that lane afterwards (``bot/delivery/clicks.py``). With ``settled`` (local mode),
+    ``/_local/settled`` answers once it returns.
     """
     slack = SlackRequestHandler(app, path=SLACK_PATH) if app is not None else None
     if slack is not None and not signing_secret:
@@ -316,6 +321,9 @@ def make_wsgi(
                 status, body = "503 Service Unavailable", {"ok": False, "error": type(exc).__name__}
             start_response(status, [("Content-Type", "application/json")])
             return [json.dumps(body).encode()]
+        if settled is not None and path == SETTLED_PATH and environ.get("REQUEST_METHOD") == "GET":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"ok": True, "settled": settled()}).encode()]
         if slack is not None and path == SLACK_PATH:
             assert signing_secret is not None
             body = verified_body(environ, signing_secret, wall())

@@ -31,6 +31,7 @@ from bot.cli import _register_all, cli
 from bot.local import describe_local, prepare_local_store
 from bot.runtime import Runtime, start_runtime, sync_workspace_users
 from bot.settings import load_settings
+from bot.workspace.process import WorkspaceProcess
 from store.meetings import MeetingState, ReflectionMeeting
 from store.models import Allocation, Case, Person, PersonRole, Role, SafeguardingAlert
 from store.records import AuditChallenge, AuditRecord, ChallengeState
@@ -292,3 +293,38 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
         "auditors with no active line manager (reminders copy nobody): 2",
     ]
     assert "people Slack did not know when last messaged: 0" in said["auditbot doctor"], "staff imported later got accounts"
+
+
+def test_local_mode_runs_its_workspace_in_a_process_of_its_own_and_a_terminal_click_waits_for_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = new_engine("sqlite", tmp_path)
+    url = engine.url.render_as_string(hide_password=False)
+    settings = load_settings(data_dir=tmp_path / "data", database_url=url, local_workspace_port=0)
+    clock = FakeTime(NOW)
+    monkeypatch.setattr(bot.cli, "Context", functools.partial(bot.cli.Context, clock=clock))
+    monkeypatch.chdir(ROOT)
+    if "run" not in cli.commands:
+        _register_all()
+    runtime = start_runtime(settings, engine=engine, clock=clock, background=False, http_port=0,
+                            prepare=lambda e: prepare_local_store(e, settings, now=NOW, echo=lambda _: None))  # fmt: skip
+    try:
+        workspace = runtime.workspace
+        assert isinstance(workspace, WorkspaceProcess), "Slack's stand-in keeps its messages in its own memory"
+        for sender in runtime.senders.values():
+            sender.drain(clock.now)
+        with runtime.sessions() as session:
+            auditor = session.scalars(select(Allocation).options(joinedload(Allocation.auditor)).order_by(Allocation.id)).first()
+            assert auditor is not None
+            email = auditor.auditor.email
+        env = {"AUDITBOT_DATABASE_URL": url, "AUDITBOT_LOCAL_WORKSPACE_PORT": str(urlsplit(workspace.base_url).port)}
+
+        clicked = CliRunner().invoke(cli, ["workspace", "click", "--user", email, "Raise a safeguarding concern",
+                                           "--message", "1"], env=env)  # fmt: skip
+
+        assert clicked.exit_code == 0, clicked.output
+        assert f"Modal open for {email}: Safeguarding concern" in clicked.output, "the form the bot opened after answering"
+    finally:
+        runtime.stop()
+        engine.dispose()
+    assert workspace._process is None, "the workspace's process ended with the bot"

@@ -4,12 +4,17 @@ In one process the workspace shares the bot's interpreter lock and heap: every m
 stores counts in the bot's resident memory, and every call it answers takes CPU from the
 bot's senders. ``WorkspaceProcess`` serves the same ``LocalWorkspace`` from a child process
 (started with ``spawn``, so nothing of the parent's threads or connections is copied) and
-answers the read calls the benchmarks make over a pipe.
+answers over a pipe what local mode (``bot/runtime.py``) and the benchmarks ask of it. A member's
+click or command from the terminal is acted on there; the workspace then waits for the bot's
+follow-ups through the bot's ``/_local/settled`` (``connect_bot``), as it does in one process.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -40,19 +45,45 @@ def click_context(workspace: Any, user_id: str) -> dict[str, str]:
         }  # fmt: skip
 
 
-def _serve(options: dict[str, Any], conn: Connection) -> None:
+#: How long the workspace waits for the bot's follow-ups after each request it sends (as ``wait_idle``'s default).
+SETTLE_TIMEOUT = 30.0
+
+
+def _settler(url: str) -> Callable[[], object]:
+    """Wait for the bot's follow-ups by asking its ``/_local/settled`` (an answer, or a failure, ends the wait)."""
+
+    def settle() -> object:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(url, timeout=SETTLE_TIMEOUT + 5) as response:
+                return response.read()
+        except (OSError, urllib.error.URLError):
+            return None
+
+    return settle
+
+
+def _serve(options: dict[str, Any], port: int, conn: Connection) -> None:
     """The child: run the workspace and answer the parent's requests until told to stop."""
     from bot.workspace.server import LocalWorkspace
 
     workspace = LocalWorkspace(**options)
-    conn.send(workspace.start())
+    try:
+        conn.send(workspace.start(port=port))
+    except OSError as exc:  # the port in use: the parent says so, naming its setting
+        conn.send(exc)
+        return
     while True:
         request, *args = conn.recv()
         if request == "stop":
             workspace.stop()
             conn.send(None)
             return
-        if request == "add_user":
+        if request == "connect_bot":
+            endpoint, settled_url = args
+            workspace.bot_endpoint, workspace.settle = endpoint, _settler(settled_url)
+            conn.send(None)
+        elif request == "add_user":
             conn.send(workspace.add_user(*args))
         elif request == "users":
             conn.send(workspace.users())
@@ -82,21 +113,38 @@ class WorkspaceProcess:
         self._process: multiprocessing.process.BaseProcess | None = None
         self.base_url = ""
 
-    def start(self) -> str:
-        """Start the child; returns its Web API base URL."""
+    @property
+    def bot_token(self) -> str:
+        return str(self.options["bot_token"])
+
+    @property
+    def signing_secret(self) -> str:
+        return str(self.options["signing_secret"])
+
+    def start(self, port: int = 0) -> str:
+        """Start the child, serving on ``port`` (0: any free one); returns its Web API base URL. A port that
+        cannot be listened on is the child's ``OSError``."""
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(self.options, child), name="local-workspace", daemon=True)
+        self._process = context.Process(target=_serve, args=(self.options, port, child), name="local-workspace", daemon=True)
         self._process.start()
         child.close()
         try:
             if not parent.poll(START_TIMEOUT):
                 raise EOFError
-            self._conn, self.base_url = parent, str(parent.recv())
+            answer = parent.recv()
         except EOFError:
             self._process.kill()
             raise RuntimeError("the local workspace process did not start (see its error above)") from None
+        if isinstance(answer, OSError):
+            self._process.join(timeout=10)
+            raise answer
+        self._conn, self.base_url = parent, str(answer)
         return self.base_url
+
+    def connect_bot(self, endpoint: str, settled_url: str) -> None:
+        """Where members' requests go (the bot's Slack request URL), and where to wait for its follow-ups."""
+        self._ask("connect_bot", endpoint, settled_url)
 
     def _ask(self, request: str, *args: Any) -> Any:
         if self._conn is None:
