@@ -346,7 +346,8 @@ def _assemble(
         stoppers.append(followups.stop)
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
         clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()
-        stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to
+        stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to ...
+        stoppers.append(server.stop)  # ... and after the server takes no more requests (stopping it again later is nothing)
         settled = followups.wait_idle if workspace is not None else None
         pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate, clicks=clicks,
                                 clock=clock, settled=settled))
