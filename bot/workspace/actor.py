@@ -14,11 +14,12 @@ import json
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from bot.blockkit import BlockKitError
 from bot.workspace.forms import element_options
 from bot.workspace.payloads import InvalidPayloadError, checked_view
+from bot.workspace.socket import NotAcknowledged
 from bot.workspace.state import Message, ResponseTarget, User, View, slack_id
 
 if TYPE_CHECKING:
@@ -78,6 +79,10 @@ CLICK_SELECTION: dict[str, str] = {
 }
 
 
+#: Interactions whose acknowledgement may carry an answer (a modal's errors or next view; a menu's options).
+ANSWERED_INTERACTIONS = ("view_submission", "view_closed", "block_suggestion", "shortcut", "message_action")
+
+
 class BotUnreachableError(ConnectionError):
     """The bot's HTTP endpoint refused or dropped the connection."""
 
@@ -115,7 +120,10 @@ class Actor:
         }
 
     def send_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        """POST ``body`` with exactly ``headers`` to the bot; returns (status, body text)."""
+        """POST ``body`` with exactly ``headers`` to the bot; returns (status, body text). While the bot holds a
+        Socket Mode connection, the request goes there as an envelope instead (``_over_socket``)."""
+        if self.ws.socket.connected():
+            return self._over_socket(body, headers)
         if not self.ws.bot_endpoint:
             raise RuntimeError("the local workspace has no bot_endpoint to send to")
         request = urllib.request.Request(self.ws.bot_endpoint, data=body, headers=headers, method="POST")
@@ -134,6 +142,28 @@ class Actor:
         if self.ws.settle is not None:  # the bot's follow-ups (modal, ephemeral) land before the member looks
             self.ws.settle()
         return answer
+
+    def _over_socket(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """Deliver what would have been POSTed as a Socket Mode envelope, as Slack does to a connected app:
+        an event, an interaction, or a slash command; the acknowledgement's payload is the answer."""
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if content_type.startswith("application/json"):
+            kind, payload, answers = "events_api", json.loads(body), False
+        else:
+            form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+            if "payload" in form:
+                payload = json.loads(form["payload"])
+                kind, answers = "interactive", payload.get("type") in ANSWERED_INTERACTIONS
+            else:
+                kind, payload, answers = "slash_commands", form, True
+        try:
+            answer = self.ws.socket.deliver(kind, payload, accepts_response_payload=answers)
+        except NotAcknowledged as exc:
+            raise BotTimeoutError(f"the bot did not acknowledge within {self.ws.ack_timeout_seconds} s") from exc
+        self.ws.arrivals.append("answer")
+        if self.ws.settle is not None:
+            self.ws.settle()
+        return 200, json.dumps(answer) if answer else ""
 
     def _post_form(self, fields: dict[str, str]) -> tuple[int, Any]:
         body = urlencode(fields).encode("utf-8")

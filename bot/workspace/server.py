@@ -27,6 +27,7 @@ from bot.workspace.api import WebApi
 from bot.workspace.calls import CallRecord
 from bot.workspace.payloads import ApiResult, InvalidPayloadError, error
 from bot.workspace.persist import StateLog
+from bot.workspace.socket import SocketHub, accept_key
 from bot.workspace.state import CALL_HISTORY, FaultPlan, RateLimits, User, WorkspaceState
 from bot.workspace.terminal import act
 
@@ -60,6 +61,9 @@ class LocalWorkspace:
         ack_timeout_seconds: float = 3.0,
         state_file: Path | None = None,
         api_latency: float = 0.0,
+        app_token: str | None = None,
+        socket_retries: int = 3,
+        disconnect_every_seconds: float | None = None,
     ) -> None:
         """``state_file``: keep users, channels, messages, views and the ts counter across runs.
 
@@ -70,6 +74,9 @@ class LocalWorkspace:
         see ``RateLimits``). ``call_history``: how many calls ``calls``/``call_log`` keep.
         ``api_latency``: real seconds every Web API and response_url call spends "on the network" before
         it is handled (slept in the handler thread, outside the state lock); see ``set_api_latency``.
+        ``app_token``: the app-level token (``xapp-…``) that may open Socket Mode connections (``socket``);
+        an envelope is sent ``socket_retries`` more times unacknowledged; every ``disconnect_every_seconds``
+        each connection is asked to go, as Slack does.
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
@@ -84,6 +91,9 @@ class LocalWorkspace:
             self.state, bot_token=bot_token, limits=limits, faults=faults, landing_delay=landing_delay_seconds
         )
         self.actor = Actor(self)
+        #: Socket Mode: while the bot holds a connection, members' requests reach it there, not over HTTP.
+        self.socket = SocketHub(app_token=app_token, ack_timeout=ack_timeout_seconds, retries=socket_retries,
+                                disconnect_every=disconnect_every_seconds)  # fmt: skip
         self.state_file = state_file
         self._log = StateLog(state_file) if state_file is not None else None
         if self._log is not None:
@@ -127,12 +137,16 @@ class LocalWorkspace:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-workspace", daemon=True
         )
         self._thread.start()
+        if self.socket.disconnect_every:
+            threading.Thread(target=self.socket.run_disconnects, args=(self._release,), name="socket-refresh",
+                             daemon=True).start()  # fmt: skip
         log.info("local Slack workspace listening on %s", self.base_url)
         return self.base_url
 
     def stop(self) -> None:
         """Stop serving (held timeout responses are released first)."""
         self._release.set()
+        self.socket.close_all()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
@@ -441,6 +455,9 @@ class _Handler(BaseHTTPRequestHandler):
         ws = self.server.workspace
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if url.path == "/_local/socket" and self.command == "GET":
+            self._socket(ws, query.get("ticket", ""))
+            return
         raw = self._body()
         if ws.api_latency > 0 and (url.path.startswith("/api/") or url.path.startswith("/_local/response/")):
             time.sleep(ws.api_latency)  # the network, not the workspace: no lock held
@@ -481,7 +498,29 @@ class _Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else None
         form_token = params.pop("token", None)
+        if method == "apps.connections.open":  # the app-level token's one method
+            return ApiResult(ws.socket.open_url(token or (str(form_token) if form_token else None),
+                                                "ws" + ws.root_url.removeprefix("http")))  # fmt: skip
         return ws.api.call(method, params, token or (str(form_token) if form_token else None))
+
+    def _socket(self, ws: LocalWorkspace, ticket: str) -> None:
+        """A Socket Mode connection: the WebSocket handshake for a ticket ``apps.connections.open`` gave, then
+        the connection runs in this thread until it closes."""
+        key = self.headers.get("Sec-WebSocket-Key")
+        if (self.headers.get("Upgrade") or "").lower() != "websocket" or not key:
+            self._send_json(400, {"ok": False, "error": "not_a_websocket"})
+            return
+        if not ws.socket.take_ticket(ticket):
+            self._send_json(401, {"ok": False, "error": "invalid_ticket"})
+            return
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key))
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        ws.socket.serve(self.rfile, self.wfile, self.connection)
 
     def _parse_body(self, raw: bytes) -> dict[str, Any]:
         if not raw:
