@@ -92,10 +92,15 @@ def describe_local(runtime: Runtime) -> str:
         ).first()
     exe = Path(sys.argv[0])
     prog = os.path.relpath(exe) if exe.name == "auditbot" and exe.exists() else "auditbot"
+    health = f"{runtime.server.url}/healthz"
+    if runtime.socket_handler is not None:
+        connection = f"  bot connection      : Socket Mode, opened by the bot   (AUDITBOT_LOCAL_SOCKET_MODE; health: {health})"
+    else:
+        connection = f"  bot request URL     : {runtime.server.url}/slack/events   (port: AUDITBOT_PORT; health: {health})"
     lines = [
         "auditbot is running against the LOCAL workspace (no Slack credentials configured).",
         f"  local Slack Web API : {runtime.workspace.base_url}   (port: AUDITBOT_LOCAL_WORKSPACE_PORT)",
-        f"  bot request URL     : {runtime.server.url}/slack/events   (port: AUDITBOT_PORT; health: {runtime.server.url}/healthz)",
+        connection,
         f"  database            : {describe(runtime.engine)}",
         "See what people received (in another terminal):",
     ]

@@ -204,6 +204,10 @@ class StartupError(Exception):
     """The bot cannot start (e.g. a port is taken); the message is one line for the operator."""
 
 
+#: Local Socket Mode: the local workspace asks the bot to reconnect this often, as Slack does every few hours.
+LOCAL_SOCKET_REFRESH_SECONDS = 3600.0
+
+
 def _listen(bind: Callable[[], _T], port: int, setting: str | None, *, host: str) -> _T:
     """Bind with ``bind()``; a port in use (or any failure to listen) is one line naming the setting."""
     try:
@@ -291,12 +295,15 @@ def _assemble(
 ) -> Runtime:  # fmt: skip
     """Everything after the HTTP port is bound, in an order that starts work last."""
     base_url: str | None = settings.slack_api_url
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token is not None else None
     if settings.local_mode:
         token = f"xoxb-local-{secrets.token_hex(8)}"
         secret = secrets.token_hex(16)
+        app_token = f"xapp-1-local-{secrets.token_hex(8)}" if settings.local_socket_mode else None
         if workspace is None:  # in a process of its own, as Slack is: its messages are not the bot's memory
             local = WorkspaceProcess(
-                bot_token=token, signing_secret=secret, state_file=settings.data_dir / "local-workspace.jsonl"
+                bot_token=token, signing_secret=secret, state_file=settings.data_dir / "local-workspace.jsonl",
+                app_token=app_token, disconnect_every_seconds=LOCAL_SOCKET_REFRESH_SECONDS if app_token else None,
             )
             _listen(lambda: local.start(port=settings.local_workspace_port), settings.local_workspace_port,
                     "AUDITBOT_LOCAL_WORKSPACE_PORT", host="127.0.0.1")  # fmt: skip
@@ -304,6 +311,7 @@ def _assemble(
             workspace = local
         else:
             token, secret = workspace.bot_token, workspace.signing_secret
+            app_token = workspace.app_token if settings.local_socket_mode else None
         base_url = workspace.base_url
         settings = settings.model_copy(update={"slack_signing_secret": SecretStr(secret), "slack_bot_token": None})
     else:
@@ -333,11 +341,12 @@ def _assemble(
     socket_handler = None
     followups: FollowUps | None = None
     clicks: ClickLane | None = None
-    if not settings.local_mode and settings.slack_app_token is not None:
+    if app_token is not None:  # Socket Mode: Slack (or the local workspace) delivers requests over the socket
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        pending.serve(make_wsgi(None, sessions))  # only the health check listens
-        socket_handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        # only the health check listens (and, locally, "settled" at once: each request is done before its ack)
+        pending.serve(make_wsgi(None, sessions, settled=(lambda: True) if workspace is not None else None))
+        socket_handler = SocketModeHandler(app, app_token)
         socket_handler.connect()
         stoppers.append(socket_handler.close)
     else:

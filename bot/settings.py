@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
     local_workspace_port: int = Field(3001, ge=0, le=65535)
+    #: Local mode: the bot connects to its local workspace over Socket Mode, as a council behind a firewall does.
+    local_socket_mode: bool = False
 
     nation: Nation = Nation.ENGLAND_AND_WALES
     timezone: str = "Europe/London"

@@ -295,12 +295,13 @@ def test_every_readme_example_runs_and_shows_what_the_readme_says(demo: Demo, tm
     assert "people Slack did not know when last messaged: 0" in said["auditbot doctor"], "staff imported later got accounts"
 
 
+@pytest.mark.parametrize("socket_mode", [False, True])
 def test_local_mode_runs_its_workspace_in_a_process_of_its_own_and_a_terminal_click_waits_for_the_bot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, socket_mode: bool
 ) -> None:
     engine, _ = new_engine("sqlite", tmp_path)
     url = engine.url.render_as_string(hide_password=False)
-    settings = load_settings(data_dir=tmp_path / "data", database_url=url, local_workspace_port=0)
+    settings = load_settings(data_dir=tmp_path / "data", database_url=url, local_workspace_port=0, local_socket_mode=socket_mode)
     clock = FakeTime(NOW)
     monkeypatch.setattr(bot.cli, "Context", functools.partial(bot.cli.Context, clock=clock))
     monkeypatch.chdir(ROOT)
@@ -311,6 +312,7 @@ def test_local_mode_runs_its_workspace_in_a_process_of_its_own_and_a_terminal_cl
     try:
         workspace = runtime.workspace
         assert isinstance(workspace, WorkspaceProcess), "Slack's stand-in keeps its messages in its own memory"
+        assert (runtime.socket_handler is not None) == socket_mode, "Socket Mode: the bot connected to the workspace"
         for sender in runtime.senders.values():
             sender.drain(clock.now)
         with runtime.sessions() as session:

@@ -118,7 +118,8 @@ def test_a_disconnect_in_the_middle_of_a_fan_out_loses_nothing_and_doubles_nothi
     sim.step(sim.clock.now)
 
     with sim.sessions() as session:
-        states = {state: count for state, count in session.execute(select(Notification.state, func.count()).group_by(Notification.state))}
+        counted = session.execute(select(Notification.state, func.count()).group_by(Notification.state))
+        states = {state: count for state, count in counted}
     assert states == {NotificationState.SENT: report.allocation_messages}
     delivered = [m for m in sim.workspace.messages() if m["text"].startswith("You have a case file audit")]
     assert len(delivered) == len({(m["channel"], m["text"]) for m in delivered}), "no one's message twice"

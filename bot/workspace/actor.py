@@ -120,9 +120,10 @@ class Actor:
         }
 
     def send_raw(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        """POST ``body`` with exactly ``headers`` to the bot; returns (status, body text). While the bot holds a
-        Socket Mode connection, the request goes there as an envelope instead (``_over_socket``)."""
-        if self.ws.socket.connected():
+        """POST ``body`` with exactly ``headers`` to the bot; returns (status, body text). A workspace whose app uses
+        Socket Mode (it has an app-level token) delivers it over the bot's socket as an envelope instead
+        (``_over_socket``), as Slack does."""
+        if self.ws.app_token is not None:
             return self._over_socket(body, headers)
         if not self.ws.bot_endpoint:
             raise RuntimeError("the local workspace has no bot_endpoint to send to")

@@ -121,6 +121,12 @@ class WorkspaceProcess:
     def signing_secret(self) -> str:
         return str(self.options["signing_secret"])
 
+    @property
+    def app_token(self) -> str | None:
+        """The app-level token that may open Socket Mode connections, if any."""
+        token = self.options.get("app_token")
+        return str(token) if token else None
+
     def start(self, port: int = 0) -> str:
         """Start the child, serving on ``port`` (0: any free one); returns its Web API base URL. A port that
         cannot be listened on is the child's ``OSError``."""

@@ -79,6 +79,7 @@ class LocalWorkspace:
         each connection is asked to go, as Slack does.
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
+        self.app_token = app_token
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
         #: How long (real seconds) a terminal action waits for the bot to publish a Home (``wait_for_home``).
         self.publish_wait_seconds = ack_timeout_seconds

@@ -161,7 +161,8 @@ class SocketHub:
         self._pending: dict[str, _Envelope] = {}
         self._numbers = itertools.count(1)
         self._changed = threading.Condition()
-        #: What went over the sockets, for tests: ("hello" | "envelope" | "ack" | "disconnect" | "closed", connection, envelope id).
+        #: What went over the sockets, for tests: (what, connection number, envelope id), ``what`` being one of
+        #: "hello", "envelope", "ack", "disconnect" and "closed".
         self.log: list[tuple[str, int, str]] = []
 
     # --- apps.connections.open and the socket ---------------------------------------------------------------------
