@@ -100,6 +100,7 @@ def describe_local(runtime: Runtime) -> str:
     lines = [
         "auditbot is running against the LOCAL workspace (no Slack credentials configured).",
         f"  local Slack Web API : {runtime.workspace.base_url}   (port: AUDITBOT_LOCAL_WORKSPACE_PORT)",
+        f"  in a browser        : {runtime.workspace.root_url}   (pick a person: their DMs, Home and forms)",
         connection,
         f"  database            : {describe(runtime.engine)}",
         "See what people received (in another terminal):",

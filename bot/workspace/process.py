@@ -148,6 +148,11 @@ class WorkspaceProcess:
         self._conn, self.base_url = parent, str(answer)
         return self.base_url
 
+    @property
+    def root_url(self) -> str:
+        """Where the workspace answers (its page, ``/_local/...``); ``base_url`` is its Web API under it."""
+        return self.base_url.removesuffix("api/")
+
     def connect_bot(self, endpoint: str, settled_url: str) -> None:
         """Where members' requests go (the bot's Slack request URL), and where to wait for its follow-ups."""
         self._ask("connect_bot", endpoint, settled_url)

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.workspace import browser
 from bot.workspace.actor import Actor
 from bot.workspace.api import WebApi
 from bot.workspace.calls import CallRecord
@@ -459,6 +460,9 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/_local/socket" and self.command == "GET":
             self._socket(ws, query.get("ticket", ""))
             return
+        if url.path == "/" and self.command == "GET":  # the workspace in a browser (bot/workspace/browser.py)
+            self._send(200, browser.page(), "text/html; charset=utf-8", {"Cache-Control": "no-store"})
+            return
         raw = self._body()
         if ws.api_latency > 0 and (url.path.startswith("/api/") or url.path.startswith("/_local/response/")):
             time.sleep(ws.api_latency)  # the network, not the workspace: no lock held
@@ -552,6 +556,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"ok": True}, {}
         if route == "users":
             return 200, ws.users(), {}
+        if route == "browser/render" and "user" in query:
+            if ws.member_id(query["user"]) is None:
+                return 404, {"ok": False, "error": "users_not_found"}, {}
+            return 200, browser.render(ws, query["user"]), {}
         try:
             if route == "messages":
                 return 200, ws.messages(user_email=query.get("user"), channel=query.get("channel")), {}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.workspace.actor import BotTimeoutError, BotUnreachableError
+from bot.workspace.browser import press
 from bot.workspace.forms import FormInputError, find_clickable, find_in_view, input_values
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ EXPECTED = {
     "home": "JSON with user (email)",
     "submit": "JSON with user (email) and fields",
     "close": "JSON with user (email), and optionally fields (what was typed before closing)",
+    "press": "JSON with user (email), action, and channel and ts (a message) or view, and value or option",
 }
 
 
@@ -143,6 +145,7 @@ ACTIONS: dict[str, Callable[[LocalWorkspace, str, dict[str, Any]], dict[str, Any
     "submit": _submit,
     "close": _close,
     "home": _home,
+    "press": press,  # the browser page's click, on an exact message or view (bot/workspace/browser.py)
 }
 
 
