@@ -66,6 +66,9 @@ def sim(engine: Engine, settings: Settings, emails: dict[str, str], workspace: L
         assert runtime.socket_handler is not None and workspace.socket.wait_connected(10), "the bot connected"
         yield Simulation(runtime, workspace, WorkingCalendar.from_settings(settings), clock)
     finally:
+        if runtime.socket_handler is not None:  # the workspace closes first: the client stops reading at once
+            runtime.socket_handler.client.auto_reconnect_enabled = False
+            workspace.socket.close_all()
         runtime.stop()
 
 
@@ -110,11 +113,24 @@ def test_a_disconnect_in_the_middle_of_a_modal_submission_loses_nothing_and_doub
         assert len(told) == 1
 
 
-def test_a_disconnect_in_the_middle_of_a_fan_out_loses_nothing_and_doubles_nothing(sim: Simulation) -> None:
+def test_a_disconnect_in_the_middle_of_a_fan_out_loses_nothing_and_doubles_nothing(
+    sim: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, posted = sim.workspace.api, []
+    real = api.call
+
+    def counting(method: str, params: Any, token: str | None) -> Any:
+        if method == "chat.postMessage":
+            posted.append(method)
+            if len(posted) == 5:  # five messages into the fan-out, Slack asks the bot to go
+                sim.workspace.socket.request_disconnect()
+        return real(method, params, token)
+
+    monkeypatch.setattr(api, "call", counting)
     sim.at(dt.date(2026, 12, 1), 9)
-    report = sim.step(sim.clock.now)  # the allocation, and its messages sent while ...
-    sim.workspace.socket.request_disconnect()  # ... Slack asks the bot to go
-    assert sim.workspace.socket.wait_connected(10, newer_than=1)
+    report = sim.step(sim.clock.now)  # the allocation, and its messages sent
+    assert sim.workspace.socket.wait_connected(10, newer_than=1), "the bot connected again"
+    assert [kind for kind, *_ in sim.workspace.socket.log][:3] == ["hello", "disconnect", "hello"]
     sim.step(sim.clock.now)
 
     with sim.sessions() as session:

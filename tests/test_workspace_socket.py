@@ -37,6 +37,12 @@ class App:
                                        auto_reconnect_enabled=True, ping_interval=1)  # fmt: skip
         self.client.socket_mode_request_listeners.append(self.handle)
 
+    def close(self, workspace: LocalWorkspace) -> None:
+        """Close from the workspace's side first, so the client stops reading at once rather than at its timeout."""
+        self.client.auto_reconnect_enabled = False
+        workspace.socket.close_all()
+        self.client.close()
+
     def handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
         self.received.append((request.type, request.payload, request.retry_attempt))
         if len(self.received) <= self.ignore:
@@ -50,7 +56,7 @@ def app(workspace: LocalWorkspace) -> Iterator[App]:
     connected.client.connect()
     assert workspace.socket.wait_connected(5)
     yield connected
-    connected.client.close()
+    connected.close(workspace)
 
 
 def test_a_connection_is_greeted_and_an_envelope_is_answered_through_its_acknowledgement(workspace, app) -> None:
@@ -68,7 +74,7 @@ def test_an_envelope_not_acknowledged_is_sent_again_and_acted_on_once_acknowledg
         assert workspace.socket.wait_connected(5)
         workspace.socket.deliver("events_api", {"event": {"type": "app_home_opened"}}, accepts_response_payload=False)
     finally:
-        slow.client.close()
+        slow.close(workspace)
     assert [(kind, attempt) for kind, _, attempt in slow.received] == [("events_api", 0), ("events_api", 1)]
 
 
@@ -81,7 +87,7 @@ def test_an_envelope_nobody_acknowledges_is_given_up_after_the_retries(workspace
         with pytest.raises(NotAcknowledged):
             workspace.socket.deliver("interactive", {"type": "block_actions"}, accepts_response_payload=False)
     finally:
-        silent.client.close()
+        silent.close(workspace)
     assert [attempt for *_, attempt in silent.received] == [0, 1, 2]
 
 
@@ -108,3 +114,17 @@ def test_only_the_app_level_token_opens_a_connection_and_each_url_serves_once(wo
     assert opened["url"].startswith("ws://127.0.0.1:")
     assert workspace.socket.take_ticket(opened["url"].split("ticket=")[1]) is True
     assert workspace.socket.take_ticket(opened["url"].split("ticket=")[1]) is False, "a URL serves one connection"
+
+
+def test_the_workspace_asks_for_a_new_connection_every_so_often_and_the_client_follows() -> None:
+    with LocalWorkspace(bot_token=TOKEN, signing_secret="s", app_token=APP_TOKEN, tiers=False,
+                        disconnect_every_seconds=0.5) as ws:  # fmt: skip
+        app = App(ws, answer={"text": "ok"})
+        app.client.connect()
+        try:
+            assert ws.socket.wait_connected(5)
+            assert ws.socket.wait_connected(10, newer_than=2), "asked twice, connected three times"
+        finally:
+            app.close(ws)
+    asked = [kind for kind, *_ in ws.socket.log if kind == "disconnect"]
+    assert len(asked) >= 2

@@ -191,13 +191,13 @@ class SocketHub:
     def serve(self, rfile: BinaryIO, wfile: BinaryIO, sock: socket.socket | None = None) -> None:
         """Run one accepted connection (the HTTP handler's thread) until it closes."""
         connection = Connection(next(self._numbers), rfile, wfile, sock)
-        with self._changed:
-            self._connections.append(connection)
-            self._changed.notify_all()
-        connection.send_json({"type": "hello", "num_connections": len(self._connections),
+        connection.send_json({"type": "hello", "num_connections": len(self._connections) + 1,
                               "debug_info": {"host": "local-workspace", "approximate_connection_time": 18060},
                               "connection_info": {"app_id": "ALOCAL"}})  # fmt: skip
         self.log.append(("hello", connection.number, ""))
+        with self._changed:  # open for envelopes once greeted, as Slack sends nothing before its hello
+            self._connections.append(connection)
+            self._changed.notify_all()
         try:
             for text in connection.messages():
                 self._acknowledged(connection, text)
