@@ -234,6 +234,8 @@ class Settings(BaseSettings):
         if given and len(given) != len(tokens) and self.slack_app_token is None:
             missing = sorted(set(tokens) - set(given))
             raise ValueError(f"{', '.join(given)} is set but {', '.join(missing)} is not")
+        if self.slack_app_token is not None and self.slack_bot_token is None:
+            raise ValueError("AUDITBOT_SLACK_APP_TOKEN is set but AUDITBOT_SLACK_BOT_TOKEN is not (Socket Mode needs both)")
         if self.slack_bot_token is not None and not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
             raise ValueError("AUDITBOT_SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):

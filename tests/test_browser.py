@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +21,7 @@ from sqlalchemy import select
 
 from store.models import AlertRecipient, Allocation, ExemptionRequest, RequestState
 from tests.simulation import Simulation
-from tests.support import TOKEN
+from tests.support import TOKEN, running_workspace
 from tests.test_scenario_exemptions import AMY, allocate_december, email_of
 
 D = dt.date
@@ -105,8 +107,7 @@ def test_an_auditor_sees_their_allocation_and_a_new_message_arrives_without_a_re
     assert arrived.locator("b", has_text="new").count() == 1 and arrived.locator("s", has_text="no").count() == 1
     assert arrived.locator("a[href='https://example.org']", has_text="a link").count() == 1
     assert arrived.locator("button.btn.danger", has_text="Careful").count() == 1
-    assert page.locator("article.message").first.inner_text().startswith("#"), "newest first"
-    assert "A new note" in page.locator("article.message").first.inner_text()
+    assert "A new note" in page.locator("article.message").first.inner_text(), "newest first"
 
     homes = sim.runtime.homes
     assert homes is not None
@@ -174,7 +175,9 @@ def test_a_safeguarding_concern_is_raised_and_the_team_manager_acknowledges_it(s
 
     sim.at(D(2026, 12, 2), 10, 5)
     as_person(page, manager)
-    alert = newest(page, f"Safeguarding concern: {ref}")
+    alert = page.locator("article.message", has=page.locator("button", has_text="Acknowledge")).first
+    alert.wait_for(timeout=SHOWN)
+    assert f"Safeguarding concern: {ref}" in alert.inner_text()
     assert "Home visit today." in alert.inner_text()
     alert.locator("button", has_text="Acknowledge").click()
     page.locator("article.message", has_text="You acknowledged this at 10:05").first.wait_for(timeout=SHOWN)
@@ -182,3 +185,46 @@ def test_a_safeguarding_concern_is_raised_and_the_team_manager_acknowledges_it(s
     with sim.sessions() as session:
         acknowledged = [r for r in session.scalars(select(AlertRecipient)) if r.person.email == manager]
         assert acknowledged and acknowledged[0].acknowledged_at is not None
+
+
+def test_what_a_message_says_is_shown_as_text_never_run(sim: Simulation, page: Any) -> None:
+    auditor, *_ = first_allocation(sim)
+    as_person(page, auditor)
+    newest(page, "You have a case file audit")
+    hostile = "<script>window.ran = 1</script> <img src=x onerror=\"window.ran = 2\"> &lt;b&gt;"
+    WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(
+        channel=sim.workspace.user_id(auditor), text="hostile", blocks=[
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{hostile} <javascript:window.ran=3|click me>"}},
+            {"type": "actions", "elements": [{"type": "button", "action_id": "u", "url": "javascript:window.ran=4",
+                                              "text": {"type": "plain_text", "text": "Open"}}]}])  # fmt: skip
+
+    shown = newest(page, "click me")
+
+    said = shown.inner_text()
+    assert 'onerror="window.ran = 2"' in said and "<b>" in said, "markup in a message is shown as its text"
+    assert shown.locator("script, img, b").count() == 0 and shown.locator("a").count() == 0, "no element, no javascript: link"
+    shown.locator("text=click me").click()
+    assert page.evaluate("window.ran") is None
+
+
+def test_the_page_and_the_members_actions_answer_only_this_machine_and_json() -> None:
+    """Another site's page can reach 127.0.0.1 too: a form it posts, or its own name rebound to this address,
+    is refused before anything is done."""
+    with running_workspace() as workspace:
+        answered = _answers(workspace)
+    assert answered == [200, 403, 403, 415]
+
+
+def _answers(workspace: Any) -> list[int]:
+    def status(path: str, data: bytes | None = None, **headers: str) -> int:
+        request = urllib.request.Request(workspace.root_url.rstrip("/") + path, data=data, headers=headers)
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
+
+    workspace.add_user("someone@council.example", "Someone")
+    form = b'{"user": "someone@council.example", "command": "/audit", "text": "mine"}'
+    return [status("/"), status("/", Host="evil.example"), status("/_local/users", Host="evil.example:3001"),
+            status("/_local/act/command", form, **{"Content-Type": "text/plain"})]

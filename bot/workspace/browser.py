@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.workspace.forms import FormInputError
+
 if TYPE_CHECKING:
     from bot.workspace.server import LocalWorkspace
 
@@ -60,10 +62,7 @@ def mrkdwn(text: str, name_of: Callable[[str], str | None]) -> str:
         out.append(_angle(match.group(1), name_of))
         last = match.end()
     out.append(_plain(text[last:]))
-    joined = "".join(out).replace("\n", "<br>")
-    for code, emoji in _EMOJI.items():
-        joined = joined.replace(code, emoji)
-    return joined
+    return "".join(out).replace("\n", "<br>")
 
 
 def _unslack(text: str) -> str:
@@ -71,7 +70,16 @@ def _unslack(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    return _styled(_esc(_unslack(text)))
+    styled = _styled(_esc(_unslack(text)))
+    for code, emoji in _EMOJI.items():  # in text only, never inside a link's address
+        styled = styled.replace(code, emoji)
+    return styled
+
+
+def _safe_url(url: object) -> str | None:
+    """A link's address if it is one a page may open (http, https, mailto), else None."""
+    text = _unslack(str(url)).strip()
+    return text if text.lower().startswith(("http://", "https://", "mailto:")) else None
 
 
 def _angle(inner: str, name_of: Callable[[str], str | None]) -> str:
@@ -83,8 +91,9 @@ def _angle(inner: str, name_of: Callable[[str], str | None]) -> str:
         return f'<span class="mention">#{_esc(_unslack(label) or target[1:])}</span>'
     if target.startswith("!"):
         return f'<span class="mention">@{_esc(target[1:].split("^")[0])}</span>'
-    if target.startswith(("http://", "https://", "mailto:")):
-        return f'<a href="{_esc(_unslack(target))}" target="_blank" rel="noopener">{_styled(_esc(_unslack(label or target)))}</a>'
+    address = _safe_url(target)
+    if address is not None:
+        return f'<a href="{_esc(address)}" target="_blank" rel="noopener">{_styled(_esc(_unslack(label or target)))}</a>'
     return _esc(_unslack(inner))
 
 
@@ -134,8 +143,10 @@ class Drawer:
         kind = element.get("type")
         if kind == "button":
             style = {"primary": " primary", "danger": " danger"}.get(str(element.get("style")), "")
-            if element.get("url"):
-                return f'<a class="btn{style}" href="{_esc(element["url"])}" target="_blank">{self.text(element.get("text"))}</a>'
+            address = _safe_url(element["url"]) if element.get("url") else None
+            if address is not None:
+                return (f'<a class="btn{style}" href="{_esc(address)}" target="_blank" rel="noopener">'
+                        f'{self.text(element.get("text"))}</a>')  # fmt: skip
             attrs = _data({**data, "value": str(element.get("value", "")), "confirm": _confirm(element)})
             return f'<button class="btn{style}" {attrs}>{self.text(element.get("text"))}</button>'
         if kind in ("static_select", "overflow"):
@@ -242,7 +253,15 @@ def render(ws: LocalWorkspace, email: str) -> dict[str, Any]:
 
 def press(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
     """A click in the page: on a message (``channel`` and ``ts``) or in a view (``view``), on the element
-    ``action`` (the button whose ``value`` it is, or the menu's chosen ``option``)."""
+    ``action`` (the button whose ``value`` it is, or the menu's chosen ``option``). A control that is no longer
+    there (the message changed under the person's pointer) is answered in words."""
+    try:
+        return _press(ws, email, body)
+    except (LookupError, PermissionError, NotImplementedError, ValueError) as exc:
+        raise FormInputError(f"that is no longer there to click: {exc}") from exc
+
+
+def _press(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
     action, value = str(body["action"]), body.get("value") or None
     option = str(body["option"]) if body.get("option") else None
     if body.get("view"):

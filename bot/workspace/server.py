@@ -457,6 +457,9 @@ class _Handler(BaseHTTPRequestHandler):
         ws = self.server.workspace
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if (url.path == "/" or url.path.startswith("/_local/")) and not self._from_this_machine():
+            self._send_json(403, {"ok": False, "error": "not_this_machine"})  # another site's page, by DNS rebinding
+            return
         if url.path == "/_local/socket" and self.command == "GET":
             self._socket(ws, query.get("ticket", ""))
             return
@@ -479,6 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path.startswith("/_local/") and self.command == "GET":
             self._send_json(*self._read_api(ws, url.path.removeprefix("/_local/"), query))
             return
+        elif url.path.startswith("/_local/act/") and self.command == "POST" and not self._json():
+            result = error("json_only", status=415)  # a form another site's page posts needs no preflight: refused
         elif url.path.startswith("/_local/act/") and self.command == "POST" and (
             answer := act(ws, url.path.removeprefix("/_local/act/"), raw)
         ) is not None:
@@ -490,6 +495,15 @@ class _Handler(BaseHTTPRequestHandler):
         if result.hold:
             ws._release.wait(ws.timeout_hold_seconds)
         self._send_json(result.status, result.body, result.headers)
+
+    def _json(self) -> bool:
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() == "application/json"
+
+    def _from_this_machine(self) -> bool:
+        """The page and the member's actions answer only requests addressed to this machine by name (a page
+        elsewhere that rebinds its own name to 127.0.0.1 still sends its own name as the Host)."""
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
+        return host in ("127.0.0.1", "localhost", "::1")
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -518,6 +532,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not ws.socket.take_ticket(ticket):
             self._send_json(401, {"ok": False, "error": "invalid_ticket"})
             return
+        self.protocol_version = "HTTP/1.1"  # RFC 6455: the upgrade is answered in HTTP/1.1
         self.send_response(101, "Switching Protocols")
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")

@@ -6,8 +6,9 @@ envelopes (``{"envelope_id", "type", "payload", "accepts_response_payload", "ret
 and waits for each one's acknowledgement (``{"envelope_id", "payload"?}``): the payload is what a slash command
 or a modal submission answers, as an HTTP body would. As Slack does:
 
-* an envelope not acknowledged within ``ack_timeout`` seconds is sent again, on the newest open connection,
-  with ``retry_attempt`` counting up, at most ``retries`` times;
+* an event (``events_api``) not acknowledged within ``ack_timeout`` seconds is sent again, on the newest open
+  connection, with ``retry_attempt`` counting up, at most ``retries`` times; a command or an interaction is
+  sent once, and unacknowledged it fails, as Slack shows the person an error;
 * ``request_disconnect`` asks every connection to go (``{"type": "disconnect", "reason": "refresh_requested"}``),
   as Slack does every few hours (every ``disconnect_every`` seconds here, when set); the client opens a new one,
   and what was not acknowledged on the old one is delivered again there;
@@ -20,6 +21,7 @@ frames masked, the server's not), so the local workspace needs nothing beyond th
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -40,6 +42,8 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, CLOSE, PING, PONG, CONTINUATION = 0x1, 0x8, 0x9, 0xA, 0x0
 #: Far above any envelope or acknowledgement (a modal's answer is tens of kilobytes).
 MAX_FRAME = 4_000_000
+#: How much of what went over the sockets ``SocketHub.log`` keeps.
+LOG_KEPT = 10_000
 
 
 class SocketClosed(Exception):
@@ -116,7 +120,7 @@ class Connection:
                 self.wfile.write(frame(opcode, data))
                 self.wfile.flush()
                 return True
-            except OSError:
+            except (OSError, ValueError):  # the socket gone, or its file closed under us
                 self.open = False
                 return False
 
@@ -163,7 +167,7 @@ class SocketHub:
         self._changed = threading.Condition()
         #: What went over the sockets, for tests: (what, connection number, envelope id), ``what`` being one of
         #: "hello", "envelope", "ack", "disconnect" and "closed".
-        self.log: list[tuple[str, int, str]] = []
+        self.log: collections.deque[tuple[str, int, str]] = collections.deque(maxlen=LOG_KEPT)
 
     # --- apps.connections.open and the socket ---------------------------------------------------------------------
 
@@ -218,11 +222,11 @@ class SocketHub:
         envelope_id = message.get("envelope_id") if isinstance(message, dict) else None
         with self._changed:
             pending = self._pending.get(str(envelope_id))
-        if pending is None:
-            return  # an ack for an envelope already acknowledged (or never sent): ignored, as Slack does
+            if pending is None or pending.acked.is_set():
+                return  # an envelope already acknowledged (or never sent): ignored, as Slack does; the first ack stands
+            pending.answer = message.get("payload")
+            pending.acked.set()
         self.log.append(("ack", connection.number, str(envelope_id)))
-        pending.answer = message.get("payload")
-        pending.acked.set()
 
     # --- delivery ---------------------------------------------------------------------------------------------
 
@@ -250,11 +254,14 @@ class SocketHub:
                              "accepts_response_payload": accepts_response_payload})  # fmt: skip
         with self._changed:
             self._pending[envelope_id] = pending
+        retried = kind == "events_api"  # Slack sends an event again; a command or an interaction, never
         try:
-            for attempt in range(self.retries + 1):
+            for attempt in range(self.retries + 1 if retried else 1):
                 connection = self._connection(self.ack_timeout)
                 if connection is not None:
-                    body = {**pending.body, "retry_attempt": attempt, "retry_reason": "timeout" if attempt else ""}
+                    body = dict(pending.body)
+                    if retried:
+                        body.update(retry_attempt=attempt, retry_reason="timeout" if attempt else "")
                     if connection.send_json(body):
                         self.log.append(("envelope", connection.number, envelope_id))
                 if pending.acked.wait(self.ack_timeout):
