@@ -44,11 +44,12 @@ def _ensure_venv() -> None:
 
 def _parallel(args: list[str]) -> list[str]:
     """Spread the suite over xdist workers, test by test: two per core, as
-    the tests mostly wait on databases and local servers. ``-n 0`` (or any ``-n``/``-p no:xdist``
-    given) decides otherwise."""
+    the tests mostly wait on databases and local servers; an idle worker takes tests still queued on a
+    busy one (``worksteal``), so a few long simulations do not leave one worker running alone at the end.
+    ``-n 0`` (or any ``-n``/``-p no:xdist`` given) decides otherwise."""
     given = any(a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses=")) for a in args)
     workers = min(8, 2 * (os.cpu_count() or 1))
-    return [] if given else ["-n", str(workers), "--dist", "load"]
+    return [] if given else ["-n", str(workers), "--dist", "worksteal"]
 
 
 def main(argv: list[str]) -> int:

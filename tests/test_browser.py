@@ -40,6 +40,13 @@ def _chromium() -> str | None:
     return named or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite only: the page draws what the workspace holds; the store behind the bot is the scenario tests' to try
+    on both (and a browser on each is a minute of the suite's ten)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
