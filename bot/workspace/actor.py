@@ -123,8 +123,14 @@ class Actor:
         """POST ``body`` with exactly ``headers`` to the bot; returns (status, body text). A workspace whose app uses
         Socket Mode (it has an app-level token) delivers it over the bot's socket as an envelope instead
         (``_over_socket``), as Slack does."""
-        if self.ws.app_token is not None:
-            return self._over_socket(body, headers)
+        answer = self._over_socket(body, headers) if self.ws.app_token is not None else self._over_http(body, headers)
+        self.ws.arrivals.append("answer")
+        if self.ws.settle is not None:  # the bot's follow-ups (modal, ephemeral) land before the member looks
+            self.ws.settle()
+        return answer
+
+    def _over_http(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """POST to the bot's request URL, as Slack does to an app with one."""
         if not self.ws.bot_endpoint:
             raise RuntimeError("the local workspace has no bot_endpoint to send to")
         request = urllib.request.Request(self.ws.bot_endpoint, data=body, headers=headers, method="POST")
@@ -139,9 +145,6 @@ class Actor:
             if isinstance(exc.reason, TimeoutError):
                 raise BotTimeoutError(f"the bot did not answer within {self.ws.ack_timeout_seconds} s") from exc
             raise BotUnreachableError(f"cannot reach the bot at {self.ws.bot_endpoint}: {exc.reason}") from exc
-        self.ws.arrivals.append("answer")
-        if self.ws.settle is not None:  # the bot's follow-ups (modal, ephemeral) land before the member looks
-            self.ws.settle()
         return answer
 
     def _over_socket(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -161,9 +164,6 @@ class Actor:
             answer = self.ws.socket.deliver(kind, payload, accepts_response_payload=answers)
         except NotAcknowledged as exc:
             raise BotTimeoutError(f"the bot did not acknowledge within {self.ws.ack_timeout_seconds} s") from exc
-        self.ws.arrivals.append("answer")
-        if self.ws.settle is not None:
-            self.ws.settle()
         return 200, json.dumps(answer) if answer else ""
 
     def _post_form(self, fields: dict[str, str]) -> tuple[int, Any]:

@@ -80,7 +80,6 @@ class LocalWorkspace:
         each connection is asked to go, as Slack does.
         """
         self.bot_token, self.signing_secret, self.bot_endpoint = bot_token, signing_secret, bot_endpoint
-        self.app_token = app_token
         self.timeout_hold_seconds, self.ack_timeout_seconds = timeout_hold_seconds, ack_timeout_seconds
         #: How long (real seconds) a terminal action waits for the bot to publish a Home (``wait_for_home``).
         self.publish_wait_seconds = ack_timeout_seconds
@@ -109,6 +108,11 @@ class LocalWorkspace:
         self.settle: Callable[[], object] | None = None
         #: The order things reached Slack: "answer" (the bot's HTTP answer to a request) and "response_url".
         self.arrivals: list[str] = []
+
+    @property
+    def app_token(self) -> str | None:
+        """The app-level token that may open Socket Mode connections (None: the app has a request URL instead)."""
+        return self.socket.app_token
 
     def set_api_latency(self, seconds: float) -> None:
         """Make every Web API and response_url call take ``seconds`` longer (0 = none)."""

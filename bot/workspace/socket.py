@@ -230,10 +230,6 @@ class SocketHub:
 
     # --- delivery ---------------------------------------------------------------------------------------------
 
-    def connected(self) -> bool:
-        with self._changed:
-            return any(c.open for c in self._connections)
-
     def wait_connected(self, timeout: float = 5.0, *, newer_than: int = 0) -> bool:
         """Wait for an open connection (numbered above ``newer_than``)."""
         with self._changed:
