@@ -305,3 +305,15 @@ def test_only_a_real_commit_clears_the_receipt(sim: Simulation) -> None:
             session.execute(select(1))  # the unit's real commit
     with sim.sessions() as session:
         assert pending_receipts(session) == []
+
+
+def test_on_a_bank_holiday_an_old_unfinished_click_waits_for_the_next_working_day(sim: Simulation) -> None:
+    first = allocate_december(sim)[0]
+    christmas = sim.at(dt.date(2026, 12, 25), 10, 0)  # a Friday, and a bank holiday: out of working hours all day
+    received(sim, "block_actions:christmas", christmas - dt.timedelta(hours=2), slack_id(sim, first.auditor_id))
+
+    sim.step(christmas)
+    assert told_not_done(sim, email_of(sim, first.auditor_id)) == []
+
+    sim.step(sim.at(sim.calendar.next_working_day(dt.date(2026, 12, 25)), 9, 0))  # Tuesday 29th: Boxing Day moves to Monday
+    assert len(told_not_done(sim, email_of(sim, first.auditor_id))) == 1
