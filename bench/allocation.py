@@ -57,7 +57,7 @@ def main() -> None:
         council = populate_council(sessions, history=args.history, until=MONTH)
         with sessions() as s, s.begin():
             s.execute(insert(AuditBreak), [{"person_id": p, "month": MONTH, "state": BreakState.APPROVED, "reason": "leave",
-                                            "requested_at": NOW} for p in council.auditor_ids[:3]])  # fmt: skip
+                                            "requested_at": NOW} for p in council.auditor_ids[:3]])
         print(f"{engine.url.get_backend_name()}: {council.staff} staff, {len(council.auditor_ids)} auditors, "
               f"{council.cases} cases, {args.history} past allocations inserted in {time.perf_counter() - began:.1f} s")
         settings = load_settings(database_url=engine.url.render_as_string(hide_password=False), max_audits_per_year=100)
@@ -68,12 +68,12 @@ def main() -> None:
                 began = time.perf_counter()
                 plan = plan_allocation(session, request, settings, now=NOW)
                 row(f"plan {size:,} of 100,000 cases", time.perf_counter() - began, floor,
-                    f"{len(plan.items)} planned, {len(plan.unallocated)} unallocated")  # fmt: skip
+                    f"{len(plan.items)} planned, {len(plan.unallocated)} unallocated")
                 began = time.perf_counter()
                 result = commit_allocation(session, plan, now=NOW)
                 session.flush()
                 row(f"commit {size:,} (allocations and outbox rows)", time.perf_counter() - began, floor,
-                    f"{result.created} created, {result.messages} messages")  # fmt: skip
+                    f"{result.created} created, {result.messages} messages")
                 session.rollback()
             if not args.no_memory:
                 with sessions() as session:

@@ -80,7 +80,7 @@ def prepare(sessions: sessionmaker[Session], workspace: LocalWorkspace | Workspa
         auditors = council.auditor_ids
         rows = [{"month_id": month_id, "month_start": MONTH, "case_id": k + 1, "auditor_id": auditors[k % len(auditors)],
                  "audit_type": AuditType.CONTROL, "due_date": dt.date(2026, 12, 31), "state": AllocationState.ALLOCATED,
-                 "reason": "bench", "created_at": now} for k in range(clicks)]  # fmt: skip
+                 "reason": "bench", "created_at": now} for k in range(clicks)]
         ids = list(session.scalars(insert(Allocation).returning(Allocation.id, sort_by_parameter_order=True), rows))
     return [(allocation_id, slack_ids[r["auditor_id"]]) for allocation_id, r in zip(ids, rows, strict=True)]  # type: ignore[index]
 
@@ -99,7 +99,7 @@ def click_bodies(workspace: LocalWorkspace | WorkspaceProcess, targets: list[tup
             "response_url": c["response_url"],
             "actions": [{"type": "button", "action_id": ActionId.MARK_COMPLETE, "block_id": BlockId.AUDIT_ACTIONS,
                          "value": str(allocation_id), "action_ts": f"{time.time():.6f}"}],
-        }  # fmt: skip
+        }
         bodies.append(urllib.parse.urlencode({"payload": json.dumps(payload)}).encode())
     return bodies
 
@@ -128,7 +128,7 @@ def _generate(url: str, bodies: list[bytes], rate: float, out: Any) -> None:
                 time.sleep(wait)
             body, stamp = bodies[i], str(int(time.time()))
             headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-                       "X-Slack-Signature": sign(SECRET, int(stamp), body)}  # fmt: skip
+                       "X-Slack-Signature": sign(SECRET, int(stamp), body)}
             sent = time.monotonic()
             try:
                 connection.request("POST", parsed.path, body, headers)
@@ -225,7 +225,7 @@ def main() -> None:
     gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
     clicks = ClickLane(followups, threads=settings.click_threads, max_wait=gate.wait).start()
     bot = serve_in_thread(make_wsgi(app, sessions, signing_secret=SECRET, followups=followups, gate=gate, clicks=clicks),
-                          threads=settings.http_threads)  # fmt: skip
+                          threads=settings.http_threads)
     bare_wsgi = make_wsgi(bare_app(workspace.base_url), sessions, signing_secret=SECRET)
     bare = serve_in_thread(bare_wsgi, threads=settings.http_threads)
     try:
@@ -240,7 +240,7 @@ def main() -> None:
             followups.wait_idle(300)
             with sessions() as session:
                 done = session.scalar(select(func.count()).where(Allocation.id.in_(sent),
-                                                                 Allocation.state == AllocationState.COMPLETED))  # fmt: skip
+                                                                 Allocation.state == AllocationState.COMPLETED))
             return time.monotonic() - started, (done or 0) / len(sent) if sent else 0.0
 
         sent: list[int] = []
@@ -255,7 +255,7 @@ def main() -> None:
             f, r = pct(answered(floor), q), pct(answered(real), q)
             row(f"ack {name}", ms(r), ms(f), r / f if f else None)
         row("generator lag p99 (sends late against schedule)", ms(pct([x.lag for x in real], 0.99)),
-            ms(pct([x.lag for x in floor], 0.99)))  # fmt: skip
+            ms(pct([x.lag for x in floor], 0.99)))
 
         print(f"\nthe same, every Slack Web API and response_url call taking {args.latency:g} s")
         workspace.set_api_latency(args.latency)
@@ -266,7 +266,7 @@ def main() -> None:
         acked = sum(1 for r in slow if r.latency is not None and r.status == 200)
         row("ack p50", ms(pct(answered(slow), 0.5)), ms(pct(answered(floor), 0.5)))
         row("ack p99", ms(pct(answered(slow), 0.99)), ms(pct(answered(floor), 0.99)),
-            pct(answered(slow), 0.99) / pct(answered(floor), 0.99))  # fmt: skip
+            pct(answered(slow), 0.99) / pct(answered(floor), 0.99))
         row("respond() reached Slack / clicks acked", f"{arrived} / {acked}", "", arrived / acked if acked else None)
         workspace.set_api_latency(0.0)
 

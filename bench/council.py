@@ -56,7 +56,7 @@ class Council:
 
 
 def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, auditors: int = 300,
-                     cases: int = 100_000, history: int = 0, until: dt.date = dt.date(2026, 12, 1)) -> Council:  # fmt: skip
+                     cases: int = 100_000, history: int = 0, until: dt.date = dt.date(2026, 12, 1)) -> Council:
     """Insert the council in one transaction and return the ids a benchmark needs."""
     people: list[dict[str, object]] = []
     roles: list[dict[str, object]] = []
@@ -64,7 +64,7 @@ def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, aud
     def person(role: Role | None, name: str, **fields: object) -> int:
         person_id = len(people) + 1
         people.append({"id": person_id, "email": f"{name}.{person_id}@council.example", "display_name": f"{name} {person_id}",
-                       **fields})  # fmt: skip
+                       **fields})
         if role is not None:
             roles.append({"person_id": person_id, "role": role})
         return person_id
@@ -72,15 +72,15 @@ def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, aud
     qa = person(Role.QA_COORDINATOR, "qa")
     heads = [person(Role.HEAD_OF_SERVICE, "head", service_id=k + 1) for k in range(SERVICES)]
     managers = [person(Role.SERVICE_MANAGER, "sm", service_id=k % SERVICES + 1, line_manager_id=heads[k % SERVICES])
-                for k in range(SERVICE_MANAGERS)]  # fmt: skip
+                for k in range(SERVICE_MANAGERS)]
     team_managers = [person(Role.TEAM_MANAGER, "tm", team_id=t + 1, service_id=t % SERVICES + 1,
-                            line_manager_id=managers[t % SERVICE_MANAGERS]) for t in range(TEAMS)]  # fmt: skip
+                            line_manager_id=managers[t % SERVICE_MANAGERS]) for t in range(TEAMS)]
     iros = [person(Role.IRO, "iro") for _ in range(IROS)]
     workers: list[list[int]] = [[] for _ in range(TEAMS)]
     for k in range(max(staff - len(people), TEAMS)):
         t = k % TEAMS
         workers[t].append(person(Role.SOCIAL_WORKER, "sw", team_id=t + 1, service_id=t % SERVICES + 1,
-                                 line_manager_id=team_managers[t]))  # fmt: skip
+                                 line_manager_id=team_managers[t]))
     seniors = [team[0] for team in workers]  # a senior practitioner per team audits too, when more are needed
     auditor_ids = (team_managers + managers + seniors)[:auditors]
     roles += [{"person_id": p, "role": Role.AUDITOR} for p in auditor_ids]
@@ -93,7 +93,7 @@ def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, aud
         case_rows.append({"id": n + 1, "reference": f"CMS-{n:07d}", "case_type": kind, "team_id": t + 1,
                           "allocated_worker_id": team_workers[(n // TEAMS) % len(team_workers)],
                           "team_manager_id": team_managers[t],
-                          "iro_id": iros[n % IROS] if kind in (CaseType.CP, CaseType.CLA) else None})  # fmt: skip
+                          "iro_id": iros[n % IROS] if kind in (CaseType.CP, CaseType.CLA) else None})
     with sessions() as s, s.begin():
         s.execute(insert(Service), [{"id": k + 1, "name": f"Service {k + 1}"} for k in range(SERVICES)])
         s.execute(insert(Team), [{"id": t + 1, "name": f"Team {t + 1}", "service_id": t % SERVICES + 1} for t in range(TEAMS)])
@@ -122,6 +122,6 @@ def _history(s: Session, auditor_ids: list[int], cases: int, history: int, until
     rows = [{"id": n + 1, "month_id": n % 12 + 1, "month_start": months[n % 12], "case_id": (n * step) % cases + 1,
              "auditor_id": owners[(n * 7919) % len(owners)], "audit_type": AuditType.CONTROL,
              "due_date": last_day(months[n % 12]), "state": AllocationState.COMPLETED, "reason": "", "created_at": at,
-             "completed_at": at} for n in range(history)]  # fmt: skip
+             "completed_at": at} for n in range(history)]
     for start in range(0, len(rows), 10_000):
         s.execute(insert(Allocation), rows[start : start + 10_000])

@@ -58,7 +58,7 @@ def fresh_staff(sessions: sessionmaker[Session], count: int) -> None:
     with sessions() as session, session.begin():
         session.execute(delete(Person))
         session.execute(insert(Person), [{"email": f"staff{n}@council.example", "display_name": f"Staff {n}", "active": True}
-                                         for n in range(count)])  # fmt: skip
+                                         for n in range(count)])
 
 
 def store_figures(sessions: sessionmaker[Session], staff: int) -> None:
@@ -128,7 +128,7 @@ def workspace_figures(sessions: sessionmaker[Session], people: int) -> None:
     tier2 = max(0, pages - 20) / 20 * 60  # Tier 2: about 20 a minute, so up to 20 pages need no wait
     old = 2 * people / 50 * 60  # users.lookupByEmail then conversations.open, Tier 3 (50 a minute) each
     row("  on Slack, before the first DM (computed)", f"{pages} calls, ~{tier2:.0f} s rate-limit wait",
-        f"old path {old / 60:.0f} min of lookups")  # fmt: skip
+        f"old path {old / 60:.0f} min of lookups")
 
 
 def main() -> None:

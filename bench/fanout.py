@@ -68,7 +68,7 @@ def queue_allocation(sessions: sessionmaker[Session], args: argparse.Namespace) 
     _, result = allocate(sessions, request, settings, now=system_clock(), preview=False)
     assert result is not None
     return (f"a {council.staff:,}-staff council, {result.created:,} allocations committed with allocate() "
-            f"in {time.monotonic() - started:.1f} s")  # fmt: skip
+            f"in {time.monotonic() - started:.1f} s")
 
 
 def queue_binding(sessions: sessionmaker[Session], messages: int, people: int) -> str:
@@ -80,7 +80,7 @@ def queue_binding(sessions: sessionmaker[Session], messages: int, people: int) -
         session.flush()
         for n in range(messages):
             enqueue(session, key=f"fanout:{n:04d}", template="error", now=now, recipient_id=staff[n % people].id,
-                    context={"message": f"benchmark message {n}", "reference": None}, priority=Priority.BULK)  # fmt: skip
+                    context={"message": f"benchmark message {n}", "reference": None}, priority=Priority.BULK)
     return f"{messages} messages to {people} people"
 
 
@@ -112,7 +112,7 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     options = {"bot_token": TOKEN, "signing_secret": "s", "channel_rate_per_sec": CHANNEL_RATE, "channel_burst": CHANNEL_BURST,
-               "workspace_rate_per_sec": args.workspace_rate, "workspace_burst": args.workspace_burst}  # fmt: skip
+               "workspace_rate_per_sec": args.workspace_rate, "workspace_burst": args.workspace_burst}
     own = args.workspace == "own-process"
     workspace: LocalWorkspace | WorkspaceProcess = WorkspaceProcess(**options) if own else LocalWorkspace(**options)
     workspace.start()
@@ -129,7 +129,7 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
         print(f"\n{scenario}: {what}; workspace {args.workspace}; {messages:,} messages, busiest channel {busiest}; "
               f"Slack ids of {directory.matched:,} people from {directory.pages} users.list pages in {synced:.1f} s; "
               f"batch {settings.outbox_batch_size}, {settings.outbox_concurrency} threads, "
-              f"settled {settings.outbox_settle_every} a transaction")  # fmt: skip
+              f"settled {settings.outbox_settle_every} a transaction")
         started, first = time.monotonic(), None
         runner.start()
         try:
@@ -148,7 +148,7 @@ def run_once(args: argparse.Namespace, scenario: str, database_url: str | None, 
 
 
 def report(workspace: LocalWorkspace | WorkspaceProcess, sessions: sessionmaker[Session], messages: int, took: float,
-           floor: float) -> None:  # fmt: skip
+           floor: float) -> None:
     """Print the figures for one run."""
     kept = [m for m in workspace.messages() if m["metadata"] and not m["ephemeral"]]
     copies = Counter(str(m["metadata"]["event_payload"]["key"]) for m in kept)
@@ -158,7 +158,7 @@ def report(workspace: LocalWorkspace | WorkspaceProcess, sessions: sessionmaker[
     limited = sum(1 for _, status in log if status == 429)
     rate, floor_rate = len(copies) / took, messages / floor if floor else float("inf")
     row("messages/s", f"{rate:.0f}/s ({len(copies):,} in {took:.1f} s)", f"{floor_rate:.0f}/s ({floor:.1f} s)",
-        rate / floor_rate)  # fmt: skip
+        rate / floor_rate)
     row("duplicates", str(sum(1 for n in copies.values() if n > 1)), "0")
     row("429s met", str(limited))
     calls = Counter(method for method, _ in log)

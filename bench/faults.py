@@ -144,7 +144,7 @@ def report_waits(log: list[CallRecord], timeout: float) -> None:
         worst = min(waits, key=lambda w: w.ratio or 0.0)
         label = f"earliest retry after a 429 (of {len(waits)})"
         row(label, f"{worst.waited:.2f} s ({worst.limited.method})", f"Retry-After {worst.limited.retry_after} s",
-            worst.ratio)  # fmt: skip
+            worst.ratio)
     else:
         row("earliest retry after a 429", "no 429 was retried")
     floor = 2 * timeout + MARGIN  # the failure comes a timeout after the post; then timeout + margin more
@@ -162,7 +162,7 @@ def report_calls(log: list[CallRecord], messages: int, people: int) -> None:
     posts = sum(1 for r in log if r.method == "chat.postMessage")
     fault_free = (messages + 2 * people) / messages  # a post each; one lookup and one DM open a person
     row("Slack calls per message", f"{len(log) / messages:.2f} ({posts / messages:.2f} posts)",
-        f"fault-free {fault_free:.2f}")  # fmt: skip
+        f"fault-free {fault_free:.2f}")
     faults = Counter(r.fault for r in log if r.fault)
     print(f"  faults met: {dict(sorted(faults.items()))} in {len(log)} calls ({sum(faults.values()) / len(log):.0%})")
     print(f"  calls: {dict(Counter(r.method for r in log).most_common())}")
@@ -188,7 +188,7 @@ def main() -> None:
         workspace = LocalWorkspace(
             bot_token=TOKEN, signing_secret="s", timeout_hold_seconds=args.timeout + 1.0,
             landing_delay_seconds=args.timeout + 1.0,  # lands a second after the client gave up
-        )  # fmt: skip
+        )
         workspace.start()
         try:
             sync_workspace_users(workspace, sessions)
@@ -198,7 +198,7 @@ def main() -> None:
             workspace.inject_faults(args.rate, kind="mix", seed=args.seed, retry_after=args.retry_after)
             print(f"fan-out: {args.messages} messages to {args.people} people, one sender, "
                   f"{args.rate:.0%} faults (429/500/timeout/timeout_after_store), seed {args.seed}, "
-                  f"client timeout {args.timeout} s")  # fmt: skip
+                  f"client timeout {args.timeout} s")
             runner = DeliveryRunner([sender], clock=system_clock, idle_seconds=0.1, database_retry_seconds=1.0)
             took = run_until_settled(runner, sessions, args.deadline)
             time.sleep(args.timeout + 1.0)  # let any post still in flight land before counting

@@ -37,7 +37,7 @@ from store.db import make_engine, make_sessionmaker, upgrade
 
 GOAL_MIB = 200.0
 MONTHS = (dt.date(2026, 12, 1), dt.date(2027, 1, 4), dt.date(2027, 2, 1), dt.date(2027, 3, 1), dt.date(2027, 4, 1),
-          dt.date(2027, 5, 4))  # fmt: skip
+          dt.date(2027, 5, 4))
 
 
 class Clock:

@@ -79,7 +79,7 @@ _COMPARE_SWAPS: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {
     ast.IsNot: (ast.Is,),
 }
 _SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in",
-           ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.And: "and", ast.Or: "or"}  # fmt: skip
+           ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.And: "and", ast.Or: "or"}
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,9 @@ def _skipped_nodes(tree: ast.AST) -> set[int]:
         elif isinstance(node, ast.ClassDef):
             for decorator in node.decorator_list:
                 mark(decorator)
-        elif isinstance(node, ast.Assert):
+        elif isinstance(node, ast.Assert) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+              and node.func.value.id == "log"):
             mark(node)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-            if node.func.value.id == "log":
-                mark(node)
     return skip
 
 

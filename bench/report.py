@@ -66,11 +66,11 @@ def populate(sessions: sessionmaker[Session], cases: int, audits: int) -> None:
         s.execute(insert(Person), [{"id": 1, "email": "auditor@council.example", "display_name": "Auditor", "team_id": 1},
                                    {"id": 2, "email": "qa@council.example", "display_name": "QA Coordinator"},
                                    *({"id": 3 + k, "email": f"head{k}@council.example", "display_name": f"Head {k}",
-                                      "service_id": k + 1} for k in range(4))])  # fmt: skip
+                                      "service_id": k + 1} for k in range(4))])
         s.execute(insert(PersonRole), [{"person_id": 2, "role": Role.QA_COORDINATOR},
-                                       *({"person_id": 3 + k, "role": Role.HEAD_OF_SERVICE} for k in range(4))])  # fmt: skip
+                                       *({"person_id": 3 + k, "role": Role.HEAD_OF_SERVICE} for k in range(4))])
         s.execute(insert(Case), [{"id": k + 1, "reference": f"CMS-{k:06d}", "case_type": CaseType.CP, "team_id": k % 40 + 1}
-                                 for k in range(cases)])  # fmt: skip
+                                 for k in range(cases)])
         s.execute(insert(AuditMonth), [{"id": k + 1, "month": m} for k, m in enumerate(months)])
         allocations, records, events, actions = [], [], [], []
         step = max(cases // audits, 1)
@@ -81,19 +81,19 @@ def populate(sessions: sessionmaker[Session], cases: int, audits: int) -> None:
             allocations.append({"id": n + 1, "month_id": k + 1, "month_start": month, "case_id": n * step + (n // 12) % step + 1,
                                 "auditor_id": 1, "audit_type": AuditType.RE_AUDIT if n % 20 == 0 else AuditType.CONTROL,
                                 "due_date": due, "state": AllocationState.COMPLETED if done else AllocationState.ALLOCATED,
-                                "created_at": AT, "completed_at": AT if done else None})  # fmt: skip
+                                "created_at": AT, "completed_at": AT if done else None})
             if not done:
                 continue
             grade = GRADES[n % len(GRADES)]
             records.append({"id": n + 1, "allocation_id": n + 1, "scheme": "bradford", "scheme_version": 1, "overall_grade": grade,
                             "source": RecordSource.IMPORT, "submitted_at": AT, "state": RecordState.FINALISED,
-                            "family_views": {"sought": "yes" if n % 3 else "no"}, "oversight_due": due})  # fmt: skip
+                            "family_views": {"sought": "yes" if n % 3 else "no"}, "oversight_due": due})
             events.append({"record_id": n + 1, "stage": GradeStage.SUBMITTED, "grade": grade, "at": AT})
             if n % 10 == 1:
                 events.append({"record_id": n + 1, "stage": GradeStage.AFTER_REPLY, "grade": "good", "at": AT})
             actions += [{"record_id": n + 1, "text": "Update the plan", "owner_id": 1, "due_date": due, "created_at": AT,
                          "status": (ActionStatus.OPEN, ActionStatus.DONE, ActionStatus.SIGNED_OFF)[(n + j) % 3]}
-                        for j in range(2)]  # fmt: skip
+                        for j in range(2)]
         s.execute(insert(Allocation), allocations)
         s.execute(insert(AuditRecord), records)
         s.execute(insert(AuditGradeEvent), events)
@@ -113,7 +113,7 @@ def main() -> None:
         began = time.perf_counter()
         populate(sessions, args.cases, args.audits)
         print(f"{engine.url.get_backend_name()}: {args.cases} cases, {args.audits} audits inserted in "
-              f"{time.perf_counter() - began:.1f} s")  # fmt: skip
+              f"{time.perf_counter() - began:.1f} s")
         settings = load_settings(database_url=engine.url.render_as_string(hide_password=False))
         with sessions() as session:
             began = time.perf_counter()

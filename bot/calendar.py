@@ -31,9 +31,9 @@ from bot.settings import Nation
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-__all__ = ["CalendarError", "WorkingCalendar", "SUBDIVISIONS"]
+__all__ = ["SUBDIVISIONS", "CalendarError", "WorkingCalendar"]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: ``holidays`` subdivision of the United Kingdom ("GB") used for each nation. Wales has the
 #: same bank holidays as England, so England & Wales uses England's list.

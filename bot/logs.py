@@ -56,4 +56,4 @@ class _LevelChoice(click.Choice):
 log_level_option = click.option(
     "--log-level", type=_LevelChoice(LEVELS, case_sensitive=False), default="INFO", show_default=True,
     help="How much to log (message bodies and typed notes are never logged).",
-)  # fmt: skip
+)

@@ -111,7 +111,7 @@ def sync_workspace_users(workspace: Accounts, sessions: sessionmaker[Session]) -
 
 
 def directory_syncer(settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None,
-                     clock: Clock) -> Callable[[], SyncCounts | None]:  # fmt: skip
+                     clock: Clock) -> Callable[[], SyncCounts | None]:
     """The Slack directory sync (``bot.delivery.directory``) with a client of its own; a run asked for while
     another is under way (start, the daily job, local accounts added before a tick) is skipped (None)."""
     client = sender_client(settings, token, base_url)
@@ -122,7 +122,7 @@ def directory_syncer(settings: Settings, sessions: sessionmaker[Session], token:
             return None
         try:
             return sync_directory(client, sessions, clock)
-        except Exception:  # noqa: BLE001 - a failed sync must not stop start-up or the timer; the next run retries
+        except Exception:  # a failed sync must not stop start-up or the timer; the next run retries
             log.exception("directory sync failed")
             return None
         finally:
@@ -174,7 +174,7 @@ def _both(first: SentHook, second: SentHook) -> SentHook:
 
 
 def make_home_publisher(settings: Settings, sessions: sessionmaker[Session], token: str, base_url: str | None,
-                        clock: Clock) -> HomePublisher:  # fmt: skip
+                        clock: Clock) -> HomePublisher:
     """Who republishes App Home tabs (``bot.delivery.homes``), with its own client."""
     return HomePublisher(sessions, sender_client(settings, token, base_url), settings, clock)
 
@@ -195,7 +195,7 @@ def start_background(
     runner = DeliveryRunner(list(senders.values()), clock=clock)
     runner.start()
     timer = make_timer(sessions, settings, calendar, clock=clock, after_tick=runner.wake, kind=kind, before_tick=before_tick,
-                       daily=daily)  # fmt: skip
+                       daily=daily)
     timer.start()
     return runner, timer
 
@@ -277,11 +277,11 @@ def start_runtime(
     server = _listen(
         lambda: serve_in_thread(pending, host=settings.host, port=port, threads=settings.http_threads),
         port, "AUDITBOT_PORT" if http_port is None else None, host=settings.host,
-    )  # fmt: skip
+    )
     stoppers += [server.stop, pending.close]
     try:
         return _assemble(settings, engine, server, pending, stoppers, clock=clock, calendar=calendar,
-                         background=background, workspace=workspace, prepare=prepare)  # fmt: skip
+                         background=background, workspace=workspace, prepare=prepare)
     except BaseException:
         for stopper in reversed(stoppers):
             stopper()
@@ -292,7 +292,7 @@ def _assemble(
     settings: Settings, engine: Engine, server: RunningServer, pending: _Pending, stoppers: list[Callable[[], None]],
     *, clock: Clock, calendar: WorkingCalendar, background: bool, workspace: LocalWorkspace | WorkspaceProcess | None,
     prepare: Callable[[Engine], None] | None,
-) -> Runtime:  # fmt: skip
+) -> Runtime:
     """Everything after the HTTP port is bound, in an order that starts work last."""
     base_url: str | None = settings.slack_api_url
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token is not None else None
@@ -306,7 +306,7 @@ def _assemble(
                 app_token=app_token, disconnect_every_seconds=LOCAL_SOCKET_REFRESH_SECONDS if app_token else None,
             )
             _listen(lambda: local.start(port=settings.local_workspace_port), settings.local_workspace_port,
-                    "AUDITBOT_LOCAL_WORKSPACE_PORT", host="127.0.0.1")  # fmt: skip
+                    "AUDITBOT_LOCAL_WORKSPACE_PORT", host="127.0.0.1")
             stoppers.append(local.stop)
             workspace = local
         else:
@@ -376,7 +376,7 @@ def _assemble(
         local = workspace
         sync = (lambda: _local_accounts(local, sessions, sync_directory_now)) if local is not None else None
         runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync,
-                                         daily=sync_directory_now)  # fmt: skip
+                                         daily=sync_directory_now)
         homes.start()
         stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False), homes.stop])  # type: ignore[union-attr]
 

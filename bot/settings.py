@@ -221,7 +221,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _defaults_and_pairs(self) -> "Settings":
+    def _defaults_and_pairs(self) -> Settings:
         if not self.data_dir.is_absolute():
             self.data_dir = (BASE_DIR or Path.cwd()) / self.data_dir
         if not self.database_url:

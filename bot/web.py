@@ -15,6 +15,7 @@ submission waits up to ``view_wait`` and is then refused with a 503, as is an ev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -364,10 +365,8 @@ class RunningServer:
         """Stop serving: the server's own loop thread closes its sockets, open keep-alive connections
         included (closed from another thread, they race its ``select``, and one left open kept it running)."""
         if self._thread.is_alive():
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
-            except OSError:  # already closed
-                pass
             self._thread.join(5)
 
 

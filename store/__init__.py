@@ -4,6 +4,6 @@ Every model module is imported here, so all tables are in ``Base.metadata`` wher
 is used (migrations, the schema check, tests), whichever module a caller imports first.
 """
 
-from store import followup as followup  # noqa: F401 - Inadequate follow-up and the assurance sample
-from store import meetings as meetings  # noqa: F401 - reflection meetings and sheets
-from store import records as records  # noqa: F401 - registers the audit record's tables
+from store import followup as followup  # Inadequate follow-up and the assurance sample
+from store import meetings as meetings  # reflection meetings and sheets
+from store import records as records  # registers the audit record's tables

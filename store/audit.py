@@ -46,4 +46,4 @@ def last_entry(session: Session, *, action: str, subject_type: str, subject_id: 
                AuditLog.subject_id == subject_id)
         .order_by(AuditLog.id.desc())
         .limit(1)
-    )  # fmt: skip
+    )

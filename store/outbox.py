@@ -37,19 +37,19 @@ def enqueue(
     """
     if (recipient_id is None) == (channel is None):
         raise ValueError("a notification goes to exactly one recipient or channel")
-    values = dict(
-        idempotency_key=key,
-        recipient_id=recipient_id,
-        channel=channel,
-        replaces_key=replaces_key,
-        template=str(template),
-        context=context,
-        priority=priority,
-        state=NotificationState.PENDING,
-        attempts=0,
-        next_attempt_at=not_before or now,
-        created_at=now,
-    )
+    values = {
+        "idempotency_key": key,
+        "recipient_id": recipient_id,
+        "channel": channel,
+        "replaces_key": replaces_key,
+        "template": str(template),
+        "context": context,
+        "priority": priority,
+        "state": NotificationState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
     session.flush()  # as an ORM statement would (autoflush): rows it refers to are written first
     # RETURNING says exactly whether a row was written (rowcount is -1 here on PostgreSQL).
     return session.execute(_insert_once(session.get_bind().dialect.name), values).first() is not None

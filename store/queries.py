@@ -37,7 +37,7 @@ def _to_complete() -> Select[tuple[Allocation]]:
     people = (
         case.joinedload(Case.allocated_worker), case.joinedload(Case.previous_worker), case.joinedload(Case.team_manager),
         case.joinedload(Case.iro), joinedload(Allocation.auditor), joinedload(Allocation.second_auditor),
-    )  # fmt: skip
+    )
     return (
         select(Allocation)
         .options(case.joinedload(Case.team), *(p.options(load_only(*_NAMED), lazyload(Person.role_rows)) for p in people))

@@ -31,7 +31,7 @@ _FIRST = {
                                         pending=bindparam("pending"), slack_user_id=bindparam("slack_user_id"))
     .on_conflict_do_nothing(index_elements=["key"]).returning(RequestReceipt.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}  # fmt: skip
+}
 
 
 def first_receipt(
@@ -66,7 +66,7 @@ class _Unit:
 
 _acting: contextvars.ContextVar[_Unit | None] = contextvars.ContextVar("receipt_acting_on", default=None)
 _SETTLE = update(RequestReceipt).where(RequestReceipt.key == bindparam("k"), RequestReceipt.pending.is_(True)).values(
-    pending=False).returning(RequestReceipt.id)  # fmt: skip
+    pending=False).returning(RequestReceipt.id)
 
 
 @contextmanager
@@ -116,7 +116,7 @@ def settle_on_commit(sessions: sessionmaker[Session]) -> None:
     """Have the first commit of ``sessions`` inside ``acting_on`` clear that receipt in the same transaction
     (idempotent). Only a real commit counts: a savepoint's release does not, and a rolled-back one is undone."""
     for name, listener in (("before_commit", _settle_in_commit), ("after_commit", _committed),
-                           ("after_rollback", _rolled_back)):  # fmt: skip
+                           ("after_rollback", _rolled_back)):
         if not event.contains(sessions, name, listener):
             event.listen(sessions, name, listener)
 
@@ -144,7 +144,7 @@ def claim_unfinished(session: Session, *, before: dt.datetime, since: dt.datetim
     if since is not None:
         stmt = stmt.where(RequestReceipt.received_at >= since)
     rows = session.execute(stmt.values(pending=False).returning(
-        RequestReceipt.key, RequestReceipt.received_at, RequestReceipt.slack_user_id))  # fmt: skip
+        RequestReceipt.key, RequestReceipt.received_at, RequestReceipt.slack_user_id))
     return sorted((Unfinished(*row) for row in rows), key=lambda u: (u.received_at, u.key))
 
 

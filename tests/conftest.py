@@ -193,9 +193,9 @@ def _emptying_sql() -> tuple[str, int]:
     probe = create_engine(_database_url(_template("postgresql", Path(tempfile.gettempdir()))), poolclass=NullPool)
     with probe.connect() as conn:
         tables = [str(t) for (t,) in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]  # fmt: skip
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]
         sequences = [str(s) for (s,) in conn.execute(text(
-            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"))]  # fmt: skip
+            "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public'"))]
     probe.dispose()
     statements = [f'DELETE FROM "{table}"' for table in tables if table != "alembic_version"]
     statements += [f"SELECT setval('\"{sequence}\"', 1, false)" for sequence in sequences]
@@ -219,7 +219,7 @@ def _give_back(name: str) -> None:
     try:
         with cleaner.begin() as conn:
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))  # fmt: skip
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
             conn.execute(text("SET LOCAL lock_timeout = '2s'"))
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar_one()

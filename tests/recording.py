@@ -20,7 +20,7 @@ BRADFORD_GRADES = {
                                         "family_engagement", "partner_collaboration", "management_oversight",
                                         "records", "impact")},
     "overall": "good", "good_practice": "Timely visits.", "rationale": "Plans are clear and reviewed.", **NO_MEETING,
-}  # fmt: skip
+}
 FINDINGS = {"seen": "worker", "family_sought": "not_appropriate", "child_feedback": "no"}
 NO_ACTIONS = {"no_actions": "The plan already covers what is needed."}
 
@@ -35,7 +35,7 @@ def submit(sim: Simulation, email: str, typed: dict[str, str]) -> dict[str, Any]
 def record_audit(
     sim: Simulation, email: str, message: dict[str, Any], *, grades: dict[str, str] | None = None,
     findings: dict[str, str] | None = None, actions: dict[str, str] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Click "Record the audit" on ``message`` and submit the three steps; the last answer."""
     sim.workspace.click(email, message, ActionId.RECORD_AUDIT)
     for typed in (grades or BRADFORD_GRADES, findings or FINDINGS):

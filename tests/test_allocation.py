@@ -442,7 +442,7 @@ def test_the_re_sampling_choices_are_settings_and_the_preview_says_so(session_fa
         "thematic sample: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_THEMATIC=false)",
     ]
     strict = make_plan(session_factory, now, rules=settings(avoid_recent_thematic=True, avoid_recent_control=False),
-                       thematic_filter=thematic, theme="Neglect", thematic_count=1, control=1)  # fmt: skip
+                       thematic_filter=thematic, theme="Neglect", thematic_count=1, control=1)
     assert [(i.reference, i.audit_type) for i in strict.items] == [("CMS-1", AuditType.CONTROL)]
 
 
@@ -686,7 +686,7 @@ def test_cli_preview_and_commit(engine: Engine, session_factory: sessionmaker[Se
     assert (rerun.exit_code, rerun.output) == (1, (
         "0 allocations created, 0 messages queued; already allocated: 2\n"
         "Error: nothing was allocated: the month already has what was asked\n"
-    ))  # fmt: skip
+    ))
 
 
 @pytest.mark.parametrize(

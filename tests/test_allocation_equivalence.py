@@ -34,7 +34,7 @@ MONTH = dt.date(2026, 6, 1)
 
 
 def reference_assign(plan: AllocationPlan, slots: list[_Slot], auditors: list[AuditorFacts], on_break: set[int],
-                     loads: _Loads, rules: RuleSettings, *, pairs: bool) -> None:  # fmt: skip
+                     loads: _Loads, rules: RuleSettings, *, pairs: bool) -> None:
     """The assignment before it was made fast, kept verbatim as the oracle."""
     names = {a.person_id: a.name for a in auditors}
     rank = _ranks(f"{plan.seed}:auditors", names)
@@ -77,7 +77,7 @@ def reference_assign(plan: AllocationPlan, slots: list[_Slot], auditors: list[Au
                 second_auditor_id=second, second_auditor_name=names[second] if second is not None else None,
                 due_date=plan.due_date, reason=choice_reason(case, rules, before),
             )
-        )  # fmt: skip
+        )
 
 
 def council(rng: random.Random) -> tuple[list[_Slot], list[AuditorFacts], set[int], _Loads, RuleSettings, bool]:
@@ -97,7 +97,7 @@ def council(rng: random.Random) -> tuple[list[_Slot], list[AuditorFacts], set[in
         team = rng.randint(1, 5)
         worker = someone()
         facts = CaseFacts(n, f"CMS-{n:04d}", rng.choice(list(CaseType)), team, f"Team {team}", service_of[team], worker,
-                          someone(), someone(), someone(), someone() if worker is not None else None, True)  # fmt: skip
+                          someone(), someone(), someone(), someone() if worker is not None else None, True)
         slots.append(_Slot(facts, rng.choice([AuditType.CONTROL, AuditType.THEMATIC, AuditType.DIP]), None))
     rules = RuleSettings(rng.random() < 0.8, rng.random() < 0.8, rng.randint(1, 7))
     loads = _Loads()
@@ -111,7 +111,7 @@ def council(rng: random.Random) -> tuple[list[_Slot], list[AuditorFacts], set[in
 def blank(seed: int) -> AllocationPlan:
     request = AllocationRequest(month=MONTH, control=1, seed=seed)
     return AllocationPlan(request=request, month=MONTH, due_date=dt.date(2026, 6, 30), seed=seed, theme=None,
-                          thematic_target=None, paused=False)  # fmt: skip
+                          thematic_target=None, paused=False)
 
 
 @pytest.mark.parametrize("seed", range(400))
@@ -151,7 +151,7 @@ def test_most_constrained_first_then_by_reference_and_least_loaded_by_month_year
 
     def slot(n: int, worker: int | None) -> _Slot:
         return _Slot(CaseFacts(n, f"CMS-{n:04d}", CaseType.CP, 9, "Team 9", None, worker, None, None, None, None, True),
-                     AuditType.CONTROL, None)  # fmt: skip
+                     AuditType.CONTROL, None)
 
     loads = _Loads(Counter({1: 0, 2: 1}), Counter({1: 9, 2: 1}))
     plan = blank(1)

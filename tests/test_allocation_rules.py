@@ -36,17 +36,17 @@ CASE_TEAM, OTHER_TEAM, CASE_SERVICE, OTHER_SERVICE = 100, 101, 200, 201
 
 
 def case(**changes: object) -> CaseFacts:
-    values: dict[str, object] = dict(
-        case_id=1, reference="CMS-1", case_type=CaseType.CP, team_id=CASE_TEAM, team_name="Assessment Team North",
-        service_id=CASE_SERVICE, worker_id=WORKER, previous_worker_id=PREVIOUS, team_manager_id=MANAGER, iro_id=IRO,
-        worker_line_manager_id=LINE_MANAGER, active=True,
-    )  # fmt: skip
+    values: dict[str, object] = {
+        "case_id": 1, "reference": "CMS-1", "case_type": CaseType.CP, "team_id": CASE_TEAM, "team_name": "Assessment Team North",
+        "service_id": CASE_SERVICE, "worker_id": WORKER, "previous_worker_id": PREVIOUS, "team_manager_id": MANAGER, "iro_id": IRO,
+        "worker_line_manager_id": LINE_MANAGER, "active": True,
+    }
     values.update(changes)
     return CaseFacts(**values)  # type: ignore[arg-type]
 
 
 def auditor(person_id: int = AUDITOR, *, team: int | None = OTHER_TEAM, service: int | None = OTHER_SERVICE,
-            manages_service: bool = False) -> AuditorFacts:  # fmt: skip
+            manages_service: bool = False) -> AuditorFacts:
     return AuditorFacts(person_id, f"Auditor {person_id}", team, service, manages_service)
 
 
@@ -54,7 +54,7 @@ def auditor(person_id: int = AUDITOR, *, team: int | None = OTHER_TEAM, service:
 
 
 @pytest.mark.parametrize(("text", "month"), [("2026-12", dt.date(2026, 12, 1)), (" 2027-1 ", dt.date(2027, 1, 1)),
-                                             ("2027-01", dt.date(2027, 1, 1))])  # fmt: skip
+                                             ("2027-01", dt.date(2027, 1, 1))])
 def test_parse_month(text: str, month: dt.date) -> None:
     assert parse_month(text) == month
 
@@ -75,7 +75,7 @@ def test_month_zero_and_thirteen_name_the_range() -> None:
     ("month", "delta", "expected"),
     [((2026, 12), 1, (2027, 1)), ((2026, 1), -1, (2025, 12)), ((2026, 11), 0, (2026, 11)), ((2026, 6), 12, (2027, 6)),
      ((2026, 6), -13, (2025, 5)), ((2026, 1), 11, (2026, 12))],
-)  # fmt: skip
+)
 def test_add_months(month: tuple[int, int], delta: int, expected: tuple[int, int]) -> None:
     assert add_months(dt.date(*month, 1), delta) == dt.date(*expected, 1)
 
@@ -110,7 +110,7 @@ def test_thematic_filter_parses_and_describes_itself() -> None:
      ("type=CP;teamNorth", "filter part 'teamNorth' is not key=value"),
      ("colour=red", "unknown filter key 'colour' in 'colour=red'"), ("type=CP;type=CIN", "filter key 'type' is given twice"),
      ("team= , ", "filter part 'team= ,' has no value"), ("type=XYZ", "unknown case type 'XYZ' in the filter")],
-)  # fmt: skip
+)
 def test_thematic_filter_names_the_bad_part(text: str, problem: str) -> None:
     with pytest.raises(RequestError) as info:
         parse_thematic_filter(text)

@@ -18,7 +18,7 @@ APPROVER_ROLES = frozenset({Role.ASSISTANT_DIRECTOR})
 
 def person(pid: int, *roles: Role, active: bool = True) -> Person:
     return Person(id=pid, email=f"p{pid}@council.example", display_name=f"P{pid}", active=active,
-                  role_rows=[PersonRole(role=r) for r in roles])  # fmt: skip
+                  role_rows=[PersonRole(role=r) for r in roles])
 
 
 def allocation(second: int | None = SECOND) -> Allocation:
@@ -153,7 +153,7 @@ def test_every_permission_has_a_refusal_tested() -> None:
 @pytest.mark.parametrize("permission", list(Permission))
 def test_unknown_and_inactive_people_are_refused_everything(permission: Permission) -> None:
     everything = {"allocation": allocation(), "request": request(), "circle": CIRCLE | {QA}, "lead_id": QA,
-                  "delegate_id": QA, "approver_roles": APPROVER_ROLES, "break_owner_id": QA}  # fmt: skip
+                  "delegate_id": QA, "approver_roles": APPROVER_ROLES, "break_owner_id": QA}
     assert decide(None, permission, **everything) == Decision(False, RefusalCode.UNKNOWN_PERSON)
     gone = person(QA, Role.QA_COORDINATOR, Role.AUDITOR, Role.ASSISTANT_DIRECTOR, active=False)
     assert decide(gone, permission, **everything) == Decision(False, RefusalCode.INACTIVE_PERSON)
@@ -171,7 +171,7 @@ def test_a_refusal_is_audit_logged_and_an_allowance_is_not(session_factory: sess
         stranger_id = stranger.id
     assert (refused, allowed, nobody) == (
         Decision(False, RefusalCode.QA_ONLY), Decision(True), Decision(False, RefusalCode.UNKNOWN_PERSON),
-    )  # fmt: skip
+    )
     with session_factory() as session:
         rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
         logged = [(r.action, r.outcome, r.actor_id, r.actor_ref, r.subject_type, r.subject_id, r.detail) for r in rows]
@@ -188,15 +188,15 @@ def test_refuse_logs_the_true_reason_and_tells_what_it_may(session_factory: sess
         session.add_all([stranger, gone])
         session.flush()
         told = refuse(session, stranger, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref="U1",
-                      told=RefusalCode.NOT_IN_CIRCLE, action="alert.raise", detail={"case": "CMS-9"})  # fmt: skip
+                      told=RefusalCode.NOT_IN_CIRCLE, action="alert.raise", detail={"case": "CMS-9"})
         plain = refuse(session, stranger, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref="U1")
         inactive = refuse(session, gone, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref="U2",
-                          told=RefusalCode.NOT_YOUR_AUDIT)  # fmt: skip
+                          told=RefusalCode.NOT_YOUR_AUDIT)
         nobody = refuse(session, None, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref="U3")
     assert (told, plain, inactive, nobody) == (
         Decision(False, RefusalCode.NOT_IN_CIRCLE), Decision(False, RefusalCode.NO_SUCH_AUDIT),
         Decision(False, RefusalCode.INACTIVE_PERSON), Decision(False, RefusalCode.UNKNOWN_PERSON),
-    )  # fmt: skip
+    )
     with session_factory() as session:
         rows = session.scalars(select(AuditLog).order_by(AuditLog.id)).all()
         logged = [(r.action, r.outcome, r.actor_ref, r.detail) for r in rows]

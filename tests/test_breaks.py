@@ -77,7 +77,7 @@ def test_break_asked_before_the_month_is_approved_and_logged(session_factory: se
     assert outcome.context() == {
         "approved": True, "already": False, "reason": None, "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
         "latest": "2027-11-01",
-    }  # fmt: skip
+    }
     assert breaks(session_factory) == [(alex, DEC, BreakState.APPROVED, "")]
     with session_factory() as s:
         row = s.scalars(select(AuditBreak)).one()
@@ -218,7 +218,7 @@ def test_at_most_twenty_percent_of_auditors_in_one_month(session_factory: sessio
     assert full.context() == {
         "approved": False, "already": False, "reason": "month_full", "month": "2026-12-01", "limit": 2, "share": 20, "held": 0,
         "latest": "2027-11-01",
-    }  # fmt: skip
+    }
     assert breaks(session_factory) == [
         (first, DEC, BreakState.APPROVED, ""),
         (second, DEC, BreakState.APPROVED, ""),
@@ -419,7 +419,7 @@ def test_a_break_is_refused_while_the_auditor_holds_audits_that_month(session_fa
     from store.models import AllocationState
 
     with session_factory() as s, s.begin():
-        c, team, people = staff(s, 10)
+        c, _team, people = staff(s, 10)
         alex, sam, kim = people[0], people[1], people[2]
         other = c.team("Assessment Team North")
         c.allocation(c.case("CMS-1", other), alex, DEC)
@@ -457,7 +457,7 @@ def test_the_head_of_service_and_the_qa_team_are_told_and_every_head_when_the_ca
 ) -> None:
     """Hull A.2-3: the Head of Service and QA are told of a break; the Head of Service when the month is full."""
     with session_factory() as s, s.begin():
-        c, team, people = staff(s, 10)
+        c, _team, people = staff(s, 10)
         head = c.person("Hana Head", Role.HEAD_OF_SERVICE)
         other_head = c.person("Olly Head", Role.HEAD_OF_SERVICE)
         qa = c.person("Quinn Qa", Role.QA_COORDINATOR)

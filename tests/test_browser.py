@@ -109,7 +109,7 @@ def test_an_auditor_sees_their_allocation_and_a_new_message_arrives_without_a_re
         channel=sim.workspace.user_id(auditor), text="A *new* note", blocks=[
             {"type": "section", "text": {"type": "mrkdwn", "text": "A *new* note with <https://example.org|a link> & ~no~ more"}},
             {"type": "actions", "elements": [{"type": "button", "action_id": "x", "style": "danger",
-                                              "text": {"type": "plain_text", "text": "Careful"}}]}])  # fmt: skip
+                                              "text": {"type": "plain_text", "text": "Careful"}}]}])
     arrived = newest(page, "A new note")  # no reload: the page asked the workspace
     assert arrived.locator("b", has_text="new").count() == 1 and arrived.locator("s", has_text="no").count() == 1
     assert arrived.locator("a[href='https://example.org']", has_text="a link").count() == 1
@@ -146,7 +146,7 @@ def test_an_exemption_request_shows_its_field_errors_and_is_approved_by_the_assi
 
     modal.locator(".input[data-name='kind'] input[value='exemption']").check()
     modal.locator(".input[data-name='reason'] textarea, .input[data-name='reason'] input").fill(
-        "I supervised this family's worker.")  # fmt: skip
+        "I supervised this family's worker.")
     modal.locator("button[data-submit]").click()
     page.locator("#overlay.open").wait_for(state="detached", timeout=SHOWN)  # the modal closed
     sim.step(sim.clock.now)  # the outbox delivers the request to the Assistant Director
@@ -203,7 +203,7 @@ def test_what_a_message_says_is_shown_as_text_never_run(sim: Simulation, page: A
         channel=sim.workspace.user_id(auditor), text="hostile", blocks=[
             {"type": "section", "text": {"type": "mrkdwn", "text": f"{hostile} <javascript:window.ran=3|click me>"}},
             {"type": "actions", "elements": [{"type": "button", "action_id": "u", "url": "javascript:window.ran=4",
-                                              "text": {"type": "plain_text", "text": "Open"}}]}])  # fmt: skip
+                                              "text": {"type": "plain_text", "text": "Open"}}]}])
 
     shown = newest(page, "click me")
 

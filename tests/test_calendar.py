@@ -25,7 +25,7 @@ MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 def utc(*args: int) -> dt.datetime:
     """An aware UTC datetime."""
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_utc_around_spring_forward_29_march_2026(england: WorkingCalendar) -> No
     assert england.utc(D(2026, 3, 29), dt.time(1, 0)) == utc(2026, 3, 29, 1, 0)
     assert england.utc(D(2026, 3, 29), dt.time(0, 59)) == utc(2026, 3, 29, 0, 59)
     assert england.utc(D(2026, 3, 29), dt.time(2, 0)) == utc(2026, 3, 29, 1, 0)
-    assert england.utc(D(2026, 3, 29), dt.time(1, 30)).tzinfo == dt.timezone.utc
+    assert england.utc(D(2026, 3, 29), dt.time(1, 30)).tzinfo == dt.UTC
 
 
 def test_utc_around_fall_back_25_october_2026(england: WorkingCalendar) -> None:
@@ -273,11 +273,11 @@ def test_next_working_moment(england: WorkingCalendar) -> None:
     monday = england.next_working_moment(friday)
     assert monday == utc(2026, 10, 26, 8, 30)
     assert england.local(monday) == dt.datetime(2026, 10, 26, 8, 30, tzinfo=LONDON)
-    assert monday.tzinfo == dt.timezone.utc
+    assert monday.tzinfo == dt.UTC
     # Inside working hours: the moment itself, as UTC.
     inside = dt.datetime(2026, 3, 30, 10, 0, tzinfo=LONDON)
     assert england.next_working_moment(inside) == utc(2026, 3, 30, 9, 0)
-    assert england.next_working_moment(inside).tzinfo == dt.timezone.utc
+    assert england.next_working_moment(inside).tzinfo == dt.UTC
     # Early on a working day: that day's start.
     assert england.next_working_moment(utc(2026, 3, 30, 6, 0)) == utc(2026, 3, 30, 7, 30)
     # Thursday evening before Easter -> Tuesday after Easter Monday.
@@ -410,7 +410,7 @@ def test_bad_override_files_raise_calendar_error_naming_the_file(tmp_path: Path,
 
 def test_missing_override_file_raises_calendar_error(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.json"
-    with pytest.raises(CalendarError, match="nowhere.json: file not found"):
+    with pytest.raises(CalendarError, match=r"nowhere\.json: file not found"):
         WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, override_file=path)
     with pytest.raises(CalendarError, match="is a directory"):
         WorkingCalendar(Nation.ENGLAND_AND_WALES, LONDON, override_file=tmp_path)
@@ -487,7 +487,7 @@ def test_the_shipped_govuk_list_against_the_package_for_every_covered_year() -> 
         assert years == list(range(2019, 2028)), nation
         assert all(day.weekday() < 5 for day in govuk), "GOV.UK lists the days off, never a weekend"
         package = {day: name for day, name in holidays.country_holidays("GB", subdiv=SUBDIV[nation], years=years).items()
-                   if day.weekday() < 5}  # fmt: skip
+                   if day.weekday() < 5}
         for day in sorted(set(govuk) ^ set(package)):
             differences[(nation.value, day)] = f"GOV.UK only: {govuk[day]}" if day in govuk else f"package only: {package[day]}"
     assert differences == KNOWN_DIFFERENCES
@@ -515,7 +515,7 @@ def test_beyond_govuk_the_package_answers(england: WorkingCalendar) -> None:
 def test_an_override_can_remove_a_holiday_as_well_as_add_one(tmp_path: Path) -> None:
     data = {"scotland": {"division": "scotland", "events": [{"title": "Extra", "date": "2026-06-09"}],
                          "working_days": [{"title": "St Andrew's Day moved", "date": "2026-11-30"},
-                                          {"title": "Package-only day", "date": "2031-06-13"}]}}  # fmt: skip
+                                          {"title": "Package-only day", "date": "2031-06-13"}]}}
     path = _write(tmp_path, data)
     cal = WorkingCalendar(Nation.SCOTLAND, LONDON, override_file=path)
     assert not cal.is_working_day(D(2026, 6, 9))

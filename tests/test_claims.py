@@ -43,7 +43,7 @@ def claim(
 
 def keys(sessions: sessionmaker[Session], ids: list[int]) -> list[str]:
     with sessions() as session:
-        by_id = {nid: key for nid, key in session.execute(select(Notification.id, Notification.idempotency_key))}
+        by_id = dict(session.execute(select(Notification.id, Notification.idempotency_key)).all())
     return [by_id[i] for i in ids]
 
 
@@ -95,7 +95,7 @@ def test_a_claim_records_who_when_and_counts_an_attempt(session_factory, person,
     claimed = row(session_factory, "k:1")
     assert (claimed.state, claimed.claimed_by, claimed.claimed_at, claimed.attempts) == (
         NotificationState.SENDING, "w1", now, 1,
-    )  # fmt: skip
+    )
 
 
 def test_a_claim_is_taken_over_only_once_its_lease_has_run_out(session_factory, person, now) -> None:
@@ -131,7 +131,7 @@ def test_the_owner_settles_its_claim(session_factory, person, now) -> None:
     sent = row(session_factory, "k:1")
     assert (sent.state, sent.sent_at, sent.slack_channel, sent.slack_ts, sent.last_error) == (
         NotificationState.SENT, later, "D1", "171.5", None,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("settle", ["mark_sent", "release", "mark_failed", "mark_cancelled"])
@@ -198,7 +198,7 @@ def test_release_hands_the_row_back_and_counts_only_attempts_slack_saw(session_f
     released = row(session_factory, "k:1")
     assert (released.state, released.attempts, released.claimed_by, released.next_attempt_at, released.last_error) == (
         NotificationState.PENDING, 3, None, retry_at, "HTTP 500",
-    ), "an uncounted release gives its attempt back and keeps the last real error"  # fmt: skip
+    ), "an uncounted release gives its attempt back and keeps the last real error"
 
     [nid] = claim(session_factory, retry_at, "w1")
     with session_factory() as session, session.begin():
@@ -300,7 +300,7 @@ def test_a_late_sender_whose_post_lands_after_a_takeover_sends_nothing_more(
     final = row(session_factory, "k:2")
     assert (final.state, final.claimed_by, final.slack_ts, final.sent_at) == (
         NotificationState.SENT, "B", b_record.slack_ts, b_record.sent_at,
-    )  # fmt: skip
+    )
     assert delivered == [("A", "k:1"), ("B", "k:2")], "only the owner of the claim reports the delivery"
 
 

@@ -217,7 +217,7 @@ def test_a_bad_list_setting_is_one_line() -> None:
 def test_a_relative_data_dir_is_the_checkouts_whatever_the_working_directory(tmp_path: Path, monkeypatch) -> None:
     import bot.settings
 
-    assert bot.settings.BASE_DIR == Path(__file__).resolve().parent.parent, "the checkout the tests run from"
+    assert Path(__file__).resolve().parent.parent == bot.settings.BASE_DIR, "the checkout the tests run from"
     home, elsewhere = tmp_path / "checkout", tmp_path / "elsewhere"
     home.mkdir()
     elsewhere.mkdir()

@@ -223,7 +223,7 @@ def test_a_click_no_listener_takes_is_done_and_nobody_is_told_later(sim: Simulat
     auditor = email_of(sim, first.auditor_id)
     channel = sim.workspace.add_channel("links")
     button = {"type": "actions", "block_id": "b", "elements": [{"type": "button", "action_id": "not_ours",
-                                                                "text": {"type": "plain_text", "text": "Open"}}]}  # fmt: skip
+                                                                "text": {"type": "plain_text", "text": "Open"}}]}
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(channel=channel, text="x", blocks=[button])
     message = next(m for m in sim.workspace.messages(channel=channel) if m["ts"] == posted["ts"])
     clicked = sim.at(dt.date(2026, 12, 2), 10, 0)

@@ -101,7 +101,7 @@ def test_the_auditor_completes_their_audit(session_factory: sessionmaker[Session
             "allocation.complete", "ok", w.auditor, "U-slack", "allocation", w.allocation,
             {"case": "CMS-104233", "due_date": "2026-12-31"},
         )
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("who", ["second", "qa"])
@@ -127,7 +127,7 @@ def test_anyone_else_is_refused_and_the_refusal_logged(session_factory: sessionm
 
     assert (refused.decision.allowed, refused.decision.code, refused.already, refused.context) == (
         False, RefusalCode.NOT_YOUR_AUDIT, False, None,
-    )  # fmt: skip
+    )
     assert stored(session_factory, w.allocation) == (AllocationState.ALLOCATED, None, None)
     assert log(session_factory) == [
         ("complete_audit", "refused", person_id, "U-slack", "allocation", w.allocation, {"reason": "not_your_audit"})

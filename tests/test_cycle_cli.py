@@ -97,7 +97,7 @@ def test_prepare_keeps_the_request_and_shows_the_plan_without_allocating(
     assert row.prepared_request == {
         "month": "2026-12-01", "control": 3, "thematic_filter": None, "theme": None, "thematic_count": None,
         "cases": [], "cases_type": "dip", "allow_recent": False, "seed": None,
-    }  # fmt: skip
+    }
     assert (row.prepared_by, row.prepared_at, row.auto_allocated_at) == ("cli", NOW, None)
     assert count(session_factory, Allocation) == 0
     assert count(session_factory, Notification) == 0
@@ -140,7 +140,7 @@ def test_preparing_again_replaces_the_request(engine: Engine, session_factory: s
         engine,
         ["allocate", "--month", "2026-12", "--control", "1", "--thematic", "type=CP", "--theme", "Neglect",
          "--thematic-count", "2", "--seed", "7", "--prepare"],
-    )  # fmt: skip
+    )
     assert second.exit_code == 0, second.output
     row = month_row(session_factory)
     assert row is not None
@@ -149,7 +149,7 @@ def test_preparing_again_replaces_the_request(engine: Engine, session_factory: s
     assert request == AllocationRequest(
         month=DEC, control=1, thematic_filter=ThematicFilter(case_types=frozenset({CaseType.CP})),
         theme="Neglect", thematic_count=2, seed=7,
-    )  # fmt: skip
+    )
     assert len(log(session_factory, "allocation.prepare")) == 2
 
 
@@ -166,7 +166,7 @@ def test_preparing_again_replaces_the_request(engine: Engine, session_factory: s
                 month=DEC, control=40, thematic_filter=ThematicFilter(case_types=frozenset({CaseType.CP, CaseType.CIN})),
                 theme="Neglect", thematic_count=20,
             ),
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_without_a_prepared_request_the_standing_rules_apply(
@@ -315,7 +315,7 @@ def test_month_show_prints_the_figures(engine: Engine, session_factory: sessionm
                 allocation_id=row.id, auditor_id=sam.id, kind=kind, reason="r", due_date=dt.date(2026, 12, 31),
                 state=state, approver_id=ad.id, routed_to_id=ad.id, created_at=NOW,
                 reallocated_to_id=to.id if to else None,
-            ))  # fmt: skip
+            ))
         rows[0].completed_at = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)  # on the deadline, in London
         rows[1].completed_at = dt.datetime(2027, 1, 5, 11, 0, tzinfo=dt.UTC)  # late
         c.allocation(c.case("CMS-300", team_a), sam, dt.date(2027, 1, 1))  # another month
@@ -375,14 +375,14 @@ def test_resuming_a_paused_month_moves_owed_deadlines_by_the_paused_working_days
     shown = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2027, 1, 5, 12, 0, tzinfo=dt.UTC))
     assert shown.output.splitlines()[:2] == [
         "December 2026 (paused)", "allocated 2, completed 1 (50%; 0 late), open 1, overdue 0, exempted 0",
-    ]  # fmt: skip
+    ]
     resumed_on = dt.datetime(2026, 12, 17, 10, 0, tzinfo=dt.UTC)  # Thursday: Fri 11, Mon 14 - Thu 17 lost
     assert run(engine, ["month", "set", "2026-12", "--resume"], clock=resumed_on).exit_code == 0
     with session_factory() as s:
         assert s.get(Allocation, owed_id).due_date == dt.date(2027, 1, 8)  # 5 working days on; 1 January is a holiday
         assert s.get(Allocation, done_id).due_date == dt.date(2026, 12, 31)
     assert log(session_factory, "month.set")[-1][-1] == {"month": "2026-12-01", "deadlines_moved_by_working_days": 5,
-                                                         "paused": False}  # fmt: skip
+                                                         "paused": False}
     later = run(engine, ["month", "show", "2026-12"], clock=dt.datetime(2027, 1, 5, 12, 0, tzinfo=dt.UTC))
     assert later.output.splitlines()[1] == "allocated 2, completed 1 (50%; 0 late), open 1, overdue 0, exempted 0"
     # --as-of: the figures on another day, whatever the clock says
@@ -516,7 +516,7 @@ def test_tick_adds_nothing_to_a_month_allocated_by_hand(
     assert log(session_factory, "allocation.scheduled") == [
         ("skipped", "scheduler", "audit_month", row.id,
          {"month": "2026-12-01", "reason": "allocated_by_hand", "existing": 1}),
-    ]  # fmt: skip
+    ]
     assert [c[-1]["created"] for c in log(session_factory, "allocation.commit")] == [1]  # only the one by hand
     assert "December 2026 already has 1 allocation(s) committed by hand" in caplog.text
 
@@ -543,13 +543,13 @@ def test_a_prepared_request_is_committed_on_top_of_allocations_by_hand(
     assert len(cases) == 3 and len(set(cases)) == 3
     assert [(actor, c["created"]) for _, actor, _, _, c in log(session_factory, "allocation.commit")] == [
         ("cli", 1), ("scheduler (prepared allocation)", 2)
-    ]  # fmt: skip
+    ]
     row = month_row(session_factory)
     assert row is not None
     assert log(session_factory, "allocation.scheduled") == [
         ("topped_up", "scheduler", "audit_month", row.id,
          {"month": "2026-12-01", "reason": "allocated_by_hand", "existing": 1, "created": 2}),
-    ]  # fmt: skip
+    ]
 
 
 # --- --prepare when the scheduler will never use it ------------------------------------------
@@ -578,13 +578,13 @@ def test_prepare_is_refused_after_the_first_working_day(engine: Engine, session_
     on_the_day = run(
         engine, ["allocate", "--month", "2026-12", "--control", "1", "--prepare"],
         clock=dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC),
-    )  # fmt: skip
+    )
     assert on_the_day.exit_code == 0, on_the_day.output  # before the day's scheduled run: still used
 
     result = run(
         engine, ["allocate", "--month", "2026-12", "--control", "3", "--prepare"],
         clock=dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC),
-    )  # fmt: skip
+    )
 
     assert result.exit_code == 1
     assert result.output == (

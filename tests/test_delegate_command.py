@@ -12,11 +12,11 @@ from tests.simulation import Simulation
 from tests.test_scenario_exemptions import AMY, DEE, D, deliver, texts
 
 DONE = ("Done: Dee Deputy will decide exemption and extension requests for you from Wednesday 2 December 2026 to "
-        "Friday 4 December 2026. They have been told.")  # fmt: skip
+        "Friday 4 December 2026. They have been told.")
 USAGE = ("Nothing was changed. Use `/audit delegate @person YYYY-MM-DD YYYY-MM-DD` (the first and last day); name the "
-         "person with an @mention, their name as it is in the staff list, or their email.")  # fmt: skip
+         "person with an @mention, their name as it is in the staff list, or their email.")
 UNKNOWN = ("Nothing was changed. I can't find that person in the programme's staff list. Name them with an @mention, "
-           "their name as it is in the staff list, or their email.")  # fmt: skip
+           "their name as it is in the staff list, or their email.")
 
 
 def delegations(sim: Simulation) -> list[tuple[str, str]]:
@@ -29,7 +29,7 @@ def delegations(sim: Simulation) -> list[tuple[str, str]]:
     "who",
     ["Dee Deputy", "@dee deputy", "@Dee   Deputy", "DEE.DEPUTY@council.example",
      "<mailto:dee.deputy@council.example|dee.deputy@council.example>", "@dee.deputy", "mention"],
-)  # fmt: skip
+)
 def test_a_delegate_is_named_by_mention_name_or_email(sim: Simulation, who: str) -> None:
     sim.runtime.settings.delegates_must_hold_approver_role = False  # Dee is a Head of Service
     sim.at(D(2026, 12, 1), 15)

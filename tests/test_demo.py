@@ -95,7 +95,7 @@ def test_cases_match_their_teams(demo: tuple[list[dict[str, str]], list[dict[str
     allowed = {
         "Assessment": {"CIN", "CP"}, "Safeguarding": {"CIN", "CP"}, "Adolescent": {"CIN", "CP"},
         "Children in Care": {"CLA"}, "Permanence": {"CLA"}, "Leaving Care": {"care_leaver"}, "Early Help": {"early_help"},
-    }  # fmt: skip
+    }
     references = [c["case_reference"] for c in cases]
     assert len(set(references)) == 500 and all(re.fullmatch(r"CMS-\d{6}", r) for r in references)
     changed = 0

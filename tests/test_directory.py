@@ -197,7 +197,7 @@ def test_forget_unseen_clears_ids_slack_no_longer_lists_and_marks_the_unmatched_
 
 def _response(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> SlackResponse:
     return SlackResponse(client=None, http_verb="POST", api_url="https://slack.com/api/users.list", req_args={},
-                         data=data, headers=headers or {}, status_code=status)  # fmt: skip
+                         data=data, headers=headers or {}, status_code=status)
 
 
 class FakeDirectory:
@@ -215,7 +215,7 @@ class FakeDirectory:
         more = start + limit < len(self.members)
         next_cursor = str(start + limit) if more else ""
         return _response({"ok": True, "members": self.members[start : start + limit],
-                          "response_metadata": {"next_cursor": next_cursor}})  # fmt: skip
+                          "response_metadata": {"next_cursor": next_cursor}})
 
 
 def _user(n: int, **extra: Any) -> dict[str, Any]:
@@ -312,12 +312,12 @@ def test_a_council_of_1250_has_every_slack_id_after_start_from_seven_users_list_
 ) -> None:
     with session_factory() as session, session.begin():
         session.execute(insert(Person), [{"email": f"staff{n}@council.example", "display_name": f"Staff {n}", "active": True}
-                                         for n in range(1250)])  # fmt: skip
+                                         for n in range(1250)])
 
     runtime = _start(engine, workspace, tmp_path)
     try:
         with session_factory() as session:
-            found = {email: user_id for email, user_id in session.execute(select(Person.email, Person.slack_user_id))}
+            found = dict(session.execute(select(Person.email, Person.slack_user_id)).all())
         assert found == {email: workspace.user_id(email) for email in found} and len(found) == 1250
         methods = [method for method, _ in workspace.calls]
         assert methods.count("users.list") == 7, "1,250 people and the bot, 200 a page"
@@ -333,7 +333,7 @@ def _user_event(workspace: LocalWorkspace, kind: str, user: dict[str, Any]) -> i
         "token": "verification", "team_id": state.team_id, "api_app_id": state.app_id, "type": "event_callback",
         "event": {"type": kind, "user": user, "event_ts": state.next_ts(), "cache_ts": 0},
         "event_id": f"Ev{kind}{user['id']}{len(workspace.calls)}", "event_time": int(state.wall_clock()),
-    }  # fmt: skip
+    }
     body = json.dumps(envelope).encode("utf-8")
     status, _ = workspace.send_raw(body, {**workspace.actor.signed_headers(body), "Content-Type": "application/json"})
     return status

@@ -54,4 +54,4 @@ def test_doctor_is_quiet_and_exits_0_when_everyone_is_routed(engine: Engine, ses
         "auditors whose exemption requests would reach nobody: 0",
         "auditors with no active line manager (reminders copy nobody): 0",
         "people Slack did not know when last messaged: 0",
-    ])  # fmt: skip
+    ])

@@ -51,7 +51,7 @@ def attacker() -> Iterator[list[str]]:
     hits: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:  # http.server's name
             hits.append(self.path)
             self.send_response(200)
             self.end_headers()
@@ -103,7 +103,7 @@ def test_a_bad_or_stale_timestamp_is_401_with_no_outbound_call(sim, wire, attack
     for timestamp in ["abc", "1e3", "", " 1700000000", "-1", "1700000000.5", "0", "99999999999", str(stale)]:
         signed_at = int(timestamp) if timestamp.strip().lstrip("-").isdigit() else 0
         headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": timestamp,
-                   "X-Slack-Signature": sign(sim.workspace.signing_secret, signed_at, body)}  # fmt: skip
+                   "X-Slack-Signature": sign(sim.workspace.signing_secret, signed_at, body)}
         assert send(sim, body, headers)[0] == 401, timestamp
     assert attacker[1:] == [], "the unverified response_url was never called"
     assert len(sim.workspace.calls) == calls_before, "no Slack API call either"
@@ -241,7 +241,7 @@ def test_a_corrected_resubmission_after_field_errors_is_acted_on(sim) -> None:
         "case": {"case": {"type": "plain_text_input", "value": REF}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
         "note": {"note": {"type": "plain_text_input", "value": NOTE}},
-    })  # fmt: skip
+    })
     assert accepted["status"] == 200
     with sim.sessions() as session:
         assert session.scalar(select(func.count(SafeguardingAlert.id))) == 1
@@ -286,7 +286,7 @@ def test_with_the_database_down_a_command_and_a_modal_are_answered(sim, wire, mo
         "case": {"case": {"type": "plain_text_input", "value": REF}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
         "note": {"note": {"type": "plain_text_input", "value": NOTE}},
-    })  # fmt: skip
+    })
     assert submitted["status"] == 200 and submitted["body"]["response_action"] == "update"
     assert UNAVAILABLE in json.dumps(submitted["body"]["view"])
     with sim.sessions() as session:

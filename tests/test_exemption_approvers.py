@@ -18,7 +18,7 @@ def _council(sessions: sessionmaker[Session], *, director_active: bool = True, s
         ids = {"director": director.id}
         for n in (1, 2):
             ids[f"ad{n}"] = c.person(f"Ann Director{n}", Role.ASSISTANT_DIRECTOR, service=c.service(f"Service {n}"),
-                                     line_manager=director).id  # fmt: skip
+                                     line_manager=director).id
         ids["auditing_ad"] = c.auditor(
             "Ada Auditor", Role.ASSISTANT_DIRECTOR, service=c.service("Service 3"), line_manager=director
         ).id

@@ -86,7 +86,7 @@ def test_approving_while_the_audit_is_completed_does_not_deadlock(
             with sim.sessions() as session, session.begin():
                 amy = session.scalars(select(Person).where(Person.email == AMY)).one()
                 decisions.decide_request(session, request_id, amy, approve=True, comment=None, settings=sim.runtime.settings,
-                                  calendar=sim.calendar, now=now, actor_ref="UAMY")  # fmt: skip
+                                  calendar=sim.calendar, now=now, actor_ref="UAMY")
         except Exception as exc:  # noqa: BLE001 - asserted below
             errors["decide"] = f"{type(exc).__name__}: {exc}"[:300]
 

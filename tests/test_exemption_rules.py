@@ -95,7 +95,7 @@ def test_a_second_exemption_never_hands_the_case_back_to_an_auditor_already_exem
         assert exempted_auditors(session, row.id) == {a, b}
         assert [r.reallocated_to_id for r in session.scalars(select(ExemptionRequest).order_by(ExemptionRequest.id))] == [
             b, row.auditor_id
-        ]  # fmt: skip
+        ]
 
 
 def test_the_qa_menu_never_offers_an_auditor_already_exempted(sim: Simulation) -> None:
@@ -172,7 +172,7 @@ def test_each_of_a_pair_may_ask_while_the_other_waits_and_both_decisions_hold(si
         rows = session.scalars(select(ExemptionRequest).order_by(ExemptionRequest.id)).all()
         assert [(r.auditor_id, r.state) for r in rows] == [
             (first.auditor_id, RequestState.PENDING), (partner_id, RequestState.PENDING)
-        ]  # fmt: skip
+        ]
 
     approve_newest(sim, AMY, f"from {_requester(sim, first)}.")  # x's later date first, then the partner's earlier one
     approve_newest(sim)
@@ -230,7 +230,7 @@ def test_extensions_cannot_be_chained_past_the_limit_counted_from_the_original_d
     with sim.sessions() as session:
         assert [r.new_due_date for r in session.scalars(select(ExemptionRequest).order_by(ExemptionRequest.id))] == [
             D(2027, 1, 8), D(2027, 1, 15)
-        ]  # fmt: skip
+        ]
 
 
 def test_an_extension_to_a_weekend_or_bank_holiday_is_refused_naming_a_working_day(sim: Simulation) -> None:
@@ -361,7 +361,7 @@ def test_approving_an_extension_whose_new_date_has_passed_is_refused_and_decline
         last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
         assert last is not None and (last.action, last.outcome, last.detail["reason"]) == (
             "extension.approve", "refused", "extension_date_passed"
-        )  # fmt: skip
+        )
 
     sim.workspace.click(AMY, ask_message, ActionId.DECLINE_EXEMPTION)  # declining still works
     modal = sim.workspace.view_stack(AMY)[-1]

@@ -32,7 +32,7 @@ def mark_complete_button(sim: Simulation, allocation_id: int) -> dict[str, Any]:
     channel = sim.workspace.add_channel("audits")
     blocks = [{"type": "actions", "block_id": BlockId.AUDIT_ACTIONS, "elements": [{
         "type": "button", "action_id": ActionId.MARK_COMPLETE, "text": {"type": "plain_text", "text": "Mark audit complete"},
-        "value": str(allocation_id)}]}]  # fmt: skip
+        "value": str(allocation_id)}]}]
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(channel=channel, text="fwd", blocks=blocks)
     return next(m for m in sim.workspace.messages(channel=channel) if m["ts"] == posted["ts"])
 
@@ -91,7 +91,7 @@ def shedding(sim: Simulation) -> Iterator[Simulation]:
     secret = sim.runtime.settings.slack_signing_secret
     assert secret is not None
     wsgi = make_wsgi(sim.runtime.app, sim.sessions, signing_secret=secret.get_secret_value(),
-                     followups=sim.runtime.followups, gate=Gate(size=0, wait=0.0, view_wait=0.0))  # fmt: skip
+                     followups=sim.runtime.followups, gate=Gate(size=0, wait=0.0, view_wait=0.0))
     server = serve_in_thread(wsgi)
     before, sim.workspace.bot_endpoint = sim.workspace.bot_endpoint, server.url + SLACK_PATH
     yield sim
@@ -119,7 +119,7 @@ def test_a_shed_modal_submission_or_event_is_a_503(shedding: Simulation) -> None
     ws = shedding.workspace
     uid = ws.add_user("someone@council.example", "Someone")
     submission = {"type": "view_submission", "user": {"id": uid}, "team": {"id": ws.team_id},
-                  "view": {"id": "V1", "hash": "h", "callback_id": "x", "state": {"values": {}}}}  # fmt: skip
+                  "view": {"id": "V1", "hash": "h", "callback_id": "x", "state": {"values": {}}}}
     body = ("payload=" + json.dumps(submission)).encode()
     assert ws.send_raw(body, ws.actor.signed_headers(body))[0] == 503
     event = json.dumps({"type": "event_callback", "event": {"type": "app_home_opened", "user": uid}}).encode()

@@ -89,7 +89,7 @@ def test_a_concern_with_a_date_of_birth_is_refused_by_kind_and_never_stored_or_e
         "case": {"case": {"type": "plain_text_input", "value": REF}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
         "note": {"note": {"type": "plain_text_input", "value": "Child seen today; see the case record."}},
-    })  # fmt: skip
+    })
     assert fixed["status"] == 200 and not fixed["body"]
     with sim.sessions() as session:
         assert session.scalar(select(func.count(SafeguardingAlert.id))) == 1

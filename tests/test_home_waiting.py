@@ -42,7 +42,7 @@ def counted(session: Session) -> Iterator[list[str]]:
     statements: list[str] = []
     engine = session.get_bind()
 
-    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", note)
@@ -63,37 +63,37 @@ def test_each_kind_of_work_waits_for_exactly_the_person_who_must_act(sim: Simula
 
         record = stored_record(session, first, now=now)
         to_answer = AuditChallenge(record_id=record.id, challenger_id=worker.id, target="overall", reason="Too low.",
-                                   state=ChallengeState.WITH_AUDITOR, raised_at=now, due_on=now.date())  # fmt: skip
+                                   state=ChallengeState.WITH_AUDITOR, raised_at=now, due_on=now.date())
         answered = AuditChallenge(record_id=record.id, challenger_id=worker.id, target="action", reason="Not needed.",
                                   state=ChallengeState.ANSWERED, raised_at=now, due_on=now.date(), auditor_decision="keep",
-                                  auditor_reason="Needed.", auditor_at=now)  # fmt: skip
+                                  auditor_reason="Needed.", auditor_at=now)
         settled = AuditChallenge(record_id=record.id, challenger_id=worker.id, target="overall", reason="Old.",
-                                 state=ChallengeState.SETTLED, raised_at=now, due_on=now.date())  # fmt: skip
+                                 state=ChallengeState.SETTLED, raised_at=now, due_on=now.date())
         session.add_all([to_answer, answered, settled])
         session.flush()
         moderation = AuditModeration(record_id=record.id, kind=ModerationKind.SAMPLE, state=ModerationState.WITH_MODERATOR,
-                                     moderator_id=hana.id, created_at=now, chosen_at=now)  # fmt: skip
+                                     moderator_id=hana.id, created_at=now, chosen_at=now)
         session.add(moderation)
 
         final = stored_record(session, second, now=now)
         final.state, final.finalised_at, final.oversight_due = RecordState.FINALISED, now, D(2026, 12, 24)
         more_time = AuditAction(record_id=final.id, text="Update the plan.", owner_id=worker.id, due_date=D(2027, 1, 15),
                                 status=ActionStatus.OPEN, created_at=now, requested_due=D(2027, 2, 1),
-                                extension_reason="Leave.", extension_state="pending")  # fmt: skip
+                                extension_reason="Leave.", extension_state="pending")
         session.add(more_time)
 
         session.add(Delegation(principal_id=amy.id, delegate_id=dee.id, starts_on=D(2026, 12, 1), ends_on=D(2026, 12, 31),
-                               created_at=now))  # fmt: skip
+                               created_at=now))
         request = ExemptionRequest(allocation_id=first.id, auditor_id=first.auditor_id, kind=RequestKind.EXEMPTION, reason="Ill.",
                                    due_date=first.due_date, state=RequestState.PENDING, approver_id=amy.id, routed_to_id=amy.id,
-                                   created_at=now)  # fmt: skip
+                                   created_at=now)
         session.add(request)
         session.flush()
         ids = (to_answer.id, answered.id, moderation.id, final.id, more_time.id, request.id)
         second_tm = second.case.team_manager
         assert second_tm is not None
         people = {"auditor": auditor.id, "worker": worker.id, "hana": hana.id, "amy": amy.id, "dee": dee.id,
-                  "second_tm": second_tm.id, "tm": tm.id}  # fmt: skip
+                  "second_tm": second_tm.id, "tm": tm.id}
 
     with sim.sessions() as session:
         get = {k: session.get_one(Person, v) for k, v in people.items()}
@@ -120,7 +120,7 @@ def test_the_number_of_queries_does_not_grow_with_the_items(sim: Simulation) -> 
                 a = allocations[k % len(allocations)]
                 session.add(ExemptionRequest(allocation_id=a.id, auditor_id=a.auditor_id, kind=RequestKind.EXTENSION, reason="x",
                                              due_date=a.due_date, new_due_date=D(2027, 1, 29), state=RequestState.PENDING,
-                                             approver_id=amy.id, routed_to_id=amy.id, created_at=now))  # fmt: skip
+                                             approver_id=amy.id, routed_to_id=amy.id, created_at=now))
 
     def queries() -> tuple[int, int]:
         with sim.sessions() as session:

@@ -59,7 +59,7 @@ def _email(session: Session, person_id: int | None) -> str:
 
 
 def _pending(sim: Simulation, allocation: Allocation, now: dt.datetime,
-             make: Callable[[int], AuditQaCheck | AssuranceCheck]) -> tuple[int, str]:  # fmt: skip
+             make: Callable[[int], AuditQaCheck | AssuranceCheck]) -> tuple[int, str]:
     """A QA decision pending on ``allocation``'s finalised audit: its id, and the auditor's address."""
     with sim.sessions() as session, session.begin():
         row = make(_final(session, session.get_one(Allocation, allocation.id), now).id)
@@ -70,9 +70,9 @@ def _pending(sim: Simulation, allocation: Allocation, now: dt.datetime,
 
 def qa_check(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
     check_id, auditor = _pending(sim, allocation, now,
-                                 lambda rid: AuditQaCheck(record_id=rid, state=QaCheckState.PENDING, created_at=now))  # fmt: skip
+                                 lambda rid: AuditQaCheck(record_id=rid, state=QaCheckState.PENDING, created_at=now))
     return Case(QUINN, auditor, "QA check: accept or return the audit", ActionId.ACCEPT_AUDIT, check_id,
-                lambda s: s.get_one(AuditQaCheck, check_id).state == QaCheckState.ACCEPTED)  # fmt: skip
+                lambda s: s.get_one(AuditQaCheck, check_id).state == QaCheckState.ACCEPTED)
 
 
 def qa_amend(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -85,14 +85,14 @@ def qa_amend(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
         found.state, found.amended_at, found.record.state = QaCheckState.AMENDED, now, RecordState.FINALISED
 
     return Case(auditor, QUINN, "Audit returned by QA: amend it", ActionId.AMEND_AUDIT, check_id,
-                lambda s: bool(sim.workspace.view_stack(auditor)), amended)  # fmt: skip
+                lambda s: bool(sim.workspace.view_stack(auditor)), amended)
 
 
 def assurance(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
     check_id, auditor = _pending(sim, allocation, now, lambda rid: AssuranceCheck(
-        month=D(2026, 12, 1), record_id=rid, seed=7, state=AssuranceState.PENDING, created_at=now))  # fmt: skip
+        month=D(2026, 12, 1), record_id=rid, seed=7, state=AssuranceState.PENDING, created_at=now))
     return Case(QUINN, auditor, "Assurance sample: were the signed-off actions done?", ActionId.ASSURANCE_VERIFIED, check_id,
-                lambda s: s.get_one(AssuranceCheck, check_id).state == AssuranceState.VERIFIED)  # fmt: skip
+                lambda s: s.get_one(AssuranceCheck, check_id).state == AssuranceState.VERIFIED)
 
 
 def reply(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -102,7 +102,7 @@ def reply(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
         record_id, case = record.id, session.get_one(Allocation, allocation.id).case
         worker, auditor = _email(session, case.allocated_worker_id), _email(session, allocation.auditor_id)
     return Case(worker, auditor, "Audit findings: agree, comment or challenge", ActionId.REPLY_AGREE, record_id,
-                lambda s: s.scalars(select(AuditReply).where(AuditReply.record_id == record_id)).first() is not None)  # fmt: skip
+                lambda s: s.scalars(select(AuditReply).where(AuditReply.record_id == record_id)).first() is not None)
 
 
 def supervision(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -111,7 +111,7 @@ def supervision(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Ca
         record_id, case = record.id, record.allocation.case
         tm, worker = _email(session, case.team_manager_id), _email(session, case.allocated_worker_id)
     return Case(tm, worker, "Findings to discuss in supervision", ActionId.SUPERVISION_DISCUSSED, record_id,
-                lambda s: s.get_one(AuditRecord, record_id).supervision_at is not None)  # fmt: skip
+                lambda s: s.get_one(AuditRecord, record_id).supervision_at is not None)
 
 
 def _cycle(sim: Simulation, allocation: Allocation, now: dt.datetime, **columns: object) -> tuple[int, str, str, str]:
@@ -122,7 +122,7 @@ def _cycle(sim: Simulation, allocation: Allocation, now: dt.datetime, **columns:
         manager = group_manager_of(session, case)
         assert manager is not None
         cycle = InadequateCycle(case_id=case.id, record_id=record.id, number=1, state=CycleState.MEETING_DUE, opened_at=now,
-                                group_manager_id=manager.id, review_due=D(2027, 1, 7), reaudit_latest=D(2027, 2, 10))  # fmt: skip
+                                group_manager_id=manager.id, review_due=D(2027, 1, 7), reaudit_latest=D(2027, 2, 10))
         for name, value in columns.items():
             setattr(cycle, name, value)
         session.add(cycle)
@@ -133,14 +133,14 @@ def _cycle(sim: Simulation, allocation: Allocation, now: dt.datetime, **columns:
 def inadequate_meeting(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
     cycle_id, manager, tm, _ = _cycle(sim, allocation, now)
     return Case(manager, tm, "Inadequate audit: record the meeting", ActionId.MEETING_HELD, cycle_id,
-                lambda s: s.get_one(InadequateCycle, cycle_id).meeting_held_at is not None)  # fmt: skip
+                lambda s: s.get_one(InadequateCycle, cycle_id).meeting_held_at is not None)
 
 
 def inadequate_review(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
     cycle_id, _, tm, worker = _cycle(sim, allocation, now, state=CycleState.REVIEW_DUE, meeting_held_at=now,
-                                     review_due=D(2026, 12, 15))  # fmt: skip
+                                     review_due=D(2026, 12, 15))
     return Case(tm, worker, "Inadequate audit: record the four-week review", ActionId.REVIEW_HELD, cycle_id,
-                lambda s: s.get_one(InadequateCycle, cycle_id).review_held_at is not None)  # fmt: skip
+                lambda s: s.get_one(InadequateCycle, cycle_id).review_held_at is not None)
 
 
 def inadequate_hos(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -148,7 +148,7 @@ def inadequate_hos(sim: Simulation, allocation: Allocation, now: dt.datetime) ->
         hana = session.scalars(select(Person.id).where(Person.email == HANA)).one()
     cycle_id, manager, _, _ = _cycle(sim, allocation, now, number=2, head_of_service_id=hana, meeting_held_at=now)
     return Case(HANA, manager, "Inadequate again: record your meeting (Head of Service)", ActionId.HEAD_OF_SERVICE_MEETING_HELD,
-                cycle_id, lambda s: s.get_one(InadequateCycle, cycle_id).head_of_service_meeting_at is not None)  # fmt: skip
+                cycle_id, lambda s: s.get_one(InadequateCycle, cycle_id).head_of_service_meeting_at is not None)
 
 
 def _proposed(sim: Simulation, allocation: Allocation) -> tuple[int, str, str]:
@@ -169,13 +169,13 @@ def meeting_book(sim: Simulation, allocation: Allocation, now: dt.datetime) -> C
         meeting = session.get_one(ReflectionMeeting, meeting_id)
         worker_id = session.scalars(select(Person.id).where(Person.email == worker)).one()
         answer = MeetingAnswer(meeting_id=meeting_id, round=meeting.round, person_id=worker_id, kind=AnswerKind.NONE_WORK,
-                               at=sim.clock.now, suggested_at=sim.at(D(2026, 12, 16), 11))  # fmt: skip
+                               at=sim.clock.now, suggested_at=sim.at(D(2026, 12, 16), 11))
         session.add(answer)
         session.flush()
         answer_id = answer.id
     sim.clock.now = now
     return Case(auditor, worker, "Suggested meeting time to book", ActionId.BOOK_SUGGESTION, answer_id,
-                lambda s: s.get_one(ReflectionMeeting, meeting_id).state == MeetingState.BOOKED)  # fmt: skip
+                lambda s: s.get_one(ReflectionMeeting, meeting_id).state == MeetingState.BOOKED)
 
 
 def meeting_resolve(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -183,12 +183,12 @@ def meeting_resolve(sim: Simulation, allocation: Allocation, now: dt.datetime) -
     with sim.sessions() as session, session.begin():
         hana = session.scalars(select(Person).where(Person.email == HANA)).one()
         invitee = session.scalars(select(MeetingInvitee).join(Person, Person.id == MeetingInvitee.person_id)
-                                  .where(MeetingInvitee.meeting_id == meeting_id, Person.email == worker)).one()  # fmt: skip
+                                  .where(MeetingInvitee.meeting_id == meeting_id, Person.email == worker)).one()
         invitee.escalated_at, invitee.escalated_to_id = sim.clock.now, hana.id
         invitee_id = invitee.id
     sim.clock.now = now
     return Case(HANA, auditor, "Unanswered meeting requests to resolve", ActionId.RESOLVE_MEETING, invitee_id,
-                lambda s: s.get_one(MeetingInvitee, invitee_id).resolving_at is not None)  # fmt: skip
+                lambda s: s.get_one(MeetingInvitee, invitee_id).resolving_at is not None)
 
 
 def reflection(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Case:
@@ -203,10 +203,10 @@ def reflection(sim: Simulation, allocation: Allocation, now: dt.datetime) -> Cas
     def answered(s: Session) -> None:
         by = s.scalars(select(Person.id).where(Person.email == worker)).one()
         s.add(ReflectionSheet(allocation_id=allocation.id, meeting_id=meeting_id, answers={"q": "a"}, answered_by_id=by,
-                              answered_at=now))  # fmt: skip
+                              answered_at=now))
 
     return Case(worker, tm, "Reflection sheet to fill in", ActionId.ANSWER_REFLECTION, allocation.id,
-                lambda s: bool(sim.workspace.view_stack(worker)), answered)  # fmt: skip
+                lambda s: bool(sim.workspace.view_stack(worker)), answered)
 
 
 KINDS = [qa_check, qa_amend, assurance, reply, supervision, inadequate_meeting, inadequate_review, inadequate_hos, meeting_book,

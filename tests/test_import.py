@@ -102,7 +102,7 @@ def test_examples_round_trip(session_factory: sessionmaker[Session], now: dt.dat
     assert (cases.created, cases.updated, cases.unchanged, cases.warnings) == (6, 0, 0, [])
     assert _counts(session_factory) == {
         "services": 1, "teams": 3, "people": 9, "person_roles": 14, "cases": 6, "audit_log": 2,
-    }  # fmt: skip
+    }
 
     tom = _person(session_factory, "tom.birch@council.example")
     assert tom.display_name == "Tom Birch" and tom.job_title == "Team Manager"
@@ -211,28 +211,28 @@ BAD_FILES: dict[str, tuple[Callable[[], tuple[str, str]], list[RowProblem]]] = {
     ),
     "missing line manager": (
         _staff_row("Head of Service Children in Care,head_of_service;auditor,,Children in Care,amira.khan@",
-                   "Head of Service Children in Care,head_of_service;auditor,,Children in Care,nobody@"),  # fmt: skip
+                   "Head of Service Children in Care,head_of_service;auditor,,Children in Care,nobody@"),
         [RowProblem("staff.csv", 3, "line_manager_email",
-                    'line manager "nobody@council.example" is not in this file or already known')],  # fmt: skip
+                    'line manager "nobody@council.example" is not in this file or already known')],
     ),
     "own line manager": (
         _staff_row("Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,,",
-                   "Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,amira.khan@council.example,"),  # fmt: skip
+                   "Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,amira.khan@council.example,"),
         [RowProblem("staff.csv", 2, "line_manager_email", "a person cannot be their own line manager")],
     ),
     "line management cycle": (
         _staff_row("assistant_director;auditor,,,,", "assistant_director;auditor,,,sarah.whitfield@council.example,"),
         [RowProblem("staff.csv", 2, "line_manager_email", "line management cycle: amira.khan@council.example → "
-                    "sarah.whitfield@council.example → david.okafor@council.example → amira.khan@council.example")],  # fmt: skip
+                    "sarah.whitfield@council.example → david.okafor@council.example → amira.khan@council.example")],
     ),
     "team in another service": (
         _staff_row("Children in Care Team 1,,tom.birch@council.example,yes\nliam",
-                   "Children in Care Team 1,Early Help,tom.birch@council.example,yes\nliam"),  # fmt: skip
+                   "Children in Care Team 1,Early Help,tom.birch@council.example,yes\nliam"),
         [RowProblem("staff.csv", 6, "service", 'team "Children in Care Team 1" already belongs to service "Children in Care"')],
     ),
     "team given two services in the file": (
         lambda: ("staff.csv", STAFF + "a.b@council.example,A B,,iro,New Team,Service A,,\n"
-                 "c.d@council.example,C D,,iro,new  team,Service B,,\n"),  # fmt: skip
+                 "c.d@council.example,C D,,iro,new  team,Service B,,\n"),
         [RowProblem("staff.csv", 12, "service", 'team "new team" is given a different service on row 11')],
     ),
     "duplicate email": (
@@ -264,7 +264,7 @@ BAD_FILES: dict[str, tuple[Callable[[], tuple[str, str]], list[RowProblem]]] = {
         _cases_row("CMS-100106,CLA,Children in Care Team 1,,", "CMS-100106,foster care,Children in Care Team 1,x@council.example,"),
         [RowProblem("cases.csv", 7, "case_type", f'unknown case type "foster care" (expected one of: {CASE_TYPES})'),
          RowProblem("cases.csv", 7, "allocated_worker_email",
-                    '"x@council.example" is not a known member of staff (import the staff file first)')],  # fmt: skip
+                    '"x@council.example" is not a known member of staff (import the staff file first)')],
     ),
 }
 
@@ -292,7 +292,7 @@ def test_bad_file_reports_every_problem_and_writes_nothing(
     assert _snapshot(session_factory) == before
     assert _counts(session_factory) == {
         "services": 1, "teams": 3, "people": 9, "person_roles": 14, "cases": 6, "audit_log": 2,
-    }  # fmt: skip
+    }
 
 
 def test_problem_text_matches_the_documented_form(tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime) -> None:
@@ -353,7 +353,7 @@ def test_child_identifying_columns_are_never_read(tmp_path: Path, session_factor
 def test_header_normalisation_and_privacy_names() -> None:
     assert normalise_header("  Line-Manager Email ") == "line_manager_email"
     private = ["name", "child_name", "first_name", "surname", "forename", "dob", "date_of_birth", "address",
-               "postcode", "nhs_number", "upn", "child_first_name"]  # fmt: skip
+               "postcode", "nhs_number", "upn", "child_first_name"]
     assert [c for c in private if not is_child_identifying(c)] == []
     assert [c for c in ("team", "team_name", "case_type", "legal_status", "iro_email") if is_child_identifying(c)] == []
 
@@ -369,7 +369,7 @@ def test_audit_log_entry_per_import(session_factory: sessionmaker[Session], now:
     assert entries[0].detail == {
         "file": "staff.csv", "rows": 9, "created": 9, "updated": 0, "unchanged": 0, "warnings": 0,
         "teams_created": 3, "services_created": 1,
-    }  # fmt: skip
+    }
     assert entries[1].detail["created"] == 6 and entries[1].detail["file"] == "cases.csv"
 
 

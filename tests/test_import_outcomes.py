@@ -30,17 +30,17 @@ from tests.test_scenario_record import BRADFORD_SECTIONS
 
 HULL_DOMAINS = ("kss1_relationships", "kss2_communication", "kss3_child_development", "kss4_adult_needs",
                 "kss5_abuse_and_neglect", "kss6_assessment", "kss7_analysis_and_planning", "kss8_law",
-                "kss9_supervision")  # fmt: skip
+                "kss9_supervision")
 IRO = "dee.deputy@council.example"
 FINDINGS = {"seen": "worker; team manager", "family_sought": "yes", "family_by": "parent;child", "family_view": "Mixed",
-            "child_feedback": "yes", "flags": "organisational_learning"}  # fmt: skip
+            "child_feedback": "yes", "flags": "organisational_learning"}
 
 
 def good_row(reference: str, month: str = "2026-12", **more: str) -> dict[str, str]:
     """A Bradford row that passes every rule: all sections Good (by label), overall Good, no actions."""
-    return {"case_reference": reference, "month": month, **{k: "Good" for k in BRADFORD_SECTIONS}, "overall": "good",
+    return {"case_reference": reference, "month": month, **dict.fromkeys(BRADFORD_SECTIONS, "Good"), "overall": "good",
             "rationale": "Plans are clear and reviewed.", "good_practice": "Timely visits.", **FINDINGS,
-            "no_actions_reason": "The plan already covers what is needed.", **more}  # fmt: skip
+            "no_actions_reason": "The plan already covers what is needed.", **more}
 
 
 def write(tmp_path: Path, rows: list[dict[str, str]], name: str = "outcomes.csv") -> Path:
@@ -71,7 +71,7 @@ def audits(sim: Simulation, count: int) -> list[dict[str, Any]]:
     with sim.sessions() as session:
         found = session.scalars(select(Allocation).order_by(Allocation.id).limit(count)).all()
         return [{"id": a.id, "ref": a.case.reference, "auditor": a.auditor.email, "worker": a.case.allocated_worker.email,
-                 "tm": a.case.team_manager.email, "due": a.due_date} for a in found]  # fmt: skip
+                 "tm": a.case.team_manager.email, "due": a.due_date} for a in found]
 
 
 def cli(sim: Simulation) -> tuple[click.Group, Context]:
@@ -98,7 +98,7 @@ def test_clean_import_records_both_audits_as_chat_would_and_queues_the_findings(
         good_row(first["ref"], submitted_on=late_day.isoformat(), child_name="Zebedee Quxworth"),
         good_row(second["ref"].lower(), submitted_on="2026-12-10", no_actions_reason="", overall="Requires Improvement",
                  risk_and_need="inadequate", **actions),
-    ])  # fmt: skip
+    ])
 
     group, ctx = cli(sim)
     result = CliRunner().invoke(group, ["import", "outcomes", str(path)], obj=ctx)
@@ -131,7 +131,7 @@ def test_clean_import_records_both_audits_as_chat_would_and_queues_the_findings(
             + [("audit_findings", IRO)] + [("audit_recorded", a["auditor"]) for a in (first, second)])
         entry = session.scalars(select(AuditLog).where(AuditLog.action == "import.outcomes")).one()
         assert entry.detail == {"file": "outcomes.csv", "rows": 2, "recorded": 2, "on_time": 1, "late": 1, "actions": 6,
-                                "told": 5, "warnings": 1}  # fmt: skip
+                                "told": 5, "warnings": 1}
     assert "Zebedee" not in json.dumps(snapshot(sim.sessions), default=str)
 
     deliver(sim)
@@ -170,7 +170,7 @@ def test_every_problem_is_named_by_row_and_column_and_nothing_is_written(sim: Si
     a, b, c, d = audits(sim, 4)
     sim.at(D(2026, 12, 10), 10)
     record_audit(sim, a["auditor"], with_button(sim, a["auditor"], ActionId.RECORD_AUDIT, a["ref"]))  # in chat
-    eight_good = {k: "good" for k in BRADFORD_SECTIONS[:8]}
+    eight_good = dict.fromkeys(BRADFORD_SECTIONS[:8], "good")
     path = write(tmp_path, [
         good_row("CMS-999"),
         good_row(b["ref"], overall="Excellent"),
@@ -180,12 +180,12 @@ def test_every_problem_is_named_by_row_and_column_and_nothing_is_written(sim: Si
         good_row(b["ref"]),
         good_row(a["ref"]),
         good_row(d["ref"], month="2026-13", seen="worker; neighbour", family_sought="", rationale=""),
-    ])  # fmt: skip
+    ])
     before = snapshot(sim.sessions)
     with pytest.raises(ImportFailed) as failure:
         run(sim, path)
     rule = ("Outstanding is more than 1 grade above the lowest section (Requires Improvement): an overall grade is not "
-            "usually that far above it. Say why, or change the grade.")  # fmt: skip
+            "usually that far above it. Say why, or change the grade.")
     assert failure.value.problems == [
         RowProblem("outcomes.csv", 2, "case_reference", 'unknown case "CMS-999" (import the cases file first)'),
         RowProblem("outcomes.csv", 3, "overall", "not a grade on this scheme (expected one of: Outstanding, Good, "
@@ -202,7 +202,7 @@ def test_every_problem_is_named_by_row_and_column_and_nothing_is_written(sim: Si
                                               "other_professional, separated by ;"),
         RowProblem("outcomes.csv", 8, "rationale", "Say briefly why you gave this grade."),
         RowProblem("outcomes.csv", 8, "family_sought", "Say whether the family's views were sought."),
-    ]  # fmt: skip
+    ]
     assert snapshot(sim.sessions) == before
 
     group, ctx = cli(sim)
@@ -218,13 +218,13 @@ def test_hull_rules_and_the_guardrail_name_the_cell(sim: Simulation, tmp_path: P
     allocate_december(sim)
     a, b, c = audits(sim, 3)
     sim.at(D(2026, 12, 10), 10)
-    domains = {k: "Met" for k in HULL_DOMAINS} | {"kss8_law": "N/A"}
+    domains = dict.fromkeys(HULL_DOMAINS, "Met") | {"kss8_law": "N/A"}
     row = {**FINDINGS, **domains, "month": "2026-12", "rationale": "Mixed.", "no_actions_reason": "None needed."}
     path = write(tmp_path, [
         {**row, "case_reference": a["ref"], "overall": "Requires Improvement with elements of good practice"},
         {**row, "case_reference": b["ref"], "overall": "good", "rationale": "Seen at home, ZZ99 9ZZ."},
         {**row, "case_reference": c["ref"], "overall": "requires_improvement_with_elements", "elements": "Direct work."},
-    ])  # fmt: skip
+    ])
     before = snapshot(sim.sessions)
     with pytest.raises(ImportFailed) as failure:
         run(sim, path)
@@ -233,17 +233,17 @@ def test_hull_rules_and_the_guardrail_name_the_cell(sim: Simulation, tmp_path: P
                                                   'of good practice" needs them.'),
         RowProblem("outcomes.csv", 3, "rationale", "Please remove what could identify a child (a postcode). Chat is not the "
                                                    "case record: the detail belongs there."),
-    ]  # fmt: skip
+    ]
     assert "ZZ99" not in str(failure.value)
     assert snapshot(sim.sessions) == before
 
     report = run(sim, write(tmp_path, [{**row, "case_reference": c["ref"], "overall": "requires_improvement_with_elements",
-                                        "elements": "Direct work."}]))  # fmt: skip
+                                        "elements": "Direct work."}]))
     assert report.recorded == 1
     with sim.sessions() as session:
         record = session.scalars(select(AuditRecord)).one()
         assert (record.scheme, record.overall_grade, record.good_elements) == ("hull", "requires_improvement_with_elements",
-                                                                                "Direct work.")  # fmt: skip
+                                                                                "Direct work.")
         assert {s.section_key: s.grade for s in record.sections}["kss8_law"] == "not_applicable"
 
 
@@ -260,7 +260,7 @@ def test_file_level_problems(sim: Simulation, tmp_path: Path) -> None:
     ]
     sim.at(D(2026, 12, 10), 10)
     rows = [good_row(a["ref"], submitted_on="2026-11-30"), good_row(a["ref"], month="2027-01"),
-            good_row(b["ref"], no_actions_reason="", child_feedback="maybe")]  # fmt: skip
+            good_row(b["ref"], no_actions_reason="", child_feedback="maybe")]
     with pytest.raises(ImportFailed) as failure:
         run(sim, write(tmp_path, rows))
     assert [str(p) for p in failure.value.problems] == [

@@ -51,7 +51,7 @@ def test_run_without_credentials_on_a_store_it_did_not_create_stops_before_touch
         f"Error: no Slack credentials, so this would be the local demo, but the database at {shown} was not created "
         "by it: set the Slack settings to serve it, or leave AUDITBOT_DATABASE_URL unset (the demo keeps its own "
         "database in AUDITBOT_DATA_DIR)\n"
-    ))  # fmt: skip
+    ))
     assert counts(session_factory) == before, "no demo council, no allocation, no message queued"
     assert not (tmp_path / "data" / "demo").exists()
 

@@ -71,7 +71,7 @@ def test_the_list_shows_upcoming_breaks_with_cancel_buttons_and_recent_ones_brie
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory() as s, s.begin():
-        c, team, people = staff(s, 10)
+        c, _team, people = staff(s, 10)
         alex, other = people[0], people[1]
         c.audit_break(alex, D(2025, 10, 1))  # more than 12 months ago: not shown
         c.audit_break(alex, D(2026, 3, 1))  # recent
@@ -328,7 +328,7 @@ def test_two_cancels_racing_cancel_once(session_factory: sessionmaker[Session], 
     assert len(cancel_log(session_factory)) == 1
 
 
-@pytest.mark.parametrize("value", ["", "12", "12:", ":5", "abc:5", "12:x", "0:5", "12:-5", "12:5:6", "12:" + "9" * 20, "１２:5"])
+@pytest.mark.parametrize("value", ["", "12", "12:", ":5", "abc:5", "12:x", "0:5", "12:-5", "12:5:6", "12:" + "9" * 20, "１２:5"])  # noqa: RUF001 - full-width digits on purpose
 def test_a_malformed_cancel_value_is_unreadable(value: str) -> None:
     with pytest.raises(PayloadError):
         break_ref(value)
@@ -428,7 +428,7 @@ def test_no_break_is_offered_or_booked_for_a_month_allocated_early_by_hand(sim: 
     stale_list = ephemerals(sim, ben)[-1]
     sim.step(sim.at(D(2026, 12, 1), 9))
     _, result = allocate(sim.sessions, AllocationRequest(month=JAN, control=2, allow_recent=True), sim.runtime.settings,
-                         now=sim.at(D(2026, 12, 20), 10), preview=False)  # fmt: skip
+                         now=sim.at(D(2026, 12, 20), 10), preview=False)
     assert result is not None and result.created > 0
     sim.step(sim.at(D(2026, 12, 24), 9))  # the December reminders
 

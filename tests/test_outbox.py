@@ -320,9 +320,9 @@ def test_an_edit_updates_the_sent_message_in_place(session_factory, workspace, c
     sender = make_sender(session_factory, workspace)
     with session_factory() as session, session.begin():
         enqueue(session, key="k:1:edit", template=Template.ERROR, context={"message": "edited", "reference": None},
-                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+                now=now, recipient_id=p0, replaces_key="k:1")
         enqueue(session, key="gone:edit", template=Template.ERROR, context={"message": "posted anew", "reference": None},
-                now=now, recipient_id=p0, replaces_key="never-sent")  # fmt: skip
+                now=now, recipient_id=p0, replaces_key="never-sent")
 
     sender.drain(now)
 
@@ -337,9 +337,9 @@ def test_an_edit_waits_for_the_message_it_edits(session_factory, workspace, coun
     _, p0, _, _ = council
     with session_factory() as session, session.begin():
         enqueue(session, key="k:1", template=Template.ERROR, context={"message": "first", "reference": None},
-                now=now, recipient_id=p0, not_before=now + dt.timedelta(minutes=5))  # fmt: skip
+                now=now, recipient_id=p0, not_before=now + dt.timedelta(minutes=5))
         enqueue(session, key="k:1:edit", template=Template.ERROR, context={"message": "edited", "reference": None},
-                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+                now=now, recipient_id=p0, replaces_key="k:1")
     sender = make_sender(session_factory, workspace)
 
     assert sender.send_due(now).sent == 0
@@ -355,9 +355,9 @@ def test_an_older_edit_never_overwrites_a_newer_one(session_factory, workspace, 
     sender.drain(now)
     with session_factory() as session, session.begin():  # edit A is held back (say, a retry); edit B is due
         enqueue(session, key="k:1:a", template=Template.ERROR, context={"message": "older", "reference": None},
-                now=now, recipient_id=p0, replaces_key="k:1", not_before=now + dt.timedelta(minutes=5))  # fmt: skip
+                now=now, recipient_id=p0, replaces_key="k:1", not_before=now + dt.timedelta(minutes=5))
         enqueue(session, key="k:1:b", template=Template.ERROR, context={"message": "newer", "reference": None},
-                now=now, recipient_id=p0, replaces_key="k:1")  # fmt: skip
+                now=now, recipient_id=p0, replaces_key="k:1")
     sender.drain(now)
     sender.drain(now + dt.timedelta(minutes=10))
 
@@ -401,7 +401,7 @@ def test_a_busy_channel_gets_slacks_burst_then_a_turn_a_second_without_meeting_a
         waiting = session.execute(
             select(Notification.idempotency_key, Notification.next_attempt_at)
             .where(Notification.state == NotificationState.PENDING).order_by(Notification.id)
-        ).all()  # fmt: skip
+        ).all()
     assert [(key, at - now) for key, at in waiting] == [
         (f"k:{p0}:{n}", dt.timedelta(seconds=n - 4)) for n in (5, 6, 7)
     ], "each handed back until its own turn, a second apart, in order"
@@ -414,7 +414,7 @@ def test_a_busy_channel_gets_slacks_burst_then_a_turn_a_second_without_meeting_a
 
 
 def turns_then_a_failure(sessions: sessionmaker[Session], workspace: LocalWorkspace, clock: FakeClock, now: dt.datetime,
-                         person: int, kind: str, seconds: int) -> None:  # fmt: skip
+                         person: int, kind: str, seconds: int) -> None:
     """k:1 goes, k:2 and k:3 get turns a second apart; k:2 meets ``kind`` at its turn; then ``seconds`` of sending."""
     for n in (1, 2, 3):
         queue(sessions, now, person, f"k:{n}")
@@ -448,8 +448,8 @@ def test_a_later_row_with_a_booked_turn_waits_for_an_earlier_row_limited_by_a_42
 
 def posts_made(workspace: LocalWorkspace) -> list[tuple[str, int]]:
     """Every chat.postMessage the workspace was asked for: (the row's key, HTTP status), in order."""
-    return [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log)
-            if m == "chat.postMessage"]  # fmt: skip
+    return [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log, strict=True)
+            if m == "chat.postMessage"]
 
 
 def test_a_limited_channel_waits_without_holding_up_others_and_its_later_rows_never_overtake_its_retry(
@@ -486,7 +486,7 @@ def test_a_row_handed_back_takes_its_channels_later_rows_with_it(session_factory
     assert (outcome.sent, outcome.retried) == (1, 2)
     assert [(r.method, r.status) for r in workspace.call_log] == [
         ("users.lookupByEmail", 500), ("users.lookupByEmail", 200), ("conversations.open", 200), ("chat.postMessage", 200),
-    ], "person0's first row failed and their second was not tried; person1's went"  # fmt: skip
+    ], "person0's first row failed and their second was not tried; person1's went"
     assert received(workspace, "person1@council.example") == ["message k:c"]
     assert states(session_factory) == {"k:a": "pending", "k:b": "pending", "k:c": "sent"}, "k:b never overtakes k:a"
 
@@ -521,7 +521,7 @@ def test_a_limited_slack_channel_waits_without_holding_up_another_channel(sessio
     for key, channel in (("k:a", audit_a), ("k:b", audit_a), ("k:c", audit_a), ("k:d", audit_b)):
         with session_factory() as session, session.begin():
             enqueue(session, key=key, template=Template.ERROR, context={"message": f"message {key}", "reference": None},
-                    now=now, channel=channel, priority=Priority.BULK)  # fmt: skip
+                    now=now, channel=channel, priority=Priority.BULK)
     sender = make_sender(session_factory, workspace, monotonic=clock)
     sender.send_due(now)
     for second in (1, 2):

@@ -112,7 +112,7 @@ def demo(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         runtime = start_runtime(
             settings, engine=engine, clock=clock, background=False, workspace=workspace, http_port=0,
             prepare=lambda e: prepare_local_store(e, settings, now=NOW, echo=seeded.append),
-        )  # fmt: skip
+        )
         try:
             assert [line.split(":")[0] for line in seeded] == [
                 f"loaded the demo council from {tmp_path / 'data' / 'demo'}",
@@ -137,15 +137,15 @@ def people(demo: Demo) -> dict[str, str]:
         first = session.scalars(
             select(Allocation).options(joinedload(Allocation.auditor), joinedload(Allocation.case).joinedload(Case.team_manager))
             .order_by(Allocation.id).limit(1)
-        ).one()  # fmt: skip
+        ).one()
         first_of_theirs = session.scalars(
             select(Allocation).options(joinedload(Allocation.case).joinedload(Case.team_manager))
             .where(Allocation.auditor_id == first.auditor_id).order_by(Allocation.id).limit(1)
-        ).one()  # fmt: skip
+        ).one()
         assert first_of_theirs.case.team_manager is not None
         qa = session.scalars(
             select(Person.email).where(Person.role_rows.any(PersonRole.role == Role.QA_COORDINATOR)).order_by(Person.id).limit(1)
-        ).one()  # fmt: skip
+        ).one()
         return {"auditor": first.auditor.email, "team_manager": first_of_theirs.case.team_manager.email, "qa_coordinator": qa}
 
 
@@ -308,7 +308,7 @@ def test_local_mode_runs_its_workspace_in_a_process_of_its_own_and_a_terminal_cl
     if "run" not in cli.commands:
         _register_all()
     runtime = start_runtime(settings, engine=engine, clock=clock, background=False, http_port=0,
-                            prepare=lambda e: prepare_local_store(e, settings, now=NOW, echo=lambda _: None))  # fmt: skip
+                            prepare=lambda e: prepare_local_store(e, settings, now=NOW, echo=lambda _: None))
     try:
         workspace = runtime.workspace
         assert isinstance(workspace, WorkspaceProcess), "Slack's stand-in keeps its messages in its own memory"
@@ -322,7 +322,7 @@ def test_local_mode_runs_its_workspace_in_a_process_of_its_own_and_a_terminal_cl
         env = {"AUDITBOT_DATABASE_URL": url, "AUDITBOT_LOCAL_WORKSPACE_PORT": str(urlsplit(workspace.base_url).port)}
 
         clicked = CliRunner().invoke(cli, ["workspace", "click", "--user", email, "Raise a safeguarding concern",
-                                           "--message", "1"], env=env)  # fmt: skip
+                                           "--message", "1"], env=env)
 
         assert clicked.exit_code == 0, clicked.output
         assert f"Modal open for {email}: Safeguarding concern" in clicked.output, "the form the bot opened after answering"

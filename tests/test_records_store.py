@@ -34,7 +34,7 @@ def record_for(allocation_id: int, by_id: int) -> AuditRecord:
         sections=[AuditSectionGrade(section_key="records", grade="requires_improvement")],
         grades=[AuditGradeEvent(stage=GradeStage.SUBMITTED, grade="good", by_id=by_id, at=NOW)],
         actions=[AuditAction(text="Update the chronology", owner_id=by_id, due_date=dt.date(2027, 1, 15), created_at=NOW)],
-    )  # fmt: skip
+    )
 
 
 def test_a_record_keeps_its_scheme_grades_history_and_actions(session_factory: sessionmaker[Session]) -> None:
@@ -56,6 +56,5 @@ def test_a_record_keeps_its_scheme_grades_history_and_actions(session_factory: s
         ]
         assert record.family_views["child_feedback"] is True
 
-    with pytest.raises(IntegrityError):  # one record per allocation
-        with session_factory() as s, s.begin():
-            s.add(record_for(*ids))
+    with pytest.raises(IntegrityError), session_factory() as s, s.begin():  # one record per allocation
+        s.add(record_for(*ids))

@@ -31,7 +31,7 @@ def test_the_shipped_file_holds_surreys_four_questions_word_for_word() -> None:
     ("[[question]]\nkey = 'a'\ntext = ''\n", "question 1 (a): text must be one line of 1 to 150 characters"),
     (f"[[question]]\nkey = 'a'\ntext = '{'x' * 151}'\n", "question 1 (a): text must be one line of 1 to 150 characters"),
     ("[[question]\n", "not valid TOML"),
-])  # fmt: skip
+])
 def test_a_bad_file_is_refused_naming_the_file_and_the_problem(tmp_path: Path, body: str, problem: str) -> None:
     path = tmp_path / "reflection.toml"
     path.write_text(body, encoding="utf-8")

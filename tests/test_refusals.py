@@ -140,7 +140,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
             p for name in ("Ben Teamlead", "Sue Manager", "Hana Head")
             for p in session.scalars(select(Person).where(Person.display_name == name))
             if p.id not in circle
-        ]  # fmt: skip
+        ]
         allocation_id, spare = allocation.id, outsiders[-1].id
 
     sim.at(D(2026, 12, 2), 10)
@@ -150,7 +150,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
     answer = sim.workspace.submit_view(auditor, form, {
         "kind": {"kind": {"type": "radio_buttons", "selected_option": {"value": "exemption"}}},
         "reason": {"reason": {"type": "plain_text_input", "value": "Conflict of interest"}},
-    })  # fmt: skip
+    })
     assert answer["status"] == 200 and not answer["body"]
     assert _raise(sim, worker, reference, "Home visit today") == {}
     sim.step(sim.clock.now)
@@ -170,7 +170,7 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         first = session.get_one(Allocation, allocation_id)
         taken = set(session.scalars(select(Allocation.case_id)))
         other = next(c for c in session.scalars(select(Case).where(Case.team_id == first.case.team_id).order_by(Case.id))
-                     if c.id not in taken)  # fmt: skip
+                     if c.id not in taken)
         Council(session).allocation(other, first.auditor, D(2026, 12, 1))
         second_ref, second_tm = other.reference, other.team_manager.email
     sim.workspace.slash_command(auditor, "/audit", f"record {second_ref}")
@@ -198,14 +198,14 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
         elsewhere = next(a for a in others if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
         qa_check_id = returned_check(session, elsewhere, now=sim.clock.now, amend_due=D(2026, 12, 7)).id
         assurance = AssuranceCheck(month=D(2026, 12, 1), record_id=record_id, seed=7, state=AssuranceState.PENDING,
-                                   created_at=sim.clock.now)  # fmt: skip
+                                   created_at=sim.clock.now)
         session.add(assurance)
         session.flush()
         assurance_id = assurance.id
     with sim.sessions() as session, session.begin():
         record = session.get_one(AuditRecord, record_id)
         action = AuditAction(record_id=record_id, text="Update the plan", owner_id=record.allocation.case.allocated_worker_id,
-                             due_date=D(2027, 1, 15), created_at=sim.clock.now)  # fmt: skip
+                             due_date=D(2027, 1, 15), created_at=sim.clock.now)
         session.add(action)
         session.flush()
         action_id = action.id
@@ -221,17 +221,17 @@ def _meeting(session: Session, allocation_id: int, *, now: dt.datetime) -> tuple
     allocation = session.get_one(Allocation, allocation_id)
     case = allocation.case
     meeting = ReflectionMeeting(allocation_id=allocation.id, uid="refusals@auditbot", proposed_by_id=allocation.auditor_id,
-                                organiser_id=allocation.auditor_id, place="Room 2", round_sent_at=now, created_at=now)  # fmt: skip
+                                organiser_id=allocation.auditor_id, place="Room 2", round_sent_at=now, created_at=now)
     session.add(meeting)
     session.flush()
     worker = MeetingInvitee(meeting_id=meeting.id, person_id=case.allocated_worker_id, role=InviteeRole.WORKER,
-                            escalated_at=now, escalated_to_id=case.team_manager.line_manager_id)  # fmt: skip
+                            escalated_at=now, escalated_to_id=case.team_manager.line_manager_id)
     proposal = MeetingProposal(meeting_id=meeting.id, round=1, starts_at=now + dt.timedelta(days=7))
     session.add_all([MeetingInvitee(meeting_id=meeting.id, person_id=allocation.auditor_id, role=InviteeRole.AUDITOR),
-                     worker, proposal])  # fmt: skip
+                     worker, proposal])
     session.flush()
     answer = MeetingAnswer(meeting_id=meeting.id, round=1, person_id=case.allocated_worker_id, kind=AnswerKind.NONE_WORK,
-                           suggested_at=now + dt.timedelta(days=8), at=now)  # fmt: skip
+                           suggested_at=now + dt.timedelta(days=8), at=now)
     session.add(answer)
     session.flush()
     return meeting.id, proposal.id, answer.id, worker.id
@@ -243,7 +243,7 @@ def _inadequate_cycle(session: Session, record_id: int, *, now: dt.datetime) -> 
     case = record.allocation.case
     cycle = InadequateCycle(case_id=case.id, record_id=record.id, number=1, state=CycleState.MEETING_DUE, opened_at=now,
                             group_manager_id=case.team_manager.line_manager_id, review_due=D(2027, 1, 7),
-                            reaudit_latest=D(2027, 2, 10))  # fmt: skip
+                            reaudit_latest=D(2027, 2, 10))
     session.add(cycle)
     session.flush()
     return cycle.id
@@ -254,7 +254,7 @@ def _in_moderation(sim: Simulation, session: Session, allocation_id: int) -> tup
     allocation = session.get_one(Allocation, allocation_id)
     record = stored_record(session, allocation, now=sim.clock.now)
     challenge, moderation = kept_challenge_to_moderation(session, record, allocation.case.team_manager, sim.runtime.settings,
-                                                         sim.calendar, now=sim.clock.now)  # fmt: skip
+                                                         sim.calendar, now=sim.clock.now)
     dee = session.scalars(select(Person).where(Person.email == DEE)).one()
     assign(session, moderation, dee, None, sim.runtime.settings, sim.calendar, now=sim.clock.now)
     return challenge.id, moderation.id
@@ -283,7 +283,7 @@ def _raise(sim: Simulation, email: str, reference: str, note: str = NOTE, *, but
         "case": {"case": {"type": "plain_text_input", "value": reference}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
         "note": {"note": {"type": "plain_text_input", "value": note}},
-    })  # fmt: skip
+    })
     body = answer["body"] if isinstance(answer["body"], dict) else {}
     return dict(body.get("errors") or {})
 
@@ -307,10 +307,10 @@ def forwarded(w: World, action: str, value: str) -> dict[str, Any]:
         if action in (ActionId.CHOOSE_AUDITOR, ActionId.CHOOSE_MODERATOR):
             blocks = [{"type": "section", "block_id": BlockId.CHOOSE_AUDITOR, "text": {"type": "mrkdwn", "text": "Choose"},
                        "accessory": {"type": "static_select", "action_id": action, "placeholder": text,
-                                     "options": [{"text": text, "value": value}]}}]  # fmt: skip
+                                     "options": [{"text": text, "value": value}]}}]
         else:
             blocks = [{"type": "actions", "block_id": BlockId.AUDIT_ACTIONS,
-                       "elements": [{"type": "button", "action_id": action, "text": text, "value": value}]}]  # fmt: skip
+                       "elements": [{"type": "button", "action_id": action, "text": text, "value": value}]}]
         posted = WebClient(token=TOKEN, base_url=w.ws.base_url).chat_postMessage(channel=channel, text="fwd", blocks=blocks)
         w._copies[key] = next(m for m in w.ws.messages(channel=channel) if m["ts"] == posted["ts"])
     return w._copies[key]
@@ -339,7 +339,7 @@ def forged_submission(w: World, email: str, callback: CallbackId, metadata: dict
         "trigger_id": "", "is_enterprise_install": False, "enterprise": None, "response_urls": [],
         "view": {"id": view_id, "hash": view_id, "type": "modal", "callback_id": callback,
                  "private_metadata": json.dumps(metadata), "state": {"values": values}},
-    }  # fmt: skip
+    }
     raw = urlencode({"payload": json.dumps(payload)}).encode()
     status, text = w.ws.send_raw(raw, w.ws.actor.signed_headers(raw))
     assert status == 200, text
@@ -437,7 +437,7 @@ MATRIX = (
          lambda w, e: forged_submission(w, e, CallbackId.EXEMPTION_REQUEST, {"allocation_id": w.allocation_id},
                                         {"kind": {"kind": {"type": "radio_buttons", "selected_option": {"value": "exemption"}}},
                                          **typed(FormBlock.REASON, "mine now")}, FormBlock.KIND),
-         every(RefusalCode.NOT_YOUR_REQUEST)),  # fmt: skip
+         every(RefusalCode.NOT_YOUR_REQUEST)),
     Cell("Approve", lambda w, e: click(w, e, ActionId.APPROVE_EXEMPTION, str(w.request_id)),
          every(RefusalCode.NOT_THE_APPROVER), action=ActionId.APPROVE_EXEMPTION),
     Cell("Decline", lambda w, e: click(w, e, ActionId.DECLINE_EXEMPTION, str(w.request_id)),

@@ -42,29 +42,23 @@ def waiting_items(n: int) -> list[dict[str, Any]]:
              "detail": "2026-12-15" if WAITING_KINDS[i % len(WAITING_KINDS)] in DATED else "Sam Patel: " + "x" * 500,
              "times": times if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting" else [],
              "suggested": "2026-12-18T11:00:00+00:00" if WAITING_KINDS[i % len(WAITING_KINDS)] == "meeting_book" else None}
-            for i in range(n)]  # fmt: skip
+            for i in range(n)]
 
 
 #: The QA team's month at a glance (bot.services.home.month), every figure as wide as it gets.
 GLANCE = {"month": "2026-12-01", "paused": False, "allocated": 12345, "owed": 12000, "submitted": 11000, "completion": "92%",
           "late": 1000, "overdue": 999, "exemptions_asked": 345, "exemptions_agreed": 300, "concerns_open": 77,
-          "concerns_unacknowledged": 7, "moderated": 40, "moderation_target": 1235}  # fmt: skip
+          "concerns_unacknowledged": 7, "moderated": 40, "moderation_target": 1235}
 
 
 def report_context(**overrides: Any) -> dict[str, Any]:
     """The month's report modal (bot.services.reports.modal), with large counts and every grade."""
-    counts = {name: 1234 for name in (
-        "allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated", "reaudits_exempted",
-        "reaudits_completed", "graded", "in_reply_window", "changed_after_reply", "changed_after_moderation",
-        "family_views_sought", "open_inadequate_cycles", "actions_open", "actions_overdue", "actions_done", "actions_signed_off",
-        "oversight_overdue", "moderated", "moderated_sample", "moderation_agreed", "exemptions_asked", "exemptions_agreed",
-        "exemptions_declined", "extensions_asked", "extensions_agreed", "extensions_declined", "concerns_raised",
-        "concerns_acknowledged", "owed", "on_time", "non_completions", "not_yet_due")}  # fmt: skip
+    counts = dict.fromkeys(("allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated", "reaudits_exempted", "reaudits_completed", "graded", "in_reply_window", "changed_after_reply", "changed_after_moderation", "family_views_sought", "open_inadequate_cycles", "actions_open", "actions_overdue", "actions_done", "actions_signed_off", "oversight_overdue", "moderated", "moderated_sample", "moderation_agreed", "exemptions_asked", "exemptions_agreed", "exemptions_declined", "extensions_asked", "extensions_agreed", "extensions_declined", "concerns_raised", "concerns_acknowledged", "owed", "on_time", "non_completions", "not_yet_due"), 1234)
     grades = [{"label": label, "count": 300, "percent": 25} for label in
               ("Outstanding", "Good", "Requires Improvement with elements of good practice", "Requires Improvement", "Inadequate")]
     return {"month": "2026-12-01", "as_of": "2026-12-15", "paused": False, "completion": "48%", "counts": counts,
             "final_grades": grades, "original_grades": grades, "moderation_target": 124, "finalised": 1200,
-            "concerns_open": 17, "concerns_unacknowledged": 3, **overrides}  # fmt: skip
+            "concerns_open": 17, "concerns_unacknowledged": 3, **overrides}
 
 
 def home_context_worst() -> dict[str, Any]:
@@ -78,7 +72,7 @@ def home_context_worst() -> dict[str, Any]:
         "actions": [{"id": n, "text": "z" * 500, "due_date": "2027-01-31", "extension_state": "pending" if n % 2 else None,
                      "reference": f"CMS-{n}"} for n in range(10)],
         "actions_more": 7,
-    }  # fmt: skip
+    }
 
 
 def allocation_context(**overrides: Any) -> dict[str, Any]:
@@ -107,7 +101,7 @@ def request_context(**overrides: Any) -> dict[str, Any]:
         escalated_to=ALEX, asked_on="2026-12-02T10:00:00+00:00", exemptions_this_year=1, state="pending",
         decided_by=JO, decided_at="2026-12-04T10:00:00+00:00", comment=None, reallocated_to=None,
         resend_days=2,
-    )  # fmt: skip
+    )
     context.update(overrides)
     return context
 
@@ -130,7 +124,7 @@ def meeting_context(**overrides: Any) -> dict[str, Any]:
             {"person": {"id": 5, "name": "Ian Iro"}, "role": "iro", "left_out": "On leave until January " + "y" * 170,
              "answer": None, "proposer": False},
         ],
-    }  # fmt: skip
+    }
     return {**base, **overrides}
 
 
@@ -143,7 +137,7 @@ def inadequate_context(**overrides: Any) -> dict[str, Any]:
         "group_manager": SAM, "team_manager": JO, "worker": ALEX, "head_of_service": KIM, "meeting_held": held,
         "review_held": held, "hos_meeting_held": {"by": None, "at": "2026-03-13T10:00:00+00:00"},
         "reaudit": {"due_date": "2026-04-30", "auditor": KIM}, "recipient": KIM, **overrides,
-    }  # fmt: skip
+    }
 
 
 def record_context(**overrides: Any) -> dict[str, Any]:
@@ -158,7 +152,7 @@ def record_context(**overrides: Any) -> dict[str, Any]:
         actions=[{"text": "a" * 300, "owner": [ALEX, JO][n % 2], "due_date": "2027-01-15"} for n in range(5)],
         no_actions_reason=None, told=[{"role": "worker", "person": ALEX}, {"role": "team_manager", "person": JO}],
         missing=["iro"],
-    )  # fmt: skip
+    )
     context.update(overrides)
     return context
 
@@ -173,14 +167,14 @@ def record_view(step: str, **overrides: Any) -> dict[str, Any]:
               "flags": ["organisational_learning"], "seen": ["child", "worker"], "family_sought": "yes",
               "family_by": ["parent"], "family_view": "mixed", "child_feedback": "yes",
               "no_actions": "", "no_meeting": "m" * 300, **{f"action_{n}_what": "a" * 300 for n in range(1, 6)},
-              **{f"action_{n}_owner": "7" for n in range(1, 6)}, **{f"action_{n}_due": "2027-01-15" for n in range(1, 6)}}  # fmt: skip
+              **{f"action_{n}_owner": "7" for n in range(1, 6)}, **{f"action_{n}_due": "2027-01-15" for n in range(1, 6)}}
     context: dict[str, Any] = {
         "step": step, "allocation_id": 7, "case": {"reference": "CMS-104233", "team": "Assessment Team North", "type": "CP"},
         "audit": {"type": "control", "due_date": "2026-12-31"}, "scheme": scheme, "draft": draft,
         "draft_saved_at": "2026-12-09T16:00:00+00:00", "today": "2026-12-10",
         "owners": [{"id": n, "name": f"Person {n} " + "n" * 80} for n in range(100)], "slots": [1, 2, 3, 4, 5],
         "reflection": reflection_sheet(), "ask_no_meeting": True,
-    }  # fmt: skip
+    }
     context.update(overrides)
     return context
 
@@ -200,7 +194,7 @@ def challenge_context(**overrides: Any) -> dict[str, Any]:
         "reason": "r" * 1000, "challenger": JO, "raised_at": "2026-12-11T11:00:00+00:00", "state": "answered",
         "due_on": "2026-12-16", "decision": None, "scale": [{"value": "good", "label": "Good"}],
         "answer": {"decision": "change", "grade": "Requires Improvement", "reason": "a" * 1000, "at": "2026-12-14T10:00:00+00:00"},
-    }  # fmt: skip
+    }
     context.update(overrides)
     return context
 
@@ -215,15 +209,15 @@ def assurance_item(n: int, state: str) -> dict[str, Any]:
                      "signed_off_at": "2026-12-20T10:00:00+00:00"} for _ in range(7)],
         "by": KIM if decided else None, "at": "2027-01-05T10:00:00+00:00" if decided else None,
         "note": "No supervision record of the chronology update. " + "n" * 450 if state == "not_evidenced" else None,
-    }  # fmt: skip
+    }
 
 
 def qa_context(**overrides: Any) -> dict[str, Any]:
     """A QA check of an amended audit at its longest, returned (the reason at its limit)."""
     returned = {"state": "returned", "by": KIM, "at": "2026-12-24T10:00:00+00:00", "reason": "q" * 1000,
-                "amend_due": "2026-12-31", "amended_at": None}  # fmt: skip
+                "amend_due": "2026-12-31", "amended_at": None}
     context = record_context(check_id=12, original_overall="Inadequate", decision=returned,
-                             amended_after={**returned, "amended_at": "2026-12-29T11:00:00+00:00"}, auditors=[SAM, JO])  # fmt: skip
+                             amended_after={**returned, "amended_at": "2026-12-29T11:00:00+00:00"}, auditors=[SAM, JO])
     context.update(overrides)
     return context
 
@@ -232,7 +226,7 @@ def action_item(n: int) -> dict[str, Any]:
     """An action at its longest, as a message shows it (waiting for the team manager's decisions)."""
     return {"id": n, "text": "a" * 300, "reference": "CMS-104233", "team": "Assessment Team North " + "t" * 60, "owner": ALEX, "due_date": "2027-01-15", "status": "open",
             "done_note": "d" * 500, "done_at": "2027-01-14T10:00:00+00:00", "not_yet_reason": "n" * 500,
-            "requested_due": "2027-02-15", "extension_reason": "e" * 500, "extension_state": "pending"}  # fmt: skip
+            "requested_due": "2027-02-15", "extension_reason": "e" * 500, "extension_state": "pending"}
 
 
 def alert_context(**overrides: Any) -> dict[str, Any]:
@@ -246,7 +240,7 @@ def alert_context(**overrides: Any) -> dict[str, Any]:
             {"person": KIM, "role": "service_manager", "why": "escalation", "acknowledged_at": None},
         ],
         "corrective": {"by": JO, "at": "2026-12-02T11:00:00+00:00", "note": "Recorded as management oversight."},
-    }  # fmt: skip
+    }
     context.update(overrides)
     return context
 
@@ -258,13 +252,13 @@ def moderation_context(**overrides: Any) -> dict[str, Any]:
         "reason": "c" * 1000, "challenger": JO, "auditor_decision": "keep", "auditor_grade": None, "auditor_reason": "k" * 1000,
         "state": "moderation", "head_of_service": KIM, "head_of_service_agrees": False, "head_of_service_grade": "Met",
         "head_of_service_comment": "h" * 1000, "due_on": "2027-01-08",
-    }  # fmt: skip
+    }
     context = record_context(
         moderation_id=21, kind="challenge", state="decided", final="head_of_service", challenge=challenge, target="section",
         current="Partially met", moderator=KIM, suggested=KIM, chosen_by=SAM, due_on="2027-01-06", agrees=True,
         grade="Partially met", comment="m" * 1000, decided_at="2027-01-05T11:00:00+00:00",
         extra_actions=[{"text": "a" * 300, "owner": ALEX, "due_date": "2027-02-01"} for _ in range(3)],
-    )  # fmt: skip
+    )
     context.update(overrides)
     return context
 
@@ -285,9 +279,9 @@ def report_summary_worst(service: str | None = None) -> dict[str, Any]:
                                        programme=None if name else Programme(reflection_answers=answers, moderation_target=12)))
 
     parts = [slice_("Service & <" + "s" * 190 + ">", team=("Team " + "t" * 195) if service else None, paused=n == 1)
-             for n in range(LISTED)]  # fmt: skip
+             for n in range(LISTED)]
     return {"period": "December 2026", "as_of": "2027-01-15", "service": service, "whole": slice_(service),
-            "parts": parts, "parts_more": 40, "files": 4, "so_far": service is None}  # fmt: skip
+            "parts": parts, "parts_more": 40, "files": 4, "so_far": service is None}
 
 
 INVITE_ICS = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:meeting-7@auditbot\r\nSEQUENCE:0\r\n"
@@ -386,7 +380,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
             {"month": "2027-01-01", "state": "cancelled", "allocated": False, "cancel": None},
             {"month": "2027-03-01", "state": "approved", "allocated": False, "cancel": "12:1795430400000000"},
         ],
-    },  # fmt: skip
+    },
     Template.EXEMPTION_ASK: request_context(stage="escalate"),
     Template.EXEMPTION_DECIDED: request_context(state="declined", comment="We need this one done by you."),
     Template.EXEMPTION_SUBMITTED: request_context(),
@@ -443,12 +437,12 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "items": [{"reference": f"CMS-1042{n:02d}", "team": "Assessment Team North " + "t" * 60, "auditor": SAM,
                    "kind": "sample" if n < 7 else "head_of_service", "why": ["challenged", "over_the_cap", "random"][n % 3],
                    "moderator": KIM if n % 4 else None, "record_id": n} for n in range(20)],
-    },  # fmt: skip
+    },
     Template.VIEW_MODERATION: {
         "acting": "moderator", "moderation_id": 21, "challenge_id": None, "kind": "challenge", "reference": "CMS-104233",
         "target": "overall", "grades": [{"value": f"g{n}", "label": f"Grade {n} " + "g" * 80} for n in range(5)], "current": "g2",
         "owners": [{"id": n, "name": f"Person {n}"} for n in range(100)], "slots": [1, 2, 3], "scheme": "Hull",
-    },  # fmt: skip
+    },
     Template.OVERSIGHT: {
         "record_id": 9, "stage": "overdue", "role": "copy", "reference": "CMS-104233", "team": "Assessment Team North",
         "team_manager": JO, "finalised_on": "2026-05-21", "due": "2026-06-05", "days": 10, "actions": 3, "copied": KIM,
@@ -488,7 +482,7 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "place": "Room 2 & 3 <Town Hall>", "invite": {
             "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
             "content": INVITE_ICS},
-    },  # fmt: skip
+    },
     Template.REFLECTION_SHEET: {"allocation_id": 7, "meeting_id": 3, "reference": "CMS-104233", "held_at": "2026-12-10T15:00:00+00:00",
                                 "worker": ALEX, "questions": 4, "answered": {"by": ALEX, "at": "2026-12-11T09:00:00+00:00"},
                                 "role": "auditor"},
@@ -642,7 +636,7 @@ def test_reminder_carries_the_record_and_break_buttons_with_ids() -> None:
 def test_findings_of_a_long_imported_record_stay_within_block_kit_limits() -> None:
     """A council's scheme with 25 sections and an import with 40 actions: every grade shown, twenty actions and a count."""
     context = record_context(sections=[{"label": f"Section {n}", "grade": "Good"} for n in range(25)],
-                             actions=[{"text": "a" * 300, "owner": ALEX, "due_date": "2027-01-15"} for _ in range(40)])  # fmt: skip
+                             actions=[{"text": "a" * 300, "owner": ALEX, "due_date": "2027-01-15"} for _ in range(40)])
     payload = render(Template.AUDIT_FINDINGS, context)
     assert validate_message(payload) == []
     text = all_text(payload)
@@ -660,7 +654,7 @@ def test_each_step_of_the_record_form_offers_the_draft_back_within_limits(step: 
     assert inputs, "a step has fields"
     for block in inputs:
         element = block["element"]
-        for chosen in [element.get("initial_option")] + list(element.get("initial_options") or []):
+        for chosen in [element.get("initial_option"), *list(element.get("initial_options") or [])]:
             if chosen is not None:
                 assert chosen in element["options"], block["block_id"]
     if step == "grades":
@@ -693,7 +687,7 @@ def test_a_meeting_invite_is_a_file_with_its_ics_as_written(method: str, sequenc
     payload = render(Template.MEETING_INVITE, context)
     assert payload == {"text": said, "file": {
         "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
-        "content": INVITE_ICS}}  # fmt: skip
+        "content": INVITE_ICS}}
     assert "LOCATION:Room 2 & 3 <Town Hall>\r\n" in payload["file"]["content"]
 
 
@@ -707,7 +701,7 @@ def test_every_kind_of_meeting_notice_renders_within_limits(kind: str) -> None:
     extra: dict[str, Any] = {"from": ALEX, "suggested_at": "2026-12-10T09:00:00+00:00", "note": "In court & <busy>", "answer_id": 9,
                              "about": KIM, "about_role": "team_manager", "attempts": 1, "needed": 2, "invitee_id": None,
                              "by": {"id": 6, "name": "Sid Manager"}, "cancelled_by": SAM, "worker": ALEX, "auditor": SAM,
-                             "days": 5}  # fmt: skip
+                             "days": 5}
     payload = render(Template.MEETING_NOTICE, meeting_context(kind=kind, **extra))
     assert "CMS-104233" in payload["text"] and "&lt;busy&gt;" not in payload["text"]
     if kind == "none_work":
@@ -731,7 +725,7 @@ def test_a_full_home_stays_within_one_hundred_blocks_and_counts_the_rest() -> No
 
 def test_an_empty_home_says_so_and_a_stranger_is_told_why() -> None:
     empty = {"unknown": False, "notice": None, "waiting": [], "waiting_more": 0, "audits": [], "audits_more": 0,
-             "actions": [], "actions_more": 0, "glance": None}  # fmt: skip
+             "actions": [], "actions_more": 0, "glance": None}
     text = all_text(render(Template.VIEW_HOME, empty))
     assert "Nothing is waiting for you" in text and "You have no audits to do." in text and "no open actions" in text
     stranger = all_text(render(Template.VIEW_HOME, {**empty, "unknown": True}))

@@ -77,7 +77,7 @@ def rows(text: str) -> dict[tuple[str, str, str, str], str]:
     ("part", "whole", "expected"),
     [(2, 3, 67), (1, 8, 13), (5, 8, 63), (3, 8, 38), (1, 3, 33), (1298, 1632, 80), (361, 456, 79), (19, 20, 95), (0, 5, 0),
      (1, 200, 1), (1, 201, 0)],
-)  # fmt: skip
+)
 def test_percentages_round_half_up(part: int, whole: int, expected: int) -> None:
     assert percent(part, whole) == expected
 
@@ -114,13 +114,13 @@ def stockton(sessions: sessionmaker[Session], tmp_path: Path) -> list[str]:
             references.append(case.reference)
     grades = ["good"] * 12 + ["requires_improvement"] * 5 + ["inadequate"] * 2
     lines = ["case_reference,month,submitted_on," + ",".join(BRADFORD_SECTIONS)
-             + ",overall,rationale,good_practice,seen,family_sought,family_by,family_view,child_feedback,no_actions_reason"]  # fmt: skip
+             + ",overall,rationale,good_practice,seen,family_sought,family_by,family_view,child_feedback,no_actions_reason"]
     for i, grade in enumerate(grades):  # the twentieth case (i = 19) was never audited
         month = Q1_2015[i % 3]
         label = LABEL[grade]
         lines.append(f"STK-{i:04d},{month:%Y-%m},{month.replace(day=20).isoformat()}," + ",".join([label] * len(BRADFORD_SECTIONS))
                      + f",{label},The plan is reviewed on time.,Timely visits.,worker,{'yes,parent,positive' if i < 10 else 'no,,'},no,"
-                       "The plan already covers what is needed.")  # fmt: skip
+                       "The plan already covers what is needed.")
     path = tmp_path / "stockton.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     calendar = WorkingCalendar.from_settings(SETTINGS)
@@ -130,7 +130,7 @@ def stockton(sessions: sessionmaker[Session], tmp_path: Path) -> list[str]:
         record = s.scalar(select(AuditRecord).join(Allocation).join(Case).where(Case.reference == "STK-0017"))
         assert record is not None and record.overall_now() == "inadequate"
         assert change_grade(s, record, OVERALL, None, "requires_improvement", stage=GradeStage.AFTER_REPLY, by=None,
-                            reason="The plan was updated before the audit.", now=STOCKTON_NOW)  # fmt: skip
+                            reason="The plan was updated before the audit.", now=STOCKTON_NOW)
     return references
 
 
@@ -160,7 +160,7 @@ def test_stocktons_quarter_is_reproduced(session_factory: sessionmaker[Session],
     assert "original: Good 12 (63%), Requires Improvement 5 (26%), Inadequate 2 (11%)" in text.output
     assert "changed after reply: 1; after moderation: 0" in text.output
     table = run(engine, ["report", "--from", "2015-01", "--to", "2015-03", "--format", "csv", "--as-of", "2015-04-20"],
-                clock=STOCKTON_NOW)  # fmt: skip
+                clock=STOCKTON_NOW)
     assert table.exit_code == 0, table.output
     got = rows(table.output)
     whole = ("2015-01..2015-03", "", "")
@@ -195,10 +195,10 @@ def surrey(sessions: sessionmaker[Session]) -> None:
         services = [c.service("Surrey Service A"), c.service("Surrey Service B")]
         teams = [c.team(f"Surrey Team {n}", services[n % 2]) for n in range(4)]
         s.execute(insert(Case), [{"reference": f"SRY-{i:04d}", "case_type": CaseType.CP, "team_id": teams[i % 4].id,
-                                  "active": True} for i in range(90)])  # fmt: skip
+                                  "active": True} for i in range(90)])
         case_ids = s.scalars(select(Case.id).order_by(Case.id)).all()
         s.execute(insert(AuditMonth), [{"month": m, "paused": m in SURREY_PAUSED} for m in SURREY_MONTHS])
-        month_ids = {m: i for m, i in s.execute(select(AuditMonth.month, AuditMonth.id))}
+        month_ids = dict(s.execute(select(AuditMonth.month, AuditMonth.id)).all())
         active = [m for m in SURREY_MONTHS if m not in SURREY_PAUSED]
         sizes = [86] * 17 + [85] * 2
         assert len(active) == len(sizes) and sum(sizes) == 1632
@@ -215,7 +215,7 @@ def surrey(sessions: sessionmaker[Session]) -> None:
                     "audit_type": AuditType.RE_AUDIT if reaudit else AuditType.CONTROL, "due_date": due,
                     "state": AllocationState.COMPLETED if done else AllocationState.ALLOCATED, "reason": "bulk",
                     "created_at": CREATED, "completed_at": dt.datetime.combine(due, dt.time(10), tzinfo=dt.UTC) if done else None,
-                })  # fmt: skip
+                })
                 n += 1
         s.execute(insert(Allocation), allocations)
 
@@ -246,7 +246,7 @@ def test_surreys_totals_are_reproduced_with_the_paused_months_shown_as_paused(
         assert f"  {month}: paused\n" in text.output
     assert "(0%)" not in text.output
     table = run(engine, ["report", "--from", "2018-12", "--to", "2020-09", "--format", "csv", "--as-of", "2020-11-01"],
-                clock=dt.datetime(2020, 11, 1, tzinfo=dt.UTC))  # fmt: skip
+                clock=dt.datetime(2020, 11, 1, tzinfo=dt.UTC))
     got = rows(table.output)
     whole = ("2018-12..2020-09", "", "")
     assert [got[(*whole, m)] for m in ("completed", "owed", "completion_rate_percent")] == ["1298", "1632", "80"]
@@ -317,24 +317,24 @@ def test_actions_moderation_concerns_requests_breaks_and_cycles_are_counted(sess
         records[2].oversight_due, records[2].oversight_recorded_at = dt.date(2026, 6, 20), now
         for status, due in ((ActionStatus.OPEN, dt.date(2026, 6, 20)), (ActionStatus.OPEN, dt.date(2026, 8, 1)),
                             (ActionStatus.DONE, dt.date(2026, 6, 20)), (ActionStatus.SIGNED_OFF, dt.date(2026, 6, 20)),
-                            (ActionStatus.WITHDRAWN, dt.date(2026, 6, 20))):  # fmt: skip
+                            (ActionStatus.WITHDRAWN, dt.date(2026, 6, 20))):
             s.add(AuditAction(record_id=records[0].id, text="Update the plan", owner_id=auditor.id, due_date=due, status=status,
-                              created_at=now))  # fmt: skip
+                              created_at=now))
         for agrees, state, kind in ((True, ModerationState.DECIDED, ModerationKind.SAMPLE),
                                     (False, ModerationState.DECIDED, ModerationKind.CHALLENGE),
-                                    (None, ModerationState.WITH_MODERATOR, ModerationKind.SAMPLE)):  # fmt: skip
+                                    (None, ModerationState.WITH_MODERATOR, ModerationKind.SAMPLE)):
             s.add(AuditModeration(record_id=records[1].id, kind=kind, state=state, agrees=agrees, created_at=now))
         s.add(InadequateCycle(case_id=made[0].case_id, record_id=records[0].id, state=CycleState.REVIEW_DUE, opened_at=now))
         s.add(InadequateCycle(case_id=made[1].case_id, record_id=records[1].id, state=CycleState.CLOSED, opened_at=now))
         for kind, state in ((RequestKind.EXEMPTION, RequestState.APPROVED), (RequestKind.EXEMPTION, RequestState.DECLINED),
-                            (RequestKind.EXEMPTION, RequestState.PENDING), (RequestKind.EXTENSION, RequestState.APPROVED)):  # fmt: skip
+                            (RequestKind.EXEMPTION, RequestState.PENDING), (RequestKind.EXTENSION, RequestState.APPROVED)):
             s.add(ExemptionRequest(allocation_id=made[3].id, auditor_id=auditor.id, kind=kind, reason="On leave",
-                                   due_date=JUNE, state=state, approver_id=auditor.id, routed_to_id=auditor.id, created_at=now))  # fmt: skip
+                                   due_date=JUNE, state=state, approver_id=auditor.id, routed_to_id=auditor.id, created_at=now))
         for raised, acknowledged in ((now, now + dt.timedelta(minutes=10)), (now, now + dt.timedelta(minutes=40)),
                                      (now, now + dt.timedelta(minutes=20)), (now, None),
-                                     (dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC), None)):  # fmt: skip
+                                     (dt.datetime(2026, 7, 1, 9, tzinfo=dt.UTC), None)):
             s.add(SafeguardingAlert(case_id=made[4].case_id, raised_by_id=auditor.id, urgency=AlertUrgency.IMMEDIATE,
-                                    note="Visit today", raised_at=raised, lead_acknowledged_at=acknowledged))  # fmt: skip
+                                    note="Visit today", raised_at=raised, lead_acknowledged_at=acknowledged))
         for k, state in enumerate((BreakState.APPROVED, BreakState.REFUSED, BreakState.CANCELLED)):
             s.add(AuditBreak(person_id=c.auditor(f"Break Taker {k}", team=other).id, month=JUNE, state=state, requested_at=now))
     with session_factory() as s:
@@ -381,7 +381,7 @@ def test_an_empty_period_reports_nothing_owed(session_factory: sessionmaker[Sess
      (["--month", "2026-12", "--format", "pdf"], "pdf"),
      (["--month", "2026-12", "--out", "charts"], "--out goes with --format png"),
      (["--month", "2026-12", "--format", "csv", "--out", "charts"], "--out goes with --format png")],
-)  # fmt: skip
+)
 def test_bad_arguments_exit_2_with_one_line(engine: Engine, args: list[str], says: str) -> None:
     result = run(engine, ["report", *args], clock=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))
     assert result.exit_code == 2

@@ -43,7 +43,7 @@ def test_the_programmes_three_charts_are_pngs_of_the_fixed_size_and_give_stockto
     assert [c.filename for c in made] == [
         "audit-report-2015-01..2015-03-completion-by-month.png", "audit-report-2015-01..2015-03-grades-by-month.png",
         "audit-report-2015-01..2015-03-grades-by-service.png",
-    ]  # fmt: skip
+    ]
     width, height = (round(SIZE_INCHES[0] * DPI), round(SIZE_INCHES[1] * DPI))
     for chart in made:
         assert chart.png.startswith(PNG_SIGNATURE)
@@ -102,7 +102,7 @@ def test_a_services_charts_show_only_its_own_teams(session_factory: sessionmaker
     made = charts(report, service="Surrey Service A")
     assert [c.name for c in made] == ["completion_by_team", "grades_by_team"]
     assert [c.filename for c in made] == ["audit-report-2018-12..2020-09-surrey-service-a-completion-by-team.png",
-                                          "audit-report-2018-12..2020-09-surrey-service-a-grades-by-team.png"]  # fmt: skip
+                                          "audit-report-2018-12..2020-09-surrey-service-a-grades-by-team.png"]
     teams = {t.team: t for t in report.teams if t.service == "Surrey Service A"}
     assert set(teams) == {"Surrey Team 0", "Surrey Team 2"}
     for chart in made:
@@ -122,7 +122,7 @@ def test_the_command_writes_the_charts_and_prints_their_alt_text(
     report, references = stockton_report(session_factory, tmp_path)
     out = tmp_path / "charts" / "2015Q1"  # made, with its parent
     result = run(engine, ["report", "--quarter", "2015Q1", "--as-of", "2015-04-20", "--format", "png", "--out", str(out)],
-                 clock=STOCKTON_NOW)  # fmt: skip
+                 clock=STOCKTON_NOW)
     assert result.exit_code == 0, result.output
     expected = charts(report)
     lines = result.stdout.splitlines()
@@ -136,7 +136,7 @@ def test_the_command_writes_the_charts_and_prints_their_alt_text(
 @pytest.mark.parametrize("fmt", ["text", "csv"])
 def test_out_goes_only_with_png(engine: Engine, tmp_path: Path, fmt: str) -> None:
     result = run(engine, ["report", "--month", "2026-12", "--format", fmt, "--out", str(tmp_path / "x")],
-                 clock=dt.datetime(2026, 12, 30, tzinfo=dt.UTC))  # fmt: skip
+                 clock=dt.datetime(2026, 12, 30, tzinfo=dt.UTC))
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip() == "auditbot report: --out goes with --format png (the charts' folder)"
     assert not (tmp_path / "x").exists()
@@ -156,7 +156,7 @@ def test_a_grade_only_a_later_service_has_is_drawn_in_the_stack_and_the_legend()
 
     def service(name: str, *grades: GradeCount) -> Figures:
         return Figures(month=None, service=name, team=None, paused=False, counts=Counts(), final_grades=grades,
-                       original_grades=grades, minutes_to_acknowledge=None)  # fmt: skip
+                       original_grades=grades, minutes_to_acknowledge=None)
 
     on_scheme = [GradeCount("good", "Good", 2, 100), GradeCount("inadequate", "Inadequate", 0, 0)]
     rows = [("A", "A", service("A", *on_scheme)), ("B", "B", service("B", *on_scheme, GradeCount("met", "met", 3, 100)))]

@@ -26,6 +26,8 @@ from tests.recording import record_audit
 from tests.simulation import Simulation
 from tests.test_scenario_exemptions import D, allocate_december, email_of, with_button
 
+DEC_10 = D(2026, 12, 10)
+
 IVY = "ivy.iro@council.example"
 
 
@@ -42,8 +44,8 @@ class Final:
     action_ids: list[int]
 
 
-def finalised(sim: Simulation, day: dt.date = D(2026, 12, 10), *, dues: tuple[str, ...] = ("2027-01-15", "2027-02-15"),
-              iro: bool = False) -> Final:  # fmt: skip
+def finalised(sim: Simulation, day: dt.date = DEC_10, *, dues: tuple[str, ...] = ("2027-01-15", "2027-02-15"),
+              iro: bool = False) -> Final:
     """December allocated; the first audit recorded on ``day`` with an action per due date, owned by
     the case's worker, and final an hour later (nothing ticked yet)."""
     first = allocate_december(sim)[0]
@@ -115,7 +117,7 @@ def click(sim: Simulation, email: str, message: dict[str, Any], action: ActionId
 
 
 def submit_form(sim: Simulation, email: str, message: dict[str, Any], action: ActionId, value: int, text: str,
-                new_date: str | None = None) -> dict[str, Any]:  # fmt: skip
+                new_date: str | None = None) -> dict[str, Any]:
     """Click ``action`` (which opens the action's modal) and submit ``text`` (and ``new_date``)."""
     sim.workspace.click(email, message, action, value=str(value))
     view = sim.workspace.view_stack(email)[-1]
@@ -140,7 +142,7 @@ def record_of(sim: Simulation) -> AuditRecord:
 @pytest.mark.parametrize(("finalised_on", "due"), [
     (D(2026, 5, 21), D(2026, 6, 5)),  # Thursday; Monday 25 May is a bank holiday
     (D(2026, 12, 18), D(2027, 1, 6)),  # Friday; Christmas, Boxing Day (on the 28th) and New Year's Day
-])  # fmt: skip
+])
 def test_oversight_is_due_ten_working_days_after_the_audit_is_final(sim: Simulation, finalised_on: dt.date, due: dt.date) -> None:
     with sim.sessions() as session, session.begin():
         allocation = session.scalars(select(Allocation)).first() or _one_allocation(session)
@@ -184,7 +186,7 @@ def test_oversight_reminded_then_overdue_weekly_with_the_managers_manager_copied
 
     overdue = last(sim, f.tm, "Oversight overdue")
     assert click(sim, f.tm, overdue, ActionId.OVERSIGHT_RECORDED, f.record_id) == (
-        f"Management oversight of the audit of {f.reference} is recorded.")  # fmt: skip
+        f"Management oversight of the audit of {f.reference} is recorded.")
     assert click(sim, f.tm, due, ActionId.OVERSIGHT_RECORDED, f.record_id).startswith(
         f"Management oversight of the audit of {f.reference} was already recorded by ")
     sim.step(sim.clock.now)
@@ -244,7 +246,7 @@ def test_done_then_sign_off_closes_the_audit_once_oversight_is_recorded(sim: Sim
 
     assert click(sim, f.tm, to_sign, ActionId.ACTION_SIGN_OFF, f.action_ids[0]) == (
         f"Signed off: Action 1: update the plan ({f.reference}). Oversight is recorded and every action is signed off, "
-        "so the audit is closed.")  # fmt: skip
+        "so the audit is closed.")
     second = click(sim, f.tm, to_sign, ActionId.ACTION_SIGN_OFF, f.action_ids[0])
     assert second.startswith("Nothing was changed: for Action 1: update the plan") and "already signed off by" in second
     record = record_of(sim)
@@ -286,14 +288,14 @@ def test_more_time_agreed_moves_the_due_date(sim: Simulation) -> None:
     ok = sim.workspace.submit_view(f.worker, view, {
         "new_date": {"new_date": {"type": "datepicker", "selected_date": "2027-02-12"}},
         "reason": {"reason": {"type": "plain_text_input", "value": "The review moved to February."}},
-    })  # fmt: skip
+    })
     assert ok["status"] == 200 and not ok["body"]
     assert action_rows(sim) == [(ActionStatus.OPEN, D(2027, 1, 15), "pending")]
     sim.step(sim.at(D(2026, 12, 11), 9))
     request = last(sim, f.tm, "Audit actions for")
     assert buttons(request) == [ActionId.AGREE_MORE_TIME, ActionId.DECLINE_MORE_TIME]
     assert click(sim, f.tm, request, ActionId.AGREE_MORE_TIME, f.action_ids[0]) == (
-        f"Agreed: Action 1: update the plan ({f.reference}) is now due Friday 12 February 2027.")  # fmt: skip
+        f"Agreed: Action 1: update the plan ({f.reference}) is now due Friday 12 February 2027.")
     assert "already agreed by" in click(sim, f.tm, request, ActionId.DECLINE_MORE_TIME, f.action_ids[0])
     assert action_rows(sim) == [(ActionStatus.OPEN, D(2027, 2, 12), "approved")]
     sim.step(sim.at(D(2026, 12, 14), 9))
@@ -317,12 +319,11 @@ def test_the_store_refuses_an_action_with_no_owner_or_date(sim: Simulation) -> N
         allocation = _one_allocation(session)
         record = stored_record(session, allocation, now=sim.clock.now)
         for missing in ({"owner_id": None}, {"due_date": None}):
-            with pytest.raises(IntegrityError):
-                with session.begin_nested():
-                    values = {"record_id": record.id, "text": "Update the plan", "owner_id": allocation.auditor_id,
-                              "due_date": D(2027, 1, 15), "created_at": sim.clock.now, **missing}  # fmt: skip
-                    session.add(AuditAction(**values))
-                    session.flush()
+            with pytest.raises(IntegrityError), session.begin_nested():
+                values = {"record_id": record.id, "text": "Update the plan", "owner_id": allocation.auditor_id,
+                          "due_date": D(2027, 1, 15), "created_at": sim.clock.now, **missing}
+                session.add(AuditAction(**values))
+                session.flush()
         session.rollback()
 
 

@@ -59,7 +59,7 @@ def test_someone_once_without_slack_is_tried_again(sim: Simulation) -> None:
     assert sim.workspace.messages(user_email=QUINN) == []
 
 
-def test_a_worker_without_slack_is_covered_by_the_team_manager_already_told(sim: Simulation, hana_heads_assessment: None) -> None:
+def test_a_worker_without_slack_is_covered_by_the_team_manager_already_told(sim: Simulation, hana_heads_assessment: None) -> None:  # noqa: F811
     sim.workspace.remove_user(WENDY)
     raise_concern(sim, SID)
     urgent(sim)
@@ -140,7 +140,7 @@ def test_an_auditor_exempted_from_the_audit_can_still_raise_a_concern(sim: Simul
             allocation_id=allocation.id, auditor_id=exempted.id, kind=RequestKind.EXEMPTION, reason="conflict",
             due_date=allocation.due_date, state=RequestState.APPROVED, approver_id=other.id, routed_to_id=other.id,
             created_at=sim.clock.now, decided_at=sim.clock.now, decided_by_id=other.id, reallocated_to_id=other.id,
-        ))  # fmt: skip
+        ))
         allocation.auditor_id = other.id
         email = exempted.email
 
@@ -151,13 +151,13 @@ def test_an_auditor_exempted_from_the_audit_can_still_raise_a_concern(sim: Simul
         assert (alert.raised_by.email, alert.case.reference) == (email, reference)
 
 
-def test_every_delivery_is_in_the_audit_log(sim: Simulation, settings: object) -> None:
+def test_every_delivery_is_in_the_audit_log(sim: Simulation, settings: object) -> None:  # noqa: F811
     raise_concern(sim, WENDY)
     urgent(sim)
     delivered = logged(sim, "alert.delivered")
     assert sorted((d["stage"], d["to"]) for d in delivered) == sorted([
         ("to", WENDY), ("to", TARA), ("to", SID), ("channel", settings.safeguarding_channel),  # type: ignore[attr-defined]
-    ])  # fmt: skip
+    ])
     assert all(d["ts"] for d in delivered)
 
 
@@ -180,7 +180,7 @@ def test_a_click_on_an_alert_that_does_not_exist_is_refused_and_logged(sim: Simu
     shared = sim.workspace.add_channel("old-alerts")
     blocks = [{"type": "actions", "block_id": BlockId.ALERT_ACTIONS, "elements": [
         {"type": "button", "action_id": ActionId.ACKNOWLEDGE_ALERT, "text": {"type": "plain_text", "text": "Acknowledge"}, "value": "999"},
-    ]}]  # fmt: skip
+    ]}]
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(channel=shared, text="old", blocks=blocks)
     message = next(m for m in sim.workspace.messages(channel=shared) if m["ts"] == posted["ts"])
     sim.workspace.click(WENDY, message, ActionId.ACKNOWLEDGE_ALERT)

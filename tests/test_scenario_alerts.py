@@ -38,7 +38,7 @@ NOTE = "Home visit today: check who is now living at the address."
 WENDY, TARA, SID, HANA, QUINN = (
     "wendy.a1@council.example", "tara.teamlead@council.example", "sid.manager@council.example",
     "hana.head@council.example", "quinn.qa@council.example",
-)  # fmt: skip
+)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def settings(engine: Engine, tmp_path: Path, workspace: LocalWorkspace) -> Setti
     return load_settings(
         data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
         safeguarding_channel=workspace.add_channel("safeguarding"),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def raise_concern(sim: Simulation, email: str, reference: str = REF, urgency: st
         "case": {"case": {"type": "plain_text_input", "value": reference}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": urgency} if urgency else None}},
         "note": {"note": {"type": "plain_text_input", "value": note}},
-    })  # fmt: skip
+    })
 
 
 def urgent(sim: Simulation) -> int:
@@ -84,7 +84,7 @@ def test_an_alert_overtakes_a_thousand_message_fan_out(sim: Simulation, emails: 
         ids = list(session.scalars(select(Person.id).where(Person.email.in_(people))))
         for n in range(1000):
             enqueue(session, key=f"fanout:{n}", template=Template.ERROR, context={"message": f"bulk {n}", "reference": None},
-                    now=now, recipient_id=ids[n % len(ids)], priority=Priority.NORMAL)  # fmt: skip
+                    now=now, recipient_id=ids[n % len(ids)], priority=Priority.NORMAL)
     under_way = sim.runtime.senders["normal"].send_due(now)  # the fan-out is under way
     assert under_way.claimed == sim.runtime.settings.outbox_batch_size and 0 < under_way.sent < 1000
 
@@ -204,14 +204,14 @@ def test_a_team_manager_without_slack_is_replaced_at_once(sim: Simulation, hana_
         tara = next(r for r in alert.recipients if r.person.email == TARA)
         assert tara.why == "unreachable"
         logged = [(e.action, e.detail.get("to")) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))
-                  if e.action in ("alert.undelivered", "alert.missing")]  # fmt: skip
+                  if e.action in ("alert.undelivered", "alert.missing")]
         assert logged == [("alert.undelivered", TARA), ("alert.missing", None)]
     lead = alert_message(sim, SID)
     assert lead["text"].startswith(f"You now lead on safeguarding concern {REF}")
     assert "Corrective action recorded" in json.dumps(lead["blocks"])
     assert [m for m in sim.workspace.messages(user_email=HANA) if "afeguarding" in m["text"]] == []
     assert any("the team manager could not be told, Sid Manager was told instead" in m["text"]
-               for m in sim.workspace.messages(user_email=QUINN))  # fmt: skip
+               for m in sim.workspace.messages(user_email=QUINN))
     status = [m for m in sim.workspace.messages(user_email=WENDY) if m["text"].startswith("Your safeguarding concern")]
     assert [m["text"] for m in status] == [f"Your safeguarding concern about {REF}: 2 told, 1 acknowledged."]
     assert "Tara Teamlead (team manager): could not be reached (no Slack account)" in json.dumps(status[0]["blocks"])

@@ -31,7 +31,7 @@ NOVEMBER = D(2026, 11, 1)
 
 
 def audits(sim: Simulation, n: int, *, statuses: tuple[ActionStatus, ...] = (ActionStatus.SIGNED_OFF,), prefix: str = "ASR",
-           auditor: str = "tara.teamlead@council.example") -> list[int]:  # fmt: skip
+           auditor: str = "tara.teamlead@council.example") -> list[int]:
     """``n`` final November audits of (closed) team-A cases, each with actions of ``statuses``; their record ids."""
     now = sim.calendar.utc(D(2026, 11, 20), dt.time(10))
     ids = []
@@ -50,7 +50,7 @@ def audits(sim: Simulation, n: int, *, statuses: tuple[ActionStatus, ...] = (Act
                 signed = status == ActionStatus.SIGNED_OFF
                 session.add(AuditAction(record_id=record.id, text=f"Update the chronology ({j + 1})", owner_id=worker.id,
                                         due_date=D(2026, 12, 15), status=status, created_at=now,
-                                        signed_off_at=now if signed else None, signed_off_by_id=tm.id if signed else None))  # fmt: skip
+                                        signed_off_at=now if signed else None, signed_off_by_id=tm.id if signed else None))
             session.flush()
             ids.append(record.id)
     return ids
@@ -120,7 +120,7 @@ def test_twelve_eligible_give_ten_at_random_on_the_first_working_day_with_the_se
 
     [message] = samples(sim, QUINN)
     assert message["text"] == ("QA assurance sample for December 2026: 10 audit(s) whose actions are all signed off. "
-                               "Please check each was really done.")  # fmt: skip
+                               "Please check each was really done.")
     assert "from 12 whose actions are all signed off (seed " + str(seed) + ")" in json.dumps(message["blocks"])
     assert buttons(message) == [(a, str(c)) for c in check_ids(sim) for a in (ActionId.ASSURANCE_VERIFIED, ActionId.ASSURANCE_NOT_EVIDENCED)]
     assert "Update the chronology (3)" in json.dumps(message["blocks"]) and "(2)" not in json.dumps(message["blocks"]), "withdrawn left out"
@@ -141,7 +141,7 @@ def test_three_eligible_are_all_sampled_once_a_month_and_never_again(sim: Simula
     sim.step(sim.at(D(2027, 1, 4), 9))  # January's first working day: only the new ones
     assert [(r[0], r[1]) for r in sampled(sim)[3:]] == [(D(2027, 1, 1), r) for r in later]
     assert [m["text"].split(":")[0] for m in samples(sim, QUINN)] == ["QA assurance sample for December 2026",
-                                                                      "QA assurance sample for January 2027"]  # fmt: skip
+                                                                      "QA assurance sample for January 2027"]
 
 
 def test_verified_edits_every_copy_and_a_second_click_has_one_effect(sim: Simulation) -> None:
@@ -203,7 +203,7 @@ def test_not_evidenced_needs_a_note_and_goes_to_the_group_manager_for_qa(sim: Si
     assert [r[3] for r in sampled(sim)] == [AssuranceState.NOT_EVIDENCED]
     [told] = [m for m in sim.workspace.messages(user_email=GWEN) if m["text"].startswith("Actions not evidenced")]
     assert told["text"] == (f"Actions not evidenced: the QA assurance check of case {reference} found no evidence "
-                            "that its signed-off actions were done.")  # fmt: skip
+                            "that its signed-off actions were done.")
     body = json.dumps(told["blocks"])
     assert "Update the chronology (1)" in body and "No supervision note shows the chronology was updated." in body
     assert "December 2026" in body
@@ -241,6 +241,6 @@ def test_outsiders_and_the_audits_own_auditor_are_refused(sim: Simulation) -> No
         with sim.sessions() as session, session.begin():
             person = session.scalars(select(Person).where(Person.email == email)).one()
             outcome = decide(session, check_id, person, verified=True, note="", settings=sim.runtime.settings,
-                             calendar=calendar, now=sim.clock.now, actor_ref="test")  # fmt: skip
+                             calendar=calendar, now=sim.clock.now, actor_ref="test")
             assert outcome.decision.code == code
     assert [r[3] for r in sampled(sim)] == [AssuranceState.PENDING]

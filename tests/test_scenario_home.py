@@ -104,7 +104,7 @@ def test_a_team_manager_sees_a_concern_a_sign_off_and_a_meeting_and_acts_on_each
     assert click["status"] == 200
     with sim.sessions() as session:
         row = session.scalars(select(AlertRecipient).join(Person).where(Person.email == tm_email,
-                                                                        AlertRecipient.alert_id == alert_id)).one()  # fmt: skip
+                                                                        AlertRecipient.alert_id == alert_id)).one()
         assert row.acknowledged_at is not None
     assert republish(sim) == 1
     view = home(sim, tm_email)
@@ -177,7 +177,7 @@ def pending_extensions(sim: Simulation, allocations: list[Allocation], approver:
             session.add(ExemptionRequest(
                 allocation_id=allocation.id, auditor_id=allocation.auditor_id, kind=RequestKind.EXTENSION, reason="Leave.",
                 due_date=allocation.due_date, new_due_date=D(2027, 1, 29), state=RequestState.PENDING, approver_id=to.id,
-                routed_to_id=to.id, created_at=sim.clock.now + dt.timedelta(minutes=i)))  # fmt: skip
+                routed_to_id=to.id, created_at=sim.clock.now + dt.timedelta(minutes=i)))
 
 
 def test_a_hundred_and_fifty_waiting_items_fit_in_one_hundred_blocks_with_the_rest_counted(sim: Simulation) -> None:
@@ -247,7 +247,7 @@ def test_a_click_from_home_that_fails_is_told_on_the_republished_home(sim: Simul
     opened(sim, QUINN)
     broken = {"type": "home", "blocks": [{"type": "actions", "block_id": "home_item:alert_acknowledge:1", "elements": [
         {"type": "button", "action_id": "alert_acknowledge", "text": {"type": "plain_text", "text": "Acknowledge"},
-         "value": "not-an-id"}]}]}  # fmt: skip
+         "value": "not-an-id"}]}]}
     sim.runtime.client.views_publish(user_id=sim.workspace.user_id(QUINN), view=broken)
     answer = sim.workspace.click_view(QUINN, home(sim, QUINN), ActionId.ACKNOWLEDGE_ALERT)
     assert answer["status"] == 200

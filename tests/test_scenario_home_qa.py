@@ -43,7 +43,7 @@ def december_with_everything(sim: Simulation) -> tuple[str, str]:
         session.add(ExemptionRequest(
             allocation_id=row.id, auditor_id=row.auditor_id, kind=RequestKind.EXEMPTION, reason="Knew the family.",
             due_date=row.due_date, state=RequestState.APPROVED, approver_id=amy, routed_to_id=amy, decided_by_id=amy,
-            decided_at=sim.clock.now, created_at=sim.clock.now))  # fmt: skip
+            decided_at=sim.clock.now, created_at=sim.clock.now))
         row.state = AllocationState.EXEMPTED
         concerned = session.get_one(Allocation, allocations[1].id)
         assert concerned.case.team_manager is not None
@@ -99,7 +99,7 @@ def test_a_forged_click_by_someone_outside_the_qa_team_is_refused_and_logged(sim
     assert not sim.workspace.view_stack(tm), "no modal"
     with sim.sessions() as session:
         logged = [(e.action, e.outcome, e.actor_id, e.detail["reason"])
-                  for e in session.scalars(select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id))]  # fmt: skip
+                  for e in session.scalars(select(AuditLog).where(AuditLog.id > last).order_by(AuditLog.id))]
     assert logged == [("view_programme", "refused", tm_id, "qa_only")] * 2
     assert sim.runtime.homes is not None
     sim.runtime.homes.flush()

@@ -53,7 +53,7 @@ def inadequate_final(sim: Simulation, day: dt.date = FINAL_ON) -> tuple[int, int
         allocation = council.allocation(case, sue, day)
         record = stored_record(session, allocation, now=sim.clock.now, overall="inadequate")
         record.actions.append(AuditAction(text="Update the chronology", owner_id=case.allocated_worker_id,
-                                          due_date=D(2026, 4, 1), created_at=sim.clock.now))  # fmt: skip
+                                          due_date=D(2026, 4, 1), created_at=sim.clock.now))
         session.flush()
         finalise(session, record, sim.runtime.settings, sim.calendar, now=sim.clock.now)
         return record.id, record.actions[0].id
@@ -81,7 +81,7 @@ def test_an_inadequate_final_opens_a_cycle_reminds_the_group_manager_and_allocat
 
     [cycle] = cycles(sim)
     assert (cycle.number, cycle.state, cycle.review_due, cycle.reaudit_latest) == (
-        1, CycleState.MEETING_DUE, D(2026, 4, 7), D(2026, 5, 10))  # fmt: skip
+        1, CycleState.MEETING_DUE, D(2026, 4, 7), D(2026, 5, 10))
     assert cycle.head_of_service_id is None
     with sim.sessions() as session:
         worker = session.get_one(AuditRecord, record_id).allocation.case.allocated_worker.email
@@ -116,7 +116,7 @@ def test_an_inadequate_final_opens_a_cycle_reminds_the_group_manager_and_allocat
         reaudit = session.get_one(Allocation, cycle.reaudit_allocation_id)
         first = session.get_one(AuditRecord, record_id).allocation
         assert (reaudit.audit_type, reaudit.month_start, reaudit.due_date, reaudit.cycle_id) == (
-            AuditType.RE_AUDIT, D(2026, 4, 1), D(2026, 4, 30), cycle.id)  # fmt: skip
+            AuditType.RE_AUDIT, D(2026, 4, 1), D(2026, 4, 30), cycle.id)
         assert reaudit.auditor_id != first.auditor_id
         auditor = reaudit.auditor.email
         told = session.scalars(select(Notification.idempotency_key).where(Notification.recipient_id == reaudit.auditor_id)).all()
@@ -144,7 +144,7 @@ def reaudited(sim: Simulation, overall: str) -> tuple[int, int, str]:
     sim.at(D(2026, 4, 20), 10)
     grades = {**BRADFORD_GRADES, "overall": overall}
     answer = record_audit(sim, auditor, with_button(sim, auditor, ActionId.RECORD_AUDIT, "CMS-100"), grades=grades,
-                          actions=NO_ACTIONS)  # fmt: skip
+                          actions=NO_ACTIONS)
     assert answer["body"]["response_action"] == "errors"  # the previous action is not judged yet
     assert answer["body"]["errors"] == {f"outcome:{action_id}": "Say whether this action fixed what it was for."}
     assert submit(sim, auditor, {**NO_ACTIONS, f"outcome:{action_id}": "partly"})["body"] == {"response_action": "clear"}
@@ -177,7 +177,7 @@ def test_an_inadequate_reaudit_brings_in_the_head_of_service_and_opens_cycle_2(s
     first, second = cycles(sim)
     assert (first.id, first.state) == (cycle_id, CycleState.CONTINUED)
     assert (second.number, second.state, second.review_due, second.reaudit_latest) == (
-        2, CycleState.MEETING_DUE, D(2026, 6, 2), D(2026, 7, 5))  # fmt: skip
+        2, CycleState.MEETING_DUE, D(2026, 6, 2), D(2026, 7, 5))
     with sim.sessions() as session:
         assert session.get_one(Person, second.head_of_service_id).email == HELEN
     assert texts(sim, HELEN, "Inadequate follow-up: case CMS-100 is Inadequate again") != []
@@ -201,7 +201,7 @@ def test_a_final_that_is_not_inadequate_opens_nothing(sim: Simulation) -> None:
         case = session.scalars(select(Case).where(Case.reference == "CMS-100")).one()
         sue = session.scalars(select(Person).where(Person.display_name == "Sue Manager")).one()
         record = stored_record(session, Council(session).allocation(case, sue, FINAL_ON), now=sim.clock.now,
-                               overall="requires_improvement")  # fmt: skip
+                               overall="requires_improvement")
         finalise(session, record, sim.runtime.settings, sim.calendar, now=sim.clock.now)
     sim.step(sim.at(FINAL_ON, 12))
     sim.step(sim.at(D(2026, 4, 1), 9))

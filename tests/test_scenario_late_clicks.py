@@ -4,7 +4,6 @@ and when instead of failing quietly or as a field error."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -50,7 +49,7 @@ def copy_in_channel(sim: Simulation, message: dict[str, Any], name: str) -> dict
 def decisions(sim: Simulation) -> list[tuple[str, str]]:
     with sim.sessions() as session:
         return [(e.action, e.outcome) for e in session.scalars(select(AuditLog).order_by(AuditLog.id))
-                if e.action.startswith(("exemption.", "extension.")) and not e.action.endswith(".request")]  # fmt: skip
+                if e.action.startswith(("exemption.", "extension.")) and not e.action.endswith(".request")]
 
 
 def test_a_decline_submitted_after_approving_closes_the_modal_and_says_so(sim: Simulation) -> None:
@@ -131,7 +130,7 @@ def test_a_decline_submitted_after_the_audit_was_completed_says_it_was_withdrawn
             f"exemption request for {ref} was withdrawn because the audit was completed, so there is nothing to decide."
         )
         for m in sim.workspace.messages(user_email=AMY)
-    )  # fmt: skip
+    )
     with sim.sessions() as session:
         assert session.scalars(select(ExemptionRequest)).one().state == RequestState.WITHDRAWN
 

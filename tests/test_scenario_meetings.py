@@ -53,13 +53,13 @@ def december(sim: Simulation, *, iro: bool = True, previous_worker: bool = False
             other = session.scalars(
                 select(Person).where(Person.team_id == case.team_id, Person.id != case.allocated_worker_id,
                                      Person.display_name.startswith("W"))
-            ).first()  # fmt: skip
+            ).first()
             assert other is not None
             case.previous_worker_id, case.worker_changed_on = other.id, D(2026, 11, 20)
         manager = case.team_manager
         assert manager is not None and manager.line_manager is not None and case.allocated_worker is not None
         return Cast(allocation.id, case.reference, allocation.auditor.email, case.allocated_worker.email, manager.email,
-                    manager.line_manager.email)  # fmt: skip
+                    manager.line_manager.email)
 
 
 def propose(sim: Simulation, who: str, message: dict[str, Any], times: list[tuple[str, str]], **typed: str) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def event(calendar: Calendar) -> Any:
 def meeting(sim: Simulation, allocation_id: int) -> ReflectionMeeting:
     with sim.sessions() as session:
         found = session.scalars(select(ReflectionMeeting).where(ReflectionMeeting.allocation_id == allocation_id)
-                                .order_by(ReflectionMeeting.id.desc())).first()  # fmt: skip
+                                .order_by(ReflectionMeeting.id.desc())).first()
         assert found is not None
         session.expunge(found)
         return found
@@ -121,7 +121,7 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
     cast = december(sim)
     sim.at(D(2026, 12, 1), 10)
     answer = propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-                     [("2026-12-08", "10:00"), ("2026-12-09", "14:00")], leave_out_iro="On leave until January")  # fmt: skip
+                     [("2026-12-08", "10:00"), ("2026-12-09", "14:00")], leave_out_iro="On leave until January")
     assert not answer["body"], answer["body"]
     sim.step(sim.clock.now)
 
@@ -187,7 +187,7 @@ def test_proposed_times_booked_by_the_worker_reach_everyone_with_a_calendar_invi
     labels = [b["label"]["text"] for b in sim.workspace.view_stack(cast.worker)[-1]["blocks"] if b["type"] == "input"]
     assert labels == ["What do you think you have done well on this case?", "What have been the challenges in this case?",
                       "Do you have the enough tools to enable you to undertake your role?",
-                      "If you had a case like this again, what would you do differently?"]  # fmt: skip
+                      "If you had a case like this again, what would you do differently?"]
 
 
 def test_a_meeting_in_summer_is_in_bst_and_a_cancellation_keeps_the_uid(sim: Simulation) -> None:
@@ -221,7 +221,7 @@ def test_times_must_be_working_hours_on_working_days_and_in_the_future(sim: Simu
     assert errors["time_3"].startswith("Choose a time in working hours, between 08:30 and 16:30")
     sim.workspace.close_modal(cast.auditor)
     answer = propose(sim, cast.auditor, arrange, [("2026-11-30", "10:00"), ("2026-12-08", "10:00"), ("2026-12-08", "10:00")],
-                     place="")  # fmt: skip
+                     place="")
     errors = answer["body"]["errors"]
     assert errors["time_1"] == "That time has passed: choose a later one."
     assert errors["time_3"] == "This is the same as another time: propose different times."
@@ -250,7 +250,7 @@ def test_two_unanswered_proposals_are_escalated_to_the_group_manager_exactly_onc
     # a second round, unanswered too: now the auditor may escalate
     sim.at(D(2026, 12, 7), 9)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING, "has not answered"),
-            [("2026-12-15", "11:00"), ("2026-12-16", "11:00")])  # fmt: skip
+            [("2026-12-15", "11:00"), ("2026-12-16", "11:00")])
     sim.run(D(2026, 12, 7), D(2026, 12, 11), every=dt.timedelta(hours=2))
     offer = with_button(sim, cast.auditor, ActionId.ESCALATE_MEETING)
     assert "has not answered two meeting requests" in offer["text"]
@@ -292,7 +292,7 @@ def test_a_recent_change_of_worker_makes_it_a_three_way_meeting(sim: Simulation)
         previous = case.previous_worker.email
     sim.at(D(2026, 12, 1), 10)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])  # fmt: skip
+            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])
     sim.step(sim.clock.now)
     with_button(sim, previous, ActionId.MEETING_TIME)  # asked too (Bradford §2)
     sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
@@ -393,14 +393,14 @@ def test_review_one_persons_answer_never_edits_anothers_and_only_choosers_of_the
     cast = december(sim, iro=False)
     sim.at(D(2026, 12, 1), 10)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])  # fmt: skip
+            [("2026-12-08", "10:00"), ("2026-12-09", "10:00")])
     sim.step(sim.clock.now)
     with sim.sessions() as session, session.begin():  # a request to someone whose id starts with the team manager's
         manager_id = session.scalars(select(Person.id).where(Person.email == cast.manager)).one()
         ask = session.scalars(select(Notification).where(Notification.idempotency_key.endswith(f":ask:{manager_id}"))).one()
         twin = Notification(**{c: getattr(ask, c) for c in ("recipient_id", "template", "context", "priority", "state",
                                                              "attempts", "next_attempt_at", "created_at")},
-                            idempotency_key=f"{ask.idempotency_key}0")  # fmt: skip
+                            idempotency_key=f"{ask.idempotency_key}0")
         session.add(twin)
     manager_ask = with_button(sim, cast.manager, ActionId.MEETING_TIME)
     sim.workspace.click(cast.manager, manager_ask, ActionId.MEETING_TIME, value=values(manager_ask, ActionId.MEETING_TIME)[1])
@@ -425,7 +425,7 @@ def test_review_a_rearranged_meeting_has_its_own_invite_titles_and_a_leaver_is_l
         case.allocated_worker.active = False
     sim.at(D(2026, 12, 3), 10)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2026-12-10", "10:00"), ("2026-12-11", "10:00")])  # fmt: skip
+            [("2026-12-10", "10:00"), ("2026-12-11", "10:00")])
     sim.step(sim.clock.now)
     sim.workspace.click(cast.manager, with_button(sim, cast.manager, ActionId.MEETING_TIME), ActionId.MEETING_TIME)
     sim.step(sim.clock.now)
@@ -441,7 +441,7 @@ def test_review_escalation_after_booking_and_a_form_overtaken_by_anothers_times_
     sim.at(D(2026, 12, 1), 10)
     sim.workspace.click(cast.worker, with_button(sim, cast.worker, ActionId.ARRANGE_MEETING), ActionId.ARRANGE_MEETING)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING),
-            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="On leave")  # fmt: skip
+            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="On leave")
     # the worker's form, opened before the auditor proposed, is submitted now: it must not replace the auditor's times
     stack = sim.workspace.view_stack(cast.worker)
     typed = {"day_1": "2026-12-16", "time_1": "10:00", "day_2": "2026-12-17", "time_2": "10:00", "place": "Teams"}
@@ -453,14 +453,14 @@ def test_review_escalation_after_booking_and_a_form_overtaken_by_anothers_times_
     # proposing again keeps the reason the team manager was left out
     sim.workspace.click(cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING), ActionId.ARRANGE_MEETING)
     fields = {b["block_id"]: b["element"].get("initial_value") for b in sim.workspace.view_stack(cast.auditor)[-1]["blocks"]
-              if b["type"] == "input"}  # fmt: skip
+              if b["type"] == "input"}
     assert fields["leave_out_team_manager"] == "On leave"
     sim.workspace.close_modal(cast.auditor)
     # two unanswered rounds, then the worker books before the auditor escalates
     sim.run(D(2026, 12, 1), D(2026, 12, 5), every=dt.timedelta(hours=3))
     sim.at(D(2026, 12, 7), 9)
     propose(sim, cast.auditor, with_button(sim, cast.auditor, ActionId.ARRANGE_MEETING, "has not answered"),
-            [("2026-12-15", "11:00"), ("2026-12-16", "11:00")])  # fmt: skip
+            [("2026-12-15", "11:00"), ("2026-12-16", "11:00")])
     sim.run(D(2026, 12, 7), D(2026, 12, 11), every=dt.timedelta(hours=3))
     offer = with_button(sim, cast.auditor, ActionId.ESCALATE_MEETING)
     sim.at(D(2026, 12, 11), 10)
@@ -477,7 +477,7 @@ def test_review_when_the_worker_proposed_a_silent_auditor_is_reminded_and_the_wo
     cast = december(sim, iro=False)
     sim.at(D(2026, 12, 1), 10)
     propose(sim, cast.worker, with_button(sim, cast.worker, ActionId.ARRANGE_MEETING),
-            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="Not needed")  # fmt: skip
+            [("2026-12-14", "10:00"), ("2026-12-15", "10:00")], leave_out_team_manager="Not needed")
     sim.run(D(2026, 12, 1), D(2026, 12, 5), every=dt.timedelta(hours=3))
     assert [m["text"] for m in messages_of(sim, cast.auditor, "Reminder: ")][-1].endswith(
         f"suggested times for the reflection meeting for case {cast.reference}.")

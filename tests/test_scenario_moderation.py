@@ -72,7 +72,7 @@ def audits(sim: Simulation) -> list[Audit]:
     allocate_december(sim)
     with sim.sessions() as session:
         return [Audit(a.id, a.case.reference, a.auditor.email, a.auditor.display_name)
-                for a in session.scalars(select(Allocation).order_by(Allocation.id))]  # fmt: skip
+                for a in session.scalars(select(Allocation).order_by(Allocation.id))]
 
 
 def recorded_team_a_audit(sim: Simulation) -> tuple[Audit, str]:
@@ -92,7 +92,7 @@ def to_moderation(sim: Simulation, allocation: Audit, **kwargs: Any) -> tuple[in
         record = session.scalars(select(AuditRecord).where(AuditRecord.allocation_id == allocation.id)).one()
         tm = record.allocation.case.team_manager
         challenge, moderation = kept_challenge_to_moderation(session, record, tm, sim.runtime.settings, sim.calendar,
-                                                             now=sim.clock.now, **kwargs)  # fmt: skip
+                                                             now=sim.clock.now, **kwargs)
         ids = challenge.id, moderation.id
     deliver(sim)
     return ids
@@ -121,7 +121,7 @@ def second_copy(sim: Simulation, email: str, callback: CallbackId, metadata: dic
         "trigger_id": "", "is_enterprise_install": False, "enterprise": None, "response_urls": [],
         "view": {"id": "VSECOND", "hash": "VSECOND", "type": "modal", "callback_id": callback,
                  "private_metadata": json.dumps(metadata), "state": {"values": values}},
-    }  # fmt: skip
+    }
     raw = urlencode({"payload": json.dumps(payload)}).encode()
     status, text = sim.workspace.send_raw(raw, sim.workspace.actor.signed_headers(raw))
     assert status == 200, text
@@ -178,7 +178,7 @@ def test_hull_the_moderators_decision_is_final_and_each_step_is_told(sim: Simula
         worker_id, worker_email = worker.id, worker.email
     typed = {"agrees": "disagree", "grade": "outstanding", "comment": "The family work lifts it.",
              "action_1_what": "Share the direct work at the practice forum", "action_1_owner": str(worker_id),
-             "action_1_due": "2027-01-29"}  # fmt: skip
+             "action_1_due": "2027-01-29"}
     answer = moderate(sim, GAIL, typed)
     assert answer["body"] == {"response_action": "clear"}
     deliver(sim)
@@ -205,7 +205,7 @@ def test_hull_the_moderators_decision_is_final_and_each_step_is_told(sim: Simula
     late = second_copy(sim, GAIL, CallbackId.MODERATION, {"moderation_id": moderation_id}, {
         "agrees": {"agrees": {"type": "radio_buttons", "selected_option": {"value": "agree"}}},
         "grade": {"grade": {"type": "static_select", "selected_option": {"value": "good"}}},
-        "comment": {"comment": {"type": "plain_text_input", "value": "Good after all."}}})  # fmt: skip
+        "comment": {"comment": {"type": "plain_text_input", "value": "Good after all."}}})
     assert late["agrees"].startswith(f"The moderation of {allocation.reference} was already recorded by Gail Group")
     with sim.sessions() as session:
         assert len(session.scalars(select(AuditRecord)).one().grades) == 2, "the late copy changed nothing"
@@ -250,7 +250,7 @@ def test_bradford_the_challenger_takes_a_grade_disagreement_to_the_head_of_servi
             (GradeStage.SUBMITTED, "good"), (GradeStage.AFTER_HEAD_OF_SERVICE, "outstanding")]
     for email in (auditor, tm):
         assert any(m["text"] == f"Head of Service decision: {allocation.reference}: overall Outstanding."
-                   for m in sim.workspace.messages(user_email=email))  # fmt: skip
+                   for m in sim.workspace.messages(user_email=email))
 
 
 def test_a_late_qa_choice_is_told_who_chose_whom_and_changes_nothing(sim: Simulation) -> None:
@@ -348,7 +348,7 @@ def test_the_months_sample_is_previewed_to_qa_then_sent_to_the_moderators(sim: S
 
     # A sample has no challenge: the moderator agrees or disagrees with the grade.
     answer = moderate(sim, moderators[0], {"agrees": "disagree", "grade": "requires_improvement", "comment": "The plan drifted."},
-                      sampled)  # fmt: skip
+                      sampled)
     assert answer["body"] == {"response_action": "clear"}
     with sim.sessions() as session:
         record = session.get_one(AuditModeration, rows[0].id).record
@@ -385,7 +385,7 @@ def test_hull_an_action_the_moderator_agrees_should_go_is_withdrawn(sim: Simulat
     with sim.sessions() as session, session.begin():
         record = session.scalars(select(AuditRecord)).one()
         action = AuditAction(text="Weekly visits for a year", owner_id=record.allocation.case.allocated_worker_id,
-                             due_date=D(2027, 3, 1), created_at=sim.clock.now)  # fmt: skip
+                             due_date=D(2027, 3, 1), created_at=sim.clock.now)
         record.actions.append(action)
         session.flush()
         action_id = action.id

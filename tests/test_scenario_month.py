@@ -76,13 +76,13 @@ def test_december_allocation_reminders_completion_break_and_overdue(sim: Simulat
         reminder = next(
             m for m in sim.workspace.messages(user_email=first.auditor.email)
             if m["text"].startswith("Reminder") and first.case.reference in m["text"]
-        )  # fmt: skip
+        )
         assert record_audit(sim, first.auditor.email, reminder)["body"] == {"response_action": "clear"}
         clicks["completed"] = first.case.reference
         other = next(
             m for m in sim.workspace.messages(user_email=second.auditor.email)
             if m["text"].startswith("Reminder") and second.case.reference in m["text"]
-        )  # fmt: skip
+        )
         sim.workspace.click(second.auditor.email, other, ActionId.REQUEST_BREAK)
         clicks["on_break"] = second.auditor.email
 
@@ -191,7 +191,7 @@ def test_a_restart_between_planning_and_sending_loses_and_repeats_nothing(
 
     clock = FakeTime(sim.calendar.utc(D(2026, 12, 1), dt.time(9, 30)))
     restarted = start_runtime(settings, engine=another_engine(engine), clock=clock,
-                              background=False, workspace=workspace, http_port=0)  # fmt: skip
+                              background=False, workspace=workspace, http_port=0)
     try:
         after = Simulation(restarted, workspace, sim.calendar, clock)
         after.run(D(2026, 12, 1), D(2026, 12, 3))
@@ -266,7 +266,7 @@ def test_break_rules_apply_to_the_slash_command(sim: Simulation, emails: dict[st
         rows = session.scalars(select(AuditBreak).order_by(AuditBreak.id)).all()
         assert [(r.state, r.reason) for r in rows] == [
             (BreakState.APPROVED, ""), (BreakState.REFUSED, "month_full"), (BreakState.REFUSED, "too_late")
-        ]  # fmt: skip
+        ]
 
 
 def test_messages_about_one_audit_arrive_in_the_order_they_were_decided(sim: Simulation) -> None:
@@ -284,7 +284,7 @@ def test_an_unplannable_prepared_request_does_not_stop_reminders(sim: Simulation
         month_row(session, D(2027, 1, 1)).prepared_request = {
             "month": "2027-01-01", "control": None, "thematic_filter": "type=CP", "theme": None,
             "thematic_count": 2, "cases": [], "cases_type": "dip", "allow_recent": False, "seed": None,
-        }  # fmt: skip
+        }
     report = sim.step(sim.at(D(2026, 12, 29), 9))  # the January preview is due, and so are the reminders
 
     assert report.errors == ["preview: RequestError"]
@@ -307,6 +307,6 @@ def test_an_overdue_audit_whose_auditor_has_left_goes_to_the_qa_team(sim: Simula
     summaries = [
         b["text"]["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"]) if m["text"] == "1 audit(s) overdue today."
         for b in m["blocks"] if b.get("block_id") == "summary"
-    ]  # fmt: skip
+    ]
     assert summaries and all("Everyone auditing it has left, so nobody else has been told" in t for t in summaries)
     assert len([r for r in sim.received if r.email == first.auditor.email and r.kind == "overdue"]) == 0

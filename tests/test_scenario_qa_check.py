@@ -24,10 +24,12 @@ from tests.simulation import Simulation
 from tests.support import TOKEN
 from tests.test_scenario_exemptions import QUINN, D, allocate_december, deliver, email_of, with_button
 
+DEC_10 = D(2026, 12, 10)
+
 RITA = "rita.qa@council.example"
 
 
-def finalised(sim: Simulation, day: dt.date = D(2026, 12, 10), *, moved_to: str | None = None) -> tuple[str, str, int]:
+def finalised(sim: Simulation, day: dt.date = DEC_10, *, moved_to: str | None = None) -> tuple[str, str, int]:
     """December allocated; the first audit recorded on ``day`` (all Good, one action) and, an hour
     later, final (its overall grade ``moved_to`` on a challenge first). The auditor's email, the
     case reference and the record's id."""
@@ -44,7 +46,7 @@ def finalised(sim: Simulation, day: dt.date = D(2026, 12, 10), *, moved_to: str 
         record = session.scalars(select(AuditRecord)).one()
         if moved_to is not None:
             change_grade(session, record, OVERALL, None, moved_to, stage=GradeStage.AFTER_REPLY, by=None,
-                         reason="Agreed on a challenge.", now=sim.clock.now)  # fmt: skip
+                         reason="Agreed on a challenge.", now=sim.clock.now)
         finalise(session, record, sim.runtime.settings, sim.calendar, now=sim.clock.now)
         return auditor, record.allocation.case.reference, record.id
 
@@ -94,7 +96,7 @@ def test_a_finalised_audit_goes_to_the_qa_team_once_with_its_original_and_final_
     message = qa_message(sim, QUINN, reference)
     name = sim.workspace.user_id(auditor)
     assert message["text"] == (f"QA check: the audit of case {reference} by {_name(sim, auditor)} is final, overall "
-                               "Requires Improvement. Accept it, or return it for amendment.")  # fmt: skip
+                               "Requires Improvement. Accept it, or return it for amendment.")
     body = json.dumps(message["blocks"])
     assert f"<@{name}>" in body and "Overall *Requires Improvement* (submitted as Good)." in body
     assert "Risk and need" in body and "Update the chronology" in body and "Control sample" in body
@@ -212,7 +214,7 @@ def test_returned_on_christmas_eve_is_due_on_the_31st_reminded_then_and_the_qa_t
     sim.step(sim.at(D(2027, 1, 4), 9))
     sim.step(sim.at(D(2027, 1, 4), 12))
     assert quinn_told() == [f"Amendment overdue: the audit of case {reference} was due back by Thursday 31 December 2026 "
-                            "and has not been amended."]  # fmt: skip
+                            "and has not been amended."]
     assert len(reminded()) == 1
 
 
@@ -247,7 +249,7 @@ def test_the_auditor_amends_through_the_record_form_and_the_amended_audit_is_che
     tm = _id_of(sim, _case_tm(sim, record_id))
     answer = submit_top(sim, auditor, {"action_1_what": "Update the chronology and the plan",
                                        "action_2_what": "Review impact in supervision", "action_2_owner": tm,
-                                       "action_2_due": "2027-01-29"})  # fmt: skip
+                                       "action_2_due": "2027-01-29"})
     assert answer["body"] == {"response_action": "clear"}
 
     with sim.sessions() as session:
@@ -339,7 +341,7 @@ def test_a_closed_amend_form_keeps_what_was_typed_and_the_record_is_unchanged_un
     sim.workspace.click(auditor, returned, ActionId.AMEND_AUDIT)
     view = sim.workspace.view_stack(auditor)[-1]
     closed = sim.workspace.close_modal(auditor, input_values(view, {"rationale": "The plan is reviewed monthly."},
-                                                             sim.workspace.member_id))  # fmt: skip
+                                                             sim.workspace.member_id))
     assert closed is not None and closed["notified"] and closed["status"] == 200
     with sim.sessions() as session:
         assert session.get_one(AuditRecord, record_id).rationale == BRADFORD_GRADES["rationale"]

@@ -20,7 +20,7 @@ from tests.simulation import Simulation
 from tests.test_scenario_exemptions import D, allocate_december, deliver, email_of, with_button
 
 BRADFORD_SECTIONS = ("risk_and_need", "assessments", "plans_and_reviews", "voice_of_the_child", "family_engagement",
-                     "partner_collaboration", "management_oversight", "records", "impact")  # fmt: skip
+                     "partner_collaboration", "management_oversight", "records", "impact")
 
 
 def top(sim: Simulation, email: str) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def grades(sections: dict[str, str], overall: str, **more: str) -> dict[str, str
 
 
 FINDINGS = {"seen": "worker, team_manager", "family_sought": "yes", "family_by": "parent", "family_view": "mixed",
-            "child_feedback": "yes", "flags": "organisational_learning"}  # fmt: skip
+            "child_feedback": "yes", "flags": "organisational_learning"}
 
 
 def owner_id(sim: Simulation, email: str) -> str:
@@ -72,7 +72,7 @@ def test_bradford_rule_of_thumb_needs_a_reason_and_a_good_overall_is_accepted(si
     sim.at(D(2026, 12, 10), 10)
     x = open_form(sim, first)
     assert top(sim, x)["title"]["text"] == "Record the audit (1/3)"
-    eight_good = {k: "Good" for k in BRADFORD_SECTIONS[:8]} | {"impact": "Requires Improvement"}
+    eight_good = dict.fromkeys(BRADFORD_SECTIONS[:8], "Good") | {"impact": "Requires Improvement"}
 
     answer = submit(sim, x, grades(eight_good, "Outstanding", good_practice="Direct work with the family."))
     assert answer["body"]["response_action"] == "errors"
@@ -91,11 +91,11 @@ def test_bradford_one_inadequate_section_with_overall_ri_is_accepted_and_recorde
     people = case_people(sim, first)
     sim.at(D(2026, 12, 10), 10)
     x = open_form(sim, first)
-    sections = {k: "good" for k in BRADFORD_SECTIONS[1:]} | {"risk_and_need": "inadequate"}
+    sections = dict.fromkeys(BRADFORD_SECTIONS[1:], "good") | {"risk_and_need": "inadequate"}
     assert submit(sim, x, grades(sections, "requires_improvement", good_practice="Timely visits."))["body"]["response_action"] == "push"
     assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
     actions = {"action_1_what": "Update the risk assessment", "action_1_owner": owner_id(sim, people["worker"]),
-               "action_1_due": "2027-01-15"}  # fmt: skip
+               "action_1_due": "2027-01-15"}
     answer = submit(sim, x, actions)
     assert answer["body"] == {"response_action": "clear"} and sim.workspace.view_stack(x) == []
 
@@ -134,16 +134,16 @@ def test_hull_ri_with_elements_needs_the_elements_named(sim: Simulation) -> None
     sim.at(D(2026, 12, 10), 10)
     x = open_form(sim, first)
     view = top(sim, x)
-    assert [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"][0].startswith("KSS 1")
+    assert next(b["label"]["text"] for b in view["blocks"] if b["type"] == "input").startswith("KSS 1")
     domains = {f"section:{b['block_id'].split(':')[1]}": "Met" for b in view["blocks"] if b["block_id"].startswith("section:")}
 
     answer = submit(sim, x, {**domains, "overall": "Requires Improvement with elements of good practice", "rationale": "Mixed.",
-                             **NO_MEETING})  # fmt: skip
+                             **NO_MEETING})
     assert answer["body"]["errors"] == {
         "elements": 'Name the elements of good practice: "Requires Improvement with elements of good practice" needs them.'}
 
     answer = submit(sim, x, {**domains, "overall": "requires_improvement_with_elements", "rationale": "Mixed.",
-                             "elements": "Good direct work.", **NO_MEETING})  # fmt: skip
+                             "elements": "Good direct work.", **NO_MEETING})
     assert answer["body"]["response_action"] == "push"
 
 
@@ -154,7 +154,7 @@ def test_a_closed_form_keeps_a_draft_offered_again_but_never_text_the_guardrail_
     x = open_form(sim, first)
     view = top(sim, x)
     typed = input_values(view, {"risk_and_need": "Good", "overall": "Good", "good_practice": "Warm, steady direct work",
-                                "rationale": "Seen at LS1 4AP with mum"}, sim.workspace.member_id)  # fmt: skip
+                                "rationale": "Seen at LS1 4AP with mum"}, sim.workspace.member_id)
     closed = sim.workspace.close_modal(x, typed)  # typed, then X: Slack sends what was typed with view_closed
     assert closed is not None and closed["notified"] and closed["status"] == 200
 
@@ -177,21 +177,21 @@ def test_text_that_could_identify_a_child_is_a_field_error_naming_only_its_kind(
     first = allocate_december(sim)[0]
     sim.at(D(2026, 12, 10), 10)
     x = open_form(sim, first)
-    sections = {k: "good" for k in BRADFORD_SECTIONS}
+    sections = dict.fromkeys(BRADFORD_SECTIONS, "good")
     answer = submit(sim, x, grades(sections, "good", good_practice="Good work", rationale="Child DOB 03/04/2015 noted."))
     errors = answer["body"]["errors"]
     assert list(errors) == ["rationale"] and "date of birth" in errors["rationale"] and "03/04" not in errors["rationale"]
     assert submit(sim, x, grades(sections, "good", good_practice="Good work"))["body"]["response_action"] == "push"
     assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
     answer = submit(sim, x, {"action_1_what": "Call NHS 943 476 5919 back", "action_1_owner": owner_id(sim, x),
-                             "action_1_due": "2027-01-15"})  # fmt: skip
+                             "action_1_due": "2027-01-15"})
     assert list(answer["body"]["errors"]) == ["action_1_what"] and "NHS number" in answer["body"]["errors"]["action_1_what"]
 
 
 def to_actions(sim: Simulation, allocation: Allocation) -> str:
     """Open the form and pass the grades and findings (all Good): the auditor, on the last step."""
     x = open_form(sim, allocation)
-    assert submit(sim, x, grades({k: "good" for k in BRADFORD_SECTIONS}, "good", good_practice="Good work"))["body"]["response_action"] == "push"
+    assert submit(sim, x, grades(dict.fromkeys(BRADFORD_SECTIONS, "good"), "good", good_practice="Good work"))["body"]["response_action"] == "push"
     assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
     return x
 
@@ -206,11 +206,11 @@ def test_the_actions_step_names_each_field_to_fix(sim: Simulation) -> None:
         "action_1_what": "Add at least one action, or say below why no action is needed.",
         "no_actions": "If no action is needed, say why."}
     answer = submit(sim, x, {"action_1_what": "Review the plan", "action_2_owner": owner_id(sim, people["worker"]),
-                             "action_2_due": "2026-12-09", "no_actions": "None"})  # fmt: skip
+                             "action_2_due": "2026-12-09", "no_actions": "None"})
     assert answer["body"]["errors"] == {
         "action_1_owner": "Action 1: choose who will do it.", "action_1_due": "Action 1: choose the date it is due.",
         "action_2_what": "Action 2: say what needs to be done.", "action_2_due": "Action 2: the due date must be after today.",
-        "no_actions": "You have listed actions: leave this empty, or remove the actions."}  # fmt: skip
+        "no_actions": "You have listed actions: leave this empty, or remove the actions."}
     assert record_id(sim, first) is None
 
 

@@ -40,7 +40,7 @@ QUESTIONS = [
 ]
 ANSWERS = ["Regular visits and direct work.", "The family moved twice.", "Mostly; the laptop is slow.", "Plan the transfer earlier."]
 NO_MEETING_LABEL = ("No reflection meeting has been held. Why are you recording the audit without one? "
-                    "(for example, the worker is absent — Hull A.8)")  # fmt: skip
+                    "(for example, the worker is absent — Hull A.8)")
 GRADES_WITHOUT_REASON = {k: v for k, v in BRADFORD_GRADES.items() if k != "no_meeting"}
 
 
@@ -49,7 +49,7 @@ def people(sim: Simulation, allocation_id: int) -> dict[str, Any]:
         allocation = session.get_one(Allocation, allocation_id)
         return {"ref": allocation.case.reference, "worker": allocation.case.allocated_worker.email,
                 "worker_name": allocation.case.allocated_worker.display_name, "auditor": allocation.auditor.email,
-                "worker_id": allocation.case.allocated_worker_id}  # fmt: skip
+                "worker_id": allocation.case.allocated_worker_id}
 
 
 def meeting(sim: Simulation, allocation_id: int, state: MeetingState, starts_at: dt.datetime, *, left_out: bool = False) -> int:
@@ -63,10 +63,10 @@ def meeting(sim: Simulation, allocation_id: int, state: MeetingState, starts_at:
             round_sent_at=starts_at - dt.timedelta(days=5), created_at=starts_at - dt.timedelta(days=5), starts_at=starts_at,
             booked_at=starts_at - dt.timedelta(days=3), booked_by_id=worker,
             held_at=starts_at + dt.timedelta(hours=1) if state == MeetingState.HELD else None,
-        )  # fmt: skip
+        )
         row.invitees = [MeetingInvitee(person_id=auditor, role=InviteeRole.AUDITOR),
                         MeetingInvitee(person_id=worker, role=InviteeRole.WORKER,
-                                       left_out_reason="Absent until January" if left_out else None)]  # fmt: skip
+                                       left_out_reason="Absent until January" if left_out else None)]
         session.add(row)
         session.flush()
         return row.id
@@ -113,7 +113,7 @@ def forwarded(sim: Simulation, allocation_id: int) -> dict[str, Any]:
     channel = sim.workspace.add_channel("forwarded")
     blocks = [{"type": "actions", "block_id": BlockId.REFLECTION_ACTIONS, "elements": [
         {"type": "button", "action_id": ActionId.ANSWER_REFLECTION, "text": {"type": "plain_text", "text": "Answer"},
-         "value": str(allocation_id)}]}]  # fmt: skip
+         "value": str(allocation_id)}]}]
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(channel=channel, text="fwd", blocks=blocks)
     return next(m for m in sim.workspace.messages(channel=channel) if m["ts"] == posted["ts"])
 
@@ -135,7 +135,7 @@ def test_the_worker_answers_the_sheet_once_and_the_auditor_sees_it_with_the_audi
     sim.step(sim.at(D(2026, 12, 11), 9))
     sent = with_button(sim, p["worker"], ActionId.ANSWER_REFLECTION)
     assert sent["text"] == (f"Your reflection meeting for case {p['ref']} was held. Please answer the reflection sheet's four "
-                            "questions (a few lines each); your auditor sees the answers with the audit.")  # fmt: skip
+                            "questions (a few lines each); your auditor sees the answers with the audit.")
     assert "four questions (a few lines each); your auditor sees the answers with the audit." in json.dumps(sent["blocks"])
     assert [e["text"]["text"] for b in sent["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         "Answer the reflection questions"]
@@ -157,7 +157,7 @@ def test_the_worker_answers_the_sheet_once_and_the_auditor_sees_it_with_the_audi
 
     too_long = answer(sim, p["worker"], ["x" * 501, *ANSWERS[1:]])
     assert too_long["body"] == {"response_action": "errors",
-                                "errors": {"reflection_done_well": "Keep this to 500 characters (it has 501)."}}  # fmt: skip
+                                "errors": {"reflection_done_well": "Keep this to 500 characters (it has 501)."}}
     identifying = answer(sim, p["worker"], [ANSWERS[0], "We met at LS1 4AP with mum.", *ANSWERS[2:]])
     assert identifying["body"]["response_action"] == "errors"
     [(block, error)] = identifying["body"]["errors"].items()
@@ -195,7 +195,7 @@ def test_the_worker_answers_the_sheet_once_and_the_auditor_sees_it_with_the_audi
         edited = current(sim, email, message)
         assert buttons(edited) == [] and "The reflection sheet was answered by" in json.dumps(edited["blocks"])
     answered = [m for m in sim.workspace.messages(user_email=p["auditor"])
-                if m["text"] == f"{p['worker_name']} answered the reflection sheet for case {p['ref']}."]  # fmt: skip
+                if m["text"] == f"{p['worker_name']} answered the reflection sheet for case {p['ref']}."]
     assert len(answered) == 1
     body = json.dumps(answered[0]["blocks"], ensure_ascii=False)
     for question, text in zip(QUESTIONS, ANSWERS, strict=True):
@@ -260,7 +260,7 @@ def test_recording_with_no_meeting_held_asks_why_and_keeps_the_reason_and_the_mo
     assert [(b["label"]["text"], b["optional"], b["element"]["max_length"]) for b in reason] == [(NO_MEETING_LABEL, False, 300)]
     missing = submit(sim, p["auditor"], GRADES_WITHOUT_REASON)
     assert missing["body"] == {"response_action": "errors",
-                               "errors": {"no_meeting": "Say why you are recording the audit without a reflection meeting."}}  # fmt: skip
+                               "errors": {"no_meeting": "Say why you are recording the audit without a reflection meeting."}}
     identifying = submit(sim, p["auditor"], {**GRADES_WITHOUT_REASON, "no_meeting": "Worker off since 03/04/2015 birthday"})
     assert list(identifying["body"]["errors"]) == ["no_meeting"] and "03/04" not in identifying["body"]["errors"]["no_meeting"]
     assert submit(sim, p["auditor"], {**GRADES_WITHOUT_REASON, "no_meeting": "The worker is absent (A.8)."})["body"][
@@ -281,7 +281,7 @@ def test_recording_with_no_meeting_held_asks_why_and_keeps_the_reason_and_the_mo
     assert send(sim, held) >= 1
     sim.step(sim.clock.now)
     sim.workspace.click(q["worker"], with_button(sim, q["worker"], ActionId.ANSWER_REFLECTION), ActionId.ANSWER_REFLECTION)
-    assert answer(sim, q["worker"], ANSWERS[:3] + [""])["body"]["errors"] == {
+    assert answer(sim, q["worker"], [*ANSWERS[:3], ""])["body"]["errors"] == {
         "reflection_differently": "Answer this question (a few lines)."}
     assert not answer(sim, q["worker"], ANSWERS)["body"]
 
@@ -300,7 +300,7 @@ def test_recording_with_no_meeting_held_asks_why_and_keeps_the_reason_and_the_mo
     assert lines[0].startswith("Reflection meetings for the ") and lines[0].endswith("audit(s) allocated in December 2026")
     assert lines[1:7] == ["  meetings booked: 3", "  meetings held: 2", "  meetings cancelled: 0",
                           "  invitees escalated to a group manager: 0", "  audits recorded without a meeting: 1",
-                          "  reflection sheets answered: 1"]  # fmt: skip
+                          "  reflection sheets answered: 1"]
     assert lines[7:] == [f"    1 answered: {question}" for question in QUESTIONS]
     assert p["ref"] not in result.output and q["ref"] not in result.output
     assert p["worker_name"] not in result.output and not any(a in result.output for a in ANSWERS)

@@ -5,7 +5,6 @@ then final, with every grade it had in its history."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from tests.test_scenario_exemptions import D, allocate_december, deliver, email_
 
 #: Stockton 2.6: submitted Inadequate; the team manager's reply changed it to Requires Improvement.
 INADEQUATE = {**BRADFORD_GRADES, "section:risk_and_need": "inadequate", "section:plans_and_reviews": "inadequate",
-              "overall": "inadequate", "rationale": "Risk is not assessed since the change of worker."}  # fmt: skip
+              "overall": "inadequate", "rationale": "Risk is not assessed since the change of worker."}
 
 
 def recorded(sim: Simulation, grades: dict[str, str] | None = None) -> tuple[str, dict[str, str], int]:
@@ -164,7 +163,7 @@ def test_a_comment_goes_to_the_auditor_and_an_unanswered_challenge_is_chased(sim
 
 
 def test_challenges_are_checked_field_by_field(sim: Simulation) -> None:
-    _, people, record_id = recorded(sim)
+    _, people, _record_id = recorded(sim)
     tm = people["tm"]
     assert challenge(sim, tm, "overall", "", proposed="good")["body"]["errors"] == {
         "proposed": "That is the grade it has now.", "reason": "Say why you disagree."}
@@ -192,7 +191,7 @@ def test_two_simultaneous_answers_to_a_challenge_make_one_decision(sim: Simulati
             with sim.sessions() as session, session.begin():
                 outcomes[name] = answer_challenge(session, challenge_id, session.get_one(Person, auditor_id), KEEP, "",
                                                   f"Kept ({name}).", sim.runtime.settings, sim.calendar, now=now,
-                                                  actor_ref="U1")  # fmt: skip
+                                                  actor_ref="U1")
                 if hold:
                     answered.set()  # answered, not yet committed
                     commit.wait(10)
@@ -239,7 +238,7 @@ def test_a_kept_grade_taken_to_moderation_ends_with_the_moderator_under_hull(sim
         record = session.get_one(AuditRecord, record_id)
         service_id = session.get_one(Team, session.get_one(Case, record.allocation.case_id).team_id).service_id
         in_service = {p.id for p in session.scalars(select(Person).where((Person.service_id == service_id) | Person.team_id.in_(
-            select(Team.id).where(Team.service_id == service_id))))}  # fmt: skip
+            select(Team.id).where(Team.service_id == service_id))))}
         auditor_id = record.allocation.auditor_id
     listed = {int(o["value"].split(":")[1]) for o in menu["options"]}
     assert listed and not listed & (in_service | {auditor_id}), "nobody from the case's service or its auditor"
@@ -269,9 +268,9 @@ def test_calibration_in_chat_is_the_qa_teams_and_each_auditors_own(sim: Simulati
         record = session.get_one(AuditRecord, record_id)
         dee = session.scalars(select(Person).where(Person.display_name == "Dee Deputy")).one()
         record.grades.append(AuditGradeEvent(stage=GradeStage.AFTER_MODERATION, grade="requires_improvement", by_id=dee.id,
-                                             at=sim.clock.now, reason="r"))  # fmt: skip
+                                             at=sim.clock.now, reason="r"))
         session.add(AuditModeration(record_id=record_id, kind=ModerationKind.SAMPLE, state=ModerationState.DECIDED,
-                                    moderator_id=dee.id, created_at=sim.clock.now, agrees=False, grade="requires_improvement"))  # fmt: skip
+                                    moderator_id=dee.id, created_at=sim.clock.now, agrees=False, grade="requires_improvement"))
     quinn = "quinn.qa@council.example"
     qa_view = sim.workspace.slash_command(quinn, "/audit", "calibration 2026-12")["body"]
     text = str(qa_view["blocks"])

@@ -38,7 +38,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture
 def settings(engine: Engine, tmp_path: Path, workspace: LocalWorkspace) -> Settings:  # noqa: F811
     return load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
-                         qa_channel=workspace.add_channel("audit-qa"))  # fmt: skip
+                         qa_channel=workspace.add_channel("audit-qa"))
 
 
 def december(sessions: sessionmaker[Session]) -> None:
@@ -52,7 +52,7 @@ def december(sessions: sessionmaker[Session]) -> None:
         now = dt.datetime(2026, 12, 10, 10, tzinfo=dt.UTC)
         for ref, grade in (("CMS-100", "good"), ("CMS-101", "requires_improvement"), ("CMS-200", "inadequate")):
             record = stored_record(s, c.allocation(cases[ref], auditor, DECEMBER, state=AllocationState.COMPLETED), now=now,
-                                   overall=grade)  # fmt: skip
+                                   overall=grade)
             record.state, record.finalised_at = RecordState.FINALISED, now
         c.allocation(cases["CMS-102"], auditor, DECEMBER)
         deputy = s.scalars(select(Person).where(Person.display_name == "Dee Deputy")).one()
@@ -146,7 +146,7 @@ def test_the_report_day_skips_bank_holidays(settings: Settings) -> None:
 
 def test_a_month_with_nothing_is_not_reported_and_a_late_bot_catches_up_for_five_working_days(
     session_factory: sessionmaker[Session], settings: Settings, emails: dict[str, str],  # noqa: F811
-) -> None:  # fmt: skip
+) -> None:
     calendar = WorkingCalendar.from_settings(settings)
 
     def plan(day: dt.date) -> int:
@@ -162,7 +162,7 @@ def test_a_month_with_nothing_is_not_reported_and_a_late_bot_catches_up_for_five
 
 def test_a_paused_month_is_posted_as_paused_never_zero(
     session_factory: sessionmaker[Session], settings: Settings, emails: dict[str, str],  # noqa: F811
-) -> None:  # fmt: skip
+) -> None:
     calendar = WorkingCalendar.from_settings(settings)
     with session_factory() as s, s.begin():
         Council(s).month(dt.date(2027, 2, 1)).paused = True
@@ -176,7 +176,7 @@ def test_a_paused_month_is_posted_as_paused_never_zero(
 
 def test_an_operator_posts_a_month_now_once_delivered_in_working_hours(
     session_factory: sessionmaker[Session], engine: Engine, settings: Settings, emails: dict[str, str],  # noqa: F811
-) -> None:  # fmt: skip
+) -> None:
     saturday = dt.datetime(2027, 1, 16, 20, tzinfo=dt.UTC)  # out of hours: the posts wait for Monday morning
 
     def post(*args: str) -> Any:
@@ -201,7 +201,7 @@ def test_an_operator_posts_a_month_now_once_delivered_in_working_hours(
 
 def test_a_month_not_over_a_cancelled_month_and_a_late_report_day(
     session_factory: sessionmaker[Session], settings: Settings, emails: dict[str, str],  # noqa: F811
-) -> None:  # fmt: skip
+) -> None:
     calendar = WorkingCalendar.from_settings(settings)
     december(session_factory)
     with session_factory() as s, s.begin():  # the month so far: keys of its own, so the real report still goes

@@ -57,7 +57,7 @@ def settings(engine: Engine, tmp_path: Path, workspace: LocalWorkspace) -> Setti
         data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
         slack_channel_burst=1000, form_trigger_seconds=60,
         slack_bot_token=TOKEN, slack_app_token=APP_TOKEN, slack_api_url=workspace.base_url,  # Socket Mode, not local mode
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_a_disconnect_in_the_middle_of_a_modal_submission_loses_nothing_and_doub
             "case": {"case": {"type": "plain_text_input", "value": REF}},
             "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
             "note": {"note": {"type": "plain_text_input", "value": NOTE}},
-        })  # fmt: skip
+        })
     assert asked == [1] and answer["status"] == 200 and not answer["body"], "the modal closed"
     assert sim.workspace.view_stack(TARA) == []
     sends = [kind for kind, *_ in sim.workspace.socket.log if kind == "envelope"]
@@ -146,7 +146,7 @@ def test_a_disconnect_in_the_middle_of_a_fan_out_loses_nothing_and_doubles_nothi
 
     with sim.sessions() as session:
         counted = session.execute(select(Notification.state, func.count()).group_by(Notification.state))
-        states = {state: count for state, count in counted}
+        states = dict(counted.all())
     assert states == {NotificationState.SENT: report.allocation_messages}
     delivered = [m for m in sim.workspace.messages() if m["text"].startswith("You have a case file audit")]
     assert len(delivered) == len({(m["channel"], m["text"]) for m in delivered}), "no one's message twice"

@@ -34,13 +34,13 @@ def test_bradford_outstanding_over_a_requires_improvement_section_needs_a_reason
 
     no_reason = check_grades(BRADFORD, sections, "outstanding", good_practice="Direct work", elements="", reason="")
     with_reason = check_grades(BRADFORD, sections, "outstanding", good_practice="Direct work", elements="",
-                               reason="The records gap is one missing case note; the impact is exceptional")  # fmt: skip
+                               reason="The records gap is one missing case note; the impact is exceptional")
     good = check_grades(BRADFORD, sections, "good", good_practice="Direct work", elements="", reason="")
 
     assert no_reason.errors == {"reason": (
         "Outstanding is more than 1 grade above the lowest section (Requires Improvement): an overall grade is not "
         "usually that far above it. Say why, or change the grade."
-    )}  # fmt: skip
+    )}
     assert with_reason.errors == {} and with_reason.warning is not None
     assert (good.errors, good.warning) == ({}, None)
 
@@ -66,7 +66,7 @@ def test_hull_requires_improvement_with_elements_needs_the_elements_named() -> N
     sections = grades([s.key for s in HULL.sections], ["met"] * 5 + ["partially_met"] * 3 + ["not_applicable"])
     missing = check_grades(HULL, sections, "requires_improvement_with_elements", good_practice="", elements="", reason="")
     named = check_grades(HULL, sections, "requires_improvement_with_elements", good_practice="",
-                         elements="Strong direct work with the child", reason="")  # fmt: skip
+                         elements="Strong direct work with the child", reason="")
     plain = check_grades(HULL, sections, "requires_improvement", good_practice="", elements="", reason="")
     assert missing.errors == {
         "elements": 'Name the elements of good practice: "Requires Improvement with elements of good practice" needs them.'

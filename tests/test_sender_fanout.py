@@ -62,14 +62,14 @@ def council(session_factory: sessionmaker[Session], workspace: LocalWorkspace) -
     with session_factory() as session, session.begin():
         people = session.execute(select(Person.id, Person.email, Person.display_name)).all()
         session.execute(update(Person), [{"id": pid, "slack_user_id": workspace.add_user(email, name)}
-                                         for pid, email, name in people])  # fmt: skip
+                                         for pid, email, name in people])
     return ids
 
 
 def sender(sessions: Any, workspace: LocalWorkspace, clock: FakeClock, **kwargs: Any) -> OutboxSender:
     client = ThreadRecordingSlack(token=TOKEN, base_url=workspace.base_url, timeout=5, retry_handlers=[])
     return OutboxSender(sessions, client, worker_id="w1", lease=LEASE, monotonic=clock, concurrency=8, settle_every=50,
-                        **kwargs)  # fmt: skip
+                        **kwargs)
 
 
 def person(sessions: sessionmaker[Session], person_id: int) -> Person:
@@ -103,7 +103,7 @@ def test_a_dm_goes_to_the_user_id_and_its_channel_is_stored_from_the_answer(
 
     with session_factory() as session, session.begin():  # an edit needs the D… id: it is there, no look-up
         enqueue(session, key="k:a1:edit", template=Template.ERROR, now=now, recipient_id=p0, replaces_key="k:a1",
-                context={"message": "message k:a1 corrected", "reference": None}, priority=Priority.BULK)  # fmt: skip
+                context={"message": "message k:a1 corrected", "reference": None}, priority=Priority.BULK)
     sender(session_factory, workspace, clock).drain(now)
     assert [(m, p.get("channel")) for m, p in workspace.calls[3:]] == [("chat.update", dm0)]
     assert received(workspace, "person0@council.example") == ["message k:a1 corrected", "message k:a2"]
@@ -155,7 +155,7 @@ def test_a_database_error_mid_batch_gives_back_what_each_thread_held_and_nothing
 
     assert again.failed == 0
     assert set(states(session_factory).values()) == {"sent"}
-    assert delivered_keys(workspace) == Counter({key: 1 for key in states(session_factory)})
+    assert delivered_keys(workspace) == Counter(dict.fromkeys(states(session_factory), 1))
     assert [m for m, _ in workspace.calls].count("chat.postMessage") == 8, "nothing posted twice"
     assert all(row.slack_ts for row in rows(session_factory).values())
 

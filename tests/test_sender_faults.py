@@ -136,7 +136,7 @@ def slow_sender(
     client = SlowSlack(clock, latency, token=TOKEN, base_url=workspace.base_url, timeout=TIMEOUT, retry_handlers=[])
     return OutboxSender(
         sessions, client, worker_id="w1", lease=LEASE, monotonic=clock, timeout_margin=MARGIN, **kwargs
-    )  # fmt: skip
+    )
 
 
 def warm_up(sessions: sessionmaker[Session], sender: OutboxSender, timeline: Timeline, people: list[int]) -> None:
@@ -257,7 +257,7 @@ def test_after_a_timeout_the_next_attempt_waits_for_the_client_timeout_and_a_mar
     assert row.state == NotificationState.PENDING and row.attempts == 1
     assert row.next_attempt_at >= failed_at + dt.timedelta(seconds=TIMEOUT + MARGIN)
     deliver_all(session_factory, sender, timeline)
-    assert received(workspace, "person0@council.example") == ["message warm:%d" % p0, "message k:1"]
+    assert received(workspace, "person0@council.example") == [f"message warm:{p0}", "message k:1"]
 
 
 def test_a_post_still_in_flight_after_a_timeout_is_found_not_posted_again(
@@ -311,7 +311,7 @@ def test_a_database_error_mid_batch_gives_back_the_claimed_rows_on_the_next_pass
     assert SECRET_TEXT not in str(interrupted.value)
     assert {k: s for k, s in states(session_factory).items() if k.startswith("k:")} == {
         "k:1": "sent", "k:2": "sending", "k:3": "sending", "k:4": "sending",
-    }  # fmt: skip
+    }
 
     again = sender.send_due(t0 + dt.timedelta(seconds=1))  # the database answers again, well within the lease
 
@@ -421,7 +421,7 @@ def test_the_fault_mix_is_seeded_and_its_429s_carry_retry_after(workspace, clock
     log = workspace.call_log
     assert [(r.method, r.status, r.retry_after, r.fault) for r in log] == [
         ("chat.postMessage", 429, 3, "429"), ("chat.postMessage", 200, None, None),
-    ]  # fmt: skip
+    ]
     assert log[1].at - log[0].at == 3.0
     assert [w.ratio for w in retry_waits(log)] == [1.0]
 

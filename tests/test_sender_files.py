@@ -41,12 +41,12 @@ KEY = "invite:7:0"
 
 def booked_meeting(session: Session, now: dt.datetime, recipient: int) -> int:
     """A booked meeting organised by ``recipient`` (an invite whose meeting moved on meanwhile is cancelled, not sent)."""
-    council = Council(session)
-    case = council.case("CMS-104233", council.team("Team", council.service("Service")), CaseType.CP)
-    allocation = council.allocation(case, session.get_one(Person, recipient), dt.date(2026, 12, 1))
+    org = Council(session)
+    case = org.case("CMS-104233", org.team("Team", org.service("Service")), CaseType.CP)
+    allocation = org.allocation(case, session.get_one(Person, recipient), dt.date(2026, 12, 1))
     meeting = ReflectionMeeting(allocation_id=allocation.id, uid="invite@auditbot", proposed_by_id=recipient,
                                 organiser_id=recipient, place="Room 2", round_sent_at=now, created_at=now,
-                                state=MeetingState.BOOKED, starts_at=dt.datetime(2026, 12, 8, 10, tzinfo=dt.UTC))  # fmt: skip
+                                state=MeetingState.BOOKED, starts_at=dt.datetime(2026, 12, 8, 10, tzinfo=dt.UTC))
     session.add(meeting)
     session.flush()
     return meeting.id
@@ -60,7 +60,7 @@ def queue_invite(sessions: sessionmaker[Session], now: dt.datetime, recipient: i
             context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-104233",
                      "starts_at": "2026-12-08T10:00:00+00:00", "place": "Room 2 & 3 <Town Hall>",
                      "invite": {"filename": FILENAME, "title": TITLE, "content": ICS}},
-        )  # fmt: skip
+        )
 
 
 def before_call(sender: OutboxSender, method: str, do: Callable[[], None]) -> None:
@@ -77,7 +77,7 @@ def before_call(sender: OutboxSender, method: str, do: Callable[[], None]) -> No
 
 
 def invite_queued(
-    sessions: sessionmaker[Session], workspace: LocalWorkspace, clock: Any, timeline: Any, person: int,
+    sessions: sessionmaker[Session], workspace: LocalWorkspace, clock: Any, timeline: Any, person: int,  # noqa: F811
     before_completion: Callable[[], None] | None = None, *, latency: float = 0.05,
 ) -> OutboxSender:
     """A sender that knows ``person``'s DM, their invite queued, and ``before_completion`` arranged."""
@@ -89,11 +89,11 @@ def invite_queued(
     return sender
 
 
-def file_messages(workspace: LocalWorkspace) -> list[dict[str, Any]]:
+def file_messages(workspace: LocalWorkspace) -> list[dict[str, Any]]:  # noqa: F811
     return [m for m in workspace.messages(user_email=EMAIL) if m["files"]]
 
 
-def assert_one_invite(sessions: sessionmaker[Session], workspace: LocalWorkspace) -> None:
+def assert_one_invite(sessions: sessionmaker[Session], workspace: LocalWorkspace) -> None:  # noqa: F811
     """The DM has exactly one message sharing the invite, its bytes as written, and the row is sent with its ts."""
     [message] = file_messages(workspace)
     assert message["text"] == ("Calendar invite: the reflection meeting for case CMS-104233, 10:00 on Tuesday "
@@ -106,11 +106,11 @@ def assert_one_invite(sessions: sessionmaker[Session], workspace: LocalWorkspace
     assert (row.state, row.slack_channel, row.slack_ts) == (NotificationState.SENT, message["channel"], message["ts"])
 
 
-def completions(workspace: LocalWorkspace) -> list[int]:
+def completions(workspace: LocalWorkspace) -> list[int]:  # noqa: F811
     return [r.status for r in workspace.call_log if r.method == COMPLETE]
 
 
-def test_an_invite_reaches_the_dm_as_its_ics_file(session_factory, workspace, council, clock, timeline) -> None:
+def test_an_invite_reaches_the_dm_as_its_ics_file(session_factory, workspace, council, clock, timeline) -> None:  # noqa: F811
     queue_invite(session_factory, timeline.now(), council[1])
     sender = slow_sender(session_factory, workspace, clock)
 
@@ -121,7 +121,7 @@ def test_an_invite_reaches_the_dm_as_its_ics_file(session_factory, workspace, co
 
 
 def test_a_500_on_completion_is_retried_into_one_file_message(
-    session_factory, workspace, council, clock, timeline
+    session_factory, workspace, council, clock, timeline  # noqa: F811
 ) -> None:
     sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "500"))
 
@@ -133,7 +133,7 @@ def test_a_500_on_completion_is_retried_into_one_file_message(
 
 
 def test_a_completion_that_lands_after_a_timeout_is_found_not_uploaded_again(
-    session_factory, workspace, council, clock, timeline
+    session_factory, workspace, council, clock, timeline  # noqa: F811
 ) -> None:
     """The completion takes effect after the client gave up: the retry finds the file by its title."""
     sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "timeout_after_store"))
@@ -146,7 +146,7 @@ def test_a_completion_that_lands_after_a_timeout_is_found_not_uploaded_again(
     assert_one_invite(session_factory, workspace)
 
 
-def test_a_429_on_completion_waits_for_retry_after(session_factory, workspace, council, clock, timeline) -> None:
+def test_a_429_on_completion_waits_for_retry_after(session_factory, workspace, council, clock, timeline) -> None:  # noqa: F811
     sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "429"))
 
     outcome = sender.send_due(timeline.now())
@@ -164,7 +164,7 @@ def test_a_429_on_completion_waits_for_retry_after(session_factory, workspace, c
 
 
 def test_a_bad_token_at_completion_halts_and_keeps_the_row(
-    session_factory, workspace, council, clock, timeline
+    session_factory, workspace, council, clock, timeline  # noqa: F811
 ) -> None:
     def revoke() -> None:  # just before the completion, after the upload URL and the bytes went through
         sender.client.token = "xoxb-revoked"
@@ -179,7 +179,7 @@ def test_a_bad_token_at_completion_halts_and_keeps_the_row(
 
 
 def test_a_failed_upload_to_the_upload_url_is_retried(
-    session_factory, workspace, council, clock, timeline, monkeypatch: pytest.MonkeyPatch
+    session_factory, workspace, council, clock, timeline, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     """The bytes never reached the upload URL (``SlackRequestError``): nothing was completed, so it is
     retried at once after its backoff, not held back as if it might have landed."""
@@ -201,7 +201,7 @@ def test_a_failed_upload_to_the_upload_url_is_retried(
     assert_one_invite(session_factory, workspace)
 
 
-def test_a_file_row_that_would_edit_a_message_fails(session_factory, workspace, council, clock, timeline) -> None:
+def test_a_file_row_that_would_edit_a_message_fails(session_factory, workspace, council, clock, timeline) -> None:  # noqa: F811
     sender = slow_sender(session_factory, workspace, clock)
     warm_up(session_factory, sender, timeline, [council[1]])
     with session_factory() as session, session.begin():
@@ -210,7 +210,7 @@ def test_a_file_row_that_would_edit_a_message_fails(session_factory, workspace, 
                 replaces_key=f"warm:{council[1]}",
                 context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-1", "place": "Room 2",
                          "starts_at": "2026-12-08T10:00:00+00:00",
-                         "invite": {"filename": FILENAME, "title": TITLE, "content": ICS}})  # fmt: skip
+                         "invite": {"filename": FILENAME, "title": TITLE, "content": ICS}})
 
     sender.drain(timeline.now())
 

@@ -69,7 +69,7 @@ def test_a_port_in_use_stops_start_up_before_any_work(
     settings = load_settings(
         data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False), control_sample_size=4,
         port=taken_port,
-    )  # fmt: skip
+    )
     allocation_day = FakeTime(dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))  # a tick now would allocate December
     running = set(threading.enumerate())
 
@@ -109,7 +109,7 @@ def test_the_log_level_is_taken_in_any_case_and_payload_loggers_stay_at_info(
     assert logging.getLogger().getEffectiveLevel() == logging.DEBUG
     assert {name: logging.getLogger(name).getEffectiveLevel() for name in ("slack_bolt", "slack_sdk", "bot.bolt", "sqlalchemy")} == {
         "slack_bolt": logging.INFO, "slack_sdk": logging.INFO, "bot.bolt": logging.INFO, "sqlalchemy": logging.WARNING,
-    }  # fmt: skip
+    }
 
 
 # --- logs never carry message bodies -------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_a_safeguarding_concern_leaves_no_note_or_message_text_in_the_log_at_deb
         "case": {"case": {"type": "plain_text_input", "value": REF}},
         "urgency": {"urgency": {"type": "radio_buttons", "selected_option": {"value": "immediate"}}},
         "note": {"note": {"type": "plain_text_input", "value": NOTE}},
-    })  # fmt: skip
+    })
     assert answer["status"] == 200 and not answer["body"]
     assert sim.runtime.senders["urgent"].drain(sim.clock.now).sent == 4  # worker, team manager, service manager, status
     alert = next(m for m in sim.workspace.messages(user_email=TARA) if m["text"].startswith("Safeguarding concern"))

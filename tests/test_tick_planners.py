@@ -38,7 +38,7 @@ FIRST_DAY = CAL.utc(dt.date(2026, 12, 1), dt.time(9, 0))
 def test_the_tick_lists_each_areas_planners_in_order() -> None:
     areas = (alerts, housekeeping, allocation, cycle, exemptions, audits, replies, moderation, qa_check, assurance, actions,
              inadequate, meetings, reports)
-    assert PLANNERS == tuple(p for area in areas for p in area.PLANNERS)
+    assert tuple(p for area in areas for p in area.PLANNERS) == PLANNERS
     assert [(p.name, p.when) for p in PLANNERS] == [
         ("alerts", When.ALWAYS), ("corrective actions", When.ALWAYS), ("housekeeping", When.ALWAYS),
         ("unfinished clicks", When.ALWAYS),
@@ -51,7 +51,7 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("inadequate cycles", When.WORKING_HOURS), ("inadequate follow-ups", When.WORKING_HOURS), ("re-audits", When.CYCLE),
         ("stale meetings", When.WORKING_HOURS), ("meeting answers", When.WORKING_HOURS), ("meeting nudges", When.CYCLE), ("meeting reminders", When.WORKING_HOURS),
         ("meetings held", When.WORKING_HOURS), ("monthly report", When.WORKING_HOURS),
-    ]  # fmt: skip
+    ]
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)
 
 

@@ -79,7 +79,7 @@ def _run_side_by_side(files: dict[str, list[str]], env: dict[str, str]) -> None:
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-k", "not postgresql",
              f"--wall-clock={when}", *files[when]],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        )
         for when in WALL_CLOCKS
     }
     _current[:] = list(procs.values())

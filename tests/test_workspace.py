@@ -46,7 +46,7 @@ class FakeBot:
         bot = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def do_POST(self) -> None:
@@ -559,7 +559,7 @@ def test_click_sends_block_actions_and_response_url_replaces(make_ws: Callable[.
 
 def test_home_opened_event_and_a_click_on_a_published_home_view_arrive_as_slack_sends_them(
     make_ws: Callable[..., LocalWorkspace], bot: FakeBot,
-) -> None:  # fmt: skip
+) -> None:
     ws = make_ws(bot_endpoint=bot.url)
     assert ws.home(ALICE) is None
     ws.open_home(ALICE)
@@ -571,7 +571,7 @@ def test_home_opened_event_and_a_click_on_a_published_home_view_arrive_as_slack_
 
     rows = [{"type": "actions", "block_id": f"home_item:x:{n}", "elements": [
         {"type": "button", "action_id": "accept", "text": {"type": "plain_text", "text": f"Time {n}"}, "value": str(n)}]}
-        for n in (7, 8)]  # fmt: skip
+        for n in (7, 8)]
     published = client(ws).views_publish(user_id=ws.user_id(ALICE), view={"type": "home", "blocks": [SECTION, *rows]})["view"]
     home = ws.home(ALICE)
     assert home is not None and home["id"] == published["id"] and home["type"] == "home"
@@ -694,7 +694,7 @@ def reserve(web: WebClient, data: bytes = ICS.encode(), *, upload: bytes | None 
 def test_an_upload_is_shared_as_a_message_with_its_file(ws: LocalWorkspace) -> None:
     web = client(ws)
     shared = web.files_upload_v2(channel=ws.dm_channel(ALICE), content=ICS, filename="invite.ics", title="Invite 1",
-                                 initial_comment="Calendar invite")["files"][0]  # fmt: skip
+                                 initial_comment="Calendar invite")["files"][0]
     [message] = ws.messages(user_email=ALICE)
     assert (message["text"], message["user"]) == ("Calendar invite", ws.bot_user_id)
     [listed] = message["files"]

@@ -66,7 +66,7 @@ def test_a_team_manager_acknowledges_a_concern_from_home(sim: Simulation, publis
         alert = session.get_one(SafeguardingAlert, alert_id)
         assert alert.lead_acknowledged_at is not None
         row = session.scalars(select(AlertRecipient).join(Person).where(Person.email == tm,
-                                                                        AlertRecipient.alert_id == alert_id)).one()  # fmt: skip
+                                                                        AlertRecipient.alert_id == alert_id)).one()
         assert row.acknowledged_at is not None
 
     again = run(sim, "home", "--user", tm)

@@ -285,7 +285,7 @@ def test_files_and_their_bytes_survive_a_restart(make_ws: Make) -> None:
     ws.add_user(ALICE, "Alice Auditor")
     web = client(ws)
     shared = web.files_upload_v2(channel=ws.dm_channel(ALICE), content=ics, filename="invite.ics", title="Invite 1",
-                                 initial_comment="Calendar invite")["files"][0]  # fmt: skip
+                                 initial_comment="Calendar invite")["files"][0]
     pending = web.files_getUploadURLExternal(filename="later.ics", length=3)
     with urllib.request.urlopen(urllib.request.Request(pending["upload_url"], data=b"abc", method="POST")) as answer:
         assert answer.status == 200

@@ -34,7 +34,7 @@ class App:
         self.received: list[tuple[str, dict[str, Any], int | None]] = []
         self.answer, self.ignore = answer, ignore_first
         self.client = SocketModeClient(app_token=APP_TOKEN, web_client=WebClient(token=TOKEN, base_url=workspace.base_url),
-                                       auto_reconnect_enabled=True, ping_interval=1)  # fmt: skip
+                                       auto_reconnect_enabled=True, ping_interval=1)
         self.client.socket_mode_request_listeners.append(self.handle)
 
     def close(self, workspace: LocalWorkspace) -> None:
@@ -120,7 +120,7 @@ def test_only_the_app_level_token_opens_a_connection_and_each_url_serves_once(wo
 
 def test_the_workspace_asks_for_a_new_connection_every_so_often_and_the_client_follows() -> None:
     with LocalWorkspace(bot_token=TOKEN, signing_secret="s", app_token=APP_TOKEN, tiers=False,
-                        disconnect_every_seconds=0.5) as ws:  # fmt: skip
+                        disconnect_every_seconds=0.5) as ws:
         app = App(ws, answer={"text": "ok"})
         app.client.connect()
         try:

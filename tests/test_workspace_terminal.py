@@ -31,7 +31,7 @@ BUTTONS = {"type": "actions", "block_id": "act", "elements": [
     {"type": "static_select", "action_id": "pick", "placeholder": {"type": "plain_text", "text": "Choose an auditor"},
      "options": [{"text": {"type": "plain_text", "text": "Ann Smith"}, "value": "11"},
                  {"text": {"type": "plain_text", "text": "Bob Jones"}, "value": "12"}]},
-]}  # fmt: skip
+]}
 PLAIN = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
 MODAL = {"type": "modal", "blocks": [
     {"type": "input", "block_id": "kind", "label": {"type": "plain_text", "text": "What do you need?"},
@@ -44,7 +44,7 @@ MODAL = {"type": "modal", "blocks": [
      "element": {"type": "users_select", "action_id": "user"}},
     {"type": "input", "block_id": "why", "label": {"type": "plain_text", "text": "Why?"},
      "element": {"type": "plain_text_input", "action_id": "reason"}},
-]}  # fmt: skip
+]}
 
 
 def test_a_button_is_found_by_its_words_in_the_newest_message_that_has_it() -> None:
@@ -56,7 +56,7 @@ def test_a_button_is_found_by_its_words_in_the_newest_message_that_has_it() -> N
     assert (menu.action_id, menu.option) == ("pick", BUTTONS["elements"][1]["options"][1])
     guarded = {"type": "actions", "elements": [{"type": "button", "action_id": "done", "text": {"type": "plain_text", "text": "Done"},
                "confirm": {"title": {"type": "plain_text", "text": "Sure?"}, "text": {"type": "mrkdwn", "text": "It stops the reminders."},
-                           "confirm": {"type": "plain_text", "text": "Yes"}, "deny": {"type": "plain_text", "text": "No"}}}]}  # fmt: skip
+                           "confirm": {"type": "plain_text", "text": "Yes"}, "deny": {"type": "plain_text", "text": "No"}}}]}
     assert find_clickable([{"ts": "4", "blocks": [guarded]}], "done").confirm == "Sure? It stops the reminders."
 
 
@@ -84,7 +84,7 @@ def test_typed_fields_become_the_state_slack_would_send() -> None:
     assert input_values(MODAL, {"when": " 2026-12-04 "}, ids.get) == {"when": {"date": {"selected_date": "2026-12-04"}}}
     assert input_values(MODAL, {"when": ""}, ids.get) == {"when": {"date": {"selected_date": None}}}  # left empty
     values = input_values(MODAL, {"What do you need?": "Extension", "when": "2026-12-04", "who": "amy@council.example",
-                                  "reason": "Off sick"}, ids.get)  # fmt: skip
+                                  "reason": "Off sick"}, ids.get)
     assert values == {
         "kind": {"kind_choice": {"selected_option": MODAL["blocks"][0]["element"]["options"][1]}},
         "when": {"date": {"selected_date": "2026-12-04"}},
@@ -273,7 +273,7 @@ def test_readable_shows_slack_markup_as_the_client_does() -> None:
     assert readable("<@UDEE> and <@UDEE|dee>, <@UGONE|gone>, <#C1|audits>, <!here>, <https://x.example|the guide>, "
                     "<https://y.example>, a &lt;b&gt; &amp; c", names) == (
         "@Dee Deputy and @Dee Deputy, @gone, #audits, @here, the guide, https://y.example, a <b> & c"
-    )  # fmt: skip
+    )
 
 
 def test_url_pointing_at_the_bot_says_so_in_one_line(sim: Simulation) -> None:
@@ -283,7 +283,7 @@ def test_url_pointing_at_the_bot_says_so_in_one_line(sim: Simulation) -> None:
         answer = run(sim, *args, url=bot)
         assert answer.exit_code == 1
         assert answer.output == (f"Error: {bot} is the bot, not the local workspace; the workspace listens on port "
-                                 f"{load_settings().local_workspace_port} (AUDITBOT_LOCAL_WORKSPACE_PORT)\n")  # fmt: skip
+                                 f"{load_settings().local_workspace_port} (AUDITBOT_LOCAL_WORKSPACE_PORT)\n")
 
 
 class _Elsewhere(BaseHTTPRequestHandler):
@@ -291,7 +291,7 @@ class _Elsewhere(BaseHTTPRequestHandler):
 
     bot_behind_proxy = False
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -374,7 +374,7 @@ def test_a_calendar_invite_is_shown_and_saved_from_the_terminal(sim: Simulation,
                 context={"meeting_id": meeting_id, "sequence": 0, "method": "REQUEST", "reference": "CMS-100", "place": "Room 2",
                          "starts_at": "2026-12-08T10:00:00+00:00", "invite": {
                              "filename": "reflection-meeting-CMS-100.ics", "title": "Reflection meeting CMS-100 (invite 1)",
-                             "content": ics}})  # fmt: skip
+                             "content": ics}})
     sim.step(now)
 
     shown = run(sim, "messages", "--user", TARA)

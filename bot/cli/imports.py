@@ -102,11 +102,11 @@ def register(group: click.Group) -> None:
 
     @group.command("demo-data")
     @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
-                  help="Directory for staff.csv and cases.csv [default: DATA_DIR/demo].")  # fmt: skip
+                  help="Directory for staff.csv and cases.csv [default: DATA_DIR/demo].")
     @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed; same seed, same council.")
     @click.option("--load/--no-load", default=True, show_default=True, help="Import the files into the database.")
     @click.option("--case-system-extras", is_flag=True,
-                  help="Add fake child_name and date_of_birth columns, as a case system export has.")  # fmt: skip
+                  help="Add fake child_name and date_of_birth columns, as a case system export has.")
     @pass_context
     def demo_data(ctx: Context, out: Path | None, seed: int, load: bool, case_system_extras: bool) -> None:
         """Write a fictional council's staff and cases as CSV and (by default) import them."""

@@ -32,7 +32,7 @@ def register(group: click.Group) -> None:
                 )
                 record(session, now=now, action="outbox.retry", actor_ref="cli", detail={"ids": list(retry_ids)})
                 click.echo(f"{result.rowcount} failed message(s) queued again")
-            counts = {state: n for state, n in session.execute(select(Notification.state, func.count()).group_by(Notification.state))}
+            counts = dict(session.execute(select(Notification.state, func.count()).group_by(Notification.state)).all())
             click.echo("  ".join(f"{state.value}: {counts.get(state, 0)}" for state in NotificationState))
             for wanted, state in ((failed, NotificationState.FAILED), (cancelled, NotificationState.CANCELLED)):
                 if not wanted:

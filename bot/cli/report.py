@@ -76,18 +76,18 @@ def register(group: click.Group) -> None:
     @click.option("--from", "start", metavar="YYYY-MM", help="from this month's allocations...")
     @click.option("--to", "end", metavar="YYYY-MM", help="...to this month's, inclusive")
     @click.option("--format", "fmt", metavar="text|csv|png", default="text", show_default=True,
-                  help="png: the charts, one file each, written to --out")  # fmt: skip
+                  help="png: the charts, one file each, written to --out")
     @click.option("--out", "out", metavar="DIR", type=click.Path(path_type=Path),
-                  help="with --format png: the folder for the charts (made if missing; default the current folder)")  # fmt: skip
+                  help="with --format png: the folder for the charts (made if missing; default the current folder)")
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
-                  help="overdue actions, audits and oversight as they stood on this day (default today)")  # fmt: skip
+                  help="overdue actions, audits and oversight as they stood on this day (default today)")
     @click.option("--post", is_flag=True,
                   help="with --month: post the month's report now as the schedule does (before its report day: the month so far)")
     @pass_context
     def report(
         ctx: Context, month: str | None, quarter: str | None, start: str | None, end: str | None, fmt: str,
         out: Path | None, as_of: str | None, post: bool,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Completion, grades, re-audits, actions, moderation, concerns, exemptions and reflection, by month, service and team."""
         first, last = period(month, quarter, start, end)
         if post:
@@ -121,7 +121,7 @@ def post_now(ctx: Context, month: dt.date) -> None:
     so_far = f" so far (its report is posted on {report_day(month, ctx.settings, calendar):%a %d %b %Y})" if posted.so_far else ""
     click.echo(f"{month:%B %Y}{so_far}: {posted.planned} message(s) and file(s) planned for {posted.destinations} destination(s) "
                f"({where}, and each Head of Service whose service had audits); sent from "
-               f"{calendar.local(posted.starts):%a %d %b %Y %H:%M} by the running bot")  # fmt: skip
+               f"{calendar.local(posted.starts):%a %d %b %Y %H:%M} by the running bot")
 
 
 def write_charts(report: Report, folder: Path) -> list[Path]:

@@ -154,7 +154,7 @@ def register(group: click.Group) -> None:
                     theme=UNSET if theme is None else (theme or None),
                     thematic_filter=UNSET if thematic_filter is None else (thematic_filter or None),
                     paused=paused,
-                )  # fmt: skip
+                )
                 line = f"{wanted:%B %Y}: theme {row.theme or 'none'}, thematic filter {row.thematic_filter or 'none'}, " + (
                     "PAUSED: nothing is allocated or chased" if row.paused else "running"
                 )

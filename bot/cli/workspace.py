@@ -26,7 +26,7 @@ def _get(url: str) -> Any:
     if status >= 400:
         error = answer.get("error", f"HTTP {status}") if isinstance(answer, dict) else f"HTTP {status}"
         refusals = {"users_not_found": "nobody with that email is in the local workspace",
-                    "file_not_found": "no file with that id is in the local workspace"}  # fmt: skip
+                    "file_not_found": "no file with that id is in the local workspace"}
         raise click.ClickException(refusals.get(error, error))
     return answer
 
@@ -41,7 +41,7 @@ def _request(url: str, body: dict[str, Any] | None, *, timeout: float) -> tuple[
     base = url.split("/_local")[0]
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
-                                     method="GET" if body is None else "POST")  # fmt: skip
+                                     method="GET" if body is None else "POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status, headers, raw = response.status, response.headers, response.read()
@@ -71,7 +71,7 @@ def _not_the_workspace(base: str, status: int, *, bot: bool) -> click.ClickExcep
     if bot:
         port = ctx_settings(click.get_current_context()).local_workspace_port
         return click.ClickException(f"{base} is the bot, not the local workspace; the workspace listens on port {port} "
-                                    "(AUDITBOT_LOCAL_WORKSPACE_PORT)")  # fmt: skip
+                                    "(AUDITBOT_LOCAL_WORKSPACE_PORT)")
     return click.ClickException(f"{base} does not answer like the local workspace (HTTP {status}); check --url")
 
 
@@ -196,11 +196,11 @@ def register(group: click.Group) -> None:
             raise click.ClickException(_refused(answer))
         if answer.get("home") is None:
             raise click.ClickException(f"the bot published no Home tab for {email} when they opened it "
-                                       f"(it answered HTTP {answer['status']})")  # fmt: skip
+                                       f"(it answered HTTP {answer['status']})")
         note = "" if answer.get("published") else " (the bot did not republish it; this is the one it published before)"
         _show_home(click_ctx, email, answer["home"], note)
         click.echo(click.style(f"(click a button with `auditbot workspace click --user {email} \"Button words\" --home`)",
-                               dim=True))  # fmt: skip
+                               dim=True))
 
     @workspace.command("click", short_help="Click a button in a message (or on the Home tab), by its words.")
     @click.option("--user", "email", required=True, help="Who clicks (their email).")
@@ -212,7 +212,7 @@ def register(group: click.Group) -> None:
     @click.argument("button")
     @click.pass_context
     def click_button(click_ctx: click.Context, email: str, number: int | None, on_home: bool, option: str | None,
-                     button: str) -> None:  # fmt: skip
+                     button: str) -> None:
         """Click a button in a message, by its words, e.g. `click --user EMAIL "Mark audit complete"`;
         with --home, on their Home tab: then the modal it opens is shown, or the Home as the bot republished it."""
         if on_home and number is not None:
@@ -369,7 +369,7 @@ def _show_modal_on_top(click_ctx: click.Context, email: str, answer: dict[str, A
         return
     title = readable((view.get("title") or {}).get("text", ""), _names(click_ctx))
     click.echo(click.style(f"(the modal \"{title}\" is still open for {email}: `auditbot workspace modal` shows it, "
-                           "`submit` sends it, `close` closes it)", dim=True))  # fmt: skip
+                           "`submit` sends it, `close` closes it)", dim=True))
 
 
 def _show_modal(click_ctx: click.Context, view: dict[str, Any], email: str) -> None:

@@ -129,7 +129,7 @@ def load_jobs(session: Session, ids: list[int]) -> list[Job]:
             Notification.id, Notification.idempotency_key, Notification.template, Notification.context,
             Notification.attempts, Notification.recipient_id, Notification.channel, Notification.replaces_key,
         ).where(Notification.id.in_(ids))
-    ).all()  # fmt: skip
+    ).all()
     order = {notification_id: n for n, notification_id in enumerate(ids)}
     jobs = sorted((Job(*row) for row in rows), key=lambda job: order[job.id])
     wanted = {job.recipient_id for job in jobs if job.recipient_id is not None}
@@ -141,7 +141,7 @@ def load_jobs(session: Session, ids: list[int]) -> list[Job]:
             select(Person.id, Person.email, Person.slack_user_id, Person.slack_dm_channel, Person.slack_missing_since)
             .where(Person.id.in_(wanted))
         )
-    }  # fmt: skip
+    }
     in_batch = {job.key for job in jobs}
     _dependencies(session, jobs, in_batch)
     chased = {job.context.get("allocation_id") for job in jobs if job.template in CHASERS}
@@ -168,7 +168,7 @@ def _dependencies(session: Session, jobs: list[Job], in_batch: set[str]) -> None
     keyed = session.execute(
         select(Notification.idempotency_key, Notification.state, Notification.slack_channel, Notification.slack_ts)
         .where(Notification.idempotency_key.in_(after | replaced))
-    ).all()  # fmt: skip
+    ).all()
     found = {key: (state, channel, ts) for key, state, channel, ts in keyed}
     newest_sent = dict(
         session.execute(
@@ -176,7 +176,7 @@ def _dependencies(session: Session, jobs: list[Job], in_batch: set[str]) -> None
             .where(Notification.replaces_key.in_(replaced), Notification.state == NotificationState.SENT)
             .group_by(Notification.replaces_key)
         ).all()
-    ) if replaced else {}  # fmt: skip
+    ) if replaced else {}
     for job in jobs:
         waits_for = str(job.context.get("after") or "")
         if waits_for:
@@ -207,7 +207,7 @@ def _dependencies(session: Session, jobs: list[Job], in_batch: set[str]) -> None
 def settle(
     session: Session, results: list[Result], *, worker_id: str, now: dt.datetime, on_sent: Hook | None,
     on_failure: Hook | None,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     """Write ``results`` in the caller's transaction; return the ids another sender had taken over (left alone)."""
     owned = owned_rows(session, [r.id for r in results], worker_id)
     dms = {r.dm[0]: r.dm[1] for r in results if r.dm is not None}

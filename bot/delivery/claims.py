@@ -42,7 +42,7 @@ def _candidates() -> Select[tuple[int]]:
     window = (
         select(Notification.id, Notification.priority, Notification.recipient_id, Notification.channel)
         .where(_due()).order_by(Notification.priority, Notification.id).limit(bindparam("window")).subquery()
-    )  # fmt: skip
+    )
     destination = (window.c.recipient_id, window.c.channel)
     nth = func.row_number().over(partition_by=destination, order_by=window.c.id)
     burst = bindparam("burst")
@@ -50,7 +50,7 @@ def _candidates() -> Select[tuple[int]]:
         window.c.id, window.c.priority,
         case((nth > burst, nth - burst), else_=0).label("round"),
         func.count().over(partition_by=destination).label("busy"),
-    ).subquery()  # fmt: skip
+    ).subquery()
     order = (ranked.c.priority, ranked.c.round, ranked.c.busy.desc(), ranked.c.id)
     return select(ranked.c.id).order_by(*order).limit(bindparam("limit"))
 
@@ -109,7 +109,7 @@ def claim_due(
     params = {
         "low": lane.min_priority, "high": lane.max_priority, "now": now, "stale": now - lease, "worker": worker_id,
         "window": limit * CLAIM_WINDOW, "burst": burst, "limit": limit,
-    }  # fmt: skip
+    }
     if session.get_bind().dialect.name == "postgresql":
         # Lock exactly these rows first: a LIMIT subquery inside UPDATE ... IN (...) may be
         # re-run by the planner and claim more (or other) rows than it locked.

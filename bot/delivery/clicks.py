@@ -103,7 +103,7 @@ class ClickLane:
         scope: Scope | None = None
         try:
             scope = unit()
-        except Exception:  # noqa: BLE001 - Bolt's error handler answers the person; a thread must not die
+        except Exception:  # Bolt's error handler answers the person; a thread must not die
             log.exception("a click's listener failed outside Bolt's error handler")
         if scope is None:
             self.followups.submit(Scope(arrived), reserved=True)  # nothing to send: the reservation ends

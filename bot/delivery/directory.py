@@ -100,7 +100,7 @@ def sync_directory(
         except SQLAlchemyError as exc:
             return _stopped(counts, type(getattr(exc, "orig", None) or exc).__name__)
     log.info("directory sync: %d page(s), %d matched, %d changed, %d cleared, %d missing, %d wait(s)",
-             counts.pages, counts.matched, counts.changed, counts.cleared, counts.missing, counts.waits)  # fmt: skip
+             counts.pages, counts.matched, counts.changed, counts.cleared, counts.missing, counts.waits)
     return counts
 
 

@@ -267,7 +267,7 @@ class FollowUps:
                     self._call(job.scope, call)
                 job.calls.pop(0)
                 job.attempt = 0
-        except Exception:  # noqa: BLE001 - one request's follow-up must not kill a worker
+        except Exception:  # one request's follow-up must not kill a worker
             log.exception("follow-up for a %s failed", job.scope.kind)
         self._finish()
 

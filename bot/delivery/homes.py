@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def home_view(session: Session, person: Person | None, *, now: dt.datetime, settings: Settings,
-              notice: str | None = None) -> dict[str, Any]:  # fmt: skip
+              notice: str | None = None) -> dict[str, Any]:
     """``person``'s Home view as it stands (a stranger's: no work, a word on why); the QA team's
     starts with the month at a glance."""
     if person is None or not person.active:
@@ -127,5 +127,5 @@ class HomePublisher:
                 return
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001 - one bad publish must not stop the others for good
+            except Exception:  # one bad publish must not stop the others for good
                 log.exception("republishing App Home views failed")

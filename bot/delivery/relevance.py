@@ -16,7 +16,7 @@ from store.models import Allocation, AllocationState, AuditBreak, AuditMonth, Br
 
 #: Notices that chase an audit still owed by the auditor named, with the deadline named.
 CHASERS = frozenset({Template.REMINDER_AUDITOR, Template.REMINDER_MANAGER, Template.OVERDUE_AUDITOR,
-                     Template.OVERDUE_MANAGER})  # fmt: skip
+                     Template.OVERDUE_MANAGER})
 
 
 #: A reflection meeting's messages that ask or tell something that may stop being true.

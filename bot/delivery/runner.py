@@ -77,10 +77,10 @@ class DeliveryRunner:
         except DeliveryInterrupted as exc:
             level = logging.DEBUG if lane in self._database_down else logging.ERROR
             log.log(level, "outbox %s: database unavailable (%s); notification ids held until it answers: %s",
-                    lane, exc.kind, exc.held)  # fmt: skip
+                    lane, exc.kind, exc.held)
             self._database_down.add(lane)
             return self.database_retry_seconds
-        except Exception:  # noqa: BLE001 - a supervisor loop: log, back off, keep the lane alive
+        except Exception:  # a supervisor loop: log, back off, keep the lane alive
             log.exception("outbox %s: unexpected error; retrying shortly", lane)
             return self.idle_seconds * 5
         if lane in self._database_down:

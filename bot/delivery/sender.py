@@ -118,7 +118,7 @@ class _Retry(Exception):
     def __init__(
         self, error: str, *, after: float | None = None, counts: bool = True, channel: str | None = None,
         unknown: bool = False,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(error)
         self.error, self.after, self.counts = error, after, counts
         #: For a 429 on a per-channel method (posting, editing): the channel that is limited.
@@ -310,7 +310,7 @@ class OutboxSender:
     def _work(
         self, jobs: list[Job], now: dt.datetime, moment: Clock, batch: BatchState, outcome: SendOutcome,
         sink: Callable[[Result], None],
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Send ``jobs`` (one share of a batch) in claim order, handing each one's result to ``sink``. A row whose
         destination has no turn now (``ChannelPace``) is handed back until the turn booked for it, and the
         destination's later rows get the turns after it; a row handed back to be tried again holds its
@@ -501,7 +501,7 @@ class OutboxSender:
             response = self._call(
                 "files_upload_v2", channel=channel, content=content, filename=upload["filename"],
                 title=upload["title"], initial_comment=payload["text"],
-            )  # fmt: skip
+            )
         except SlackRequestError as exc:  # the bytes did not reach the upload URL: nothing was completed
             raise _Retry(f"files_upload_v2: {exc}", unknown=False) from exc
         shares = ((response.get("files") or [{}])[0].get("shares")) or {}
@@ -636,7 +636,7 @@ class OutboxSender:
             if error in HALTING_ERRORS:
                 raise DeliveryHalted(f"{method}: {error} — check the bot token and scopes") from exc
             raise _Permanent(f"{method}: {error or f'HTTP {status}'}") from exc
-        except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             raise _Retry(f"{method}: {type(exc).__name__}: {exc}", unknown=_may_have_landed(exc)) from exc
 
     def _not_before(self, retry: _Retry) -> float:
@@ -689,10 +689,10 @@ class OutboxSender:
                     release(
                         session, notification_id, worker_id=self.worker_id, retry_at=row.retry_at or now,
                         error=row.error, count_attempt=row.counted,
-                    )  # fmt: skip
+                    )
         self._held.clear()
         log.info("outbox %s: gave back %d notification(s) from an interrupted batch: %s",
-                 self.lane.name, len(held), sorted(held))  # fmt: skip
+                 self.lane.name, len(held), sorted(held))
 
 
 def _in_batch(job: Job, batch: BatchState) -> tuple[str, str] | None:

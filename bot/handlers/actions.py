@@ -27,7 +27,7 @@ from bot.services.authz import Decision
 #: Which button does what.
 OPS = {ActionId.ACTION_DONE: Op.DONE, ActionId.ACTION_MORE_TIME: Op.MORE_TIME, ActionId.ACTION_SIGN_OFF: Op.SIGN_OFF,
        ActionId.ACTION_NOT_YET: Op.NOT_YET, ActionId.AGREE_MORE_TIME: Op.AGREE,
-       ActionId.DECLINE_MORE_TIME: Op.DECLINE}  # fmt: skip
+       ActionId.DECLINE_MORE_TIME: Op.DECLINE}
 
 
 def _answer(deps: Deps, decision: Decision, said: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -43,7 +43,7 @@ def _confirm(what: str) -> Any:
         click = ButtonClick.parse(body)
         with acting_as(deps, client, click.user_id) as (session, person):
             outcome = confirm(session, click.int_value(), person, what, WorkingCalendar.from_settings(deps.settings),
-                              now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                              now=deps.clock(), actor_ref=click.user_id)
         say_ephemeral(respond, _answer(deps, outcome.decision, outcome.late or outcome.done))
         deps.wake_outbox()
 
@@ -64,7 +64,7 @@ def handle_action_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
                 view = render(Template.VIEW_ACTION, {"op": op.value, "action": action_context(outcome.action), "max": MAX_TEXT})
         else:
             outcome = act(session, click.int_value(), person, op, deps.settings, WorkingCalendar.from_settings(deps.settings),
-                          now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                          now=deps.clock(), actor_ref=click.user_id)
     if view is not None:
         client.views_open(trigger_id=click.trigger_id, view=view)
         return
@@ -81,7 +81,7 @@ def handle_action_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = act(session, view.int_meta("action_id"), person, op, deps.settings,
                       WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id,
-                      text=view.text(block), new_date=view.date(FormBlock.NEW_DATE))  # fmt: skip
+                      text=view.text(block), new_date=view.date(FormBlock.NEW_DATE))
     said = _answer(deps, outcome.decision, outcome.late)
     if said is not None:
         ack(response_action="errors", errors={block: said["text"]})

@@ -36,7 +36,7 @@ def _raise_modal(deps: Deps, client: WebClient, user_id: str, reference: str) ->
     (shown only to people who may raise one about it)."""
     with acting_as(deps, client, user_id) as (session, person):
         view = {"reference": reference, "open_concerns": concerns_already_open(session, person, reference),
-                "viewer_id": person.id if person is not None else None}  # fmt: skip
+                "viewer_id": person.id if person is not None else None}
         return render(Template.VIEW_ALERT, view, slack_ids=known_slack_ids(session, view))
 
 
@@ -64,7 +64,7 @@ def handle_raise_submission(ack: Ack, body: dict[str, Any], client: WebClient, c
         outcome = raise_alert(
             session, person, view.text(FormBlock.CASE), urgency, view.text(FormBlock.NOTE), deps.settings,
             now=deps.clock(), actor_ref=view.user_id,
-        )  # fmt: skip
+        )
     if not outcome.decision.allowed:  # first: a refusal reads the same whatever else was typed
         ack(response_action="errors", errors={FormBlock.CASE: _refusal(outcome.decision)["text"]})
     elif outcome.errors:

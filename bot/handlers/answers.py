@@ -16,7 +16,7 @@ from bot.services.authz import Decision
 
 def refusal_or_late(
     deps: Deps, decision: Decision, late: dict[str, Any] | None, *, template: Template = Template.ALREADY_DONE,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> dict[str, Any] | None:
     """The refusal, or ``late`` (what was done already) in ``template``; None when the person may go on."""
     if decision.code is not None:
         return render(Template.REFUSAL, {"code": decision.code.value})

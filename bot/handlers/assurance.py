@@ -23,7 +23,7 @@ from bot.services.assurance.decisions import AssuranceOutcome, decide, may_decid
 def _decide(deps: Deps, client: WebClient, user_id: str, check_id: int, *, verified: bool, note: str) -> AssuranceOutcome:
     with acting_as(deps, client, user_id) as (session, person):
         return decide(session, check_id, person, verified=verified, note=note, settings=deps.settings,
-                      calendar=WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=user_id)  # fmt: skip
+                      calendar=WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=user_id)
 
 
 def handle_verified(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:

@@ -51,7 +51,7 @@ def complete_command(ack: Ack, request: SlashCommand, client: WebClient, deps: D
     reference = request.args[0] if request.args else ""
     with acting_as(deps, client, request.user_id) as (session, person):
         outcome = complete_by_reference(session, reference, person, now=deps.clock(), tz=deps.settings.tz,
-                                        actor_ref=request.user_id)  # fmt: skip
+                                        actor_ref=request.user_id)
         slack_ids = known_slack_ids(session, outcome.context) if outcome.context else {}
     if outcome.decision.code is not None:
         payload = render(Template.REFUSAL, {"code": outcome.decision.code.value})
@@ -67,11 +67,11 @@ def _answer(deps: Deps, outcome: FormOutcome, *, submitted: bool = False) -> dic
 
 
 def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None,
-               reference: str) -> dict[str, Any] | None:  # fmt: skip
+               reference: str) -> dict[str, Any] | None:
     """Open the record form's first step; or return what to tell the person instead."""
     with acting_as(deps, client, user_id) as (session, person):
         outcome = open_record_form(session, person, deps.settings, allocation_id=allocation_id, reference=reference,
-                                   now=deps.clock(), actor_ref=user_id)  # fmt: skip
+                                   now=deps.clock(), actor_ref=user_id)
     answer = _answer(deps, outcome)
     if answer is None:
         assert outcome.view is not None
@@ -91,7 +91,7 @@ def handle_record_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
 def record_command(ack: Ack, request: SlashCommand, client: WebClient, deps: Deps) -> None:
     """``/audit record CASE-REF``."""
     answer = _open_form(deps, client, request.user_id, request.trigger_id, allocation_id=None,
-                        reference=request.args[0] if request.args else "")  # fmt: skip
+                        reference=request.args[0] if request.args else "")
     if answer is not None:
         ack(text=answer["text"], blocks=answer["blocks"], response_type="ephemeral")
     else:
@@ -106,9 +106,9 @@ def handle_record_step(ack: Ack, body: dict[str, Any], client: WebClient, contex
     step = view.meta_choice("step", Step)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = advance(session, view.int_meta("allocation_id"), person, step, view.values, deps.settings,
-                          WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                          WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)
     ack_step(ack, deps, outcome, _answer(deps, outcome, submitted=True),
-             step_fields(step, current_scheme(deps.settings.grading_scheme))[0])  # fmt: skip
+             step_fields(step, current_scheme(deps.settings.grading_scheme))[0])
 
 
 def ack_step(ack: Ack, deps: Deps, outcome: FormOutcome, answer: dict[str, Any] | None, first: str) -> None:
@@ -133,7 +133,7 @@ def handle_record_closed(ack: Ack, body: dict[str, Any], client: WebClient, cont
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         close_form(session, view.int_meta("allocation_id"), person, view.meta_choice("step", Step), view.values,
-                   deps.settings, now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                   deps.settings, now=deps.clock(), actor_ref=view.user_id)
 
 
 def register(app: App) -> None:

@@ -35,7 +35,7 @@ def install(app: App, deps: Deps) -> None:
     """
 
     @app.middleware
-    def _inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    def _inject(context: BoltContext, next: Callable[[], Any]) -> Any:  # Bolt's name
         context["deps"] = deps
         context["client"] = DeferringClient(context.client)
         if context.respond is not None:

@@ -46,7 +46,7 @@ def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, 
         decision, context = open_request_form(
             session, person, deps.settings, _calendar(deps), allocation_id=allocation_id, reference=reference,
             now=deps.clock(), actor_ref=user_id,
-        )  # fmt: skip
+        )
     if not decision.allowed:
         return _refusal(decision)
     client.views_open(trigger_id=trigger_id, view=render(Template.VIEW_EXEMPTION_REQUEST, context))
@@ -86,7 +86,7 @@ def handle_request_submission(ack: Ack, body: dict[str, Any], client: WebClient,
         outcome = submit_request(
             session, view.int_meta("allocation_id"), person, form, deps.settings, _calendar(deps),
             now=deps.clock(), actor_ref=view.user_id,
-        )  # fmt: skip
+        )
     if not outcome.decision.allowed:
         ack(response_action="errors", errors={FormBlock.KIND: _refusal(outcome.decision)["text"]})
     elif outcome.errors:
@@ -106,7 +106,7 @@ def _decide(
         outcome = decide_request(
             session, request_id, person, approve=approve, comment=comment, settings=deps.settings,
             calendar=_calendar(deps), now=now, actor_ref=user_id, from_modal=from_modal,
-        )  # fmt: skip
+        )
         answer = None
         if not outcome.decision.allowed:
             answer = _refusal(outcome.decision)
@@ -148,7 +148,7 @@ def handle_decline_button(ack: Ack, body: dict[str, Any], client: WebClient, con
                 Template.VIEW_DECLINE,
                 {"request_id": request.id, "requester": request.auditor.display_name, "kind": request.kind.value,
                  "reference": request.allocation.case.reference},
-            )  # fmt: skip
+            )
     if answer is not None:
         _say(respond, answer)
         deps.wake_outbox()  # a withdrawn request's message is edited to say so
@@ -164,7 +164,7 @@ def handle_decline_submission(ack: Ack, body: dict[str, Any], client: WebClient,
     answer, errors, already = _decide(
         deps, client, view.user_id, view.int_meta("request_id"), approve=False, comment=view.text(FormBlock.COMMENT),
         from_modal=True,
-    )  # fmt: skip
+    )
     if errors:
         ack(response_action="errors", errors=errors)
     elif already:
@@ -210,7 +210,7 @@ def delegate_command(ack: Ack, command: SlashCommand, client: WebClient, deps: D
         outcome = delegate(
             session, principal, named, starts_on, ends_on, deps.settings, today=_calendar(deps).local_date(now),
             now=now, actor_ref=command.user_id,
-        )  # fmt: skip
+        )
         context = {
             "problem": outcome.problem.value if outcome.problem else None,
             "already": outcome.already,

@@ -53,7 +53,7 @@ class HomeRespond:
         self._context = context
 
     def __call__(self, text: str = "", blocks: Any = None, response_type: str | None = None,
-                 replace_original: bool | None = None, **_: Any) -> None:  # fmt: skip
+                 replace_original: bool | None = None, **_: Any) -> None:
         if replace_original:
             return  # the message it would have edited is the Home itself: republished with the new state
         self._context[NOTICE] = text
@@ -106,7 +106,7 @@ def register(app: App) -> None:
     """The ``app_home_opened`` event, the Home clicks' ``respond``, and the refresh after each request."""
 
     @app.middleware
-    def home_clicks(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    def home_clicks(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:  # Bolt's name
         if from_home(body):
             context["respond"] = HomeRespond(context)
         return next()

@@ -28,7 +28,7 @@ def _handler(step: Step):  # type: ignore[no-untyped-def]
         click = ButtonClick.parse(body)
         with acting_as(deps, client, click.user_id) as (session, person):
             outcome = record_step(session, click.int_value(), person, step, calendar=WorkingCalendar.from_settings(deps.settings),
-                                  now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                                  now=deps.clock(), actor_ref=click.user_id)
         if outcome.decision.code is not None:
             answer = render(Template.REFUSAL, {"code": outcome.decision.code.value})
         elif outcome.late is not None:

@@ -34,7 +34,7 @@ def _answer(deps: Deps, outcome: MeetingOutcome, *, submitted: bool = False) -> 
 
 
 def _decide(action: Callable[..., MeetingOutcome], body: dict[str, Any], client: WebClient, context: BoltContext, *,
-            with_settings: bool) -> tuple[Deps, ButtonClick, MeetingOutcome]:  # fmt: skip
+            with_settings: bool) -> tuple[Deps, ButtonClick, MeetingOutcome]:
     """Run the service ``action`` for a click in one unit of work."""
     deps = deps_of(context)
     click = ButtonClick.parse(body)
@@ -93,12 +93,12 @@ def handle_propose_submission(ack: Ack, body: dict[str, Any], client: WebClient,
     with acting_as(deps, client, view.user_id) as (session, person):
         if mode == "move":
             outcome = changes.move(session, view.int_meta("meeting_id"), person, view.values, deps.settings, _calendar(deps),
-                                   now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                   now=deps.clock(), actor_ref=view.user_id)
         else:
             expected = view.metadata.get("round")
             outcome = arrange.propose(session, view.int_meta("allocation_id"), person, view.values, deps.settings,
                                       _calendar(deps), now=deps.clock(), actor_ref=view.user_id,
-                                      expected_round=expected if isinstance(expected, int) else None)  # fmt: skip
+                                      expected_round=expected if isinstance(expected, int) else None)
     _ack_submission(ack, deps, outcome, "day_1")
 
 
@@ -108,7 +108,7 @@ def handle_decline_submission(ack: Ack, body: dict[str, Any], client: WebClient,
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = answers.decline(session, view.int_meta("proposal_id"), person, view.values, deps.settings, _calendar(deps),
-                                  now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                  now=deps.clock(), actor_ref=view.user_id)
     _ack_submission(ack, deps, outcome, "note")
 
 

@@ -53,7 +53,7 @@ def handle_choose_moderator(ack: Ack, body: dict[str, Any], client: WebClient, c
     moderation, _, moderator = click.value.partition(":")
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = choose_moderator(session, id_of(moderation, "moderation"), person, id_of(moderator, "moderator"),
-                                   deps.settings, _calendar(deps), now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                                   deps.settings, _calendar(deps), now=deps.clock(), actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -65,7 +65,7 @@ def _open(deps: Deps, client: WebClient, click: ButtonClick, respond: Respond, *
     with acting_as(deps, client, click.user_id) as (session, person):
         opener = open_head_of_service_form if head_of_service else open_moderation_form
         outcome = opener(session, click.int_value(), person, deps.settings, _calendar(deps), now=deps.clock(),
-                         actor_ref=click.user_id)  # fmt: skip
+                         actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -93,10 +93,10 @@ def _submitted(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltC
     with acting_as(deps, client, view.user_id) as (session, person):
         if head_of_service:
             outcome = record_head_of_service(session, view.int_meta("challenge_id"), person, view.values, deps.settings,
-                                             _calendar(deps), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                             _calendar(deps), now=deps.clock(), actor_ref=view.user_id)
         else:
             outcome = record_moderation(session, view.int_meta("moderation_id"), person, view.values, deps.settings,
-                                        _calendar(deps), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                        _calendar(deps), now=deps.clock(), actor_ref=view.user_id)
     if outcome.errors:
         ack(response_action="errors", errors={str(k): v for k, v in outcome.errors.items()})
         return
@@ -124,7 +124,7 @@ def _answer_click(ack: Ack, body: dict[str, Any], client: WebClient, context: Bo
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = answer_moderation(session, click.int_value(), person, accept=accept, settings=deps.settings,
-                                    calendar=_calendar(deps), now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                                    calendar=_calendar(deps), now=deps.clock(), actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -168,14 +168,14 @@ def calibration_command(ack: Ack, request: SlashCommand, client: WebClient, deps
     month = parse_month_arg(text) if len(text) != 4 else None
     if month is None and not (len(text) == 4 and text.isdigit()):
         payload = render(Template.ERROR, {"message": "Give a month (YYYY-MM) or a year (YYYY), e.g. /audit calibration 2026.",
-                                          "reference": None})  # fmt: skip
+                                          "reference": None})
         ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
         return
     start = month or dt.date(int(text), 1, 1)
     end = add_months(start, 1) if month else dt.date(start.year + 1, 1, 1)
     with acting_as(deps, client, request.user_id) as (session, person):
         decision, auditors, moderators = calibration_for(session, person, start, end, deps.settings, now=now,
-                                                         actor_ref=request.user_id)  # fmt: skip
+                                                         actor_ref=request.user_id)
         everyone = person is not None and person.has_role(Role.QA_COORDINATOR)
     if decision.code is not None:
         payload = render(Template.REFUSAL, {"code": decision.code.value})
@@ -186,7 +186,7 @@ def calibration_command(ack: Ack, request: SlashCommand, client: WebClient, deps
                           "moved": [{"by": by, "n": n} for by, n in sorted(a.moved.items())]} for a in auditors[:40]],
             "moderators": [{"name": m.name, "decided": m.decided, "agreed": m.agreed} for m in moderators[:40]],
             "more": max(0, len(auditors) - 40) + max(0, len(moderators) - 40),
-        })  # fmt: skip
+        })
     ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
 
 

@@ -74,7 +74,7 @@ class ButtonClick:
             action = body["actions"][0]
             value = action.get("value") or (action.get("selected_option") or {}).get("value", "")
             return cls(user_id_of(body["user"]["id"]), str(action["action_id"])[:255], str(value),
-                       str(body.get("trigger_id", ""))[:200])  # fmt: skip
+                       str(body.get("trigger_id", ""))[:200])
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise PayloadError(f"not a button click: {type(exc).__name__}") from None
 

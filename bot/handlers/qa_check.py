@@ -29,7 +29,7 @@ from bot.services.qa_check.checks import CheckOutcome, decide_check, may_decide
 def _decide(deps: Deps, client: WebClient, user_id: str, check_id: int, *, accept: bool, reason: str) -> CheckOutcome:
     with acting_as(deps, client, user_id) as (session, person):
         return decide_check(session, check_id, person, accept=accept, reason=reason, settings=deps.settings,
-                            calendar=WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=user_id)  # fmt: skip
+                            calendar=WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=user_id)
 
 
 def handle_accept(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
@@ -58,7 +58,7 @@ def handle_return_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
             view = render(Template.VIEW_QA_RETURN, {
                 "check_id": outcome.check.id, "reference": record.allocation.case.reference,
                 "auditor": record.allocation.auditor.display_name, "days": deps.settings.qa_amend_working_days,
-            })  # fmt: skip
+            })
     answer = refusal_or_late(deps, outcome.decision, outcome.late)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -107,7 +107,7 @@ def handle_amend_step(ack: Ack, body: dict[str, Any], client: WebClient, context
     step = view.meta_choice("step", Step)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = amend_step(session, view.int_meta("check_id"), person, step, view.values, deps.settings,
-                             WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                             WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)
     first = Field.OVERALL.value if step == Step.GRADES else step_fields(step, current_scheme(deps.settings.grading_scheme))[0]
     ack_step(ack, deps, outcome, _form_answer(deps, outcome), first)
 
@@ -119,7 +119,7 @@ def handle_amend_closed(ack: Ack, body: dict[str, Any], client: WebClient, conte
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         close_amend_form(session, view.int_meta("check_id"), person, view.meta_choice("step", Step), view.values,
-                         deps.settings, now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                         deps.settings, now=deps.clock(), actor_ref=view.user_id)
 
 
 def register(app: App) -> None:

@@ -76,7 +76,7 @@ def register(app: App) -> None:
     """Install the middleware (after ``deps.install``, before any listener)."""
 
     @app.middleware
-    def once(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    def once(body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:  # Bolt's name
         key = request_key(body)
         if key is None:
             return next()

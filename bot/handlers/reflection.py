@@ -47,7 +47,7 @@ def handle_sheet_submission(ack: Ack, body: dict[str, Any], client: WebClient, c
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = answer_sheet(session, view.int_meta("allocation_id"), person, view.values, deps.settings,
-                               WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                               WorkingCalendar.from_settings(deps.settings), now=deps.clock(), actor_ref=view.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         ack(response_action="errors", errors={reflection_field(questions()[0].key): answer["text"]})

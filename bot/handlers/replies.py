@@ -48,7 +48,7 @@ def handle_agree(ack: Ack, body: dict[str, Any], client: WebClient, context: Bol
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = reply(session, click.int_value(), person, ReplyKind.AGREE, "", deps.settings, _calendar(deps),
-                        now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                        now=deps.clock(), actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -62,14 +62,14 @@ def handle_comment_button(ack: Ack, body: dict[str, Any], client: WebClient, con
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome = may_reply(session, click.int_value(), person, deps.settings, _calendar(deps), now=deps.clock(),
-                            actor_ref=click.user_id)  # fmt: skip
+                            actor_ref=click.user_id)
         reference = outcome.record.allocation.case.reference if outcome.record else ""
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
         return
     client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_REPLY_COMMENT,
-                                                               {"record_id": click.int_value(), "reference": reference}))  # fmt: skip
+                                                               {"record_id": click.int_value(), "reference": reference}))
 
 
 def handle_comment_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -78,7 +78,7 @@ def handle_comment_submission(ack: Ack, body: dict[str, Any], client: WebClient,
     view = ViewSubmission.parse(body)
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = reply(session, view.int_meta("record_id"), person, ReplyKind.COMMENT, view.text(FormBlock.COMMENT),
-                        deps.settings, _calendar(deps), now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                        deps.settings, _calendar(deps), now=deps.clock(), actor_ref=view.user_id)
     _ack_submission(ack, deps, outcome, FormBlock.COMMENT)
 
 
@@ -100,7 +100,7 @@ def handle_challenge_button(ack: Ack, body: dict[str, Any], client: WebClient, c
     click = ButtonClick.parse(body)
     with acting_as(deps, client, click.user_id) as (session, person):
         outcome, form = open_challenge(session, click.int_value(), person, deps.settings, _calendar(deps), now=deps.clock(),
-                                       actor_ref=click.user_id)  # fmt: skip
+                                       actor_ref=click.user_id)
     answer = _answer(deps, outcome)
     if answer is not None:
         say_ephemeral(respond, answer)
@@ -116,7 +116,7 @@ def handle_challenge_submission(ack: Ack, body: dict[str, Any], client: WebClien
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = raise_challenge(session, view.int_meta("record_id"), person, view.text(FormBlock.TARGET),
                                   view.text(FormBlock.PROPOSED), view.text(FormBlock.REASON), deps.settings, _calendar(deps),
-                                  now=deps.clock(), actor_ref=view.user_id)  # fmt: skip
+                                  now=deps.clock(), actor_ref=view.user_id)
     _ack_submission(ack, deps, outcome, FormBlock.TARGET)
 
 
@@ -128,7 +128,7 @@ def _answer_button(decision: str) -> Any:
         click = ButtonClick.parse(body)
         with acting_as(deps, client, click.user_id) as (session, person):
             outcome = answer_challenge(session, click.int_value(), person, decision, "", "", deps.settings, _calendar(deps),
-                                       now=deps.clock(), actor_ref=click.user_id, check_only=True)  # fmt: skip
+                                       now=deps.clock(), actor_ref=click.user_id, check_only=True)
             view = None
             if outcome.decision.allowed and outcome.late is None and outcome.record is not None:
                 challenge = next(c for c in outcome.record.challenges if c.id == click.int_value())
@@ -151,7 +151,7 @@ def handle_answer_submission(ack: Ack, body: dict[str, Any], client: WebClient, 
     with acting_as(deps, client, view.user_id) as (session, person):
         outcome = answer_challenge(session, view.int_meta("challenge_id"), person, decision, view.text(FormBlock.GRADE),
                                    view.text(FormBlock.REASON), deps.settings, _calendar(deps), now=deps.clock(),
-                                   actor_ref=view.user_id)  # fmt: skip
+                                   actor_ref=view.user_id)
     _ack_submission(ack, deps, outcome, FormBlock.REASON)
 
 
@@ -163,7 +163,7 @@ def _decide_button(choice: str) -> Any:
         click = ButtonClick.parse(body)
         with acting_as(deps, client, click.user_id) as (session, person):
             outcome = decide_answer(session, click.int_value(), person, choice, deps.settings, _calendar(deps),
-                                    now=deps.clock(), actor_ref=click.user_id)  # fmt: skip
+                                    now=deps.clock(), actor_ref=click.user_id)
         answer = _answer(deps, outcome)
         if answer is not None:
             say_ephemeral(respond, answer)

@@ -29,10 +29,10 @@ def _unfinished_clicks(session: Session, ctx: TickContext) -> int:
     """Each click still pending ``UNFINISHED_AFTER`` after it was answered: one DM to whoever clicked."""
     at_work = ctx.calendar.in_working_hours(ctx.real_now)
     clicks = claim_unfinished(session, before=ctx.real_now - UNFINISHED_AFTER,
-                              since=None if at_work else ctx.real_now - STILL_THERE)  # fmt: skip
+                              since=None if at_work else ctx.real_now - STILL_THERE)
     users = {click.slack_user_id for click in clicks if click.slack_user_id}
-    found = session.execute(select(Person.slack_user_id, Person.id).where(Person.slack_user_id.in_(users))) if users else []
-    people: dict[str | None, int] = {user: person_id for user, person_id in found}
+    found = session.execute(select(Person.slack_user_id, Person.id).where(Person.slack_user_id.in_(users))).all() if users else []
+    people: dict[str | None, int] = dict(found)
     told = 0
     for click in clicks:
         if click.slack_user_id is None:  # not a Slack user id the bot could read: nobody to tell
@@ -43,7 +43,7 @@ def _unfinished_clicks(session: Session, ctx: TickContext) -> int:
         local = ctx.calendar.local(click.received_at)
         told += enqueue(session, key=f"click-not-done:{click.key}", template=Template.CLICK_NOT_DONE,
                         context={"clicked_at": f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"},
-                        now=ctx.real_now, priority=Priority.NORMAL, **to)  # fmt: skip
+                        now=ctx.real_now, priority=Priority.NORMAL, **to)
     return told
 
 

@@ -68,7 +68,7 @@ class TickReport:
         return (
             self.previews + self.allocation_messages + self.reminders + self.overdue + self.exemption_chasers
             + self.alert_escalations + self.qa_checks + self.report_posts
-        )  # fmt: skip
+        )
 
     def summary(self) -> str:
         """One line for operators."""
@@ -153,7 +153,7 @@ def _run(planner: Planner, sessions: sessionmaker[Session], ctx: TickContext, re
             _add(report, planner, planner.plan(session, ctx))
             if report.dry_run:
                 transaction.rollback()
-    except Exception as exc:  # noqa: BLE001 - one failing planner must not stop the others; logged
+    except Exception as exc:  # one failing planner must not stop the others; logged
         log.exception("tick planner %s failed at %s", planner.name, ctx.now.isoformat())
         report.errors.append(f"{planner.name}: {type(exc).__name__}")
 

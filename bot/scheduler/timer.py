@@ -54,7 +54,7 @@ def make_timer(
         if before_tick is not None:
             try:
                 before_tick()
-            except Exception:  # noqa: BLE001 - local-mode bookkeeping must never stop a tick; logged
+            except Exception:  # local-mode bookkeeping must never stop a tick; logged
                 log.exception("timer before_tick failed")
         report = tick(sessions, settings, calendar, now)
         if report.planned or report.errors:
@@ -66,7 +66,7 @@ def make_timer(
         try:
             with sessions() as session, session.begin():
                 work(session)
-        except Exception:  # noqa: BLE001 - bookkeeping must never stop a tick or a shutdown; logged
+        except Exception:  # logged; the scheduler goes on
             log.exception("timer %s failed", name)
 
     scheduler = BackgroundScheduler(
@@ -104,7 +104,7 @@ def _logged(work: Callable[[], object], name: str) -> Callable[[], None]:
     def job() -> None:
         try:
             work()
-        except Exception:  # noqa: BLE001 - logged; the scheduler goes on
+        except Exception:  # logged; the scheduler goes on
             log.exception("timer %s job failed", name)
 
     return job

@@ -290,11 +290,11 @@ def check(
     decision = decide(
         person, permission, allocation=allocation, request=request, delegate_id=delegate_id, circle=circle,
         lead_id=lead_id, approver_roles=approver_roles, break_owner_id=break_owner_id, deciders=deciders,
-    )  # fmt: skip
+    )
     if decision.allowed:
         return decision
     assert decision.code is not None
     return refuse(
         session, person, permission, decision.code, now=now, actor_ref=actor_ref, subject_type=subject_type,
         subject_id=subject_id, told=told,
-    )  # fmt: skip
+    )

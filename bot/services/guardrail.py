@@ -36,7 +36,7 @@ class Finding(StrEnum):
 
 _MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 _MONTH_NUMBER = {name[:3]: n for n, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}  # fmt: skip
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
 _WORDY_DATE = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTHS})\.?,?\s+(\d{{4}})\b", re.IGNORECASE)
@@ -44,7 +44,7 @@ _BIRTH_CUE = re.compile(r"\b(?:d\.?\s?o\.?\s?b\.?|born|birthday|date of birth)\b
 _NHS = re.compile(r"(?<![\d])(\d{3})[ \-]?(\d{3})[ \-]?(\d{4})(?![\d])")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
 _CUE = (r"child|children|baby|son|daughter|brother|sister|sibling|mum|mom|mother|dad|father|parent|grandma|grandad"
-        r"|nan|gran|aunt|uncle|carer|stepdad|stepmum|mr|mrs|ms|miss|master|young person|yp")  # fmt: skip
+        r"|nan|gran|aunt|uncle|carer|stepdad|stepmum|mr|mrs|ms|miss|master|young person|yp")
 _NAME_AFTER_CUE = re.compile(rf"\b(?i:{_CUE})\.?,?\s+(?i:called\s+|named\s+|is\s+)?([A-Z][a-z'\-]+)")
 #: Capitalised words that follow those cues without being names.
 _NOT_NAMES = frozenset({
@@ -52,7 +52,7 @@ _NOT_NAMES = frozenset({
     "says", "told", "will", "would", "may", "might", "needs", "need", "lives", "living", "moved", "reported", "not",
     "who", "whose", "when", "where", "today", "yesterday", "tomorrow", "monday", "tuesday", "wednesday", "thursday",
     "friday", "saturday", "sunday", "please", "also", "now", "again", "safe", "unsafe", "home", "school", "agreed",
-})  # fmt: skip
+})
 
 
 def _valid_nhs(digits: str) -> bool:

@@ -323,7 +323,7 @@ class Actor:
             user = self._member(user_email)
             existing = state.views.get(state.home_views.get(user.id, ""))
             event: dict[str, Any] = {"type": "app_home_opened", "user": user.id, "channel": user.im_channel, "tab": "home",
-                                     "event_ts": state.next_ts()}  # fmt: skip
+                                     "event_ts": state.next_ts()}
             if existing is not None:
                 event["view"] = self.ws.api.api_view(existing)
             envelope = {
@@ -331,7 +331,7 @@ class Actor:
                 "type": "event_callback", "event_id": slack_id("Ev", f"{user.id}:{event['event_ts']}"),
                 "event_time": int(state.wall_clock()), "authorizations": [{"team_id": state.team_id, "user_id": state.bot_user.id,
                                                                            "is_bot": True}],
-            }  # fmt: skip
+            }
         body = json.dumps(envelope).encode("utf-8")
         headers = {**self.signed_headers(body), "Content-Type": "application/json"}
         status, text = self.send_raw(body, headers)
@@ -403,7 +403,7 @@ class Actor:
                 "type": "view_closed", "team": self._team(), "user": self._user_field(user),
                 "api_app_id": state.app_id, "token": VERIFICATION_TOKEN, "view": view,
                 "is_cleared": len(stack) > 1, "is_enterprise_install": False, "enterprise": None,
-            }  # fmt: skip
+            }
         if not view["notify_on_close"]:
             return {"view": view, "notified": False, "status": None, "body": None}
         status, body = self._post_form({"payload": json.dumps(payload)})

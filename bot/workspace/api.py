@@ -11,6 +11,7 @@ rejected here too.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -165,10 +166,8 @@ class WebApi:
             due = [item for item in self._landing if item[0] <= now]
             self._landing = [item for item in self._landing if item[0] > now]
             for _, handler, params in sorted(due, key=lambda item: item[0]):
-                try:
+                with contextlib.suppress(InvalidPayloadError):  # Slack would have rejected it too: nothing lands
                     handler(params)
-                except InvalidPayloadError:
-                    pass  # Slack would have rejected it too: nothing lands
 
     def _rate_limit(self, method: str, params: Params, record: CallRecord) -> ApiResult | None:
         """A 429 when any limit on this call has no token left (the longest wait is the Retry-After).

@@ -35,7 +35,7 @@ _STRIKE = re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])")
 _CODE = re.compile(r"`([^`\n]+)`")
 _EMOJI = {":rotating_light:": "🚨", ":white_check_mark:": "✅", ":warning:": "⚠️", ":hourglass:": "⌛",
           ":hourglass_flowing_sand:": "⏳", ":calendar:": "📅", ":memo:": "📝", ":bar_chart:": "📊",
-          ":clipboard:": "📋", ":bell:": "🔔", ":x:": "❌", ":information_source:": "ℹ️"}  # fmt: skip
+          ":clipboard:": "📋", ":bell:": "🔔", ":x:": "❌", ":information_source:": "ℹ️"}
 
 
 def page() -> bytes:
@@ -146,12 +146,12 @@ class Drawer:
             address = _safe_url(element["url"]) if element.get("url") else None
             if address is not None:
                 return (f'<a class="btn{style}" href="{_esc(address)}" target="_blank" rel="noopener">'
-                        f'{self.text(element.get("text"))}</a>')  # fmt: skip
+                        f'{self.text(element.get("text"))}</a>')
             attrs = _data({**data, "value": str(element.get("value", "")), "confirm": _confirm(element)})
             return f'<button class="btn{style}" {attrs}>{self.text(element.get("text"))}</button>'
         if kind in ("static_select", "overflow"):
             options = "".join(f'<option value="{_esc(o.get("value", ""))}">{self.text(o.get("text"))}</option>'
-                              for o in _options(element))  # fmt: skip
+                              for o in _options(element))
             placeholder = self.text(element.get("placeholder")) or "Choose…"
             return f'<select class="menu" {_data(data)}><option value="">{placeholder}</option>{options}</select>'
         if kind in ("datepicker", "timepicker"):
@@ -167,7 +167,7 @@ class Drawer:
         if kind == "plain_text_input":
             initial = _esc(element.get("initial_value", ""))
             control = (f'<textarea name="{name}">{initial}</textarea>' if element.get("multiline")
-                       else f'<input type="text" name="{name}" value="{initial}">')  # fmt: skip
+                       else f'<input type="text" name="{name}" value="{initial}">')
         elif kind in ("radio_buttons", "checkboxes"):
             typed = "radio" if kind == "radio_buttons" else "checkbox"
             picked = {o.get("value") for o in element.get("initial_options") or []}
@@ -181,7 +181,7 @@ class Drawer:
         elif kind == "static_select":
             initial = (element.get("initial_option") or {}).get("value")
             options = "".join(f'<option value="{_esc(o.get("value", ""))}"{" selected" if o.get("value") == initial else ""}>'
-                              f'{self.text(o.get("text"))}</option>' for o in _options(element))  # fmt: skip
+                              f'{self.text(o.get("text"))}</option>' for o in _options(element))
             control = f'<select name="{name}"><option value=""></option>{options}</select>'
         elif kind in ("datepicker", "timepicker"):
             typed, key = ("date", "initial_date") if kind == "datepicker" else ("time", "initial_time")
@@ -193,7 +193,7 @@ class Drawer:
         optional = ' <span class="optional">(optional)</span>' if block.get("optional") else ""
         hint = f'<div class="hint">{self.text(block.get("hint"))}</div>' if block.get("hint") else ""
         return (f'<div class="input" data-kind="{_esc(kind)}" data-name="{name}"><label>{self.text(block.get("label"))}{optional}'
-                f'</label>{control}{hint}</div>')  # fmt: skip
+                f'</label>{control}{hint}</div>')
 
 
 def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
@@ -226,12 +226,12 @@ def render(ws: LocalWorkspace, email: str) -> dict[str, Any]:
         fallback = f'<div class="text">{mrkdwn(str(message.get("text", "")), names.get)}</div>'
         body = draw.blocks(message.get("blocks") or [], where) or fallback
         files = "".join(f'<div class="file">📎 {_esc(f.get("title") or f.get("name", ""))}</div>'
-                        for f in message.get("files") or [])  # fmt: skip
+                        for f in message.get("files") or [])
         flags = (" ephemeral" if message.get("ephemeral") else "") + (" edited" if message.get("edited") else "")
         note = '<span class="note">Only visible to you</span>' if message.get("ephemeral") else ""
         edited = '<span class="note">(edited)</span>' if message.get("edited") else ""
         shown.append(f'<article class="message{flags}" data-number="{number}"><div class="meta">#{number} {note}{edited}</div>'
-                     f'{body}{files}</article>')  # fmt: skip
+                     f'{body}{files}</article>')
     home = ws.home(email)
     home_html = draw.blocks(home.get("blocks") or [], {"view": str(home["id"])}) if home else ""
     stack = ws.view_stack(email)
@@ -245,10 +245,10 @@ def render(ws: LocalWorkspace, email: str) -> dict[str, Any]:
         modal_html = (f'<div class="modal" data-view="{_esc(modal["id"])}"><h2>{title}</h2><form>'
                       f'{draw.blocks(modal.get("blocks") or [], {"view": str(modal["id"])})}</form>'
                       f'<div class="modal-buttons"><button class="btn" data-close="1">{close}</button>{submit_button}'
-                      '</div></div>')  # fmt: skip
+                      '</div></div>')
     return {"messages": "".join(shown) or '<p class="empty">No messages yet.</p>',
             "home": home_html or '<p class="empty">Open the Home tab to see what the bot shows here.</p>',
-            "modal": modal_html, "count": len(messages)}  # fmt: skip
+            "modal": modal_html, "count": len(messages)}
 
 
 def press(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +271,7 @@ def _press(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, An
         result = ws.click_view(email, view, action, value=None if option else value, selected_option=option)
     else:
         message = next((m for m in ws.messages(user_email=email)
-                        if m["channel"] == body["channel"] and m["ts"] == body["ts"]), None)  # fmt: skip
+                        if m["channel"] == body["channel"] and m["ts"] == body["ts"]), None)
         if message is None:
             raise KeyError("that message is gone")
         result = ws.click(email, message, action, value=None if option else value, selected_option=option)

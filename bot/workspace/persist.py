@@ -252,7 +252,7 @@ def _decode_batch(batch: Any) -> tuple[int, int, list[Change]]:
 _TYPES: dict[str, type] = {"user": User, "channel": Channel, "message": Message, "view": View, "file": File}
 #: Fields that must be strings, checked so a bad line fails on load rather than later.
 _KEYS = {"user": ("id", "email"), "channel": ("id",), "message": ("channel", "ts"), "view": ("id", "user_id"),
-         "file": ("id", "name", "upload_id")}  # fmt: skip
+         "file": ("id", "name", "upload_id")}
 
 
 def _decode_changes(events: Any) -> list[Change]:

@@ -42,7 +42,7 @@ def click_context(workspace: Any, user_id: str) -> dict[str, str]:
             "response_url": f"{workspace.root_url}_local/response/{token}", "trigger_id": state.issue_trigger(user_id),
             "channel": user.im_channel, "username": user.username, "team_id": state.team_id,
             "team_domain": state.team_domain, "app_id": state.app_id,
-        }  # fmt: skip
+        }
 
 
 #: How long the workspace waits for the bot's follow-ups after each request it sends (as ``wait_idle``'s default).

@@ -94,7 +94,7 @@ class LocalWorkspace:
         self.actor = Actor(self)
         #: Socket Mode: while the bot holds a connection, members' requests reach it there, not over HTTP.
         self.socket = SocketHub(app_token=app_token, ack_timeout=ack_timeout_seconds, retries=socket_retries,
-                                disconnect_every=disconnect_every_seconds)  # fmt: skip
+                                disconnect_every=disconnect_every_seconds)
         self.state_file = state_file
         self._log = StateLog(state_file) if state_file is not None else None
         if self._log is not None:
@@ -145,7 +145,7 @@ class LocalWorkspace:
         self._thread.start()
         if self.socket.disconnect_every:
             threading.Thread(target=self.socket.run_disconnects, args=(self._release,), name="socket-refresh",
-                             daemon=True).start()  # fmt: skip
+                             daemon=True).start()
         log.info("local Slack workspace listening on %s", self.base_url)
         return self.base_url
 
@@ -523,7 +523,7 @@ class _Handler(BaseHTTPRequestHandler):
         form_token = params.pop("token", None)
         if method == "apps.connections.open":  # the app-level token's one method
             return ApiResult(ws.socket.open_url(token or (str(form_token) if form_token else None),
-                                                "ws" + ws.root_url.removeprefix("http")))  # fmt: skip
+                                                "ws" + ws.root_url.removeprefix("http")))
         return ws.api.call(method, params, token or (str(form_token) if form_token else None))
 
     def _socket(self, ws: LocalWorkspace, ticket: str) -> None:

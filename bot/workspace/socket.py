@@ -157,7 +157,7 @@ class SocketHub:
     def __init__(
         self, *, app_token: str | None, ack_timeout: float = 3.0, retries: int = 3, disconnect_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.app_token, self.ack_timeout, self.retries, self.clock = app_token, ack_timeout, retries, clock
         self.disconnect_every = disconnect_every
         self._tickets: set[str] = set()
@@ -197,7 +197,7 @@ class SocketHub:
         connection = Connection(next(self._numbers), rfile, wfile, sock)
         connection.send_json({"type": "hello", "num_connections": len(self._connections) + 1,
                               "debug_info": {"host": "local-workspace", "approximate_connection_time": 18060},
-                              "connection_info": {"app_id": "ALOCAL"}})  # fmt: skip
+                              "connection_info": {"app_id": "ALOCAL"}})
         self.log.append(("hello", connection.number, ""))
         with self._changed:  # open for envelopes once greeted, as Slack sends nothing before its hello
             self._connections.append(connection)
@@ -247,7 +247,7 @@ class SocketHub:
         ``NotAcknowledged`` when no connection acknowledged it within the retries."""
         envelope_id = secrets.token_hex(16)
         pending = _Envelope({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                             "accepts_response_payload": accepts_response_payload})  # fmt: skip
+                             "accepts_response_payload": accepts_response_payload})
         with self._changed:
             self._pending[envelope_id] = pending
         retried = kind == "events_api"  # Slack sends an event again; a command or an interaction, never
@@ -293,6 +293,6 @@ class SocketHub:
             connections = [c for c in self._connections if c.open]
         for connection in connections:
             if connection.send_json({"type": "disconnect", "reason": "refresh_requested",
-                                     "debug_info": {"host": "local-workspace"}}):  # fmt: skip
+                                     "debug_info": {"host": "local-workspace"}}):
                 self.log.append(("disconnect", connection.number, ""))
         return len(connections)

@@ -134,8 +134,9 @@ class Message:
     user: str
     text: str
     #: Kept as compact JSON text and decoded on each read (a fresh copy): a message costs about its JSON's size.
-    blocks: list[Any] | None = PackedJson(default=None)  # type: ignore[assignment]
-    metadata: dict[str, Any] | None = PackedJson(default=None)  # type: ignore[assignment]
+    #: (A descriptor as the default, made once with the class; mypy sees it as the field's value.)
+    blocks: list[Any] | None = PackedJson(default=None)  # type: ignore[assignment]  # noqa: RUF009
+    metadata: dict[str, Any] | None = PackedJson(default=None)  # type: ignore[assignment]  # noqa: RUF009
     ephemeral: bool = False
     visible_to: str | None = None
     thread_ts: str | None = None
@@ -222,7 +223,7 @@ class File:
             "is_public": self.public, "url_private": f"{url_root}files/{self.id}/{self.name}",
             "channels": [self.channel] if self.channel and self.public else [],
             "ims": [self.channel] if self.channel and not self.public else [], "shares": shares,
-        }  # fmt: skip
+        }
 
 
 @dataclass

@@ -78,7 +78,7 @@ def _click(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, An
     target = find_clickable(ws.messages(user_email=email), str(body["button"]), number=number, option=option)
     result = ws.click(email, target.message, target.action_id, selected_option=target.option)
     return {"clicked": target.label, "message": target.number, "confirmed": target.confirm,
-            "status": result["status"], "body": result["body"]}  # fmt: skip
+            "status": result["status"], "body": result["body"]}
 
 
 def _home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def _click_home(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[st
     opened = len(ws.view_stack(email)) > modals
     republished = ws.wait_for_home(email, before) if result["status"] == 200 and not opened else None
     return {"clicked": target.label, "message": None, "confirmed": target.confirm, "status": result["status"],
-            "body": result["body"], "home": republished or ws.home(email), "published": republished is not None}  # fmt: skip
+            "body": result["body"], "home": republished or ws.home(email), "published": republished is not None}
 
 
 def _submit(ws: LocalWorkspace, email: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -164,9 +164,9 @@ def _after(
     """
     modal = _top(ws, email)
     same = modal is not None and modal_before is not None and (modal["id"], modal["hash"]) == (
-        modal_before["id"], modal_before["hash"])  # fmt: skip
+        modal_before["id"], modal_before["hash"])
     now = ws.messages(user_email=email)
-    changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before), 1) if m != was]
+    changed = [{"number": n, **m} for n, (m, was) in enumerate(zip(now, before, strict=False), 1) if m != was]
     fresh = [{"number": n, **m} for n, m in enumerate(now[len(before):], len(before) + 1)]
     return {"modal": modal, "modal_changed": modal is not None and not same, "changed_messages": changed,
             "new_messages": fresh}

@@ -49,7 +49,7 @@ def action_context(action: AuditAction) -> dict[str, Any]:
         "done_note": action.done_note, "done_at": _iso(action.done_at), "not_yet_reason": action.not_yet_reason,
         "requested_due": _iso(action.requested_due), "extension_reason": action.extension_reason,
         "extension_state": action.extension_state,
-    }  # fmt: skip
+    }
 
 
 def counts(record: AuditRecord) -> dict[str, int]:
@@ -70,12 +70,12 @@ def maybe_close(session: Session, record: AuditRecord, calendar: WorkingCalendar
     allocation = record.allocation
     context = {"record_id": record.id, "reference": allocation.case.reference, "team": allocation.case.team.name,
                "finalised_at": _iso(record.finalised_at), "oversight_at": _iso(record.oversight_recorded_at),
-               "closed_at": now.isoformat(), "counts": counts(record)}  # fmt: skip
+               "closed_at": now.isoformat(), "counts": counts(record)}
     told = [allocation.auditor, allocation.case.team_manager, allocation.case.allocated_worker]
     for person in {p.id: p for p in told if p is not None and p.active}.values():
         enqueue(session, key=f"record:{record.id}:closed:{person.id}", template=Template.AUDIT_CLOSED, context=context,
                 now=now, recipient_id=person.id, priority=Priority.NORMAL,
-                not_before=calendar.next_working_moment(now))  # fmt: skip
+                not_before=calendar.next_working_moment(now))
     return True
 
 

@@ -69,12 +69,12 @@ def _late(action: AuditAction, op: Op, session: Session) -> dict[str, Any] | Non
         return {**base, "state": "withdrawn"}
     if action.status == ActionStatus.SIGNED_OFF:
         return {**base, "state": "signed_off", "by": person_ref(session.get(Person, action.signed_off_by_id)),
-                "at": action.signed_off_at.isoformat() if action.signed_off_at else None}  # fmt: skip
+                "at": action.signed_off_at.isoformat() if action.signed_off_at else None}
     if not is_live(action.record):
         return {**base, "state": "closed" if action.record.closed_at else "not_final"}
     if op in (Op.DONE, Op.MORE_TIME) and action.status == ActionStatus.DONE:
         return {**base, "state": "done", "by": person_ref(session.get(Person, action.done_by_id)),
-                "at": action.done_at.isoformat() if action.done_at else None}  # fmt: skip
+                "at": action.done_at.isoformat() if action.done_at else None}
     if op == Op.MORE_TIME and action.extension_state == PENDING:
         return {**base, "state": "asked"}
     if op in (Op.SIGN_OFF, Op.NOT_YET) and action.status == ActionStatus.OPEN:
@@ -82,7 +82,7 @@ def _late(action: AuditAction, op: Op, session: Session) -> dict[str, Any] | Non
     if op in (Op.AGREE, Op.DECLINE) and action.extension_state != PENDING:
         return {**base, "state": action.extension_state or "none",
                 "by": person_ref(session.get(Person, action.extension_decided_by_id)),
-                "at": action.extension_decided_at.isoformat() if action.extension_decided_at else None}  # fmt: skip
+                "at": action.extension_decided_at.isoformat() if action.extension_decided_at else None}
     return None
 
 
@@ -95,14 +95,14 @@ def may_act(
     record_id = session.scalar(select(AuditAction.record_id).where(AuditAction.id == action_id))
     if record_id is None:
         return ActionOutcome(refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                                    subject_type="audit_action", subject_id=action_id, told=told))  # fmt: skip
+                                    subject_type="audit_action", subject_id=action_id, told=told))
     record = lock_record(session, record_id) if lock else None
     action = session.get_one(AuditAction, action_id, populate_existing=lock)
     record = record or action.record
     tm = team_manager_of(record)
     deciders = {action.owner_id} if op in OWNER_OPS else ({tm.id} if tm is not None else set())
     decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type="audit_action",
-                     subject_id=action_id, deciders=deciders)  # fmt: skip
+                     subject_id=action_id, deciders=deciders)
     if not decision.allowed:
         return ActionOutcome(decision)
     return ActionOutcome(decision, late=_late(action, op, session), action=action)
@@ -111,7 +111,7 @@ def may_act(
 def act(
     session: Session, action_id: int, person: Person | None, op: Op, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str, text: str = "", new_date: dt.date | None = None,
-) -> ActionOutcome:  # fmt: skip
+) -> ActionOutcome:
     """Do ``op`` once (with the modal's ``text`` and ``new_date``); the record closes when it may."""
     outcome = may_act(session, action_id, person, op, now=now, actor_ref=actor_ref, lock=True)
     if outcome.late is not None:
@@ -143,7 +143,7 @@ def act(
                 action.due_date = action.requested_due
     session.flush()
     audit_log(session, now=now, action=f"action.{op.value}", actor=person, actor_ref=actor_ref, subject_type="audit_action",
-              subject_id=action.id, detail={"due": action.due_date.isoformat()})  # fmt: skip
+              subject_id=action.id, detail={"due": action.due_date.isoformat()})
     closed = maybe_close(session, action.record, calendar, now=now) if op == Op.SIGN_OFF else False
     outcome.done = {"what": "done", "op": op.value, "action": action_context(action), "closed": closed}
     return outcome

@@ -65,7 +65,7 @@ def _history(session: Session, person_id: int) -> dict[tuple[int, str, str], dt.
     rows = session.scalars(
         select(Notification.context).where(Notification.idempotency_key.startswith(prefix, autoescape=True),
                                            Notification.replaces_key.is_(None))
-    )  # fmt: skip
+    )
     for context in rows:
         day = dt.date.fromisoformat(context["day"])
         for action_id, kind, stamp in context.get("listed", []):
@@ -85,7 +85,7 @@ def plan_digests(session: Session, settings: Settings, calendar: WorkingCalendar
         .where(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None), AuditRecord.closed_at.is_(None),
                AuditAction.status.in_((ActionStatus.OPEN, ActionStatus.DONE)))
         .order_by(AuditAction.id)
-    ).all()  # fmt: skip
+    ).all()
     candidates: dict[int, list[Item]] = defaultdict(list)
     people: dict[int, Person] = {}
     for action in actions:
@@ -118,7 +118,7 @@ def plan_digests(session: Session, settings: Settings, calendar: WorkingCalendar
         fresh = [
             item for item in candidates[person_id]
             if (last := history.get(item)) is None or (item[1] in REPEATED and (today - last).days >= every)
-        ]  # fmt: skip
+        ]
         if not fresh:
             continue
         shown: dict[int, str] = {}
@@ -127,9 +127,9 @@ def plan_digests(session: Session, settings: Settings, calendar: WorkingCalendar
         chosen = list(shown.items())[:MAX_ITEMS]
         listed = [list(i) for i in fresh if i[0] in dict(chosen)]
         items = [{**action_context(by_id[action_id]), "kind": kind, "team": by_id[action_id].record.allocation.case.team.name}
-                 for action_id, kind in chosen]  # fmt: skip
+                 for action_id, kind in chosen]
         context: dict[str, Any] = {"day": today.isoformat(), "recipient": person_ref(people[person_id]), "items": items,
                                    "more": max(0, len(shown) - MAX_ITEMS), "listed": listed,
-                                   "reminder_days": settings.action_reminder_working_days}  # fmt: skip
+                                   "reminder_days": settings.action_reminder_working_days}
         sent += enqueue(session, key=key, template=Template.ACTIONS_DIGEST, context=context, now=now, recipient_id=person_id)
     return sent

@@ -42,7 +42,7 @@ def oversight_context(
         "team_manager": person_ref(case.team_manager), "finalised_on": record.finalised_at.astimezone(tz).date().isoformat(),
         "due": record.oversight_due.isoformat(), "days": settings.oversight_working_days, **done_context(session, record),
         "actions": len([a for a in record.actions if a.status != ActionStatus.WITHDRAWN]),
-    }  # fmt: skip
+    }
 
 
 def done_context(session: Session, record: AuditRecord) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def done_context(session: Session, record: AuditRecord) -> dict[str, Any]:
         return {"at": at.isoformat(), "by": person_ref(by)} if at is not None else None
 
     return {"oversight": done(record.oversight_recorded_at, record.oversight_recorded_by_id),
-            "supervision": done(record.supervision_at, record.supervision_by_id)}  # fmt: skip
+            "supervision": done(record.supervision_at, record.supervision_by_id)}
 
 
 def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> dict[str, int]:
@@ -67,10 +67,10 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
         if copied:
             context["copied"] = person_ref(to)
         return enqueue(session, key=f"oversight:{record.id}:{key}", template=Template.OVERSIGHT, context=context, now=now,
-                       recipient_id=to.id, priority=Priority.NORMAL)  # fmt: skip
+                       recipient_id=to.id, priority=Priority.NORMAL)
 
     starting = select(AuditRecord.id).where(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None),
-                                            AuditRecord.oversight_due.is_(None))  # fmt: skip
+                                            AuditRecord.oversight_due.is_(None))
     for record_id in list(session.scalars(starting.order_by(AuditRecord.id))):
         record = lock_record(session, record_id)
         if record is None or record.oversight_due is not None:
@@ -79,7 +79,7 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
         finalised_on = calendar.local_date(record.finalised_at)
         record.oversight_due = calendar.add_working_days(finalised_on, settings.oversight_working_days)
         audit_log(session, now=now, action="oversight.due", actor_ref="scheduler", subject_type="audit_record",
-                  subject_id=record.id, detail={"due": record.oversight_due.isoformat()})  # fmt: skip
+                  subject_id=record.id, detail={"due": record.oversight_due.isoformat()})
         tm = team_manager_of(record)
         if tm is not None:
             sent["reminders"] += send(record, f"due:{tm.id}", "due", tm)
@@ -89,7 +89,7 @@ def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalend
         .where(AuditRecord.state.in_(LIVE), AuditRecord.closed_at.is_(None), AuditRecord.oversight_recorded_at.is_(None),
                AuditRecord.oversight_due.is_not(None))
         .order_by(AuditRecord.id)
-    ).all()  # fmt: skip
+    ).all()
     for record in waiting:
         due = record.oversight_due
         tm = team_manager_of(record)
@@ -125,9 +125,9 @@ def _iro_summary(session: Session, record: AuditRecord, calendar: WorkingCalenda
         return 0
     case = record.allocation.case
     context = {"record_id": record.id, "reference": case.reference, "team": case.team.name,
-               "team_manager": person_ref(case.team_manager), "actions": [action_context(a) for a in actions]}  # fmt: skip
+               "team_manager": person_ref(case.team_manager), "actions": [action_context(a) for a in actions]}
     return int(enqueue(session, key=f"actions:summary:{record.id}:{iro.id}", template=Template.ACTIONS_SUMMARY,
-                       context=context, now=now, recipient_id=iro.id))  # fmt: skip
+                       context=context, now=now, recipient_id=iro.id))
 
 
 @dataclass
@@ -142,34 +142,34 @@ class OversightOutcome:
 def confirm(
     session: Session, record_id: int, person: Person | None, what: str, calendar: WorkingCalendar, *, now: dt.datetime,
     actor_ref: str,
-) -> OversightOutcome:  # fmt: skip
+) -> OversightOutcome:
     """The team manager confirms oversight or the supervision discussion: once (a second click changes nothing)."""
     record = lock_record(session, record_id)
     tm = team_manager_of(record) if record is not None else None
     if record is None:
         return OversightOutcome(refuse(session, person, Permission.MANAGE_AUDIT_ACTIONS, RefusalCode.NO_SUCH_AUDIT, now=now,
                                        actor_ref=actor_ref, subject_type="audit_record", subject_id=record_id,
-                                       told=RefusalCode.NOT_THE_TEAM_MANAGER))  # fmt: skip
+                                       told=RefusalCode.NOT_THE_TEAM_MANAGER))
     decision = check(session, person, Permission.MANAGE_AUDIT_ACTIONS, now=now, actor_ref=actor_ref, subject_type="audit_record",
-                     subject_id=record_id, deciders={tm.id} if tm else set())  # fmt: skip
+                     subject_id=record_id, deciders={tm.id} if tm else set())
     if not decision.allowed:
         return OversightOutcome(decision)
     assert person is not None
     at_column, by_column = (("oversight_recorded_at", "oversight_recorded_by_id") if what == OVERSIGHT
-                            else ("supervision_at", "supervision_by_id"))  # fmt: skip
+                            else ("supervision_at", "supervision_by_id"))
     reference = record.allocation.case.reference
     if getattr(record, at_column) is not None:
         by = session.get(Person, getattr(record, by_column))
         return OversightOutcome(decision, late={"what": what, "late": True, "reference": reference, "by": person_ref(by),
-                                                "at": getattr(record, at_column).isoformat()})  # fmt: skip
+                                                "at": getattr(record, at_column).isoformat()})
     setattr(record, at_column, now)
     setattr(record, by_column, person.id)
     audit_log(session, now=now, action=f"oversight.{what}", actor=person, actor_ref=actor_ref, subject_type="audit_record",
-              subject_id=record.id)  # fmt: skip
+              subject_id=record.id)
     _edit(session, record, now=now, suffix=what)
     closed = maybe_close(session, record, calendar, now=now)
     return OversightOutcome(decision, done={"what": what, "late": False, "reference": reference, "closed": closed,
-                                            "at": now.isoformat(), "by": person_ref(person)})  # fmt: skip
+                                            "at": now.isoformat(), "by": person_ref(person)})
 
 
 def _edit(session: Session, record: AuditRecord, *, now: dt.datetime, suffix: str) -> int:
@@ -177,10 +177,10 @@ def _edit(session: Session, record: AuditRecord, *, now: dt.datetime, suffix: st
     sent = session.scalars(
         select(Notification).where(Notification.idempotency_key.startswith(f"oversight:{record.id}:", autoescape=True),
                                    Notification.template == Template.OVERSIGHT.value, Notification.replaces_key.is_(None))
-    ).all()  # fmt: skip
+    ).all()
     return sum(
         enqueue(session, key=f"{row.idempotency_key}:{suffix}", template=Template.OVERSIGHT,
                 context={**row.context, **done_context(session, record)}, now=now, recipient_id=row.recipient_id,
                 replaces_key=row.idempotency_key)
         for row in sent
-    )  # fmt: skip
+    )

@@ -35,7 +35,7 @@ def waiting(session: Session, calendar: WorkingCalendar, month: dt.date | None =
     records = session.scalars(
         select(AuditRecord).where(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None))
         .order_by(AuditRecord.finalised_at, AuditRecord.id)
-    )  # fmt: skip
+    )
     for record in records:
         assert record.finalised_at is not None
         finalised_on = calendar.local_date(record.finalised_at)
@@ -47,7 +47,7 @@ def waiting(session: Session, calendar: WorkingCalendar, month: dt.date | None =
         case, n = record.allocation.case, counts(record)
         recorded = calendar.local_date(record.oversight_recorded_at) if record.oversight_recorded_at else None
         rows.append(Waiting(case.reference, case.team.name, finalised_on, record.oversight_due, recorded, n["open"], n["done"],
-                            n["signed_off"]))  # fmt: skip
+                            n["signed_off"]))
     return rows, closed
 
 
@@ -61,4 +61,4 @@ def describe(row: Waiting, today: dt.date) -> str:
         late = " OVERDUE" if today > row.oversight_due else ""
         oversight = f"oversight due {row.oversight_due:%d %b %Y}{late}"
     return (f"{row.reference}  {row.team}  finalised {row.finalised_on:%d %b %Y}  {oversight}  "
-            f"actions: {row.open} open, {row.done} done (to sign off), {row.signed_off} signed off")  # fmt: skip
+            f"actions: {row.open} open, {row.done} done (to sign off), {row.signed_off} signed off")

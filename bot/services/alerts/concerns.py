@@ -131,30 +131,30 @@ def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, 
     if existing is None:
         # The raiser knows already: their own copy needs no acknowledgement.
         existing = AlertRecipient(alert_id=alert.id, person_id=person.id, role=role, why=why, added_at=now,
-                                  acknowledged_at=now if person.id == alert.raised_by_id else None)  # fmt: skip
+                                  acknowledged_at=now if person.id == alert.raised_by_id else None)
         session.add(existing)
         session.flush()
     context = alert_context(session, alert)
     context.update(stage=stage, is_lead=person.id == alert.lead_id, role=role, recipient_id=person.id,
-                   acknowledged_at=existing.acknowledged_at.isoformat() if existing.acknowledged_at else None)  # fmt: skip
+                   acknowledged_at=existing.acknowledged_at.isoformat() if existing.acknowledged_at else None)
     enqueue(session, key=f"alert:{alert.id}:{stage}:{person.id}", template=Template.ALERT_RECIPIENT, context=context,
-            now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+            now=now, recipient_id=person.id, priority=Priority.URGENT)
     record(session, now=now, action=f"alert.{stage}", actor_ref="bot", subject_type="safeguarding_alert",
-           subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})  # fmt: skip
+           subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})
 
 
 def tell_qa_missing(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
     """Tell the QA coordinators that someone in the chain could not be told (and who was instead)."""
     record(session, now=now, action="alert.missing", actor_ref="bot", subject_type="safeguarding_alert", subject_id=alert.id,
            detail={"role": role, "missing": missing.email if missing else None,
-                   "instead": substitute.email if substitute else None})  # fmt: skip
+                   "instead": substitute.email if substitute else None})
     for qa in qa_coordinators(session):
         enqueue(
             session, key=f"alert:{alert.id}:qa-missing:{role}:{qa.id}", template=Template.ALERT_MISSING,
             context={"alert_id": alert.id, "case": {"reference": alert.case.reference}, "role": role,
                      "missing": person_ref(missing), "substitute": person_ref(substitute)},
             now=now, recipient_id=qa.id, priority=Priority.URGENT,
-        )  # fmt: skip
+        )
 
 
 def next_in_chain(chain: list[tuple[str, Person | None]], after: str, taken: set[int]) -> tuple[str, Person] | None:
@@ -178,7 +178,7 @@ def concerns_already_open(session: Session, person: Person | None, reference: st
 def raise_alert(
     session: Session, person: Person | None, reference: str, urgency: AlertUrgency | None, note: str,
     settings: Settings, *, now: dt.datetime, actor_ref: str,
-) -> AlertOutcome:  # fmt: skip
+) -> AlertOutcome:
     """Check the form, then tell the worker, team manager and service manager at once.
 
     Someone outside a case cannot tell "no such case" from "not your case": both are refused in
@@ -199,13 +199,13 @@ def raise_alert(
     if case is None and reference.strip():
         if not decide(person, Permission.RAISE_ALERT, circle=set()).allowed:
             refused = refuse(session, person, Permission.RAISE_ALERT, RefusalCode.UNKNOWN_CASE, now=now, actor_ref=actor_ref,
-                             subject_type="case", told=RefusalCode.NOT_IN_CIRCLE)  # fmt: skip
+                             subject_type="case", told=RefusalCode.NOT_IN_CIRCLE)
             return AlertOutcome(refused, errors=errors)
         errors[FormBlock.CASE] = f"There is no case {reference.strip()!r}. Check the reference in the case record."
     if case is None:
         return AlertOutcome(Decision(True), errors=errors)
     decision = check(session, person, Permission.RAISE_ALERT, now=now, actor_ref=actor_ref, subject_type="case",
-                     subject_id=case.id, circle=circle_ids(session, case))  # fmt: skip
+                     subject_id=case.id, circle=circle_ids(session, case))
     if not decision.allowed or errors:
         return AlertOutcome(decision, errors=errors)
     assert person is not None and urgency is not None
@@ -213,7 +213,7 @@ def raise_alert(
     session.add(alert)
     session.flush()
     record(session, now=now, action="alert.raise", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
-           subject_id=alert.id, detail={"case": case.reference, "urgency": urgency.value})  # fmt: skip
+           subject_id=alert.id, detail={"case": case.reference, "urgency": urgency.value})
     chain = chain_for(session, case)
     chosen: list[tuple[str, Person, str]] = []
     taken: set[int] = set()
@@ -242,12 +242,12 @@ def raise_alert(
     for role, who, why in chosen:
         tell(session, alert, who, role, why, now=now, stage="to")
     enqueue(session, key=f"alert:{alert.id}:status", template=Template.ALERT_STATUS, context=alert_context(session, alert),
-            now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+            now=now, recipient_id=person.id, priority=Priority.URGENT)
     if settings.safeguarding_channel:
         enqueue(session, key=f"alert:{alert.id}:channel", template=Template.ALERT_CHANNEL, now=now,
                 context={"alert_id": alert.id, "case": {"reference": case.reference, "team": case.team.name},
                          "urgency": urgency.value, "raised_by": person_ref(person), "raised_at": now.isoformat()},
-                channel=settings.safeguarding_channel, priority=Priority.URGENT)  # fmt: skip
+                channel=settings.safeguarding_channel, priority=Priority.URGENT)
     return AlertOutcome(decision, alert=alert)
 
 
@@ -271,7 +271,7 @@ def acknowledge(session: Session, alert_id: int, person: Person | None, *, now: 
     if person.id == alert.lead_id and alert.lead_acknowledged_at is None:
         alert.lead_acknowledged_at = now
     record(session, now=now, action="alert.acknowledge", actor=person, actor_ref=actor_ref, subject_type="safeguarding_alert",
-           subject_id=alert.id, detail={"after_seconds": int((now - alert.raised_at).total_seconds())})  # fmt: skip
+           subject_id=alert.id, detail={"after_seconds": int((now - alert.raised_at).total_seconds())})
     update_status(session, alert, f"ack:{person.id}", now=now)
     refresh_messages(session, alert, f"ack:{person.id}", now=now, people={person.id})
     return AlertOutcome(decision, alert=alert)
@@ -292,14 +292,14 @@ def record_corrective_action(
         return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = check(session, person, Permission.RECORD_CORRECTIVE_ACTION, now=now, actor_ref=actor_ref,
                      subject_type="safeguarding_alert", subject_id=alert.id, lead_id=alert.lead_id,
-                     circle={alert.case.team_manager_id} - {None})  # fmt: skip
+                     circle={alert.case.team_manager_id} - {None})
     if not decision.allowed:
         return AlertOutcome(decision)
     assert person is not None
     if alert.corrective_action_at is not None:
         late = done_context(alert, "corrective", at=alert.corrective_action_at, by=alert.corrective_action_by, submitted=True)
         enqueue(session, key=f"alert:{alert.id}:late:{person.id}:{now.isoformat()}", template=Template.ALREADY_DONE,
-                context=late, now=now, recipient_id=person.id, priority=Priority.URGENT)  # fmt: skip
+                context=late, now=now, recipient_id=person.id, priority=Priority.URGENT)
         return AlertOutcome(decision, alert=alert, already=True, late=late)
     if len(note) > MAX_NOTE:
         return AlertOutcome(decision, errors={FormBlock.NOTE: f"Please keep it under {MAX_NOTE} characters."})
@@ -315,7 +315,7 @@ def record_corrective_action(
     session.flush()
     session.refresh(alert)
     record(session, now=now, action="alert.corrective_action", actor=person, actor_ref=actor_ref,
-           subject_type="safeguarding_alert", subject_id=alert.id)  # fmt: skip
+           subject_type="safeguarding_alert", subject_id=alert.id)
     update_status(session, alert, "corrective", now=now)
     refresh_messages(session, alert, "corrective", now=now)
     return AlertOutcome(decision, alert=alert)
@@ -325,14 +325,14 @@ def _unknown(session: Session, alert_id: int, person: Person | None, *, now: dt.
     """A click on an alert the store does not hold: refused like a stranger's (nobody is in a
     missing alert's circle, not even the QA team), and logged."""
     return refuse(session, person, Permission.ACT_ON_ALERT, RefusalCode.NOT_IN_CIRCLE, now=now, actor_ref=actor_ref,
-                  subject_type="safeguarding_alert", subject_id=alert_id)  # fmt: skip
+                  subject_type="safeguarding_alert", subject_id=alert_id)
 
 
 def _may_act(session: Session, alert: SafeguardingAlert, person: Person | None, *, now: dt.datetime, actor_ref: str) -> Decision:
     circle = circle_ids(session, alert.case) | {alert.raised_by_id}
     circle |= set(session.scalars(select(AlertRecipient.person_id).where(AlertRecipient.alert_id == alert.id)))
     return check(session, person, Permission.ACT_ON_ALERT, now=now, actor_ref=actor_ref,
-                 subject_type="safeguarding_alert", subject_id=alert.id, circle=circle)  # fmt: skip
+                 subject_type="safeguarding_alert", subject_id=alert.id, circle=circle)
 
 
 def may_see(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> tuple[Decision, SafeguardingAlert | None]:

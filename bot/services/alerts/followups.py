@@ -69,7 +69,7 @@ def plan_alert_escalations(session: Session, settings: Settings, *, now: dt.date
                     written += 1
                 tell_qa_missing(session, alert, role, who, stand_in[1] if stand_in else None, now=now)
             record(session, now=now, action="alert.escalation", actor_ref="scheduler", subject_type="safeguarding_alert",
-                   subject_id=alert.id, detail={"level": level})  # fmt: skip
+                   subject_id=alert.id, detail={"level": level})
             update_status(session, alert, f"escalate:{level}", now=now)
     return written
 
@@ -108,7 +108,7 @@ def plan_corrective_chasers(session: Session, settings: Settings, *, now: dt.dat
             elif level == 2:
                 tell_qa_missing(session, alert, "service_manager", None, None, now=now)
             record(session, now=now, action="alert.corrective_chase", actor_ref="scheduler",
-                   subject_type="safeguarding_alert", subject_id=alert.id, detail={"level": level})  # fmt: skip
+                   subject_type="safeguarding_alert", subject_id=alert.id, detail={"level": level})
     return written
 
 
@@ -135,7 +135,7 @@ def on_delivery_failed(session: Session, notification: Notification, now: dt.dat
     missing = session.get(Person, notification.recipient_id)
     record(session, now=now, action="alert.undelivered", actor_ref="bot", subject_type="safeguarding_alert",
            subject_id=alert.id, detail={"to": missing.email if missing else None, "role": role,
-                                        "error": (notification.last_error or "")[:200]})  # fmt: skip
+                                        "error": (notification.last_error or "")[:200]})
     if row is not None and row.acknowledged_at is None:
         row.why = "unreachable"
     unreachable = set(
@@ -176,4 +176,4 @@ def on_delivered(session: Session, notification: Notification, now: dt.datetime)
     person = session.get(Person, notification.recipient_id) if notification.recipient_id else None
     record(session, now=now, action="alert.delivered", actor_ref="bot", subject_type="safeguarding_alert",
            subject_id=int(parts[1]), detail={"stage": parts[2], "to": person.email if person else notification.channel,
-                                             "ts": notification.slack_ts})  # fmt: skip
+                                             "ts": notification.slack_ts})

@@ -69,7 +69,7 @@ def update_status(session: Session, alert: SafeguardingAlert, event: str, *, now
     """Edit the raiser's status message (the first one is posted by ``raise_alert``)."""
     context = alert_context(session, alert)
     enqueue(session, key=f"alert:{alert.id}:status:{event}", template=Template.ALERT_STATUS, context=context, now=now,
-            recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")  # fmt: skip
+            recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")
 
 
 def refresh_messages(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime, people: set[int] | None = None) -> None:
@@ -90,13 +90,13 @@ def refresh_messages(session: Session, alert: SafeguardingAlert, event: str, *, 
             continue
         context = recipient_view(session, alert, person, stage=row.idempotency_key.split(":")[2])
         enqueue(session, key=f"alert:{alert.id}:edit:{event}:{row.id}", template=Template.ALERT_RECIPIENT, context=context,
-                now=now, recipient_id=person.id, priority=Priority.URGENT, replaces_key=row.idempotency_key)  # fmt: skip
+                now=now, recipient_id=person.id, priority=Priority.URGENT, replaces_key=row.idempotency_key)
 
 
 def done_context(alert: SafeguardingAlert, what: str, *, at: dt.datetime | None, by: Person | None, submitted: bool = False) -> dict[str, object]:
     """What a late click or submission on the alert is told (``already_done``): never the notes."""
     return {"what": what, "reference": alert.case.reference, "by": person_ref(by), "at": at.isoformat() if at else None,
-            "submitted": submitted}  # fmt: skip
+            "submitted": submitted}
 
 
 def recipient_view(session: Session, alert: SafeguardingAlert, person: Person, *, stage: str = "to") -> dict[str, object]:

@@ -42,6 +42,6 @@ def alerts_in_month(session: Session, month: dt.date, tz: ZoneInfo) -> list[Aler
             a.lead.display_name if a.lead else "nobody reachable",
             (a.lead_acknowledged_at - a.raised_at) if a.lead_acknowledged_at else None,
             a.escalation_level, a.corrective_action_at is not None,
-        )  # fmt: skip
+        )
         for a in rows
     ]

@@ -190,7 +190,7 @@ def _recently_audited(session: Session, month: dt.date, resample_months: int) ->
         )
         .group_by(Allocation.case_id)
     )
-    return {case_id: latest for case_id, latest in rows}
+    return dict(rows.all())
 
 
 def _check_filter_names(session: Session, thematic: ThematicFilter) -> None:
@@ -531,7 +531,7 @@ def plan_allocation(session: Session, request: AllocationRequest, settings: Sett
         slots += _explicit_cases(
             session, request, plan, month_cases=claimed, recent=recent, resample_months=settings.resample_months,
             avoid_recent=settings.avoid_recent_named,
-        )  # fmt: skip
+        )
     samples: list[tuple[str, AuditType, int, int, str | None]] = []
     if request.thematic_filter is not None and thematic_target is not None:
         samples.append(
@@ -572,7 +572,7 @@ def _recent_rules(request: AllocationRequest, settings: Settings) -> list[str]:
              ("thematic sample", request.thematic_filter is not None, settings.avoid_recent_thematic,
               "AUDITBOT_AVOID_RECENT_THEMATIC"),
              ("named cases", bool(request.cases) and request.cases_type != AuditType.RE_AUDIT, settings.avoid_recent_named,
-              "AUDITBOT_AVOID_RECENT_NAMED")]  # fmt: skip
+              "AUDITBOT_AVOID_RECENT_NAMED")]
     notes = []
     for label, requested, avoid, setting in asked:
         if not requested:
@@ -581,7 +581,7 @@ def _recent_rules(request: AllocationRequest, settings: Settings) -> list[str]:
             notes.append(f"{label}: cases audited in the last {settings.resample_months} months may be chosen (--allow-recent)")
         elif avoid:
             notes.append(f"{label}: cases audited in the last {settings.resample_months} months are left out "
-                         f"(the council's choice, {setting}=true)")  # fmt: skip
+                         f"(the council's choice, {setting}=true)")
         else:
             notes.append(f"{label}: cases audited recently may be chosen again (the council's choice, {setting}=false)")
     return notes

@@ -48,7 +48,7 @@ def choose_reauditor(
 def allocate_reaudit(
     session: Session, settings: Settings, *, case_id: int, month: dt.date, due_date: dt.date, previous: set[int],
     cycle_id: int, now: dt.datetime,
-) -> Allocation | None:  # fmt: skip
+) -> Allocation | None:
     """Allocate the case's re-audit in ``month`` (locked; refused if paused) and queue its messages.
 
     A case already allocated that month takes the re-audit on (its deadline brought forward to
@@ -62,7 +62,7 @@ def allocate_reaudit(
         existing.cycle_id = cycle_id
         existing.due_date = min(existing.due_date, due_date)
         record(session, now=now, action="allocation.reaudit", outcome="adopted", actor_ref="scheduler",
-               subject_type="allocation", subject_id=existing.id, detail={"cycle": cycle_id})  # fmt: skip
+               subject_type="allocation", subject_id=existing.id, detail={"cycle": cycle_id})
         return existing
     chosen = choose_reauditor(session, settings, case_id, month, previous=previous)
     if chosen is None:  # the QA team is told once a month (and it is logged then), and it is tried again each tick
@@ -70,20 +70,20 @@ def allocate_reaudit(
         context = {"reference": case.reference, "team": case.team.name, "month": month.isoformat(), "due_date": due_date.isoformat()}
         told = [enqueue(session, key=f"reaudit:{cycle_id}:{month.isoformat()}:no_auditor:{qa.id}",
                         template=Template.REAUDIT_NO_AUDITOR, context=context, now=now, recipient_id=qa.id)
-                for qa in qa_coordinators(session)]  # fmt: skip
+                for qa in qa_coordinators(session)]
         if any(told):
             record(session, now=now, action="allocation.reaudit", outcome="no_auditor", actor_ref="scheduler",
-                   subject_type="case", subject_id=case_id, detail={"cycle": cycle_id, "month": month.isoformat()})  # fmt: skip
+                   subject_type="case", subject_id=case_id, detail={"cycle": cycle_id, "month": month.isoformat()})
         return None
     auditor_id, reason = chosen
     allocation = Allocation(
         month=row, month_start=month, case=session.get_one(Case, case_id), auditor=session.get_one(Person, auditor_id),
         audit_type=AuditType.RE_AUDIT, due_date=due_date, state=AllocationState.ALLOCATED, reason=reason, created_at=now,
         cycle_id=cycle_id,
-    )  # fmt: skip
+    )
     session.add(allocation)
     session.flush()
     record(session, now=now, action="allocation.reaudit", actor_ref="scheduler", subject_type="allocation",
-           subject_id=allocation.id, detail={"cycle": cycle_id, "month": month.isoformat(), "due": due_date.isoformat()})  # fmt: skip
+           subject_id=allocation.id, detail={"cycle": cycle_id, "month": month.isoformat(), "due": due_date.isoformat()})
     notify_allocation(session, allocation, now=now)
     return allocation

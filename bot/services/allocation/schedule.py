@@ -100,7 +100,7 @@ def plan_preview(session: Session, settings: Settings, calendar: WorkingCalendar
         enqueue(
             session, key=key, template=Template.ALLOCATION_PREVIEW, context=context, now=now, recipient_id=qa_id,
             priority=Priority.NORMAL,
-        )  # fmt: skip
+        )
         for qa_id, key in keys.items()
     )
 
@@ -132,7 +132,7 @@ def run_scheduled_allocation(
             session, now=now, action="allocation.scheduled", outcome="skipped", actor_ref="scheduler",
             subject_type="audit_month", subject_id=row.id,
             detail={"month": month.isoformat(), "reason": "allocated_by_hand", "existing": existing},
-        )  # fmt: skip
+        )
         return CommitResult(created=0, skipped=0, messages=0, allocation_ids=(), already_allocated=existing)
     request, source = month_request(row, settings)
     plan = plan_allocation(session, request, settings, now=now)
@@ -142,10 +142,10 @@ def run_scheduled_allocation(
         log.info(
             "%s already had %d allocation(s) committed by hand; the prepared request added %d",
             f"{month:%B %Y}", existing, result.created,
-        )  # fmt: skip
+        )
         record(
             session, now=now, action="allocation.scheduled", outcome="topped_up", actor_ref="scheduler",
             subject_type="audit_month", subject_id=row.id,
             detail={"month": month.isoformat(), "reason": "allocated_by_hand", "existing": existing, "created": result.created},
-        )  # fmt: skip
+        )
     return result

@@ -52,13 +52,13 @@ def group_managers_for_qa(session: Session) -> list[Person]:
     """Who a not-evidenced finding goes to (see the module docstring): never nobody while QA exists."""
     qa = qa_coordinators(session)
     managers = {p.line_manager.id: p.line_manager for p in qa
-                if p.line_manager is not None and p.line_manager.active and p.line_manager.has_role(Role.GROUP_MANAGER)}  # fmt: skip
+                if p.line_manager is not None and p.line_manager.active and p.line_manager.has_role(Role.GROUP_MANAGER)}
     if managers:
         return [managers[k] for k in sorted(managers)]
     heads = list(session.scalars(
         select(Person).where(Person.active.is_(True), Person.role_rows.any(PersonRole.role == Role.HEAD_OF_SERVICE_QA))
         .order_by(Person.id)
-    ))  # fmt: skip
+    ))
     return heads or qa
 
 
@@ -68,7 +68,7 @@ def already_decided(session: Session, check: AssuranceCheck, *, submitted: bool 
     by = session.get(Person, check.by_id) if check.by_id is not None else None
     return {"what": "assurance_decided", "reference": record.allocation.case.reference, "by": person_ref(by),
             "at": check.decided_at.isoformat() if check.decided_at else None, "state": check.state.value,
-            "submitted": submitted}  # fmt: skip
+            "submitted": submitted}
 
 
 def note_view(session: Session, check: AssuranceCheck) -> dict[str, Any]:
@@ -85,13 +85,13 @@ def may_decide(
     found = session.scalars(query.with_for_update().execution_options(populate_existing=True) if lock else query).one_or_none()
     record = session.get(AuditRecord, found.record_id) if found is not None else None
     decision = check(session, person, Permission.VERIFY_ASSURANCE, now=now, actor_ref=actor_ref, subject_type="assurance_check",
-                     subject_id=check_id, allocation=record.allocation if record is not None else None)  # fmt: skip
+                     subject_id=check_id, allocation=record.allocation if record is not None else None)
     if not decision.allowed:
         return AssuranceOutcome(decision)
     if found is None:
         return AssuranceOutcome(refuse(session, person, Permission.VERIFY_ASSURANCE, RefusalCode.NO_SUCH_AUDIT, now=now,
                                        actor_ref=actor_ref, subject_type="assurance_check", subject_id=check_id,
-                                       told=RefusalCode.AUDIT_CLOSED))  # fmt: skip
+                                       told=RefusalCode.AUDIT_CLOSED))
     if found.state != AssuranceState.PENDING:
         return AssuranceOutcome(decision, late=already_decided(session, found), check=found)
     return AssuranceOutcome(decision, check=found)
@@ -100,7 +100,7 @@ def may_decide(
 def decide(
     session: Session, check_id: int, person: Person | None, *, verified: bool, note: str, settings: Settings,
     calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
-) -> AssuranceOutcome:  # fmt: skip
+) -> AssuranceOutcome:
     """Verified, or not evidenced with ``note``, once: under the check's row lock a second decision
     (a double click, another coordinator) changes nothing and says who decided."""
     outcome = may_decide(session, check_id, person, now=now, actor_ref=actor_ref, lock=True)
@@ -124,12 +124,12 @@ def decide(
     found.by_id, found.decided_at, found.note = person.id, now, None if verified else note
     session.flush()
     audit_log(session, now=now, action=f"assurance.{found.state.value}", actor=person, actor_ref=actor_ref,
-              subject_type="assurance_check", subject_id=found.id, detail={"record": found.record_id})  # fmt: skip
+              subject_type="assurance_check", subject_id=found.id, detail={"record": found.record_id})
     edit_copies(session, found.month, suffix=f"decided:{found.id}", now=now)
     if not verified:
         item = item_context(session, found, None)
         for manager in group_managers_for_qa(session):
             enqueue(session, key=f"assurance:{found.id}:not_evidenced:{manager.id}", template=Template.ASSURANCE_NOT_EVIDENCED,
                     context={**item, "month": found.month.isoformat()}, now=now, recipient_id=manager.id,
-                    not_before=calendar.next_working_moment(now))  # fmt: skip
+                    not_before=calendar.next_working_moment(now))
     return outcome

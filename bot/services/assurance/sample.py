@@ -52,7 +52,7 @@ def eligible_ids(session: Session) -> list[int]:
     """Audits whose standing actions are all signed off (at least one), never sampled before."""
     standing = exists().where(AuditAction.record_id == AuditRecord.id, AuditAction.status.in_(STANDING))
     unsigned = exists().where(AuditAction.record_id == AuditRecord.id,
-                              AuditAction.status.in_((ActionStatus.OPEN, ActionStatus.DONE)))  # fmt: skip
+                              AuditAction.status.in_((ActionStatus.OPEN, ActionStatus.DONE)))
     sampled = exists().where(AssuranceCheck.record_id == AuditRecord.id)
     return list(session.scalars(select(AuditRecord.id).where(standing, ~unsigned, ~sampled).order_by(AuditRecord.id)))
 
@@ -80,16 +80,16 @@ def propose(session: Session, month: dt.date, settings: Settings, *, now: dt.dat
     if not chosen:
         return 0
     session.add_all(AssuranceCheck(month=month, record_id=record_id, seed=seed, state=AssuranceState.PENDING, created_at=now)
-                    for record_id in chosen)  # fmt: skip
+                    for record_id in chosen)
     session.flush()
     audit_log(session, now=now, action="assurance.sample_proposed", actor_ref="scheduler", subject_type="audit_month",
               subject_id=month_row(session, month, lock=False).id,
-              detail={"eligible": len(pool), "sampled": len(chosen), "seed": seed})  # fmt: skip
+              detail={"eligible": len(pool), "sampled": len(chosen), "seed": seed})
     return sum(
         enqueue(session, key=f"{key_prefix(month)}{qa.id}", template=Template.ASSURANCE_SAMPLE,
                 context=sample_context(session, month, qa, eligible=len(pool)), now=now, recipient_id=qa.id)
         for qa in qa_coordinators(session)
-    )  # fmt: skip
+    )
 
 
 def key_prefix(month: dt.date) -> str:
@@ -125,7 +125,7 @@ def item_context(session: Session, check: AssuranceCheck, viewer_id: int | None)
         "at": check.decided_at.isoformat() if check.decided_at else None,
         "note": check.note,
         "own": viewer_id is not None and viewer_id in (allocation.auditor_id, allocation.second_auditor_id),
-    }  # fmt: skip
+    }
 
 
 def sample_context(session: Session, month: dt.date, viewer: Person, *, eligible: int | None = None) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def edit_copies(session: Session, month: dt.date, *, suffix: str, now: dt.dateti
         select(Notification).where(Notification.idempotency_key.startswith(key_prefix(month), autoescape=True),
                                    Notification.template == Template.ASSURANCE_SAMPLE.value,
                                    Notification.replaces_key.is_(None))
-    ).all()  # fmt: skip
+    ).all()
     written = 0
     for row in sent:
         viewer = _person(session, row.recipient_id)
@@ -153,5 +153,5 @@ def edit_copies(session: Session, month: dt.date, *, suffix: str, now: dt.dateti
             continue
         context = sample_context(session, month, viewer, eligible=row.context.get("eligible"))
         written += enqueue(session, key=f"{row.idempotency_key}:{suffix}", template=Template.ASSURANCE_SAMPLE, context=context,
-                           now=now, recipient_id=viewer.id, replaces_key=row.idempotency_key)  # fmt: skip
+                           now=now, recipient_id=viewer.id, replaces_key=row.idempotency_key)
     return written

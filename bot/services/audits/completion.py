@@ -41,11 +41,11 @@ def complete_allocation(
         return Completion(refuse(
             session, person, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
             subject_type="allocation", subject_id=allocation_id, told=RefusalCode.AUDIT_CLOSED,
-        ))  # fmt: skip
+        ))
     decision = check(
         session, person, Permission.COMPLETE_AUDIT, now=now, actor_ref=actor_ref,
         subject_type="allocation", subject_id=allocation.id, allocation=allocation,
-    )  # fmt: skip
+    )
     if not decision.allowed:
         return Completion(decision)
     assert person is not None
@@ -54,7 +54,7 @@ def complete_allocation(
         return Completion(refuse(
             session, person, Permission.COMPLETE_AUDIT, RefusalCode.AUDIT_CLOSED, now=now, actor_ref=actor_ref,
             subject_type="allocation", subject_id=allocation.id,
-        ))  # fmt: skip
+        ))
     if not already:
         mark_completed(session, allocation, person, now=now, actor_ref=actor_ref)
     completer = session.get(Person, allocation.completed_by_id) if allocation.completed_by_id else person
@@ -81,7 +81,7 @@ def mark_completed(
         session, now=now, action="allocation.complete", actor=by, actor_ref=actor_ref,
         subject_type="allocation", subject_id=allocation.id,
         detail={"case": allocation.case.reference, "due_date": allocation.due_date.isoformat()},
-    )  # fmt: skip
+    )
     withdraw_pending(session, allocation, now=now, actor=by, actor_ref=actor_ref)
 
 
@@ -97,5 +97,5 @@ def complete_by_reference(
         return Completion(refuse(
             session, person, Permission.COMPLETE_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
             subject_type="case",
-        ))  # fmt: skip
+        ))
     return complete_allocation(session, allocation_id, person, now=now, tz=tz, actor_ref=actor_ref)

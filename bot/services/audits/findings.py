@@ -50,7 +50,7 @@ def record_context(record: AuditRecord, scheme: Scheme, tz: Any) -> dict[str, An
         "allocation_id": allocation.id,
         "case": {"reference": case.reference, "type": case.case_type.value, "team": case.team.name},
         "audit": {"type": allocation.audit_type.value, "theme": allocation.theme, "month": allocation.month_start.isoformat(),
-                  "due_date": allocation.due_date.isoformat()},  # fmt: skip
+                  "due_date": allocation.due_date.isoformat()},
         "auditor": person_ref(record.submitted_by or allocation.auditor),
         "source": record.source.value,
         "submitted_on": submitted_on.isoformat(),
@@ -58,7 +58,7 @@ def record_context(record: AuditRecord, scheme: Scheme, tz: Any) -> dict[str, An
         "scheme": scheme.name,
         "overall": _label(scheme.overall_scale, record.overall_now()),
         "sections": [{"label": labels.get(s.section_key, s.section_key), "grade": _label(scheme.section_scale, s.grade)}
-                     for s in record.sections],  # fmt: skip
+                     for s in record.sections],
         "rationale": record.rationale,
         "strengths": record.strengths,
         "good_elements": record.good_elements,
@@ -89,7 +89,7 @@ def settle_auditor_messages(session: Session, record: AuditRecord, context: dict
     auditors = [i for i in (allocation.auditor_id, allocation.second_auditor_id) if i is not None]
     requests = select(ExemptionRequest.id).where(ExemptionRequest.allocation_id == allocation.id)
     prefixes = [f"alloc:{allocation.id}:auditor:", f"remind:{allocation.id}:", f"overdue:{allocation.id}:",
-                *(f"realloc:{r}:auditor:" for r in session.scalars(requests))]  # fmt: skip
+                *(f"realloc:{r}:auditor:" for r in session.scalars(requests))]
     rows = session.scalars(
         select(Notification).where(
             Notification.recipient_id.in_(auditors),
@@ -98,10 +98,10 @@ def settle_auditor_messages(session: Session, record: AuditRecord, context: dict
         )
     ).all()
     done = {**context, "completed_by": context["auditor"], "completed_on": context["submitted_on"], "already": False,
-            "recorded": True}  # fmt: skip
+            "recorded": True}
     return sum(
         enqueue(session, key=f"{row.idempotency_key}:recorded", template=Template.AUDIT_COMPLETED, context=done, now=now,
-                recipient_id=row.recipient_id, replaces_key=row.idempotency_key)  # fmt: skip
+                recipient_id=row.recipient_id, replaces_key=row.idempotency_key)
         for row in rows
     )
 
@@ -120,17 +120,17 @@ def notify_findings(session: Session, record: AuditRecord, scheme: Scheme, calen
     for role, person in told:
         written += enqueue(session, key=f"record:{record.id}:findings:{person.id}", template=Template.AUDIT_FINDINGS,
                            context={**context, **reply, "role": role}, now=now, recipient_id=person.id,
-                           priority=Priority.NORMAL, not_before=when)  # fmt: skip
+                           priority=Priority.NORMAL, not_before=when)
     allocation = record.allocation
     case = allocation.case
     summary = {**context, "told": [{"role": r, "person": person_ref(p)} for r, p in told],
                "missing": [r for r, p in (("worker", case.allocated_worker), ("team_manager", case.team_manager),
-                                          ("iro", case.iro)) if p is None or not p.active]}  # fmt: skip
+                                          ("iro", case.iro)) if p is None or not p.active]}
     for auditor in (allocation.auditor, allocation.second_auditor):
         if auditor is not None and auditor.active:
             # the auditor who just submitted is waiting for it; an imported record's summary is routine
             mine = record.source == RecordSource.CHAT and auditor.id == record.submitted_by_id
             written += enqueue(session, key=f"record:{record.id}:summary:{auditor.id}", template=Template.AUDIT_RECORDED,
                                context=summary, now=now, recipient_id=auditor.id, priority=Priority.NORMAL,
-                               not_before=now if mine else when)  # fmt: skip
+                               not_before=now if mine else when)
     return written + settle_auditor_messages(session, record, context, now=now)

@@ -94,7 +94,7 @@ class Field(StrEnum):
 ACTION_SLOTS = 5
 #: The longest text each field takes (the modal enforces the same ``max_length``).
 MAX_LENGTH = {Field.RATIONALE: 1000, Field.GOOD_PRACTICE: 1000, Field.ELEMENTS: 500, Field.REASON: 500,
-              Field.NO_ACTIONS: 500, Field.NO_MEETING: 300, "action": 300}  # fmt: skip
+              Field.NO_ACTIONS: 500, Field.NO_MEETING: 300, "action": 300}
 YES_NO = ("yes", "no")
 
 
@@ -112,7 +112,7 @@ def step_fields(step: Step, scheme: Scheme, *, slots: int = ACTION_SLOTS) -> tup
     """The block ids a step's modal has (an import may give more than ``ACTION_SLOTS`` actions)."""
     if step == Step.GRADES:
         return (*(section_field(s.key) for s in scheme.sections), Field.OVERALL, Field.GOOD_PRACTICE, Field.ELEMENTS,
-                Field.REASON, Field.RATIONALE, Field.NO_MEETING)  # fmt: skip
+                Field.REASON, Field.RATIONALE, Field.NO_MEETING)
     if step == Step.FINDINGS:
         return (Field.FLAGS, Field.SEEN, Field.FAMILY_SOUGHT, Field.FAMILY_BY, Field.FAMILY_VIEW, Field.CHILD_FEEDBACK)
     return (*(action_field(n, p) for n in range(1, slots + 1) for p in ("what", "owner", "due")), Field.NO_ACTIONS)
@@ -121,7 +121,7 @@ def step_fields(step: Step, scheme: Scheme, *, slots: int = ACTION_SLOTS) -> tup
 def text_fields(slots: int = ACTION_SLOTS) -> tuple[str, ...]:
     """The text fields, each passed through the privacy guardrail before it is stored."""
     return (Field.RATIONALE, Field.GOOD_PRACTICE, Field.ELEMENTS, Field.REASON, Field.NO_ACTIONS, Field.NO_MEETING,
-            *(action_field(n, "what") for n in range(1, slots + 1)))  # fmt: skip
+            *(action_field(n, "what") for n in range(1, slots + 1)))
 
 
 #: The chat form's text fields.
@@ -176,14 +176,14 @@ def _one(values: Mapping[str, Any], key: str, allowed: type[StrEnum] | tuple[str
 def check_step(
     step: Step, values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int],
     guard: Callable[[str], str | None], slots: int = ACTION_SLOTS, ask_no_meeting: bool = False,
-) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
+) -> tuple[dict[str, str], RecordForm]:
     """Check one step's values (block id → value, or list of values for checkboxes): field
     errors by block id, and the form as far as this step fills it. ``today``: the day it is
     submitted; ``slots``: how many actions it may have; ``ask_no_meeting``: no reflection meeting
     has been held, so the first step needs the reason (otherwise that field is ignored)."""
     errors: dict[str, str] = {}
     form = RecordForm(sections={s.key: _text(values, section_field(s.key)) or None for s in scheme.sections},
-                      overall=_text(values, Field.OVERALL) or None)  # fmt: skip
+                      overall=_text(values, Field.OVERALL) or None)
     fields = step_fields(step, scheme, slots=slots)
     for key in text_fields(slots):
         if key not in fields:
@@ -198,7 +198,7 @@ def check_step(
         form.rationale, form.good_practice = _text(values, Field.RATIONALE), _text(values, Field.GOOD_PRACTICE)
         form.elements, form.reason = _text(values, Field.ELEMENTS), _text(values, Field.REASON)
         grades = check_grades(scheme, form.sections, form.overall, good_practice=form.good_practice,
-                              elements=form.elements, reason=form.reason)  # fmt: skip
+                              elements=form.elements, reason=form.reason)
         errors = {**grades.errors, **errors}
         if not form.rationale:
             errors.setdefault(Field.RATIONALE, "Say briefly why you gave this grade.")
@@ -235,7 +235,7 @@ def _check_findings(values: Mapping[str, Any], form: RecordForm, errors: dict[st
         errors[Field.CHILD_FEEDBACK] = "Say whether the child will be given feedback on the findings."
     form.family = {"sought": sought, "by_role": by if sought == FamilySought.YES else [],
                    "view": view if sought == FamilySought.YES else None,
-                   "child_feedback": feedback == "yes" if feedback else None}  # fmt: skip
+                   "child_feedback": feedback == "yes" if feedback else None}
 
 
 def _check_actions(
@@ -280,14 +280,14 @@ def _date(text: str) -> dt.date | None:
 def check_record(
     values: Mapping[str, Any], scheme: Scheme, *, today: dt.date, owners: set[int], guard: Callable[[str], str | None],
     slots: int = ACTION_SLOTS, ask_no_meeting: bool = False,
-) -> tuple[dict[str, str], RecordForm]:  # fmt: skip
+) -> tuple[dict[str, str], RecordForm]:
     """Check every step's values together: all field errors, and the whole form (an import asks
     no reason for a missing meeting)."""
     errors: dict[str, str] = {}
     forms = []
     for step in Step:
         step_errors, form = check_step(step, values, scheme, today=today, owners=owners, guard=guard, slots=slots,
-                                       ask_no_meeting=ask_no_meeting)  # fmt: skip
+                                       ask_no_meeting=ask_no_meeting)
         errors.update(step_errors)
         forms.append(form)
     grades, findings, actions = forms

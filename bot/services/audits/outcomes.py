@@ -61,7 +61,7 @@ from store.records import AuditRecord, RecordSource
 
 #: Columns every outcomes file may have besides the scheme's sections and the numbered actions.
 COLUMNS = ("case_reference", "month", "submitted_on", "overall", "rationale", "good_practice", "elements", "reason",
-           "seen", "family_sought", "family_by", "family_view", "child_feedback", "flags", "no_actions_reason")  # fmt: skip
+           "seen", "family_sought", "family_by", "family_view", "child_feedback", "flags", "no_actions_reason")
 #: The columns a file must have: which audit, and what the chat form always asks for.
 REQUIRED = ("case_reference", "month", "overall", "rationale", "seen", "family_sought", "child_feedback")
 _ACTION = re.compile(r"action_([1-9]\d{0,2})(_owner_email|_due)?")
@@ -69,7 +69,7 @@ _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 #: Other ways a file may say whether the family's views were sought.
 _YES_NO = {word: "yes" if yes else "no" for word, yes in _YES.items()}
 _SOUGHT = {**_YES_NO, "n/a": FamilySought.NOT_APPROPRIATE, "na": FamilySought.NOT_APPROPRIATE,
-           "not_applicable": FamilySought.NOT_APPROPRIATE}  # fmt: skip
+           "not_applicable": FamilySought.NOT_APPROPRIATE}
 #: The time of day an audit submitted on an earlier day is stored at (only its date counts).
 SUBMITTED_AT = dt.time(12, 0)
 
@@ -109,7 +109,7 @@ class OutcomesReport:
         """One line of counts."""
         people = "person" if self.told == 1 else "people"
         return (f"{self.file}: {self.recorded} audit(s) recorded ({self.on_time} on time, {self.late} late), "
-                f"{self.actions} action(s); findings queued for {self.told} {people}")  # fmt: skip
+                f"{self.actions} action(s); findings queued for {self.told} {people}")
 
     def detail(self, rows: int) -> dict[str, Any]:
         """The audit-log detail: the file name and counts only."""
@@ -160,7 +160,7 @@ class _OutcomeChecker(_Checker):
 def import_outcomes(
     sessions: sessionmaker[Session], path: Path, *, settings: Settings, calendar: WorkingCalendar, now: dt.datetime,
     progress: Progress | None = None,
-) -> OutcomesReport:  # fmt: skip
+) -> OutcomesReport:
     """Record every audit in the file, or none: raise ImportFailed with every problem found."""
     scheme = current_scheme(settings.grading_scheme)
     required = (*REQUIRED, *(s.key for s in scheme.sections), *(("good_practice",) if scheme.good_practice_required else ()))
@@ -192,7 +192,7 @@ def import_outcomes(
 def _store(
     session: Session, file: str, row: _Row, scheme: Scheme, settings: Settings, calendar: WorkingCalendar, *,
     today: dt.date, now: dt.datetime,
-) -> AuditRecord:  # fmt: skip
+) -> AuditRecord:
     """Lock the row's allocation and store its record as a chat submission would be stored."""
     allocation = load_allocation(session, row.allocation_id, lock=True)
     assert allocation is not None
@@ -201,7 +201,7 @@ def _store(
     at = now if row.submitted_on == today else calendar.utc(row.submitted_on, SUBMITTED_AT)
     try:
         return store_record(session, allocation, row.form, scheme, settings, calendar, source=RecordSource.IMPORT,
-                            by=allocation.auditor, now=now, actor_ref="cli", submitted_at=at)  # fmt: skip
+                            by=allocation.auditor, now=now, actor_ref="cli", submitted_at=at)
     except RecordedMeanwhile:
         raise ImportFailed([RowProblem(file, row.row, "case_reference", "the audit was recorded meanwhile")]) from None
 
@@ -209,12 +209,12 @@ def _store(
 def _check_rows(
     session: Session, sheet: _Sheet, check: _OutcomeChecker, scheme: Scheme, settings: Settings,
     calendar: WorkingCalendar, today: dt.date,
-) -> list[_Row]:  # fmt: skip
+) -> list[_Row]:
     """Check every row; the rows that passed (``check.problems`` holds the rest)."""
     cases = {ref: cid for cid, ref in session.execute(select(Case.id, Case.reference))}
     folded = {ref.casefold(): cid for ref, cid in cases.items()}
     people = {email.strip().lower(): (pid, active) for pid, email, active in session.execute(
-        select(Person.id, Person.email, Person.active))}  # fmt: skip
+        select(Person.id, Person.email, Person.active))}
     owners = {pid for pid, active in people.values() if active}
     numbers = sorted({int(m[1]) for c in sheet.columns if (m := _ACTION.fullmatch(c))})
     slots = max(numbers, default=0)
@@ -263,7 +263,7 @@ def _cell(sheet: _Sheet, cells: list[str], column: str) -> str:
 def _values(
     check: _OutcomeChecker, n: int, get: Callable[[str], str], scheme: Scheme, people: dict[str, tuple[int, bool]],
     numbers: list[int],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A row as the record form's values (block id → value), each cell parsed; a cell that
     cannot be parsed is a problem and given to the form as blank."""
     values: dict[str, Any] = {
@@ -277,7 +277,7 @@ def _values(
         Field.FAMILY_SOUGHT: check.one(n, "family_sought", get("family_sought"), tuple(FamilySought), _SOUGHT),
         Field.FAMILY_VIEW: check.one(n, "family_view", get("family_view"), tuple(FamilyView), {}),
         Field.CHILD_FEEDBACK: check.one(n, "child_feedback", get("child_feedback"), YES_NO, _YES_NO),
-    }  # fmt: skip
+    }
     for k in numbers:
         owner = check.email(n, f"action_{k}_owner_email", get(f"action_{k}_owner_email"))
         found = people.get(owner) if owner else None
@@ -294,7 +294,7 @@ def _values(
 def _allocation(
     session: Session, check: _OutcomeChecker, n: int, reference: str, key: tuple[int, dt.date],
     first_row: dict[tuple[int, dt.date], int], calendar: WorkingCalendar,
-) -> tuple[int, dt.datetime] | None:  # fmt: skip
+) -> tuple[int, dt.datetime] | None:
     """The open allocation of the case in the month with no record yet (its id and when it was
     made); else a problem and None."""
     case_id, month = key
@@ -314,7 +314,7 @@ def _allocation(
         return None
     if allocation.state not in RECORDABLE:
         check.add(n, "case_reference", f"the audit of {reference} in {month_text} was {allocation.state.value}: "
-                                       "there is nothing to record")  # fmt: skip
+                                       "there is nothing to record")
         return None
     return allocation.id, allocation.created_at
 
@@ -329,7 +329,7 @@ def _add_form_errors(
         # the form's "add an action, or say below why none is needed", in the file's terms
         errors.pop(action_field(1, "what"))
         errors[Field.NO_ACTIONS] = ("give at least one action (action_1, action_1_owner_email, action_1_due) "
-                                    "or say here why none is needed")  # fmt: skip
+                                    "or say here why none is needed")
     for key, message in errors.items():
         column = column_of(key)
         if column not in flagged:

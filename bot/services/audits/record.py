@@ -82,7 +82,7 @@ def action_owners(session: Session, allocation: Allocation) -> list[Person]:
 
 def _late(record: AuditRecord) -> dict[str, Any]:
     return {"what": "recorded", "reference": record.allocation.case.reference, "by": person_ref(record.submitted_by),
-            "at": record.submitted_at.isoformat(), "submitted": False}  # fmt: skip
+            "at": record.submitted_at.isoformat(), "submitted": False}
 
 
 def _existing(session: Session, allocation_id: int) -> AuditRecord | None:
@@ -92,14 +92,14 @@ def _existing(session: Session, allocation_id: int) -> AuditRecord | None:
 def _may_record(
     session: Session, allocation: Allocation | None, person: Person | None, *, allocation_id: int | None, now: dt.datetime,
     actor_ref: str,
-) -> FormOutcome:  # fmt: skip
+) -> FormOutcome:
     """Refused, or recorded already (``late``), or allowed (an empty outcome)."""
     if allocation is None:
         return FormOutcome(refuse(session, person, Permission.RECORD_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now,
                                   actor_ref=actor_ref, subject_type="allocation", subject_id=allocation_id,
-                                  told=RefusalCode.UNKNOWN_CASE))  # fmt: skip
+                                  told=RefusalCode.UNKNOWN_CASE))
     decision = check(session, person, Permission.RECORD_AUDIT, now=now, actor_ref=actor_ref, subject_type="allocation",
-                     subject_id=allocation.id, allocation=allocation)  # fmt: skip
+                     subject_id=allocation.id, allocation=allocation)
     if not decision.allowed:
         return FormOutcome(decision)
     existing = _existing(session, allocation.id)
@@ -107,7 +107,7 @@ def _may_record(
         return FormOutcome(decision, late=_late(existing))
     if allocation.state not in RECORDABLE:
         return FormOutcome(refuse(session, person, Permission.RECORD_AUDIT, RefusalCode.AUDIT_CLOSED, now=now,
-                                  actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id))  # fmt: skip
+                                  actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id))
     return FormOutcome(decision)
 
 
@@ -119,7 +119,7 @@ def _allocation_for(session: Session, person: Person | None, reference: str) -> 
             .where(Case.reference.ilike(reference.strip()), Allocation.state.in_(RECORDABLE),
                    (Allocation.auditor_id == person.id) | (Allocation.second_auditor_id == person.id))
             .order_by(Allocation.due_date.desc(), Allocation.id.desc())
-        )  # fmt: skip
+        )
         if mine is not None:
             return mine
     return latest_allocation_id(session, reference) if reference.strip() else None
@@ -129,20 +129,20 @@ def open_record_form(
     session: Session, person: Person | None, settings: Settings, *, allocation_id: int | None = None,
     reference: str = "", now: dt.datetime,
     actor_ref: str,
-) -> FormOutcome:  # fmt: skip
+) -> FormOutcome:
     """The button (``allocation_id``) or ``/audit record REF``: the first step's view context,
     filled in from the person's draft if they closed the form before."""
     if allocation_id is None:
         allocation_id = _allocation_for(session, person, reference)
         if allocation_id is None:
             return FormOutcome(refuse(session, person, Permission.RECORD_AUDIT, RefusalCode.UNKNOWN_CASE, now=now,
-                                      actor_ref=actor_ref, subject_type="case"))  # fmt: skip
+                                      actor_ref=actor_ref, subject_type="case"))
     allocation = load_allocation(session, allocation_id)
     outcome = _may_record(session, allocation, person, allocation_id=allocation_id, now=now, actor_ref=actor_ref)
     if outcome.decision.allowed and outcome.late is None:
         assert allocation is not None and person is not None
         outcome.view = step_view(session, allocation, person, Step.GRADES, current_scheme(settings.grading_scheme),
-                                 settings, now=now)  # fmt: skip
+                                 settings, now=now)
     return outcome
 
 
@@ -155,7 +155,7 @@ def asks_no_meeting(session: Session, allocation: Allocation, *, now: dt.datetim
 def step_view(
     session: Session, allocation: Allocation, person: Person, step: Step, scheme: Scheme, settings: Settings, *,
     now: dt.datetime, amending: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """What a step's modal shows: the case, the scheme, the draft so far, (first step) the worker's
     reflection sheet and whether it asks why there was no meeting, and (last step) who can own an action."""
     draft = _draft(session, allocation.id, person.id)
@@ -188,7 +188,7 @@ def _draft(session: Session, allocation_id: int, person_id: int, *, lock: bool =
 def _keep_draft(
     session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
     guard: Any, *, now: dt.datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Merge one step's values into the person's draft. Text that the guardrail stops is not kept."""
     kept = {k: v for k, v in values.items() if k in step_fields(step, scheme) and v not in (None, "", [])}
     for key in TEXT_FIELDS:
@@ -215,7 +215,7 @@ def _locked(
 def advance(
     session: Session, allocation_id: int, person: Person | None, step: Step, values: dict[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> FormOutcome:  # fmt: skip
+) -> FormOutcome:
     """A step was submitted: its field errors, or the draft kept and the next step's view; the
     last step submits the audit."""
     outcome, allocation = _locked(session, allocation_id, person, now=now, actor_ref=actor_ref)
@@ -232,7 +232,7 @@ def advance(
         return outcome
     try:
         outcome.record = store_record(session, allocation, form, scheme, settings, calendar, source=RecordSource.CHAT,
-                                      by=person, now=now, actor_ref=actor_ref)  # fmt: skip
+                                      by=person, now=now, actor_ref=actor_ref)
         if earlier:
             store_outcomes(session, outcome.record, judged, earlier, now=now)
     except RecordedMeanwhile:
@@ -245,7 +245,7 @@ def advance(
 def take_step(
     session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
     settings: Settings, outcome: FormOutcome, *, now: dt.datetime, amending: bool = False,
-) -> RecordForm | None:  # fmt: skip
+) -> RecordForm | None:
     """One step of the form by ``person`` (allowed, the allocation locked by the caller): the draft
     kept, and the step's field errors or the next step's view put in ``outcome``. On the last
     step, the whole form checked from the draft; None while anything needs a change."""
@@ -275,7 +275,7 @@ def take_step(
 def close_form(
     session: Session, allocation_id: int, person: Person | None, step: Step, values: dict[str, Any], settings: Settings,
     *, now: dt.datetime, actor_ref: str,
-) -> bool:  # fmt: skip
+) -> bool:
     """The form was closed unsent: keep what was typed as a draft (True), if the person may record it."""
     _, allocation = _locked(session, allocation_id, person, now=now, actor_ref=actor_ref)
     if allocation is None or person is None:
@@ -287,7 +287,7 @@ def close_form(
 def keep_draft(
     session: Session, allocation: Allocation, person: Person, step: Step, values: dict[str, Any], scheme: Scheme,
     settings: Settings, *, now: dt.datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Merge one step's values into the person's draft (text the guardrail stops is not kept)."""
     guard = _guard(session, settings, now.astimezone(settings.tz).date())
     _keep_draft(session, allocation, person, step, values, scheme, guard, now=now)
@@ -297,7 +297,7 @@ def store_record(
     session: Session, allocation: Allocation, form: RecordForm, scheme: Scheme, settings: Settings,
     calendar: WorkingCalendar, *, source: RecordSource, by: Person | None, now: dt.datetime, actor_ref: str,
     submitted_at: dt.datetime | None = None,
-) -> AuditRecord:  # fmt: skip
+) -> AuditRecord:
     """Store a checked record (from chat or an import) for ``allocation`` (locked, with none yet):
     the audit is done at ``submitted_at`` (default now), the draft goes, the findings are sent."""
     at = submitted_at or now
@@ -307,10 +307,10 @@ def store_record(
         flags=list(form.flags), seen_roles=list(form.seen), family_views=dict(form.family),
         no_actions_reason=form.no_actions_reason or None, no_meeting_reason=form.no_meeting_reason or None, source=source,
         submitted_by_id=by.id if by else None, submitted_at=at, reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
-    )  # fmt: skip
+    )
     record.sections = [AuditSectionGrade(section_key=k, grade=v) for k, v in form.sections.items() if v]
     record.grades = [AuditGradeEvent(stage=GradeStage.SUBMITTED, grade=record.overall_grade, by_id=record.submitted_by_id,
-                                     at=at, reason=form.reason)]  # fmt: skip
+                                     at=at, reason=form.reason)]
     record.actions = [AuditAction(text=a.text, owner_id=a.owner_id, due_date=a.due_date, created_at=now) for a in form.actions]
     session.add(record)
     try:
@@ -324,7 +324,7 @@ def store_record(
     session.execute(AuditDraft.__table__.delete().where(AuditDraft.allocation_id == allocation.id))
     audit_log(session, now=now, action="audit.record", actor=by, actor_ref=actor_ref, subject_type="audit_record",
               subject_id=record.id, detail={"allocation": allocation.id, "scheme": f"{scheme.id}@{scheme.version}",
-                                            "source": source.value, "actions": len(record.actions)})  # fmt: skip
+                                            "source": source.value, "actions": len(record.actions)})
     notify_findings(session, record, scheme, calendar, now=now)
     return record
 

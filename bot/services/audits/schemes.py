@@ -195,7 +195,7 @@ def _parse(data: dict[str, Any]) -> Scheme:
         id=_text(data, "id", "the scheme"), version=version, name=_text(data, "name", "the scheme"), sections=sections,
         section_scale=section_scale, overall_scale=overall_scale, max_above_lowest_section=above,
         good_practice_required=good_practice, elements_required_for=frozenset(elements),
-    )  # fmt: skip
+    )
 
 
 def _bad_item(n: int) -> Section:
@@ -205,7 +205,7 @@ def _bad_item(n: int) -> Section:
 def check_grades(
     scheme: Scheme, sections: dict[str, str | None], overall: str | None, *, good_practice: str, elements: str,
     reason: str,
-) -> GradeCheck:  # fmt: skip
+) -> GradeCheck:
     """Check a set of grades against the scheme's scales and rules.
 
     Field errors are keyed ``section:<key>``, ``overall``, ``good_practice``, ``elements`` and

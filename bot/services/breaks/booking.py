@@ -110,7 +110,7 @@ def breaks_taken(session: Session, month: dt.date) -> int:
 def notice_context(
     person: Person, month: dt.date, taken: int, limit: int, share: int, *, cancelled: bool = False,
     booked: AuditBreak | None = None,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """What ``break_notice.json.j2`` needs: a break booked (or, ``cancelled``, given up) in ``month``.
 
     A booking's notice names the booking, so that one still queued when the break is cancelled is
@@ -118,7 +118,7 @@ def notice_context(
     context: dict[str, object] = {
         "auditor": person_ref(person), "month": month.isoformat(), "taken": taken, "limit": limit, "share": share,
         "cap_reached": taken >= limit and not cancelled, "cancelled": cancelled,
-    }  # fmt: skip
+    }
     if booked is not None:
         context["booking"] = {"id": booked.id, "at": booked.requested_at.isoformat()}
     return context
@@ -186,7 +186,7 @@ def request_break(
         record(
             session, now=now, action="break.request", outcome="refused", actor=person, actor_ref=actor_ref,
             subject_type="audit_break", detail={"month": month.isoformat(), "reason": far.value},
-        )  # fmt: skip
+        )
         return BreakOutcome(decision, month, reason=far, share_percent=share, latest=latest)
     row = month_row(session, month)  # serialises concurrent requests for the month
     existing = session.scalar(select(AuditBreak).where(AuditBreak.person_id == person.id, AuditBreak.month == month))
@@ -206,7 +206,7 @@ def request_break(
         session, now=now, action="break.request", outcome="refused" if reason else "ok", actor=person, actor_ref=actor_ref,
         subject_type="audit_break", subject_id=existing.id,
         detail={"month": month.isoformat(), "reason": reason.value if reason else None},
-    )  # fmt: skip
+    )
     if reason is None:
         _tell_heads_and_qa(session, existing, person, rules.limit, share, now=now)
     return BreakOutcome(
@@ -232,7 +232,7 @@ def _tell_heads_and_qa(
         told.update({p.id: p for p in heads})
     for recipient_id in sorted(told.keys() - {person.id}):
         enqueue(session, key=f"break:{booked.id}:{booked.requested_at.isoformat()}:notice:{recipient_id}",
-                template=Template.BREAK_NOTICE, context=context, now=now, recipient_id=recipient_id)  # fmt: skip
+                template=Template.BREAK_NOTICE, context=context, now=now, recipient_id=recipient_id)
 
 
 def month_breaks(

@@ -103,7 +103,7 @@ def my_breaks(
 def cancel_break(
     session: Session, person: Person | None, ref: BreakRef, settings: Settings, *, today: dt.date, now: dt.datetime,
     actor_ref: str,
-) -> tuple[Decision, dict[str, object]]:  # fmt: skip
+) -> tuple[Decision, dict[str, object]]:
     """Cancel the booking ``ref`` names, if ``person`` may; the listing afterwards, saying what happened.
 
     Idempotent: a second click (or a replay) changes nothing and is told the break was already
@@ -112,10 +112,10 @@ def cancel_break(
     row = session.get(AuditBreak, ref.break_id)
     if row is None:  # the bot never showed this id: logged as such, told as for someone else's break
         decision = refuse(session, person, Permission.CANCEL_BREAK, RefusalCode.NO_SUCH_BREAK, now=now, actor_ref=actor_ref,
-                          subject_type="audit_break", told=RefusalCode.NOT_YOUR_BREAK)  # fmt: skip
+                          subject_type="audit_break", told=RefusalCode.NOT_YOUR_BREAK)
         return decision, {}
     decision = check(session, person, Permission.CANCEL_BREAK, now=now, actor_ref=actor_ref, subject_type="audit_break",
-                     subject_id=row.id, break_owner_id=row.person_id)  # fmt: skip
+                     subject_id=row.id, break_owner_id=row.person_id)
     if not decision.allowed:
         return decision, {}
     assert person is not None
@@ -130,7 +130,7 @@ def cancel_break(
 def _cancel(
     session: Session, person: Person, row: AuditBreak, ref: BreakRef, settings: Settings, *, today: dt.date,
     now: dt.datetime, actor_ref: str,
-) -> CancelOutcome:  # fmt: skip
+) -> CancelOutcome:
     """Cancel ``row`` (locked) if the booking ``ref`` names is still current and its month still open."""
     if row.state != BreakState.APPROVED:
         return CancelOutcome.ALREADY
@@ -147,7 +147,7 @@ def _cancel(
         session, now=now, action="break.cancel", outcome="ok" if outcome == CancelOutcome.CANCELLED else "refused",
         actor=person, actor_ref=actor_ref, subject_type="audit_break", subject_id=row.id,
         detail={"month": row.month.isoformat(), "reason": None if outcome == CancelOutcome.CANCELLED else outcome.value},
-    )  # fmt: skip
+    )
     if outcome == CancelOutcome.CANCELLED:
         _edit_notices(session, row, person, settings, now=now)
     return outcome
@@ -167,7 +167,7 @@ def _edit_notices(session: Session, row: AuditBreak, person: Person, settings: S
         return
     share = round(settings.max_break_share * 100)
     context = notice_context(person, row.month, breaks_taken(session, row.month), month_limit(session, settings), share,
-                             cancelled=True)  # fmt: skip
+                             cancelled=True)
     for notice in told:
         enqueue(session, key=f"{notice.idempotency_key}:cancelled", template=Template.BREAK_NOTICE, context=context,
-                now=now, recipient_id=notice.recipient_id, replaces_key=notice.idempotency_key)  # fmt: skip
+                now=now, recipient_id=notice.recipient_id, replaces_key=notice.idempotency_key)

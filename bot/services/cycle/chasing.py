@@ -130,7 +130,7 @@ def plan_reminders(
     written = 0
     horizon = today + dt.timedelta(days=settings.reminder_days_before) + _LOOKAHEAD
     if all(reminder_day(calendar, due, settings.reminder_days_before) > today
-           for due in _due_dates(session, due_from=today, due_to=horizon)):  # fmt: skip
+           for due in _due_dates(session, due_from=today, due_to=horizon)):
         return 0  # no reminder day has come: most ticks stop here
     break_month = _BreakMonths(session, settings, today)
     due_now: list[tuple[Allocation, Person, Person | None, Person | None, tuple[str, str | None]]] = []
@@ -141,7 +141,7 @@ def plan_reminders(
         for auditor, co in _auditors(allocation):
             manager = _copied_manager(auditor)
             keys = (f"remind:{allocation.id}:{due}:auditor:{auditor.id}",
-                    f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}" if manager else None)  # fmt: skip
+                    f"remind:{allocation.id}:{due}:manager:{manager.id}:{auditor.id}" if manager else None)
             due_now.append((allocation, auditor, co, manager, keys))
     planned = _planned(session, [k for *_, keys in due_now for k in keys if k])
     for allocation, auditor, co, manager, (auditor_key, manager_key) in due_now:
@@ -149,10 +149,10 @@ def plan_reminders(
             continue
         context = _context(allocation, auditor, co, today, break_month(auditor))
         written += enqueue(session, key=auditor_key, template=Template.REMINDER_AUDITOR, context=context, now=now,
-                           recipient_id=auditor.id)  # fmt: skip
+                           recipient_id=auditor.id)
         if manager is not None and manager_key is not None:
             written += enqueue(session, key=manager_key, template=Template.REMINDER_MANAGER, context=context, now=now,
-                               recipient_id=manager.id)  # fmt: skip
+                               recipient_id=manager.id)
     return written
 
 
@@ -192,12 +192,12 @@ def plan_overdue(session: Session, settings: Settings, *, today: dt.date, now: d
             context["days_late"] = days_late
             context["repeat_days"] = settings.overdue_repeat_days
             if enqueue(session, key=keys[0], template=Template.OVERDUE_AUDITOR, context=context, now=now,
-                       recipient_id=auditor.id):  # fmt: skip
+                       recipient_id=auditor.id):
                 written += 1
                 told = True
             if manager is not None:
                 written += enqueue(session, key=keys[1], template=Template.OVERDUE_MANAGER, context=context, now=now,
-                                   recipient_id=manager.id)  # fmt: skip
+                                   recipient_id=manager.id)
         if not _auditors(allocation):  # everyone auditing it has left: only the QA team can act
             written += _orphan_notice(session, allocation, week=week, today=today, now=now)
         if told:
@@ -230,7 +230,7 @@ def _orphan_notice(session: Session, allocation: Allocation, *, week: int, today
             session, key=f"overdue:{allocation.id}:{allocation.due_date.isoformat()}:{week}:no-auditor:{qa.id}",
             template=Template.OVERDUE_QA, context={"today": today.isoformat(), "overdue": [item], "more": 0, "orphan": True},
             now=now, recipient_id=qa.id,
-        )  # fmt: skip
+        )
     return written
 
 
@@ -243,5 +243,5 @@ def _qa_digest(session: Session, overdue: list[dict[str, object]], *, today: dt.
             session, key=f"overdue_qa:{today.isoformat()}:{qa.id}:{fingerprint}", template=Template.OVERDUE_QA,
             context={"today": today.isoformat(), "overdue": overdue[:40], "more": max(0, len(overdue) - 40)},
             now=now, recipient_id=qa.id, priority=Priority.NORMAL,
-        )  # fmt: skip
+        )
     return written

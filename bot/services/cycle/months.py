@@ -85,7 +85,7 @@ def prepare_allocation(
     record(
         session, now=now, action="allocation.prepare", actor_ref=actor_ref, subject_type="audit_month",
         subject_id=row.id, detail=detail,
-    )  # fmt: skip
+    )
     return replaced
 
 
@@ -96,8 +96,8 @@ def set_month(
     *,
     now: dt.datetime,
     actor_ref: str,
-    theme: str | None | object = UNSET,
-    thematic_filter: str | None | object = UNSET,
+    theme: str | object | None = UNSET,
+    thematic_filter: str | object | None = UNSET,
     paused: bool | None = None,
 ) -> AuditMonth:
     """Change a month's theme, standing thematic filter or pause (each only if given).
@@ -123,8 +123,8 @@ def set_month(
         row.paused = changes["paused"] = paused
     record(
         session, now=now, action="month.set", actor_ref=actor_ref, subject_type="audit_month", subject_id=row.id,
-        detail={"month": month.isoformat(), **{k: v for k, v in changes.items()}},
-    )  # fmt: skip
+        detail={"month": month.isoformat(), **changes},
+    )
     return row
 
 

@@ -131,7 +131,7 @@ def delegate(
     decision = check(
         session, principal, Permission.DELEGATE, now=now, actor_ref=actor_ref, subject_type="delegation",
         approver_roles=approver_roles(settings),
-    )  # fmt: skip
+    )
     if not decision.allowed:
         return DelegationOutcome(decision)
     assert principal is not None
@@ -161,7 +161,7 @@ def delegate(
             Delegation.principal_id == principal.id, Delegation.delegate_id == delegate_person.id,
             Delegation.starts_on == starts_on, Delegation.ends_on == ends_on,
         )
-    )  # fmt: skip
+    )
     if same is not None:
         return DelegationOutcome(decision, delegation=same, already=True)
     row = Delegation(
@@ -173,10 +173,10 @@ def delegate(
         session, now=now, action="delegation.create", actor=principal, actor_ref=actor_ref, subject_type="delegation",
         subject_id=row.id,
         detail={"delegate": delegate_person.email, "from": starts_on.isoformat(), "to": ends_on.isoformat()},
-    )  # fmt: skip
+    )
     enqueue(
         session, key=f"delegation:{row.id}:{delegate_person.id}", template=Template.DELEGATION_NOTICE,
         context={"principal": person_ref(principal), "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()},
         now=now, recipient_id=delegate_person.id,
-    )  # fmt: skip
+    )
     return DelegationOutcome(decision, delegation=row)

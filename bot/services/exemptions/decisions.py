@@ -37,7 +37,7 @@ def may_decide(
     decision = check(
         session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
         subject_id=request.id, request=request, delegate_id=delegate.id if delegate else None,
-    )  # fmt: skip
+    )
     if decision.allowed and request.state == RequestState.WITHDRAWN:
         announce_withdrawal(session, request, now=now)  # idempotent: the asking messages say so
     return decision, request
@@ -48,7 +48,7 @@ def missing_request(
 ) -> Decision:
     """A forged or stale request id: refused and logged; told, as before, there is nothing to decide."""
     return refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                  subject_type="exemption_request", subject_id=request_id, told=RefusalCode.AUDIT_CLOSED)  # fmt: skip
+                  subject_type="exemption_request", subject_id=request_id, told=RefusalCode.AUDIT_CLOSED)
 
 
 def lock_request(session: Session, request_id: int) -> tuple[Allocation | None, ExemptionRequest | None]:
@@ -70,7 +70,7 @@ def lock_request(session: Session, request_id: int) -> tuple[Allocation | None, 
 def decide_request(
     session: Session, request_id: int, person: Person | None, *, approve: bool, comment: str | None,
     settings: Settings, calendar: WorkingCalendar, now: dt.datetime, actor_ref: str, from_modal: bool = False,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """Approve or decline, once. A second decision (double click, a racing approver) changes
     nothing and reports the first; so does a request withdrawn because the audit closed. From a
     modal (``from_modal``), which then closes, the person is also sent a DM saying what happened.
@@ -85,7 +85,7 @@ def decide_request(
     decision = check(
         session, person, Permission.DECIDE_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="exemption_request",
         subject_id=request.id, request=request, delegate_id=delegate.id if delegate else None,
-    )  # fmt: skip
+    )
     if not decision.allowed:
         return Outcome(decision, request=request)
     if request.state == RequestState.PENDING and allocation.state != AllocationState.ALLOCATED:
@@ -95,7 +95,7 @@ def decide_request(
     if request.state != RequestState.PENDING:
         if from_modal and person is not None:
             enqueue(session, key=f"exempt:{request.id}:late:{person.id}:{now.isoformat()}", template=Template.ALREADY_DONE,
-                    context=already_decided(request, submitted=True), now=now, recipient_id=person.id)  # fmt: skip
+                    context=already_decided(request, submitted=True), now=now, recipient_id=person.id)
         return Outcome(decision, request=request, already=True)
     assert person is not None
     if not approve and not (comment or "").strip():
@@ -108,7 +108,7 @@ def decide_request(
             session, person, Permission.DECIDE_EXEMPTION, RefusalCode.EXTENSION_DATE_PASSED, now=now,
             actor_ref=actor_ref, subject_type="exemption_request", subject_id=request.id, action="extension.approve",
             detail={"new_due_date": request.new_due_date.isoformat()},
-        )  # fmt: skip
+        )
         return Outcome(decision, request=request)
     request.state = RequestState.APPROVED if approve else RequestState.DECLINED
     request.decided_at, request.decided_by_id = now, person.id
@@ -124,7 +124,7 @@ def decide_request(
         session, now=now, action=f"{request.kind.value}.{request.state.value}", actor=person, actor_ref=actor_ref,
         subject_type="exemption_request", subject_id=request.id,
         detail={"case": allocation.case.reference, "reallocated_to": request.reallocated_to_id},
-    )  # fmt: skip
+    )
     _announce(session, request, settings, now=now)
     return Outcome(decision, request=request)
 
@@ -165,12 +165,12 @@ def withdraw_pending(
 def _withdraw(
     session: Session, request: ExemptionRequest, allocation: Allocation, *, now: dt.datetime,
     actor: Person | None, actor_ref: str,
-) -> None:  # fmt: skip
+) -> None:
     request.state = RequestState.WITHDRAWN
     session.flush()
     record(session, now=now, action=f"{request.kind.value}.withdrawn", actor=actor, actor_ref=actor_ref,
            subject_type="exemption_request", subject_id=request.id,
-           detail={"allocation_state": allocation.state.value})  # fmt: skip
+           detail={"allocation_state": allocation.state.value})
     announce_withdrawal(session, request, now=now)
 
 
@@ -196,7 +196,7 @@ def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocat
 def hand_over(
     session: Session, request: ExemptionRequest, allocation: Allocation, auditor_id: int, reason: str,
     settings: Settings, *, now: dt.datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Give the audit to ``auditor_id`` with a fair deadline: the later of the original and
     ``reallocation_working_days`` working days from today (never overdue on arrival)."""
     calendar = WorkingCalendar.from_settings(settings)
@@ -221,7 +221,7 @@ def _announce(session: Session, request: ExemptionRequest, settings: Settings, *
     context = request_context(session, request, stage="decided", now=now)
     _edit_asks(session, request, context, now=now)
     enqueue(session, key=f"exempt:{request.id}:outcome:{request.auditor_id}", template=Template.EXEMPTION_OUTCOME,
-            context=context, now=now, recipient_id=request.auditor_id)  # fmt: skip
+            context=context, now=now, recipient_id=request.auditor_id)
     qa_context = {k: v for k, v in context.items() if k not in ("reason", "comment")}  # free text stays in the circle
     if request.state == RequestState.APPROVED and request.kind == RequestKind.EXEMPTION and request.reallocated_to_id is None:
         allocation = load_allocation(session, request.allocation_id)
@@ -234,7 +234,7 @@ def _announce(session: Session, request: ExemptionRequest, settings: Settings, *
         ]
     for qa in qa_coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}", template=Template.EXEMPTION_QA, context=qa_context,
-                now=now, recipient_id=qa.id)  # fmt: skip
+                now=now, recipient_id=qa.id)
 
 
 def _edit_asks(session: Session, request: ExemptionRequest, context: dict[str, object], *, now: dt.datetime) -> None:
@@ -247,4 +247,4 @@ def _edit_asks(session: Session, request: ExemptionRequest, context: dict[str, o
     ).all()
     for row in asked:
         enqueue(session, key=f"{row.idempotency_key}:decided", template=Template.EXEMPTION_DECIDED, context=context,
-                now=now, recipient_id=row.recipient_id, replaces_key=row.idempotency_key)  # fmt: skip
+                now=now, recipient_id=row.recipient_id, replaces_key=row.idempotency_key)

@@ -25,13 +25,13 @@ from store.queries import qa_coordinators
 def choose_replacement(
     session: Session, request_id: int, person: Person | None, auditor_id: int, settings: Settings,
     *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """A QA coordinator picks the new auditor when no one was eligible automatically.
 
     Locks the allocation, then the request (the order every writer of both uses)."""
     allocation, request = lock_request(session, request_id)
     decision = check(session, person, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref,
-                     subject_type="exemption_request", subject_id=request_id)  # fmt: skip
+                     subject_type="exemption_request", subject_id=request_id)
     if not decision.allowed:
         return Outcome(decision)
     if request is None or allocation is None:
@@ -45,13 +45,13 @@ def choose_replacement(
     if auditor_id not in choices:
         return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
     hand_over(session, request, allocation, auditor_id, choices[auditor_id].reason + " (chosen by the QA team)", settings,
-              now=now)  # fmt: skip
+              now=now)
     record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
-           subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})  # fmt: skip
+           subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})
     context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
     for qa in qa_coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
-                now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")  # fmt: skip
+                now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")
     return Outcome(decision, request=request)
 
 
@@ -96,7 +96,7 @@ def plan_exemption_chasers(session: Session, settings: Settings, calendar: Worki
             context["resend_days"] = settings.exemption_resend_working_days
             written += enqueue(session, key=f"exempt:{request.id}:resend:{target}",
                                template=Template.EXEMPTION_ASK, context=context, now=now,
-                               recipient_id=target)  # fmt: skip
+                               recipient_id=target)
         manager = request.approver.line_manager
         if manager is not None and manager.id == request.auditor_id:
             manager = manager.line_manager  # never escalate a request to the person who made it
@@ -110,12 +110,12 @@ def plan_exemption_chasers(session: Session, settings: Settings, calendar: Worki
             session.flush()
             session.refresh(request)
             record(session, now=now, action="exemption.escalate", actor_ref="scheduler",
-                   subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})  # fmt: skip
+                   subject_type="exemption_request", subject_id=request.id, detail={"to": manager.email})
         context = request_context(session, request, stage="escalate", now=now)
         context["resend_days"] = settings.exemption_resend_working_days
         written += enqueue(session, key=f"exempt:{request.id}:escalate:{request.escalated_to_id}",
                            template=Template.EXEMPTION_ASK, context=context, now=now,
-                           recipient_id=request.escalated_to_id)  # fmt: skip
+                           recipient_id=request.escalated_to_id)
     return written
 
 
@@ -128,9 +128,9 @@ def _tell_qa_unescalated(session: Session, request: ExemptionRequest, waited: in
     written = 0
     for qa in qa_coordinators(session):
         written += enqueue(session, key=f"exempt:{request.id}:unescalated:{qa.id}", template=Template.EXEMPTION_QA,
-                           context=context, now=now, recipient_id=qa.id)  # fmt: skip
+                           context=context, now=now, recipient_id=qa.id)
     if written:
         record(session, now=now, action="exemption.escalate", outcome="failed", actor_ref="scheduler",
                subject_type="exemption_request", subject_id=request.id,
-               detail={"approver": request.approver.email, "reason": "no active line manager"})  # fmt: skip
+               detail={"approver": request.approver.email, "reason": "no active line manager"})
     return written

@@ -86,7 +86,7 @@ def latest_extension_date(allocation: Allocation, calendar: WorkingCalendar, set
 def open_request_form(
     session: Session, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     allocation_id: int | None = None, reference: str = "", now: dt.datetime, actor_ref: str,
-) -> tuple[Decision, dict[str, object]]:  # fmt: skip
+) -> tuple[Decision, dict[str, object]]:
     """The button (``allocation_id``) or ``/audit exempt REF`` (``reference``): may ``person``
     ask about that audit? If so, the request modal's context. Every refusal is logged."""
     if allocation_id is not None:
@@ -103,7 +103,7 @@ def open_request_form(
 def _missing_allocation(session: Session, person: Person | None, allocation_id: int, *, now: dt.datetime, actor_ref: str) -> Decision:
     """A forged or stale allocation id: told, as for any case not theirs, that there is none."""
     return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                  subject_type="allocation", subject_id=allocation_id, told=RefusalCode.UNKNOWN_CASE)  # fmt: skip
+                  subject_type="allocation", subject_id=allocation_id, told=RefusalCode.UNKNOWN_CASE)
 
 
 def _refuse_reference(session: Session, person: Person | None, reference: str, *, now: dt.datetime, actor_ref: str) -> Decision:
@@ -114,29 +114,29 @@ def _refuse_reference(session: Session, person: Person | None, reference: str, *
     case_id = session.scalar(select(Case.id).where(func.upper(Case.reference) == wanted)) if wanted else None
     if case_id is None:
         return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.UNKNOWN_CASE, now=now, actor_ref=actor_ref,
-                      subject_type="case")  # fmt: skip
+                      subject_type="case")
     latest = latest_allocation_id(session, reference)
     allocation = load_allocation(session, latest) if latest is not None else None
     if allocation is None:
         return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                      subject_type="case", subject_id=case_id, told=told)  # fmt: skip
+                      subject_type="case", subject_id=case_id, told=told)
     decision = check(session, person, Permission.REQUEST_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="allocation",
-                     subject_id=allocation.id, allocation=allocation, told=told)  # fmt: skip
+                     subject_id=allocation.id, allocation=allocation, told=told)
     if not decision.allowed:
         return decision
     return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.AUDIT_CLOSED, now=now, actor_ref=actor_ref,
-                  subject_type="allocation", subject_id=allocation.id, told=told)  # fmt: skip
+                  subject_type="allocation", subject_id=allocation.id, told=told)
 
 
 def start_request(
     session: Session, allocation: Allocation, person: Person | None, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime, actor_ref: str,
-) -> tuple[Decision, dict[str, object]]:  # fmt: skip
+) -> tuple[Decision, dict[str, object]]:
     """May ``person`` ask about ``allocation``? If so, the request modal's context."""
     decision = check(
         session, person, Permission.REQUEST_EXEMPTION, now=now, actor_ref=actor_ref, subject_type="allocation",
         subject_id=allocation.id, allocation=allocation,
-    )  # fmt: skip
+    )
     if not decision.allowed:
         return decision, {}
     assert person is not None
@@ -147,7 +147,7 @@ def start_request(
         refused = RefusalCode.REQUEST_PENDING
     if refused is not None:
         return refuse(session, person, Permission.REQUEST_EXEMPTION, refused, now=now, actor_ref=actor_ref,
-                      subject_type="allocation", subject_id=allocation.id), {}  # fmt: skip
+                      subject_type="allocation", subject_id=allocation.id), {}
     return decision, {
         "allocation_id": allocation.id,
         "reference": allocation.case.reference,
@@ -264,7 +264,7 @@ def request_context(session: Session, request: ExemptionRequest, *, stage: str, 
 def submit_request(
     session: Session, allocation_id: int, person: Person | None, form: RequestForm, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """Check the form, route the request to its approver (or their delegate), tell them.
 
     The allocation row is locked first (SQLite: the transaction is BEGIN IMMEDIATE), so two
@@ -288,7 +288,7 @@ def submit_request(
     if approver is None:
         _tell_qa_no_approver(session, person, now=now)
         return Outcome(refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_APPROVER, now=now,
-                              actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id))  # fmt: skip
+                              actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id))
     delegate = active_delegate(session, approver.id, today)
     if delegate is not None and delegate.id == person.id:
         delegate = None  # nobody decides their own request
@@ -297,23 +297,23 @@ def submit_request(
         allocation_id=allocation.id, auditor_id=person.id, kind=form.kind, reason=form.reason.strip(),
         due_date=allocation.due_date, new_due_date=form.new_due_date if form.kind == RequestKind.EXTENSION else None,
         state=RequestState.PENDING, approver_id=approver.id, routed_to_id=(delegate or approver).id, created_at=now,
-    )  # fmt: skip
+    )
     session.add(request)
     session.flush()
     record(
         session, now=now, action=f"{form.kind.value}.request", actor=person, actor_ref=actor_ref,
         subject_type="exemption_request", subject_id=request.id,
         detail={"case": allocation.case.reference, "approver": approver.email, "routed_to": (delegate or approver).email},
-    )  # fmt: skip
+    )
     context = request_context(session, request, stage="ask", now=now)
     enqueue(session, key=f"exempt:{request.id}:ask:{request.routed_to_id}", template=Template.EXEMPTION_ASK,
-            context=context, now=now, recipient_id=request.routed_to_id)  # fmt: skip
+            context=context, now=now, recipient_id=request.routed_to_id)
     enqueue(session, key=f"exempt:{request.id}:submitted:{person.id}", template=Template.EXEMPTION_SUBMITTED,
-            context=context, now=now, recipient_id=person.id)  # fmt: skip
+            context=context, now=now, recipient_id=person.id)
     return Outcome(decision, request=request)
 
 
 def _tell_qa_no_approver(session: Session, person: Person, *, now: dt.datetime) -> None:
     for qa in qa_coordinators(session):
         enqueue(session, key=f"noapprover:{person.id}:{qa.id}", template=Template.NO_APPROVER,
-                context={"person": person_ref(person), "email": person.email}, now=now, recipient_id=qa.id)  # fmt: skip
+                context={"person": person_ref(person), "email": person.email}, now=now, recipient_id=qa.id)

@@ -24,7 +24,7 @@ class WaitingItem:
     def context(self) -> dict[str, Any]:
         return {"kind": self.kind, "id": self.id, "at": self.at.isoformat(), "reference": self.reference,
                 "detail": self.detail, "times": [{"id": pid, "at": at.isoformat()} for pid, at in self.times],
-                "suggested": self.suggested.isoformat() if self.suggested else None}  # fmt: skip
+                "suggested": self.suggested.isoformat() if self.suggested else None}
 
 
 def aware(value: dt.datetime | None) -> dt.datetime:

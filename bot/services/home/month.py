@@ -79,7 +79,7 @@ def month_glance(session: Session, settings: Settings, *, today: dt.date) -> Mon
         completion=fig.completion_text, late=c.late, overdue=c.overdue, exemptions_asked=c.exemptions_asked,
         exemptions_agreed=c.exemptions_agreed, concerns_open=concerns, concerns_unacknowledged=unacknowledged,
         moderated=c.moderated_sample, moderation_target=fig.programme.moderation_target,
-    )  # fmt: skip
+    )
 
 
 def glance_for(session: Session, person: Person | None, settings: Settings, *, today: dt.date) -> dict[str, Any] | None:

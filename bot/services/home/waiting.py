@@ -97,7 +97,7 @@ def _challenges(session: Session, person_id: int) -> list[WaitingItem]:
             and_(AuditChallenge.state == ChallengeState.HEAD_OF_SERVICE, AuditChallenge.head_of_service_id == person_id,
                  AuditChallenge.head_of_service_at.is_(None)),
         ))
-    ).all()  # fmt: skip
+    ).all()
     items = []
     for cid, state, raised_at, auditor_at, target, ref, name in rows:
         if state == ChallengeState.WITH_AUDITOR:
@@ -128,7 +128,7 @@ def _alerts(session: Session, person_id: int) -> list[WaitingItem]:
         .join(Case, Case.id == SafeguardingAlert.case_id)
         .where(AlertRecipient.person_id == person_id, AlertRecipient.acknowledged_at.is_(None),
                SafeguardingAlert.corrective_action_at.is_(None))
-    ).all()  # fmt: skip
+    ).all()
     waiting_ack = {aid for aid, _, _ in unacknowledged}
     corrective = session.execute(
         select(SafeguardingAlert.id, SafeguardingAlert.lead_acknowledged_at, SafeguardingAlert.raised_at, Case.reference)
@@ -137,7 +137,7 @@ def _alerts(session: Session, person_id: int) -> list[WaitingItem]:
     ).all()
     items = [WaitingItem("alert_acknowledge", aid, at, ref) for aid, at, ref in unacknowledged]
     items += [WaitingItem("alert_corrective", aid, acked or raised, ref) for aid, acked, raised, ref in corrective
-              if aid not in waiting_ack]  # fmt: skip
+              if aid not in waiting_ack]
     return items
 
 
@@ -156,7 +156,7 @@ def _team_actions(session: Session, person_id: int) -> list[WaitingItem]:
                or_(and_(AuditAction.status == ActionStatus.DONE, AuditAction.done_at.is_not(None)),
                    and_(AuditAction.status == ActionStatus.OPEN, AuditAction.extension_state == "pending",
                         AuditAction.requested_due.is_not(None))))
-    ).all()  # fmt: skip
+    ).all()
     items = []
     for aid, status, done_at, created_at, _, requested, text, ref, name in rows:
         if status == ActionStatus.DONE:
@@ -169,7 +169,7 @@ def _team_actions(session: Session, person_id: int) -> list[WaitingItem]:
 def _meetings(session: Session, person_id: int) -> list[WaitingItem]:
     """Proposed reflection meetings whose current round's times were sent to the person, not yet answered."""
     answered = exists().where(MeetingAnswer.meeting_id == ReflectionMeeting.id, MeetingAnswer.round == ReflectionMeeting.round,
-                              MeetingAnswer.person_id == person_id)  # fmt: skip
+                              MeetingAnswer.person_id == person_id)
     rows = session.execute(
         select(ReflectionMeeting.id, ReflectionMeeting.round, ReflectionMeeting.round_sent_at, Case.reference, Person.display_name)
         .join(MeetingInvitee, MeetingInvitee.meeting_id == ReflectionMeeting.id)
@@ -178,7 +178,7 @@ def _meetings(session: Session, person_id: int) -> list[WaitingItem]:
         .join(Person, Person.id == ReflectionMeeting.proposed_by_id)
         .where(ReflectionMeeting.state == MeetingState.PROPOSED, MeetingInvitee.person_id == person_id,
                MeetingInvitee.left_out_reason.is_(None), ReflectionMeeting.proposed_by_id != person_id, ~answered)
-    ).all()  # fmt: skip
+    ).all()
     if not rows:
         return []
     rounds = {mid: rnd for mid, rnd, *_ in rows}
@@ -201,7 +201,7 @@ def _oversight(session: Session, person_id: int) -> list[WaitingItem]:
         .join(Case, Case.id == Allocation.case_id)
         .where(Case.team_manager_id == person_id, AuditRecord.oversight_due.is_not(None),
                AuditRecord.oversight_recorded_at.is_(None), AuditRecord.closed_at.is_(None))
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("oversight", rid, aware(fin), ref, due.isoformat()) for rid, fin, due, ref in rows]
 
 
@@ -216,7 +216,7 @@ def waiting_for(
              *audits.replies(session, pid, today, day_over=day_over), *audits.qa_amendments(session, pid),
              *audits.supervision(session, pid),
              *audits.inadequate(session, pid, today), *meetings.escalations(session, pid),
-             *meetings.suggestions(session, pid, now), *meetings.reflection_sheets(session, pid)]  # fmt: skip
+             *meetings.suggestions(session, pid, now), *meetings.reflection_sheets(session, pid)]
     if person.has_role(Role.QA_COORDINATOR):  # the QA team's own work (``authz`` DECIDE_QA_CHECK / VERIFY_ASSURANCE)
         items += [*audits.qa_checks(session, pid), *audits.assurance(session, pid)]
     return sorted(items, key=lambda i: (i.at, i.kind, i.id), reverse=True)
@@ -229,10 +229,10 @@ def _my_audits(session: Session, person_id: int, today: dt.date) -> list[dict[st
         .where(or_(Allocation.auditor_id == person_id, Allocation.second_auditor_id == person_id),
                or_(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= today - RECENT_AUDITS))
         .order_by(Allocation.created_at.desc(), Allocation.id.desc())
-    ).all()  # fmt: skip
+    ).all()
     return [{"id": aid, "state": state.value, "due_date": due.isoformat(), "audit_type": kind.value, "reference": ref,
              "late": state == AllocationState.ALLOCATED and due < today}
-            for aid, state, due, kind, _, ref in rows]  # fmt: skip
+            for aid, state, due, kind, _, ref in rows]
 
 
 def _my_actions(session: Session, person_id: int) -> list[dict[str, Any]]:
@@ -244,15 +244,15 @@ def _my_actions(session: Session, person_id: int) -> list[dict[str, Any]]:
         .where(AuditAction.owner_id == person_id, AuditAction.status == ActionStatus.OPEN, AuditRecord.state.in_(LIVE),
                AuditRecord.finalised_at.is_not(None), AuditRecord.closed_at.is_(None))
         .order_by(AuditAction.created_at.desc(), AuditAction.id.desc())
-    ).all()  # fmt: skip
+    ).all()
     return [{"id": aid, "text": text, "due_date": due.isoformat(), "extension_state": ext, "reference": ref}
-            for aid, text, due, ext, ref in rows]  # fmt: skip
+            for aid, text, due, ext, ref in rows]
 
 
 def home_summary(session: Session, person: Person, *, now: dt.datetime, today: dt.date, day_over: bool = False) -> HomeSummary:
     """What ``person``'s Home shows: waiting for them, their audits, their open actions (each newest first)."""
     return HomeSummary(waiting_for(session, person, now=now, today=today, day_over=day_over),
-                       _my_audits(session, person.id, today), _my_actions(session, person.id))  # fmt: skip
+                       _my_audits(session, person.id, today), _my_actions(session, person.id))
 
 
 def first_screen(items: list[WaitingItem]) -> list[WaitingItem]:

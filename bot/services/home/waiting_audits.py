@@ -25,11 +25,11 @@ REVIEW_NOTICE = dt.timedelta(days=7)
 def _not_their_audit(person_id: int) -> object:
     """QA decides only on audits they did not do (``authz`` DECIDE_QA_CHECK / VERIFY_ASSURANCE)."""
     return and_(Allocation.auditor_id != person_id,
-                or_(Allocation.second_auditor_id.is_(None), Allocation.second_auditor_id != person_id))  # fmt: skip
+                or_(Allocation.second_auditor_id.is_(None), Allocation.second_auditor_id != person_id))
 
 
 def _qa_decisions(session: Session, person_id: int, model: type[AuditQaCheck | AssuranceCheck], pending: object,
-                  kind: str) -> list[WaitingItem]:  # fmt: skip
+                  kind: str) -> list[WaitingItem]:
     """The QA team's pending decisions of one kind (a check or a sampled audit), never on an audit they did."""
     auditor = aliased(Person)
     rows = session.execute(
@@ -57,9 +57,9 @@ def qa_amendments(session: Session, person_id: int) -> list[WaitingItem]:
         .join(Case, Case.id == Allocation.case_id)
         .where(AuditQaCheck.state == QaCheckState.RETURNED, AuditRecord.state == RecordState.RETURNED,
                or_(Allocation.auditor_id == person_id, Allocation.second_auditor_id == person_id))
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("qa_amend", cid, decided or created, ref, due.isoformat() if due else "")
-            for cid, decided, created, due, ref in rows]  # fmt: skip
+            for cid, decided, created, due, ref in rows]
 
 
 def assurance(session: Session, person_id: int) -> list[WaitingItem]:
@@ -80,7 +80,7 @@ def replies(session: Session, person_id: int, today: dt.date, *, day_over: bool 
         .where(AuditRecord.state == RecordState.REPLY_WINDOW, still_open,
                or_(Case.allocated_worker_id == person_id, Case.team_manager_id == person_id, Case.iro_id == person_id),
                _not_their_audit(person_id), ~answered)
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("reply", rid, at, ref, closes.isoformat()) for rid, at, closes, ref in rows]
 
 
@@ -92,7 +92,7 @@ def supervision(session: Session, person_id: int) -> list[WaitingItem]:
         .join(Case, Case.id == Allocation.case_id)
         .where(Case.team_manager_id == person_id, AuditRecord.oversight_due.is_not(None),
                AuditRecord.supervision_at.is_(None), AuditRecord.closed_at.is_(None))
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("supervision", rid, aware(fin), ref) for rid, fin, ref in rows]
 
 
@@ -105,7 +105,7 @@ def inadequate(session: Session, person_id: int, today: dt.date) -> list[Waiting
     hos = and_(InadequateCycle.head_of_service_id == person_id, InadequateCycle.head_of_service_meeting_at.is_(None))
     review = and_(InadequateCycle.review_held_at.is_(None), InadequateCycle.review_due.is_not(None),
                   InadequateCycle.review_due <= today + REVIEW_NOTICE,
-                  or_(gm == person_id, Case.team_manager_id == person_id))  # fmt: skip
+                  or_(gm == person_id, Case.team_manager_id == person_id))
     rows = session.execute(
         select(InadequateCycle.id, InadequateCycle.opened_at, InadequateCycle.review_due, Case.reference,
                meeting.label("meeting"), hos.label("hos"), review.label("review"))
@@ -113,7 +113,7 @@ def inadequate(session: Session, person_id: int, today: dt.date) -> list[Waiting
         .join(Allocation, Allocation.id == AuditRecord.allocation_id)
         .join(Case, Case.id == Allocation.case_id)
         .where(InadequateCycle.state.in_(OPEN), or_(meeting, hos, review))
-    ).all()  # fmt: skip
+    ).all()
     items = []
     for cid, opened, due, ref, to_meet, to_meet_hos, to_review in rows:
         if to_meet:

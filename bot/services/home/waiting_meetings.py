@@ -38,7 +38,7 @@ def escalations(session: Session, person_id: int) -> list[WaitingItem]:
         .join(about, about.id == MeetingInvitee.person_id)
         .where(MeetingInvitee.escalated_to_id == person_id, MeetingInvitee.resolving_at.is_(None),
                MeetingInvitee.escalated_at.is_not(None), ReflectionMeeting.state == MeetingState.PROPOSED)
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("meeting_resolve", iid, at, ref, f"{name} has not answered") for iid, at, ref, name in rows]
 
 
@@ -49,10 +49,10 @@ def suggestions(session: Session, person_id: int, now: dt.datetime) -> list[Wait
     answerer, proposer, worker = aliased(MeetingInvitee), aliased(MeetingInvitee), aliased(MeetingInvitee)
     worker_asked = exists().where(worker.meeting_id == ReflectionMeeting.id, worker.role == InviteeRole.WORKER,
                                   worker.left_out_reason.is_(None),
-                                  worker.person_id != ReflectionMeeting.proposed_by_id)  # fmt: skip
+                                  worker.person_id != ReflectionMeeting.proposed_by_id)
     by_worker = proposer.role == InviteeRole.WORKER
     key = or_(and_(by_worker, answerer.role == InviteeRole.AUDITOR),
-              and_(or_(proposer.id.is_(None), ~by_worker), or_(answerer.role == InviteeRole.WORKER, ~worker_asked)))  # fmt: skip
+              and_(or_(proposer.id.is_(None), ~by_worker), or_(answerer.role == InviteeRole.WORKER, ~worker_asked)))
     rows = session.execute(
         select(MeetingAnswer.id, MeetingAnswer.at, MeetingAnswer.suggested_at, Case.reference, Person.display_name)
         .join(ReflectionMeeting, ReflectionMeeting.id == MeetingAnswer.meeting_id)
@@ -65,9 +65,9 @@ def suggestions(session: Session, person_id: int, now: dt.datetime) -> list[Wait
         .where(ReflectionMeeting.proposed_by_id == person_id, ReflectionMeeting.state == MeetingState.PROPOSED,
                MeetingAnswer.round == ReflectionMeeting.round, MeetingAnswer.kind == AnswerKind.NONE_WORK,
                MeetingAnswer.suggested_at > now, answerer.left_out_reason.is_(None), key)
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("meeting_book", aid, at, ref, name, suggested=suggested)
-            for aid, at, suggested, ref, name in rows]  # fmt: skip
+            for aid, at, suggested, ref, name in rows]
 
 
 def reflection_sheets(session: Session, person_id: int) -> list[WaitingItem]:
@@ -82,5 +82,5 @@ def reflection_sheets(session: Session, person_id: int) -> list[WaitingItem]:
                or_(Case.allocated_worker_id == person_id, Allocation.auditor_id == person_id,
                    Allocation.second_auditor_id == person_id))
         .group_by(Allocation.id, Case.reference)
-    ).all()  # fmt: skip
+    ).all()
     return [WaitingItem("reflection", aid, held or dt.datetime.min.replace(tzinfo=dt.UTC), ref) for aid, held, ref in rows]

@@ -91,7 +91,7 @@ def cycle_context(session: Session, cycle: InadequateCycle, calendar: WorkingCal
 
 
 def tell(session: Session, cycle: InadequateCycle, people: list[tuple[str, Person | None]], *, stage: str,
-          template: Template, now: dt.datetime, calendar: WorkingCalendar, key: str) -> int:  # fmt: skip
+          template: Template, now: dt.datetime, calendar: WorkingCalendar, key: str) -> int:
     """One message per person (their first role in ``people``), keyed ``inadequate:<cycle>:<key>:<person>``."""
     context = cycle_context(session, cycle, calendar)
     told: set[int] = set()
@@ -102,7 +102,7 @@ def tell(session: Session, cycle: InadequateCycle, people: list[tuple[str, Perso
         told.add(person.id)
         written += enqueue(session, key=f"inadequate:{cycle.id}:{key}:{person.id}", template=template,
                            context={**context, "stage": stage, "role": role, "recipient": person_ref(person)}, now=now,
-                           recipient_id=person.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                           recipient_id=person.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
     return written
 
 
@@ -119,16 +119,16 @@ def resolve_reaudits(session: Session, settings: Settings, calendar: WorkingCale
         cycle.state = CycleState.CONTINUED if again else CycleState.CLOSED
         cycle.closed_at = now
         audit_log(session, now=now, action=f"inadequate.{cycle.state.value}", actor_ref="scheduler",
-                  subject_type="inadequate_cycle", subject_id=cycle.id, detail={"reaudit": reaudit.id})  # fmt: skip
+                  subject_type="inadequate_cycle", subject_id=cycle.id, detail={"reaudit": reaudit.id})
         if again:  # the next cycle's opening message says so
             continue
         case = reaudit.allocation.case
         people = [("group_manager", session.get(Person, cycle.group_manager_id) if cycle.group_manager_id else None),
                   ("head_of_service", session.get(Person, cycle.head_of_service_id) if cycle.head_of_service_id else None),
                   ("team_manager", case.team_manager), ("worker", case.allocated_worker),
-                  ("auditor", reaudit.allocation.auditor)]  # fmt: skip
+                  ("auditor", reaudit.allocation.auditor)]
         written += tell(session, cycle, people, stage="closed", template=Template.INADEQUATE_CLOSED, now=now,
-                         calendar=calendar, key="closed")  # fmt: skip
+                         calendar=calendar, key="closed")
     return written
 
 
@@ -157,7 +157,7 @@ def open_cycles(session: Session, settings: Settings, calendar: WorkingCalendar,
 
 
 def _open(session: Session, record: AuditRecord, case: Case, number: int, settings: Settings, calendar: WorkingCalendar,
-          *, now: dt.datetime) -> int:  # fmt: skip
+          *, now: dt.datetime) -> int:
     assert record.finalised_at is not None
     final_on = calendar.local_date(record.finalised_at)
     manager = group_manager_of(session, case)
@@ -166,14 +166,14 @@ def _open(session: Session, record: AuditRecord, case: Case, number: int, settin
         case_id=case.id, record_id=record.id, number=number, state=CycleState.MEETING_DUE, opened_at=now,
         group_manager_id=manager.id if manager else None, head_of_service_id=head.id if head else None,
         review_due=review_due(final_on, settings, calendar), reaudit_latest=add_months(final_on, settings.reaudit_within_months),
-    )  # fmt: skip
+    )
     session.add(cycle)
     session.flush()
     audit_log(session, now=now, action="inadequate.opened", actor_ref="scheduler", subject_type="inadequate_cycle",
               subject_id=cycle.id, detail={"record": record.id, "number": number, "review_due": cycle.review_due.isoformat(),
-                                           "reaudit_latest": cycle.reaudit_latest.isoformat()})  # fmt: skip
+                                           "reaudit_latest": cycle.reaudit_latest.isoformat()})
     people = [("head_of_service", head), ("group_manager", manager), ("team_manager", case.team_manager),
-              ("worker", case.allocated_worker)]  # fmt: skip
+              ("worker", case.allocated_worker)]
     return tell(session, cycle, people, stage="opened", template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar,
-                 key="open")  # fmt: skip
+                 key="open")
 

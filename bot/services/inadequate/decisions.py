@@ -64,17 +64,17 @@ def _recorded(cycle: InadequateCycle, step: Step) -> tuple[dt.datetime | None, i
 def record_step(
     session: Session, cycle_id: int, person: Person | None, step: Step, *, calendar: WorkingCalendar, now: dt.datetime,
     actor_ref: str,
-) -> StepOutcome:  # fmt: skip
+) -> StepOutcome:
     """Record ``step`` of the cycle once, by ``person`` (refused, and logged, unless it is theirs)."""
     query = select(InadequateCycle).where(InadequateCycle.id == cycle_id)
     cycle = session.scalar(query.with_for_update().execution_options(populate_existing=True))
     permission = Permission.RECORD_FOLLOW_UP
     if cycle is None:
         return StepOutcome(refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                                  subject_type="inadequate_cycle", subject_id=cycle_id, told=RefusalCode.NOT_IN_FOLLOW_UP))  # fmt: skip
+                                  subject_type="inadequate_cycle", subject_id=cycle_id, told=RefusalCode.NOT_IN_FOLLOW_UP))
     case = session.get_one(AuditRecord, cycle.record_id).allocation.case
     decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type="inadequate_cycle",
-                     subject_id=cycle.id, deciders=_deciders(cycle, case.team_manager_id, step))  # fmt: skip
+                     subject_id=cycle.id, deciders=_deciders(cycle, case.team_manager_id, step))
     if not decision.allowed:
         return StepOutcome(decision)
     assert person is not None
@@ -82,7 +82,7 @@ def record_step(
     if at is not None:
         by = session.get(Person, by_id) if by_id else None
         return StepOutcome(decision, late={"what": f"inadequate_{step.value}", "reference": case.reference,
-                                           "by": person_ref(by), "at": at.isoformat()})  # fmt: skip
+                                           "by": person_ref(by), "at": at.isoformat()})
     if step == Step.MEETING:
         cycle.meeting_held_at, cycle.meeting_held_by_id = now, person.id
         if cycle.state == CycleState.MEETING_DUE:
@@ -95,7 +95,7 @@ def record_step(
         cycle.head_of_service_meeting_at = now
     session.flush()
     audit_log(session, now=now, action=f"inadequate.{step.value}_held", actor=person, actor_ref=actor_ref,
-              subject_type="inadequate_cycle", subject_id=cycle.id)  # fmt: skip
+              subject_type="inadequate_cycle", subject_id=cycle.id)
     edit_messages(session, cycle, calendar, suffix=step.value, now=now)
     return StepOutcome(decision)
 
@@ -114,4 +114,4 @@ def edit_messages(session: Session, cycle: InadequateCycle, calendar: WorkingCal
         enqueue(session, key=f"{row.idempotency_key}:{suffix}", template=Template.INADEQUATE_FOLLOW_UP,
                 context={**row.context, **facts}, now=now, recipient_id=row.recipient_id, replaces_key=row.idempotency_key)
         for row in sent
-    )  # fmt: skip
+    )

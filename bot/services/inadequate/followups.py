@@ -52,14 +52,14 @@ def plan_followups(session: Session, settings: Settings, calendar: WorkingCalend
             if due >= 1:
                 asked = ("group_manager", manager) if manager is not None else ("team_manager", case.team_manager)
                 written += tell(session, cycle, [asked], stage="meeting_reminder",
-                                template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar, key=f"meeting:{due}")  # fmt: skip
+                                template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar, key=f"meeting:{due}")
         if cycle.review_held_at is None and cycle.review_due is not None:
             notice = calendar.add_working_days(cycle.review_due, -REVIEW_NOTICE_WORKING_DAYS)
             if today >= notice:
                 stage = "review_reminder" if today >= cycle.review_due else "review"
                 written += tell(session, cycle, [("group_manager", manager), ("team_manager", case.team_manager)],
                                 stage=stage, template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar,
-                                key=stage)  # fmt: skip
+                                key=stage)
     return written
 
 
@@ -92,7 +92,7 @@ def place_reaudits(session: Session, settings: Settings, calendar: WorkingCalend
         allocation = allocate_reaudit(
             session, settings, case_id=cycle.case_id, month=month, due_date=due, cycle_id=cycle.id, now=now,
             previous={p for p in (previous.auditor_id, previous.second_auditor_id) if p is not None},
-        )  # fmt: skip
+        )
         if allocation is not None:
             cycle.reaudit_allocation_id = allocation.id
             session.flush()

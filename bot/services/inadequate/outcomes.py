@@ -53,7 +53,7 @@ def previous_actions(session: Session, allocation: Allocation) -> list[AuditActi
         .where(AuditAction.record_id == record_id, AuditAction.status != ActionStatus.WITHDRAWN)
         .order_by(AuditAction.id)
         .limit(MAX_SHOWN)
-    ))  # fmt: skip
+    ))
 
 
 def previous_context(actions: list[AuditAction]) -> list[dict[str, Any]]:
@@ -62,7 +62,7 @@ def previous_context(actions: list[AuditAction]) -> list[dict[str, Any]]:
         {"id": a.id, "text": a.text, "owner": person_ref(a.owner), "due_date": a.due_date.isoformat(), "status": a.status.value,
          "outcome": a.outcome}
         for a in actions
-    ]  # fmt: skip
+    ]
 
 
 def check_outcomes(values: Mapping[str, Any], actions: list[AuditAction]) -> tuple[dict[str, str], dict[int, ActionOutcome]]:
@@ -87,4 +87,4 @@ def store_outcomes(
         if action.id in chosen:
             action.outcome, action.outcome_record_id, action.outcome_at = chosen[action.id].value, record.id, now
     audit_log(session, now=now, action="audit.action_outcomes", actor_ref="", subject_type="audit_record", subject_id=record.id,
-              detail={"outcomes": {str(k): v.value for k, v in chosen.items()}})  # fmt: skip
+              detail={"outcomes": {str(k): v.value for k, v in chosen.items()}})

@@ -56,10 +56,10 @@ def _answerable(
     meeting = _locked(session, proposal.meeting_id) if proposal is not None else None
     if proposal is None or meeting is None:
         decision = refuse(session, person, Permission.ANSWER_MEETING, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                          subject_type="meeting_proposal", subject_id=proposal_id, told=RefusalCode.NOT_INVITED)  # fmt: skip
+                          subject_type="meeting_proposal", subject_id=proposal_id, told=RefusalCode.NOT_INVITED)
         return MeetingOutcome(decision), None, None
     decision = check(session, person, Permission.ANSWER_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting",
-                     subject_id=meeting.id, deciders={i.person_id for i in asked(meeting)})  # fmt: skip
+                     subject_id=meeting.id, deciders={i.person_id for i in asked(meeting)})
     if not decision.allowed:
         return MeetingOutcome(decision), None, None
     assert person is not None
@@ -77,18 +77,18 @@ def _lookup(
     session: Session, model: type[MeetingAnswer | MeetingInvitee], row_id: int, person: Person | None,
     permission: Permission, told: RefusalCode, deciders: Callable[[Any, ReflectionMeeting], set[int]], *,
     now: dt.datetime, actor_ref: str, on_row: bool = False,
-) -> tuple[Any, ReflectionMeeting | None, MeetingOutcome | None]:  # fmt: skip
+) -> tuple[Any, ReflectionMeeting | None, MeetingOutcome | None]:
     """A meeting's answer or invitee and its meeting (locked), if ``person`` is one of its ``deciders``;
     else the refusal (logged against the row with ``on_row``, else the meeting; a made-up id as itself)."""
     row = session.get(model, row_id)
     meeting = _locked(session, row.meeting_id) if row is not None else None
     if row is None or meeting is None:
         decision = refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                          subject_type=model.__tablename__, subject_id=row_id, told=told)  # fmt: skip
+                          subject_type=model.__tablename__, subject_id=row_id, told=told)
         return None, None, MeetingOutcome(decision)
     subject = ("meeting_invitee", row.id) if on_row else ("meeting", meeting.id)
     decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type=subject[0], subject_id=subject[1],
-                     deciders=deciders(row, meeting))  # fmt: skip
+                     deciders=deciders(row, meeting))
     if not decision.allowed:
         return None, None, MeetingOutcome(decision)
     return row, meeting, None
@@ -100,7 +100,7 @@ def _answer_of(meeting: ReflectionMeeting, person_id: int) -> MeetingAnswer | No
 
 def _store_answer(session: Session, meeting: ReflectionMeeting, person: Person, kind: AnswerKind, *, now: dt.datetime,
                   proposal_id: int | None = None, suggested_at: dt.datetime | None = None,
-                  note: str | None = None) -> None:  # fmt: skip
+                  note: str | None = None) -> None:
     """Record this round's answer (a late answer replaces the attempt its silence counted)."""
     row = _answer_of(meeting, person.id)
     if row is None:
@@ -124,26 +124,26 @@ def choose_time(
         return outcome
     _store_answer(session, meeting, person, AnswerKind.ACCEPTED, now=now, proposal_id=proposal.id)
     audit_log(session, now=now, action="meeting.answered", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id, detail={"round": meeting.round, "answer": "accepted"})  # fmt: skip
+              subject_id=meeting.id, detail={"round": meeting.round, "answer": "accepted"})
     if person.id in key_people(meeting):
         book(session, meeting, proposal.starts_at, person, calendar, now=now, actor_ref=actor_ref)
     else:
         edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"answered{meeting.round}", calendar=calendar, now=now,
-                  key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
+                  key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")
     return outcome
 
 
 def book(session: Session, meeting: ReflectionMeeting, starts_at: dt.datetime, by: Person, calendar: WorkingCalendar, *,
-         now: dt.datetime, actor_ref: str) -> None:  # fmt: skip
+         now: dt.datetime, actor_ref: str) -> None:
     """Book the meeting: proposals edited, the booking and the invite to everyone in it."""
     meeting.state, meeting.starts_at, meeting.booked_at, meeting.booked_by_id = MeetingState.BOOKED, starts_at, now, by.id
     session.flush()
     audit_log(session, now=now, action="meeting.booked", actor=by, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id)  # fmt: skip
+              subject_id=meeting.id)
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix="booked", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:")  # fmt: skip
+              prefix=f"meeting:{meeting.id}:")
     edit_sent(session, meeting, Template.MEETING_NOTICE, suffix="booked", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:unanswered:", extra={"settled": True})  # fmt: skip
+              prefix=f"meeting:{meeting.id}:unanswered:", extra={"settled": True})
     facts = meeting_context(meeting, calendar)
     organisers = {p.id for p in auditors_of(meeting.allocation)} | {meeting.proposed_by_id}
     for invitee in attending(meeting):
@@ -151,7 +151,7 @@ def book(session: Session, meeting: ReflectionMeeting, starts_at: dt.datetime, b
                 context={**facts, "open": True, "to": person_ref(invitee.person), "booked_by": person_ref(by),
                          "organiser_view": invitee.person_id in organisers},
                 now=now, recipient_id=invitee.person_id, priority=Priority.NORMAL,
-                not_before=calendar.next_working_moment(now))  # fmt: skip
+                not_before=calendar.next_working_moment(now))
     invite_rows(session, meeting, calendar, now=now)
 
 
@@ -164,14 +164,14 @@ def open_decline(
         start, end = calendar.working_hours
         latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=meeting.minutes)).time()
         outcome.form = {**meeting_context(meeting, calendar), "proposal_id": proposal.id, "earliest": start.strftime("%H:%M"),
-                        "latest": latest.strftime("%H:%M")}  # fmt: skip
+                        "latest": latest.strftime("%H:%M")}
     return outcome
 
 
 def decline(
     session: Session, proposal_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """None of these work: recorded, and the proposer told (with the suggested time, if any)."""
     outcome, meeting, proposal = _answerable(session, proposal_id, person, now=now, actor_ref=actor_ref)
     if meeting is None or proposal is None:
@@ -196,13 +196,13 @@ def decline(
     assert answer is not None
     audit_log(session, now=now, action="meeting.answered", actor=person, actor_ref=actor_ref, subject_type="meeting",
               subject_id=meeting.id,
-              detail={"round": meeting.round, "answer": "none_work", "suggested": suggested is not None})  # fmt: skip
+              detail={"round": meeting.round, "answer": "none_work", "suggested": suggested is not None})
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"answered{meeting.round}", calendar=calendar, now=now,
-              key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")  # fmt: skip
+              key=f"meeting:{meeting.id}:r{meeting.round}:ask:{person.id}")
     bookable = suggested is not None and person.id in key_people(meeting)
     tell(session, meeting, [meeting.proposed_by], kind="none_work", key=f"r{meeting.round}:none:{person.id}", calendar=calendar,
          now=now, extra={"from": person_ref(person), "suggested_at": suggested.isoformat() if suggested else None,
-                         "note": note or None, "answer_id": answer.id if bookable else None})  # fmt: skip
+                         "note": note or None, "answer_id": answer.id if bookable else None})
     return outcome
 
 
@@ -212,7 +212,7 @@ def book_suggestion(
     """The proposer books the time the key person suggested instead."""
     answer, meeting, refused = _lookup(session, MeetingAnswer, answer_id, person, Permission.ARRANGE_MEETING,
                                        RefusalCode.NOT_IN_MEETING, lambda _, m: {m.proposed_by_id}, now=now,
-                                       actor_ref=actor_ref)  # fmt: skip
+                                       actor_ref=actor_ref)
     if refused is not None:
         return refused
     assert meeting is not None
@@ -231,11 +231,11 @@ def book_suggestion(
 def escalate(
     session: Session, invitee_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """Escalate someone's unanswered requests to the group manager (Hull A.12), once."""
     invitee, meeting, refused = _lookup(session, MeetingInvitee, invitee_id, person, Permission.ARRANGE_MEETING,
                                         RefusalCode.NOT_IN_MEETING, lambda _, m: {p.id for p in auditors_of(m.allocation)},
-                                        now=now, actor_ref=actor_ref)  # fmt: skip
+                                        now=now, actor_ref=actor_ref)
     if refused is not None:
         return refused
     assert meeting is not None
@@ -245,7 +245,7 @@ def escalate(
     if invitee.escalated_at is not None:
         by = session.scalar(select(Person).where(Person.id == invitee.escalated_to_id)) if invitee.escalated_to_id else None
         return MeetingOutcome(decision, late={**late_context(meeting, "escalated"), "at": invitee.escalated_at.isoformat(),
-                                              "resolver": person_ref(by) or NO_GROUP_MANAGER})  # fmt: skip
+                                              "resolver": person_ref(by) or NO_GROUP_MANAGER})
     if meeting.state != MeetingState.PROPOSED:  # booked, held or cancelled since the offer
         return MeetingOutcome(decision, late=late_context(meeting, meeting.state.value))
     if unanswered(meeting, invitee.person_id) < settings.meeting_attempts:
@@ -254,18 +254,18 @@ def escalate(
     invitee.escalated_at, invitee.escalated_to_id = now, manager.id if manager else None
     session.flush()
     audit_log(session, now=now, action="meeting.escalated", actor=person, actor_ref=actor_ref, subject_type="meeting_invitee",
-              subject_id=invitee.id, detail={"to": manager.id if manager else None})  # fmt: skip
+              subject_id=invitee.id, detail={"to": manager.id if manager else None})
     attempts = unanswered(meeting, invitee.person_id)
     extra = {"about": person_ref(invitee.person), "about_role": invitee.role.value, "attempts": attempts,
-             "invitee_id": invitee.id, "by": person_ref(person), "open": True}  # fmt: skip
+             "invitee_id": invitee.id, "by": person_ref(person), "open": True}
     if manager is not None:
         facts = meeting_context(meeting, calendar)
         enqueue(session, key=f"meeting:{meeting.id}:escalation:{invitee.id}", template=Template.MEETING_ESCALATION,
                 context={**facts, **extra, "to": person_ref(manager)}, now=now, recipient_id=manager.id,
-                priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
     edit_sent(session, meeting, Template.MEETING_NOTICE, suffix="escalated", calendar=calendar, now=now,
               prefix=f"meeting:{meeting.id}:unanswered:{invitee.person_id}:",
-              extra={"escalated_to": person_ref(manager), "escalated": True})  # fmt: skip
+              extra={"escalated_to": person_ref(manager), "escalated": True})
     return MeetingOutcome(decision)
 
 
@@ -275,7 +275,7 @@ def resolve(
     """The group manager takes the escalation on: the auditor is told, the message edited."""
     invitee, meeting, refused = _lookup(session, MeetingInvitee, invitee_id, person, Permission.RESOLVE_MEETING,
                                         RefusalCode.NOT_ASKED_TO_RESOLVE, lambda i, _: {i.escalated_to_id} - {None}, now=now,
-                                        actor_ref=actor_ref, on_row=True)  # fmt: skip
+                                        actor_ref=actor_ref, on_row=True)
     if refused is not None:
         return refused
     assert meeting is not None
@@ -284,15 +284,15 @@ def resolve(
     session.refresh(invitee, with_for_update=True)
     if invitee.resolving_at is not None:
         return MeetingOutcome(decision, late={**late_context(meeting, "resolving"), "at": invitee.resolving_at.isoformat(),
-                                              "by": person_ref(person)})  # fmt: skip
+                                              "by": person_ref(person)})
     invitee.resolving_at = now
     session.flush()
     audit_log(session, now=now, action="meeting.resolving", actor=person, actor_ref=actor_ref, subject_type="meeting_invitee",
-              subject_id=invitee.id)  # fmt: skip
+              subject_id=invitee.id)
     edit_sent(session, meeting, Template.MEETING_ESCALATION, suffix="resolving", calendar=calendar, now=now,
-              key=f"meeting:{meeting.id}:escalation:{invitee.id}", extra={"resolving_at": now.isoformat()})  # fmt: skip
+              key=f"meeting:{meeting.id}:escalation:{invitee.id}", extra={"resolving_at": now.isoformat()})
     tell(session, meeting, auditors_of(meeting.allocation), kind="resolving", key=f"resolving:{invitee.id}", calendar=calendar,
-         now=now, extra={"about": person_ref(invitee.person), "by": person_ref(person)})  # fmt: skip
+         now=now, extra={"about": person_ref(invitee.person), "by": person_ref(person)})
     return MeetingOutcome(decision)
 
 

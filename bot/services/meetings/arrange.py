@@ -92,7 +92,7 @@ def late_context(meeting: ReflectionMeeting, why: str, **extra: Any) -> dict[str
     by = meeting.cancelled_by_id if why == "cancelled" else None
     return {"what": "meeting", "why": why, "reference": meeting.allocation.case.reference,
             "starts_at": meeting.starts_at.isoformat() if meeting.starts_at else None,
-            "at": at.isoformat() if at else None, "by": {"id": by, "name": ""} if by else None, **extra}  # fmt: skip
+            "at": at.isoformat() if at else None, "by": {"id": by, "name": ""} if by else None, **extra}
 
 
 def _closed(allocation: Allocation) -> dict[str, Any]:
@@ -106,10 +106,10 @@ def _start(
     allocation = _allocation(session, allocation_id, lock=lock)
     if allocation is None:
         decision = refuse(session, person, Permission.ARRANGE_MEETING, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                          subject_type="allocation", subject_id=allocation_id, told=RefusalCode.NOT_IN_MEETING)  # fmt: skip
+                          subject_type="allocation", subject_id=allocation_id, told=RefusalCode.NOT_IN_MEETING)
         return MeetingOutcome(decision), None
     decision = check(session, person, Permission.ARRANGE_MEETING, now=now, actor_ref=actor_ref, subject_type="allocation",
-                     subject_id=allocation.id, deciders=arrangers(allocation))  # fmt: skip
+                     subject_id=allocation.id, deciders=arrangers(allocation))
     if not decision.allowed:
         return MeetingOutcome(decision), None
     if allocation.state != AllocationState.ALLOCATED:
@@ -120,7 +120,7 @@ def _start(
 def open_form(
     session: Session, allocation_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """The propose form for this person, unless refused or the meeting is already booked."""
     outcome, allocation = _start(session, allocation_id, person, now=now, actor_ref=actor_ref, lock=False)
     if allocation is None:
@@ -135,7 +135,7 @@ def open_form(
 
 
 def _form_context(allocation: Allocation, person: Person, settings: Settings, calendar: WorkingCalendar, *,
-                  meeting: ReflectionMeeting | None) -> dict[str, Any]:  # fmt: skip
+                  meeting: ReflectionMeeting | None) -> dict[str, Any]:
     start, end = calendar.working_hours
     latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=settings.meeting_minutes)).time()
     others = [(role, p) for role, p in candidates(allocation) if p.id != person.id]
@@ -147,7 +147,7 @@ def _form_context(allocation: Allocation, person: Person, settings: Settings, ca
         "round": meeting.round if meeting else 0, "place": meeting.place if meeting else "",
         "invitees": [{"role": role.value, "person": person_ref(p), "field": leave_out_field(role),
                       "may_leave_out": role != InviteeRole.AUDITOR, "reason": kept.get(p.id) or ""} for role, p in others],
-    }  # fmt: skip
+    }
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def check_time(
     if local < start or finish > end or finish < local:
         latest = (dt.datetime.combine(day, end) - dt.timedelta(minutes=settings.meeting_minutes)).time()
         return None, TimeProblem("time", f"Choose a time in working hours, between {start:%H:%M} and {latest:%H:%M} "
-                                         f"(the meeting lasts {settings.meeting_minutes} minutes).")  # fmt: skip
+                                         f"(the meeting lasts {settings.meeting_minutes} minutes).")
     moment = calendar.utc(day, local)
     if moment <= now:
         return None, TimeProblem("time", "That time has passed: choose a later one.")
@@ -200,7 +200,7 @@ def read_time(
 
 
 def _times(values: Mapping[str, Any], calendar: WorkingCalendar, settings: Settings, now: dt.datetime,
-           errors: dict[str, str]) -> list[dt.datetime]:  # fmt: skip
+           errors: dict[str, str]) -> list[dt.datetime]:
     chosen: list[dt.datetime] = []
     for n in range(1, MAX_TIMES + 1):
         moment, problem = read_time(values, n, calendar, settings, now=now)
@@ -226,7 +226,7 @@ def typed_text(session: Session, text: str, limit: int, what: str, settings: Set
 def propose(
     session: Session, allocation_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str, expected_round: int | None = None,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """Propose two or three times (a new meeting, or a new round of the open one) to the others.
 
     ``expected_round``: the round the form was opened on (0: no meeting yet); someone else's times
@@ -273,12 +273,12 @@ def propose(
             allocation_id=allocation.id, uid=f"{uuid.uuid4()}@auditbot", sequence=0, state=MeetingState.PROPOSED,
             proposed_by_id=person.id, organiser_id=(auditors_of(allocation) or [allocation.auditor])[0].id, place=place,
             minutes=settings.meeting_minutes, round=1, round_sent_at=now, created_at=now,
-        )  # fmt: skip
+        )
         session.add(meeting)
         session.flush()
     else:
         edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix=f"replaced{meeting.round + 1}", calendar=calendar,
-                  now=now, prefix=f"meeting:{meeting.id}:r{meeting.round}:")  # fmt: skip
+                  now=now, prefix=f"meeting:{meeting.id}:r{meeting.round}:")
         meeting.round += 1
         meeting.round_sent_at, meeting.place, meeting.proposed_by_id = now, place, person.id
     _set_invitees(session, meeting, [(proposer_role, person), *people], left_out)
@@ -287,13 +287,13 @@ def propose(
     session.flush()
     session.refresh(meeting)
     audit_log(session, now=now, action="meeting.proposed", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id, detail={"round": meeting.round, "times": len(times), "left_out": len(left_out)})  # fmt: skip
+              subject_id=meeting.id, detail={"round": meeting.round, "times": len(times), "left_out": len(left_out)})
     _ask(session, meeting, calendar, now=now)
     return outcome
 
 
 def _set_invitees(session: Session, meeting: ReflectionMeeting, people: list[tuple[InviteeRole, Person]],
-                  left_out: dict[int, str]) -> None:  # fmt: skip
+                  left_out: dict[int, str]) -> None:
     """The people of this round: asked, or left out with a reason; anyone no longer on the case is left out."""
     current = {i.person_id: i for i in meeting.invitees}
     for role, person in people:
@@ -317,5 +317,5 @@ def _ask(session: Session, meeting: ReflectionMeeting, calendar: WorkingCalendar
                            template=Template.MEETING_PROPOSAL, context={**facts, "open": True, "to": person_ref(invitee.person),
                                                                           "role": invitee.role.value},
                            now=now, recipient_id=invitee.person_id, priority=Priority.NORMAL,
-                           not_before=calendar.next_working_moment(now))  # fmt: skip
+                           not_before=calendar.next_working_moment(now))
     return written

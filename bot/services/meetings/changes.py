@@ -33,11 +33,11 @@ def _booked_meeting(
     meeting = session.scalar(query.with_for_update().execution_options(populate_existing=True))
     if meeting is None:
         decision = refuse(session, person, Permission.ARRANGE_MEETING, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                          subject_type="meeting", subject_id=meeting_id, told=RefusalCode.NOT_IN_MEETING)  # fmt: skip
+                          subject_type="meeting", subject_id=meeting_id, told=RefusalCode.NOT_IN_MEETING)
         return MeetingOutcome(decision), None
     deciders = {p.id for p in auditors_of(meeting.allocation)} | {meeting.proposed_by_id}
     decision = check(session, person, Permission.ARRANGE_MEETING, now=now, actor_ref=actor_ref, subject_type="meeting",
-                     subject_id=meeting.id, deciders=deciders)  # fmt: skip
+                     subject_id=meeting.id, deciders=deciders)
     if not decision.allowed:
         return MeetingOutcome(decision), None
     if meeting.state == MeetingState.CANCELLED:
@@ -50,7 +50,7 @@ def _booked_meeting(
 def open_move_form(
     session: Session, meeting_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """The move form: one new time and the place."""
     outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
     if meeting is None:
@@ -58,14 +58,14 @@ def open_move_form(
     start, end = calendar.working_hours
     latest = (dt.datetime.combine(dt.date.today(), end) - dt.timedelta(minutes=meeting.minutes)).time()
     outcome.form = {**meeting_context(meeting, calendar), "mode": "move", "earliest": start.strftime("%H:%M"),
-                    "latest": latest.strftime("%H:%M"), "invitees": []}  # fmt: skip
+                    "latest": latest.strftime("%H:%M"), "invitees": []}
     return outcome
 
 
 def move(
     session: Session, meeting_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> MeetingOutcome:  # fmt: skip
+) -> MeetingOutcome:
     """Move a booked meeting to one new time: same UID, SEQUENCE + 1, everyone's booking edited and re-invited."""
     outcome, meeting = _booked_meeting(session, meeting_id, person, now=now, actor_ref=actor_ref)
     if meeting is None:
@@ -83,7 +83,7 @@ def move(
     elif moment == meeting.starts_at:
         errors[when_field(1, "time")] = "The meeting is already at this time."
     place, problem = typed_text(session, str(values.get("place") or meeting.place), MAX_PLACE, "The place", settings,
-                            calendar.local_date(now))  # fmt: skip
+                            calendar.local_date(now))
     if problem or not place:
         errors["place"] = problem or "Say where: a room, or a call link."
     if errors:
@@ -94,9 +94,9 @@ def move(
     meeting.booked_at, meeting.booked_by_id = now, person.id
     session.flush()
     audit_log(session, now=now, action="meeting.moved", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id, detail={"sequence": meeting.sequence})  # fmt: skip
+              subject_id=meeting.id, detail={"sequence": meeting.sequence})
     edit_sent(session, meeting, Template.MEETING_CONFIRMED, suffix=f"s{meeting.sequence}", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:confirmed:")  # fmt: skip
+              prefix=f"meeting:{meeting.id}:confirmed:")
     invite_rows(session, meeting, calendar, now=now)
     return outcome
 
@@ -114,7 +114,7 @@ def cancel(
 
 
 def call_off(session: Session, meeting: ReflectionMeeting, person: Person | None, calendar: WorkingCalendar, *,
-             now: dt.datetime, actor_ref: str) -> None:  # fmt: skip
+             now: dt.datetime, actor_ref: str) -> None:
     """Proposals edited away, bookings edited, a METHOD:CANCEL invite to everyone once booked.
 
     ``person`` None: the bot calls it off, because the audit went to another auditor or closed."""
@@ -124,14 +124,14 @@ def call_off(session: Session, meeting: ReflectionMeeting, person: Person | None
         meeting.sequence += 1
     session.flush()
     audit_log(session, now=now, action="meeting.cancelled", actor=person, actor_ref=actor_ref, subject_type="meeting",
-              subject_id=meeting.id)  # fmt: skip
+              subject_id=meeting.id)
     extra = {"cancelled_by": person_ref(person)}
     edit_sent(session, meeting, Template.MEETING_PROPOSAL, suffix="cancelled", calendar=calendar, now=now,
-              prefix=f"meeting:{meeting.id}:", extra=extra)  # fmt: skip
+              prefix=f"meeting:{meeting.id}:", extra=extra)
     if was_booked:
         edit_sent(session, meeting, Template.MEETING_CONFIRMED, suffix="cancelled", calendar=calendar, now=now,
-                  prefix=f"meeting:{meeting.id}:confirmed:", extra=extra)  # fmt: skip
+                  prefix=f"meeting:{meeting.id}:confirmed:", extra=extra)
         invite_rows(session, meeting, calendar, now=now)
     else:
         tell(session, meeting, [i.person for i in asked(meeting)], kind="withdrawn", key="withdrawn", calendar=calendar,
-             now=now, extra=extra)  # fmt: skip
+             now=now, extra=extra)

@@ -126,7 +126,7 @@ def invite_rows(session: Session, meeting: ReflectionMeeting, calendar: WorkingC
         place=meeting.place, organiser=Attendee(meeting.organiser.email, meeting.organiser.display_name), stamp=now,
         attendees=tuple(Attendee(i.person.email, i.person.display_name, i.person_id in accepted) for i in people),
         cancelled=cancelled,
-    )  # fmt: skip
+    )
     content = build_invite(facts, calendar.tz)
     label = "cancelled" if cancelled else (f"update {meeting.sequence}" if meeting.sequence else "invite")
     written = 0
@@ -136,10 +136,10 @@ def invite_rows(session: Session, meeting: ReflectionMeeting, calendar: WorkingC
             "reference": case.reference, "starts_at": meeting.starts_at.isoformat(), "place": meeting.place,
             "invite": {"filename": f"reflection-meeting-{_safe(case.reference)}.ics",
                        "title": f"Reflection meeting {case.reference} (meeting {meeting.id}, {label})", "content": content},
-        }  # fmt: skip
+        }
         written += enqueue(session, key=f"meeting:{meeting.id}:invite:s{meeting.sequence}:{invitee.person_id}",
                            template=Template.MEETING_INVITE, context=context, now=now, recipient_id=invitee.person_id,
-                           priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                           priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
     return written
 
 
@@ -150,7 +150,7 @@ def _safe(reference: str) -> str:
 def tell(
     session: Session, meeting: ReflectionMeeting, people: Iterable[Person | None], *, kind: str, key: str,
     calendar: WorkingCalendar, now: dt.datetime, extra: dict[str, Any] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """A ``MEETING_NOTICE`` of ``kind`` to each person (once per ``key``), in working hours."""
     facts = meeting_context(meeting, calendar)
     written = 0
@@ -160,14 +160,14 @@ def tell(
         written += enqueue(session, key=f"meeting:{meeting.id}:{key}:{person.id}", template=Template.MEETING_NOTICE,
                            context={**facts, **(extra or {}), "kind": kind, "to": person_ref(person)}, now=now,
                            recipient_id=person.id, priority=Priority.NORMAL,
-                           not_before=calendar.next_working_moment(now))  # fmt: skip
+                           not_before=calendar.next_working_moment(now))
     return written
 
 
 def edit_sent(
     session: Session, meeting: ReflectionMeeting, template: Template, *, suffix: str, calendar: WorkingCalendar,
     now: dt.datetime, prefix: str | None = None, key: str | None = None, extra: dict[str, Any] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Edit in place the messages of ``template`` sent about the meeting (originals, not edits): the one
     sent under ``key``, or every one whose key starts with ``prefix`` (which ends with ``:``, so person 1's
     prefix is never person 10's)."""
@@ -183,7 +183,7 @@ def edit_sent(
                 context={**row.context, **facts, **(extra or {}), "open": False}, now=now, recipient_id=row.recipient_id,
                 replaces_key=row.idempotency_key)
         for row in sent
-    )  # fmt: skip
+    )
 
 
 def open_meeting(session: Session, allocation_id: int, *, lock: bool = False) -> ReflectionMeeting | None:

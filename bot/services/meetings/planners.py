@@ -40,7 +40,7 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
     proposed = session.scalars(
         select(ReflectionMeeting).join(Allocation, Allocation.id == ReflectionMeeting.allocation_id)
         .where(ReflectionMeeting.state == MeetingState.PROPOSED, Allocation.state == AllocationState.ALLOCATED)
-    ).all()  # fmt: skip
+    ).all()
     for meeting in proposed:
         if now < answer_deadline(meeting, settings, calendar):
             continue
@@ -49,7 +49,7 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
             if invitee.person_id in answered or (invitee.role not in CHASED and invitee.role != InviteeRole.AUDITOR):
                 continue
             session.add(MeetingAnswer(meeting_id=meeting.id, round=meeting.round, person_id=invitee.person_id,
-                                      kind=AnswerKind.NO_ANSWER, at=now))  # fmt: skip
+                                      kind=AnswerKind.NO_ANSWER, at=now))
             session.flush()
             session.refresh(meeting)
             attempts = unanswered(meeting, invitee.person_id)
@@ -57,14 +57,14 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
             key = f"unanswered:{invitee.person_id}:{attempts}"
             if invitee.role == InviteeRole.AUDITOR:  # the worker proposed (Hull A.11)
                 written += tell(session, meeting, [invitee.person], kind="answer_due", key=key, calendar=calendar, now=now,
-                                extra=about)  # fmt: skip
+                                extra=about)
                 written += tell(session, meeting, [meeting.proposed_by], kind="auditor_silent", key=key, calendar=calendar,
-                                now=now, extra=about)  # fmt: skip
+                                now=now, extra=about)
                 continue
             offer = attempts >= settings.meeting_attempts and invitee.escalated_at is None
             written += tell(session, meeting, auditors_of(meeting.allocation), kind="unanswered", key=key, calendar=calendar,
                             now=now, extra={**about, "needed": settings.meeting_attempts,
-                                            "invitee_id": invitee.id if offer else None})  # fmt: skip
+                                            "invitee_id": invitee.id if offer else None})
     return written
 
 
@@ -88,7 +88,7 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
         exists().where(ReflectionMeeting.allocation_id == Allocation.id, ReflectionMeeting.state == MeetingState.PROPOSED,
                        MeetingProposal.meeting_id == ReflectionMeeting.id, MeetingProposal.round == ReflectionMeeting.round,
                        MeetingProposal.starts_at > now)
-    )  # fmt: skip
+    )
     arranged = booked | pending
     # everyone it names now was nudged already: not loaded again on every tick (a new co-auditor or worker still is)
     nudged = (
@@ -102,7 +102,7 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
         .join(Case, Case.id == Allocation.case_id)
         .where(Allocation.state == AllocationState.ALLOCATED, Allocation.due_date >= today, AuditMonth.paused.is_(False),
                Allocation.created_at <= now - dt.timedelta(days=settings.meeting_nudge_working_days), ~arranged, ~nudged)
-    ).all()  # fmt: skip
+    ).all()
     written = 0
     for allocation in due:
         if calendar.add_working_days(calendar.local_date(allocation.created_at), settings.meeting_nudge_working_days) > today:
@@ -111,14 +111,14 @@ def plan_nudges(session: Session, settings: Settings, calendar: WorkingCalendar,
         facts = {"allocation_id": allocation.id, "reference": case.reference, "team": case.team.name,
                  "audit_type": allocation.audit_type.value, "due_date": allocation.due_date.isoformat(),
                  "worker": person_ref(case.allocated_worker), "auditor": person_ref(allocation.auditor),
-                 "days": settings.meeting_nudge_working_days, "open": True}  # fmt: skip
+                 "days": settings.meeting_nudge_working_days, "open": True}
         people = [("nudge_auditor", p) for p in auditors_of(allocation)]
         if case.allocated_worker is not None and case.allocated_worker.active:
             people.append(("nudge_worker", case.allocated_worker))
         for kind, person in people:
             written += enqueue(session, key=f"{NUDGE_KEY}{allocation.id}:{person.id}", template=Template.MEETING_NOTICE,
                                context={**facts, "kind": kind, "to": person_ref(person)}, now=now, recipient_id=person.id,
-                               priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                               priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
     return written
 
 
@@ -135,7 +135,7 @@ def plan_reminders(session: Session, settings: Settings, calendar: WorkingCalend
         remind_on = calendar.add_working_days(day, -1)
         if remind_on <= today < day and calendar.local_date(meeting.booked_at) < remind_on:
             written += tell(session, meeting, [i.person for i in attending(meeting)], kind="reminder",
-                            key=f"reminder:s{meeting.sequence}", calendar=calendar, now=now, extra={"open": True})  # fmt: skip
+                            key=f"reminder:s{meeting.sequence}", calendar=calendar, now=now, extra={"open": True})
     return written
 
 
@@ -164,7 +164,7 @@ def plan_stale(session: Session, settings: Settings, calendar: WorkingCalendar, 
             | ((ReflectionMeeting.organiser_id != Allocation.auditor_id)
                & ((Allocation.second_auditor_id.is_(None)) | (ReflectionMeeting.organiser_id != Allocation.second_auditor_id))),
         ).with_for_update(of=ReflectionMeeting)
-    ).all()  # fmt: skip
+    ).all()
     for meeting in stale:
         call_off(session, meeting, None, calendar, now=now, actor_ref="scheduler")
     return len(stale)

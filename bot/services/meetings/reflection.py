@@ -113,7 +113,7 @@ class SheetOutcome:
 def held_meeting(session: Session, allocation_id: int) -> ReflectionMeeting | None:
     """The allocation's latest meeting marked held, if any."""
     query = select(ReflectionMeeting).where(ReflectionMeeting.allocation_id == allocation_id,
-                                            ReflectionMeeting.state == MeetingState.HELD)  # fmt: skip
+                                            ReflectionMeeting.state == MeetingState.HELD)
     return session.scalar(query.order_by(ReflectionMeeting.held_at.desc(), ReflectionMeeting.id.desc()))
 
 
@@ -165,13 +165,13 @@ def send_sheet(session: Session, meeting: ReflectionMeeting, calendar: WorkingCa
     recipients += [("auditor", a) for a in _auditors(allocation) if a.id not in {p.id for _, p in recipients}]
     base = {"allocation_id": allocation.id, "meeting_id": meeting.id, "reference": allocation.case.reference,
             "held_at": (meeting.held_at or now).isoformat(), "worker": person_ref(worker),
-            "questions": len(questions()), "answered": None}  # fmt: skip
+            "questions": len(questions()), "answered": None}
     return sum(
         enqueue(session, key=f"meeting:{meeting.id}:sheet:{person.id}", template=Template.REFLECTION_SHEET,
                 context={**base, "role": role}, now=now, recipient_id=person.id, priority=Priority.NORMAL,
                 not_before=calendar.next_working_moment(now))
         for role, person in recipients
-    )  # fmt: skip
+    )
 
 
 # --- opening and answering it --------------------------------------------------------------------
@@ -179,22 +179,22 @@ def send_sheet(session: Session, meeting: ReflectionMeeting, calendar: WorkingCa
 
 def _late(session: Session, sheet: ReflectionSheet, reference: str, *, submitted: bool) -> dict[str, Any]:
     return {"what": "reflection", "reference": reference, "by": person_ref(session.get(Person, sheet.answered_by_id)),
-            "at": sheet.answered_at.isoformat(), "submitted": submitted}  # fmt: skip
+            "at": sheet.answered_at.isoformat(), "submitted": submitted}
 
 
 def _may_answer(
     session: Session, allocation_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str, lock: bool,
     submitted: bool = False,
-) -> tuple[SheetOutcome, Allocation | None, ReflectionMeeting | None]:  # fmt: skip
+) -> tuple[SheetOutcome, Allocation | None, ReflectionMeeting | None]:
     """The allocation (locked with ``lock``) and its held meeting when ``person`` may answer the sheet now."""
     allocation = load_allocation(session, allocation_id, lock=lock)
     if allocation is None:  # a forged or stale button: told, as a stranger to the case is, that it is not theirs
         return SheetOutcome(refuse(session, person, Permission.REFLECT, RefusalCode.NO_SUCH_AUDIT, now=now,
                                    actor_ref=actor_ref, subject_type="allocation", subject_id=allocation_id,
-                                   told=RefusalCode.NOT_YOUR_REFLECTION)), None, None  # fmt: skip
+                                   told=RefusalCode.NOT_YOUR_REFLECTION)), None, None
     circle = (allocation.case.allocated_worker_id, allocation.auditor_id, allocation.second_auditor_id)
     decision = check(session, person, Permission.REFLECT, now=now, actor_ref=actor_ref, subject_type="allocation",
-                     subject_id=allocation.id, deciders={i for i in circle if i is not None})  # fmt: skip
+                     subject_id=allocation.id, deciders={i for i in circle if i is not None})
     if not decision.allowed:
         return SheetOutcome(decision), None, None
     sheet = sheet_of(session, allocation.id)
@@ -203,14 +203,14 @@ def _may_answer(
     meeting = held_meeting(session, allocation.id)
     if meeting is None:
         return SheetOutcome(refuse(session, person, Permission.REFLECT, RefusalCode.NO_MEETING_HELD, now=now,
-                                   actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id)), None, None  # fmt: skip
+                                   actor_ref=actor_ref, subject_type="allocation", subject_id=allocation.id)), None, None
     return SheetOutcome(decision), allocation, meeting
 
 
 def view_context(allocation: Allocation) -> dict[str, Any]:
     """What the sheet's modal shows: the case, and one field per question."""
     return {"allocation_id": allocation.id, "reference": allocation.case.reference, "max": MAX_ANSWER,
-            "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]}  # fmt: skip
+            "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]}
 
 
 def open_sheet(session: Session, allocation_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> SheetOutcome:
@@ -245,10 +245,10 @@ def check_answers(
 def answer_sheet(
     session: Session, allocation_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> SheetOutcome:  # fmt: skip
+) -> SheetOutcome:
     """The sheet was submitted: field errors, or stored once (the messages edited, the auditors told)."""
     outcome, allocation, meeting = _may_answer(session, allocation_id, person, now=now, actor_ref=actor_ref, lock=True,
-                                               submitted=True)  # fmt: skip
+                                               submitted=True)
     if allocation is None or meeting is None or person is None:
         return outcome
     errors, answers = check_answers(session, values, settings, today=calendar.local_date(now))
@@ -256,7 +256,7 @@ def answer_sheet(
         outcome.errors = errors
         return outcome
     sheet = ReflectionSheet(allocation_id=allocation.id, meeting_id=meeting.id, answers=answers, answered_by_id=person.id,
-                            answered_at=now)  # fmt: skip
+                            answered_at=now)
     session.add(sheet)
     try:
         with session.begin_nested():
@@ -268,7 +268,7 @@ def answer_sheet(
         outcome.late = _late(session, existing, allocation.case.reference, submitted=True)
         return outcome
     audit_log(session, now=now, action="reflection.answered", actor=person, actor_ref=actor_ref, subject_type="allocation",
-              subject_id=allocation.id, detail={"meeting": meeting.id, "questions": sorted(answers)})  # fmt: skip
+              subject_id=allocation.id, detail={"meeting": meeting.id, "questions": sorted(answers)})
     session.refresh(sheet, ["answered_by"])
     edit_messages(session, allocation, sheet, now=now)
     _tell_auditors(session, allocation, sheet, calendar, now=now)
@@ -294,7 +294,7 @@ def edit_messages(session: Session, allocation: Allocation, sheet: ReflectionShe
                     context={**row.context, "answered": answered}, now=now, recipient_id=row.recipient_id,
                     replaces_key=row.idempotency_key)
             for row in sent
-        )  # fmt: skip
+        )
     return written
 
 
@@ -309,4 +309,4 @@ def _tell_auditors(
                 not_before=calendar.next_working_moment(now))
         for auditor in _auditors(allocation)
         if auditor.id != sheet.answered_by_id
-    )  # fmt: skip
+    )

@@ -50,10 +50,10 @@ def month_summary(session: Session, month: dt.date) -> MeetingSummary:
         select(func.count(MeetingInvitee.id))
         .join(ReflectionMeeting, ReflectionMeeting.id == MeetingInvitee.meeting_id)
         .where(ReflectionMeeting.allocation_id.in_(of_month), MeetingInvitee.escalated_at.is_not(None))
-    ) or 0  # fmt: skip
+    ) or 0
     without = session.scalar(
         select(func.count(AuditRecord.id)).where(AuditRecord.allocation_id.in_(of_month), AuditRecord.no_meeting_reason.is_not(None))
-    ) or 0  # fmt: skip
+    ) or 0
     sheets = session.scalars(select(ReflectionSheet.answers).where(ReflectionSheet.allocation_id.in_(of_month))).all()
     answered = {q.key: 0 for q in questions()}
     for answers in sheets:
@@ -66,4 +66,4 @@ def month_summary(session: Session, month: dt.date) -> MeetingSummary:
         held=sum(1 for state, _ in meetings if state == MeetingState.HELD),
         cancelled=sum(1 for state, _ in meetings if state == MeetingState.CANCELLED),
         escalated=escalated, without_meeting=without, sheets=len(sheets), answered=answered,
-    )  # fmt: skip
+    )

@@ -67,11 +67,11 @@ def calibration(session: Session, start: dt.date, end: dt.date, settings: Settin
         .where(Allocation.month_start >= start, Allocation.month_start < end)
         .options(selectinload(AuditRecord.grades), selectinload(AuditRecord.challenges))
         .order_by(AuditRecord.id)
-    ).all()  # fmt: skip
+    ).all()
     ids = [r.id for r in records]
     moderations = session.scalars(
         select(AuditModeration).where(AuditModeration.record_id.in_(ids), AuditModeration.state == ModerationState.DECIDED)
-    ).all() if ids else []  # fmt: skip
+    ).all() if ids else []
     moderated = {m.record_id for m in moderations}
     auditors: dict[int, AuditorLine] = {}
     for record in records:
@@ -122,7 +122,7 @@ def describe_moderator(line: ModeratorLine) -> str:
 def calibration_for(
     session: Session, person: Person | None, start: dt.date, end: dt.date, settings: Settings, *, now: dt.datetime,
     actor_ref: str,
-) -> tuple[Decision, list[AuditorLine], list[ModeratorLine]]:  # fmt: skip
+) -> tuple[Decision, list[AuditorLine], list[ModeratorLine]]:
     """``/audit calibration``: the QA team sees every auditor and moderator; an auditor sees only
     their own line; anyone else is refused (and the refusal logged)."""
     decision = check(session, person, Permission.VIEW_CALIBRATION, now=now, actor_ref=actor_ref, subject_type="calibration")

@@ -28,7 +28,7 @@ from store.records import AuditChallenge, AuditModeration, ChallengeState, Moder
 def _chase(
     session: Session, key: str, context: dict[str, Any], person: Person | None, due_on: dt.date, today: dt.date,
     calendar: WorkingCalendar, *, now: dt.datetime,
-) -> int:  # fmt: skip
+) -> int:
     """Remind ``person`` once the step is overdue; tell the QA team a working day after that."""
     late = calendar.working_days_between(due_on, today)
     if late < 1:
@@ -37,11 +37,11 @@ def _chase(
     written = 0
     if person is not None and person.active:
         written += enqueue(session, key=f"{key}:remind:{person.id}:{due_on}", template=Template.MODERATION_CHASE,
-                           context={**context, "stage": "remind"}, now=now, recipient_id=person.id)  # fmt: skip
+                           context={**context, "stage": "remind"}, now=now, recipient_id=person.id)
     if late >= 2 or person is None or not person.active:
         for qa in qa_coordinators(session):
             written += enqueue(session, key=f"{key}:late:{due_on}:{qa.id}", template=Template.MODERATION_CHASE,
-                               context={**context, "stage": "late"}, now=now, recipient_id=qa.id)  # fmt: skip
+                               context={**context, "stage": "late"}, now=now, recipient_id=qa.id)
     return written
 
 
@@ -52,19 +52,19 @@ def plan_moderation_chasers(session: Session, settings: Settings, calendar: Work
     waiting = session.scalars(
         select(AuditModeration.id).where(AuditModeration.state == ModerationState.WITH_MODERATOR, AuditModeration.due_on < today)
         .order_by(AuditModeration.id)
-    ).all()  # fmt: skip
+    ).all()
     for moderation_id in waiting:
         moderation = load_locked(session, moderation_id)
         if moderation is None or moderation.state != ModerationState.WITH_MODERATOR or moderation.due_on is None:
             continue
         context = {**moderation_context(session, moderation, settings, calendar), "step": "moderator"}
         written += _chase(session, f"moderation:{moderation.id}", context, moderation.moderator, moderation.due_on, today,
-                          calendar, now=now)  # fmt: skip
+                          calendar, now=now)
     written += _chase_unchosen(session, settings, calendar, today=today, now=now)
     challenges = session.scalars(
         select(AuditChallenge.id).where(AuditChallenge.state.in_((ChallengeState.MODERATION, ChallengeState.HEAD_OF_SERVICE)))
         .order_by(AuditChallenge.id)
-    ).all()  # fmt: skip
+    ).all()
     for challenge_id in challenges:
         written += _chase_challenge(session, challenge_id, settings, calendar, today=today, now=now)
     return written
@@ -77,17 +77,17 @@ def _chase_unchosen(
     is reminded, once for each moderation."""
     written = 0
     choosing = session.scalars(select(AuditModeration).where(AuditModeration.state == ModerationState.CHOOSING)
-                               .order_by(AuditModeration.id)).all()  # fmt: skip
+                               .order_by(AuditModeration.id)).all()
     for moderation in choosing:
         due = calendar.add_working_days(calendar.local_date(moderation.created_at), settings.answer_working_days)
         late = calendar.working_days_between(due, today)
         if late < 1:
             continue
         context = {**moderation_context(session, moderation, settings, calendar), "step": "choose", "stage": "unchosen",
-                   "waiting": None, "days": late}  # fmt: skip
+                   "waiting": None, "days": late}
         for qa in qa_coordinators(session):
             written += enqueue(session, key=f"moderation:{moderation.id}:unchosen:{qa.id}", template=Template.MODERATION_CHASE,
-                               context=context, now=now, recipient_id=qa.id)  # fmt: skip
+                               context=context, now=now, recipient_id=qa.id)
     return written
 
 

@@ -104,14 +104,14 @@ def told_of_steps(record: AuditRecord, challenge: AuditChallenge | None) -> list
     """Who hears of each step: the auditor, team manager and worker, and the challenger."""
     allocation = record.allocation
     people = [allocation.auditor, allocation.case.team_manager, allocation.case.allocated_worker,
-              challenge.challenger if challenge is not None else None]  # fmt: skip
+              challenge.challenger if challenge is not None else None]
     return list({p.id: p for p in people if p is not None and p.active}.values())
 
 
 def tell_step(
     session: Session, moderation: AuditModeration, context: dict[str, Any], stage: str, calendar: WorkingCalendar,
     *, now: dt.datetime, offer_to: int | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """One step's outcome to the auditor, team manager, worker and challenger; ``offer_to`` (the
     challenger, under the Bradford setting) gets the buttons to accept it or take it further."""
     written = 0
@@ -119,7 +119,7 @@ def tell_step(
         written += enqueue(session, key=step_key(moderation, stage, person.id), template=Template.MODERATION_OUTCOME,
                            context={**context, "stage": stage, "offer": person.id == offer_to, "recipient": person_ref(person)},
                            now=now, recipient_id=person.id, priority=Priority.NORMAL,
-                           not_before=now if person.id == offer_to else calendar.next_working_moment(now))  # fmt: skip
+                           not_before=now if person.id == offer_to else calendar.next_working_moment(now))
     return written
 
 

@@ -52,14 +52,14 @@ AGREE, DISAGREE = "agree", "disagree"
 
 
 def _moderator_check(session: Session, moderation_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str,
-                     ) -> tuple[Outcome, AuditModeration | None]:  # fmt: skip
+                     ) -> tuple[Outcome, AuditModeration | None]:
     moderation = load_locked(session, moderation_id)
     if moderation is None:
         return Outcome(refuse(session, person, Permission.MODERATE, RefusalCode.NO_SUCH_MODERATION, now=now, actor_ref=actor_ref,
-                              subject_type="audit_moderation", subject_id=moderation_id, told=RefusalCode.NOT_THE_MODERATOR)), None  # fmt: skip
+                              subject_type="audit_moderation", subject_id=moderation_id, told=RefusalCode.NOT_THE_MODERATOR)), None
     deciders = {moderation.moderator_id} if moderation.moderator_id is not None else set()
     decision = check(session, person, Permission.MODERATE, now=now, actor_ref=actor_ref, subject_type="audit_moderation",
-                     subject_id=moderation.id, deciders=deciders)  # fmt: skip
+                     subject_id=moderation.id, deciders=deciders)
     if not decision.allowed:
         return Outcome(decision), None
     if moderation.state == ModerationState.DECIDED:
@@ -68,7 +68,7 @@ def _moderator_check(session: Session, moderation_id: int, person: Person | None
 
 
 def form_context(session: Session, moderation: AuditModeration, settings: Settings, calendar: WorkingCalendar,
-                 *, who: str, challenge_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+                 *, who: str, challenge_id: int | None = None) -> dict[str, Any]:
     """The moderation form: agree or disagree, the grade (not for an action), a comment, and for
     the moderator up to three extra actions."""
     record = moderation.record
@@ -93,7 +93,7 @@ def form_context(session: Session, moderation: AuditModeration, settings: Settin
 def open_moderation_form(
     session: Session, moderation_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """**Record the moderation…**: the form, or a refusal, or who decided it already."""
     outcome, moderation = _moderator_check(session, moderation_id, person, now=now, actor_ref=actor_ref)
     if moderation is None:
@@ -105,7 +105,7 @@ def open_moderation_form(
 def _read_decision(
     session: Session, values: Mapping[str, Any], *, target: str, current: str | None, grades: list[dict[str, str]],
     settings: Settings, today: dt.date,
-) -> tuple[dict[str, str], bool | None, str | None, str]:  # fmt: skip
+) -> tuple[dict[str, str], bool | None, str | None, str]:
     """Check agree / grade / comment: field errors, and what was given."""
     errors: dict[str, str] = {}
     agrees_text = values.get(FormBlock.AGREES)
@@ -133,7 +133,7 @@ def _read_decision(
 def record_moderation(
     session: Session, moderation_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """The moderator's decision: the grade changed (after moderation) if it differs, an action
     withdrawn if the moderator sides with its challenger, extra actions added; then the challenge
     settled (Hull) or offered to the challenger to accept or take further (Bradford)."""
@@ -147,14 +147,14 @@ def record_moderation(
     scheme = scheme_of(record, settings)
     current = current_grade(record, target, key) if target != ACTION else None
     errors, agrees, grade, comment = _read_decision(session, values, target=target, current=current,
-                                                    grades=grade_scale(scheme, target), settings=settings, today=today)  # fmt: skip
+                                                    grades=grade_scale(scheme, target), settings=settings, today=today)
     owners = {p.id for p in action_owners(session, record.allocation)}
     filled = {k: v for k, v in values.items() if str(k).startswith("action_") and v}
     extra: list[Any] = []
     if filled:
         action_errors, form = check_step(Step.ACTIONS, filled, scheme, today=today, owners=owners, slots=EXTRA_ACTIONS,
                                          guard=lambda text: check_text(session, text, today=today,
-                                                                       level=settings.privacy_guardrail))  # fmt: skip
+                                                                       level=settings.privacy_guardrail))
         errors.update({k: v for k, v in action_errors.items() if k.startswith("action_")})
         extra = form.actions
     if errors:
@@ -170,10 +170,10 @@ def record_moderation(
         withdraw_action(session, record, int(key), by=person, now=now)
     for line in extra:
         record.actions.append(AuditAction(text=line.text, owner_id=line.owner_id, due_date=line.due_date,
-                                          status=ActionStatus.OPEN, created_at=now, moderation_id=moderation.id))  # fmt: skip
+                                          status=ActionStatus.OPEN, created_at=now, moderation_id=moderation.id))
     session.flush()
     audit_log(session, now=now, action="moderation.decided", actor=person, actor_ref=actor_ref, subject_type="audit_moderation",
-              subject_id=moderation.id, detail={"agrees": agrees, "grade": grade, "extra_actions": len(extra)})  # fmt: skip
+              subject_id=moderation.id, detail={"agrees": agrees, "grade": grade, "extra_actions": len(extra)})
     offer_to = None
     if challenge is not None:
         if settings.moderation_final == ModerationFinal.HEAD_OF_SERVICE and not _satisfied(challenge, moderation):
@@ -186,7 +186,7 @@ def record_moderation(
     context = moderation_context(session, moderation, settings, calendar)
     enqueue(session, key=f"{moderator_key(moderation)}:decided", template=Template.MODERATION_REQUEST,
             context={**context, "stage": "decided", "acting": "moderator"}, now=now, recipient_id=person.id,
-            replaces_key=moderator_key(moderation))  # fmt: skip
+            replaces_key=moderator_key(moderation))
     tell_step(session, moderation, context, "moderated", calendar, now=now, offer_to=offer_to)
     return outcome
 
@@ -208,12 +208,12 @@ def _challenger_check(
     told = RefusalCode.NOT_THE_CHALLENGER if permission == Permission.ANSWER_MODERATION else RefusalCode.NOT_THE_HEAD_OF_SERVICE
     if challenge is None:
         return Outcome(refuse(session, person, permission, RefusalCode.NO_SUCH_MODERATION, now=now, actor_ref=actor_ref,
-                              subject_type="audit_challenge", subject_id=challenge_id, told=told)), None, None  # fmt: skip
+                              subject_type="audit_challenge", subject_id=challenge_id, told=told)), None, None
     lock_record(session, challenge.record_id)
     session.refresh(challenge)
     deciders = {challenge.challenger_id} if permission == Permission.ANSWER_MODERATION else {challenge.head_of_service_id}
     decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type="audit_challenge",
-                     subject_id=challenge.id, deciders={i for i in deciders if i is not None})  # fmt: skip
+                     subject_id=challenge.id, deciders={i for i in deciders if i is not None})
     if not decision.allowed:
         return Outcome(decision), None, None
     moderation = session.scalar(
@@ -232,17 +232,17 @@ def _late_answer(challenge: AuditChallenge, moderation: AuditModeration | None) 
     else:
         what, by, at = "settled", None, challenge.settled_at
     return {"what": what, "reference": challenge.record.allocation.case.reference, "to": person_ref(hos), "by": person_ref(by),
-            "at": at.isoformat() if at else None, "submitted": False}  # fmt: skip
+            "at": at.isoformat() if at else None, "submitted": False}
 
 
 def answer_moderation(
     session: Session, challenge_id: int, person: Person | None, *, accept: bool, settings: Settings,
     calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """Bradford: the challenger accepts the moderation (settled), or takes it to the Head of
     Service (grades: the Head of Service QA; actions: the case's Head of Service)."""
     outcome, challenge, moderation = _challenger_check(session, challenge_id, person, Permission.ANSWER_MODERATION, now=now,
-                                                       actor_ref=actor_ref)  # fmt: skip
+                                                       actor_ref=actor_ref)
     if challenge is None:
         return outcome
     waiting = challenge.state == ChallengeState.MODERATION and moderation is not None and moderation.state == ModerationState.DECIDED
@@ -263,12 +263,12 @@ def answer_moderation(
     session.flush()
     session.refresh(challenge)
     audit_log(session, now=now, action=f"moderation.{stage}", actor=person, actor_ref=actor_ref, subject_type="audit_challenge",
-              subject_id=challenge.id, detail={"head_of_service_id": challenge.head_of_service_id})  # fmt: skip
+              subject_id=challenge.id, detail={"head_of_service_id": challenge.head_of_service_id})
     context = moderation_context(session, moderation, settings, calendar)
     assert person is not None
     enqueue(session, key=f"{step_key(moderation, 'moderated', person.id)}:answered", template=Template.MODERATION_OUTCOME,
             context={**context, "stage": "moderated", "offer": False, "recipient": person_ref(person)}, now=now,
-            recipient_id=person.id, replaces_key=step_key(moderation, "moderated", person.id))  # fmt: skip
+            recipient_id=person.id, replaces_key=step_key(moderation, "moderated", person.id))
     tell_step(session, moderation, context, stage, calendar, now=now)
     if not accept:
         send_to_head_of_service(session, challenge, moderation, settings, calendar, now=now)
@@ -282,7 +282,7 @@ def head_of_service_for(session: Session, challenge: AuditChallenge) -> Person |
     return session.scalars(
         select(Person).where(Person.active.is_(True), Person.role_rows.any(PersonRole.role == Role.HEAD_OF_SERVICE_QA))
         .order_by(Person.id)
-    ).first()  # fmt: skip
+    ).first()
 
 
 def hos_key(challenge: AuditChallenge) -> str:
@@ -293,7 +293,7 @@ def hos_key(challenge: AuditChallenge) -> str:
 def send_to_head_of_service(
     session: Session, challenge: AuditChallenge, moderation: AuditModeration, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime,
-) -> int:  # fmt: skip
+) -> int:
     """The Head of Service gets the audit, the challenge and the moderation; with nobody in the
     role, the QA team is told (the chaser hands it on once someone holds it)."""
     context = moderation_context(session, moderation, settings, calendar)
@@ -302,20 +302,20 @@ def send_to_head_of_service(
             enqueue(session, key=f"challenge:{challenge.id}:no_head_of_service:{qa.id}", template=Template.MODERATION_CHASE,
                     context={**context, "stage": "no_head_of_service", "waiting": None, "days": 0}, now=now, recipient_id=qa.id)
             for qa in qa_coordinators(session)
-        )  # fmt: skip
+        )
     return int(enqueue(session, key=hos_key(challenge), template=Template.MODERATION_REQUEST,
                        context={**context, "stage": "ask", "acting": "head_of_service"}, now=now,
                        recipient_id=challenge.head_of_service_id, priority=Priority.NORMAL,
-                       not_before=calendar.next_working_moment(now)))  # fmt: skip
+                       not_before=calendar.next_working_moment(now)))
 
 
 def open_head_of_service_form(
     session: Session, challenge_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """**Record your decision…** for the Head of Service: the form, a refusal, or who decided."""
     outcome, challenge, moderation = _challenger_check(session, challenge_id, person, Permission.DECIDE_AS_HEAD_OF_SERVICE,
-                                                       now=now, actor_ref=actor_ref)  # fmt: skip
+                                                       now=now, actor_ref=actor_ref)
     if challenge is None:
         return outcome
     if challenge.state != ChallengeState.HEAD_OF_SERVICE or moderation is None:
@@ -327,11 +327,11 @@ def open_head_of_service_form(
 def record_head_of_service(
     session: Session, challenge_id: int, person: Person | None, values: Mapping[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """The Head of Service's answer, which is final: the grade changed (after Head of Service) if it
     differs, an action withdrawn if they side with the challenger, and the challenge settled."""
     outcome, challenge, moderation = _challenger_check(session, challenge_id, person, Permission.DECIDE_AS_HEAD_OF_SERVICE,
-                                                       now=now, actor_ref=actor_ref)  # fmt: skip
+                                                       now=now, actor_ref=actor_ref)
     if challenge is None:
         return outcome
     if challenge.state != ChallengeState.HEAD_OF_SERVICE or moderation is None:
@@ -343,7 +343,7 @@ def record_head_of_service(
     current = current_grade(record, target, key) if target != ACTION else None
     errors, agrees, grade, comment = _read_decision(session, values, target=target, current=current,
                                                     grades=grade_scale(scheme, target), settings=settings,
-                                                    today=calendar.local_date(now))  # fmt: skip
+                                                    today=calendar.local_date(now))
     if errors:
         return Outcome(outcome.decision, errors=errors)
     challenge.head_of_service_agrees, challenge.head_of_service_grade = agrees, grade
@@ -357,10 +357,10 @@ def record_head_of_service(
     session.flush()
     session.refresh(record)
     audit_log(session, now=now, action="moderation.head_of_service_decided", actor=person, actor_ref=actor_ref,
-              subject_type="audit_challenge", subject_id=challenge.id, detail={"agrees": agrees, "grade": grade})  # fmt: skip
+              subject_type="audit_challenge", subject_id=challenge.id, detail={"agrees": agrees, "grade": grade})
     context = moderation_context(session, moderation, settings, calendar)
     enqueue(session, key=f"{hos_key(challenge)}:decided", template=Template.MODERATION_REQUEST,
             context={**context, "stage": "decided", "acting": "head_of_service"}, now=now, recipient_id=person.id,
-            replaces_key=hos_key(challenge))  # fmt: skip
+            replaces_key=hos_key(challenge))
     tell_step(session, moderation, context, "head_of_service_decided", calendar, now=now)
     return outcome

@@ -32,7 +32,7 @@ def circle_ids(record: AuditRecord, *, challenger_id: int | None = None) -> set[
     case = allocation.case
     manager = case.team_manager.line_manager_id if case.team_manager is not None else None
     ids = {allocation.auditor_id, allocation.second_auditor_id, case.allocated_worker_id, case.previous_worker_id,
-           case.team_manager_id, manager, case.iro_id, challenger_id, record.submitted_by_id}  # fmt: skip
+           case.team_manager_id, manager, case.iro_id, challenger_id, record.submitted_by_id}
     return {i for i in ids if i is not None}
 
 
@@ -45,7 +45,7 @@ def month_bounds(calendar: WorkingCalendar, now: dt.datetime) -> tuple[dt.dateti
 def eligible_moderators(
     session: Session, record: AuditRecord, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime,
     challenger_id: int | None = None, roles: Iterable[Role] | None = None, exclude: Iterable[int] = (),
-) -> list[Person]:  # fmt: skip
+) -> list[Person]:
     """The people who may moderate ``record``, the suggestion first (fewest moderations this
     month, then by name), the rest by name; at most ``MAX_CHOICES``. One query."""
     wanted = sorted(set(roles if roles is not None else settings.moderator_roles))
@@ -68,7 +68,7 @@ def eligible_moderators(
         .where(Person.active.is_(True), Person.role_rows.any(PersonRole.role.in_(wanted)),
                Person.id.not_in(circle_ids(record, challenger_id=challenger_id) | set(exclude)))
         .order_by(func.coalesce(load.c.n, 0), Person.display_name, Person.id)
-    )  # fmt: skip
+    )
     home = case_service_id(record)
     if home is not None:
         query = query.where(service.is_(None) | (service != home))

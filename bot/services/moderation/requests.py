@@ -60,12 +60,12 @@ def start_challenge_moderation(
     moderation = AuditModeration(
         record_id=record.id, challenge_id=challenge.id, kind=ModerationKind.CHALLENGE, state=ModerationState.CHOOSING,
         suggested_id=choices[0].id if choices else None, created_at=now,
-    )  # fmt: skip
+    )
     session.add(moderation)
     session.flush()
     session.refresh(moderation)
     audit_log(session, now=now, action="moderation.requested", actor=challenge.challenger, subject_type="audit_moderation",
-              subject_id=moderation.id, detail={"challenge_id": challenge.id, "eligible": len(choices)})  # fmt: skip
+              subject_id=moderation.id, detail={"challenge_id": challenge.id, "eligible": len(choices)})
     ask_qa_to_choose(session, moderation, choices, settings, calendar, now=now)
     return moderation
 
@@ -73,7 +73,7 @@ def start_challenge_moderation(
 def ask_qa_to_choose(
     session: Session, moderation: AuditModeration, choices: list[Person], settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime,
-) -> int:  # fmt: skip
+) -> int:
     """DM each QA coordinator the case with a menu of eligible moderators (or that nobody is)."""
     context = {
         **moderation_context(session, moderation, settings, calendar),
@@ -100,35 +100,35 @@ def load_locked(session: Session, moderation_id: int) -> AuditModeration | None:
 def choose_moderator(
     session: Session, moderation_id: int, person: Person | None, moderator_id: int, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """A QA coordinator picked the moderator from the menu: the first choice wins."""
     decision = check(session, person, Permission.CHOOSE_MODERATOR, now=now, actor_ref=actor_ref,
-                     subject_type="audit_moderation", subject_id=moderation_id)  # fmt: skip
+                     subject_type="audit_moderation", subject_id=moderation_id)
     if not decision.allowed:
         return Outcome(decision)
     moderation = load_locked(session, moderation_id)
     if moderation is None:
         return Outcome(refuse(session, person, Permission.CHOOSE_MODERATOR, RefusalCode.NO_SUCH_MODERATION, now=now,
-                              actor_ref=actor_ref, subject_type="audit_moderation", subject_id=moderation_id))  # fmt: skip
+                              actor_ref=actor_ref, subject_type="audit_moderation", subject_id=moderation_id))
     if moderation.state != ModerationState.CHOOSING:
         return Outcome(decision, late=late_context(session, moderation, "chosen"))
     challenger = moderation.challenge.challenger_id if moderation.challenge else None
     eligible = {p.id: p for p in eligible_moderators(session, moderation.record, settings, calendar, now=now,
-                                                     challenger_id=challenger)}  # fmt: skip
+                                                     challenger_id=challenger)}
     if moderator_id not in eligible:
         return Outcome(decision, errors={"moderator": "That person can no longer moderate this audit; choose another."})
     assign(session, moderation, eligible[moderator_id], person, settings, calendar, now=now)
     context = {**moderation_context(session, moderation, settings, calendar), "stage": "chosen", "choices": []}
     for qa in qa_coordinators(session):
         enqueue(session, key=f"{qa_key(moderation, qa.id)}:chosen", template=Template.MODERATION_QA, context=context,
-                now=now, recipient_id=qa.id, replaces_key=qa_key(moderation, qa.id))  # fmt: skip
+                now=now, recipient_id=qa.id, replaces_key=qa_key(moderation, qa.id))
     return Outcome(decision)
 
 
 def assign(
     session: Session, moderation: AuditModeration, moderator: Person, by: Person | None, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Give the moderation to ``moderator`` (due in the answer days) and send them the audit."""
     today = calendar.local_date(now)
     moderation.moderator_id = moderator.id
@@ -139,10 +139,10 @@ def assign(
     session.flush()
     session.refresh(moderation)
     audit_log(session, now=now, action="moderation.assigned", actor=by, actor_ref="" if by else "scheduler",
-              subject_type="audit_moderation", subject_id=moderation.id, detail={"moderator_id": moderator.id})  # fmt: skip
+              subject_type="audit_moderation", subject_id=moderation.id, detail={"moderator_id": moderator.id})
     context = {**moderation_context(session, moderation, settings, calendar), "stage": "ask", "acting": "moderator"}
     enqueue(session, key=moderator_key(moderation), template=Template.MODERATION_REQUEST, context=context, now=now,
-            recipient_id=moderator.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+            recipient_id=moderator.id, priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
 
 
 def late_context(session: Session, moderation: AuditModeration, what: str) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def late_context(session: Session, moderation: AuditModeration, what: str) -> di
     else:
         by, at = moderation.moderator, moderation.decided_at
     return {"what": what, "reference": record.allocation.case.reference, "to": person_ref(moderation.moderator),
-            "by": person_ref(by), "at": at.isoformat() if at else None, "submitted": False}  # fmt: skip
+            "by": person_ref(by), "at": at.isoformat() if at else None, "submitted": False}
 
 
 def sample_sent_by(session: Session, month_id: int) -> tuple[Person | None, dt.datetime | None]:

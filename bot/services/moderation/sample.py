@@ -83,24 +83,24 @@ def _finalised(session: Session, month: dt.date) -> list[AuditRecord]:
     return list(session.scalars(
         select(AuditRecord).join(Allocation, Allocation.id == AuditRecord.allocation_id)
         .where(Allocation.month_start == month, AuditRecord.state.in_(FINAL_STATES)).order_by(AuditRecord.id)
-    ))  # fmt: skip
+    ))
 
 
 def ready_months(session: Session, today: dt.date) -> list[dt.date]:
     """Months whose deadline has passed, with finalised audits, none still open, no sample yet."""
     this_month = today.replace(day=1)
     proposed = exists(select(AuditModeration.id).where(AuditModeration.month == Allocation.month_start,
-                                                       AuditModeration.kind.in_(SAMPLE_KINDS)))  # fmt: skip
+                                                       AuditModeration.kind.in_(SAMPLE_KINDS)))
     months = session.scalars(
         select(Allocation.month_start).join(AuditRecord, AuditRecord.allocation_id == Allocation.id)
         .where(Allocation.month_start < this_month, Allocation.month_start >= add_months(this_month, -LOOK_BACK_MONTHS),
                AuditRecord.state.in_(FINAL_STATES), ~proposed)
         .distinct().order_by(Allocation.month_start)
-    ).all()  # fmt: skip
+    ).all()
     still_open = set(session.scalars(
         select(Allocation.month_start).join(AuditRecord, AuditRecord.allocation_id == Allocation.id)
         .where(Allocation.month_start.in_(months), AuditRecord.state == RecordState.REPLY_WINDOW).distinct()
-    ))  # fmt: skip
+    ))
     return [m for m in months if m not in still_open]
 
 
@@ -135,7 +135,7 @@ def propose(session: Session, month: dt.date, settings: Settings, calendar: Work
         _add(session, chosen, ModerationKind.HEAD_OF_SERVICE, month, seed, settings, calendar, now=now, moderator=head)
     audit_log(session, now=now, action="moderation.sample_proposed", actor_ref="scheduler", subject_type="audit_month",
               subject_id=month_row(session, month, lock=False).id,
-              detail={"finalised": len(records), "sampled": len(picked), "seed": seed})  # fmt: skip
+              detail={"finalised": len(records), "sampled": len(picked), "seed": seed})
     context = sample_context(session, month, stage="proposed")
     return sum(
         enqueue(session, key=f"sample:{month:%Y-%m}:qa:{qa.id}", template=Template.MODERATION_SAMPLE, context=context,
@@ -155,18 +155,18 @@ def heads_of_service(session: Session) -> list[Person]:
     return list(session.scalars(
         select(Person).where(Person.active.is_(True), Person.role_rows.any(PersonRole.role.in_(sorted(HEADS_OF_SERVICE))))
         .order_by(Person.display_name, Person.id)
-    ))  # fmt: skip
+    ))
 
 
 def _add(
     session: Session, record: AuditRecord, kind: ModerationKind, month: dt.date, seed: int, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, moderator: Person | None = None,
-) -> None:  # fmt: skip
+) -> None:
     if moderator is None:
         choices = eligible_moderators(session, record, settings, calendar, now=now)
         moderator = choices[0] if choices else None
     session.add(AuditModeration(record_id=record.id, kind=kind, state=ModerationState.PROPOSED, month=month, seed=seed,
-                                suggested_id=moderator.id if moderator else None, created_at=now))  # fmt: skip
+                                suggested_id=moderator.id if moderator else None, created_at=now))
     session.flush()  # the next suggestion counts this one
 
 
@@ -175,7 +175,7 @@ def sample_context(session: Session, month: dt.date, *, stage: str) -> dict[str,
     rows = session.scalars(
         select(AuditModeration).where(AuditModeration.month == month, AuditModeration.kind.in_(SAMPLE_KINDS))
         .order_by(AuditModeration.kind.desc(), AuditModeration.id)
-    ).all()  # fmt: skip
+    ).all()
     finalised = len(_finalised(session, month))
     return {
         "month": month.isoformat(),
@@ -200,7 +200,7 @@ def _why(moderation: AuditModeration) -> str:
 def send_sample(
     session: Session, month: dt.date, person: Person | None, settings: Settings, calendar: WorkingCalendar,
     *, now: dt.datetime, actor_ref: str,
-) -> Outcome:  # fmt: skip
+) -> Outcome:
     """**Send to the moderators**: each proposed moderation goes to its suggested moderator (still
     eligible), or to the QA team's menu. Sent once; a late click is told who sent it."""
     decision = check(session, person, Permission.SEND_SAMPLE, now=now, actor_ref=actor_ref, subject_type="audit_month")
@@ -209,14 +209,14 @@ def send_sample(
     query = select(AuditModeration).where(AuditModeration.month == month, AuditModeration.kind.in_(SAMPLE_KINDS))
     if session.scalar(select(exists(query.subquery()))) is not True:  # no sample that month: nothing is written
         return Outcome(refuse(session, person, Permission.SEND_SAMPLE, RefusalCode.NO_SUCH_MODERATION, now=now,
-                              actor_ref=actor_ref, subject_type="audit_month"))  # fmt: skip
+                              actor_ref=actor_ref, subject_type="audit_month"))
     row = month_row(session, month, lock=True)  # one sender at a time
     rows = session.scalars(query.order_by(AuditModeration.id).execution_options(populate_existing=True)).all()
     proposed = [m for m in rows if m.state == ModerationState.PROPOSED]
     if not proposed:
         by, at = sample_sent_by(session, row.id)
         return Outcome(decision, late={"what": "sample_sent", "reference": f"{month:%B %Y}", "to": None,
-                                       "by": person_ref(by), "at": at.isoformat() if at else None, "submitted": False})  # fmt: skip
+                                       "by": person_ref(by), "at": at.isoformat() if at else None, "submitted": False})
     for moderation in proposed:
         suggested = moderation.suggested
         if moderation.kind == ModerationKind.HEAD_OF_SERVICE and suggested is not None and suggested.active:
@@ -230,11 +230,11 @@ def send_sample(
             session.flush()
             ask_qa_to_choose(session, moderation, choices, settings, calendar, now=now)
     audit_log(session, now=now, action="moderation.sample_sent", actor=person, actor_ref=actor_ref, subject_type="audit_month",
-              subject_id=row.id, detail={"sent": len(proposed)})  # fmt: skip
+              subject_id=row.id, detail={"sent": len(proposed)})
     context = {**sample_context(session, month, stage="sent"), "sent_by": person_ref(person), "sent_at": now.isoformat()}
     for qa in qa_coordinators(session):
         key = f"sample:{month:%Y-%m}:qa:{qa.id}"
         enqueue(session, key=f"{key}:sent", template=Template.MODERATION_SAMPLE, context=context, now=now, recipient_id=qa.id,
-                replaces_key=key)  # fmt: skip
+                replaces_key=key)
     return Outcome(decision)
 

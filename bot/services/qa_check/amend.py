@@ -58,11 +58,11 @@ def record_values(record: AuditRecord, scheme: Scheme) -> dict[str, Any]:
                Field.SEEN.value: list(record.seen_roles or []), Field.FAMILY_SOUGHT.value: family.get("sought"),
                Field.FAMILY_BY.value: list(family.get("by_role") or []), Field.FAMILY_VIEW.value: family.get("view"),
                Field.CHILD_FEEDBACK.value: None if feedback is None else ("yes" if feedback else "no"),
-               Field.NO_ACTIONS.value: record.no_actions_reason or ""}  # fmt: skip
+               Field.NO_ACTIONS.value: record.no_actions_reason or ""}
     standing = [a for a in record.actions if a.status != ActionStatus.WITHDRAWN]
     for n, action in enumerate(standing, start=1):
         values |= {action_field(n, "what"): action.text, action_field(n, "owner"): str(action.owner_id),
-                   action_field(n, "due"): action.due_date.isoformat()}  # fmt: skip
+                   action_field(n, "due"): action.due_date.isoformat()}
     return {k: v for k, v in values.items() if v not in (None, "", [])}
 
 
@@ -71,22 +71,22 @@ def _amended_by(session: Session, qa_check: AuditQaCheck, *, submitted: bool) ->
     entry = last_entry(session, action=AMENDED, subject_type="qa_check", subject_id=qa_check.id)
     by = session.get(Person, entry.actor_id) if entry is not None and entry.actor_id else None
     return {"what": "amended", "reference": qa_check.record.allocation.case.reference, "by": person_ref(by),
-            "at": qa_check.amended_at.isoformat() if qa_check.amended_at else None, "submitted": submitted}  # fmt: skip
+            "at": qa_check.amended_at.isoformat() if qa_check.amended_at else None, "submitted": submitted}
 
 
 def _may_amend(
     session: Session, check_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str, lock: bool,
     submitted: bool = False,
-) -> tuple[FormOutcome, AuditQaCheck | None]:  # fmt: skip
+) -> tuple[FormOutcome, AuditQaCheck | None]:
     """The check (its record locked with ``lock``) when ``person`` may amend now; else None and why not."""
     record_id = session.scalar(select(AuditQaCheck.record_id).where(AuditQaCheck.id == check_id))
     record = (lock_record(session, record_id) if lock else session.get(AuditRecord, record_id)) if record_id else None
     if record is None:
         return FormOutcome(refuse(session, person, Permission.RECORD_AUDIT, RefusalCode.NO_SUCH_AUDIT, now=now,
                                   actor_ref=actor_ref, subject_type="qa_check", subject_id=check_id,
-                                  told=RefusalCode.UNKNOWN_CASE)), None  # fmt: skip
+                                  told=RefusalCode.UNKNOWN_CASE)), None
     decision = check(session, person, Permission.RECORD_AUDIT, now=now, actor_ref=actor_ref, subject_type="audit_record",
-                     subject_id=record.id, allocation=record.allocation, told=RefusalCode.ONLY_THE_AUDITOR)  # fmt: skip
+                     subject_id=record.id, allocation=record.allocation, told=RefusalCode.ONLY_THE_AUDITOR)
     if not decision.allowed:
         return FormOutcome(decision), None
     qa_check = session.get_one(AuditQaCheck, check_id)
@@ -94,14 +94,14 @@ def _may_amend(
         return FormOutcome(decision, late=_amended_by(session, qa_check, submitted=submitted)), None
     if qa_check.state != QaCheckState.RETURNED or record.state != RecordState.RETURNED:
         return FormOutcome(refuse(session, person, Permission.RECORD_AUDIT, RefusalCode.NOT_RETURNED, now=now,
-                                  actor_ref=actor_ref, subject_type="qa_check", subject_id=check_id)), None  # fmt: skip
+                                  actor_ref=actor_ref, subject_type="qa_check", subject_id=check_id)), None
     return FormOutcome(decision), qa_check
 
 
 def _amend_mode(qa_check: AuditQaCheck) -> dict[str, Any]:
     """What a step's view adds in amend mode: the check, and why the audit was returned."""
     returned = {"by": person_ref(qa_check.by), "reason": qa_check.reason,
-                "amend_due": qa_check.amend_due.isoformat() if qa_check.amend_due else None}  # fmt: skip
+                "amend_due": qa_check.amend_due.isoformat() if qa_check.amend_due else None}
     return {"mode": "amend", "check_id": qa_check.id, "draft_saved_at": None, "returned": returned}
 
 
@@ -120,7 +120,7 @@ def open_amend_form(
     )
     if draft is None:
         session.add(AuditDraft(allocation_id=record.allocation_id, person_id=person.id,
-                               values=record_values(record, scheme), updated_at=now))  # fmt: skip
+                               values=record_values(record, scheme), updated_at=now))
     elif qa_check.decided_at is None or draft.updated_at < qa_check.decided_at:  # typed before this return: start afresh
         draft.values, draft.updated_at = record_values(record, scheme), now
     session.flush()
@@ -132,7 +132,7 @@ def open_amend_form(
 def amend_step(
     session: Session, check_id: int, person: Person | None, step: Step, values: dict[str, Any], settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> FormOutcome:  # fmt: skip
+) -> FormOutcome:
     """A step of the amend form was submitted: field errors, the next step, or (last step) the
     record amended."""
     outcome, qa_check = _may_amend(session, check_id, person, now=now, actor_ref=actor_ref, lock=True, submitted=True)
@@ -153,7 +153,7 @@ def amend_step(
 def close_amend_form(
     session: Session, check_id: int, person: Person | None, step: Step, values: dict[str, Any], settings: Settings, *,
     now: dt.datetime, actor_ref: str,
-) -> bool:  # fmt: skip
+) -> bool:
     """The amend form was closed unsent: what was typed is kept for next time (True), if they may amend."""
     _, qa_check = _may_amend(session, check_id, person, now=now, actor_ref=actor_ref, lock=True)
     if qa_check is None or person is None:
@@ -170,12 +170,12 @@ def _amend_grades(session: Session, record: AuditRecord, form: RecordForm, reaso
         if not grade:
             continue
         changed += change_grade(session, record, SECTION, key, grade, stage=GradeStage.AFTER_AMENDMENT, by=by,
-                                reason=reason, now=now)  # fmt: skip
+                                reason=reason, now=now)
         if not any(s.section_key == key for s in record.sections):  # a section the record had no grade for
             record.sections.append(AuditSectionGrade(section_key=key, grade=grade))
     if form.overall:
         changed += change_grade(session, record, OVERALL, None, form.overall, stage=GradeStage.AFTER_AMENDMENT, by=by,
-                                reason=form.reason or reason, now=now)  # fmt: skip
+                                reason=form.reason or reason, now=now)
     return changed
 
 
@@ -208,7 +208,7 @@ def _amend_actions(session: Session, record: AuditRecord, form: RecordForm, by: 
 def apply_amendment(
     session: Session, qa_check: AuditQaCheck, form: RecordForm, scheme: Scheme, settings: Settings,
     calendar: WorkingCalendar, *, by: Person, now: dt.datetime, actor_ref: str,
-) -> None:  # fmt: skip
+) -> None:
     """Change the returned record (locked) to ``form``; the audit is final again, for a new QA check."""
     record = qa_check.record
     grades = _amend_grades(session, record, form, qa_check.reason or "", by, now)
@@ -221,7 +221,7 @@ def apply_amendment(
     session.execute(delete(AuditDraft).where(AuditDraft.allocation_id == record.allocation_id))
     session.flush()
     audit_log(session, now=now, action=AMENDED, actor=by, actor_ref=actor_ref, subject_type="qa_check",
-              subject_id=qa_check.id, detail={"record": record.id, "grades_changed": grades, "actions": actions})  # fmt: skip
+              subject_id=qa_check.id, detail={"record": record.id, "grades_changed": grades, "actions": actions})
     session.refresh(record, ["sections", "actions", "grades"])
     _settle_auditor_messages(session, qa_check, settings, calendar, now=now)
 
@@ -232,4 +232,4 @@ def _settle_auditor_messages(
     """Edit the messages that asked the auditors to amend (the return and its reminder): amended, no button."""
     context = {**check_context(session, qa_check, settings, calendar), "stage": "amended"}
     return edit_in_place(session, f"qa:{qa_check.id}:", Template.QA_OUTCOME, context, suffix="amended", now=now,
-                         stages=("returned", "reminder"))  # fmt: skip
+                         stages=("returned", "reminder"))

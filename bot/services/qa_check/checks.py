@@ -111,18 +111,18 @@ def open_checks(session: Session, settings: Settings, calendar: WorkingCalendar,
     written = 0
     for qa_check in checks:
         audit_log(session, now=now, action="qa_check.opened", actor_ref="scheduler", subject_type="audit_record",
-                  subject_id=qa_check.record_id, detail={"check": qa_check.id})  # fmt: skip
+                  subject_id=qa_check.record_id, detail={"check": qa_check.id})
         context = check_context(session, qa_check, settings, calendar)
         for qa in checkers_of(session, qa_check.record):
             written += enqueue(session, key=f"qa:{qa_check.id}:qa:{qa.id}", template=Template.QA_CHECK, context=context,
-                               now=now, recipient_id=qa.id, priority=Priority.NORMAL)  # fmt: skip
+                               now=now, recipient_id=qa.id, priority=Priority.NORMAL)
     return written
 
 
 def edit_in_place(
     session: Session, prefix: str, template: Template, context: dict[str, Any], *, suffix: str, now: dt.datetime,
     stages: tuple[str, ...] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Edit every message sent with ``template`` under keys starting ``prefix`` (only those of
     ``stages``, when given) in place, with ``context``; each edit keyed by the message's key and ``suffix``."""
     sent = session.scalars(
@@ -145,7 +145,7 @@ def already_decided(qa_check: AuditQaCheck, *, submitted: bool = False) -> dict[
     returned = qa_check.state in (QaCheckState.RETURNED, QaCheckState.AMENDED)
     return {"what": "qa_decided", "reference": qa_check.record.allocation.case.reference, "by": person_ref(qa_check.by),
             "at": qa_check.decided_at.isoformat() if qa_check.decided_at else None,
-            "state": "returned" if returned else "accepted", "submitted": submitted}  # fmt: skip
+            "state": "returned" if returned else "accepted", "submitted": submitted}
 
 
 def may_decide(
@@ -155,13 +155,13 @@ def may_decide(
     record_id = session.scalar(select(AuditQaCheck.record_id).where(AuditQaCheck.id == check_id))
     record = (lock_record(session, record_id) if lock else session.get(AuditRecord, record_id)) if record_id else None
     decision = check(session, person, Permission.DECIDE_QA_CHECK, now=now, actor_ref=actor_ref, subject_type="qa_check",
-                     subject_id=check_id, allocation=record.allocation if record is not None else None)  # fmt: skip
+                     subject_id=check_id, allocation=record.allocation if record is not None else None)
     if not decision.allowed:
         return CheckOutcome(decision)
     if record is None:
         return CheckOutcome(refuse(session, person, Permission.DECIDE_QA_CHECK, RefusalCode.NO_SUCH_AUDIT, now=now,
                                    actor_ref=actor_ref, subject_type="qa_check", subject_id=check_id,
-                                   told=RefusalCode.AUDIT_CLOSED))  # fmt: skip
+                                   told=RefusalCode.AUDIT_CLOSED))
     query = select(AuditQaCheck).where(AuditQaCheck.id == check_id)
     qa_check = session.scalars(query.with_for_update().execution_options(populate_existing=True) if lock else query).one()
     if qa_check.state != QaCheckState.PENDING:
@@ -172,7 +172,7 @@ def may_decide(
 def decide_check(
     session: Session, check_id: int, person: Person | None, *, accept: bool, reason: str, settings: Settings,
     calendar: WorkingCalendar, now: dt.datetime, actor_ref: str,
-) -> CheckOutcome:  # fmt: skip
+) -> CheckOutcome:
     """Accept, or return for amendment with ``reason``, once: under the record's row lock, a
     second decision (a double click, another coordinator) changes nothing and says who decided."""
     outcome = may_decide(session, check_id, person, now=now, actor_ref=actor_ref, lock=True)
@@ -205,12 +205,12 @@ def decide_check(
     session.refresh(qa_check, ["by"])
     audit_log(session, now=now, action=f"qa_check.{qa_check.state.value}", actor=person, actor_ref=actor_ref,
               subject_type="qa_check", subject_id=qa_check.id,
-              detail={"record": record.id, "amend_due": qa_check.amend_due.isoformat() if qa_check.amend_due else None})  # fmt: skip
+              detail={"record": record.id, "amend_due": qa_check.amend_due.isoformat() if qa_check.amend_due else None})
     context = check_context(session, qa_check, settings, calendar)
     edit_in_place(session, f"qa:{qa_check.id}:qa:", Template.QA_CHECK, context, suffix="decided", now=now)
     stage = "accepted" if accept else "returned"
     for auditor in auditors_of(record):
         enqueue(session, key=f"qa:{qa_check.id}:{stage}:{auditor.id}", template=Template.QA_OUTCOME,
                 context={**context, "stage": stage}, now=now, recipient_id=auditor.id, priority=Priority.NORMAL,
-                not_before=calendar.next_working_moment(now))  # fmt: skip
+                not_before=calendar.next_working_moment(now))
     return outcome

@@ -28,7 +28,7 @@ def plan_amend_chasers(session: Session, settings: Settings, calendar: WorkingCa
         .where(AuditQaCheck.state == QaCheckState.RETURNED, AuditRecord.state == RecordState.RETURNED,
                AuditQaCheck.amend_due <= today)
         .order_by(AuditQaCheck.id)
-    ).all()  # fmt: skip
+    ).all()
     reminders = told = 0
     for qa_check in due:
         assert qa_check.amend_due is not None
@@ -36,11 +36,11 @@ def plan_amend_chasers(session: Session, settings: Settings, calendar: WorkingCa
         for auditor in auditors_of(qa_check.record):
             reminders += enqueue(session, key=f"qa:{qa_check.id}:remind:{qa_check.amend_due}:{auditor.id}",
                                  template=Template.QA_OUTCOME, context={**context, "stage": "reminder"}, now=now,
-                                 recipient_id=auditor.id)  # fmt: skip
+                                 recipient_id=auditor.id)
         if today < calendar.add_working_days(qa_check.amend_due, 1):
             continue
         late = {**context, "auditors": [person_ref(p) for p in auditors_of(qa_check.record)]}
         for qa in checkers_of(session, qa_check.record):
             told += enqueue(session, key=f"qa:{qa_check.id}:late:{qa_check.amend_due}:{qa.id}",
-                            template=Template.QA_AMEND_OVERDUE, context=late, now=now, recipient_id=qa.id)  # fmt: skip
+                            template=Template.QA_AMEND_OVERDUE, context=late, now=now, recipient_id=qa.id)
     return {"reminders": reminders, "overdue": told}

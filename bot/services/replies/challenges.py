@@ -49,7 +49,7 @@ ACCEPT, MODERATION = "accept", "moderation"
 
 
 def text_problem(session: Session, text: str, empty: str, settings: Settings, calendar: WorkingCalendar, *,
-                 now: dt.datetime) -> str | None:  # fmt: skip
+                 now: dt.datetime) -> str | None:
     """Why a typed reason can't be kept: empty (``empty`` says what to write), too long, or the guardrail's finding."""
     if not text:
         return empty
@@ -63,7 +63,7 @@ def targets(record: AuditRecord, scheme: Scheme) -> list[dict[str, str]]:
     found = [{"value": OVERALL, "label": "The overall grade"}]
     found += [{"value": f"{SECTION}:{s.key}", "label": f"Section: {s.label}"} for s in scheme.sections]
     found += [{"value": f"{ACTION}:{a.id}", "label": f"Action {n}: {a.text}"}
-              for n, a in enumerate(record.actions, 1) if a.status != ActionStatus.WITHDRAWN]  # fmt: skip
+              for n, a in enumerate(record.actions, 1) if a.status != ActionStatus.WITHDRAWN]
     return found
 
 
@@ -77,13 +77,13 @@ def challenge_form(record: AuditRecord, settings: Settings) -> dict[str, Any]:
     """The challenge modal's context."""
     scheme = scheme_of(record, settings)
     return {"record_id": record.id, "reference": record.allocation.case.reference, "targets": targets(record, scheme),
-            "overall_scale": scale_for(scheme, OVERALL), "section_scale": scale_for(scheme, SECTION)}  # fmt: skip
+            "overall_scale": scale_for(scheme, OVERALL), "section_scale": scale_for(scheme, SECTION)}
 
 
 def open_challenge(
     session: Session, record_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str,
-) -> tuple[ReplyOutcome, dict[str, Any] | None]:  # fmt: skip
+) -> tuple[ReplyOutcome, dict[str, Any] | None]:
     """May ``person`` challenge now? If so, the modal's context."""
     outcome = open_for(session, record_id, person, Permission.REPLY, settings, calendar, now=now, actor_ref=actor_ref)
     record = outcome.record
@@ -99,7 +99,7 @@ def open_challenge(
 def raise_challenge(
     session: Session, record_id: int, person: Person | None, target_value: str, proposed: str, reason: str,
     settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """The challenge is sent to the auditor (or field errors)."""
     outcome, form = open_challenge(session, record_id, person, settings, calendar, now=now, actor_ref=actor_ref)
     record = outcome.record
@@ -126,29 +126,29 @@ def raise_challenge(
     if problem:
         errors["reason"] = problem
     if not errors and any(c.challenger_id == person.id and c.target == target and (c.target_key or "") == key
-                          and c.state != ChallengeState.SETTLED for c in record.challenges):  # fmt: skip
+                          and c.state != ChallengeState.SETTLED for c in record.challenges):
         errors["target"] = "You have already challenged this, and the challenge is still open."
     if errors:
         outcome.errors = errors
         return outcome
     if not any(r.person_id == person.id for r in record.replies):
         record.replies.append(AuditReply(person_id=person.id, role=role_of(record, person) or "", kind=ReplyKind.CHALLENGE,
-                                         text="", at=now))  # fmt: skip
+                                         text="", at=now))
     challenge = AuditChallenge(
         challenger_id=person.id, target=target, target_key=key or None, proposed_grade=proposed or None, reason=reason,
         state=ChallengeState.WITH_AUDITOR, raised_at=now,
         due_on=calendar.add_working_days(calendar.local_date(now), settings.answer_working_days),
-    )  # fmt: skip
+    )
     record.challenges.append(challenge)
     session.flush()
     audit_log(session, now=now, action="audit.challenge", actor=person, actor_ref=actor_ref, subject_type="audit_challenge",
-              subject_id=challenge.id, detail={"record": record.id, "target": target, "key": key or None})  # fmt: skip
+              subject_id=challenge.id, detail={"record": record.id, "target": target, "key": key or None})
     show_findings(session, record, person, settings, calendar, now=now)
     context = challenge_context(challenge, settings, calendar)
     for auditor in auditors(record):
         enqueue(session, key=f"challenge:{challenge.id}:auditor:{auditor.id}", template=Template.CHALLENGE_AUDITOR,
                 context={**context, "stage": "ask"}, now=now, recipient_id=auditor.id, priority=Priority.NORMAL,
-                not_before=calendar.next_working_moment(now))  # fmt: skip
+                not_before=calendar.next_working_moment(now))
     return outcome
 
 
@@ -186,7 +186,7 @@ def challenge_context(challenge: AuditChallenge, settings: Settings, calendar: W
         },
         "decision": challenge.challenger_decision,
         "scale": [{"value": k, "label": v} for k, v in scale.items()],
-    }  # fmt: skip
+    }
 
 
 def lock_challenge(session: Session, challenge_id: int) -> AuditChallenge | None:
@@ -199,23 +199,23 @@ def lock_challenge(session: Session, challenge_id: int) -> AuditChallenge | None
 
 def _late(challenge: AuditChallenge, settings: Settings, calendar: WorkingCalendar) -> dict[str, Any]:
     return {"what": "challenge", "reference": challenge.record.allocation.case.reference, "submitted": False, "at": None,
-            **challenge_context(challenge, settings, calendar)}  # fmt: skip
+            **challenge_context(challenge, settings, calendar)}
 
 
 def answer_challenge(
     session: Session, challenge_id: int, person: Person | None, decision: str, grade: str, reason: str,
     settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str, check_only: bool = False,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """The auditor changes the grade (or takes the action out) or keeps it, with a reason.
     ``check_only``: may they answer now? (to open the modal)."""
     challenge = lock_challenge(session, challenge_id)
     if challenge is None:
         return ReplyOutcome(refuse(session, person, Permission.ANSWER_CHALLENGE, RefusalCode.NO_SUCH_AUDIT, now=now,
                                    actor_ref=actor_ref, subject_type="audit_challenge", subject_id=challenge_id,
-                                   told=RefusalCode.NOT_THE_AUDITOR))  # fmt: skip
+                                   told=RefusalCode.NOT_THE_AUDITOR))
     record = challenge.record
     allowed = check(session, person, Permission.ANSWER_CHALLENGE, now=now, actor_ref=actor_ref,
-                    subject_type="audit_challenge", subject_id=challenge.id, allocation=record.allocation)  # fmt: skip
+                    subject_type="audit_challenge", subject_id=challenge.id, allocation=record.allocation)
     outcome = ReplyOutcome(allowed, record=record)
     if not allowed.allowed:
         return outcome
@@ -233,29 +233,29 @@ def answer_challenge(
         withdraw_action(session, record, int(challenge.target_key or 0), by=person, now=now)
     elif decision == CHANGE:
         change_grade(session, record, challenge.target, challenge.target_key, grade, stage=GradeStage.AFTER_REPLY, by=person,
-                     reason=reason.strip(), now=now)  # fmt: skip
+                     reason=reason.strip(), now=now)
     challenge.auditor_decision, challenge.auditor_grade = decision, (grade or None) if decision == CHANGE else None
     challenge.auditor_reason, challenge.auditor_at = reason.strip(), now
     challenge.state = ChallengeState.ANSWERED
     challenge.due_on = calendar.add_working_days(calendar.local_date(now), settings.answer_working_days)
     session.flush()
     audit_log(session, now=now, action=f"audit.challenge.{decision}", actor=person, actor_ref=actor_ref,
-              subject_type="audit_challenge", subject_id=challenge.id)  # fmt: skip
+              subject_type="audit_challenge", subject_id=challenge.id)
     context = challenge_context(challenge, settings, calendar)
     for auditor in auditors(record):  # the auditors' copies lose their buttons and say what was decided
         enqueue(session, key=f"challenge:{challenge.id}:auditor:{auditor.id}:answered", template=Template.CHALLENGE_AUDITOR,
                 context={**context, "stage": "answered", "by": person_ref(person)}, now=now, recipient_id=auditor.id,
-                replaces_key=f"challenge:{challenge.id}:auditor:{auditor.id}")  # fmt: skip
+                replaces_key=f"challenge:{challenge.id}:auditor:{auditor.id}")
     enqueue(session, key=f"challenge:{challenge.id}:answer", template=Template.CHALLENGE_ANSWERED,
             context={**context, "stage": "ask"}, now=now, recipient_id=challenge.challenger_id, priority=Priority.NORMAL,
-            not_before=calendar.next_working_moment(now))  # fmt: skip
+            not_before=calendar.next_working_moment(now))
     return outcome
 
 
 def _answer_errors(
     session: Session, challenge: AuditChallenge, record: AuditRecord, scheme: Scheme, decision: str, grade: str,
     reason: str, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime,
-) -> dict[str, str]:  # fmt: skip
+) -> dict[str, str]:
     errors: dict[str, str] = {}
     if decision not in (CHANGE, KEEP):
         errors["reason"] = "Choose whether to change or keep it."
@@ -273,15 +273,15 @@ def _answer_errors(
 def decide_answer(
     session: Session, challenge_id: int, person: Person | None, choice: str, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """The challenger accepts the auditor's answer (the challenge is settled) or asks for moderation."""
     challenge = lock_challenge(session, challenge_id)
     if challenge is None:
         return ReplyOutcome(refuse(session, person, Permission.DECIDE_CHALLENGE, RefusalCode.NO_SUCH_AUDIT, now=now,
                                    actor_ref=actor_ref, subject_type="audit_challenge", subject_id=challenge_id,
-                                   told=RefusalCode.NOT_YOUR_CHALLENGE))  # fmt: skip
+                                   told=RefusalCode.NOT_YOUR_CHALLENGE))
     allowed = check(session, person, Permission.DECIDE_CHALLENGE, now=now, actor_ref=actor_ref,
-                    subject_type="audit_challenge", subject_id=challenge.id, lead_id=challenge.challenger_id)  # fmt: skip
+                    subject_type="audit_challenge", subject_id=challenge.id, lead_id=challenge.challenger_id)
     outcome = ReplyOutcome(allowed, record=challenge.record)
     if not allowed.allowed:
         return outcome
@@ -290,7 +290,7 @@ def decide_answer(
         return outcome
     challenge.challenger_decision, challenge.challenger_at = choice, now
     audit_log(session, now=now, action=f"audit.challenge.{choice}", actor=person, actor_ref=actor_ref,
-              subject_type="audit_challenge", subject_id=challenge.id)  # fmt: skip
+              subject_type="audit_challenge", subject_id=challenge.id)
     if choice == ACCEPT:
         settle(session, challenge, settings, calendar, now=now)
     else:
@@ -300,5 +300,5 @@ def decide_answer(
     context = challenge_context(challenge, settings, calendar)
     enqueue(session, key=f"challenge:{challenge.id}:answer:{choice}", template=Template.CHALLENGE_ANSWERED,
             context={**context, "stage": "decided"}, now=now, recipient_id=challenge.challenger_id,
-            replaces_key=f"challenge:{challenge.id}:answer")  # fmt: skip
+            replaces_key=f"challenge:{challenge.id}:answer")
     return outcome

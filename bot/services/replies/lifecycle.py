@@ -33,7 +33,7 @@ from store.records import (
 OVERALL, SECTION, ACTION = "overall", "section", "action"
 #: Challenges still waiting for someone: the audit cannot be finalised while one is.
 OPEN_CHALLENGES = (ChallengeState.WITH_AUDITOR, ChallengeState.ANSWERED, ChallengeState.MODERATION,
-                   ChallengeState.HEAD_OF_SERVICE)  # fmt: skip
+                   ChallengeState.HEAD_OF_SERVICE)
 
 
 def lock_record(session: Session, record_id: int) -> AuditRecord | None:
@@ -57,20 +57,20 @@ def current_grade(record: AuditRecord, target: str, key: str | None) -> str | No
 def change_grade(
     session: Session, record: AuditRecord, target: str, key: str | None, grade: str, *, stage: GradeStage,
     by: Person | None, reason: str, now: dt.datetime,
-) -> bool:  # fmt: skip
+) -> bool:
     """Append ``grade`` for the overall grade or a section to the history (and show it on the
     section's row). False when it is the grade already: nothing is appended."""
     if current_grade(record, target, key) == grade:
         return False
     section = key if target == SECTION else None
     record.grades.append(AuditGradeEvent(stage=stage, section_key=section, grade=grade, by_id=by.id if by else None,
-                                         at=now, reason=reason))  # fmt: skip
+                                         at=now, reason=reason))
     if section is not None:
         for row in record.sections:
             if row.section_key == section:
                 row.grade = grade
     audit_log(session, now=now, action="audit.grade_changed", actor=by, subject_type="audit_record", subject_id=record.id,
-              detail={"stage": stage.value, "target": target, "key": section, "grade": grade})  # fmt: skip
+              detail={"stage": stage.value, "target": target, "key": section, "grade": grade})
     return True
 
 
@@ -117,15 +117,15 @@ def finalise(session: Session, record: AuditRecord, settings: Settings, calendar
     record.state = RecordState.FINALISED
     record.finalised_at = now
     audit_log(session, now=now, action="audit.finalised", subject_type="audit_record", subject_id=record.id,
-              detail={"original": record.overall_grade, "final": record.overall_now()})  # fmt: skip
+              detail={"original": record.overall_grade, "final": record.overall_now()})
     context = {**record_context(record, scheme, calendar.tz), "original_overall": _label(scheme, record.overall_grade),
-               "challenged": bool(record.challenges)}  # fmt: skip
+               "challenged": bool(record.challenges)}
     allocation = record.allocation
     told = [allocation.auditor, allocation.case.team_manager, allocation.case.allocated_worker]
     for person in {p.id: p for p in told if p is not None and p.active}.values():
         enqueue(session, key=f"record:{record.id}:finalised:{person.id}", template=Template.AUDIT_FINALISED,
                 context={**context, "recipient": person_ref(person)}, now=now, recipient_id=person.id,
-                priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))  # fmt: skip
+                priority=Priority.NORMAL, not_before=calendar.next_working_moment(now))
 
 
 def _label(scheme: Scheme, value: str) -> str:

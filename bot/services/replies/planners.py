@@ -26,15 +26,15 @@ def _reminders(session: Session, ctx: TickContext) -> int:
     closing = ctx.calendar.add_working_days(ctx.today, 1)
     written = 0
     for record in session.scalars(select(AuditRecord).where(AuditRecord.state == RecordState.REPLY_WINDOW,
-                                                            AuditRecord.reply_closes_on == closing)):  # fmt: skip
+                                                            AuditRecord.reply_closes_on == closing)):
         answered = {r.person_id for r in record.replies}
         for _, person in findings_recipients(record):
             if person.id in answered:
                 continue
             context = {"reference": record.allocation.case.reference, "record_id": record.id,
-                       "closes_at": closes_at(ctx.calendar, record, ctx.settings.reply_window_working_days).isoformat()}  # fmt: skip
+                       "closes_at": closes_at(ctx.calendar, record, ctx.settings.reply_window_working_days).isoformat()}
             written += enqueue(session, key=f"record:{record.id}:reply_reminder:{person.id}", template=Template.REPLY_REMINDER,
-                               context=context, now=ctx.now, recipient_id=person.id, priority=Priority.NORMAL)  # fmt: skip
+                               context=context, now=ctx.now, recipient_id=person.id, priority=Priority.NORMAL)
     return written
 
 
@@ -42,7 +42,7 @@ def _close(session: Session, ctx: TickContext) -> int:
     """Windows that have closed: silence is recorded as no comment, each findings message loses
     its buttons, and the audit is finalised unless a challenge is still open."""
     due = session.scalars(select(AuditRecord).where(AuditRecord.state == RecordState.REPLY_WINDOW,
-                                                   AuditRecord.reply_closes_on <= ctx.today)).all()  # fmt: skip
+                                                   AuditRecord.reply_closes_on <= ctx.today)).all()
     for record in due:
         if ctx.now < closes_at(ctx.calendar, record, ctx.settings.reply_window_working_days):
             continue
@@ -51,7 +51,7 @@ def _close(session: Session, ctx: TickContext) -> int:
             if person.id not in kinds:
                 record.replies.append(AuditReply(person_id=person.id, role=role, kind=ReplyKind.NO_COMMENT, text="", at=ctx.now))
                 audit_log(session, now=ctx.now, action="audit.reply.no_comment", subject_type="audit_record",
-                          subject_id=record.id, detail={"role": role})  # fmt: skip
+                          subject_id=record.id, detail={"role": role})
                 session.flush()
             if kinds.get(person.id) in (None, ReplyKind.CHALLENGE):  # their buttons go (once: the key is the close's)
                 show_findings(session, record, person, ctx.settings, ctx.calendar, now=ctx.now, key="closed")
@@ -64,7 +64,7 @@ def _chase_challenges(session: Session, ctx: TickContext) -> int:
     working day, then the QA team told the working day after."""
     written = 0
     waiting = session.scalars(select(AuditChallenge).where(
-        AuditChallenge.state.in_((ChallengeState.WITH_AUDITOR, ChallengeState.ANSWERED)), AuditChallenge.due_on < ctx.today))  # fmt: skip
+        AuditChallenge.state.in_((ChallengeState.WITH_AUDITOR, ChallengeState.ANSWERED)), AuditChallenge.due_on < ctx.today))
     for challenge in waiting:
         stage = challenge.state.value
         context = {**challenge_context(challenge, ctx.settings, ctx.calendar), "waiting_for": stage}
@@ -72,12 +72,12 @@ def _chase_challenges(session: Session, ctx: TickContext) -> int:
         for person in people:
             written += enqueue(session, key=f"challenge:{challenge.id}:{stage}:{challenge.due_on}:remind:{person.id}",
                                template=Template.CHALLENGE_CHASER, context={**context, "to": "waiting"}, now=ctx.now,
-                               recipient_id=person.id, priority=Priority.NORMAL)  # fmt: skip
+                               recipient_id=person.id, priority=Priority.NORMAL)
         if ctx.today > ctx.calendar.next_working_day(challenge.due_on):
             for qa in qa_coordinators(session):
                 written += enqueue(session, key=f"challenge:{challenge.id}:{stage}:{challenge.due_on}:qa:{qa.id}",
                                    template=Template.CHALLENGE_CHASER, context={**context, "to": "qa"}, now=ctx.now,
-                                   recipient_id=qa.id, priority=Priority.NORMAL)  # fmt: skip
+                                   recipient_id=qa.id, priority=Priority.NORMAL)
     return written
 
 

@@ -47,15 +47,15 @@ def role_of(record: AuditRecord, person: Person | None) -> str | None:
 def open_for(
     session: Session, record_id: int, person: Person | None, permission: Permission, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """The locked record when ``person`` may still reply to it; else refused or why it is too late."""
     record = lock_record(session, record_id)
     if record is None:  # a forged or stale button: told, as for a case not theirs, that it is not for them
         return ReplyOutcome(refuse(session, person, permission, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
-                                   subject_type="audit_record", subject_id=record_id, told=RefusalCode.NOT_SENT_FINDINGS))  # fmt: skip
+                                   subject_type="audit_record", subject_id=record_id, told=RefusalCode.NOT_SENT_FINDINGS))
     circle = {p.id for _, p in findings_recipients(record)}
     decision = check(session, person, permission, now=now, actor_ref=actor_ref, subject_type="audit_record",
-                     subject_id=record_id, circle=circle)  # fmt: skip
+                     subject_id=record_id, circle=circle)
     if not decision.allowed:
         return ReplyOutcome(decision)
     if record.state != RecordState.REPLY_WINDOW or now >= closes_at(calendar, record, settings.reply_window_working_days):
@@ -64,17 +64,17 @@ def open_for(
 
 
 def late_context(record: AuditRecord, why: str, *, reply: AuditReply | None = None, calendar: WorkingCalendar,
-                 settings: Settings) -> dict[str, Any]:  # fmt: skip
+                 settings: Settings) -> dict[str, Any]:
     """What a late click or submission is told (``already_done``): the window closed, or their answer."""
     return {"what": "reply", "why": why, "reference": record.allocation.case.reference, "submitted": False,
             "kind": reply.kind.value if reply else None, "at": reply.at.isoformat() if reply else None,
-            "closed_at": closes_at(calendar, record, settings.reply_window_working_days).isoformat()}  # fmt: skip
+            "closed_at": closes_at(calendar, record, settings.reply_window_working_days).isoformat()}
 
 
 def may_reply(
     session: Session, record_id: int, person: Person | None, settings: Settings, calendar: WorkingCalendar, *,
     now: dt.datetime, actor_ref: str,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """May ``person`` agree or comment now (open window, not answered yet)? The record when so."""
     outcome = open_for(session, record_id, person, Permission.REPLY, settings, calendar, now=now, actor_ref=actor_ref)
     mine = next((r for r in outcome.record.replies if r.person_id == person.id), None) if outcome.record and person else None
@@ -87,7 +87,7 @@ def may_reply(
 def reply(
     session: Session, record_id: int, person: Person | None, kind: ReplyKind, text: str, settings: Settings,
     calendar: WorkingCalendar, *, now: dt.datetime, actor_ref: str,
-) -> ReplyOutcome:  # fmt: skip
+) -> ReplyOutcome:
     """Agree, or comment (with ``text``): once per person, while the window is open."""
     outcome = open_for(session, record_id, person, Permission.REPLY, settings, calendar, now=now, actor_ref=actor_ref)
     record = outcome.record
@@ -100,7 +100,7 @@ def reply(
     if kind == ReplyKind.COMMENT:
         text = text.strip()
         problem = ("Say what your comment is." if not text else f"Keep this to {MAX_COMMENT} characters." if len(text) > MAX_COMMENT
-                   else check_text(session, text, today=calendar.local_date(now), level=settings.privacy_guardrail))  # fmt: skip
+                   else check_text(session, text, today=calendar.local_date(now), level=settings.privacy_guardrail))
         if problem:
             outcome.errors = {"comment": problem}
             return outcome
@@ -108,7 +108,7 @@ def reply(
     record.replies.append(AuditReply(person_id=person.id, role=role, kind=kind, text=text if kind == ReplyKind.COMMENT else "", at=now))
     session.flush()
     audit_log(session, now=now, action=f"audit.reply.{kind.value}", actor=person, actor_ref=actor_ref,
-              subject_type="audit_record", subject_id=record.id, detail={"role": role})  # fmt: skip
+              subject_type="audit_record", subject_id=record.id, detail={"role": role})
     show_findings(session, record, person, settings, calendar, now=now)
     if kind == ReplyKind.COMMENT:
         _tell_auditors(session, record, person, role, text, now=now, calendar=calendar)
@@ -117,19 +117,19 @@ def reply(
 
 
 def _tell_auditors(session: Session, record: AuditRecord, person: Person, role: str, text: str, *, now: dt.datetime,
-                   calendar: WorkingCalendar) -> None:  # fmt: skip
+                   calendar: WorkingCalendar) -> None:
     allocation = record.allocation
     context = {"reference": allocation.case.reference, "by": person_ref(person), "role": role, "comment": text,
-               "record_id": record.id}  # fmt: skip
+               "record_id": record.id}
     for auditor in (allocation.auditor, allocation.second_auditor):
         if auditor is not None and auditor.active:
             enqueue(session, key=f"record:{record.id}:comment:{person.id}:{auditor.id}", template=Template.REPLY_COMMENTED,
                     context=context, now=now, recipient_id=auditor.id, priority=Priority.NORMAL,
-                    not_before=calendar.next_working_moment(now))  # fmt: skip
+                    not_before=calendar.next_working_moment(now))
 
 
 def findings_context(record: AuditRecord, person: Person, role: str, settings: Settings, calendar: WorkingCalendar, *,
-                     now: dt.datetime) -> dict[str, Any]:  # fmt: skip
+                     now: dt.datetime) -> dict[str, Any]:
     """The findings message as ``person`` sees it now: grades as they stand, what they answered,
     their challenges, and whether the window is still open to them."""
     mine = next((r for r in record.replies if r.person_id == person.id), None)
@@ -147,7 +147,7 @@ def findings_context(record: AuditRecord, person: Person, role: str, settings: S
 
 
 def show_findings(session: Session, record: AuditRecord, person: Person, settings: Settings, calendar: WorkingCalendar, *,
-                  now: dt.datetime, key: str | None = None) -> None:  # fmt: skip
+                  now: dt.datetime, key: str | None = None) -> None:
     """Edit ``person``'s findings message in place to show where their reply stands (``key``
     names an edit that must happen once, e.g. the window's close)."""
     role = role_of(record, person)
@@ -156,4 +156,4 @@ def show_findings(session: Session, record: AuditRecord, person: Person, setting
     edits = sum(1 for r in record.replies if r.person_id == person.id) + len(record.challenges)
     enqueue(session, key=f"record:{record.id}:findings:{person.id}:" + (key or f"edit:{edits}:{now.isoformat()}"),
             template=Template.AUDIT_FINDINGS, context=findings_context(record, person, role, settings, calendar, now=now),
-            now=now, recipient_id=person.id, priority=Priority.NORMAL, replaces_key=f"record:{record.id}:findings:{person.id}")  # fmt: skip
+            now=now, recipient_id=person.id, priority=Priority.NORMAL, replaces_key=f"record:{record.id}:findings:{person.id}")

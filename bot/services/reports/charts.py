@@ -66,7 +66,7 @@ def charts(report: Report, *, service: str | None = None) -> list[Chart]:
             _grades(f"Final grades, by month: {period}", "Month", months, _filename(key, "grades_by_month"), "grades_by_month"),
             _grades(f"Final grades, by service: {period}", "Service", services, _filename(key, "grades_by_service"),
                     "grades_by_service"),
-        ]  # fmt: skip
+        ]
     if not any(s.service == service for s in report.services):
         return []
     teams = [(_short(t.team or ""), t.team or "", t) for t in report.teams if t.service == service]
@@ -76,7 +76,7 @@ def charts(report: Report, *, service: str | None = None) -> list[Chart]:
                     _filename(key, "completion_by_team", slug), "completion_by_team"),
         _grades(f"Final grades, by team: {service}, {period}", "Team", teams, _filename(key, "grades_by_team", slug),
                 "grades_by_team"),
-    ]  # fmt: skip
+    ]
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def _axes_style(ax: Any, title: str, xlabel: str, ylabel: str, ticks: list[str])
     ax.set_xlabel(xlabel, fontsize=_FONT + 1)
     ax.set_ylabel(ylabel, fontsize=_FONT + 1)
     ax.set_xticks(range(len(ticks)), ticks, fontsize=_FONT, rotation=45 if len(ticks) > 6 else 0,
-                  ha="right" if len(ticks) > 6 else "center", rotation_mode="anchor")  # fmt: skip
+                  ha="right" if len(ticks) > 6 else "center", rotation_mode="anchor")
     ax.tick_params(axis="y", labelsize=_FONT)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -174,7 +174,7 @@ def _completion(title: str, xlabel: str, rows: list[tuple[str, str, Figures]], f
         rate = fig.completion_rate
         if rate is None:  # paused or nothing owed: no bar, never 0%
             ax.text(x, 2, "paused" if fig.paused else "n/a", ha="center", va="bottom", rotation=90, fontsize=_FONT,
-                    color="#333333", fontstyle="italic")  # fmt: skip
+                    color="#333333", fontstyle="italic")
             continue
         ax.bar(x, rate, width=0.7, color=BAR_COLOUR, edgecolor="black", linewidth=0.5)
         if labelled:
@@ -201,24 +201,24 @@ def _grades(title: str, xlabel: str, rows: list[tuple[str, str, Figures]], filen
     for k, grade in enumerate(scale):
         counts = [next((g.count for g in fig.final_grades if g.value == grade.value), 0) for _, _, fig in rows]
         ax.bar(range(len(rows)), counts, width=0.7, bottom=bottoms, label=grade.label, color=PALETTE[k % len(PALETTE)],
-               hatch=HATCHES[k % len(HATCHES)], edgecolor="black", linewidth=0.5)  # fmt: skip
+               hatch=HATCHES[k % len(HATCHES)], edgecolor="black", linewidth=0.5)
         for x, n in enumerate(counts):
             if labelled and n and n / top >= 0.07:
                 ax.text(x, bottoms[x] + n / 2, str(n), ha="center", va="center", fontsize=_FONT - 1,
-                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
         bottoms = [b + n for b, n in zip(bottoms, counts, strict=True)]
     for x, ((_, _, fig), total) in enumerate(zip(rows, totals, strict=True)):
         if total and labelled:
             ax.text(x, total + top * 0.02, str(total), ha="center", va="bottom", fontsize=_FONT, fontweight="bold")
         elif not total:
             ax.text(x, top * 0.02, "paused" if fig.paused else "none", ha="center", va="bottom", rotation=90,
-                    fontsize=_FONT, color="#333333", fontstyle="italic")  # fmt: skip
+                    fontsize=_FONT, color="#333333", fontstyle="italic")
     ax.set_ylim(0, top * 1.15)
     ax.yaxis.get_major_locator().set_params(integer=True)
     _axes_style(ax, title, xlabel, "Audits", [short for short, _, _ in rows])
     if scale:
         ax.legend(title="Final grade", fontsize=_FONT, title_fontsize=_FONT, loc="upper left", bbox_to_anchor=(1.01, 1),
-                  frameon=False, reverse=True)  # the legend's order is the stack's, top down  # fmt: skip
+                  frameon=False, reverse=True)  # the legend's order is the stack's, top down
     if not rows:
         ax.text(0.5, 0.5, "nothing to show", transform=ax.transAxes, ha="center", fontsize=_FONT + 1)
     grades = ", ".join(g.label for g in scale)

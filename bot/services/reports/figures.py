@@ -101,11 +101,11 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
     # Allocations: completion, on time and late, overdue, re-audits.
     due_dates = session.scalars(
         select(Allocation.due_date).where(in_range, Allocation.state == AllocationState.COMPLETED).distinct()
-    ).all()  # fmt: skip
+    ).all()
     completed = Allocation.state == AllocationState.COMPLETED
     if due_dates:  # late: completed on or after the local midnight that ends the due date
         ends = case(*((Allocation.due_date == d, literal(_local_midnight(d + dt.timedelta(days=1), settings), UTCDateTime()))
-                      for d in due_dates))  # fmt: skip
+                      for d in due_dates))
         late: ColumnElement[bool] = and_(completed, Allocation.completed_at >= ends)
     else:
         late = literal(False)
@@ -119,12 +119,12 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
     ).join(Case, Case.id == Allocation.case_id).join(AuditMonth, AuditMonth.id == Allocation.month_id)
      .where(in_range).group_by(Allocation.month_start, Case.team_id),
         ("allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated", "reaudits_exempted",
-         "reaudits_completed"))  # fmt: skip
+         "reaudits_completed"))
 
     # Recorded audits: grade changes, family views, oversight.
     def overall_event(*stages: GradeStage) -> Any:
         return exists().where(AuditGradeEvent.record_id == AuditRecord.id, AuditGradeEvent.section_key.is_(None),
-                              AuditGradeEvent.stage.in_(stages))  # fmt: skip
+                              AuditGradeEvent.stage.in_(stages))
 
     def records(query: Any) -> Any:
         return query.join(Allocation, Allocation.id == AuditRecord.allocation_id).join(Case, Case.id == Allocation.case_id).where(in_range)
@@ -137,12 +137,12 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         _n(and_(AuditRecord.state.in_(LIVE), AuditRecord.finalised_at.is_not(None), AuditRecord.closed_at.is_(None))),
     ).select_from(AuditRecord)).group_by(Allocation.month_start, Case.team_id),
         ("graded", "in_reply_window", "changed_after_reply", "changed_after_moderation", "family_views_sought",
-         "oversight_overdue", "awaiting_confirmation"))  # fmt: skip
+         "oversight_overdue", "awaiting_confirmation"))
 
     # Original (first) and final (latest) overall grades, counted together.
     ends_of = (select(AuditGradeEvent.record_id, func.min(AuditGradeEvent.id).label("first"),
                       func.max(AuditGradeEvent.id).label("last"))
-               .where(AuditGradeEvent.section_key.is_(None)).group_by(AuditGradeEvent.record_id).subquery())  # fmt: skip
+               .where(AuditGradeEvent.section_key.is_(None)).group_by(AuditGradeEvent.record_id).subquery())
     first, last = aliased(AuditGradeEvent), aliased(AuditGradeEvent)
     original: dict[_Key, Counter[str]] = defaultdict(Counter)
     final: dict[_Key, Counter[str]] = defaultdict(Counter)
@@ -150,7 +150,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         grouped(first.grade, last.grade, func.count()).select_from(AuditRecord)
         .join(ends_of, ends_of.c.record_id == AuditRecord.id)
         .join(first, first.id == ends_of.c.first).join(last, last.id == ends_of.c.last)
-    ).group_by(Allocation.month_start, Case.team_id, first.grade, last.grade)):  # fmt: skip
+    ).group_by(Allocation.month_start, Case.team_id, first.grade, last.grade)):
         original[(month, team_id)][was] += n
         final[(month, team_id)][now] += n
 
@@ -160,27 +160,27 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         _n(AuditAction.status == ActionStatus.DONE), _n(AuditAction.status == ActionStatus.SIGNED_OFF),
     ).select_from(AuditAction).join(AuditRecord, AuditRecord.id == AuditAction.record_id))
         .group_by(Allocation.month_start, Case.team_id),
-        ("actions_open", "actions_overdue", "actions_done", "actions_signed_off"))  # fmt: skip
+        ("actions_open", "actions_overdue", "actions_done", "actions_signed_off"))
     add(records(grouped(_n(InadequateCycle.state.not_in((CycleState.CLOSED, CycleState.CONTINUED))))
                 .select_from(InadequateCycle).join(AuditRecord, AuditRecord.id == InadequateCycle.record_id))
-        .group_by(Allocation.month_start, Case.team_id), ("open_inadequate_cycles",))  # fmt: skip
+        .group_by(Allocation.month_start, Case.team_id), ("open_inadequate_cycles",))
     decided = AuditModeration.state == ModerationState.DECIDED
     add(records(grouped(_n(decided), _n(and_(decided, AuditModeration.kind.in_(SAMPLE_KINDS))),
                         _n(and_(decided, AuditModeration.agrees.is_(True))))
                 .select_from(AuditModeration).join(AuditRecord, AuditRecord.id == AuditModeration.record_id))
-        .group_by(Allocation.month_start, Case.team_id), ("moderated", "moderated_sample", "moderation_agreed"))  # fmt: skip
+        .group_by(Allocation.month_start, Case.team_id), ("moderated", "moderated_sample", "moderation_agreed"))
 
     # Exemption and extension requests on the months' allocations.
     def asked(kind: RequestKind) -> list[Any]:
         of_kind = ExemptionRequest.kind == kind
         return [_n(of_kind), _n(and_(of_kind, ExemptionRequest.state == RequestState.APPROVED)),
-                _n(and_(of_kind, ExemptionRequest.state == RequestState.DECLINED))]  # fmt: skip
+                _n(and_(of_kind, ExemptionRequest.state == RequestState.DECLINED))]
 
     add(grouped(*asked(RequestKind.EXEMPTION), *asked(RequestKind.EXTENSION)).select_from(ExemptionRequest)
         .join(Allocation, Allocation.id == ExemptionRequest.allocation_id).join(Case, Case.id == Allocation.case_id)
         .where(in_range).group_by(Allocation.month_start, Case.team_id),
         ("exemptions_asked", "exemptions_agreed", "exemptions_declined", "extensions_asked", "extensions_agreed",
-         "extensions_declined"))  # fmt: skip
+         "extensions_declined"))
 
     # Safeguarding concerns raised in the months (local time), by the case's team.
     minutes: dict[_Key, list[float]] = defaultdict(list)
@@ -189,7 +189,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
         .join(Case, Case.id == SafeguardingAlert.case_id)
         .where(SafeguardingAlert.raised_at >= _local_midnight(start, settings),
                SafeguardingAlert.raised_at < _local_midnight(add_months(end, 1), settings))
-    )):  # fmt: skip
+    )):
         key = (raised_at.astimezone(settings.tz).date().replace(day=1), team_id)
         counts[key]["concerns_raised"] += 1
         if acknowledged_at is not None:
@@ -199,7 +199,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
     paused = set(session.scalars(select(AuditMonth.month).where(AuditMonth.month.between(start, end), AuditMonth.paused.is_(True))))
     programme = _programme(session, months, settings)
     teams = {team_id: (team, service or NO_SERVICE) for team_id, team, service in session.execute(
-        select(Team.id, Team.name, Service.name).outerjoin(Service, Service.id == Team.service_id))}  # fmt: skip
+        select(Team.id, Team.name, Service.name).outerjoin(Service, Service.id == Team.service_id))}
     scheme = current_scheme(settings.grading_scheme)
     labels = [(g.value, g.label) for g in scheme.overall_scale]
     frozen = {key: Counts(**values) for key, values in counts.items()}
@@ -208,7 +208,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
     def build(
         chosen: Iterable[_Key], *, month: dt.date | None = None, service: str | None = None, team: str | None = None,
         is_paused: bool, extra: Programme | None = None,
-    ) -> Figures:  # fmt: skip
+    ) -> Figures:
         chosen = sorted(chosen)
         total = sum((frozen.get(k, Counts()) for k in chosen), Counts())
         waits = [m for k in chosen for m in minutes.get(k, [])]
@@ -217,7 +217,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
             final_grades=_grades(labels, sum((final[k] for k in chosen), Counter())),
             original_grades=_grades(labels, sum((original[k] for k in chosen), Counter())),
             minutes_to_acknowledge=statistics.median(waits) if waits else None, programme=extra,
-        )  # fmt: skip
+        )
 
     all_paused = all(m in paused for m in months)
     by_month: dict[dt.date, list[_Key]] = defaultdict(list)
@@ -240,7 +240,7 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
                     for t in sorted(by_team, key=lambda t: teams[t][::-1])),
         month_teams=tuple(build([k], month=k[0], service=place(k)[0], team=place(k)[1], is_paused=k[0] in paused)
                           for k in sorted(keys, key=lambda k: (k[0], *place(k)))) if len(months) > 1 else (),
-    )  # fmt: skip
+    )
 
 
 def _grades(labels: list[tuple[str, str]], counted: Counter[str]) -> tuple[GradeCount, ...]:
@@ -257,13 +257,13 @@ def _programme(session: Session, months: list[dt.date], settings: Settings) -> d
         select(Allocation.month_start, func.count()).select_from(AuditRecord)
         .join(Allocation, Allocation.id == AuditRecord.allocation_id)
         .where(Allocation.month_start.in_(months), AuditRecord.state.in_(FINAL_STATES)).group_by(Allocation.month_start)
-    )))  # fmt: skip
+    )))
     heads = len(heads_of_service(session))
     breaks: dict[dt.date, dict[str, int]] = defaultdict(dict)
     for month, asked, agreed, declined in _rows(session, (
         select(AuditBreak.month, func.count(), _n(AuditBreak.state == BreakState.APPROVED),
                _n(AuditBreak.state == BreakState.REFUSED)).where(AuditBreak.month.in_(months)).group_by(AuditBreak.month)
-    )):  # fmt: skip
+    )):
         breaks[month] = {"breaks_asked": asked, "breaks_agreed": agreed, "breaks_declined": declined}
     texts = {q.key: q.text for q in questions()}
     result = {}
@@ -274,5 +274,5 @@ def _programme(session: Session, months: list[dt.date], settings: Settings) -> d
             finalised=done, moderation_target=sample_target(done, settings.sample_moderation_percent, heads),
             **breaks.get(month, {}), reflection_meetings_held=meetings.held, reflection_sheets=meetings.sheets,
             reflection_answers=tuple((k, texts.get(k, k), n) for k, n in meetings.answered.items()),
-        )  # fmt: skip
+        )
     return result

@@ -28,4 +28,4 @@ def report_context(session: Session, settings: Settings, *, today: dt.date) -> d
         "final_grades": _grades(fig.final_grades), "original_grades": _grades(fig.original_grades),
         "moderation_target": fig.programme.moderation_target, "finalised": fig.programme.finalised,
         "concerns_open": concerns, "concerns_unacknowledged": unacknowledged,
-    }  # fmt: skip
+    }

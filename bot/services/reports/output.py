@@ -38,7 +38,7 @@ def measures(fig: Figures) -> list[tuple[str, str]]:
         ("reaudits_owed", c.reaudits_owed), ("reaudits_completed", c.reaudits_completed),
         ("reaudit_rate_percent", _pc(fig.reaudit_rate)),
         ("recorded", c.graded), ("in_reply_window", c.in_reply_window),
-    ]  # fmt: skip
+    ]
     for stage, grades in (("final", fig.final_grades), ("original", fig.original_grades)):
         for g in grades:
             rows += [(f"{stage}_grade:{g.value}", g.count), (f"{stage}_grade_percent:{g.value}", _pc(g.percent))]
@@ -56,7 +56,7 @@ def measures(fig: Figures) -> list[tuple[str, str]]:
         ("exemptions_declined", c.exemptions_declined), ("extensions_asked", c.extensions_asked),
         ("extensions_agreed", c.extensions_agreed), ("extensions_declined", c.extensions_declined),
         ("family_views_sought", c.family_views_sought),
-    ]  # fmt: skip
+    ]
     if fig.programme is not None:
         p = fig.programme
         rows += [
@@ -64,7 +64,7 @@ def measures(fig: Figures) -> list[tuple[str, str]]:
             ("breaks_agreed", p.breaks_agreed), ("breaks_declined", p.breaks_declined),
             ("reflection_meetings_held", p.reflection_meetings_held), ("reflection_sheets", p.reflection_sheets),
             *((f"reflection_answered:{key}", n) for key, _, n in p.reflection_answers),
-        ]  # fmt: skip
+        ]
     return [(name, str(value)) for name, value in rows]
 
 
@@ -91,7 +91,7 @@ def _completion(fig: Figures) -> str:
     if fig.paused:
         return f"paused ({c.allocated} allocated, {c.completed} completed)" if c.allocated else "paused"
     return (f"{c.completed} of {c.owed} completed ({fig.completion_text}): {c.on_time} on time, {c.late} late, "
-            f"{c.overdue} overdue")  # fmt: skip
+            f"{c.overdue} overdue")
 
 
 def _line(fig: Figures) -> str:
@@ -116,7 +116,7 @@ def as_text(report: Report) -> str:
         f"  actions: {c.actions_open} open ({c.actions_overdue} overdue), {c.actions_done} done to sign off, "
         f"{c.actions_signed_off} signed off; oversight overdue: {c.oversight_overdue}",
         f"  awaiting the team manager's final confirmation (oversight or every action done): {c.awaiting_confirmation}",
-    ]  # fmt: skip
+    ]
     p = fig.programme
     assert p is not None
     minutes = "—" if fig.minutes_to_acknowledge is None else f"{fig.minutes_to_acknowledge:g} minutes"
@@ -131,7 +131,7 @@ def as_text(report: Report) -> str:
         f"  family views sought: {c.family_views_sought} of {c.graded}",
         f"  reflection: {p.reflection_meetings_held} meeting(s) held, {p.reflection_sheets} sheet(s) answered",
         *(f"    {n} answered: {text}" for _, text, n in p.reflection_answers),
-    ]  # fmt: skip
+    ]
     lines.append("By month:")
     lines += [f"  {m.month:%b %Y}: {_line(m)}" for m in report.months if m.month is not None]
     lines.append("By service:")

@@ -69,7 +69,7 @@ def figures_context(fig: Figures) -> dict[str, Any]:
         "final_grades": [dataclasses.asdict(g) for g in fig.final_grades],
         "original_grades": [dataclasses.asdict(g) for g in fig.original_grades],
         "programme": dataclasses.asdict(fig.programme) if fig.programme is not None else None,
-    }  # fmt: skip
+    }
 
 
 def summary_context(report: Report, *, service: str | None = None, files: int = 0, so_far: bool = False) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def summary_context(report: Report, *, service: str | None = None, files: int = 
         "period": period_label(report), "as_of": report.as_of.isoformat(), "service": service,
         "whole": figures_context(whole), "parts": [figures_context(p) for p in parts[:LISTED]],
         "parts_more": max(0, len(parts) - LISTED), "files": files, "so_far": so_far,
-    }  # fmt: skip
+    }
 
 
 def _file(text: str, filename: str, title: str, content: bytes) -> dict[str, Any]:
@@ -96,19 +96,19 @@ def _has_month(session: Session, month: dt.date) -> bool:
     return bool(session.scalar(select(
         or_(exists().where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED),
             exists().where(AuditMonth.month == month, AuditMonth.paused.is_(True)))
-    )))  # fmt: skip
+    )))
 
 
 def _heads(session: Session, month: dt.date) -> list[Any]:
     """(person id, their service's name) of each active Head of Service whose service's cases had audits in ``month``."""
     audited = (select(Team.service_id).join(Case, Case.team_id == Team.id).join(Allocation, Allocation.case_id == Case.id)
-               .where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED))  # fmt: skip
+               .where(Allocation.month_start == month, Allocation.state != AllocationState.CANCELLED))
     return list(session.execute(
         select(Person.id, Service.name).join(Service, Service.id == Person.service_id)
         .where(Person.active.is_(True), Person.role_rows.any(PersonRole.role == Role.HEAD_OF_SERVICE),
                Person.service_id.in_(audited))
         .order_by(Person.id)
-    ).all())  # fmt: skip
+    ).all())
 
 
 def plan_monthly_report(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> int:
@@ -170,7 +170,7 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
                  for n, f in enumerate(files, 1)]
         for key, template, context in rows:
             planned += enqueue(session, key=key, template=template, context=context, now=now, priority=Priority.BULK,
-                               not_before=start, **where)  # fmt: skip
+                               not_before=start, **where)
 
     # A file's title is how a retried upload is recognised: one posted so far must not pass for the report's.
     mark = f" (so far, {today:%d %b %Y})" if so_far else ""
@@ -181,7 +181,7 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
     programme = [chart_file(c) for c in charts(report)]
     programme.append(_file(f"The figures of the case file audit report for {label}{mark}, one row per measure (CSV).",
                            f"audit-report-{month:%Y-%m}.csv", f"Case file audit report {label}{mark} (CSV)",
-                           as_csv(report).encode()))  # fmt: skip
+                           as_csv(report).encode()))
     summary = summary_context(report, so_far=so_far)
     if settings.qa_channel:
         post("channel", summary, programme, to=None)
@@ -191,5 +191,5 @@ def post_month(session: Session, month: dt.date, settings: Settings, calendar: W
     for person_id, service in heads:
         if service in services:
             post(f"head:{person_id}", summary_context(report, service=service, so_far=so_far),
-                 [chart_file(c) for c in charts(report, service=service)], to=person_id)  # fmt: skip
+                 [chart_file(c) for c in charts(report, service=service)], to=person_id)
     return Posted(planned, len(set(first_keys) - done), None if planned else "already posted", start, so_far)

@@ -5,6 +5,7 @@ A column that looks like a child's personal details is never read (``is_child_id
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -185,10 +186,8 @@ class _Checker:
             return None
         parsed = None
         if m := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{1,2})/(\d{1,2})/(\d{4})", value):
-            try:
+            with contextlib.suppress(ValueError):
                 parsed = dt.date(int(m[1]), int(m[2]), int(m[3])) if m[1] else dt.date(int(m[6]), int(m[5]), int(m[4]))
-            except ValueError:
-                pass
         if parsed is None:
             self.add(row, column, f'"{_shown(value)}" is not a date (use YYYY-MM-DD or DD/MM/YYYY)')
         elif parsed > today:

@@ -30,7 +30,7 @@ FIRST_NAMES = (
     "Laura", "Leanne", "Lewis", "Lucy", "Marcus", "Maria", "Mark", "Megan", "Michelle", "Mohammed",
     "Naomi", "Neil", "Nicola", "Oliver", "Paul", "Rachel", "Rebecca", "Richard", "Ruth", "Sadia",
     "Samuel", "Sanjay", "Sophie", "Stephen", "Tariq", "Tom", "Vanessa", "Wendy", "Yusuf", "Zara",
-)  # fmt: skip
+)
 SURNAMES = (
     "Adams", "Ahmed", "Ali", "Atkinson", "Bailey", "Barker", "Begum", "Bennett", "Brown", "Campbell",
     "Carter", "Chapman", "Clarke", "Cooper", "Davies", "Dixon", "Edwards", "Evans", "Fletcher", "Foster",
@@ -38,7 +38,7 @@ SURNAMES = (
     "Lewis", "Marshall", "Mason", "Mensah", "Mitchell", "Morgan", "Murphy", "Nowak", "Okafor", "Owen",
     "Palmer", "Parker", "Patel", "Phillips", "Powell", "Reid", "Richards", "Roberts", "Robinson", "Shah",
     "Singh", "Taylor", "Thomas", "Turner", "Walker", "Ward", "Watson", "White", "Williams", "Wright",
-)  # fmt: skip
+)
 CHILD_FIRST = ("Testchild", "Fakechild", "Samplechild", "Demochild")
 
 #: service -> [(team, case types and their weights)]; services are paired under each AD.
@@ -67,7 +67,7 @@ QA_TEAM = "Quality Assurance Team"
 CASE_COLUMNS_OUT = (
     "case_reference", "case_type", "team", "allocated_worker_email", "previous_worker_email",
     "worker_changed_on", "team_manager_email", "iro_email", "active",
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -160,7 +160,7 @@ def generate_demo(
         {
             "email": p.email, "name": p.name, "job_title": p.job_title, "roles": ";".join(r.value for r in p.roles),
             "team": p.team, "service": p.service, "line_manager_email": p.manager, "active": "yes",
-        }  # fmt: skip
+        }
         for p in staff
     ]
     team_types = {team: types for teams in SERVICES.values() for team, types in teams}
@@ -182,7 +182,7 @@ def generate_demo(
             "team_manager_email": managers[worker.team].email,
             "iro_email": rng.choice(iros).email if case_type in (CaseType.CP, CaseType.CLA) else "",
             "active": "yes",
-        }  # fmt: skip
+        }
         if rng.random() < CHANGED_WORKER_SHARE:
             others = [w for w in team_workers[worker.team] if w is not worker]
             row["previous_worker_email"] = rng.choice(others).email

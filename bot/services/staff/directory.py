@@ -147,7 +147,7 @@ def forget_unseen(session: Session, seen: Collection[str], now: dt.datetime) -> 
     result = DirectoryResult()
     seen = set(seen)
     rows = [_Row(*row) for row in session.execute(select(*_COLUMNS).where(Person.slack_user_id.is_not(None)))
-            if row.slack_user_id not in seen]  # fmt: skip
+            if row.slack_user_id not in seen]
     _write(session, rows, {row.id: None for row in rows}, now, result)
     marked = session.execute(
         update(Person)
@@ -213,4 +213,4 @@ def _update(session: Session, batch: list[dict[str, Any]]) -> None:
         "user_ids": [row["slack_user_id"] for row in batch],
         "dms": [row["slack_dm_channel"] for row in batch],
         "missing": [row["slack_missing_since"] for row in batch],
-    })  # fmt: skip
+    })

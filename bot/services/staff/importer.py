@@ -56,7 +56,7 @@ LONDON = ZoneInfo("Europe/London")
 STAFF_COLUMNS = ("email", "name", "job_title", "roles", "team", "service", "line_manager_email", "active")
 STAFF_REQUIRED = ("email", "name", "roles")
 CASE_COLUMNS = ("case_reference", "case_type", "team", "allocated_worker_email", "previous_worker_email",
-                "worker_changed_on", "team_manager_email", "iro_email", "active")  # fmt: skip
+                "worker_changed_on", "team_manager_email", "iro_email", "active")
 CASE_REQUIRED = ("case_reference", "case_type", "team")
 #: Manager and leader roles: they audit only when ``auditor`` is listed too (never inferred).
 LEADER_ROLES = frozenset(Role) - {Role.AUDITOR, Role.SOCIAL_WORKER, Role.QA_COORDINATOR}
@@ -70,9 +70,9 @@ _CASE_TYPES = {alias: t for t, aliases in {
     CaseType.EARLY_HELP: "early_help eh",
     CaseType.FOSTERING: "fostering",
     CaseType.ADOPTION: "adoption",
-}.items() for alias in aliases.split()}  # fmt: skip
+}.items() for alias in aliases.split()}
 _CASE_FIELDS = ("case_type", "team_id", "allocated_worker_id", "previous_worker_id", "worker_changed_on",
-                "team_manager_id", "iro_id", "active")  # fmt: skip
+                "team_manager_id", "iro_id", "active")
 
 
 @dataclass
@@ -90,7 +90,7 @@ class ImportReport:
     def summary(self) -> str:
         """One line of counts."""
         extra = "".join(f", {n} {what} created" for n, what in
-                        ((self.teams_created, "team(s)"), (self.services_created, "service(s)")) if n)  # fmt: skip
+                        ((self.teams_created, "team(s)"), (self.services_created, "service(s)")) if n)
         return f"{self.file}: {self.created} created, {self.updated} updated, {self.unchanged} unchanged{extra}"
 
     def detail(self, rows: int) -> dict[str, Any]:
@@ -284,7 +284,7 @@ def import_cases(
     check, get = _Checker(sheet, progress), sheet.get
     today = now.astimezone(LONDON).date()
     with unit_of_work(sessions) as session:
-        team_names: dict[int, str] = {tid: name for tid, name in session.execute(select(Team.id, Team.name))}
+        team_names: dict[int, str] = dict(session.execute(select(Team.id, Team.name)).all())
         teams = {_key(name): tid for tid, name in team_names.items()}
         people = {email.strip().lower(): pid for pid, email in session.execute(select(Person.id, Person.email))}
         managers: dict[int, list[int]] = defaultdict(list)
@@ -331,7 +331,7 @@ def import_cases(
             old = existing.get(reference)
             values: dict[str, Any] = {"case_type": case_type, "team_id": team_id}
             for column, attr in (("allocated_worker_email", "allocated_worker_id"),
-                                 ("previous_worker_email", "previous_worker_id"), ("iro_email", "iro_id")):  # fmt: skip
+                                 ("previous_worker_email", "previous_worker_id"), ("iro_email", "iro_id")):
                 cell = get(cells, column)
                 values[attr] = person(n, column, cell) if cell is not None else getattr(old, attr, None)
             cell = get(cells, "worker_changed_on")
@@ -364,7 +364,7 @@ def import_cases(
         for team_id, numbers in no_manager.items():
             why = f"{len(managers[team_id])} active team managers" if managers[team_id] else "no active team manager"
             report.warnings.append(f'team manager left empty for {len(numbers)} case(s) in team "{team_names[team_id]}" '
-                                   f"({_rows_text(numbers)}): {why} in that team")  # fmt: skip
+                                   f"({_rows_text(numbers)}): {why} in that team")
         for start in range(0, len(new_rows), 5000):
             session.execute(insert(Case).execution_options(render_nulls=True), new_rows[start : start + 5000])
         for start in range(0, len(changed_rows), 5000):

@@ -87,7 +87,7 @@ def find_named(
                 func.lower(Person.email).startswith(wanted.lower() + "@", autoescape=True)),
         )
         .order_by(Person.display_name, Person.id)
-    ).all()  # fmt: skip
+    ).all()
     return Named(people[0]) if len(people) == 1 else Named(None, tuple(people))
 
 

@@ -5,18 +5,18 @@ Revises: 0012
 Create Date: 2026-11-30 19:37:06.332117
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-import store.models
+from alembic import op
 
+import store.models
 
 # revision identifiers, used by Alembic.
 revision: str = '0013'
-down_revision: Union[str, Sequence[str], None] = '0012'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0012'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,7 +5,7 @@ Revises: 0013
 Create Date: 2026-11-30 21:10:00
 
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,9 +13,9 @@ from alembic import op
 import store.models
 
 revision: str = '0014'
-down_revision: Union[str, Sequence[str], None] = '0013'
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = '0013'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
