@@ -106,7 +106,8 @@ def populate_council(sessions: sessionmaker[Session], *, staff: int = 9_902, aud
             _history(s, auditor_ids, cases, history, until)
         if s.bind is not None and s.bind.dialect.name == "postgresql":
             for table in ("services", "teams", "people", "cases", "audit_months", "allocations"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"))
+                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                               f"(SELECT coalesce(max(id), 1) FROM {table}))"))
     return Council(qa, auditor_ids, [w for team in workers for w in team], len(people), cases)
 
 

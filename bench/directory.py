@@ -92,7 +92,8 @@ def store_figures(sessions: sessionmaker[Session], staff: int) -> None:
     floor_text = f"read + 1 UPDATE {base:.3f} s"
     row(f"apply {staff} new, one call", f"{first:.3f} s", floor_text, first / base)
     row(f"apply {staff} unchanged, one call", f"{again:.3f} s", floor_text, again / base)
-    row(f"apply {staff} new, {math.ceil(staff / PAGE_SIZE)} pages + forget", f"{first_paged:.3f} s", floor_text, first_paged / base)
+    row(f"apply {staff} new, {math.ceil(staff / PAGE_SIZE)} pages + forget", f"{first_paged:.3f} s", floor_text,
+        first_paged / base)
     row(f"apply {staff} unchanged, pages + forget", f"{again_paged:.3f} s", floor_text, again_paged / base)
 
 
@@ -122,7 +123,8 @@ def workspace_figures(sessions: sessionmaker[Session], people: int) -> None:
     with sessions() as session:
         matched = len(session.scalars(select(Person.id).where(Person.slack_user_id.is_not(None))).all())
     pages = calls["users.list"]
-    row(f"sync {people} people, local workspace", f"{took:.3f} s, {matched} matched", f"pages fetched only {base:.3f} s", took / base)
+    row(f"sync {people} people, local workspace", f"{took:.3f} s, {matched} matched", f"pages fetched only {base:.3f} s",
+        took / base)
     per_person = calls["users.lookupByEmail"] + calls["conversations.open"]
     row("  Slack calls", f"{pages} users.list, {per_person} per-person", f"ceil(({people} + bot) / {PAGE_SIZE}) = {pages}")
     tier2 = max(0, pages - 20) / 20 * 60  # Tier 2: about 20 a minute, so up to 20 pages need no wait

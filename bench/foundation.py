@@ -93,7 +93,8 @@ def main() -> None:
                         recipient_id=ids[n % len(ids)],
                         priority=Priority.BULK,
                     )
-            sender = OutboxSender(sessions, sender_client(settings, "xoxb-bench", workspace.base_url), worker_id="bench", lane=BULK_LANE)
+            sender = OutboxSender(sessions, sender_client(settings, "xoxb-bench", workspace.base_url), worker_id="bench",
+                                  lane=BULK_LANE)
             outcome = measure(f"send {args.messages:,} queued messages (one sender)", lambda: sender.drain(NOW))
             print(f"  sent {outcome.sent}, failed {outcome.failed}")
         finally:

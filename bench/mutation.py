@@ -116,8 +116,8 @@ def _skipped_nodes(tree: ast.AST) -> set[int]:
         elif isinstance(node, ast.ClassDef):
             for decorator in node.decorator_list:
                 mark(decorator)
-        elif isinstance(node, ast.Assert) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-              and node.func.value.id == "log"):
+        elif isinstance(node, ast.Assert) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and isinstance(node.func.value, ast.Name) and node.func.value.id == "log"):
             mark(node)
     return skip
 

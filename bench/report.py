@@ -85,7 +85,8 @@ def populate(sessions: sessionmaker[Session], cases: int, audits: int) -> None:
             if not done:
                 continue
             grade = GRADES[n % len(GRADES)]
-            records.append({"id": n + 1, "allocation_id": n + 1, "scheme": "bradford", "scheme_version": 1, "overall_grade": grade,
+            records.append({"id": n + 1, "allocation_id": n + 1, "scheme": "bradford", "scheme_version": 1,
+                            "overall_grade": grade,
                             "source": RecordSource.IMPORT, "submitted_at": AT, "state": RecordState.FINALISED,
                             "family_views": {"sought": "yes" if n % 3 else "no"}, "oversight_due": due})
             events.append({"record_id": n + 1, "stage": GradeStage.SUBMITTED, "grade": grade, "at": AT})

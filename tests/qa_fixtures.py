@@ -18,8 +18,9 @@ def returned_check(session: Session, allocation: Allocation, *, now: dt.datetime
                          state=RecordState.RETURNED, finalised_at=now, no_actions_reason="None needed.")
     session.add(record)
     session.flush()
-    qa_check = AuditQaCheck(record_id=record.id, state=QaCheckState.RETURNED, created_at=now, by_id=qa_coordinators(session)[0].id,
-                            decided_at=now, reason="Name the good practice.", amend_due=amend_due)
+    qa_check = AuditQaCheck(record_id=record.id, state=QaCheckState.RETURNED, created_at=now,
+                            by_id=qa_coordinators(session)[0].id, decided_at=now, reason="Name the good practice.",
+                            amend_due=amend_due)
     session.add(qa_check)
     session.flush()
     return qa_check

@@ -414,20 +414,25 @@ def test_recent_case_not_resampled(session_factory: sessionmaker[Session], now: 
     # Named cases: re-sampling is allowed unless the council chose otherwise (a choice, not a seed rule).
     dip = make_plan(session_factory, now, cases=("CMS-1",))
     assert [i.reference for i in dip.items] == ["CMS-1"]
-    assert dip.rules == ["named cases: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_NAMED=false)"]
+    assert dip.rules == [
+        "named cases: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_NAMED=false)"
+    ]
     strict = settings(avoid_recent_named=True)
     dip = make_plan(session_factory, now, rules=strict, cases=("CMS-1",))
     assert dip.items == []
     assert [(u.reference, u.reason) for u in dip.unallocated] == [
         ("CMS-1", "audited in September 2026, within the last 12 months (allow-recent to include it)")
     ]
-    assert [i.reference for i in make_plan(session_factory, now, rules=strict, cases=("CMS-1",), allow_recent=True).items] == ["CMS-1"]
+    allowed = make_plan(session_factory, now, rules=strict, cases=("CMS-1",), allow_recent=True)
+    assert [i.reference for i in allowed.items] == ["CMS-1"]
     re_audit = make_plan(session_factory, now, rules=strict, cases=("CMS-1",), cases_type=AuditType.RE_AUDIT)
     assert [(i.reference, i.audit_type) for i in re_audit.items] == [("CMS-1", AuditType.RE_AUDIT)]
     assert re_audit.rules == [], "a re-audit is recent by nature: no rule to explain"
 
 
-def test_the_re_sampling_choices_are_settings_and_the_preview_says_so(session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+def test_the_re_sampling_choices_are_settings_and_the_preview_says_so(
+    session_factory: sessionmaker[Session], now: dt.datetime
+) -> None:
     with session_factory() as s, s.begin():
         c = Council(s)
         b = base(c)
@@ -438,8 +443,10 @@ def test_the_re_sampling_choices_are_settings_and_the_preview_says_so(session_fa
     plan = make_plan(session_factory, now, control=1, thematic_filter=thematic, theme="Neglect", thematic_count=1)
     assert [(i.reference, i.audit_type) for i in plan.items] == [("CMS-1", AuditType.THEMATIC)]
     assert plan.rules == [
-        "control sample: cases audited in the last 12 months are left out (the council's choice, AUDITBOT_AVOID_RECENT_CONTROL=true)",
-        "thematic sample: cases audited recently may be chosen again (the council's choice, AUDITBOT_AVOID_RECENT_THEMATIC=false)",
+        "control sample: cases audited in the last 12 months are left out "
+        "(the council's choice, AUDITBOT_AVOID_RECENT_CONTROL=true)",
+        "thematic sample: cases audited recently may be chosen again "
+        "(the council's choice, AUDITBOT_AVOID_RECENT_THEMATIC=false)",
     ]
     strict = make_plan(session_factory, now, rules=settings(avoid_recent_thematic=True, avoid_recent_control=False),
                        thematic_filter=thematic, theme="Neglect", thematic_count=1, control=1)
@@ -725,7 +732,9 @@ def test_cli_paused_month(engine: Engine, session_factory: sessionmaker[Session]
     assert result.output == "Error: the programme is paused for December 2026: nothing is allocated while paused\n"
 
 
-def test_a_month_whose_deadline_has_passed_is_refused_without_late(engine: Engine, session_factory: sessionmaker[Session]) -> None:
+def test_a_month_whose_deadline_has_passed_is_refused_without_late(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
     with session_factory() as s, s.begin():
         c = Council(s)
         b = base(c)

@@ -38,7 +38,8 @@ CASE_TEAM, OTHER_TEAM, CASE_SERVICE, OTHER_SERVICE = 100, 101, 200, 201
 def case(**changes: object) -> CaseFacts:
     values: dict[str, object] = {
         "case_id": 1, "reference": "CMS-1", "case_type": CaseType.CP, "team_id": CASE_TEAM, "team_name": "Assessment Team North",
-        "service_id": CASE_SERVICE, "worker_id": WORKER, "previous_worker_id": PREVIOUS, "team_manager_id": MANAGER, "iro_id": IRO,
+        "service_id": CASE_SERVICE, "worker_id": WORKER, "previous_worker_id": PREVIOUS, "team_manager_id": MANAGER,
+        "iro_id": IRO,
         "worker_line_manager_id": LINE_MANAGER, "active": True,
     }
     values.update(changes)
@@ -139,7 +140,8 @@ def test_own_team_and_the_managers_of_its_service_are_excluded_when_the_rule_is_
 
 
 def test_a_manager_of_another_service_or_a_non_manager_in_the_service_may_audit() -> None:
-    assert static_exclusion(case(), auditor(team=None, service=OTHER_SERVICE, manages_service=True), RULES, on_break=False) is None
+    other_manager = auditor(team=None, service=OTHER_SERVICE, manages_service=True)
+    assert static_exclusion(case(), other_manager, RULES, on_break=False) is None
     assert static_exclusion(case(), auditor(team=OTHER_TEAM, service=CASE_SERVICE), RULES, on_break=False) is None
     no_service = case(service_id=None)
     assert static_exclusion(no_service, auditor(team=None, service=None, manages_service=True), RULES, on_break=False) is None

@@ -478,7 +478,8 @@ def test_the_head_of_service_and_the_qa_team_are_told_and_every_head_when_the_ca
     assert ask(session_factory, second).approved  # 2 of 2: the month is now full
     assert sorted(told()[2:]) == sorted([(head_id, True), (other_id, True), (qa_id, True)])
     with session_factory() as s:
-        text = render(Template.BREAK_NOTICE, s.scalars(select(Notification).order_by(Notification.id.desc())).first().context)["text"]
+        newest = s.scalars(select(Notification).order_by(Notification.id.desc())).first()
+        text = render(Template.BREAK_NOTICE, newest.context)["text"]
     assert text == (
         "Auditor 01 has an audit break in December 2026: no audits will be allocated to them that month "
         "(2 of at most 2 auditors on a break). That is the most the month allows (20% of auditors): "

@@ -110,7 +110,8 @@ def test_the_bot_refuses_an_unmigrated_database_and_names_the_command(tmp_path: 
     db.parent.mkdir()
     db.touch()
     empty = CliRunner().invoke(cli, ["run"], env=env)
-    assert empty.output == f"Error: the database at sqlite:///{db.as_posix()} has no tables yet: run `auditbot db upgrade` first\n"
+    assert empty.output == (f"Error: the database at sqlite:///{db.as_posix()} has no tables yet: "
+                            "run `auditbot db upgrade` first\n")
 
     upgraded = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
     assert upgraded.exit_code == 0 and "is up to date" in upgraded.output

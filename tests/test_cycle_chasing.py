@@ -106,7 +106,8 @@ def test_no_message_offers_a_break_that_would_be_refused(sim: Simulation) -> Non
     assert dict(offered) == {key: {expected(*key)} for key in offered}
 
     # What the auditors saw: the same buttons, never one for January (allocated early).
-    seen = {button for person in (x, y, z) for m in sim.workspace.messages(user_email=emails[person]) for button in break_buttons(m)}
+    seen = {button for person in (x, y, z) for m in sim.workspace.messages(user_email=emails[person])
+            for button in break_buttons(m)}
     assert seen == {("Ask for a break in February 2027", FEB)}
 
 
@@ -217,7 +218,8 @@ def test_a_reminder_still_queued_when_the_audit_is_completed_is_cancelled_not_se
     tick(sim.sessions, sim.runtime.settings, sim.calendar, now)  # reminders planned, not yet sent (a 429, say)
     assert sim.workspace.slash_command(email, "/audit", f"complete {ref}")["status"] == 200
     sim.runtime.senders["normal"].drain(now)
-    reminders = [m["text"] for m in sim.workspace.messages(user_email=email) if m["text"].startswith("Reminder") and ref in m["text"]]
+    reminders = [m["text"] for m in sim.workspace.messages(user_email=email)
+                 if m["text"].startswith("Reminder") and ref in m["text"]]
     assert reminders == []
     with sim.sessions() as session:
         cancelled = session.scalars(

@@ -160,15 +160,18 @@ def test_a_second_apply_of_the_same_members_changes_nothing(session_factory) -> 
         {"email": "b@council.example"},
         {"email": "c@council.example", "slack_user_id": "UC"},
     )
-    members = (Member("UA", "a@council.example"), Member("UB", "b@council.example"), Member("UC", "c@council.example", deleted=True))
+    members = (Member("UA", "a@council.example"), Member("UB", "b@council.example"),
+               Member("UC", "c@council.example", deleted=True))
     first = apply(session_factory, *members)
     with session_factory() as session:
-        before = session.execute(select(Person.id, Person.slack_user_id, Person.slack_dm_channel, Person.slack_missing_since)).all()
+        before = session.execute(select(Person.id, Person.slack_user_id, Person.slack_dm_channel,
+                                        Person.slack_missing_since)).all()
 
     second = apply(session_factory, *members, now=NOW + dt.timedelta(days=1))
 
     with session_factory() as session:
-        after = session.execute(select(Person.id, Person.slack_user_id, Person.slack_dm_channel, Person.slack_missing_since)).all()
+        after = session.execute(select(Person.id, Person.slack_user_id, Person.slack_dm_channel,
+                                       Person.slack_missing_since)).all()
     assert first.changed == 3 and second.changed == 0
     assert sorted(after) == sorted(before)
 
@@ -224,13 +227,15 @@ def _user(n: int, **extra: Any) -> dict[str, Any]:
 
 def test_the_sync_pages_with_a_cursor_and_waits_out_a_429(session_factory) -> None:
     ids = people(session_factory, *({"email": f"person{n}@council.example"} for n in range(5)))
-    client = FakeDirectory([_user(n) for n in range(5)], {2: _response({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "7"})})
+    client = FakeDirectory([_user(n) for n in range(5)],
+                           {2: _response({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "7"})})
     slept: list[float] = []
 
     counts = sync_directory(client, session_factory, lambda: NOW, sleep=slept.append, page_size=2)  # type: ignore[arg-type]
 
     assert slept == [7.0]
-    assert client.requests == [{"limit": 2}, {"limit": 2, "cursor": "2"}, {"limit": 2, "cursor": "2"}, {"limit": 2, "cursor": "4"}]
+    assert client.requests == [{"limit": 2}, {"limit": 2, "cursor": "2"}, {"limit": 2, "cursor": "2"},
+                               {"limit": 2, "cursor": "4"}]
     assert (counts.pages, counts.matched, counts.changed, counts.waits, counts.complete) == (3, 5, 5, 1, True)
     assert [slack_of(session_factory, i)[0] for i in ids] == [f"U{n:04d}" for n in range(5)]
 
@@ -251,7 +256,9 @@ def test_an_error_stops_the_sync_keeps_the_pages_seen_and_clears_nobody(session_
     assert slack_of(session_factory, first)[0] == "U0000", "the page seen is kept"
     assert slack_of(session_factory, second) == (None, None, None), "the page not seen changed nothing"
     assert slack_of(session_factory, unlisted) == ("UOLD", None, None), "an incomplete sync clears nobody"
-    assert [r.getMessage() for r in caplog.records] == ["directory sync stopped after 1 page(s): internal_error; 1 changed so far"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "directory sync stopped after 1 page(s): internal_error; 1 changed so far"
+    ]
 
 
 def test_without_emails_nobody_is_marked_missing(session_factory, caplog) -> None:
@@ -348,7 +355,8 @@ def test_user_events_record_a_new_member_and_a_changed_email(
         jane_id = workspace.user_id("jane.doe@council.example")
         assert slack_of(session_factory, jane)[0] == jane_id
         # Imported since start: a new starter, and HR's new record for Jane after a name change.
-        newcomer, renamed = people(session_factory, {"email": "new.starter@council.example"}, {"email": "jane.smith@council.example"})
+        newcomer, renamed = people(session_factory, {"email": "new.starter@council.example"},
+                                   {"email": "jane.smith@council.example"})
 
         joined = {"id": "UNEWSTARTER", "deleted": False, "is_bot": False, "profile": {"email": "New.Starter@council.example"}}
         changed = {"id": jane_id, "deleted": False, "is_bot": False, "profile": {"email": "jane.smith@council.example"}}

@@ -50,7 +50,8 @@ def make_pair(sim: Simulation, allocation: Allocation) -> tuple[int, str]:
         return partner.id, partner.email
 
 
-def ask_as(sim: Simulation, email: str, allocation_id: int, kind: str, reason: str, new_date: str | None = None) -> dict[str, Any]:
+def ask_as(sim: Simulation, email: str, allocation_id: int, kind: str, reason: str,
+           new_date: str | None = None) -> dict[str, Any]:
     """``email`` asks through ``/audit exempt REF`` (works for either auditor of a pair)."""
     from tests.test_scenario_exemptions import form
 

@@ -31,7 +31,8 @@ from store.models import AuditLog, Base, Case, CaseType, Person, PersonRole, Rol
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 STAFF = (EXAMPLES / "staff.csv").read_text(encoding="utf-8")
 CASES = (EXAMPLES / "cases.csv").read_text(encoding="utf-8")
-ROLES = "auditor, social_worker, team_manager, service_manager, group_manager, head_of_service, head_of_service_qa, assistant_director, strategic_lead, qa_coordinator, iro"
+ROLES = ("auditor, social_worker, team_manager, service_manager, group_manager, head_of_service, head_of_service_qa, "
+         "assistant_director, strategic_lead, qa_coordinator, iro")
 CASE_TYPES = "CIN, CP, CLA, care_leaver, early_help, fostering, adoption"
 
 
@@ -217,7 +218,8 @@ BAD_FILES: dict[str, tuple[Callable[[], tuple[str, str]], list[RowProblem]]] = {
     ),
     "own line manager": (
         _staff_row("Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,,",
-                   "Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,amira.khan@council.example,"),
+                   "Amira Khan,Assistant Director Children's Social Care,assistant_director;auditor,,,"
+                   "amira.khan@council.example,"),
         [RowProblem("staff.csv", 2, "line_manager_email", "a person cannot be their own line manager")],
     ),
     "line management cycle": (
@@ -261,7 +263,8 @@ BAD_FILES: dict[str, tuple[Callable[[], tuple[str, str]], list[RowProblem]]] = {
         [RowProblem("cases.csv", 3, "worker_changed_on", "2026-12-01 is in the future")],
     ),
     "unknown case type and unknown worker": (
-        _cases_row("CMS-100106,CLA,Children in Care Team 1,,", "CMS-100106,foster care,Children in Care Team 1,x@council.example,"),
+        _cases_row("CMS-100106,CLA,Children in Care Team 1,,",
+                   "CMS-100106,foster care,Children in Care Team 1,x@council.example,"),
         [RowProblem("cases.csv", 7, "case_type", f'unknown case type "foster care" (expected one of: {CASE_TYPES})'),
          RowProblem("cases.csv", 7, "allocated_worker_email",
                     '"x@council.example" is not a known member of staff (import the staff file first)')],
@@ -295,7 +298,9 @@ def test_bad_file_reports_every_problem_and_writes_nothing(
     }
 
 
-def test_problem_text_matches_the_documented_form(tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+def test_problem_text_matches_the_documented_form(
+    tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime
+) -> None:
     text = STAFF.replace("Liam Doyle,Senior Social Worker,social_worker", "Liam Doyle,Senior Social Worker,manger")
     text = text.replace("helen.marsh@council.example,", "helen.marsh@,")
     with pytest.raises(ImportFailed) as failure:
@@ -307,7 +312,9 @@ def test_problem_text_matches_the_documented_form(tmp_path: Path, session_factor
     assert _counts(session_factory)["people"] == 0
 
 
-def test_bom_semicolons_and_blank_lines_are_accepted(tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+def test_bom_semicolons_and_blank_lines_are_accepted(
+    tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime
+) -> None:
     text = "Email;Name;Roles;Team;Active\r\n\r\n ANA.LIMA@Council.Example ;Ana  Lima;Social Worker;Team A;TRUE\r\n"
     report = import_staff(session_factory, _write(tmp_path, "staff.csv", text, encoding="utf-8-sig"), now=now)
     assert (report.created, report.teams_created, report.services_created) == (1, 1, 0)
@@ -328,7 +335,9 @@ def test_non_utf8_file_is_a_clear_error(tmp_path: Path, session_factory: session
 SECRETS = ("Zebedee Quxworth", "03/04/2015", "17 Secret Lane", "ZZ99 9ZZ", "943 476 5919", "A123456789012", "Lorem-Status-42")
 
 
-def test_child_identifying_columns_are_never_read(tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime) -> None:
+def test_child_identifying_columns_are_never_read(
+    tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime
+) -> None:
     import_staff(session_factory, EXAMPLES / "staff.csv", now=now)
     header = "Case Reference,Child Name,Date of Birth,Address Line 1,Post-code,NHS Number,UPN,Legal Status,Case Type,Team\n"
     row = "CMS-1,{},{},{},{},{},{},{},CIN,Children in Care Team 1\n".format(*SECRETS)
@@ -375,7 +384,8 @@ def test_audit_log_entry_per_import(session_factory: sessionmaker[Session], now:
 
 def test_team_manager_defaulting(tmp_path: Path, session_factory: sessionmaker[Session], now: dt.datetime) -> None:
     staff = STAFF + (
-        "pat.lowe@council.example,Pat Lowe,Team Manager,team_manager;auditor,Early Help Team,Early Help,amira.khan@council.example,yes\n"
+        "pat.lowe@council.example,Pat Lowe,Team Manager,team_manager;auditor,Early Help Team,Early Help,"
+        "amira.khan@council.example,yes\n"
         "sam.okoro@council.example,Sam Okoro,Team Manager,team_manager;auditor,Early Help Team,,amira.khan@council.example,yes\n"
         "old.tm@council.example,Old Manager,Team Manager,team_manager,Quality Assurance Team,,,no\n"
     )

@@ -74,7 +74,9 @@ def test_the_demo_seeds_the_database_it_creates_and_reuses_it(tmp_path: Path) ->
     ]
 
 
-def test_an_empty_store_migrated_by_an_operator_is_not_the_demos(engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path) -> None:
+def test_an_empty_store_migrated_by_an_operator_is_not_the_demos(
+    engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
     settings = load_settings(data_dir=tmp_path, database_url=engine.url.render_as_string(hide_password=False))
     with pytest.raises(StartupError, match="was not created by it"):
         prepare_local_store(engine, settings, now=NOW, echo=print)

@@ -96,13 +96,16 @@ def test_the_list_shows_upcoming_breaks_with_cancel_buttons_and_recent_ones_brie
     assert payload["text"] == "2 audit break(s) booked from this month on."
     texts = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
     assert texts == [
-        "*November 2026* · booked. The month's audits are allocated, so it can no longer be cancelled here: please ask the QA team.",
+        "*November 2026* · booked. The month's audits are allocated, so it can no longer be cancelled here: "
+        "please ask the QA team.",
         "~January 2027~ · Cancelled",
         "*March 2027* · booked: no audits will be allocated to you",
         "Breaks in the last 12 months: March 2026.",
     ]
     buttons = [b["accessory"] for b in payload["blocks"] if "accessory" in b]
-    assert [(b["action_id"], b["value"]) for b in buttons] == [(ActionId.CANCEL_BREAK, ref_of(session_factory, alex_id, MAR).value)]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (ActionId.CANCEL_BREAK, ref_of(session_factory, alex_id, MAR).value)
+    ]
     assert buttons[0]["confirm"]["confirm"]["text"] == "Cancel the break"
 
 
@@ -123,7 +126,9 @@ def test_anyone_in_the_programme_may_list_their_breaks_a_stranger_is_refused_and
     assert (refused.code, nothing) == (RefusalCode.UNKNOWN_PERSON, {})
     with session_factory() as s:
         entries = s.scalars(select(AuditLog)).all()
-        assert [(e.action, e.outcome, e.detail) for e in entries] == [("view_own_breaks", "refused", {"reason": "unknown_person"})]
+        assert [(e.action, e.outcome, e.detail) for e in entries] == [
+            ("view_own_breaks", "refused", {"reason": "unknown_person"})
+        ]
 
 
 # --- cancelling -------------------------------------------------------------------------------
@@ -279,7 +284,8 @@ def test_cancelling_edits_the_notices_to_the_head_of_service_and_qa_in_place(ses
     cancel(session_factory, alex, ref)
 
     with session_factory() as s:
-        rows = s.scalars(select(Notification).where(Notification.template == Template.BREAK_NOTICE.value).order_by(Notification.id)).all()
+        rows = s.scalars(select(Notification).where(Notification.template == Template.BREAK_NOTICE.value)
+                         .order_by(Notification.id)).all()
         originals = {n.idempotency_key: n.recipient_id for n in rows if n.replaces_key is None}
         edits = [n for n in rows if n.replaces_key is not None]
     assert set(originals.values()) == told
@@ -346,7 +352,8 @@ def ephemerals(sim: Simulation, email: str) -> list[dict[str, Any]]:
 
 
 def cancel_buttons(message: dict[str, Any]) -> list[str]:
-    return [b["accessory"]["value"] for b in message["blocks"] if b.get("accessory", {}).get("action_id") == ActionId.CANCEL_BREAK]
+    return [b["accessory"]["value"] for b in message["blocks"]
+            if b.get("accessory", {}).get("action_id") == ActionId.CANCEL_BREAK]
 
 
 def test_an_auditor_lists_their_breaks_and_cancels_one_the_list_is_edited_in_place(
@@ -452,7 +459,8 @@ def test_no_break_is_offered_or_booked_for_a_month_allocated_early_by_hand(sim: 
 
     sim.workspace.click(ben, stale_list, ActionId.CANCEL_BREAK)
     edited = next(m for m in ephemerals(sim, ben) if m["ts"] == stale_list["ts"])
-    assert edited["text"].startswith("Your audit break in January 2027 can't be cancelled: the month's audits have already been allocated")
+    assert edited["text"].startswith("Your audit break in January 2027 can't be cancelled: "
+                                     "the month's audits have already been allocated")
     assert cancel_buttons(edited) == []
     with sim.sessions() as session:
         rows = session.scalars(select(AuditBreak).where(AuditBreak.month == JAN).order_by(AuditBreak.id)).all()

@@ -204,7 +204,8 @@ def test_persistent_errors_end_in_a_visible_failure(session_factory, engine, wor
     result = CliRunner().invoke(group, ["outbox", "--failed"], obj=ctx)
     assert result.exit_code == 0, result.output
     assert "failed: 1" in result.output
-    assert "k:1  to person0@council.example  after 3 attempt(s): gave up after 3 attempts: users_lookupByEmail: HTTP 503 internal_error" in result.output
+    assert ("k:1  to person0@council.example  after 3 attempt(s): "
+            "gave up after 3 attempts: users_lookupByEmail: HTTP 503 internal_error") in result.output
 
     workspace.inject_faults(0.0)
     result = CliRunner().invoke(group, ["outbox", "--retry", "1"], obj=ctx)
@@ -448,7 +449,8 @@ def test_a_later_row_with_a_booked_turn_waits_for_an_earlier_row_limited_by_a_42
 
 def posts_made(workspace: LocalWorkspace) -> list[tuple[str, int]]:
     """Every chat.postMessage the workspace was asked for: (the row's key, HTTP status), in order."""
-    return [(p["metadata"]["event_payload"]["key"], r.status) for (m, p), r in zip(workspace.calls, workspace.call_log, strict=True)
+    return [(p["metadata"]["event_payload"]["key"], r.status)
+            for (m, p), r in zip(workspace.calls, workspace.call_log, strict=True)
             if m == "chat.postMessage"]
 
 

@@ -195,7 +195,8 @@ def _set_up(sim: Simulation, emails: dict[str, str]) -> World:
             assert sim.workspace.slash_command(email, "/audit", "mine")["status"] == 200
     with sim.sessions() as session, session.begin():
         others = session.scalars(select(Allocation).where(Allocation.id != allocation_id).order_by(Allocation.id)).all()
-        elsewhere = next(a for a in others if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
+        elsewhere = next(a for a in others
+                         if {a.auditor.email, a.second_auditor and a.second_auditor.email}.isdisjoint(actors.values()))
         qa_check_id = returned_check(session, elsewhere, now=sim.clock.now, amend_due=D(2026, 12, 7)).id
         assurance = AssuranceCheck(month=D(2026, 12, 1), record_id=record_id, seed=7, state=AssuranceState.PENDING,
                                    created_at=sim.clock.now)
@@ -271,7 +272,8 @@ def _has(message: dict[str, Any], action: str) -> bool:
     )
 
 
-def _raise(sim: Simulation, email: str, reference: str, note: str = NOTE, *, button: dict[str, Any] | None = None) -> dict[str, str]:
+def _raise(sim: Simulation, email: str, reference: str, note: str = NOTE, *,
+           button: dict[str, Any] | None = None) -> dict[str, str]:
     """Open the concern modal (``/audit concern REF``, or a click on ``button``), submit it; the field errors."""
     if button is None:
         sim.workspace.slash_command(email, "/audit", f"concern {reference}")
@@ -329,7 +331,8 @@ def click(w: World, email: str, action: str, value: str) -> str:
     return str(answers[0])
 
 
-def forged_submission(w: World, email: str, callback: CallbackId, metadata: dict[str, int], values: dict[str, Any], block: FormBlock) -> str:
+def forged_submission(w: World, email: str, callback: CallbackId, metadata: dict[str, int], values: dict[str, Any],
+                      block: FormBlock) -> str:
     """Submit a modal the person was never shown (a signed request with a made-up view); the error under ``block``."""
     uid = w.ws.user_id(email)
     view_id = f"VFORGED{next(w._views)}"
@@ -469,7 +472,8 @@ MATRIX = (
          every(RefusalCode.NOT_THE_MODERATOR)),
     Cell("Accept (the moderation)", lambda w, e: click(w, e, ActionId.ACCEPT_MODERATION, str(w.moderated_challenge_id)),
          every(RefusalCode.NOT_THE_CHALLENGER), action=ActionId.ACCEPT_MODERATION),
-    Cell("Take it to the Head of Service", lambda w, e: click(w, e, ActionId.TAKE_TO_HEAD_OF_SERVICE, str(w.moderated_challenge_id)),
+    Cell("Take it to the Head of Service",
+         lambda w, e: click(w, e, ActionId.TAKE_TO_HEAD_OF_SERVICE, str(w.moderated_challenge_id)),
          every(RefusalCode.NOT_THE_CHALLENGER), action=ActionId.TAKE_TO_HEAD_OF_SERVICE),
     Cell("Record your decision (Head of Service)",
          lambda w, e: click(w, e, ActionId.RECORD_HEAD_OF_SERVICE, str(w.moderated_challenge_id)),
@@ -564,7 +568,8 @@ MATRIX = (
          every(RefusalCode.QA_ONLY), action=ActionId.MONTH_REPORT),
     Cell("reflection sheet, forged",
          lambda w, e: forged_submission(w, e, CallbackId.REFLECTION, {"allocation_id": w.allocation_id},
-                                        {k: v for q in questions() for k, v in typed(reflection_field(q.key), "Went well.").items()},
+                                        {k: v for q in questions()
+                                         for k, v in typed(reflection_field(q.key), "Went well.").items()},
                                         reflection_field(questions()[0].key)),
          every(RefusalCode.NOT_YOUR_REFLECTION)),
 )

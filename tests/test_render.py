@@ -53,9 +53,17 @@ GLANCE = {"month": "2026-12-01", "paused": False, "allocated": 12345, "owed": 12
 
 def report_context(**overrides: Any) -> dict[str, Any]:
     """The month's report modal (bot.services.reports.modal), with large counts and every grade."""
-    counts = dict.fromkeys(("allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated", "reaudits_exempted", "reaudits_completed", "graded", "in_reply_window", "changed_after_reply", "changed_after_moderation", "family_views_sought", "open_inadequate_cycles", "actions_open", "actions_overdue", "actions_done", "actions_signed_off", "oversight_overdue", "moderated", "moderated_sample", "moderation_agreed", "exemptions_asked", "exemptions_agreed", "exemptions_declined", "extensions_asked", "extensions_agreed", "extensions_declined", "concerns_raised", "concerns_acknowledged", "owed", "on_time", "non_completions", "not_yet_due"), 1234)
+    counts = dict.fromkeys(("allocated", "cancelled", "exempted", "completed", "late", "overdue", "reaudits_allocated",
+                            "reaudits_exempted", "reaudits_completed", "graded", "in_reply_window", "changed_after_reply",
+                            "changed_after_moderation", "family_views_sought", "open_inadequate_cycles", "actions_open",
+                            "actions_overdue", "actions_done", "actions_signed_off", "oversight_overdue", "moderated",
+                            "moderated_sample", "moderation_agreed", "exemptions_asked", "exemptions_agreed",
+                            "exemptions_declined", "extensions_asked", "extensions_agreed", "extensions_declined",
+                            "concerns_raised", "concerns_acknowledged", "owed", "on_time", "non_completions",
+                            "not_yet_due"), 1234)
     grades = [{"label": label, "count": 300, "percent": 25} for label in
-              ("Outstanding", "Good", "Requires Improvement with elements of good practice", "Requires Improvement", "Inadequate")]
+              ("Outstanding", "Good", "Requires Improvement with elements of good practice", "Requires Improvement",
+               "Inadequate")]
     return {"month": "2026-12-01", "as_of": "2026-12-15", "paused": False, "completion": "48%", "counts": counts,
             "final_grades": grades, "original_grades": grades, "moderation_target": 124, "finalised": 1200,
             "concerns_open": 17, "concerns_unacknowledged": 3, **overrides}
@@ -117,10 +125,13 @@ def meeting_context(**overrides: Any) -> dict[str, Any]:
                   {"id": 23, "at": "2026-12-10T09:00:00+00:00"}],
         "people": [
             {"person": SAM, "role": "auditor", "left_out": None, "answer": None, "proposer": True},
-            {"person": ALEX, "role": "worker", "left_out": None, "answer": {"kind": "accepted", "at": "2026-12-08T10:00:00+00:00"},
+            {"person": ALEX, "role": "worker", "left_out": None,
+             "answer": {"kind": "accepted", "at": "2026-12-08T10:00:00+00:00"},
              "proposer": False},
-            {"person": JO, "role": "previous_worker", "left_out": None, "answer": {"kind": "none_work", "at": None}, "proposer": False},
-            {"person": KIM, "role": "team_manager", "left_out": None, "answer": {"kind": "no_answer", "at": None}, "proposer": False},
+            {"person": JO, "role": "previous_worker", "left_out": None, "answer": {"kind": "none_work", "at": None},
+             "proposer": False},
+            {"person": KIM, "role": "team_manager", "left_out": None, "answer": {"kind": "no_answer", "at": None},
+             "proposer": False},
             {"person": {"id": 5, "name": "Ian Iro"}, "role": "iro", "left_out": "On leave until January " + "y" * 170,
              "answer": None, "proposer": False},
         ],
@@ -193,7 +204,8 @@ def challenge_context(**overrides: Any) -> dict[str, Any]:
         "target": "overall", "about": "The overall grade", "grade": "Inadequate", "proposed": "Requires Improvement",
         "reason": "r" * 1000, "challenger": JO, "raised_at": "2026-12-11T11:00:00+00:00", "state": "answered",
         "due_on": "2026-12-16", "decision": None, "scale": [{"value": "good", "label": "Good"}],
-        "answer": {"decision": "change", "grade": "Requires Improvement", "reason": "a" * 1000, "at": "2026-12-14T10:00:00+00:00"},
+        "answer": {"decision": "change", "grade": "Requires Improvement", "reason": "a" * 1000,
+                   "at": "2026-12-14T10:00:00+00:00"},
     }
     context.update(overrides)
     return context
@@ -224,7 +236,8 @@ def qa_context(**overrides: Any) -> dict[str, Any]:
 
 def action_item(n: int) -> dict[str, Any]:
     """An action at its longest, as a message shows it (waiting for the team manager's decisions)."""
-    return {"id": n, "text": "a" * 300, "reference": "CMS-104233", "team": "Assessment Team North " + "t" * 60, "owner": ALEX, "due_date": "2027-01-15", "status": "open",
+    return {"id": n, "text": "a" * 300, "reference": "CMS-104233", "team": "Assessment Team North " + "t" * 60, "owner": ALEX,
+            "due_date": "2027-01-15", "status": "open",
             "done_note": "d" * 500, "done_at": "2027-01-14T10:00:00+00:00", "not_yet_reason": "n" * 500,
             "requested_due": "2027-02-15", "extension_reason": "e" * 500, "extension_state": "pending"}
 
@@ -347,7 +360,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.AUDIT_FINDINGS: record_context(reply_open=True, may_agree=False, closes_at="2026-12-17T17:30:00+00:00",
                                             reply={"kind": "challenge", "at": "2026-12-11T11:00:00+00:00"},
                                             my_challenges=[{"open": True, "target": "overall"}]),
-    Template.REPLY_COMMENTED: {"reference": "CMS-104233", "by": JO, "role": "team_manager", "comment": "c" * 1000, "record_id": 9},
+    Template.REPLY_COMMENTED: {"reference": "CMS-104233", "by": JO, "role": "team_manager", "comment": "c" * 1000,
+                               "record_id": 9},
     Template.REPLY_REMINDER: {"reference": "CMS-104233", "record_id": 9, "closes_at": "2026-12-17T17:30:00+00:00"},
     Template.CHALLENGE_AUDITOR: challenge_context(stage="answered", by=SAM),
     Template.CHALLENGE_ANSWERED: challenge_context(stage="ask"),
@@ -355,7 +369,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     Template.VIEW_REPLY_COMMENT: {"record_id": 9, "reference": "CMS-104233"},
     Template.VIEW_CHALLENGE: {"record_id": 9, "reference": "CMS-104233",
                               "targets": [{"value": f"action:{n}", "label": "Action: " + "a" * 300} for n in range(120)],
-                              "overall_scale": [{"value": "good", "label": "Good"}], "section_scale": [{"value": "met", "label": "Met"}]},
+                              "overall_scale": [{"value": "good", "label": "Good"}],
+                              "section_scale": [{"value": "met", "label": "Met"}]},
     Template.VIEW_CHALLENGE_ANSWER: challenge_context(decision="change"),
     Template.CALIBRATION: {
         "period": "2026", "month": False, "everyone": True, "more": 3,
@@ -370,7 +385,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         {"id": n, "text": "p" * 300, "owner": ALEX, "due_date": "2026-04-01", "status": "done", "outcome": "partly"}
         for n in range(20)]),
     Template.AUDIT_COMPLETED: allocation_context(completed_by=SAM, completed_on="2027-01-04", days_late=4, already=False),
-    Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6, "share": 20},
+    Template.BREAK_DECISION: {"approved": False, "already": False, "reason": "month_full", "month": "2027-01-01", "limit": 6,
+                              "share": 20},
     Template.BREAKS_LIST: {"month": "2027-01-01", "people": [SAM, JO], "auditors": 31, "limit": 6},
     Template.MY_BREAKS: {
         "name": "Sam Patel", "auditor": True, "per_year": 2, "latest": "2027-12-01", "recent": ["2026-06-01"],
@@ -389,20 +405,23 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         state="approved", choices=[{"id": n, "name": f"Auditor {n}", "reason": "r"} for n in range(100)]
     ),
     Template.NO_APPROVER: {"person": ALEX, "email": "alex.oneill@council.example"},
-    Template.DELEGATION_RESULT: {"problem": None, "already": False, "delegate": JO, "candidates": [], "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
+    Template.DELEGATION_RESULT: {"problem": None, "already": False, "delegate": JO, "candidates": [], "starts_on": "2026-12-21",
+                                 "ends_on": "2027-01-04"},
     Template.DELEGATION_NOTICE: {"principal": SAM, "starts_on": "2026-12-21", "ends_on": "2027-01-04"},
     Template.VIEW_EXEMPTION_REQUEST: {
         "allocation_id": 7, "reference": "CMS-104233", "due_date": "2026-12-31", "latest": "2027-01-15", "max_days": 10,
         "original_due_date": "2026-12-31",
     },
     Template.VIEW_DECLINE: {"request_id": 3, "requester": "Sam Patel", "kind": "exemption", "reference": "CMS-104233"},
-    Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager", acknowledged_at="2026-12-02T10:05:00+00:00", recipient_id=8),
+    Template.ALERT_RECIPIENT: alert_context(stage="escalate", is_lead=True, role="service_manager",
+                                            acknowledged_at="2026-12-02T10:05:00+00:00", recipient_id=8),
     Template.ALERT_STATUS: alert_context(
         also_open=[{"raised_by": [SAM, KIM][n % 2], "raised_at": "2026-12-02T09:00:00+00:00"} for n in range(7)]
     ),
     Template.ALERT_CHANNEL: {"alert_id": 5, "case": {"reference": "CMS-104233", "team": "Assessment Team North"},
                              "urgency": "immediate", "raised_by": SAM, "raised_at": "2026-12-02T09:41:00+00:00"},
-    Template.ALERT_MISSING: {"alert_id": 5, "case": {"reference": "CMS-104233"}, "role": "team_manager", "missing": JO, "substitute": KIM},
+    Template.ALERT_MISSING: {"alert_id": 5, "case": {"reference": "CMS-104233"}, "role": "team_manager", "missing": JO,
+                             "substitute": KIM},
     Template.VIEW_ALERT: {
         "reference": "CMS-104233", "viewer_id": 2,
         "open_concerns": [{"raised_by": [SAM, ALEX][n % 2], "raised_at": "2026-12-02T09:41:00+00:00"} for n in range(7)],
@@ -450,7 +469,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
     },
     Template.ACTIONS_DIGEST: {
         "day": "2027-01-15", "recipient": JO, "more": 4, "reminder_days": 2, "listed": [[n, "new", ""] for n in range(20)],
-        "items": [{**action_item(n), "kind": ["new", "overdue", "not_yet", "sign_off", "request", "team_overdue", "more_time"][n % 7]}
+        "items": [{**action_item(n),
+                   "kind": ["new", "overdue", "not_yet", "sign_off", "request", "team_overdue", "more_time"][n % 7]}
                   for n in range(20)],
     },
     Template.ACTIONS_SUMMARY: {"record_id": 9, "reference": "CMS-104233", "team": "Assessment Team North", "team_manager": JO,
@@ -483,12 +503,14 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
             "filename": "reflection-meeting-CMS-104233.ics", "title": "Reflection meeting CMS-104233 (invite 1)",
             "content": INVITE_ICS},
     },
-    Template.REFLECTION_SHEET: {"allocation_id": 7, "meeting_id": 3, "reference": "CMS-104233", "held_at": "2026-12-10T15:00:00+00:00",
+    Template.REFLECTION_SHEET: {"allocation_id": 7, "meeting_id": 3, "reference": "CMS-104233",
+                                "held_at": "2026-12-10T15:00:00+00:00",
                                 "worker": ALEX, "questions": 4, "answered": {"by": ALEX, "at": "2026-12-11T09:00:00+00:00"},
                                 "role": "auditor"},
     Template.REFLECTION_ANSWERED: {"allocation_id": 7, "reference": "CMS-104233", **reflection_sheet()},
     Template.VIEW_REFLECTION: {"allocation_id": 7, "reference": "CMS-104233", "max": MAX_ANSWER,
-                               "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)} for q in questions()]},
+                               "questions": [{"key": q.key, "text": q.text, "block": reflection_field(q.key)}
+                                             for q in questions()]},
     Template.VIEW_HOME: home_context_worst(),
     Template.REPORT_SUMMARY: report_summary_worst(),
     Template.REPORT_FILE: {"text": "Bar chart of completion by month. December 2026: 95% (19 of 20 owed). " + "x" * 1900,
@@ -500,7 +522,8 @@ CONTEXTS: dict[Template, dict[str, Any]] = {
         "counts": {"control": 40}, "total": 40, "auditors": 31, "max_load": 2,
         "unallocated": [{"reference": f"CMS-{n}", "reason": "no eligible auditor: 12 in the case's team"} for n in range(10)],
         "unallocated_more": 4, "notes": ["control sample: 40 requested, 0 already allocated, 40 planned"]}},
-    Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM, "at": "2027-01-05T11:00:00+00:00",
+    Template.MODERATION_LATE: {"what": "chosen", "reference": "CMS-104233", "to": KIM, "by": SAM,
+                               "at": "2027-01-05T11:00:00+00:00",
                                "submitted": False},
 }
 
@@ -582,7 +605,8 @@ def test_previous_worker_is_named_when_the_case_changed_hands() -> None:
     payload = render(
         Template.ALLOCATION_AUDITOR, allocation_context(previous_worker=JO, worker_changed_on="2026-11-20")
     )
-    assert "Previous social worker: Jo Smith (the case changed worker on Friday 20 November 2026: please meet both workers)" in all_text(payload)
+    assert ("Previous social worker: Jo Smith (the case changed worker on Friday 20 November 2026: "
+            "please meet both workers)") in all_text(payload)
 
 
 def test_values_are_slack_escaped_and_cannot_inject_markup() -> None:
@@ -696,9 +720,11 @@ def test_a_meeting_invites_reference_is_escaped_in_its_comment() -> None:
     assert "case CMS-1&lt;&amp;&gt;," in render(Template.MEETING_INVITE, context)["text"]
 
 
-@pytest.mark.parametrize("kind", ["none_work", "unanswered", "resolving", "withdrawn", "reminder", "nudge_auditor", "nudge_worker"])
+@pytest.mark.parametrize("kind", ["none_work", "unanswered", "resolving", "withdrawn", "reminder", "nudge_auditor",
+                                  "nudge_worker"])
 def test_every_kind_of_meeting_notice_renders_within_limits(kind: str) -> None:
-    extra: dict[str, Any] = {"from": ALEX, "suggested_at": "2026-12-10T09:00:00+00:00", "note": "In court & <busy>", "answer_id": 9,
+    extra: dict[str, Any] = {"from": ALEX, "suggested_at": "2026-12-10T09:00:00+00:00", "note": "In court & <busy>",
+                             "answer_id": 9,
                              "about": KIM, "about_role": "team_manager", "attempts": 1, "needed": 2, "invitee_id": None,
                              "by": {"id": 6, "name": "Sid Manager"}, "cancelled_by": SAM, "worker": ALEX, "auditor": SAM,
                              "days": 5}

@@ -118,8 +118,10 @@ def stockton(sessions: sessionmaker[Session], tmp_path: Path) -> list[str]:
     for i, grade in enumerate(grades):  # the twentieth case (i = 19) was never audited
         month = Q1_2015[i % 3]
         label = LABEL[grade]
-        lines.append(f"STK-{i:04d},{month:%Y-%m},{month.replace(day=20).isoformat()}," + ",".join([label] * len(BRADFORD_SECTIONS))
-                     + f",{label},The plan is reviewed on time.,Timely visits.,worker,{'yes,parent,positive' if i < 10 else 'no,,'},no,"
+        lines.append(f"STK-{i:04d},{month:%Y-%m},{month.replace(day=20).isoformat()},"
+                     + ",".join([label] * len(BRADFORD_SECTIONS))
+                     + f",{label},The plan is reviewed on time.,Timely visits.,worker,"
+                       f"{'yes,parent,positive' if i < 10 else 'no,,'},no,"
                        "The plan already covers what is needed.")
     path = tmp_path / "stockton.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -238,7 +240,8 @@ def test_surreys_totals_are_reproduced_with_the_paused_months_shown_as_paused(
     assert all(m.completion_text.endswith("%") and m.completion_text != "0%" for m in report.months if not m.paused)
     assert sum(s.counts.allocated for s in report.services) == 1632 == sum(t.counts.allocated for t in report.teams)
 
-    text = run(engine, ["report", "--from", "2018-12", "--to", "2020-09", "--as-of", "2020-11-01"], clock=dt.datetime(2020, 11, 1, tzinfo=dt.UTC))
+    text = run(engine, ["report", "--from", "2018-12", "--to", "2020-09", "--as-of", "2020-11-01"],
+               clock=dt.datetime(2020, 11, 1, tzinfo=dt.UTC))
     assert text.exit_code == 0, text.output
     assert "1298 of 1632 completed (80%)" in text.output
     assert "re-audits: 361 of 456 completed (79%)" in text.output
@@ -269,7 +272,8 @@ def test_late_is_judged_by_the_local_date_and_exemptions_and_cancellations_are_n
         c = Council(s)
         team = c.team("Assessment Team North", c.service("Children in Need"))
         auditor = c.auditor("Sam Patel", team=team)
-        states = [AllocationState.COMPLETED] * 2 + [AllocationState.EXEMPTED, AllocationState.CANCELLED, AllocationState.ALLOCATED]
+        states = [AllocationState.COMPLETED] * 2 + [AllocationState.EXEMPTED, AllocationState.CANCELLED,
+                                                    AllocationState.ALLOCATED]
         made = [c.allocation(c.case(f"CMS-{i}", team), auditor, JUNE, state=state) for i, state in enumerate(states)]
         for a in made:
             a.due_date = dt.date(2026, 6, 30)
@@ -367,7 +371,8 @@ def test_an_empty_period_reports_nothing_owed(session_factory: sessionmaker[Sess
         report: Report = figures(s, JUNE, dt.date(2026, 8, 1), SETTINGS, as_of=dt.date(2026, 9, 1))
     assert [m.month for m in report.months] == [JUNE, dt.date(2026, 7, 1), dt.date(2026, 8, 1)]
     assert report.overall.completion_text == "n/a" and not report.services and not report.teams
-    assert as_text(report).splitlines()[0] == "Case file audits: June 2026 to August 2026 (as of 01 Sep 2026; grades on the bradford scheme)"
+    assert as_text(report).splitlines()[0] == ("Case file audits: June 2026 to August 2026 "
+                                               "(as of 01 Sep 2026; grades on the bradford scheme)")
 
 
 # --- the command's arguments ---------------------------------------------------------------------

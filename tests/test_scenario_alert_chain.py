@@ -179,7 +179,8 @@ def test_a_click_on_an_alert_that_does_not_exist_is_refused_and_logged(sim: Simu
 
     shared = sim.workspace.add_channel("old-alerts")
     blocks = [{"type": "actions", "block_id": BlockId.ALERT_ACTIONS, "elements": [
-        {"type": "button", "action_id": ActionId.ACKNOWLEDGE_ALERT, "text": {"type": "plain_text", "text": "Acknowledge"}, "value": "999"},
+        {"type": "button", "action_id": ActionId.ACKNOWLEDGE_ALERT, "text": {"type": "plain_text", "text": "Acknowledge"},
+         "value": "999"},
     ]}]
     posted = WebClient(token=TOKEN, base_url=sim.workspace.base_url).chat_postMessage(channel=shared, text="old", blocks=blocks)
     message = next(m for m in sim.workspace.messages(channel=shared) if m["ts"] == posted["ts"])
@@ -226,4 +227,5 @@ def test_recording_the_corrective_action_stops_the_chase(sim: Simulation) -> Non
     urgent(sim)
     sim.step(sim.at(D(2026, 12, 2), 12, 0))
     assert logged(sim, "alert.corrective_chase") == []
-    assert not any(t.startswith(("Please record", "Corrective action not yet")) for t in safeguarding_texts(sim, TARA) + safeguarding_texts(sim, SID))
+    assert not any(t.startswith(("Please record", "Corrective action not yet"))
+                   for t in safeguarding_texts(sim, TARA) + safeguarding_texts(sim, SID))

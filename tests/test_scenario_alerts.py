@@ -56,7 +56,8 @@ def hana_heads_assessment(sim: Simulation) -> None:
         hana.service_id = session.scalars(select(Service).where(Service.name == "Assessment and Intervention")).one().id
 
 
-def raise_concern(sim: Simulation, email: str, reference: str = REF, urgency: str | None = "immediate", note: str = NOTE) -> dict[str, Any]:
+def raise_concern(sim: Simulation, email: str, reference: str = REF, urgency: str | None = "immediate",
+                  note: str = NOTE) -> dict[str, Any]:
     sim.workspace.slash_command(email, "/audit", f"concern {reference}")
     view = sim.workspace.view_stack(email)[-1]
     assert view["callback_id"] == "alert_raise"
@@ -254,14 +255,18 @@ def test_corrective_action_and_the_monthly_list(sim: Simulation, engine: Engine,
     sim.at(D(2026, 12, 2), 10, 3)
     sim.workspace.click(TARA, alert_message(sim, TARA), ActionId.CORRECTIVE_ACTION)
     modal = sim.workspace.view_stack(TARA)[-1]
-    assert sim.workspace.submit_view(TARA, modal, {"note": {"note": {"type": "plain_text_input", "value": "Oversight recorded."}}})["status"] == 200
+    assert sim.workspace.submit_view(TARA, modal, {
+        "note": {"note": {"type": "plain_text_input", "value": "Oversight recorded."}},
+    })["status"] == 200
     urgent(sim)
     status = next(m for m in sim.workspace.messages(user_email=WENDY) if m["text"].startswith("Your safeguarding concern"))
-    assert "Corrective action recorded* by" in json.dumps(status["blocks"]) and "Oversight recorded." in json.dumps(status["blocks"])
+    assert ("Corrective action recorded* by" in json.dumps(status["blocks"])
+            and "Oversight recorded." in json.dumps(status["blocks"]))
 
     group = type(cli)(name="auditbot")
     alerts_cli.register(group)
-    result = CliRunner().invoke(group, ["alerts", "--month", "2026-12"], obj=Context(settings, _engine=engine, clock=lambda: sim.clock.now))
+    result = CliRunner().invoke(group, ["alerts", "--month", "2026-12"],
+                                obj=Context(settings, _engine=engine, clock=lambda: sim.clock.now))
     assert result.exit_code == 0
     assert result.output == (
         f"2026-12-02 09:41  {REF}  immediate  raised by Wendy A1  lead Tara Teamlead: acknowledged after 0h 22m, "

@@ -122,8 +122,10 @@ def test_twelve_eligible_give_ten_at_random_on_the_first_working_day_with_the_se
     assert message["text"] == ("QA assurance sample for December 2026: 10 audit(s) whose actions are all signed off. "
                                "Please check each was really done.")
     assert "from 12 whose actions are all signed off (seed " + str(seed) + ")" in json.dumps(message["blocks"])
-    assert buttons(message) == [(a, str(c)) for c in check_ids(sim) for a in (ActionId.ASSURANCE_VERIFIED, ActionId.ASSURANCE_NOT_EVIDENCED)]
-    assert "Update the chronology (3)" in json.dumps(message["blocks"]) and "(2)" not in json.dumps(message["blocks"]), "withdrawn left out"
+    assert buttons(message) == [(a, str(c)) for c in check_ids(sim)
+                                for a in (ActionId.ASSURANCE_VERIFIED, ActionId.ASSURANCE_NOT_EVIDENCED)]
+    assert ("Update the chronology (3)" in json.dumps(message["blocks"])
+            and "(2)" not in json.dumps(message["blocks"])), "withdrawn left out"
 
 
 def test_three_eligible_are_all_sampled_once_a_month_and_never_again(sim: Simulation) -> None:

@@ -17,7 +17,8 @@ from tests.simulation import WEEKS, Simulation
 from tests.support import TOKEN
 
 D = dt.date
-AMY, DAN, DEE, QUINN = "amy.director@council.example", "dan.director@council.example", "dee.deputy@council.example", "quinn.qa@council.example"
+AMY, DAN, DEE, QUINN = ("amy.director@council.example", "dan.director@council.example", "dee.deputy@council.example",
+                        "quinn.qa@council.example")
 
 
 def allocate_december(sim: Simulation) -> list[Allocation]:
@@ -161,7 +162,8 @@ def test_invalid_modal_input_shows_field_errors_and_changes_nothing(sim: Simulat
     sim.at(D(2026, 12, 2), 10)
     assert ask(sim, first, None, "")["body"] == {
         "response_action": "errors",
-        "errors": {"kind": "Choose an exemption or an extension.", "reason": "Say briefly why (not the child's name or case details)."},
+        "errors": {"kind": "Choose an exemption or an extension.",
+                   "reason": "Say briefly why (not the child's name or case details)."},
     }
     assert ask(sim, first, "extension", "Leave", None)["body"]["errors"] == {"new_date": "Choose the new deadline you need."}
     assert ask(sim, first, "extension", "Leave", "2026-11-30")["body"]["errors"] == {"new_date": "That date is in the past."}
@@ -257,7 +259,8 @@ def test_silence_resends_after_two_working_days_then_escalates(sim: Simulation) 
     dan = [m["text"] for m in sim.workspace.messages(user_email=DAN)]
     assert len(dan) == 1 and dan[0].startswith("Escalated to you: Exemption request for ")
     escalated = json.dumps(sim.workspace.messages(user_email=DAN)[0]["blocks"])
-    assert "Amy Director has not decided it, so it comes to you as the more senior authority: you may approve or decline it." in escalated
+    assert ("Amy Director has not decided it, so it comes to you as the more senior authority: "
+            "you may approve or decline it.") in escalated
     received = {(r.email, r.day) for r in sim.received if r.email in (AMY, DAN)}
     assert (AMY, D(2026, 12, 4)) in received and (DAN, D(2026, 12, 8)) in received  # Fri +2, Tue +4 working days
     sim.workspace.click(DAN, with_button(sim, DAN, ActionId.APPROVE_EXEMPTION), ActionId.APPROVE_EXEMPTION)
@@ -349,10 +352,12 @@ def exempt_with_nobody_eligible(sim: Simulation) -> tuple[Allocation, list[str]]
 
     rows = allocate_december(sim)
     with sim.sessions() as session:
-        target = next(a for a in (session.get(Allocation, r.id) for r in rows) if a is not None and a.case.reference.startswith("CMS-1"))
+        target = next(a for a in (session.get(Allocation, r.id) for r in rows)
+                      if a is not None and a.case.reference.startswith("CMS-1"))
         exempted = target.auditor_id
+        named = select(Person).where(Person.display_name.in_(["Ben Teamlead", "Sue Manager", "Hana Head"]))
         others = [
-            p for p in session.scalars(select(Person).where(Person.display_name.in_(["Ben Teamlead", "Sue Manager", "Hana Head"])))
+            p for p in session.scalars(named)
             if p.id != exempted
         ]
         names = sorted(p.display_name for p in others)

@@ -221,7 +221,8 @@ def test_a_reaudit_nobody_may_do_is_told_to_the_qa_team_once_and_logged_once(
     for hour in (9, 10, 11):  # April's first working day: tried at every tick
         sim.step(sim.at(D(2026, 4, 1), hour))
     sim.step(sim.at(D(2026, 4, 2), 9))
-    told = [t for t in texts(sim, "quinn.qa@council.example") if t.startswith("The re-audit of case CMS-100 could not be allocated")]
+    told = [t for t in texts(sim, "quinn.qa@council.example")
+            if t.startswith("The re-audit of case CMS-100 could not be allocated")]
     assert told == ["The re-audit of case CMS-100 could not be allocated for April 2026: no auditor may audit it."]
     with sim.sessions() as session:
         logged = session.scalars(select(AuditLog).where(AuditLog.action == "allocation.reaudit")).all()

@@ -280,14 +280,16 @@ def test_a_second_raiser_is_told_who_raised_the_concern_already_open_and_may_sti
     assert "Home visit" not in json.dumps(view), "the first concern's note is not shown"
     assert already_open(concern_modal(sim, emails["Will B1"])) is None, "outside the case's circle nothing is shown"
     assert already_open(concern_modal(sim, WENDY)).startswith(  # type: ignore[union-attr]
-        f":warning: A safeguarding concern about *{REF}* is already open (no corrective action recorded yet): raised by you at 10:00"
+        f":warning: A safeguarding concern about *{REF}* is already open (no corrective action recorded yet): "
+        "raised by you at 10:00"
     )
 
     answer = raise_concern(sim, TARA, note="Second worry: school reports absence.")
     assert answer["status"] == 200 and not answer["body"], "they may still raise it"
     urgent(sim)
     status = next(m for m in sim.workspace.messages(user_email=TARA) if m["text"].startswith("Your safeguarding concern"))
-    assert status["text"] == f"Your safeguarding concern about {REF}: 3 told, 1 acknowledged. Another concern about this case is also open."
+    assert status["text"] == (f"Your safeguarding concern about {REF}: 3 told, 1 acknowledged. "
+                              "Another concern about this case is also open.")
     shown = json.dumps(status["blocks"])
     assert (
         "*Also open on this case* (raised before this one, no corrective action recorded yet): raised by "
@@ -298,7 +300,8 @@ def test_a_second_raiser_is_told_who_raised_the_concern_already_open_and_may_sti
     sim.at(D(2026, 12, 2), 10, 40)  # the first concern's corrective action is recorded: it is no longer open
     first = next(m for m in sim.workspace.messages(user_email=TARA) if m["text"].startswith(f"Safeguarding concern: {REF}"))
     sim.workspace.click(TARA, first, ActionId.CORRECTIVE_ACTION)
-    sim.workspace.submit_view(TARA, sim.workspace.view_stack(TARA)[-1], {"note": {"note": {"type": "plain_text_input", "value": ""}}})
+    sim.workspace.submit_view(TARA, sim.workspace.view_stack(TARA)[-1],
+                              {"note": {"note": {"type": "plain_text_input", "value": ""}}})
     tara = f"<@{sim.workspace.user_id(TARA)}>"
     assert f"raised by {tara} at 10:20 on Wednesday 2 December 2026." in already_open(concern_modal(sim, SID))  # type: ignore[operator]
     assert "is already open" in already_open(concern_modal(sim, SID))  # type: ignore[operator]

@@ -80,7 +80,8 @@ def recorded_team_a_audit(sim: Simulation) -> tuple[Audit, str]:
     more_people(sim)
     allocation = next(a for a in audits(sim) if a.reference.startswith("CMS-1"))
     sim.at(D(2026, 12, 10), 10)
-    answer = record_audit(sim, allocation.auditor, with_button(sim, allocation.auditor, ActionId.RECORD_AUDIT, allocation.reference))
+    message = with_button(sim, allocation.auditor, ActionId.RECORD_AUDIT, allocation.reference)
+    answer = record_audit(sim, allocation.auditor, message)
     assert answer["body"] == {"response_action": "clear"}
     return allocation, allocation.auditor
 
@@ -112,7 +113,8 @@ def choose(sim: Simulation, email: str, message: dict[str, Any], name: str) -> N
     sim.workspace.click(email, message, ActionId.CHOOSE_MODERATOR, selected_option=f"{moderation_id}:{person_id}")
 
 
-def second_copy(sim: Simulation, email: str, callback: CallbackId, metadata: dict[str, int], values: dict[str, Any]) -> dict[str, str]:
+def second_copy(sim: Simulation, email: str, callback: CallbackId, metadata: dict[str, int],
+                values: dict[str, Any]) -> dict[str, str]:
     """Submit another copy of a form (opened in a second window before the first was sent); its field errors."""
     uid = sim.workspace.user_id(email)
     payload = {
@@ -218,7 +220,8 @@ def test_bradford_the_challenger_takes_a_grade_disagreement_to_the_head_of_servi
     choose(sim, QUINN, menu_of(sim, QUINN)[0], "Dee Deputy")
     deliver(sim)
     sim.at(D(2026, 12, 18), 10)
-    assert moderate(sim, DEE, {"agrees": "agree", "grade": "good", "comment": "Good is fair."})["body"] == {"response_action": "clear"}
+    answer = moderate(sim, DEE, {"agrees": "agree", "grade": "good", "comment": "Good is fair."})
+    assert answer["body"] == {"response_action": "clear"}
     deliver(sim)
     with sim.sessions() as session:
         challenge = session.get_one(AuditChallenge, challenge_id)
@@ -260,7 +263,8 @@ def test_a_late_qa_choice_is_told_who_chose_whom_and_changes_nothing(sim: Simula
     choose(sim, QUINN, quinn, "Gail Group")
     choose(sim, QUENTIN, quentin, "Dee Deputy")  # clicked before the edit reached Quentin
     late = [m["text"] for m in sim.workspace.messages(user_email=QUENTIN) if m["ephemeral"]]
-    assert late == [f"The moderation of {allocation.reference} was already given to Gail Group, chosen by Quinn Qa at 10:00 on Thursday 17 December 2026. Nothing was changed."]
+    assert late == [f"The moderation of {allocation.reference} was already given to Gail Group, chosen by Quinn Qa at 10:00 "
+                    "on Thursday 17 December 2026. Nothing was changed."]
     with sim.sessions() as session:
         assert session.get_one(AuditModeration, moderation_id).moderator.email == GAIL
         assert [e.action for e in session.scalars(select(AuditLog).where(AuditLog.action == "moderation.assigned"))] == [
@@ -309,7 +313,8 @@ def test_the_months_sample_is_previewed_to_qa_then_sent_to_the_moderators(sim: S
         records[-1].rule_reason = "Strong direct work outweighs the late records."
         over_cap = records[-1].allocation.case.reference
     sim.step(sim.at(D(2026, 12, 31), 10))
-    assert not [m for m in sim.workspace.messages(user_email=QUINN) if m["text"].startswith("Moderation sample")], "not before the month ends"
+    samples = [m for m in sim.workspace.messages(user_email=QUINN) if m["text"].startswith("Moderation sample")]
+    assert not samples, "not before the month ends"
 
     sim.step(sim.at(D(2027, 1, 4), 10))
     sim.step(sim.at(D(2027, 1, 4), 11))  # a second tick proposes nothing more
@@ -401,7 +406,8 @@ def test_hull_an_action_the_moderator_agrees_should_go_is_withdrawn(sim: Simulat
     with sim.sessions() as session:
         assert session.get_one(AuditAction, action_id).status.value == "withdrawn"
         assert session.scalars(select(AuditChallenge)).one().state == ChallengeState.SETTLED
-    assert any("the action is withdrawn" in json.dumps(m["blocks"]) for m in sim.workspace.messages(user_email=allocation.auditor))
+    assert any("the action is withdrawn" in json.dumps(m["blocks"])
+               for m in sim.workspace.messages(user_email=allocation.auditor))
 
 
 def test_the_qa_team_is_reminded_once_when_nobody_chooses_a_moderator(sim: Simulation) -> None:

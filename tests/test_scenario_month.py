@@ -257,8 +257,10 @@ def test_break_rules_apply_to_the_slash_command(sim: Simulation, emails: dict[st
 
     assert said("Ben Teamlead") == ["Your audit break is booked: no audits will be allocated to you in January 2027."]
     assert said("Tara Teamlead") == [
-        "Your audit break was not booked. The most auditors who can be on a break in January 2027 is 1 (20% of auditors), and that many already are.",
-        "Your audit break was not booked. Breaks must be asked for before the end of the month before. It is too late to ask for November 2026.",
+        "Your audit break was not booked. The most auditors who can be on a break in January 2027 is 1 (20% of auditors), "
+        "and that many already are.",
+        "Your audit break was not booked. Breaks must be asked for before the end of the month before. "
+        "It is too late to ask for November 2026.",
     ]
     assert said("Wendy A1") == ["Only auditors can take an audit break, and you are not listed as an auditor."]
     assert said("Quinn Qa") == ["Audit breaks in January 2027: 1 of 5 auditors (at most 1)."]
@@ -305,7 +307,8 @@ def test_an_overdue_audit_whose_auditor_has_left_goes_to_the_qa_team(sim: Simula
     texts = [m["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"])]
     assert any(t == "1 audit(s) overdue today." for t in texts), "a notice just for the audit nobody is doing"
     summaries = [
-        b["text"]["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"]) if m["text"] == "1 audit(s) overdue today."
+        b["text"]["text"] for m in sim.workspace.messages(user_email=emails["Quinn Qa"])
+        if m["text"] == "1 audit(s) overdue today."
         for b in m["blocks"] if b.get("block_id") == "summary"
     ]
     assert summaries and all("Everyone auditing it has left, so nobody else has been told" in t for t in summaries)

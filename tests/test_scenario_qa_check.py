@@ -52,7 +52,8 @@ def finalised(sim: Simulation, day: dt.date = DEC_10, *, moved_to: str | None = 
 
 
 def qa_message(sim: Simulation, email: str, reference: str) -> dict[str, Any]:
-    return next(m for m in reversed(sim.workspace.messages(user_email=email)) if m["text"].startswith(f"QA check: the audit of case {reference}"))
+    return next(m for m in reversed(sim.workspace.messages(user_email=email))
+                if m["text"].startswith(f"QA check: the audit of case {reference}"))
 
 
 def current(sim: Simulation, email: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +197,8 @@ def test_returned_on_christmas_eve_is_due_on_the_31st_reminded_then_and_the_qa_t
     assert sim.workspace.messages(user_email=auditor)[-1]["text"].endswith("due back by Thursday 31 December 2026.")
 
     def reminded() -> list[str]:
-        return [m["text"] for m in sim.workspace.messages(user_email=auditor) if m["text"].startswith("Reminder: the audit of case")]
+        return [m["text"] for m in sim.workspace.messages(user_email=auditor)
+                if m["text"].startswith("Reminder: the audit of case")]
 
     def quinn_told() -> list[str]:
         return [m["text"] for m in sim.workspace.messages(user_email=QUINN) if m["text"].startswith("Amendment overdue")]

@@ -92,7 +92,8 @@ def test_bradford_one_inadequate_section_with_overall_ri_is_accepted_and_recorde
     sim.at(D(2026, 12, 10), 10)
     x = open_form(sim, first)
     sections = dict.fromkeys(BRADFORD_SECTIONS[1:], "good") | {"risk_and_need": "inadequate"}
-    assert submit(sim, x, grades(sections, "requires_improvement", good_practice="Timely visits."))["body"]["response_action"] == "push"
+    graded = grades(sections, "requires_improvement", good_practice="Timely visits.")
+    assert submit(sim, x, graded)["body"]["response_action"] == "push"
     assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
     actions = {"action_1_what": "Update the risk assessment", "action_1_owner": owner_id(sim, people["worker"]),
                "action_1_due": "2027-01-15"}
@@ -121,7 +122,8 @@ def test_bradford_one_inadequate_section_with_overall_ri_is_accepted_and_recorde
         assert "Risk and need" in body and "Inadequate" in body and "Update the risk assessment" in body
     summary = sim.workspace.messages(user_email=x)[-1]
     assert summary["text"] == f"Audit of case {people['ref']} recorded: overall Requires Improvement."
-    assert "You recorded the audit of" in json.dumps(summary["blocks"]) and "on time, the reminders have stopped" in json.dumps(summary["blocks"])
+    assert ("You recorded the audit of" in json.dumps(summary["blocks"])
+            and "on time, the reminders have stopped" in json.dumps(summary["blocks"]))
     with sim.sessions() as session:
         sent = session.scalars(select(Notification).where(Notification.template.in_(["audit_findings", "audit_recorded"])))
         assert sorted((n.channel, n.recipient.email) for n in sent) == sorted(
@@ -167,7 +169,8 @@ def test_a_closed_form_keeps_a_draft_offered_again_but_never_text_the_guardrail_
     sim.workspace.slash_command(x, "/audit", f"record {people['ref']}")
     again = top(sim, x)
     blocks = {b["block_id"]: b for b in again["blocks"]}
-    assert blocks["draft"]["elements"][0]["text"].startswith(":memo: Filled in from your draft saved at 10:00 on Thursday 10 December")
+    assert blocks["draft"]["elements"][0]["text"].startswith(":memo: Filled in from your draft saved at 10:00 "
+                                                             "on Thursday 10 December")
     assert blocks["section:risk_and_need"]["element"]["initial_option"]["value"] == "good"
     assert blocks["good_practice"]["element"]["initial_value"] == "Warm, steady direct work"
     assert "initial_value" not in blocks["rationale"]["element"]
@@ -191,7 +194,8 @@ def test_text_that_could_identify_a_child_is_a_field_error_naming_only_its_kind(
 def to_actions(sim: Simulation, allocation: Allocation) -> str:
     """Open the form and pass the grades and findings (all Good): the auditor, on the last step."""
     x = open_form(sim, allocation)
-    assert submit(sim, x, grades(dict.fromkeys(BRADFORD_SECTIONS, "good"), "good", good_practice="Good work"))["body"]["response_action"] == "push"
+    all_good = grades(dict.fromkeys(BRADFORD_SECTIONS, "good"), "good", good_practice="Good work")
+    assert submit(sim, x, all_good)["body"]["response_action"] == "push"
     assert submit(sim, x, FINDINGS)["body"]["response_action"] == "push"
     return x
 
@@ -265,7 +269,8 @@ def test_recorded_late_at_night_stops_the_reminder_and_the_findings_wait_for_the
         found = [m["text"] for m in sim.workspace.messages(user_email=email) if m["text"].startswith("Audit findings")]
         assert found and found[-1].startswith(f"Audit findings for case {people['ref']}")
     sim.step(sim.at(D(2026, 12, 24), 9))  # reminder day: this audit is done
-    assert not [m for m in sim.workspace.messages(user_email=x) if m["text"].startswith("Reminder") and people["ref"] in m["text"]]
+    assert not [m for m in sim.workspace.messages(user_email=x)
+                if m["text"].startswith("Reminder") and people["ref"] in m["text"]]
     with sim.sessions() as session:
         allocation = session.get(Allocation, first.id)
         assert allocation is not None and allocation.completed_at == sim.calendar.utc(D(2026, 12, 22), dt.time(21, 30))

@@ -38,7 +38,8 @@ QUESTIONS = [
     "Do you have the enough tools to enable you to undertake your role?",
     "If you had a case like this again, what would you do differently?",
 ]
-ANSWERS = ["Regular visits and direct work.", "The family moved twice.", "Mostly; the laptop is slow.", "Plan the transfer earlier."]
+ANSWERS = ["Regular visits and direct work.", "The family moved twice.", "Mostly; the laptop is slow.",
+           "Plan the transfer earlier."]
 NO_MEETING_LABEL = ("No reflection meeting has been held. Why are you recording the audit without one? "
                     "(for example, the worker is absent — Hull A.8)")
 GRADES_WITHOUT_REASON = {k: v for k, v in BRADFORD_GRADES.items() if k != "no_meeting"}

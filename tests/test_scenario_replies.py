@@ -84,7 +84,8 @@ def test_stockton_the_team_managers_challenge_moves_inadequate_to_requires_impro
     sim.workspace.click(x, ask, ActionId.CHALLENGE_CHANGE)
     assert submit(sim, x, {"grade": "Requires Improvement", "reason": "Agreed: the safety plan is reviewed."})["body"] in ("", {})
     deliver(sim)
-    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm)) if m["text"].startswith(f"{name(sim, x)} answered"))
+    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm))
+                    if m["text"].startswith(f"{name(sim, x)} answered"))
     assert buttons(answered) == ["Accept", "Ask for moderation"]
     edited = next(m for m in sim.workspace.messages(user_email=x) if m["ts"] == ask["ts"])
     assert buttons(edited) == [] and "changed it to Requires Improvement" in str(edited["blocks"])
@@ -127,7 +128,8 @@ def test_silence_is_no_comment_and_the_audit_is_final_on_the_fifth_working_day(s
     assert record.state == RecordState.FINALISED and record.finalised_at == sim.clock.now
     with sim.sessions() as session:
         replies = session.get(AuditRecord, record_id).replies  # type: ignore[union-attr]
-        assert sorted((r.role, r.kind) for r in replies) == [("team_manager", ReplyKind.NO_COMMENT), ("worker", ReplyKind.NO_COMMENT)]
+        assert sorted((r.role, r.kind) for r in replies) == [("team_manager", ReplyKind.NO_COMMENT),
+                                                             ("worker", ReplyKind.NO_COMMENT)]
     sim.step(sim.at(D(2026, 12, 18), 9))
     assert buttons(findings_message(sim, people["tm"])) == []
     assert "did not answer before the window closed: recorded as no comment" in str(findings_message(sim, people["tm"])["blocks"])
@@ -137,7 +139,8 @@ def test_silence_is_no_comment_and_the_audit_is_final_on_the_fifth_working_day(s
     late = sim.workspace.click(people["tm"], with_button(sim, people["tm"], ActionId.REPLY_AGREE), ActionId.REPLY_AGREE)
     assert late["status"] == 200
     assert sim.workspace.messages(user_email=people["tm"])[-1]["text"] == (
-        f"The window to reply to the findings for {people['ref']} closed at 17:30 on Thursday 17 December 2026. Nothing was changed.")
+        f"The window to reply to the findings for {people['ref']} closed at 17:30 on Thursday 17 December 2026. "
+        "Nothing was changed.")
 
 
 def test_a_comment_goes_to_the_auditor_and_an_unanswered_challenge_is_chased(sim: Simulation) -> None:
@@ -227,13 +230,17 @@ def test_a_kept_grade_taken_to_moderation_ends_with_the_moderator_under_hull(sim
     sim.workspace.click(x, ask, ActionId.CHALLENGE_KEEP)
     assert submit(sim, x, {"reason": "Good is right: the plan drifted for a month."})["body"] in ("", {})
     deliver(sim)
-    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm)) if m["text"].startswith(f"{name(sim, x)} answered"))
+    answered = next(m for m in reversed(sim.workspace.messages(user_email=tm))
+                    if m["text"].startswith(f"{name(sim, x)} answered"))
     sim.workspace.click(tm, answered, ActionId.CHALLENGE_MODERATE)
     deliver(sim)
-    assert "You asked for moderation" in str(next(m for m in sim.workspace.messages(user_email=tm) if m["ts"] == answered["ts"])["blocks"])
+    answered_now = next(m for m in sim.workspace.messages(user_email=tm) if m["ts"] == answered["ts"])
+    assert "You asked for moderation" in str(answered_now["blocks"])
 
-    menu_message = next(m for m in reversed(sim.workspace.messages(user_email=quinn)) if m["text"].startswith("Moderation needed"))
-    menu = next(b["accessory"] for b in menu_message["blocks"] if b.get("accessory", {}).get("action_id") == ActionId.CHOOSE_MODERATOR)
+    menu_message = next(m for m in reversed(sim.workspace.messages(user_email=quinn))
+                        if m["text"].startswith("Moderation needed"))
+    menu = next(b["accessory"] for b in menu_message["blocks"]
+                if b.get("accessory", {}).get("action_id") == ActionId.CHOOSE_MODERATOR)
     with sim.sessions() as session:
         record = session.get_one(AuditRecord, record_id)
         service_id = session.get_one(Team, session.get_one(Case, record.allocation.case_id).team_id).service_id

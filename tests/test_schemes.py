@@ -94,7 +94,8 @@ def test_hull_requires_improvement_with_elements_needs_the_elements_named() -> N
             "unknown rule(s) lenient",
         ),
         (
-            "id='x'\nversion=1\nname='x'\n[sections]\nscale=[{value='a',label='" + "A" * 76 + "',rank=2},{value='b',label='B',rank=1}]\n"
+            "id='x'\nversion=1\nname='x'\n[sections]\n"
+            "scale=[{value='a',label='" + "A" * 76 + "',rank=2},{value='b',label='B',rank=1}]\n"
             "items=[{key='s',label='S'}]\n[overall]\nscale=[{value='a',label='A',rank=2},{value='b',label='B',rank=1}]\n",
             "is longer than a menu shows (75 characters)",
         ),

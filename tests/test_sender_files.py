@@ -136,7 +136,8 @@ def test_a_completion_that_lands_after_a_timeout_is_found_not_uploaded_again(
     session_factory, workspace, council, clock, timeline  # noqa: F811
 ) -> None:
     """The completion takes effect after the client gave up: the retry finds the file by its title."""
-    sender = invite_queued(session_factory, workspace, clock, timeline, council[1], lambda: workspace.fail_next(1, "timeout_after_store"))
+    sender = invite_queued(session_factory, workspace, clock, timeline, council[1],
+                           lambda: workspace.fail_next(1, "timeout_after_store"))
 
     deliver_all(session_factory, sender, timeline)
     clock.advance(60)  # long after anything in flight could land

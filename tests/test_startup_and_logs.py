@@ -85,7 +85,9 @@ def test_a_port_in_use_stops_start_up_before_any_work(
         assert conn.scalar(select(func.count()).select_from(Allocation)) == 0, "no tick ran"
 
 
-def test_run_with_its_port_in_use_is_one_line_and_seeds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken_port: int) -> None:
+def test_run_with_its_port_in_use_is_one_line_and_seeds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken_port: int
+) -> None:
     monkeypatch.chdir(tmp_path)
     env = {"AUDITBOT_PORT": str(taken_port), "AUDITBOT_LOCAL_WORKSPACE_PORT": "0"}  # local mode: no Slack credentials
     result = CliRunner().invoke(cli, ["run"], env=env)
@@ -107,7 +109,8 @@ def test_the_log_level_is_taken_in_any_case_and_payload_loggers_stay_at_info(
     result = CliRunner().invoke(cli, ["worker", "--log-level", "debug"])
     assert result.output.startswith("Error: auditbot worker needs Slack credentials"), "past the option, to the command"
     assert logging.getLogger().getEffectiveLevel() == logging.DEBUG
-    assert {name: logging.getLogger(name).getEffectiveLevel() for name in ("slack_bolt", "slack_sdk", "bot.bolt", "sqlalchemy")} == {
+    loggers = ("slack_bolt", "slack_sdk", "bot.bolt", "sqlalchemy")
+    assert {name: logging.getLogger(name).getEffectiveLevel() for name in loggers} == {
         "slack_bolt": logging.INFO, "slack_sdk": logging.INFO, "bot.bolt": logging.INFO, "sqlalchemy": logging.WARNING,
     }
 

@@ -127,7 +127,8 @@ def test_a_future_tick_never_escalates_a_safeguarding_alert_early(
 def test_the_timer_records_its_heartbeat_and_removes_it_on_shutdown(session_factory: sessionmaker[Session]) -> None:
     small_council(session_factory)
     synced: list[bool] = []
-    scheduler = make_timer(session_factory, RULES, CAL, clock=lambda: REAL, kind="worker", before_tick=lambda: synced.append(True))
+    scheduler = make_timer(session_factory, RULES, CAL, clock=lambda: REAL, kind="worker",
+                           before_tick=lambda: synced.append(True))
     (job,) = scheduler.get_jobs()
     job.func()
     job.func()

@@ -49,7 +49,8 @@ def test_the_tick_lists_each_areas_planners_in_order() -> None:
         ("qa checks", When.WORKING_HOURS), ("qa amendments", When.WORKING_HOURS), ("assurance sample", When.WORKING_HOURS),
         ("oversight", When.WORKING_HOURS), ("action digests", When.WORKING_HOURS),
         ("inadequate cycles", When.WORKING_HOURS), ("inadequate follow-ups", When.WORKING_HOURS), ("re-audits", When.CYCLE),
-        ("stale meetings", When.WORKING_HOURS), ("meeting answers", When.WORKING_HOURS), ("meeting nudges", When.CYCLE), ("meeting reminders", When.WORKING_HOURS),
+        ("stale meetings", When.WORKING_HOURS), ("meeting answers", When.WORKING_HOURS), ("meeting nudges", When.CYCLE),
+        ("meeting reminders", When.WORKING_HOURS),
         ("meetings held", When.WORKING_HOURS), ("monthly report", When.WORKING_HOURS),
     ]
     assert set(typing.get_args(Counter)) <= set(TickReport.__dataclass_fields__)

@@ -54,9 +54,11 @@ def test_a_button_is_found_by_its_words_in_the_newest_message_that_has_it() -> N
     assert find_clickable(messages, "ack", number=1).number == 1
     menu = find_clickable(messages, "Choose an auditor", option="bob jones")
     assert (menu.action_id, menu.option) == ("pick", BUTTONS["elements"][1]["options"][1])
-    guarded = {"type": "actions", "elements": [{"type": "button", "action_id": "done", "text": {"type": "plain_text", "text": "Done"},
-               "confirm": {"title": {"type": "plain_text", "text": "Sure?"}, "text": {"type": "mrkdwn", "text": "It stops the reminders."},
-                           "confirm": {"type": "plain_text", "text": "Yes"}, "deny": {"type": "plain_text", "text": "No"}}}]}
+    guarded = {"type": "actions", "elements": [
+        {"type": "button", "action_id": "done", "text": {"type": "plain_text", "text": "Done"},
+         "confirm": {"title": {"type": "plain_text", "text": "Sure?"},
+                     "text": {"type": "mrkdwn", "text": "It stops the reminders."},
+                     "confirm": {"type": "plain_text", "text": "Yes"}, "deny": {"type": "plain_text", "text": "No"}}}]}
     assert find_clickable([{"ts": "4", "blocks": [guarded]}], "done").confirm == "Sure? It stops the reminders."
 
 

@@ -36,7 +36,8 @@ def upgrade() -> None:
     sa.Column('corrective_action_by_id', sa.Integer(), nullable=True),
     sa.Column('corrective_note', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_safeguarding_alerts_case_id_cases')),
-    sa.ForeignKeyConstraint(['corrective_action_by_id'], ['people.id'], name=op.f('fk_safeguarding_alerts_corrective_action_by_id_people')),
+    sa.ForeignKeyConstraint(['corrective_action_by_id'], ['people.id'],
+                            name=op.f('fk_safeguarding_alerts_corrective_action_by_id_people')),
     sa.ForeignKeyConstraint(['lead_id'], ['people.id'], name=op.f('fk_safeguarding_alerts_lead_id_people')),
     sa.ForeignKeyConstraint(['raised_by_id'], ['people.id'], name=op.f('fk_safeguarding_alerts_raised_by_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_safeguarding_alerts'))
@@ -53,7 +54,8 @@ def upgrade() -> None:
     sa.Column('why', sa.String(length=32), nullable=False),
     sa.Column('added_at', store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('acknowledged_at', store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['alert_id'], ['safeguarding_alerts.id'], name=op.f('fk_alert_recipients_alert_id_safeguarding_alerts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['alert_id'], ['safeguarding_alerts.id'],
+                            name=op.f('fk_alert_recipients_alert_id_safeguarding_alerts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_alert_recipients_person_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_recipients')),
     sa.UniqueConstraint('alert_id', 'person_id', name='uq_alert_recipients_alert_person')

@@ -26,7 +26,8 @@ def upgrade() -> None:
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('values', sa.JSON(), nullable=False),
     sa.Column('updated_at', store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['allocation_id'], ['allocations.id'], name=op.f('fk_audit_drafts_allocation_id_allocations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['allocation_id'], ['allocations.id'],
+                            name=op.f('fk_audit_drafts_allocation_id_allocations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_audit_drafts_person_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_drafts')),
     sa.UniqueConstraint('allocation_id', 'person_id', name=op.f('uq_audit_drafts_allocation_id'))
@@ -59,10 +60,12 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=False),
-    sa.Column('status', sa.Enum('open', 'done', 'signed_off', name='action_status', native_enum=False, length=32), nullable=False),
+    sa.Column('status', sa.Enum('open', 'done', 'signed_off', name='action_status', native_enum=False, length=32),
+              nullable=False),
     sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['people.id'], name=op.f('fk_audit_actions_owner_id_people')),
-    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'], name=op.f('fk_audit_actions_record_id_audit_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'],
+                            name=op.f('fk_audit_actions_record_id_audit_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_actions'))
     )
     with op.batch_alter_table('audit_actions', schema=None) as batch_op:
@@ -78,7 +81,8 @@ def upgrade() -> None:
     sa.Column('at', store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['by_id'], ['people.id'], name=op.f('fk_audit_grade_events_by_id_people')),
-    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'], name=op.f('fk_audit_grade_events_record_id_audit_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'],
+                            name=op.f('fk_audit_grade_events_record_id_audit_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_grade_events'))
     )
     with op.batch_alter_table('audit_grade_events', schema=None) as batch_op:
@@ -89,7 +93,8 @@ def upgrade() -> None:
     sa.Column('record_id', sa.Integer(), nullable=False),
     sa.Column('section_key', sa.String(length=60), nullable=False),
     sa.Column('grade', sa.String(length=60), nullable=False),
-    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'], name=op.f('fk_audit_section_grades_record_id_audit_records'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['record_id'], ['audit_records.id'],
+                            name=op.f('fk_audit_section_grades_record_id_audit_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_section_grades')),
     sa.UniqueConstraint('record_id', 'section_key', name=op.f('uq_audit_section_grades_record_id'))
     )
