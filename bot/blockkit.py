@@ -435,7 +435,7 @@ def _shared_file(payload: Mapping[str, Any], out: Problems) -> None:
         _length(payload["text"], MAX_FILE_COMMENT, "text", out)
 
 
-def validate_message(payload: Mapping[str, Any]) -> list[str]:
+def validate_message(payload: object) -> list[str]:
     """Every Block Kit problem in a message payload (``text``, ``blocks``, or ``file``); empty when valid."""
     if not isinstance(payload, Mapping):
         return ["message: must be a JSON object"]
@@ -475,7 +475,7 @@ VIEW_RULES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-def validate_view(view: Mapping[str, Any]) -> list[str]:
+def validate_view(view: object) -> list[str]:
     """Every Block Kit problem in a modal or App Home view; empty when valid."""
     if not isinstance(view, Mapping):
         return ["view: must be a JSON object"]

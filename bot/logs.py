@@ -42,7 +42,7 @@ def configure(level: str) -> None:
         logging.getLogger(name).setLevel(max(number, logging.WARNING))
 
 
-class _LevelChoice(click.Choice):
+class _LevelChoice(click.Choice[str]):
     """``click.Choice`` of ``LEVELS`` whose refusal is one line, not a usage screen."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.calendar import WorkingCalendar
 from bot.clock import Clock, system_clock
+from bot.delivery.claims import Lane
 from bot.delivery.clicks import ClickLane
 from bot.delivery.directory import SyncCounts, sync_directory
 from bot.delivery.followups import FollowUps
 from bot.delivery.homes import HomePublisher
 from bot.delivery.runner import DeliveryRunner
-from bot.delivery.sender import BULK_LANE, URGENT_LANE, Lane, OutboxSender
+from bot.delivery.sender import BULK_LANE, URGENT_LANE, OutboxSender
 from bot.handlers.deps import Deps
 from bot.scheduler.timer import make_timer
 from bot.services.alerts.followups import on_delivered, on_delivery_failed
@@ -347,10 +348,10 @@ def _assemble(
         # only the health check listens (and, locally, "settled" at once: each request is done before its ack)
         pending.serve(make_wsgi(None, sessions, settled=(lambda: True) if workspace is not None else None))
         socket_handler = SocketModeHandler(app, app_token)
-        socket_handler.connect()
+        socket_handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves this method unannotated
         stoppers.append(socket_handler.close)
     else:
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         followups = FollowUps(threads=settings.followup_threads, trigger_deadline=settings.form_trigger_seconds).start()
         stoppers.append(followups.stop)
         gate = Gate(settings.slack_gate, settings.slack_gate_wait_seconds, settings.view_gate_wait_seconds)
@@ -358,7 +359,7 @@ def _assemble(
         stoppers.append(clicks.stop)  # stopped before the follow-ups its clicks hand their calls to ...
         stoppers.append(server.stop)  # ... and after the server takes no more requests (stopping it again later is nothing)
         settled = followups.wait_idle if workspace is not None else None
-        pending.serve(make_wsgi(app, sessions, signing_secret=secret, followups=followups, gate=gate, clicks=clicks,
+        pending.serve(make_wsgi(app, sessions, signing_secret=signing_secret, followups=followups, gate=gate, clicks=clicks,
                                 clock=clock, settled=settled))
         if isinstance(workspace, LocalWorkspace):  # the actor waits for a request's follow-ups, as a person sees them arrive
             workspace.settle = followups.wait_idle
@@ -373,12 +374,12 @@ def _assemble(
     sync_directory_now()
 
     if background:  # last: the first tick and the first send happen only once everything else is up
-        local = workspace
-        sync = (lambda: _local_accounts(local, sessions, sync_directory_now)) if local is not None else None
+        accounts = workspace
+        sync = (lambda: _local_accounts(accounts, sessions, sync_directory_now)) if accounts is not None else None
         runner, timer = start_background(settings, sessions, senders, clock, calendar, before_tick=sync,
                                          daily=sync_directory_now)
         homes.start()
-        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False), homes.stop])  # type: ignore[union-attr]
+        stoppers.extend([runner.stop, lambda: timer.shutdown(wait=False), homes.stop])
 
     return Runtime(
         settings=settings,

@@ -130,7 +130,9 @@ class Settings(BaseSettings):
 
     # Right to reply, challenges and moderation (shared/domain.md steps 8-9; Hull 18-22, 4.32; Bradford §3).
     reply_window_working_days: int = Field(5, ge=1, description="the worker, TM and IRO may reply this long (Hull 18)")
-    answer_working_days: int = Field(3, ge=1, description="auditor, challenger, moderator, Head of Service: then reminded, then QA told")
+    answer_working_days: int = Field(
+        3, ge=1, description="auditor, challenger, moderator, Head of Service: then reminded, then QA told"
+    )
     #: ``moderator``: the moderator's judgement is final (Hull 22); ``head_of_service``: a grade
     #: disagreement may go on to the Head of Service QA, an actions one to the case's Head of Service (Bradford §3).
     moderation_final: ModerationFinal = ModerationFinal.MODERATOR
@@ -142,10 +144,18 @@ class Settings(BaseSettings):
     qa_amend_working_days: int = Field(3, ge=1, description="Hull 20: a returned audit is due back in 3 working days")
 
     # After the audit (shared/domain.md steps 10-11; Hull 23-27, App. D, App. E).
-    oversight_working_days: int = Field(10, ge=1, description="Hull App. D: management oversight within 10 working days of finalisation")
-    oversight_reminder_working_days: int = Field(2, ge=0, description="the team manager is reminded this long before oversight is due")
-    action_reminder_working_days: int = Field(2, ge=0, description="an action's owner is reminded this long before it is due, and on the day")
-    inadequate_meeting_reminder_working_days: int = Field(5, ge=1, description="Hull 25: the group manager reminded until the meeting is held")
+    oversight_working_days: int = Field(
+        10, ge=1, description="Hull App. D: management oversight within 10 working days of finalisation"
+    )
+    oversight_reminder_working_days: int = Field(
+        2, ge=0, description="the team manager is reminded this long before oversight is due"
+    )
+    action_reminder_working_days: int = Field(
+        2, ge=0, description="an action's owner is reminded this long before it is due, and on the day"
+    )
+    inadequate_meeting_reminder_working_days: int = Field(
+        5, ge=1, description="Hull 25: the group manager reminded until the meeting is held"
+    )
     inadequate_review_weeks: int = Field(4, ge=1, description="Hull 25: a review four weeks after an Inadequate is final")
     reaudit_within_months: int = Field(2, ge=1, description="Hull 25: a re-audit within two months")
     assurance_sample_size: int = Field(10, ge=0, description="Hull App. E: audits a month whose signed-off actions QA verifies")
@@ -157,7 +167,9 @@ class Settings(BaseSettings):
     # Reflection meetings (shared/domain.md step 2).
     meeting_answer_working_days: int = Field(2, ge=1, description="a proposal unanswered this long is one attempt (Hull A.12)")
     meeting_attempts: int = Field(2, ge=1, description="Hull A.12: after two unanswered attempts the auditor may escalate")
-    meeting_nudge_working_days: int = Field(5, ge=1, description="nothing arranged this long after allocation: nudge (Hull A.10-11)")
+    meeting_nudge_working_days: int = Field(
+        5, ge=1, description="nothing arranged this long after allocation: nudge (Hull A.10-11)"
+    )
     meeting_minutes: int = Field(60, ge=15, le=240, description="how long a reflection meeting is booked for")
 
     # Immediate safeguarding concerns (shared/domain.md step 6).

@@ -152,12 +152,12 @@ class _AfterAnswer:
         followups.reserve()  # pending before Slack has the answer: whoever waits for the follow-ups waits for these
 
     def __iter__(self) -> Iterator[bytes]:
+        """A generator: the answer is written when waitress starts iterating, then the listener runs."""
         for chunk in self.body:
             self.write(chunk)  # also the headers, even for an empty answer
         self.write(b"")
         self._hand_on()
-        return
-        yield b""  # a generator: the answer is written when waitress starts iterating
+        yield from ()
 
     def _hand_on(self) -> None:
         if not self._handed:
@@ -254,7 +254,12 @@ def make_wsgi(
         try:
             with fu.scope("block_actions") as collected, acting_on(key):
                 statuses: list[str] = []
-                answer = slack(environ, lambda status, headers, exc_info=None: statuses.append(status) or (lambda _: None))
+
+                def start(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], object]:
+                    statuses.append(status)
+                    return lambda _: None
+
+                answer = slack(environ, start)
                 for _ in answer:
                     pass
                 status = statuses[0][:3] if statuses else ""
@@ -327,16 +332,16 @@ def make_wsgi(
             return [json.dumps({"ok": True, "settled": settled()}).encode()]
         if slack is not None and path == SLACK_PATH:
             assert signing_secret is not None
-            body = verified_body(environ, signing_secret, wall())
-            if isinstance(body, str):
-                log.info("request to %s refused: %s", SLACK_PATH, body)  # nothing of it is read or echoed
-                status = "413 Payload Too Large" if body == "too_large" else "401 Unauthorized"
-                return _answer(start_response, "400 Bad Request" if body == "bad_length" else status, body)
-            request = incoming(body, str(environ.get("CONTENT_TYPE", "")))
+            raw = verified_body(environ, signing_secret, wall())
+            if isinstance(raw, str):
+                log.info("request to %s refused: %s", SLACK_PATH, raw)  # nothing of it is read or echoed
+                status = "413 Payload Too Large" if raw == "too_large" else "401 Unauthorized"
+                return _answer(start_response, "400 Bad Request" if raw == "bad_length" else status, raw)
+            request = incoming(raw, str(environ.get("CONTENT_TYPE", "")))
             if request is None:
                 log.info("malformed signed request to %s rejected", SLACK_PATH)
                 return _answer(start_response, "400 Bad Request", "malformed_request")
-            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+            environ = {**environ, "wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))}
             try:
                 if clicks is not None and request.kind == "block_actions" and request.key is not None:
                     return take_click(environ, start_response, request)

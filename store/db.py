@@ -6,13 +6,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exc, inspect
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, exc, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,6 +21,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: one idle longer is pinged first (a database restart or an idle timeout is found before a unit of
 #: work meets it). Pinging every checkout cost a round trip per unit of work, a seventh of a tick.
 PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE statement touched (0 when the driver does not say).
+
+    ``Session.execute`` is typed as returning a plain ``Result``; for a DML statement it is a ``CursorResult``."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 class NotMigrated(Exception):

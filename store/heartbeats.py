@@ -10,6 +10,7 @@ import uuid
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from store.db import changed
 from store.models import ProcessHeartbeat
 
 #: A process not seen for this long is taken to have stopped (a tick is every minute by default).
@@ -24,7 +25,7 @@ def process_id() -> str:
 def beat(session: Session, pid: str, *, kind: str, now: dt.datetime) -> None:
     """Record that process ``pid`` is alive at ``now`` (first beat inserts it)."""
     result = session.execute(update(ProcessHeartbeat).where(ProcessHeartbeat.id == pid).values(seen_at=now))
-    if not getattr(result, "rowcount", 0):
+    if not changed(result):
         session.add(ProcessHeartbeat(id=pid, kind=kind, started_at=now, seen_at=now))
     session.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.seen_at < now - dt.timedelta(days=1)))
 

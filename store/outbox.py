@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -59,14 +59,12 @@ def enqueue(
 def _insert_once(dialect: str) -> Any:
     """The INSERT ... ON CONFLICT DO NOTHING RETURNING id for ``dialect``, built once: the values are
     parameters, so a fan-out of thousands of rows compiles it once instead of building each."""
-    table = Notification.__table__
+    table = cast(Table, Notification.__table__)  # a mapped class's __table__ is typed as any FromClause
     if dialect == "postgresql":
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    return stmt.returning(table.c.id)
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    return insert(table).returning(table.c.id)  # pragma: no cover - only SQLite and PostgreSQL are supported
 
 
 def person_ref(person: Any) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ def load_allocation(session: Session, allocation_id: int, *, lock: bool = False)
 _NAMED = (Person.id, Person.display_name, Person.active, Person.slack_user_id)
 
 
-def _to_complete() -> Select[tuple[Allocation]]:
+def _to_complete() -> Select[Allocation]:
     case = joinedload(Allocation.case)
     people = (
         case.joinedload(Case.allocated_worker), case.joinedload(Case.previous_worker), case.joinedload(Case.team_manager),

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.db import changed
 from store.models import RequestReceipt
 
 #: How long a receipt is kept: far longer than Slack's 5-minute signature window and its retries.
@@ -167,4 +168,4 @@ def prune_receipts(session: Session, *, now: dt.datetime) -> int:
     result = session.execute(
         delete(RequestReceipt).where(RequestReceipt.received_at < now - KEEP, RequestReceipt.pending.is_(False))
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return changed(result)

@@ -132,7 +132,8 @@ def _register_all() -> None:
         workspace,
     )
 
-    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, meetings, report, doctor, workspace):
+    for module in (db, imports, allocate, outbox, run, schedule, alerts, moderation, oversight, meetings, report, doctor,
+                   workspace):
         module.register(cli)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.cli import Context, pass_context
 from store.audit import record
+from store.db import changed
 from store.models import Notification, NotificationState
 
 
@@ -31,7 +32,7 @@ def register(group: click.Group) -> None:
                     .execution_options(synchronize_session=False)
                 )
                 record(session, now=now, action="outbox.retry", actor_ref="cli", detail={"ids": list(retry_ids)})
-                click.echo(f"{result.rowcount} failed message(s) queued again")
+                click.echo(f"{changed(result)} failed message(s) queued again")
             counts = dict(session.execute(select(Notification.state, func.count()).group_by(Notification.state)).all())
             click.echo("  ".join(f"{state.value}: {counts.get(state, 0)}" for state in NotificationState))
             for wanted, state in ((failed, NotificationState.FAILED), (cancelled, NotificationState.CANCELLED)):

@@ -15,7 +15,8 @@ from bot.calendar import WorkingCalendar
 from bot.cli import Context, pass_context
 from bot.services.allocation.rules import RequestError, add_months, parse_month
 from bot.services.reports.charts import charts
-from bot.services.reports.figures import Report, figures
+from bot.services.reports.figures import figures
+from bot.services.reports.model import Report
 from bot.services.reports.output import as_csv, as_text
 from bot.services.reports.publish import post_month, report_day
 

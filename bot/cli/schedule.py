@@ -91,7 +91,8 @@ def register(group: click.Group) -> None:
         configure(log_level)
         settings = ctx.settings
         if settings.local_mode or settings.slack_bot_token is None:
-            raise click.ClickException("auditbot worker needs Slack credentials; locally, `auditbot run` already runs the scheduler")
+            raise click.ClickException("auditbot worker needs Slack credentials; "
+                                       "locally, `auditbot run` already runs the scheduler")
         _calendar(ctx)
         token = settings.slack_bot_token.get_secret_value()
         homes = make_home_publisher(settings, ctx.sessions, token, settings.slack_api_url, ctx.now)
@@ -122,7 +123,8 @@ def register(group: click.Group) -> None:
         today = as_of.date() if as_of is not None else _calendar(ctx).local_date(ctx.now())
         with ctx.sessions() as session:
             status = month_status(session, wanted, today=today, tz=ctx.settings.tz)
-        click.echo(f"{wanted:%B %Y}" + (" (paused)" if status.paused else "") + (f" — theme: {status.theme}" if status.theme else ""))
+        click.echo(f"{wanted:%B %Y}" + (" (paused)" if status.paused else "")
+                   + (f" — theme: {status.theme}" if status.theme else ""))
         exempted = f"exempted {status.exempted}" + (f" ({status.reallocated} reallocated)" if status.exempted else "")
         click.echo(
             f"allocated {status.allocated}, completed {status.completed} ({status.completion_rate}; "
@@ -141,7 +143,8 @@ def register(group: click.Group) -> None:
     @month.command("set")
     @click.argument("month_text", metavar="YYYY-MM")
     @click.option("--theme", help="The month's theme ('' to clear).")
-    @click.option("--thematic", "thematic_filter", metavar="FILTER", help="Standing thematic filter, e.g. type=CP,CIN ('' to clear).")
+    @click.option("--thematic", "thematic_filter", metavar="FILTER",
+                  help="Standing thematic filter, e.g. type=CP,CIN ('' to clear).")
     @click.option("--pause/--resume", "paused", default=None, help="Pause the programme for the month, or resume it.")
     @pass_context
     def set_command(ctx: Context, month_text: str, theme: str | None, thematic_filter: str | None, paused: bool | None) -> None:

@@ -170,7 +170,8 @@ def register(group: click.Group) -> None:
     @click.pass_context
     def command(click_ctx: click.Context, email: str, command: str, text: tuple[str, ...]) -> None:
         """Type a slash command as a person, e.g. `command --user EMAIL /audit mine`."""
-        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/command", {"user": email, "command": command, "text": " ".join(text)})
+        answer = _post(f"{click_ctx.meta['ws_url']}/_local/act/command",
+                       {"user": email, "command": command, "text": " ".join(text)})
         if not answer.get("ok"):
             raise click.ClickException(f"the workspace refused: {answer.get('error')} {answer.get('detail', '')}".strip())
         body, names = answer.get("body"), _names(click_ctx)

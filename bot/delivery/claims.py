@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Select, Update, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Notification, NotificationState
@@ -36,7 +36,7 @@ def _due() -> ColumnElement[bool]:
     )
 
 
-def _candidates() -> Select[tuple[int]]:
+def _candidates() -> Select[int]:
     """The ``limit`` rows to claim, in the order Slack can take them (see ``claim_due``); bound as ``_due``, and
     ``window`` (due rows ranked), ``burst``, ``limit``."""
     window = (
@@ -45,7 +45,7 @@ def _candidates() -> Select[tuple[int]]:
     )
     destination = (window.c.recipient_id, window.c.channel)
     nth = func.row_number().over(partition_by=destination, order_by=window.c.id)
-    burst = bindparam("burst")
+    burst = bindparam("burst", type_=Integer)
     ranked = select(
         window.c.id, window.c.priority,
         case((nth > burst, nth - burst), else_=0).label("round"),
@@ -120,7 +120,7 @@ def claim_due(
     else:
         rows = session.execute(_CLAIM_CANDIDATES, params).all()
     busiest = Counter((r.recipient_id, r.channel) for r in rows)
-    rows.sort(key=lambda r: (r.priority, -busiest[r.recipient_id, r.channel], r.id))
+    rows = sorted(rows, key=lambda r: (r.priority, -busiest[r.recipient_id, r.channel], r.id))
     return [r.id for r in rows]
 
 

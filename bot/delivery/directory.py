@@ -66,7 +66,7 @@ def sync_directory(
     waits_here = 0
     while True:
         try:
-            response = client.users_list(limit=page_size, **({"cursor": cursor} if cursor else {}))
+            response = client.users_list(limit=page_size, cursor=cursor) if cursor else client.users_list(limit=page_size)
         except SlackApiError as exc:
             if exc.response.status_code == 429 and waits_here < MAX_WAITS:
                 waits_here += 1

@@ -40,5 +40,5 @@ def known_slack_ids(session: Session, context: Mapping[str, Any]) -> dict[int, s
         rows = session.execute(
             select(Person.id, Person.slack_user_id).where(Person.id.in_(missing), Person.slack_user_id.is_not(None))
         )
-        found.update(rows.all())
+        found.update((pid, uid) for pid, uid in rows if uid is not None)
     return found

@@ -324,10 +324,10 @@ class OutboxSender:
                 retry_at = (batch.stop_until or now) if batch.stop.is_set() else now
                 self._held[job.id] = _Held(retry_at=retry_at)
                 result = Result(job.id, "retry", retry_at=retry_at)
-            elif retry_at := self._turn(job, moment()):
-                self._held[job.id] = _Held(retry_at=retry_at)
+            elif turn_at := self._turn(job, moment()):
+                self._held[job.id] = _Held(retry_at=turn_at)
                 self._count(outcome, "retried")
-                result = Result(job.id, "retry", retry_at=retry_at)
+                result = Result(job.id, "retry", retry_at=turn_at)
             else:
                 result = self._attempt(job, now, moment, batch, outcome, learnt)
                 if result.kind == "retry":  # its destination's later rows wait for it (``ChannelPace.hold``)

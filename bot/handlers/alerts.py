@@ -114,7 +114,8 @@ def handle_corrective_button(ack: Ack, body: dict[str, Any], client: WebClient, 
     if late is not None:
         _say(respond, late)
         return
-    client.views_open(trigger_id=click.trigger_id, view=render(Template.VIEW_CORRECTIVE, {"alert_id": click.int_value(), "reference": reference}))
+    client.views_open(trigger_id=click.trigger_id,
+                      view=render(Template.VIEW_CORRECTIVE, {"alert_id": click.int_value(), "reference": reference}))
 
 
 def handle_corrective_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:

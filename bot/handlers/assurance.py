@@ -39,7 +39,9 @@ def handle_verified(ack: Ack, body: dict[str, Any], client: WebClient, context: 
         deps.wake_outbox()
 
 
-def handle_not_evidenced_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+def handle_not_evidenced_button(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+) -> None:
     """Not evidenced… needs a note: open the modal (or say why not)."""
     ack()
     deps = deps_of(context)

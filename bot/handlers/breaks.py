@@ -27,7 +27,8 @@ Reply = Callable[[Template, dict[str, Any]], None]
 def _book(deps: Deps, client: WebClient, user_id: str, month_text: str, reply: Reply) -> None:
     month = parse_month_arg(month_text)
     if month is None:
-        reply(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month", "month": "2000-01-01", "limit": 0, "share": 0})
+        reply(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month", "month": "2000-01-01",
+                                        "limit": 0, "share": 0})
         return
     now = deps.clock()
     today = WorkingCalendar.from_settings(deps.settings).local_date(now)
@@ -69,7 +70,8 @@ def breaks_command(ack: Ack, command: SlashCommand, client: WebClient, deps: Dep
         return
     month = parse_month_arg(command.args[0])
     if month is None:
-        payload = render(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month", "month": "2000-01-01", "limit": 0, "share": 0})
+        payload = render(Template.BREAK_DECISION, {"approved": False, "already": False, "reason": "bad_month",
+                                                   "month": "2000-01-01", "limit": 0, "share": 0})
         ack(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral")
         return
     with acting_as(deps, client, command.user_id) as (session, person):

@@ -40,7 +40,9 @@ def _say(respond: Respond, payload: dict[str, Any]) -> None:
     respond(text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)
 
 
-def _open_form(deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str) -> dict[str, Any] | None:
+def _open_form(
+    deps: Deps, client: WebClient, user_id: str, trigger_id: str, *, allocation_id: int | None, reference: str
+) -> dict[str, Any] | None:
     """Open the request modal; return a refusal payload instead when the person may not ask."""
     with acting_as(deps, client, user_id) as (session, person):
         decision, context = open_request_form(

@@ -79,7 +79,9 @@ def handle_record_button(ack: Ack, body: dict[str, Any], client: WebClient, cont
     _open(deps_of(context), client, ButtonClick.parse(body), respond, head_of_service=False)
 
 
-def handle_head_of_service_button(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
+def handle_head_of_service_button(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
+) -> None:
     """**Record your decision…** on the Head of Service's request."""
     ack()
     _open(deps_of(context), client, ButtonClick.parse(body), respond, head_of_service=True)
@@ -118,7 +120,9 @@ def handle_head_of_service_submission(ack: Ack, body: dict[str, Any], client: We
     _submitted(ack, body, client, context, head_of_service=True)
 
 
-def _answer_click(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, *, accept: bool) -> None:
+def _answer_click(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, *, accept: bool
+) -> None:
     ack()
     deps = deps_of(context)
     click = ButtonClick.parse(body)

@@ -63,7 +63,7 @@ class _ForgetOnFieldErrors(Ack):
     """``ack`` that forgets the request's receipt when it answers a modal with field errors."""
 
     def __init__(self, context: BoltContext, body: dict[str, Any]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # slack_bolt leaves Ack.__init__ unannotated
         self._context, self._body = context, body
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

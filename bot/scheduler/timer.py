@@ -94,7 +94,9 @@ def make_timer(
             coalesce=True,
             max_instances=1,
         )
-    scheduler.add_listener(lambda _event: _guarded("heartbeat removal", lambda s: heartbeats.forget(s, pid)), EVENT_SCHEDULER_SHUTDOWN)
+    scheduler.add_listener(
+        lambda _event: _guarded("heartbeat removal", lambda s: heartbeats.forget(s, pid)), EVENT_SCHEDULER_SHUTDOWN
+    )
     return scheduler
 
 

@@ -58,7 +58,8 @@ class Permission(StrEnum):
     MANAGE_AUDIT_ACTIONS = "manage_audit_actions"
     #: Record an Inadequate follow-up meeting or review: the group manager, team manager or Head of Service it is for.
     RECORD_FOLLOW_UP = "record_follow_up"
-    #: Propose, move or cancel a reflection meeting, book a suggested time, escalate: the case's auditor and worker (``deciders``).
+    #: Propose, move or cancel a reflection meeting, book a suggested time, escalate: the case's auditor and
+    #: worker (``deciders``).
     ARRANGE_MEETING = "arrange_meeting"
     #: Choose a proposed time or say none works: the people the times were sent to.
     ANSWER_MEETING = "answer_meeting"
@@ -194,15 +195,16 @@ def decide(
             # The approver, whoever it was sent to (a delegate keeps the requests routed to them
             # after their window ends), the approver's delegate today, or whoever it was
             # escalated to -- never the person who asked.
-            deciders = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id} - {request.auditor_id}
-            return _allowed(person.id in deciders, RefusalCode.NOT_THE_APPROVER)
+            approvers = {request.approver_id, request.routed_to_id, request.escalated_to_id, delegate_id} - {request.auditor_id}
+            return _allowed(person.id in approvers, RefusalCode.NOT_THE_APPROVER)
         case Permission.RAISE_ALERT | Permission.ACT_ON_ALERT:
             assert circle is not None
             return _allowed(person.id in circle or qa, RefusalCode.NOT_IN_CIRCLE)
         case Permission.RECORD_CORRECTIVE_ACTION:
             return _allowed(person.id == lead_id or person.id in (circle or set()), RefusalCode.NOT_THE_LEAD)
         case Permission.MODERATE | Permission.ANSWER_MODERATION | Permission.DECIDE_AS_HEAD_OF_SERVICE:
-            code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR, Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
+            code = {Permission.MODERATE: RefusalCode.NOT_THE_MODERATOR,
+                    Permission.ANSWER_MODERATION: RefusalCode.NOT_THE_CHALLENGER}
             return _allowed(person.id in (deciders or set()), code.get(permission, RefusalCode.NOT_THE_HEAD_OF_SERVICE))
         case Permission.RECORD_FOLLOW_UP:
             return _allowed(person.id in (deciders or set()), RefusalCode.NOT_IN_FOLLOW_UP)

@@ -137,9 +137,9 @@ class WebApi:
             return error("unknown_method")
         fault = record.fault = self.faults.due()
         if fault == "429":
-            limited = error("ratelimited", status=429)
-            limited.headers["Retry-After"] = str(self.faults.retry_after)
-            return limited
+            throttled = error("ratelimited", status=429)
+            throttled.headers["Retry-After"] = str(self.faults.retry_after)
+            return throttled
         if fault in {"500", "503", "timeout"}:
             status = 503 if fault == "503" else 500
             return ApiResult({"ok": False, "error": "internal_error"}, status=status, hold=fault == "timeout")

@@ -49,7 +49,7 @@ def _esc(text: object) -> str:
 
 def _styled(escaped: str) -> str:
     for pattern, tag in ((_CODE, "code"), (_BOLD, "b"), (_ITALIC, "i"), (_STRIKE, "s")):
-        escaped = pattern.sub(lambda m, t=tag: f"<{t}>{m.group(1)}</{t}>", escaped)
+        escaped = pattern.sub(rf"<{tag}>\1</{tag}>", escaped)
     return escaped
 
 
@@ -161,7 +161,9 @@ class Drawer:
 
     def input(self, block: dict[str, Any]) -> str:
         """A modal's input block: a form field named by its block id (what the terminal's submit takes)."""
-        element = block.get("element") if isinstance(block.get("element"), dict) else {}
+        element = block.get("element")
+        if not isinstance(element, dict):
+            element = {}
         name = _esc(block.get("block_id", ""))
         kind = element.get("type")
         if kind == "plain_text_input":
@@ -179,8 +181,8 @@ class Drawer:
                 for o in _options(element)
             )
         elif kind == "static_select":
-            initial = (element.get("initial_option") or {}).get("value")
-            options = "".join(f'<option value="{_esc(o.get("value", ""))}"{" selected" if o.get("value") == initial else ""}>'
+            chosen = (element.get("initial_option") or {}).get("value")
+            options = "".join(f'<option value="{_esc(o.get("value", ""))}"{" selected" if o.get("value") == chosen else ""}>'
                               f'{self.text(o.get("text"))}</option>' for o in _options(element))
             control = f'<select name="{name}"><option value=""></option>{options}</select>'
         elif kind in ("datepicker", "timepicker"):

@@ -67,10 +67,11 @@ class CallRecord:
     """One Web API call: what was asked, when it arrived, and how it was answered."""
 
     method: str
-    #: The parameters as received, kept as compact JSON (each read decodes a fresh copy).
-    params: dict[str, Any] = PackedJson()  # type: ignore[assignment]
     #: Arrival time by the workspace's ``clock`` (seconds).
     at: float
+    #: The parameters as received, kept as compact JSON (each read decodes a fresh copy). No default: the
+    #: descriptor refuses the dataclass's question (mypy sees a default, so it comes after ``at``).
+    params: dict[str, Any] = PackedJson()  # type: ignore[assignment]
     status: int = 200
     #: The ``Retry-After`` header sent with a 429, in seconds.
     retry_after: int | None = None

@@ -16,15 +16,14 @@ import io
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from bot.workspace.state import Channel, File, Message, User, View, WorkspaceState
 
-try:
+if sys.platform != "win32":  # Windows has no advisory lock
     import fcntl
-except ImportError:  # pragma: no cover (Windows: no advisory lock)
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +293,7 @@ def _micros(ts: str) -> int:
 
 def _lock(handle: io.FileIO, path: Path) -> None:
     """Take an exclusive advisory lock so two workspaces cannot append to one file."""
-    if fcntl is None:
+    if sys.platform == "win32":
         return
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

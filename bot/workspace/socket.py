@@ -24,6 +24,7 @@ import base64
 import collections
 import contextlib
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -34,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,11 @@ def frame(opcode: int, data: bytes) -> bytes:
     return header + data
 
 
-def read_frame(stream: BinaryIO) -> tuple[bool, int, bytes]:
+#: A connection's two byte streams (an HTTP handler's ``rfile``/``wfile``, or a test's).
+Stream = IO[bytes] | io.BufferedIOBase
+
+
+def read_frame(stream: Stream) -> tuple[bool, int, bytes]:
     """(fin, opcode, payload) of the next frame, unmasked."""
 
     def exactly(n: int) -> bytes:
@@ -98,7 +103,7 @@ def read_frame(stream: BinaryIO) -> tuple[bool, int, bytes]:
 class Connection:
     """One client's socket: frames out under a lock (delivery and the reader's pongs share it)."""
 
-    def __init__(self, number: int, rfile: BinaryIO, wfile: BinaryIO, sock: socket.socket | None = None) -> None:
+    def __init__(self, number: int, rfile: Stream, wfile: Stream, sock: socket.socket | None = None) -> None:
         self.number, self.rfile, self.wfile, self.sock = number, rfile, wfile, sock
         self.open = True
         self._lock = threading.Lock()
@@ -192,7 +197,7 @@ class SocketHub:
                 return True
             return False
 
-    def serve(self, rfile: BinaryIO, wfile: BinaryIO, sock: socket.socket | None = None) -> None:
+    def serve(self, rfile: Stream, wfile: Stream, sock: socket.socket | None = None) -> None:
         """Run one accepted connection (the HTTP handler's thread) until it closes."""
         connection = Connection(next(self._numbers), rfile, wfile, sock)
         connection.send_json({"type": "hello", "num_connections": len(self._connections) + 1,

@@ -20,6 +20,7 @@ from bot.calendar import WorkingCalendar
 from bot.ids import Template
 from bot.services.actions.common import LIVE, action_context, close_waiting, manager_of, maybe_close, team_manager_of
 from bot.services.authz import Decision, Permission, RefusalCode, check, refuse
+from bot.services.planning import Counter
 from bot.services.replies.lifecycle import lock_record
 from bot.settings import Settings
 from store.audit import record as audit_log
@@ -56,10 +57,10 @@ def done_context(session: Session, record: AuditRecord) -> dict[str, Any]:
             "supervision": done(record.supervision_at, record.supervision_by_id)}
 
 
-def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> dict[str, int]:
+def plan_oversight(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> dict[Counter, int]:
     """Start oversight for newly final audits (and the IRO's summary), remind, chase overdue, close what may close."""
     today = calendar.local_date(now)
-    sent = {"reminders": 0, "overdue": 0}
+    sent: dict[Counter, int] = {"reminders": 0, "overdue": 0}
 
     def send(record: AuditRecord, key: str, stage: str, to: Person, *, copied: bool = False) -> bool:
         role = "copy" if copied else "team_manager"

@@ -119,11 +119,14 @@ def find_case(session: Session, reference: str) -> Case | None:
 def lock_alert(session: Session, alert_id: int) -> SafeguardingAlert | None:
     """The alert, row-locked and freshly read (None if there is no such alert)."""
     return session.scalars(
-        select(SafeguardingAlert).where(SafeguardingAlert.id == alert_id).with_for_update().execution_options(populate_existing=True)
+        select(SafeguardingAlert).where(SafeguardingAlert.id == alert_id).with_for_update()
+        .execution_options(populate_existing=True)
     ).first()
 
 
-def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str) -> None:
+def tell(
+    session: Session, alert: SafeguardingAlert, person: Person, role: str, why: str, *, now: dt.datetime, stage: str
+) -> None:
     """Add ``person`` as a recipient (once) and queue their urgent message."""
     existing = session.scalar(
         select(AlertRecipient).where(AlertRecipient.alert_id == alert.id, AlertRecipient.person_id == person.id)
@@ -143,7 +146,9 @@ def tell(session: Session, alert: SafeguardingAlert, person: Person, role: str, 
            subject_id=alert.id, detail={"to": person.email, "role": role, "why": why})
 
 
-def tell_qa_missing(session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime) -> None:
+def tell_qa_missing(
+    session: Session, alert: SafeguardingAlert, role: str, missing: Person | None, substitute: Person | None, *, now: dt.datetime
+) -> None:
     """Tell the QA coordinators that someone in the chain could not be told (and who was instead)."""
     record(session, now=now, action="alert.missing", actor_ref="bot", subject_type="safeguarding_alert", subject_id=alert.id,
            detail={"role": role, "missing": missing.email if missing else None,
@@ -292,7 +297,7 @@ def record_corrective_action(
         return AlertOutcome(_unknown(session, alert_id, person, now=now, actor_ref=actor_ref))
     decision = check(session, person, Permission.RECORD_CORRECTIVE_ACTION, now=now, actor_ref=actor_ref,
                      subject_type="safeguarding_alert", subject_id=alert.id, lead_id=alert.lead_id,
-                     circle={alert.case.team_manager_id} - {None})
+                     circle=set() if alert.case.team_manager_id is None else {alert.case.team_manager_id})
     if not decision.allowed:
         return AlertOutcome(decision)
     assert person is not None
@@ -335,7 +340,9 @@ def _may_act(session: Session, alert: SafeguardingAlert, person: Person | None, 
                  subject_type="safeguarding_alert", subject_id=alert.id, circle=circle)
 
 
-def may_see(session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str) -> tuple[Decision, SafeguardingAlert | None]:
+def may_see(
+    session: Session, alert_id: int, person: Person | None, *, now: dt.datetime, actor_ref: str
+) -> tuple[Decision, SafeguardingAlert | None]:
     """Whether ``person`` may see or act on the alert (refusals logged)."""
     alert = session.get(SafeguardingAlert, alert_id)
     if alert is None:

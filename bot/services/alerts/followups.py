@@ -138,7 +138,7 @@ def on_delivery_failed(session: Session, notification: Notification, now: dt.dat
                                         "error": (notification.last_error or "")[:200]})
     if row is not None and row.acknowledged_at is None:
         row.why = "unreachable"
-    unreachable = set(
+    unreachable: set[int] = set(
         session.scalars(
             select(Notification.recipient_id).where(
                 Notification.idempotency_key.like(f"alert:{alert.id}:%"),
@@ -146,7 +146,9 @@ def on_delivery_failed(session: Session, notification: Notification, now: dt.dat
                 Notification.recipient_id.is_not(None),
             )
         )
-    ) | {notification.recipient_id}
+    )
+    if notification.recipient_id is not None:
+        unreachable.add(notification.recipient_id)
     stand_in = next_in_chain(chain, role, unreachable)
     if stand_in is not None:
         new_role, substitute = stand_in

@@ -19,7 +19,8 @@ def alert_context(session: Session, alert: SafeguardingAlert) -> dict[str, objec
     """Everything the alert messages show (the note only goes to people allowed to see it)."""
     session.flush()
     recipients = session.scalars(
-        select(AlertRecipient).options(joinedload(AlertRecipient.person)).where(AlertRecipient.alert_id == alert.id).order_by(AlertRecipient.id)
+        select(AlertRecipient).options(joinedload(AlertRecipient.person)).where(AlertRecipient.alert_id == alert.id)
+        .order_by(AlertRecipient.id)
     ).all()
     case = session.get(Case, alert.case_id)
     assert case is not None
@@ -72,7 +73,9 @@ def update_status(session: Session, alert: SafeguardingAlert, event: str, *, now
             recipient_id=alert.raised_by_id, priority=Priority.URGENT, replaces_key=f"alert:{alert.id}:status")
 
 
-def refresh_messages(session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime, people: set[int] | None = None) -> None:
+def refresh_messages(
+    session: Session, alert: SafeguardingAlert, event: str, *, now: dt.datetime, people: set[int] | None = None
+) -> None:
     """Edit in place every alert message sent to ``people`` (everyone told, when None) so that it
     shows what is done: Acknowledge leaves once they acknowledged, the corrective-action button
     once it is recorded. A message that could never be delivered is left alone."""
@@ -93,7 +96,9 @@ def refresh_messages(session: Session, alert: SafeguardingAlert, event: str, *, 
                 now=now, recipient_id=person.id, priority=Priority.URGENT, replaces_key=row.idempotency_key)
 
 
-def done_context(alert: SafeguardingAlert, what: str, *, at: dt.datetime | None, by: Person | None, submitted: bool = False) -> dict[str, object]:
+def done_context(
+    alert: SafeguardingAlert, what: str, *, at: dt.datetime | None, by: Person | None, submitted: bool = False
+) -> dict[str, object]:
     """What a late click or submission on the alert is told (``already_done``): never the notes."""
     return {"what": what, "reference": alert.case.reference, "by": person_ref(by), "at": at.isoformat() if at else None,
             "submitted": submitted}

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
 from operator import itemgetter
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session, aliased
@@ -95,7 +96,8 @@ def _case_facts(session: Session, *criteria: ColumnElement[bool]) -> list[CaseFa
         .where(*criteria)
         .order_by(Case.reference)
     )
-    return [CaseFacts(*row) for row in session.execute(stmt)]
+    # (mypy cannot see a row of _FACT_COLUMNS as CaseFacts' fields; the cast is free)
+    return [CaseFacts(*cast("tuple[Any, ...]", row)) for row in session.execute(stmt)]
 
 
 #: Cases fetched by id per query (well under SQLite's limit on bound parameters).
@@ -110,7 +112,7 @@ def _facts_of(session: Session, case_ids: list[int]) -> list[CaseFacts]:
     return [found[case_id] for case_id in case_ids]
 
 
-def _pool(session: Session, *criteria: ColumnElement[bool], join_service: bool = False) -> list[Row[tuple[int, str]]]:
+def _pool(session: Session, *criteria: ColumnElement[bool], join_service: bool = False) -> list[Row[int, str]]:
     """A sample's pool as (case_id, reference) rows, unordered: only what drawing needs, for up to every case
     of the council (the rules' facts are read for the drawn cases alone). ``join_service`` lets the criteria
     name Service (Team is always joined)."""
@@ -204,7 +206,7 @@ def _check_filter_names(session: Session, thematic: ThematicFilter) -> None:
             raise RequestError(f"the thematic filter names no {label} called {unknown[0]!r}")
 
 
-def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[tuple[int, str]]]:
+def _thematic_cases(session: Session, thematic: ThematicFilter) -> list[Row[int, str]]:
     criteria: list[ColumnElement[bool]] = [Case.active.is_(True)]
     if thematic.case_types:
         criteria.append(Case.case_type.in_(sorted(thematic.case_types)))
@@ -238,7 +240,7 @@ class _Sample:
 
 
 def _draw(
-    candidates: list[Row[tuple[int, str]]],
+    candidates: list[Row[int, str]],
     wanted: int,
     *,
     claimed: set[int],
@@ -334,7 +336,7 @@ class _Eligibility:
 
     def of(self, case: CaseFacts) -> _Verdicts:
         """The auditors the static rules exclude from ``case``, counted by rule."""
-        involved = {case.worker_id, case.previous_worker_id, case.team_manager_id, case.iro_id} & self.ids
+        involved = self.ids.intersection((case.worker_id, case.previous_worker_id, case.team_manager_id, case.iro_id))
         excluded = set(involved)
         counts = [(Rule.INVOLVED, len(involved))]
         if self.rules.exclude_own_team:
@@ -345,7 +347,7 @@ class _Eligibility:
             counts.append((Rule.OWN_TEAM, len(own)))
             excluded |= own
         manager = case.worker_line_manager_id
-        if self.rules.exclude_line_reports and manager in self.ids and manager not in excluded:
+        if self.rules.exclude_line_reports and manager is not None and manager in self.ids and manager not in excluded:
             counts.append((Rule.LINE_MANAGER, 1))
             excluded.add(manager)
         resting = self.on_break - excluded

@@ -67,7 +67,8 @@ def allocate_reaudit(
     chosen = choose_reauditor(session, settings, case_id, month, previous=previous)
     if chosen is None:  # the QA team is told once a month (and it is logged then), and it is tried again each tick
         case = session.get_one(Case, case_id)
-        context = {"reference": case.reference, "team": case.team.name, "month": month.isoformat(), "due_date": due_date.isoformat()}
+        context = {"reference": case.reference, "team": case.team.name, "month": month.isoformat(),
+                   "due_date": due_date.isoformat()}
         told = [enqueue(session, key=f"reaudit:{cycle_id}:{month.isoformat()}:no_auditor:{qa.id}",
                         template=Template.REAUDIT_NO_AUDITOR, context=context, now=now, recipient_id=qa.id)
                 for qa in qa_coordinators(session)]

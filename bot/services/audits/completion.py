@@ -70,7 +70,8 @@ def complete_allocation(
 
 
 def mark_completed(
-    session: Session, allocation: Allocation, by: Person | None, *, now: dt.datetime, actor_ref: str, at: dt.datetime | None = None
+    session: Session, allocation: Allocation, by: Person | None, *, now: dt.datetime, actor_ref: str,
+    at: dt.datetime | None = None,
 ) -> None:
     """The audit is done (on time or late by ``at``, default ``now``): the chasers stop, and a
     request about it no longer needs a decision. ``allocation`` is locked by the caller."""

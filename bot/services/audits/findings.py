@@ -115,8 +115,9 @@ def notify_findings(session: Session, record: AuditRecord, scheme: Scheme, calen
     when = calendar.next_working_moment(now)  # routine news does not interrupt out of hours
     written = 0
     closes = calendar.utc(record.reply_closes_on, calendar.working_hours[1]).isoformat() if record.reply_closes_on else None
-    reply = {"reply_open": closes is not None, "may_agree": closes is not None, "reply": None, "closes_at": closes,
-             "my_challenges": []}  # the right to reply: Agree, Comment..., Challenge... until the window closes
+    # the right to reply: Agree, Comment..., Challenge... until the window closes
+    reply: dict[str, Any] = {"reply_open": closes is not None, "may_agree": closes is not None, "reply": None,
+                             "closes_at": closes, "my_challenges": []}
     for role, person in told:
         written += enqueue(session, key=f"record:{record.id}:findings:{person.id}", template=Template.AUDIT_FINDINGS,
                            context={**context, **reply, "role": role}, now=now, recipient_id=person.id,

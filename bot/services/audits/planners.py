@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.services.audits.record import RECORDABLE
 from bot.services.planning import Planner, TickContext, When
+from store.db import changed
 from store.models import Allocation
 from store.records import AuditDraft
 
@@ -23,7 +24,7 @@ def drop_stale_drafts(session: Session) -> int:
         )
     )
     result = session.execute(delete(AuditDraft).where(~still_theirs).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    return changed(result)
 
 
 def _drafts(session: Session, ctx: TickContext) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case as case_
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -306,7 +306,8 @@ def store_record(
         rationale=form.rationale, strengths=form.good_practice, good_elements=form.elements, rule_reason=form.reason,
         flags=list(form.flags), seen_roles=list(form.seen), family_views=dict(form.family),
         no_actions_reason=form.no_actions_reason or None, no_meeting_reason=form.no_meeting_reason or None, source=source,
-        submitted_by_id=by.id if by else None, submitted_at=at, reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
+        submitted_by_id=by.id if by else None, submitted_at=at,
+        reply_closes_on=closes_on(calendar, at, settings.reply_window_working_days),
     )
     record.sections = [AuditSectionGrade(section_key=k, grade=v) for k, v in form.sections.items() if v]
     record.grades = [AuditGradeEvent(stage=GradeStage.SUBMITTED, grade=record.overall_grade, by_id=record.submitted_by_id,
@@ -321,7 +322,8 @@ def store_record(
         raise RecordedMeanwhile(allocation.id) from None
     if allocation.state == AllocationState.ALLOCATED:
         mark_completed(session, allocation, by, now=now, actor_ref=actor_ref, at=at)
-    session.execute(AuditDraft.__table__.delete().where(AuditDraft.allocation_id == allocation.id))
+    session.execute(delete(AuditDraft).where(AuditDraft.allocation_id == allocation.id)
+                    .execution_options(synchronize_session=False))
     audit_log(session, now=now, action="audit.record", actor=by, actor_ref=actor_ref, subject_type="audit_record",
               subject_id=record.id, detail={"allocation": allocation.id, "scheme": f"{scheme.id}@{scheme.version}",
                                             "source": source.value, "actions": len(record.actions)})

@@ -81,7 +81,8 @@ class GradeCheck:
 
 
 def _path(name_or_path: str) -> Path:
-    return SHIPPED / f"{name_or_path}.toml" if "/" not in name_or_path and not name_or_path.endswith(".toml") else Path(name_or_path)
+    shipped = "/" not in name_or_path and not name_or_path.endswith(".toml")
+    return SHIPPED / f"{name_or_path}.toml" if shipped else Path(name_or_path)
 
 
 def current_scheme(name_or_path: str) -> Scheme:
@@ -141,10 +142,12 @@ def _scale(table: Any, where: str) -> tuple[Grade, ...]:
     for n, item in enumerate(table["scale"], 1):
         if not isinstance(item, dict) or not isinstance(item.get("rank"), int) or isinstance(item.get("rank"), bool):
             raise SchemeError(f"[{where}] scale item {n}: needs value, label and a whole-number rank")
-        grades.append(Grade(_text(item, "value", f"[{where}] scale item {n}"), _text(item, "label", f"[{where}] scale item {n}"), item["rank"]))
+        grades.append(Grade(_text(item, "value", f"[{where}] scale item {n}"), _text(item, "label", f"[{where}] scale item {n}"),
+                            item["rank"]))
     long = next((g for g in grades if len(g.label) > MAX_GRADE_LABEL), None)
     if long is not None:
-        raise SchemeError(f"[{where}] scale: the label {long.label[:40]!r}... is longer than a menu shows ({MAX_GRADE_LABEL} characters)")
+        raise SchemeError(f"[{where}] scale: the label {long.label[:40]!r}... is longer than a menu shows "
+                          f"({MAX_GRADE_LABEL} characters)")
     values = [g.value for g in grades]
     if len(set(values)) != len(values):
         raise SchemeError(f"[{where}] scale: a value appears twice")
@@ -228,7 +231,8 @@ def check_grades(
         check.errors["good_practice"] = "Name at least one area of good practice."
     if grade is not None and grade.value in scheme.elements_required_for and not elements.strip():
         check.errors["elements"] = f"Name the elements of good practice: \"{grade.label}\" needs them."
-    if grade is not None and scheme.max_above_lowest_section is not None and not any(k.startswith("section:") for k in check.errors):
+    section_errors = any(k.startswith("section:") for k in check.errors)
+    if grade is not None and scheme.max_above_lowest_section is not None and not section_errors:
         ranks = [g.rank for v in sections.values() if v and (g := scheme.section_grade(v)) is not None]
         lowest = min(ranks) if ranks else grade.rank
         if grade.rank - lowest > scheme.max_above_lowest_section:

@@ -173,7 +173,8 @@ def bookable_break_month(session: Session, person: Person, settings: Settings, *
 
 
 def request_break(
-    session: Session, person: Person | None, month: dt.date, settings: Settings, *, today: dt.date, now: dt.datetime, actor_ref: str
+    session: Session, person: Person | None, month: dt.date, settings: Settings, *, today: dt.date, now: dt.datetime,
+    actor_ref: str,
 ) -> BreakOutcome:
     """Grant or refuse ``person`` a break in ``month`` (its first day), recording the decision."""
     decision = check(session, person, Permission.REQUEST_BREAK, now=now, actor_ref=actor_ref, subject_type="audit_break")

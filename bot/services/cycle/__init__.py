@@ -1,1 +1,2 @@
-"""The monthly cycle after allocation: the programme's months (theme, pause, figures) and chasing reminders and overdue notices."""
+"""The monthly cycle after allocation: the programme's months (theme, pause, figures) and chasing
+reminders and overdue notices."""

@@ -179,7 +179,9 @@ def announce_withdrawal(session: Session, request: ExemptionRequest, *, now: dt.
     _edit_asks(session, request, request_context(session, request, stage="decided", now=now), now=now)
 
 
-def _reallocate(session: Session, request: ExemptionRequest, allocation: Allocation, settings: Settings, *, now: dt.datetime) -> None:
+def _reallocate(
+    session: Session, request: ExemptionRequest, allocation: Allocation, settings: Settings, *, now: dt.datetime
+) -> None:
     exclude = exempted_auditors(session, allocation.id) | {request.auditor_id}
     choice = choose_auditor(session, allocation.id, settings, exclude=exclude)
     if isinstance(choice, AuditorChoice):

@@ -38,9 +38,10 @@ def choose_replacement(
         return Outcome(missing_request(session, person, request_id, Permission.CHOOSE_AUDITOR, now=now, actor_ref=actor_ref))
     if request.reallocated_to_id is not None or allocation.state == AllocationState.COMPLETED:
         return Outcome(decision, request=request, already=True)
+    exclude = exempted_auditors(session, allocation.id)
     choices = {
         c.auditor_id: c
-        for c in eligible_auditors(session, allocation.id, settings, exclude=exempted_auditors(session, allocation.id), relaxed=True)
+        for c in eligible_auditors(session, allocation.id, settings, exclude=exclude, relaxed=True)
     }
     if auditor_id not in choices:
         return Outcome(decision, errors={"auditor": "That auditor is no longer eligible; choose another."}, request=request)
@@ -48,7 +49,8 @@ def choose_replacement(
               now=now)
     record(session, now=now, action="exemption.reallocate", actor=person, actor_ref=actor_ref,
            subject_type="exemption_request", subject_id=request.id, detail={"auditor_id": auditor_id})
-    context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items() if k not in ("reason", "comment")}
+    context = {k: v for k, v in request_context(session, request, stage="decided", now=now).items()
+               if k not in ("reason", "comment")}
     for qa in qa_coordinators(session):
         enqueue(session, key=f"exempt:{request.id}:qa:{qa.id}:chosen", template=Template.EXEMPTION_QA, context=context,
                 now=now, recipient_id=qa.id, replaces_key=f"exempt:{request.id}:qa:{qa.id}")

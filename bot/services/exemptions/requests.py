@@ -100,7 +100,9 @@ def open_request_form(
     return _refuse_reference(session, person, reference, now=now, actor_ref=actor_ref), {}
 
 
-def _missing_allocation(session: Session, person: Person | None, allocation_id: int, *, now: dt.datetime, actor_ref: str) -> Decision:
+def _missing_allocation(
+    session: Session, person: Person | None, allocation_id: int, *, now: dt.datetime, actor_ref: str
+) -> Decision:
     """A forged or stale allocation id: told, as for any case not theirs, that there is none."""
     return refuse(session, person, Permission.REQUEST_EXEMPTION, RefusalCode.NO_SUCH_AUDIT, now=now, actor_ref=actor_ref,
                   subject_type="allocation", subject_id=allocation_id, told=RefusalCode.UNKNOWN_CASE)
@@ -182,7 +184,9 @@ def exempted_auditors(session: Session, allocation_id: int) -> frozenset[int]:
     )
 
 
-def validate(form: RequestForm, allocation: Allocation, settings: Settings, calendar: WorkingCalendar, today: dt.date) -> dict[str, str]:
+def validate(
+    form: RequestForm, allocation: Allocation, settings: Settings, calendar: WorkingCalendar, today: dt.date
+) -> dict[str, str]:
     """Field errors for the request modal, keyed by block id (empty when the form is fine)."""
     errors: dict[str, str] = {}
     if form.kind is None:

@@ -4,12 +4,12 @@ Slack-free: ``waiting_for`` and ``home_context`` read the store with a fixed num
 queries (one per kind of work, none per row) and return plain data the templates render.
 """
 
+from bot.services.home.items import WaitingItem
 from bot.services.home.waiting import (
     ACTIONS_LIMIT,
     AUDITS_LIMIT,
     WAITING_LIMIT,
     HomeSummary,
-    WaitingItem,
     home_context,
     home_summary,
     waiting_for,

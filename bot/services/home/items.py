@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,13 @@ class WaitingItem:
         return {"kind": self.kind, "id": self.id, "at": self.at.isoformat(), "reference": self.reference,
                 "detail": self.detail, "times": [{"id": pid, "at": at.isoformat()} for pid, at in self.times],
                 "suggested": self.suggested.isoformat() if self.suggested else None}
+
+
+def required(value: T | None) -> T:
+    """``value``, from a column its query required to be set (``is_not(None)``): a None here is a bug."""
+    if value is None:
+        raise ValueError("a column the query required to be set is empty")
+    return value
 
 
 def aware(value: dt.datetime | None) -> dt.datetime:

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.services.authz import Permission, decide
-from bot.services.reports.figures import Figures, figures
+from bot.services.reports.figures import figures
+from bot.services.reports.model import Figures
 from bot.settings import Settings
 from store.models import Person, SafeguardingAlert
 

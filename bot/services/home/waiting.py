@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.services.actions.common import LIVE
 from bot.services.home import waiting_audits as audits
 from bot.services.home import waiting_meetings as meetings
-from bot.services.home.items import WaitingItem, aware
+from bot.services.home.items import WaitingItem, aware, required
 from store.meetings import MeetingAnswer, MeetingInvitee, MeetingProposal, MeetingState, ReflectionMeeting
 from store.models import (
     AlertRecipient,
@@ -59,7 +59,8 @@ def _exemptions(session: Session, person_id: int, today: dt.date) -> list[Waitin
     """Pending requests they may decide (``authz`` DECIDE_EXEMPTION): the approver, whoever it was
     routed or escalated to, or the approver's delegate today -- never their own request."""
     principals = select(Delegation.principal_id).where(
-        Delegation.delegate_id == person_id, Delegation.revoked.is_(False), Delegation.starts_on <= today, Delegation.ends_on >= today
+        Delegation.delegate_id == person_id, Delegation.revoked.is_(False),
+        Delegation.starts_on <= today, Delegation.ends_on >= today
     )
     rows = session.execute(
         select(ExemptionRequest.id, ExemptionRequest.created_at, ExemptionRequest.kind, Case.reference, Person.display_name)
@@ -105,7 +106,8 @@ def _challenges(session: Session, person_id: int) -> list[WaitingItem]:
         elif state == ChallengeState.ANSWERED:
             items.append(WaitingItem("challenge_decide", cid, aware(auditor_at), ref, f"your challenge of the {target}"))
         else:
-            items.append(WaitingItem("head_of_service", cid, aware(auditor_at or raised_at), ref, f"{name}'s challenge of the {target}"))
+            items.append(WaitingItem("head_of_service", cid, aware(auditor_at or raised_at), ref,
+                                     f"{name}'s challenge of the {target}"))
     return items
 
 
@@ -162,7 +164,8 @@ def _team_actions(session: Session, person_id: int) -> list[WaitingItem]:
         if status == ActionStatus.DONE:
             items.append(WaitingItem("sign_off", aid, aware(done_at), ref, f"{name}: {text}"))
         else:
-            items.append(WaitingItem("more_time", aid, created_at, ref, f"{name} asks until {requested.isoformat()}: {text}"))
+            items.append(WaitingItem("more_time", aid, created_at, ref,
+                                     f"{name} asks until {required(requested).isoformat()}: {text}"))
     return items
 
 
@@ -171,7 +174,8 @@ def _meetings(session: Session, person_id: int) -> list[WaitingItem]:
     answered = exists().where(MeetingAnswer.meeting_id == ReflectionMeeting.id, MeetingAnswer.round == ReflectionMeeting.round,
                               MeetingAnswer.person_id == person_id)
     rows = session.execute(
-        select(ReflectionMeeting.id, ReflectionMeeting.round, ReflectionMeeting.round_sent_at, Case.reference, Person.display_name)
+        select(ReflectionMeeting.id, ReflectionMeeting.round, ReflectionMeeting.round_sent_at, Case.reference,
+               Person.display_name)
         .join(MeetingInvitee, MeetingInvitee.meeting_id == ReflectionMeeting.id)
         .join(Allocation, Allocation.id == ReflectionMeeting.allocation_id)
         .join(Case, Case.id == Allocation.case_id)
@@ -202,7 +206,7 @@ def _oversight(session: Session, person_id: int) -> list[WaitingItem]:
         .where(Case.team_manager_id == person_id, AuditRecord.oversight_due.is_not(None),
                AuditRecord.oversight_recorded_at.is_(None), AuditRecord.closed_at.is_(None))
     ).all()
-    return [WaitingItem("oversight", rid, aware(fin), ref, due.isoformat()) for rid, fin, due, ref in rows]
+    return [WaitingItem("oversight", rid, aware(fin), ref, required(due).isoformat()) for rid, fin, due, ref in rows]
 
 
 def waiting_for(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.services.home.items import WaitingItem, aware
+from bot.services.home.items import WaitingItem, aware, required
 from bot.services.inadequate.cycles import OPEN
 from store.followup import AssuranceCheck, AssuranceState, InadequateCycle
 from store.models import Allocation, Case, Person
@@ -22,7 +22,7 @@ from store.records import AuditQaCheck, AuditRecord, AuditReply, QaCheckState, R
 REVIEW_NOTICE = dt.timedelta(days=7)
 
 
-def _not_their_audit(person_id: int) -> object:
+def _not_their_audit(person_id: int) -> ColumnElement[bool]:
     """QA decides only on audits they did not do (``authz`` DECIDE_QA_CHECK / VERIFY_ASSURANCE)."""
     return and_(Allocation.auditor_id != person_id,
                 or_(Allocation.second_auditor_id.is_(None), Allocation.second_auditor_id != person_id))
@@ -81,7 +81,7 @@ def replies(session: Session, person_id: int, today: dt.date, *, day_over: bool 
                or_(Case.allocated_worker_id == person_id, Case.team_manager_id == person_id, Case.iro_id == person_id),
                _not_their_audit(person_id), ~answered)
     ).all()
-    return [WaitingItem("reply", rid, at, ref, closes.isoformat()) for rid, at, closes, ref in rows]
+    return [WaitingItem("reply", rid, at, ref, required(closes).isoformat()) for rid, at, closes, ref in rows]
 
 
 def supervision(session: Session, person_id: int) -> list[WaitingItem]:

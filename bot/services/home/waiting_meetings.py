@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.services.home.items import WaitingItem
+from bot.services.home.items import WaitingItem, required
 from store.meetings import (
     AnswerKind,
     InviteeRole,
@@ -39,7 +39,7 @@ def escalations(session: Session, person_id: int) -> list[WaitingItem]:
         .where(MeetingInvitee.escalated_to_id == person_id, MeetingInvitee.resolving_at.is_(None),
                MeetingInvitee.escalated_at.is_not(None), ReflectionMeeting.state == MeetingState.PROPOSED)
     ).all()
-    return [WaitingItem("meeting_resolve", iid, at, ref, f"{name} has not answered") for iid, at, ref, name in rows]
+    return [WaitingItem("meeting_resolve", iid, required(at), ref, f"{name} has not answered") for iid, at, ref, name in rows]
 
 
 def suggestions(session: Session, person_id: int, now: dt.datetime) -> list[WaitingItem]:

@@ -162,16 +162,17 @@ def _open(session: Session, record: AuditRecord, case: Case, number: int, settin
     final_on = calendar.local_date(record.finalised_at)
     manager = group_manager_of(session, case)
     head = head_of_service_of(session, case, manager) if number > 1 else None
+    review_on, reaudit_by = review_due(final_on, settings, calendar), add_months(final_on, settings.reaudit_within_months)
     cycle = InadequateCycle(
         case_id=case.id, record_id=record.id, number=number, state=CycleState.MEETING_DUE, opened_at=now,
         group_manager_id=manager.id if manager else None, head_of_service_id=head.id if head else None,
-        review_due=review_due(final_on, settings, calendar), reaudit_latest=add_months(final_on, settings.reaudit_within_months),
+        review_due=review_on, reaudit_latest=reaudit_by,
     )
     session.add(cycle)
     session.flush()
     audit_log(session, now=now, action="inadequate.opened", actor_ref="scheduler", subject_type="inadequate_cycle",
-              subject_id=cycle.id, detail={"record": record.id, "number": number, "review_due": cycle.review_due.isoformat(),
-                                           "reaudit_latest": cycle.reaudit_latest.isoformat()})
+              subject_id=cycle.id, detail={"record": record.id, "number": number, "review_due": review_on.isoformat(),
+                                           "reaudit_latest": reaudit_by.isoformat()})
     people = [("head_of_service", head), ("group_manager", manager), ("team_manager", case.team_manager),
               ("worker", case.allocated_worker)]
     return tell(session, cycle, people, stage="opened", template=Template.INADEQUATE_FOLLOW_UP, now=now, calendar=calendar,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,8 +73,12 @@ def _answerable(
     return MeetingOutcome(decision), meeting, proposal
 
 
+#: The two kinds of row a meeting decision is taken on.
+_Row = TypeVar("_Row", MeetingAnswer, MeetingInvitee)
+
+
 def _lookup(
-    session: Session, model: type[MeetingAnswer | MeetingInvitee], row_id: int, person: Person | None,
+    session: Session, model: type[_Row], row_id: int, person: Person | None,
     permission: Permission, told: RefusalCode, deciders: Callable[[Any, ReflectionMeeting], set[int]], *,
     now: dt.datetime, actor_ref: str, on_row: bool = False,
 ) -> tuple[Any, ReflectionMeeting | None, MeetingOutcome | None]:
@@ -185,9 +189,9 @@ def decline(
     if len(note) > MAX_NOTE:
         errors["note"] = f"The note can be at most {MAX_NOTE} characters."
     elif note:
-        problem = check_text(session, note, today=calendar.local_date(now), level=settings.privacy_guardrail)
-        if problem:
-            errors["note"] = problem
+        unsafe = check_text(session, note, today=calendar.local_date(now), level=settings.privacy_guardrail)
+        if unsafe:
+            errors["note"] = unsafe
     if errors:
         outcome.errors = errors
         return outcome

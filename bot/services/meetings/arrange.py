@@ -255,7 +255,8 @@ def propose(
     for role, invitee in people:
         if role == InviteeRole.AUDITOR:
             continue
-        reason, problem = typed_text(session, str(values.get(leave_out_field(role)) or ""), MAX_REASON, "The reason", settings, today)
+        reason, problem = typed_text(session, str(values.get(leave_out_field(role)) or ""), MAX_REASON, "The reason",
+                                     settings, today)
         if problem:
             errors[leave_out_field(role)] = problem
         elif reason:

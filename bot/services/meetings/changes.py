@@ -82,10 +82,10 @@ def move(
         errors[when_field(1, "day")] = "Give a date and a time."
     elif moment == meeting.starts_at:
         errors[when_field(1, "time")] = "The meeting is already at this time."
-    place, problem = typed_text(session, str(values.get("place") or meeting.place), MAX_PLACE, "The place", settings,
-                            calendar.local_date(now))
-    if problem or not place:
-        errors["place"] = problem or "Say where: a room, or a call link."
+    place, unsafe = typed_text(session, str(values.get("place") or meeting.place), MAX_PLACE, "The place", settings,
+                               calendar.local_date(now))
+    if unsafe or not place:
+        errors["place"] = unsafe or "Say where: a room, or a call link."
     if errors:
         outcome.errors = errors
         return outcome

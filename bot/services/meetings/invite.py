@@ -75,9 +75,10 @@ def build_invite(facts: InviteFacts, tz: ZoneInfo) -> str:
     event.add("transp", "OPAQUE")
     event.add("organizer", _address(facts.organiser))
     for person in facts.attendees:
-        event.add("attendee", _address(person, role="REQ-PARTICIPANT"), encode=0)
+        event.add("attendee", _address(person, role="REQ-PARTICIPANT"), encode=False)
     calendar.add_component(event)
     # the zone's changes for a year either side of the meeting: enough, and a short file
     year = dt.timedelta(days=366)
     calendar.add_missing_timezones(first_date=start.date() - year, last_date=start.date() + year)
-    return calendar.to_ical().decode("utf-8")
+    ical: bytes = calendar.to_ical()
+    return ical.decode("utf-8")

@@ -10,9 +10,10 @@ twice, or late, plans each message once.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, exists, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
@@ -72,7 +73,7 @@ def plan_unanswered(session: Session, settings: Settings, calendar: WorkingCalen
 NUDGE_KEY = "meeting:nudge:"
 
 
-def _nudged(person_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+def _nudged(person_id: QueryableAttribute[Any]) -> ColumnElement[bool]:
     """The allocation's nudge to ``person_id`` is queued (its key as ``plan_nudges`` writes it)."""
     key = literal(NUDGE_KEY) + cast(Allocation.id, String) + literal(":") + cast(person_id, String)
     return exists().where(Notification.idempotency_key == key)

@@ -52,7 +52,8 @@ def month_summary(session: Session, month: dt.date) -> MeetingSummary:
         .where(ReflectionMeeting.allocation_id.in_(of_month), MeetingInvitee.escalated_at.is_not(None))
     ) or 0
     without = session.scalar(
-        select(func.count(AuditRecord.id)).where(AuditRecord.allocation_id.in_(of_month), AuditRecord.no_meeting_reason.is_not(None))
+        select(func.count(AuditRecord.id))
+        .where(AuditRecord.allocation_id.in_(of_month), AuditRecord.no_meeting_reason.is_not(None))
     ) or 0
     sheets = session.scalars(select(ReflectionSheet.answers).where(ReflectionSheet.allocation_id.in_(of_month))).all()
     answered = {q.key: 0 for q in questions()}

@@ -60,7 +60,9 @@ def _movement(record: AuditRecord, settings: Settings) -> int | None:
     return None if low is None or high is None else high.rank - low.rank
 
 
-def calibration(session: Session, start: dt.date, end: dt.date, settings: Settings) -> tuple[list[AuditorLine], list[ModeratorLine]]:
+def calibration(
+    session: Session, start: dt.date, end: dt.date, settings: Settings
+) -> tuple[list[AuditorLine], list[ModeratorLine]]:
     """Audits of allocations whose month is in [start, end): per auditor and per moderator, by name."""
     records = session.scalars(
         select(AuditRecord).join(Allocation, Allocation.id == AuditRecord.allocation_id)

@@ -114,6 +114,7 @@ def _chase_challenge(
         session.flush()
         session.refresh(challenge)
         return send_to_head_of_service(session, challenge, moderation, settings, calendar, now=now)
+    person: Person | None
     if challenge.state == ChallengeState.MODERATION:
         step, person = "challenger", challenge.challenger
     else:

@@ -72,7 +72,9 @@ def challenge_context(record: AuditRecord, challenge: AuditChallenge, scheme: Sc
     }
 
 
-def moderation_context(session: Session, moderation: AuditModeration, settings: Settings, calendar: WorkingCalendar) -> dict[str, Any]:
+def moderation_context(
+    session: Session, moderation: AuditModeration, settings: Settings, calendar: WorkingCalendar
+) -> dict[str, Any]:
     """Everything a moderation message can show: the audit as it stands, the challenge (if any),
     and the moderation so far."""
     record = moderation.record

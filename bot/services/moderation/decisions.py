@@ -56,7 +56,8 @@ def _moderator_check(session: Session, moderation_id: int, person: Person | None
     moderation = load_locked(session, moderation_id)
     if moderation is None:
         return Outcome(refuse(session, person, Permission.MODERATE, RefusalCode.NO_SUCH_MODERATION, now=now, actor_ref=actor_ref,
-                              subject_type="audit_moderation", subject_id=moderation_id, told=RefusalCode.NOT_THE_MODERATOR)), None
+                              subject_type="audit_moderation", subject_id=moderation_id,
+                              told=RefusalCode.NOT_THE_MODERATOR)), None
     deciders = {moderation.moderator_id} if moderation.moderator_id is not None else set()
     decision = check(session, person, Permission.MODERATE, now=now, actor_ref=actor_ref, subject_type="audit_moderation",
                      subject_id=moderation.id, deciders=deciders)
@@ -225,6 +226,9 @@ def _challenger_check(
 def _late_answer(challenge: AuditChallenge, moderation: AuditModeration | None) -> dict[str, Any]:
     """What a late click on the challenger's or Head of Service's buttons is told."""
     hos = challenge.head_of_service
+    what: str | None
+    by: Person | None
+    at: dt.datetime | None
     if challenge.head_of_service_at is not None:
         what, by, at = "head_of_service_decided", hos, challenge.head_of_service_at
     elif challenge.challenger_decision in ("accept", "head_of_service"):
@@ -245,7 +249,8 @@ def answer_moderation(
                                                        actor_ref=actor_ref)
     if challenge is None:
         return outcome
-    waiting = challenge.state == ChallengeState.MODERATION and moderation is not None and moderation.state == ModerationState.DECIDED
+    waiting = (challenge.state == ChallengeState.MODERATION and moderation is not None
+               and moderation.state == ModerationState.DECIDED)
     if not waiting or challenge.challenger_decision in ("accept", "head_of_service"):
         return Outcome(outcome.decision, late=_late_answer(challenge, moderation))
     assert moderation is not None

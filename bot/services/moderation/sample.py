@@ -115,7 +115,9 @@ def plan_samples(session: Session, settings: Settings, calendar: WorkingCalendar
     return written
 
 
-def propose(session: Session, month: dt.date, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime, seed: int) -> int:
+def propose(
+    session: Session, month: dt.date, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime, seed: int
+) -> int:
     """Choose the month's sample and the Heads of Service's audits; DM the QA team the preview."""
     records = _finalised(session, month)
     candidates = [Candidate(r.id, bool(r.challenges), bool((r.rule_reason or "").strip())) for r in records]

@@ -12,13 +12,16 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkingCalendar
 from bot.ids import Template
+from bot.services.planning import Counter
 from bot.services.qa_check.checks import auditors_of, check_context, checkers_of
 from bot.settings import Settings
 from store.outbox import enqueue, person_ref
 from store.records import AuditQaCheck, AuditRecord, QaCheckState, RecordState
 
 
-def plan_amend_chasers(session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> dict[str, int]:
+def plan_amend_chasers(
+    session: Session, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime
+) -> dict[Counter, int]:
     """Remind the auditors of each returned audit due back today or before; tell the QA team of
     each still returned after its due day. Counts by kind."""
     today = calendar.local_date(now)

@@ -169,7 +169,8 @@ def challenge_context(challenge: AuditChallenge, settings: Settings, calendar: W
     scale = {g["value"]: g["label"] for g in scale_for(scheme, challenge.target)}
     grade = current_grade(record, challenge.target, challenge.target_key) if challenge.target != ACTION else None
     return {
-        **{k: v for k, v in record_context(record, scheme, calendar.tz).items() if k in ("case", "audit", "auditor", "record_id")},
+        **{k: v for k, v in record_context(record, scheme, calendar.tz).items()
+           if k in ("case", "audit", "auditor", "record_id")},
         "challenge_id": challenge.id,
         "target": challenge.target,
         "about": labels.get(value) or (f"Action: {action.text}" if action else value),

@@ -100,7 +100,9 @@ def has_open_challenges(record: AuditRecord) -> bool:
     return any(c.state in OPEN_CHALLENGES for c in record.challenges)
 
 
-def maybe_finalise(session: Session, record: AuditRecord, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime) -> bool:
+def maybe_finalise(
+    session: Session, record: AuditRecord, settings: Settings, calendar: WorkingCalendar, *, now: dt.datetime
+) -> bool:
     """Finalise when the reply window is over (closed, or everyone answered) and no challenge is open."""
     if record.state != RecordState.REPLY_WINDOW or has_open_challenges(record):
         return False

@@ -99,13 +99,15 @@ def reply(
         return outcome
     if kind == ReplyKind.COMMENT:
         text = text.strip()
-        problem = ("Say what your comment is." if not text else f"Keep this to {MAX_COMMENT} characters." if len(text) > MAX_COMMENT
+        problem = ("Say what your comment is." if not text
+                   else f"Keep this to {MAX_COMMENT} characters." if len(text) > MAX_COMMENT
                    else check_text(session, text, today=calendar.local_date(now), level=settings.privacy_guardrail))
         if problem:
             outcome.errors = {"comment": problem}
             return outcome
     role = role_of(record, person) or ""
-    record.replies.append(AuditReply(person_id=person.id, role=role, kind=kind, text=text if kind == ReplyKind.COMMENT else "", at=now))
+    record.replies.append(AuditReply(person_id=person.id, role=role, kind=kind,
+                                     text=text if kind == ReplyKind.COMMENT else "", at=now))
     session.flush()
     audit_log(session, now=now, action=f"audit.reply.{kind.value}", actor=person, actor_ref=actor_ref,
               subject_type="audit_record", subject_id=record.id, detail={"role": role})

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.services.reports.figures import Figures, GradeCount, Report
+from bot.services.reports.model import Figures, GradeCount, Report
 from bot.services.reports.output import _period_key, period_label
 
 #: Okabe & Ito (2008), in the order the grades take them (best first); black left out (hatches are black).

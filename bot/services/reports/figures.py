@@ -127,7 +127,8 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
                               AuditGradeEvent.stage.in_(stages))
 
     def records(query: Any) -> Any:
-        return query.join(Allocation, Allocation.id == AuditRecord.allocation_id).join(Case, Case.id == Allocation.case_id).where(in_range)
+        return (query.join(Allocation, Allocation.id == AuditRecord.allocation_id).join(Case, Case.id == Allocation.case_id)
+                .where(in_range))
 
     add(records(grouped(
         func.count(), _n(AuditRecord.state == RecordState.REPLY_WINDOW), _n(overall_event(GradeStage.AFTER_REPLY)),
@@ -156,7 +157,8 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
 
     # Actions, Inadequate cycles, moderations: each through its audit record.
     add(records(grouped(
-        _n(AuditAction.status == ActionStatus.OPEN), _n(and_(AuditAction.status == ActionStatus.OPEN, AuditAction.due_date < as_of)),
+        _n(AuditAction.status == ActionStatus.OPEN),
+        _n(and_(AuditAction.status == ActionStatus.OPEN, AuditAction.due_date < as_of)),
         _n(AuditAction.status == ActionStatus.DONE), _n(AuditAction.status == ActionStatus.SIGNED_OFF),
     ).select_from(AuditAction).join(AuditRecord, AuditRecord.id == AuditAction.record_id))
         .group_by(Allocation.month_start, Case.team_id),
@@ -196,7 +198,8 @@ def figures(session: Session, start: dt.date, end: dt.date, settings: Settings, 
             counts[key]["concerns_acknowledged"] += 1
             minutes[key].append((acknowledged_at - raised_at).total_seconds() / 60)
 
-    paused = set(session.scalars(select(AuditMonth.month).where(AuditMonth.month.between(start, end), AuditMonth.paused.is_(True))))
+    paused = set(session.scalars(
+        select(AuditMonth.month).where(AuditMonth.month.between(start, end), AuditMonth.paused.is_(True))))
     programme = _programme(session, months, settings)
     teams = {team_id: (team, service or NO_SERVICE) for team_id, team, service in session.execute(
         select(Team.id, Team.name, Service.name).outerjoin(Service, Service.id == Team.service_id))}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.services.home.month import month_figures, open_concerns
-from bot.services.reports.figures import GradeCount
+from bot.services.reports.model import GradeCount
 from bot.settings import Settings
 
 

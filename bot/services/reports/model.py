@@ -125,7 +125,7 @@ class Programme:
         for key, text, n in other.reflection_answers:
             answers[key] = (text, answers.get(key, (text, 0))[1] + n)
         return Programme(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "reflection_answers"),
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self) if f.name != "reflection_answers"},
             reflection_answers=tuple((k, t, n) for k, (t, n) in answers.items()),
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.services.reports.figures import Figures, GradeCount, Report
+from bot.services.reports.model import Figures, GradeCount, Report
 
 
 def period_label(report: Report) -> str:

@@ -26,12 +26,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, String, bindparam, func, or_, select, update
+from sqlalchemy import DateTime, Integer, String, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from store.db import changed
 from store.models import Person
 
 
@@ -155,7 +156,7 @@ def forget_unseen(session: Session, seen: Collection[str], now: dt.datetime) -> 
         .values(slack_missing_since=now)
         .execution_options(synchronize_session=False)
     )
-    result.missing += marked.rowcount or 0
+    result.missing += changed(marked)
     return result
 
 
@@ -196,7 +197,7 @@ def _update(session: Session, batch: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(update(Person), batch)
         return
-    people = Person.__table__
+    people = cast(Table, Person.__table__)  # a mapped class's __table__ is typed as any FromClause
     given = func.unnest(
         bindparam("ids", type_=ARRAY(Integer)),
         bindparam("user_ids", type_=ARRAY(String)),

@@ -294,7 +294,8 @@ def import_cases(
             .where(PersonRole.role == Role.TEAM_MANAGER, Person.active.is_(True), Person.team_id.is_not(None))
         )
         for team_id, person_id in session.execute(tm_query):
-            managers[team_id].append(person_id)
+            if team_id is not None:  # (the query says so; mypy cannot see it)
+                managers[team_id].append(person_id)
         stored = select(Case.id, Case.reference, *(getattr(Case, f) for f in _CASE_FIELDS))
         existing = {row.reference: row for row in session.execute(stored)}
 

@@ -137,6 +137,7 @@ def my_audits(session: Session, person: Person, *, today: dt.date) -> list[Audit
         else:
             part = "team_manager"
         lines.append(
-            AuditLine(a.case.reference, a.case.team.name, a.audit_type.value, a.due_date, a.state.value, part, a.auditor.display_name)
+            AuditLine(a.case.reference, a.case.team.name, a.audit_type.value, a.due_date, a.state.value, part,
+                      a.auditor.display_name)
         )
     return lines
