@@ -4,6 +4,10 @@
 Needs nothing but Python 3.11+. Creates ``.venv`` beside this file on first use, installs the
 project (editable, with test extras) into it, and reinstalls only when ``pyproject.toml``
 changes. Everything after the verb is passed on: ``python3 dev.py test -k outbox``.
+
+``test`` first runs the checks CI refuses on, as configured in ``pyproject.toml``: ``ruff check``
+(lint and import order, the whole tree) and ``mypy`` (strict, ``bot/`` and ``store/``); the tests
+run only when both pass.
 """
 
 from __future__ import annotations
@@ -52,6 +56,21 @@ def _parallel(args: list[str]) -> list[str]:
     return [] if given else ["-n", str(workers), "--dist", "worksteal"]
 
 
+#: The static checks ``test`` runs before the tests, each configured in pyproject.toml.
+CHECKS = (("ruff", "check", "."), ("mypy",))
+
+
+def _checks() -> int:
+    """Run ``CHECKS`` in order; the first failure's exit status, or 0."""
+    for tool, *args in CHECKS:
+        print(f"dev.py: {tool} {' '.join(args)}".rstrip(), flush=True)
+        status = subprocess.call([str(BIN / tool), *args], cwd=ROOT)
+        if status:
+            print(f"dev.py: {tool} found problems (above); the tests did not run", flush=True)
+            return status
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Dispatch ``run`` or ``test``."""
     if not argv or argv[0] not in {"run", "test"}:
@@ -63,6 +82,8 @@ def main(argv: list[str]) -> int:
     if verb == "run":
         cmd = [str(BIN / "auditbot"), "run", *rest]
     else:
+        if status := _checks():
+            return status
         env.setdefault("AUDITBOT_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
         cmd = [str(PY), "-m", "pytest", *_parallel(rest), *rest]
     os.chdir(ROOT)

@@ -384,6 +384,7 @@ def serve_in_thread(wsgi: Any, *, host: str = "127.0.0.1", port: int = 0, thread
     with warnings.catch_warnings():  # waitress 3 marks send_bytes deprecated, and still honours it
         warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
         server = create_server(wsgi, host=host, port=port, threads=threads, ident=SERVER_IDENT, send_bytes=1)
+    # one host and port: a BaseWSGIServer (with effective_port), never waitress's MultiSocketServer
     actual = int(server.effective_port)  # type: ignore[union-attr]
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()

@@ -1,4 +1,4 @@
-"""Shared loading queries."""
+"""Shared loading queries: the one store module handlers may call (besides ``store.receipts``, the edge's)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,12 @@ def qa_coordinators(session: Session) -> list[Person]:
             select(Person).where(Person.active.is_(True), Person.role_rows.any(role=Role.QA_COORDINATOR)).order_by(Person.id)
         )
     )
+
+
+#: The person behind a Slack user id, with their roles (one statement; built once).
+_BY_SLACK_ID = select(Person).options(joinedload(Person.role_rows)).where(Person.slack_user_id == bindparam("user_id"))
+
+
+def person_by_slack_id(session: Session, user_id: str) -> Person | None:
+    """The person whose Slack id is ``user_id``, roles loaded, or None."""
+    return session.scalars(_BY_SLACK_ID, {"user_id": user_id}).unique().first()

@@ -50,6 +50,46 @@ def test_services_and_the_store_never_import_slack() -> None:
     assert {m: n for m, n in slack.items() if n} == {}
 
 
+#: The store modules a handler may call: its shared queries, and the request receipts the edge keeps.
+HANDLER_STORE_API = {"store.queries", "store.receipts"}
+
+
+def _runtime_and_typing_imports(path: Path) -> tuple[set[str], set[str]]:
+    """The modules ``path`` imports at run time, and those only under ``if TYPE_CHECKING:`` (annotations)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(n) for block in ast.walk(tree)
+                   if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                   for stmt in block.body for n in ast.walk(stmt)}
+    runtime: set[str] = set()
+    typing: set[str] = set()
+    for n in ast.walk(tree):
+        names = ([a.name for a in n.names] if isinstance(n, ast.Import)
+                 else [n.module] if isinstance(n, ast.ImportFrom) and n.module and n.level == 0 else [])
+        (typing if id(n) in typing_only else runtime).update(names)
+    return runtime, typing
+
+
+def test_handlers_reach_the_store_only_through_its_queries() -> None:
+    """Handlers call services; of the store they may call only ``HANDLER_STORE_API``, and name its models only in
+    annotations (a service hands them a person, they hand it on)."""
+    wrong = {}
+    for path in sorted((ROOT / "bot" / "handlers").rglob("*.py")):
+        runtime, typing = _runtime_and_typing_imports(path)
+        bad = sorted(n for n in runtime if n.split(".")[0] == "store" and n not in HANDLER_STORE_API)
+        bad += sorted(f"{n} (annotations)" for n in typing if n.split(".")[0] == "store" and n != "store.models")
+        if bad:
+            wrong[str(path.relative_to(ROOT))] = bad
+    assert wrong == {}
+
+
+def test_the_boundary_check_sees_a_handler_reaching_into_the_store(tmp_path: Path) -> None:
+    module = tmp_path / "handler.py"
+    module.write_text("from typing import TYPE_CHECKING\nfrom store.models import Role\nfrom store.queries import q\n"
+                      "if TYPE_CHECKING:\n    from store.models import Person\n    from store.outbox import enqueue\n")
+    runtime, typing = _runtime_and_typing_imports(module)
+    assert runtime == {"typing", "store.models", "store.queries"} and typing == {"store.models", "store.outbox"}
+
+
 def test_the_store_imports_nothing_of_the_bot() -> None:
     found = imports(ROOT / "store")
     assert {m: sorted(n for n in names if n.split(".")[0] == "bot") for m, names in found.items()

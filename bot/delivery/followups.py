@@ -289,10 +289,11 @@ class FollowUps:
             log.warning("follow-up %s for a %s failed: %s", call.method, handed.kind, type(exc).__name__)
 
     def _form_expired(self, handed: Scope) -> None:
-        if handed.respond is None:
+        respond = handed.respond
+        if respond is None:
             return
         payload = render(Template.FORM_EXPIRED, {})
-        self._call(handed, Call("respond", lambda: handed.respond(  # type: ignore[misc]
+        self._call(handed, Call("respond", lambda: respond(
             text=payload["text"], blocks=payload["blocks"], response_type="ephemeral", replace_original=False)))
 
     def _respond(self, job: _Job, call: Call) -> bool:

@@ -16,10 +16,10 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, SlashCommand, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
+from bot.services.alerts import AlertUrgency
 from bot.services.alerts.concerns import acknowledge, concerns_already_open, may_see, raise_alert, record_corrective_action
 from bot.services.alerts.messages import done_context, recipient_view
 from bot.services.authz import Decision
-from store.models import AlertUrgency
 
 
 def _refusal(decision: Decision) -> dict[str, Any]:

@@ -18,13 +18,13 @@ from bot.handlers.payloads import ButtonClick, DelegateArgs, SlashCommand, ViewS
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
 from bot.services.authz import Decision
+from bot.services.exemptions import RequestKind, RequestState
 from bot.services.exemptions.approvers import delegate
 from bot.services.exemptions.decisions import decide_request, may_decide
 from bot.services.exemptions.followups import already_chosen, choose_replacement
 from bot.services.exemptions.requests import RequestForm, open_request_form, request_context, submit_request
+from bot.services.notices import person_ref
 from bot.services.staff.people import find_named
-from store.models import RequestKind, RequestState
-from store.outbox import person_ref
 
 
 def _calendar(deps: Deps) -> WorkingCalendar:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from bot.handlers.deps import Deps
 from bot.services.staff.people import find_person
-from store.models import Person
+from store.queries import person_by_slack_id
+
+if TYPE_CHECKING:  # annotations only: handlers pass the person on, services read it
+    from store.models import Person
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +32,6 @@ def slack_email(client: WebClient, user_id: str) -> str | None:
     return str(email) if email else None
 
 
-#: The person behind a Slack user id, with their roles (one statement; built once).
-_BY_SLACK_ID = select(Person).options(joinedload(Person.role_rows)).where(Person.slack_user_id == bindparam("user_id"))
-
 
 @contextmanager
 def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Session, Person | None]]:
@@ -41,7 +41,7 @@ def acting_as(deps: Deps, client: WebClient, user_id: str) -> Iterator[tuple[Ses
     otherwise Slack is asked for their email (users.info, no transaction open meanwhile) and they are found by it."""
     with deps.sessions() as session:
         unit = session.begin()
-        person = session.scalars(_BY_SLACK_ID, {"user_id": user_id}).unique().first()
+        person = person_by_slack_id(session, user_id)
         if person is None:
             session.rollback()
             email = slack_email(client, user_id)

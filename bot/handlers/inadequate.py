@@ -4,6 +4,7 @@ only to the person who clicked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -21,7 +22,7 @@ from bot.render import render
 from bot.services.inadequate.decisions import Step, record_step
 
 
-def _handler(step: Step):  # type: ignore[no-untyped-def]
+def _handler(step: Step) -> Callable[..., None]:
     def handle(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond) -> None:
         ack()
         deps = deps_of(context)

@@ -30,7 +30,6 @@ from bot.services.moderation.decisions import (
 )
 from bot.services.moderation.requests import Outcome, choose_moderator
 from bot.services.moderation.sample import send_sample
-from store.models import Role
 
 
 def _calendar(deps: Deps) -> WorkingCalendar:
@@ -178,9 +177,8 @@ def calibration_command(ack: Ack, request: SlashCommand, client: WebClient, deps
     start = month or dt.date(int(text), 1, 1)
     end = add_months(start, 1) if month else dt.date(start.year + 1, 1, 1)
     with acting_as(deps, client, request.user_id) as (session, person):
-        decision, auditors, moderators = calibration_for(session, person, start, end, deps.settings, now=now,
-                                                         actor_ref=request.user_id)
-        everyone = person is not None and person.has_role(Role.QA_COORDINATOR)
+        decision, auditors, moderators, everyone = calibration_for(session, person, start, end, deps.settings, now=now,
+                                                                   actor_ref=request.user_id)
     if decision.code is not None:
         payload = render(Template.REFUSAL, {"code": decision.code.value})
     else:

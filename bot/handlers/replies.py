@@ -17,6 +17,7 @@ from bot.handlers.identity import acting_as
 from bot.handlers.payloads import ButtonClick, ViewSubmission
 from bot.ids import ActionId, CallbackId, FormBlock, Template
 from bot.render import render
+from bot.services.replies import ReplyKind
 from bot.services.replies.challenges import (
     ACCEPT,
     CHANGE,
@@ -29,7 +30,6 @@ from bot.services.replies.challenges import (
     raise_challenge,
 )
 from bot.services.replies.replies import ReplyOutcome, may_reply, reply
-from store.records import ReplyKind
 
 
 def _calendar(deps: Deps) -> WorkingCalendar:

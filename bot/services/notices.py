@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from bot.ids import Template
 from store.models import Allocation, Person, Priority
-from store.outbox import enqueue, person_ref
+from store.outbox import enqueue
+from store.outbox import person_ref as person_ref  # re-exported: how a person appears in a context
 
 
 def allocation_context(allocation: Allocation, *, co_auditor: Person | None, reallocated: bool) -> dict[str, Any]:

@@ -1,1 +1,5 @@
 """Immediate safeguarding concerns: raising, acknowledging, corrective action, escalation and the alert report."""
+
+from store.models import AlertUrgency
+
+__all__ = ["AlertUrgency"]

@@ -66,7 +66,9 @@ def reachable(person: Person | None) -> bool:
 def _manager_of(person: Person | None) -> Person | None:
     """``person``'s own line manager, if active."""
     manager = person.line_manager if person is not None else None
-    return manager if manager is not None and manager.active and manager.id != person.id else None  # type: ignore[union-attr]
+    if person is None or manager is None:
+        return None
+    return manager if manager.active and manager.id != person.id else None
 
 
 def chain_for(session: Session, case: Case) -> list[tuple[str, Person | None]]:

@@ -10,6 +10,7 @@ double click, a retry or another copy of the form, changes nothing and says who 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,7 @@ class FormOutcome:
     record: AuditRecord | None = None
 
 
-def _guard(session: Session, settings: Settings, today: dt.date):  # type: ignore[no-untyped-def]
+def _guard(session: Session, settings: Settings, today: dt.date) -> Callable[[str], str | None]:
     return lambda text: check_text(session, text, today=today, level=settings.privacy_guardrail)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -29,7 +30,14 @@ from store.models import (
 )
 from store.months import month_row
 
-UNSET = object()
+
+class Unset(Enum):
+    """A keyword left out (not the same as None, which clears the value)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
 
 
 class TooLateToPrepare(Exception):
@@ -96,8 +104,8 @@ def set_month(
     *,
     now: dt.datetime,
     actor_ref: str,
-    theme: str | object | None = UNSET,
-    thematic_filter: str | object | None = UNSET,
+    theme: str | Unset | None = UNSET,
+    thematic_filter: str | Unset | None = UNSET,
     paused: bool | None = None,
 ) -> AuditMonth:
     """Change a month's theme, standing thematic filter or pause (each only if given).
@@ -108,12 +116,12 @@ def set_month(
     row = month_row(session, month)
     changes: dict[str, object] = {}
     if theme is not UNSET:
-        row.theme = changes["theme"] = theme  # type: ignore[assignment]
+        row.theme = changes["theme"] = theme
     if thematic_filter is not UNSET:
         if thematic_filter is not None:
             # RequestError names the bad part; an unknown team or service would fail every tick later
             _check_filter_names(session, parse_thematic_filter(str(thematic_filter)))
-        row.thematic_filter = changes["thematic_filter"] = thematic_filter  # type: ignore[assignment]
+        row.thematic_filter = changes["thematic_filter"] = thematic_filter
     if paused is True and not row.paused:
         row.paused_at = now
     elif paused is False and row.paused:

@@ -124,13 +124,13 @@ def describe_moderator(line: ModeratorLine) -> str:
 def calibration_for(
     session: Session, person: Person | None, start: dt.date, end: dt.date, settings: Settings, *, now: dt.datetime,
     actor_ref: str,
-) -> tuple[Decision, list[AuditorLine], list[ModeratorLine]]:
-    """``/audit calibration``: the QA team sees every auditor and moderator; an auditor sees only
-    their own line; anyone else is refused (and the refusal logged)."""
+) -> tuple[Decision, list[AuditorLine], list[ModeratorLine], bool]:
+    """``/audit calibration``: the QA team sees every auditor and moderator (the last item True); an
+    auditor sees only their own line; anyone else is refused (and the refusal logged)."""
     decision = check(session, person, Permission.VIEW_CALIBRATION, now=now, actor_ref=actor_ref, subject_type="calibration")
     if not decision.allowed or person is None:
-        return decision, [], []
+        return decision, [], [], False
     auditors, moderators = calibration(session, start, end, settings)
     if person.has_role(Role.QA_COORDINATOR):
-        return decision, auditors, moderators
-    return decision, [a for a in auditors if a.person_id == person.id], []
+        return decision, auditors, moderators, True
+    return decision, [a for a in auditors if a.person_id == person.id], [], False
