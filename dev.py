@@ -61,10 +61,11 @@ CHECKS = (("ruff", "check", "."), ("mypy",))
 
 
 def _checks() -> int:
-    """Run ``CHECKS`` in order; the first failure's exit status, or 0."""
+    """Run ``CHECKS`` in order with the venv's Python (a missing tool says "No module named ..."); the first
+    failure's exit status, or 0."""
     for tool, *args in CHECKS:
         print(f"dev.py: {tool} {' '.join(args)}".rstrip(), flush=True)
-        status = subprocess.call([str(BIN / tool), *args], cwd=ROOT)
+        status = subprocess.call([str(PY), "-m", tool, *args], cwd=ROOT)
         if status:
             print(f"dev.py: {tool} found problems (above); the tests did not run", flush=True)
             return status

@@ -82,7 +82,7 @@ def prepare(sessions: sessionmaker[Session], workspace: LocalWorkspace | Workspa
                  "audit_type": AuditType.CONTROL, "due_date": dt.date(2026, 12, 31), "state": AllocationState.ALLOCATED,
                  "reason": "bench", "created_at": now} for k in range(clicks)]
         ids = list(session.scalars(insert(Allocation).returning(Allocation.id, sort_by_parameter_order=True), rows))
-    return [(allocation_id, slack_ids[r["auditor_id"]]) for allocation_id, r in zip(ids, rows, strict=True)]  # type: ignore[index]
+    return [(allocation_id, slack_ids[r["auditor_id"]]) for allocation_id, r in zip(ids, rows, strict=True)]
 
 
 def click_bodies(workspace: LocalWorkspace | WorkspaceProcess, targets: list[tuple[int, str]]) -> list[bytes]:

@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer, create_server
 
 from bot.clock import Clock, system_clock
 from bot.delivery import followups as fu
@@ -384,8 +384,8 @@ def serve_in_thread(wsgi: Any, *, host: str = "127.0.0.1", port: int = 0, thread
     with warnings.catch_warnings():  # waitress 3 marks send_bytes deprecated, and still honours it
         warnings.filterwarnings("ignore", "send_bytes", DeprecationWarning)
         server = create_server(wsgi, host=host, port=port, threads=threads, ident=SERVER_IDENT, send_bytes=1)
-    # one host and port: a BaseWSGIServer (with effective_port), never waitress's MultiSocketServer
-    actual = int(server.effective_port)  # type: ignore[union-attr]
+    assert isinstance(server, TcpWSGIServer), "one host and port make one TCP server, never a MultiSocketServer"
+    actual = int(server.effective_port)  # type: ignore[attr-defined]  # set in __init__; types-waitress omits it
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     return RunningServer(f"http://{host}:{actual}", actual, server, thread)

@@ -24,6 +24,9 @@ from store.models import RequestReceipt
 
 #: How long a receipt is kept: far longer than Slack's 5-minute signature window and its retries.
 KEEP = dt.timedelta(days=1)
+#: A click's receipt still pending this long after its answer was never acted on (the process stopped between
+#: answer and commit): housekeeping tells whoever clicked (``bot/scheduler/housekeeping.py``).
+UNFINISHED_AFTER = dt.timedelta(minutes=5)
 
 
 #: The insert-unless-seen, per dialect; built once (every Slack request runs it before its listener).

@@ -147,7 +147,8 @@ def test_demo_loads_cleanly(
     expected = ["column(s) child_name, date_of_birth ignored: the bot does not hold children's personal details"]
     assert cases.warnings == (expected if extras else [])
     with session_factory() as session:
-        count = lambda model: session.scalar(select(func.count()).select_from(model))  # noqa: E731
+        def count(model: object) -> int | None:
+            return session.scalar(select(func.count()).select_from(model))
         assert (count(Service), count(Team), count(Person), count(Case)) == (4, 12, staff_rows, 500)
         assert session.scalar(select(func.count()).where(Case.team_manager_id.is_(None))) == 0
         assert session.scalar(select(func.count()).where(Case.case_type == CaseType.CLA, Case.iro_id.is_(None))) == 0

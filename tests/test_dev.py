@@ -17,11 +17,12 @@ import dev  # noqa: E402 - dev.py lives at the root, outside the package
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every command ``dev.main`` runs, each answered by ``status`` (a check named "fails" exits 3); no venv work."""
+    """Every command ``dev.main`` runs (after the venv's python), each exiting 0 but one with "fails" (3); no venv work."""
     ran: list[list[str]] = []
 
     def call(cmd: list[str], **_: Any) -> int:
-        ran.append([Path(cmd[0]).name, *cmd[1:]])
+        assert cmd[0] == str(dev.PY), "the venv's own Python runs each tool, never one from PATH"
+        ran.append(cmd[1:])
         return 3 if "fails" in cmd else 0
 
     monkeypatch.setattr(dev, "_ensure_venv", lambda: None)
@@ -32,14 +33,14 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def test_ruff_and_mypy_run_before_the_tests(calls: list[list[str]]) -> None:
     assert dev.main(["test", "-k", "outbox"]) == 0
-    assert calls[:2] == [["ruff", "check", "."], ["mypy"]]
-    assert calls[2][1:4] == ["-m", "pytest", "-n"] and calls[2][-2:] == ["-k", "outbox"]
+    assert calls[:2] == [["-m", "ruff", "check", "."], ["-m", "mypy"]]
+    assert calls[2][:3] == ["-m", "pytest", "-n"] and calls[2][-2:] == ["-k", "outbox"]
 
 
 def test_a_failing_check_stops_the_run_with_its_status(calls: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dev, "CHECKS", (("ruff", "check", "."), ("mypy", "fails")))
     assert dev.main(["test"]) == 3
-    assert calls == [["ruff", "check", "."], ["mypy", "fails"]], "no pytest after a failed check"
+    assert calls == [["-m", "ruff", "check", "."], ["-m", "mypy", "fails"]], "no pytest after a failed check"
 
 
 def test_the_checks_are_configured_and_installed_with_the_tests() -> None:

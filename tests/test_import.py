@@ -448,7 +448,8 @@ def _cli(tmp_path: Path) -> tuple[click.Group, Context]:
         """Test group."""
 
     register(group)
-    clock = lambda: dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)  # noqa: E731
+    def clock() -> dt.datetime:
+        return dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
     return group, Context(load_settings(database_url=url, data_dir=tmp_path / "data"), clock=clock)
 
 

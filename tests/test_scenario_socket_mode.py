@@ -31,14 +31,14 @@ from tests.test_scenario_alerts import (
     TARA,
     WENDY,
     raise_concern,
-    test_acknowledging_updates_the_raisers_status_and_is_harmless_twice,  # noqa: F401
+    test_acknowledging_updates_the_raisers_status_and_is_harmless_twice,  # noqa: F401 - collected again here, over the socket
     urgent,
 )
 from tests.test_scenario_exemptions import (
     allocate_december,
     email_of,
-    test_approved_exemption_is_reallocated_and_everyone_is_told,  # noqa: F401
-    test_invalid_modal_input_shows_field_errors_and_changes_nothing,  # noqa: F401
+    test_approved_exemption_is_reallocated_and_everyone_is_told,  # noqa: F401 - collected again here, over the socket
+    test_invalid_modal_input_shows_field_errors_and_changes_nothing,  # noqa: F401 - collected again here, over the socket
 )
 
 APP_TOKEN = "xapp-1-ALOCAL-1-socket"

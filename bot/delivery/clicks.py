@@ -10,7 +10,7 @@ The guarantee a synchronous ack gave (its effect committed or clearly refused) h
 
 * the listener's unit of work clears the pending receipt in its own transaction, so the effect and the
   receipt's "done" commit together (``store.receipts.acting_on``); a refusal is answered as before;
-* a receipt still pending ``UNFINISHED_AFTER`` later (the process stopped between answer and commit) is
+* a receipt still pending ``store.receipts.UNFINISHED_AFTER`` later (the process stopped between answer and commit) is
   handed over once, and its person is told nothing was changed (``bot/scheduler/housekeeping.py``). A late
   commit of that click is then refused (``ReceiptLapsed``), so what they were told stays true.
 
@@ -22,7 +22,6 @@ nothing. A lane not started (or stopped) runs each listener in the caller's thre
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import threading
 import time
@@ -34,7 +33,6 @@ log = logging.getLogger(__name__)
 
 #: Slack refuses a request's signature after five minutes, and so would the listener: a click still pending
 #: then was never acted on.
-UNFINISHED_AFTER = dt.timedelta(minutes=5)
 
 Unit = Callable[[], Scope]
 

@@ -7,7 +7,7 @@ and a worker thread is woken. Asking costs no query and no Slack call, so it is 
 outbox's transaction and never slows a click's acknowledgement.
 
 ``flush`` does the work: for each pending person, one short read (are they known, have they ever
-opened the Home tab — ``people.home_opened_at``, set by the ``app_home_opened`` handler — and
+opened the Home tab — ``people.home_opened_at``, set by ``opened_home`` on ``app_home_opened`` — and
 what is waiting for them) in a session that is closed before ``views.publish`` is called, so no
 Slack call is ever made inside a database transaction. People who never opened the tab cost one
 query and no call. A failed publish is logged and dropped: the person's next open rebuilds it.

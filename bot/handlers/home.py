@@ -32,6 +32,7 @@ from bot.delivery.homes import home_view
 from bot.handlers.deps import deps_of
 from bot.handlers.identity import acting_as
 from bot.handlers.payloads import user_id_of
+from bot.services.home import opened_home
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,7 @@ def handle_app_home_opened(event: dict[str, Any], client: WebClient, context: Bo
     user_id = user_id_of(event.get("user"))
     now = deps.clock()
     with acting_as(deps, client, user_id) as (session, person):
-        if person is not None:
-            person.home_opened_at = now
+        opened_home(person, now=now)
         view = home_view(session, person, now=now, settings=deps.settings)
     try:  # after the transaction: never call Slack inside one
         client.views_publish(user_id=user_id, view=view)

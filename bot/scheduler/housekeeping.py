@@ -8,12 +8,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.delivery.clicks import UNFINISHED_AFTER
 from bot.ids import Template
 from bot.services.planning import Planner, TickContext, When
 from store.models import Person, Priority
 from store.outbox import enqueue
-from store.receipts import claim_unfinished, prune_receipts
+from store.receipts import UNFINISHED_AFTER, claim_unfinished, prune_receipts
 
 #: Out of working hours, a click this recent is still answered at once (its person is at work); older ones
 #: wait for the working day, as routine notices do.
