@@ -96,8 +96,9 @@ def _case_facts(session: Session, *criteria: ColumnElement[bool]) -> list[CaseFa
         .where(*criteria)
         .order_by(Case.reference)
     )
-    # (mypy cannot see a row of _FACT_COLUMNS as CaseFacts' fields; the cast is free)
-    return [CaseFacts(*cast("tuple[Any, ...]", row)) for row in session.execute(stmt)]
+    # (mypy cannot see a row of _FACT_COLUMNS as CaseFacts' fields: one cast for all the rows, not one a row)
+    rows = cast("Iterable[tuple[Any, ...]]", session.execute(stmt))
+    return [CaseFacts(*row) for row in rows]
 
 
 #: Cases fetched by id per query (well under SQLite's limit on bound parameters).
